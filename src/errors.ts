@@ -1,0 +1,27 @@
+/**
+ * A problem the user can fix by changing an input. The message names the input, the value (unless secret) and
+ * the fix, so the first line of a failed step says what to change.
+ */
+export class InputError extends Error {
+  constructor(
+    readonly input: string,
+    message: string,
+  ) {
+    super(`Input "${input}": ${message}`);
+    this.name = 'InputError';
+  }
+}
+
+/** A check before anything is built or changed failed (cluster access, missing objects, missing permissions). */
+export class PreflightError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PreflightError';
+  }
+}
+
+/** The message of anything thrown, without a stack; `ApiException` bodies are reduced to their Status message. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

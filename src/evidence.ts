@@ -1,0 +1,107 @@
+/**
+ * Evidence of a failed rollout: what the failing pod's container says (waiting reason, last termination), its
+ * Warning events (deduplicated), and the last log lines of the crashed run. Gathered once, at the verdict, and
+ * never allowed to fail the report: a missing log is noted, not thrown.
+ */
+import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import type { Kube } from './kube.js';
+
+export interface EventLine {
+  type: string;
+  reason: string;
+  message: string;
+  count: number;
+}
+
+export interface Evidence {
+  target: string;
+  pod: string;
+  container: string;
+  reason: string;
+  message: string;
+  restartCount: number;
+  lastTermination?: { exitCode: number; reason: string; message: string };
+  events: EventLine[];
+  logs: string[];
+  /** Which run the log lines are from, or why there are none. */
+  logSource: string;
+}
+
+export const LOG_LINES = 50;
+
+/** Warning events, oldest first, one line per distinct reason and message with the counts added up. */
+export function warningEvents(events: CoreV1Event[]): EventLine[] {
+  const lines = new Map<string, EventLine>();
+  for (const e of events) {
+    if (e.type !== 'Warning') continue;
+    const reason = e.reason ?? '';
+    const message = (e.message ?? '').trim();
+    const key = `${reason}\u0000${message}`;
+    const count = e.count ?? e.series?.count ?? 1;
+    const line = lines.get(key);
+    if (line) line.count += count;
+    else lines.set(key, { type: 'Warning', reason, message, count });
+  }
+  return [...lines.values()];
+}
+
+/** Last `max` non-empty lines of a log. */
+export function lastLines(log: string, max: number): string[] {
+  const lines = log.replace(/\r/g, '').split('\n');
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines.slice(-max);
+}
+
+/** Collects the evidence for one failing pod and container. */
+export async function collectEvidence(
+  kube: Kube,
+  target: string,
+  namespace: string,
+  pod: V1Pod | undefined,
+  container: string,
+  reason: string,
+  message: string,
+): Promise<Evidence> {
+  const podName = pod?.metadata?.name ?? '';
+  const statuses = [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])];
+  const status = statuses.find((s) => s.name === container);
+  const terminated = status?.lastState?.terminated ?? status?.state?.terminated;
+  const evidence: Evidence = {
+    target,
+    pod: podName,
+    container,
+    reason,
+    message,
+    restartCount: status?.restartCount ?? 0,
+    events: [],
+    logs: [],
+    logSource: 'no pod',
+  };
+  if (terminated) {
+    evidence.lastTermination = {
+      exitCode: terminated.exitCode,
+      reason: terminated.reason ?? '',
+      message: (terminated.message ?? '').trim(),
+    };
+  }
+  if (podName === '') return evidence;
+  try {
+    evidence.events = warningEvents(await kube.listEvents(namespace, podName));
+  } catch (error) {
+    evidence.events = [{ type: 'Warning', reason: 'EventsUnavailable', message: String(error), count: 1 }];
+  }
+  const previous = evidence.restartCount > 0 || status?.lastState?.terminated !== undefined;
+  const started = previous || status?.state?.running !== undefined;
+  if (!started) {
+    evidence.logSource = 'the container never started, so it has no log';
+    return evidence;
+  }
+  try {
+    const log = await kube.readLog(namespace, podName, container, previous, LOG_LINES);
+    evidence.logs = lastLines(log, LOG_LINES);
+    evidence.logSource = previous ? 'previous run (before the last restart)' : 'current run';
+  } catch (error) {
+    evidence.logSource = `log unavailable: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  return evidence;
+}

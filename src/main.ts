@@ -1,0 +1,268 @@
+/**
+ * The action's main step: Preflight, Build, Push, Deploy, Rollout, Rollback, Report. Inputs are read once; the
+ * cluster is checked before anything is built; outputs and the summary are written before a failure is reported;
+ * there is one catch, at the top.
+ */
+import * as core from '@actions/core';
+import { createBuilder, withDefaultLabels, writeSecretFiles, type BuildOutput } from './builder.js';
+import { messageOf, PreflightError } from './errors.js';
+import { run as exec, lastErrorLine } from './exec.js';
+import { parseInputs, type Inputs } from './inputs.js';
+import type { Kube } from './kube.js';
+import { createKube } from './kube-client.js';
+import { loadCluster } from './kubeconfig.js';
+import type { Log } from './log.js';
+import { renderReport, SUMMARY_LIMIT } from './markdown.js';
+import { changeCause } from './patch.js';
+import { createRegistry, splitRepository } from './registry.js';
+import { outputsOf, runUrlOf, type Report } from './report.js';
+import { publishReport } from './publish.js';
+import { deploy, recordOf } from './rollout.js';
+import { STATE } from './state.js';
+import { resolveTargets, type Target } from './targets.js';
+
+/** The permissions a deploy needs in each namespace, checked with SelfSubjectAccessReview before building. */
+export const REQUIRED_ACCESS = [
+  { verb: 'get', group: 'apps', resource: 'deployments' },
+  { verb: 'patch', group: 'apps', resource: 'deployments' },
+  { verb: 'list', group: 'apps', resource: 'deployments' },
+  { verb: 'watch', group: 'apps', resource: 'deployments' },
+  { verb: 'list', group: 'apps', resource: 'replicasets' },
+  { verb: 'watch', group: 'apps', resource: 'replicasets' },
+  { verb: 'list', group: '', resource: 'pods' },
+  { verb: 'watch', group: '', resource: 'pods' },
+  { verb: 'list', group: '', resource: 'events' },
+  { verb: 'get', group: '', resource: 'pods', subresource: 'log' },
+];
+
+export const coreLog: Log = {
+  info: (m) => core.info(m),
+  warning: (m) => core.warning(m),
+  debug: (m) => core.debug(m),
+  group: (name, fn) => core.group(name, fn),
+};
+
+function accessName(a: (typeof REQUIRED_ACCESS)[number]): string {
+  const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  return `${a.verb} ${a.group ? `${resource}.${a.group}` : resource}`;
+}
+
+/** Checks the cluster before any build: every target exists, is not paused, its containers resolve, access is granted. */
+async function preflight(kube: Kube, targets: Target[], image: string): Promise<void> {
+  const problems: string[] = [];
+  await Promise.all(
+    targets.map(async (target) => {
+      try {
+        recordOf(target, await kube.getDeployment(target.namespace, target.name), image);
+      } catch (error) {
+        problems.push(messageOf(error));
+      }
+    }),
+  );
+  for (const namespace of [...new Set(targets.map((t) => t.namespace))]) {
+    const denied: string[] = [];
+    await Promise.all(
+      REQUIRED_ACCESS.map(async (access) => {
+        if (!(await kube.canI(namespace, access))) denied.push(accessName(access));
+      }),
+    );
+    if (denied.length > 0) {
+      problems.push(
+        `the kubeconfig's identity may not ${denied.sort().join(', ')} in namespace ${namespace}; ` +
+          `grant them with a Role bound to it (see the README's "Permissions")`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new PreflightError(`Preflight failed:\n- ${problems.join('\n- ')}`);
+}
+
+async function buildAndPush(inputs: Inputs, env: NodeJS.ProcessEnv): Promise<BuildOutput> {
+  const builder = await createBuilder(exec);
+  core.info(`Builder: ${builder.kind === 'buildx' ? 'docker buildx' : 'docker build with BuildKit (no buildx found)'}`);
+  const secrets = await writeSecretFiles(inputs.secrets);
+  try {
+    return await builder.build({
+      context: inputs.context,
+      file: inputs.file,
+      target: inputs.target,
+      buildArgs: inputs['build-args'],
+      labels: withDefaultLabels(inputs.labels, env, new Date()),
+      secretFiles: secrets.files,
+      cacheFrom: inputs['cache-from'],
+      cacheTo: inputs['cache-to'],
+      platforms: inputs.platforms,
+      noCache: inputs['no-cache'],
+      network: inputs.network,
+      tags: inputs.tags.map((tag) => `${inputs.image}:${tag}`),
+    });
+  } finally {
+    await secrets.cleanup();
+  }
+}
+
+async function login(inputs: Inputs): Promise<void> {
+  if (inputs['registry-username'] === '') return;
+  const { host } = splitRepository(inputs.image);
+  const result = await exec('docker', ['login', host, '--username', inputs['registry-username'], '--password-stdin'], {
+    input: inputs['registry-password'],
+  });
+  if (result.exitCode !== 0) {
+    throw new Error(`docker login to ${host} failed: ${lastErrorLine(result)}; check registry-username and registry-password`);
+  }
+  core.saveState(STATE.loggedIn, host);
+  core.info(`Logged in to ${host} as ${inputs['registry-username']}`);
+}
+
+export async function run(): Promise<void> {
+  const started = Date.now();
+  const env = process.env;
+  const report: Report = {
+    environment: core.getInput('environment') || 'default',
+    environmentUrl: core.getInput('environment-url'),
+    result: 'error',
+    failureReason: '',
+    image: core.getInput('image'),
+    tags: [],
+    reference: '',
+    digest: '',
+    build: undefined,
+    targets: [],
+    evidence: [],
+    rollbackError: undefined,
+    sha: env.GITHUB_SHA ?? '',
+    actor: env.GITHUB_ACTOR ?? '',
+    runUrl: runUrlOf(env),
+    durationSeconds: 0,
+  };
+  let metadata: Record<string, unknown> | undefined;
+  let imageId = '';
+  let inputs: Inputs | undefined;
+  const cancel = new AbortController();
+  const onSignal = (): void => {
+    core.warning('Cancelled: stopping the rollout and restoring the recorded templates');
+    cancel.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const parsed = parseInputs((name) => core.getInput(name), env.GITHUB_SHA ?? '');
+    inputs = parsed;
+    if (parsed['registry-password']) core.setSecret(parsed['registry-password']);
+    for (const secret of parsed.secrets) core.setSecret(secret.slice(secret.indexOf('=') + 1));
+    report.tags = parsed.tags;
+
+    const { kube, targets } = await core.group('Preflight', async () => {
+      const cluster = loadCluster(parsed.kubeconfig, parsed['kube-context'], env, (s) => core.setSecret(s));
+      const kube = createKube(cluster.config);
+      core.info(`Cluster: ${kube.server} (from ${cluster.source}, context ${cluster.config.getCurrentContext()})`);
+      if (cluster.usesExec) core.info('The kubeconfig runs a credential command (exec) on this runner.');
+      const targets = resolveTargets(parsed.deployments, parsed.namespace || cluster.contextNamespace || 'default');
+      await preflight(kube, targets, parsed.image);
+      core.info(`Targets: ${targets.map((t) => `${t.namespace}/${t.name}`).join(', ')}: found, permitted`);
+      return { kube, targets };
+    });
+
+    const registry = createRegistry(
+      parsed['registry-username']
+        ? Buffer.from(`${parsed['registry-username']}:${parsed['registry-password']}`).toString('base64')
+        : undefined,
+    );
+    let digest: string | undefined;
+    if (parsed.build) {
+      await login(parsed);
+      const output = await core.group('Build', () => buildAndPush(parsed, env));
+      metadata = output.metadata;
+      imageId = output.imageId;
+      report.build = {
+        builder: output.builder,
+        buildSeconds: Math.round(output.buildMs / 100) / 10,
+        pushSeconds: Math.round(output.pushMs / 100) / 10,
+        cachedSteps: output.cachedSteps,
+        totalSteps: output.totalSteps,
+        imageId: output.imageId,
+      };
+      digest = output.digest;
+    }
+    digest = await core.group('Push', async () => {
+      const tag = parsed.tags[0] ?? '';
+      const served = await registry.manifestDigest(parsed.image, tag);
+      if (served === undefined) {
+        throw new Error(`${parsed.image}:${tag} is not in the registry; ${parsed.build ? 'the push did not land' : 'push it first or fix "tags"'}`);
+      }
+      if (digest !== undefined && digest !== served) {
+        throw new Error(`the build reported ${digest} but the registry serves ${served} for ${parsed.image}:${tag}`);
+      }
+      core.info(`${parsed.image}:${tag} is ${served} in the registry`);
+      return served;
+    });
+    report.digest = digest;
+    report.reference = `${parsed.image}:${parsed.tags[0]}@${digest}`;
+    metadata ??= { 'containerimage.digest': digest, 'image.name': `${parsed.image}:${parsed.tags[0]}` };
+    metadata['containerimage.digest'] ??= digest;
+
+    const result = await deploy(
+      kube,
+      {
+        targets,
+        image: parsed.image,
+        reference: report.reference,
+        digest,
+        changeCause: changeCause(report.reference, report.sha, report.actor, report.runUrl),
+        timeoutMs: parsed.timeout,
+        rollback: parsed.rollback,
+        failFast: parsed['fail-fast'],
+        signal: cancel.signal,
+        onPatched: (records) => core.saveState(STATE.records, JSON.stringify(records)),
+      },
+      coreLog,
+    );
+    core.saveState(STATE.finished, 'true');
+    Object.assign(report, {
+      result: result.result,
+      failureReason: result.failureReason,
+      targets: result.targets,
+      evidence: result.evidence,
+      rollbackError: result.rollbackError,
+    });
+  } catch (error) {
+    report.result = report.targets.length > 0 ? 'failed' : 'error';
+    report.failureReason = messageOf(error);
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+  report.durationSeconds = Math.round((Date.now() - started) / 100) / 10;
+  await finishReport(report, metadata, imageId, inputs);
+}
+
+/** Outputs, evidence in the log, the summary and the PR comment; then the verdict. */
+async function finishReport(
+  report: Report,
+  metadata: Record<string, unknown> | undefined,
+  imageId: string,
+  inputs: Inputs | undefined,
+): Promise<void> {
+  for (const [name, value] of Object.entries(outputsOf(report, metadata, imageId))) core.setOutput(name, value);
+  await core.group('Report', async () => {
+    for (const e of report.evidence) {
+      core.info(`Evidence for ${e.target}: ${e.reason} in pod ${e.pod} container ${e.container}`);
+      if (e.lastTermination) core.info(`  last exit code ${e.lastTermination.exitCode} (${e.lastTermination.reason}): ${e.lastTermination.message}`);
+      for (const ev of e.events) core.info(`  event ${ev.reason} x${ev.count}: ${ev.message}`);
+      core.info(`  last ${e.logs.length} log lines (${e.logSource}):`);
+      for (const line of e.logs) core.info(`  | ${line}`);
+    }
+    try {
+      await core.summary.addRaw(renderReport(report, { limit: SUMMARY_LIMIT, logLines: 50 }), true).write();
+    } catch (error) {
+      core.warning(`Could not write the job summary: ${messageOf(error)}`);
+    }
+    if (inputs) await publishReport(report, inputs, coreLog);
+  });
+  if (report.result === 'success' || report.result === 'no-op') {
+    core.info(report.result === 'no-op' ? 'Already running this digest: nothing changed.' : 'Deployed.');
+    return;
+  }
+  const prefix = report.result === 'rolled-back' ? 'Rolled back: ' : '';
+  const rollback = report.rollbackError ? ` Rollback also failed: ${report.rollbackError}` : '';
+  core.setFailed(`${prefix}${report.failureReason}${rollback}`);
+}

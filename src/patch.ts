@@ -1,0 +1,96 @@
+/**
+ * What is sent to change a Deployment, as JSON Patch: the deploy patch (only the chosen containers' images, each
+ * guarded by a `test` of the container's name, so a wrong index fails instead of changing another container) and
+ * the rollback patch (the whole recorded template). Both carry the resourceVersion read just before, which the API
+ * server checks: a concurrent change gives 409 Conflict instead of being overwritten.
+ */
+import type { V1PodTemplateSpec } from '@kubernetes/client-node';
+import type { ChosenContainer } from './targets.js';
+
+export type JsonPatchOp =
+  | { op: 'test' | 'add' | 'replace'; path: string; value: unknown }
+  | { op: 'remove'; path: string };
+
+export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
+
+/** JSON Pointer escaping of one path segment (RFC 6901). */
+export function pointerSegment(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+function annotationOps(
+  annotations: Record<string, string> | undefined,
+  key: string,
+  value: string | undefined,
+): JsonPatchOp[] {
+  const path = `/metadata/annotations/${pointerSegment(key)}`;
+  if (value === undefined) return annotations?.[key] === undefined ? [] : [{ op: 'remove', path }];
+  if (annotations === undefined) return [{ op: 'add', path: '/metadata/annotations', value: { [key]: value } }];
+  return [{ op: 'add', path, value }];
+}
+
+/** The patch that moves the chosen containers to `reference` and records why in the change-cause annotation. */
+export function deployPatch(
+  resourceVersion: string,
+  annotations: Record<string, string> | undefined,
+  containers: ChosenContainer[],
+  reference: string,
+  changeCause: string,
+): JsonPatchOp[] {
+  return [
+    { op: 'replace', path: '/metadata/resourceVersion', value: resourceVersion },
+    ...containers.flatMap((c): JsonPatchOp[] => [
+      { op: 'test', path: `/spec/template/spec/${c.kind}/${c.index}/name`, value: c.name },
+      { op: 'replace', path: `/spec/template/spec/${c.kind}/${c.index}/image`, value: reference },
+    ]),
+    ...annotationOps(annotations, CHANGE_CAUSE_ANNOTATION, changeCause),
+  ];
+}
+
+/**
+ * The patch that puts back exactly the template recorded before the deploy (not "the previous revision", which
+ * may itself be a failed deploy), and the change-cause it had.
+ */
+export function rollbackPatch(
+  resourceVersion: string,
+  annotations: Record<string, string> | undefined,
+  recordedTemplate: V1PodTemplateSpec,
+  recordedChangeCause: string | undefined,
+): JsonPatchOp[] {
+  return [
+    { op: 'replace', path: '/metadata/resourceVersion', value: resourceVersion },
+    { op: 'replace', path: '/spec/template', value: recordedTemplate },
+    ...annotationOps(annotations, CHANGE_CAUSE_ANNOTATION, recordedChangeCause),
+  ];
+}
+
+/** `kubernetes.io/change-cause` text: what was deployed, from which commit, by whom, with a link to the run. */
+export function changeCause(reference: string, sha: string, actor: string, runUrl: string): string {
+  const parts = [`kube-ship deployed ${reference}`];
+  if (sha !== '') parts.push(`commit ${sha.slice(0, 12)}`);
+  if (actor !== '') parts.push(`by ${actor}`);
+  if (runUrl !== '') parts.push(runUrl);
+  return parts.join(' ');
+}
+
+/** Digest of an image reference (`...@sha256:...`), or undefined for a tag-only reference. */
+export function digestOf(reference: string): string | undefined {
+  const at = reference.lastIndexOf('@');
+  return at >= 0 ? reference.slice(at + 1) : undefined;
+}
+
+/** Templates compared as the API server stores them: key order and undefined fields do not matter. */
+export function sameTemplate(a: unknown, b: unknown): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v instanceof Date) return v.toISOString();
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined && x !== null);
+      return Object.fromEntries(entries.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+    }
+    return v;
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * The deploy report: one plain object that the job summary, the PR comment and the outputs are all made from.
+ */
+import type { Evidence } from './evidence.js';
+import type { DeployResultKind, TargetReport } from './rollout.js';
+
+export interface BuildReport {
+  builder: 'buildx' | 'buildkit';
+  buildSeconds: number;
+  pushSeconds: number;
+  cachedSteps: number;
+  totalSteps: number;
+  imageId: string;
+}
+
+export interface Report {
+  environment: string;
+  environmentUrl: string;
+  /** `error` when the step failed before deploying (preflight, build, push). */
+  result: DeployResultKind | 'error';
+  failureReason: string;
+  image: string;
+  tags: string[];
+  reference: string;
+  digest: string;
+  build: BuildReport | undefined;
+  targets: TargetReport[];
+  evidence: Evidence[];
+  rollbackError: string | undefined;
+  sha: string;
+  actor: string;
+  runUrl: string;
+  durationSeconds: number;
+}
+
+/** The link to the workflow run, from the runner's environment. */
+export function runUrlOf(env: NodeJS.ProcessEnv): string {
+  if (!env.GITHUB_REPOSITORY || !env.GITHUB_RUN_ID) return '';
+  const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+  const attempt = env.GITHUB_RUN_ATTEMPT ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : '';
+  return `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}${attempt}`;
+}
+
+/** The action's outputs, as strings keyed by action.yml names. */
+export function outputsOf(report: Report, metadata: Record<string, unknown> | undefined, imageId: string): Record<string, string> {
+  const previous = Object.fromEntries(report.targets.map((t) => [t.key, t.imagesBefore]));
+  const revisions = Object.fromEntries(report.targets.map((t) => [t.key, { before: t.revisionBefore, after: t.revisionAfter }]));
+  return {
+    image: report.reference,
+    digest: report.digest,
+    imageid: imageId,
+    metadata: JSON.stringify(metadata ?? {}),
+    result: report.result === 'error' ? 'failed' : report.result,
+    'failure-reason': report.failureReason,
+    'previous-images': JSON.stringify(previous),
+    revisions: JSON.stringify(revisions),
+    duration: String(report.durationSeconds),
+  };
+}
