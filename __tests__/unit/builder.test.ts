@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { buildkitArgs, buildxArgs, cacheImageRef, cacheUse, withDefaultLabels, withMaxCacheMode, type BuildSpec } from '../../src/builder.js';
+
+const spec: BuildSpec = {
+  context: 'app',
+  file: 'app/Dockerfile',
+  target: 'runtime',
+  buildArgs: ['VERSION=1.2'],
+  labels: ['team=web'],
+  secretFiles: [{ id: 'npmrc', path: '/tmp/s/secret-0' }],
+  cacheFrom: ['type=registry,ref=ghcr.io/acme/web:buildcache'],
+  cacheTo: ['type=registry,ref=ghcr.io/acme/web:buildcache'],
+  platforms: [],
+  noCache: false,
+  network: 'host',
+  tags: ['ghcr.io/acme/web:abc1234', 'ghcr.io/acme/web:latest'],
+};
+
+describe('buildxArgs', () => {
+  it.each([
+    [
+      'full spec',
+      spec,
+      ['buildx', 'build', '--progress', 'plain', '--file', 'app/Dockerfile', '--target', 'runtime', '--build-arg', 'VERSION=1.2', '--label', 'team=web', '--secret', 'id=npmrc,src=/tmp/s/secret-0', '--network', 'host', '--tag', 'ghcr.io/acme/web:abc1234', '--tag', 'ghcr.io/acme/web:latest', '--cache-from', 'type=registry,ref=ghcr.io/acme/web:buildcache', '--cache-to', 'type=registry,ref=ghcr.io/acme/web:buildcache,mode=max', '--metadata-file', '/tmp/m.json', '--push', 'app'],
+    ],
+    [
+      'minimal spec with platforms and no-cache',
+      { ...spec, file: '', target: '', buildArgs: [], labels: [], secretFiles: [], cacheFrom: [], cacheTo: [], network: '', noCache: true, platforms: ['linux/amd64', 'linux/arm64'], tags: ['r:1'] },
+      ['buildx', 'build', '--progress', 'plain', '--no-cache', '--tag', 'r:1', '--platform', 'linux/amd64,linux/arm64', '--metadata-file', '/tmp/m.json', '--push', 'app'],
+    ],
+  ])('%s', (_name, s, argv) => {
+    expect(buildxArgs(s, '/tmp/m.json')).toEqual(argv);
+  });
+});
+
+describe('buildkitArgs', () => {
+  it('uses image references for cache-from and inline cache for cache-to', () => {
+    expect(buildkitArgs(spec, '/tmp/iid')).toEqual(['build', '--progress', 'plain', '--file', 'app/Dockerfile', '--target', 'runtime', '--build-arg', 'VERSION=1.2', '--label', 'team=web', '--secret', 'id=npmrc,src=/tmp/s/secret-0', '--network', 'host', '--tag', 'ghcr.io/acme/web:abc1234', '--tag', 'ghcr.io/acme/web:latest', '--cache-from', 'ghcr.io/acme/web:buildcache', '--build-arg', 'BUILDKIT_INLINE_CACHE=1', '--iidfile', '/tmp/iid', 'app']);
+  });
+});
+
+describe('cache options', () => {
+  it.each([
+    ['type=registry,ref=r:cache', 'type=registry,ref=r:cache,mode=max'],
+    ['type=registry,ref=r:cache,mode=min', 'type=registry,ref=r:cache,mode=min'],
+    ['type=inline', 'type=inline'],
+    ['type=gha', 'type=gha,mode=max'],
+    ['r:cache', 'type=registry,ref=r:cache,mode=max'],
+  ])('withMaxCacheMode(%s)', (input, output) => expect(withMaxCacheMode(input)).toBe(output));
+  it('cacheImageRef', () => {
+    expect(cacheImageRef('type=registry,ref=r:cache')).toBe('r:cache');
+    expect(cacheImageRef('r:cache')).toBe('r:cache');
+  });
+});
+
+describe('withDefaultLabels', () => {
+  const env = { GITHUB_REPOSITORY: 'acme/web', GITHUB_SHA: 'abc', GITHUB_SERVER_URL: 'https://github.com' };
+  const now = new Date('2026-01-01T00:00:00Z');
+  it('adds OCI source, revision and created', () => {
+    expect(withDefaultLabels([], env, now)).toEqual([
+      'org.opencontainers.image.source=https://github.com/acme/web',
+      'org.opencontainers.image.revision=abc',
+      'org.opencontainers.image.created=2026-01-01T00:00:00.000Z',
+    ]);
+  });
+  it('keeps the user\'s own value', () => {
+    expect(withDefaultLabels(['org.opencontainers.image.revision=mine'], env, now)).toContain('org.opencontainers.image.revision=mine');
+    expect(withDefaultLabels(['org.opencontainers.image.revision=mine'], env, now)).toHaveLength(3);
+  });
+});
+
+describe('cacheUse', () => {
+  it('counts cached build steps in plain progress', () => {
+    const progress = [
+      '#1 [internal] load build definition from Dockerfile',
+      '#5 [build 1/3] FROM kube-ship/busybox',
+      '#5 CACHED',
+      '#6 [build 2/3] RUN echo hi > /out',
+      '#6 CACHED',
+      '#7 [stage-1 2/2] COPY --from=build /out /out',
+      '#7 DONE 0.1s',
+    ].join('\n');
+    expect(cacheUse(progress)).toEqual({ cachedSteps: 2, totalSteps: 3 });
+  });
+});

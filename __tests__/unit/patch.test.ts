@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, changeCause, deployPatch, digestOf, rollbackPatch, sameTemplate } from '../../src/patch.js';
+
+const app = { kind: 'containers' as const, index: 0, name: 'app', image: 'ghcr.io/acme/web:1' };
+const migrate = { kind: 'initContainers' as const, index: 1, name: 'migrate', image: 'ghcr.io/acme/web:1' };
+const ref = 'ghcr.io/acme/web:abc1234@sha256:ffff';
+
+describe('deployPatch', () => {
+  it('replaces only the chosen images, each guarded by a test of its name, with the resourceVersion precondition', () => {
+    expect(deployPatch('42', { 'deployment.kubernetes.io/revision': '3' }, [app, migrate], ref, 'why')).toEqual([
+      { op: 'replace', path: '/metadata/resourceVersion', value: '42' },
+      { op: 'test', path: '/spec/template/spec/containers/0/name', value: 'app' },
+      { op: 'replace', path: '/spec/template/spec/containers/0/image', value: ref },
+      { op: 'test', path: '/spec/template/spec/initContainers/1/name', value: 'migrate' },
+      { op: 'replace', path: '/spec/template/spec/initContainers/1/image', value: ref },
+      { op: 'add', path: '/metadata/annotations/kubernetes.io~1change-cause', value: 'why' },
+    ]);
+  });
+
+  it('creates the annotations map when the Deployment has none', () => {
+    expect(deployPatch('1', undefined, [app], ref, 'why').at(-1)).toEqual({
+      op: 'add',
+      path: '/metadata/annotations',
+      value: { 'kubernetes.io/change-cause': 'why' },
+    });
+  });
+});
+
+describe('rollbackPatch', () => {
+  const template = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'ghcr.io/acme/web:1' }] } };
+  it('puts back the whole recorded template and its change-cause', () => {
+    expect(rollbackPatch('50', { 'kubernetes.io/change-cause': 'new' }, template, 'old')).toEqual([
+      { op: 'replace', path: '/metadata/resourceVersion', value: '50' },
+      { op: 'replace', path: '/spec/template', value: template },
+      { op: 'add', path: '/metadata/annotations/kubernetes.io~1change-cause', value: 'old' },
+    ]);
+  });
+  it('removes a change-cause the Deployment did not have before', () => {
+    expect(rollbackPatch('50', { 'kubernetes.io/change-cause': 'new' }, template, undefined).at(-1)).toEqual({
+      op: 'remove',
+      path: '/metadata/annotations/kubernetes.io~1change-cause',
+    });
+    expect(rollbackPatch('50', {}, template, undefined)).toHaveLength(2);
+  });
+});
+
+describe('helpers', () => {
+  it('changeCause names the reference, commit, actor and run', () => {
+    expect(changeCause(ref, '0123456789abcdef', 'octocat', 'https://github.com/acme/web/actions/runs/1')).toBe(
+      'kube-ship deployed ghcr.io/acme/web:abc1234@sha256:ffff commit 0123456789ab by octocat https://github.com/acme/web/actions/runs/1',
+    );
+  });
+  it('digestOf', () => {
+    expect(digestOf(ref)).toBe('sha256:ffff');
+    expect(digestOf('ghcr.io/acme/web:1')).toBeUndefined();
+  });
+  it('sameTemplate ignores key order, undefined and null, and compares dates as the server prints them', () => {
+    expect(sameTemplate({ a: 1, b: { c: undefined, d: [1, 2] } }, { b: { d: [1, 2], e: null }, a: 1 })).toBe(true);
+    expect(sameTemplate({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+    expect(canonicalJson({ t: new Date('2026-01-01T00:00:00Z') })).toBe(canonicalJson({ t: '2026-01-01T00:00:00.000Z' }));
+  });
+});

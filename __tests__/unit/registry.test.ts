@@ -1,0 +1,74 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistry, dockerConfigAuth, MANIFEST_ACCEPT, parseChallenge, registryUrl, splitRepository } from '../../src/registry.js';
+
+describe('registry helpers', () => {
+  it.each([
+    ['ghcr.io/acme/web', { host: 'ghcr.io', endpoint: 'ghcr.io', path: 'acme/web' }],
+    ['nginx', { host: 'docker.io', endpoint: 'registry-1.docker.io', path: 'library/nginx' }],
+    ['acme/web', { host: 'docker.io', endpoint: 'registry-1.docker.io', path: 'acme/web' }],
+    ['127.0.0.1:5000/demo/web', { host: '127.0.0.1:5000', endpoint: '127.0.0.1:5000', path: 'demo/web' }],
+  ])('splitRepository(%s)', (repo, parts) => expect(splitRepository(repo)).toEqual(parts));
+
+  it('uses plain HTTP for loopback only', () => {
+    expect(registryUrl('127.0.0.1:5000')).toBe('http://127.0.0.1:5000');
+    expect(registryUrl('localhost:5000')).toBe('http://localhost:5000');
+    expect(registryUrl('ghcr.io')).toBe('https://ghcr.io');
+  });
+
+  it('reads auths from a docker config', () => {
+    const config = JSON.stringify({ auths: { '127.0.0.1:5001': { auth: 'dTpw' }, 'https://index.docker.io/v1/': { auth: 'aHViOnA=' } } });
+    expect(dockerConfigAuth(config, '127.0.0.1:5001')).toBe('dTpw');
+    expect(dockerConfigAuth(config, 'docker.io')).toBe('aHViOnA=');
+    expect(dockerConfigAuth(config, 'ghcr.io')).toBeUndefined();
+    expect(dockerConfigAuth('not json', 'ghcr.io')).toBeUndefined();
+  });
+
+  it('parses a Bearer challenge', () => {
+    expect(parseChallenge('Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:acme/web:pull"')).toEqual({
+      scheme: 'bearer',
+      params: { realm: 'https://ghcr.io/token', service: 'ghcr.io', scope: 'repository:acme/web:pull' },
+    });
+  });
+});
+
+// A tiny registry on loopback that asks for a Bearer token, as ghcr.io and Docker Hub do.
+describe('createRegistry against a token-auth registry', () => {
+  const seen: { accept?: string; authorization?: string }[] = [];
+  let port = 0;
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/token')) {
+      const ok = req.headers.authorization === `Basic ${Buffer.from('u:p').toString('base64')}`;
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'T' }));
+      return;
+    }
+    seen.push({ accept: req.headers.accept, authorization: req.headers.authorization });
+    if (req.headers.authorization !== 'Bearer T') {
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="test"` }).end();
+      return;
+    }
+    if (req.url === '/v2/acme/web/manifests/v1') res.writeHead(200, { 'docker-content-digest': 'sha256:abc' }).end();
+    else res.writeHead(404).end();
+  });
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('gets a token with the credentials and reads the digest, sending the Docker v2 Accept types', async () => {
+    const registry = createRegistry(Buffer.from('u:p').toString('base64'));
+    expect(await registry.manifestDigest(`127.0.0.1:${port}/acme/web`, 'v1')).toBe('sha256:abc');
+    expect(await registry.manifestDigest(`127.0.0.1:${port}/acme/web`, 'missing')).toBeUndefined();
+    expect(seen[0]?.accept).toBe(MANIFEST_ACCEPT);
+    expect(seen.at(-1)?.authorization).toBe('Bearer T');
+  });
+
+  it('says the credentials were refused', async () => {
+    const registry = createRegistry(Buffer.from('u:wrong').toString('base64'));
+    await expect(registry.manifestDigest(`127.0.0.1:${port}/acme/web`, 'v1')).rejects.toThrow(
+      `registry 127.0.0.1:${port} refused a pull token (HTTP 401); check the registry login`,
+    );
+  });
+});

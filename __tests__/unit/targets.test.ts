@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { chooseContainers, imageRepository, resolveTargets } from '../../src/targets.js';
+
+const template = {
+  containers: [
+    { name: 'app', image: 'ghcr.io/acme/web:1.0' },
+    { name: 'proxy', image: 'envoyproxy/envoy:v1.30' },
+  ],
+  initContainers: [{ name: 'migrate', image: 'ghcr.io/acme/web@sha256:aaaa' }],
+};
+
+describe('imageRepository', () => {
+  it.each([
+    ['nginx', 'docker.io/library/nginx'],
+    ['nginx:1.27', 'docker.io/library/nginx'],
+    ['library/nginx', 'docker.io/library/nginx'],
+    ['docker.io/library/nginx@sha256:abc', 'docker.io/library/nginx'],
+    ['index.docker.io/acme/web', 'docker.io/acme/web'],
+    ['127.0.0.1:5000/web:tag@sha256:abc', '127.0.0.1:5000/web'],
+    ['localhost/web', 'localhost/web'],
+    ['GHCR.io/acme/web:1', 'ghcr.io/acme/web'],
+  ])('%s -> %s', (ref, repo) => expect(imageRepository(ref)).toBe(repo));
+});
+
+describe('chooseContainers', () => {
+  const target = { namespace: 'shop', name: 'web', containers: [] as string[] };
+
+  it('takes every container and initContainer running the image repository', () => {
+    expect(chooseContainers(target, template, 'ghcr.io/acme/web')).toEqual([
+      { kind: 'containers', index: 0, name: 'app', image: 'ghcr.io/acme/web:1.0' },
+      { kind: 'initContainers', index: 0, name: 'migrate', image: 'ghcr.io/acme/web@sha256:aaaa' },
+    ]);
+  });
+
+  it('takes only the named containers', () => {
+    expect(chooseContainers({ ...target, containers: ['proxy'] }, template, 'ghcr.io/acme/web')).toEqual([
+      { kind: 'containers', index: 1, name: 'proxy', image: 'envoyproxy/envoy:v1.30' },
+    ]);
+  });
+
+  it('refuses a named container that does not exist, listing those that do', () => {
+    expect(() => chooseContainers({ ...target, containers: ['ap'] }, template, 'ghcr.io/acme/web')).toThrow(
+      'Input "deployments": shop/web has no container "ap" (it has: app, proxy, migrate); name one of its containers or leave the name out.',
+    );
+  });
+
+  it('refuses a target where no container runs the image', () => {
+    expect(() => chooseContainers(target, template, 'ghcr.io/acme/api')).toThrow(
+      'Input "deployments": no container of shop/web runs an image from ghcr.io/acme/api (it has: app=ghcr.io/acme/web:1.0, proxy=envoyproxy/envoy:v1.30, migrate=ghcr.io/acme/web@sha256:aaaa); name the containers as shop/web:CONTAINER, or fix "image".',
+    );
+  });
+});
+
+describe('resolveTargets', () => {
+  it('gives targets the default namespace and refuses duplicates', () => {
+    expect(resolveTargets([{ namespace: undefined, name: 'web', containers: [] }], 'prod')).toEqual([
+      { namespace: 'prod', name: 'web', containers: [] },
+    ]);
+    expect(() =>
+      resolveTargets(
+        [
+          { namespace: undefined, name: 'web', containers: [] },
+          { namespace: 'prod', name: 'web', containers: [] },
+        ],
+        'prod',
+      ),
+    ).toThrow('"prod/web" is listed twice');
+  });
+});
