@@ -43,8 +43,11 @@ export interface Builder {
   build(spec: BuildSpec): Promise<BuildOutput>;
 }
 
-/** OCI labels from the GitHub context, unless the user set the same key. */
-export function withDefaultLabels(labels: string[], env: NodeJS.ProcessEnv, now: Date): string[] {
+/**
+ * OCI labels from the GitHub context, unless the user set the same key. `created` is the commit's time, not the
+ * build's: the same commit then builds the same image digest, and a re-run is a no-op instead of a new rollout.
+ */
+export function withDefaultLabels(labels: string[], env: NodeJS.ProcessEnv, created: string | undefined): string[] {
   const set = new Set(labels.map((l) => l.slice(0, l.indexOf('='))));
   const defaults: [string, string | undefined][] = [
     [
@@ -52,10 +55,29 @@ export function withDefaultLabels(labels: string[], env: NodeJS.ProcessEnv, now:
       env.GITHUB_REPOSITORY ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}` : undefined,
     ],
     ['org.opencontainers.image.revision', env.GITHUB_SHA],
-    ['org.opencontainers.image.created', now.toISOString()],
+    ['org.opencontainers.image.created', created],
   ];
   const added = defaults.filter(([key, value]) => value && !set.has(key)).map(([key, value]) => `${key}=${value}`);
   return [...labels, ...added];
+}
+
+/**
+ * The commit's time in ISO 8601: SOURCE_DATE_EPOCH when set, else the push event's head commit, else
+ * `git log -1` in the build context; undefined when none is known.
+ */
+export async function commitTime(env: NodeJS.ProcessEnv, context: string, run: Run): Promise<string | undefined> {
+  if (env.SOURCE_DATE_EPOCH && /^\d+$/.test(env.SOURCE_DATE_EPOCH)) {
+    return new Date(Number(env.SOURCE_DATE_EPOCH) * 1000).toISOString();
+  }
+  try {
+    const event = JSON.parse(await readFile(env.GITHUB_EVENT_PATH ?? '', 'utf8')) as { head_commit?: { timestamp?: string } };
+    if (event.head_commit?.timestamp) return new Date(event.head_commit.timestamp).toISOString();
+  } catch {
+    // no event payload: fall through to git
+  }
+  const result = await run('git', ['-C', context, 'log', '-1', '--format=%cI', 'HEAD']);
+  const time = result.stdout.trim();
+  return result.exitCode === 0 && time !== '' ? new Date(time).toISOString() : undefined;
 }
 
 /** A registry cache export caches only the final stage unless told `mode=max`: multi-stage builds want max. */

@@ -156,7 +156,12 @@ export function createKube(config: KubeConfig): Kube {
 
     async observe(namespace, onChange, signal): Promise<void> {
       const state: NamespaceState = { deployments: new Map(), replicaSets: new Map(), pods: new Map() };
-      const changed = (): void => onChange(state);
+      // Nothing is decided on a partial view: callbacks start once all three kinds have been listed.
+      const listed = new Set<string>();
+      const changedFor = (kind: string) => (): void => {
+        listed.add(kind);
+        if (listed.size === 3) onChange(state);
+      };
       const local = new AbortController();
       const stop = (): void => local.abort();
       signal.addEventListener('abort', stop, { once: true });
@@ -165,21 +170,21 @@ export function createKube(config: KubeConfig): Kube {
           `/apis/apps/v1/namespaces/${namespace}/deployments`,
           () => apps.listNamespacedDeployment({ namespace }),
           state.deployments as Map<string, KubernetesObject>,
-          changed,
+          changedFor('deployments'),
           local.signal,
         ),
         listWatch(
           `/apis/apps/v1/namespaces/${namespace}/replicasets`,
           () => apps.listNamespacedReplicaSet({ namespace }),
           state.replicaSets as Map<string, KubernetesObject>,
-          changed,
+          changedFor('replicasets'),
           local.signal,
         ),
         listWatch(
           `/api/v1/namespaces/${namespace}/pods`,
           () => core.listNamespacedPod({ namespace }),
           state.pods as Map<string, KubernetesObject>,
-          changed,
+          changedFor('pods'),
           local.signal,
         ),
       ];

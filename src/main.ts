@@ -4,7 +4,7 @@
  * there is one catch, at the top.
  */
 import * as core from '@actions/core';
-import { createBuilder, withDefaultLabels, writeSecretFiles, type BuildOutput } from './builder.js';
+import { commitTime, createBuilder, withDefaultLabels, writeSecretFiles, type BuildOutput } from './builder.js';
 import { messageOf, PreflightError } from './errors.js';
 import { run as exec, lastErrorLine } from './exec.js';
 import { parseInputs, type Inputs } from './inputs.js';
@@ -86,7 +86,7 @@ async function buildAndPush(inputs: Inputs, env: NodeJS.ProcessEnv): Promise<Bui
       file: inputs.file,
       target: inputs.target,
       buildArgs: inputs['build-args'],
-      labels: withDefaultLabels(inputs.labels, env, new Date()),
+      labels: withDefaultLabels(inputs.labels, env, await commitTime(env, inputs.context, exec)),
       secretFiles: secrets.files,
       cacheFrom: inputs['cache-from'],
       cacheTo: inputs['cache-to'],

@@ -1,7 +1,8 @@
 /**
  * Rendering the report as GitHub-flavoured markdown, for the job summary and the PR comment. Every piece of text
  * that comes from the cluster or the build (event messages, log lines, names) is escaped, because it is written
- * by whoever controls the image: it must not inject HTML, markdown or @mentions. Output is bounded.
+ * by whoever controls the image: it must not inject HTML, markdown, @mentions or #references. Output is bounded:
+ * log lines are dropped first, then whole evidence sections, then target rows, and the text says what was cut.
  */
 import type { Evidence } from './evidence.js';
 import type { Report } from './report.js';
@@ -10,25 +11,76 @@ import type { TargetReport } from './rollout.js';
 /** Limits: the job summary takes up to 1 MiB, a PR comment up to 65,536 characters. */
 export const SUMMARY_LIMIT = 512 * 1024;
 export const COMMENT_LIMIT = 60_000;
+/** Longest log line shown, and longest piece of other cluster text (messages, reasons). */
 const LINE_LIMIT = 400;
+const TEXT_LIMIT = 1_000;
+const EVENTS_SHOWN = 15;
 
-/** Escapes text for HTML and markdown, and breaks @mentions and #references so they ping nobody. */
-export function escapeText(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/[\\`*_[\]|~]/g, (c) => `&#${c.charCodeAt(0)};`)
-    .replace(/@/g, '&#64;')
-    .replace(/#(?=\d)/g, '&#35;')
-    .replace(/\r?\n/g, ' ');
+// Terminal colours and other control characters (tab and newline kept): logs are full of them.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f]/g;
+
+const ZERO_WIDTH_SPACE = '&#8203;';
+
+/** What each character that means something to HTML, markdown or GitHub's autolinking becomes. */
+const TEXT_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  '\\': '&#92;',
+  '`': '&#96;',
+  '*': '&#42;',
+  _: '&#95;',
+  '[': '&#91;',
+  ']': '&#93;',
+  '|': '&#124;',
+  '~': '&#126;',
+  '!': '&#33;',
+  // GitHub links @mentions and #123 after the markdown is turned into HTML, when entities are already decoded, so
+  // only an invisible break stops them: `@org/team` in an event message must ping nobody.
+  '@': `@${ZERO_WIDTH_SPACE}`,
+  '#': `#${ZERO_WIDTH_SPACE}`,
+};
+
+function clip(text: string, limit: number, note: string): string {
+  return text.length > limit ? `${text.slice(0, limit)}… (${note})` : text;
 }
 
-/** Escapes a log line for a <pre> block: HTML only (markdown is not rendered there), mentions still broken. */
+/**
+ * Escapes one line of cluster text for markdown, table cells and HTML alike: one pass, so no escape is escaped
+ * again. Newlines become spaces; very long text is cut and says so.
+ */
+export function escapeText(text: string): string {
+  return escapeLine(text, /[&<>"\\`*_[\]|~!@#]/g);
+}
+
+/** Like `escapeText`, leaving @ and # alone: for <code>, where GitHub links nothing and a digest must copy whole. */
+function escapeCode(text: string): string {
+  return escapeLine(text, /[&<>"\\`*_[\]|~!]/g);
+}
+
+function escapeLine(text: string, special: RegExp): string {
+  const flat = text.replace(CONTROL, '').replace(/\s*\r?\n\s*/g, ' ');
+  return clip(flat, TEXT_LIMIT, 'cut').replace(special, (c) => TEXT_ESCAPES[c] ?? c);
+}
+
+/** Escapes a log line for a <pre> block: HTML only (markdown is not rendered there, nor mentions linked). */
 export function escapePre(line: string): string {
-  const clipped = line.length > LINE_LIMIT ? `${line.slice(0, LINE_LIMIT)}… (line cut)` : line;
-  return clipped.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/@/g, '&#64;');
+  const clean = clip(line.replace(CONTROL, ''), LINE_LIMIT, 'line cut');
+  return clean.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** A link to a URL given by the workflow (http and https only; anything else is shown as text). */
+function link(url: string, text: string): string {
+  if (!/^https?:\/\//i.test(url)) return escapeText(url);
+  const href = url.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '%3C').replace(/>/g, '%3E');
+  return `<a href="${href}">${text}</a>`;
+}
+
+/** Inline code: an HTML element, because entities are not decoded inside markdown's backtick spans. */
+function code(text: string): string {
+  return `<code>${escapeCode(text)}</code>`;
 }
 
 export function shortDigest(digest: string): string {
@@ -41,45 +93,70 @@ export function shortReference(reference: string): string {
   return at < 0 ? reference : `${reference.slice(0, at)}@${shortDigest(reference.slice(at + 1))}`;
 }
 
-const HEADLINES: Record<Report['result'], string> = {
-  success: '✅ Deployed',
-  'rolled-back': '↩️ Rolled back',
-  failed: '❌ Deploy failed',
-  'no-op': '➖ Already deployed',
-  error: '❌ Deploy failed before any change',
-};
+/** A reference of the report's own repository shown as `tag@digest`: the repository is in the header already. */
+function imageCell(reference: string, repository: string): string {
+  const short = shortReference(reference);
+  return code(repository && short.startsWith(`${repository}:`) ? short.slice(repository.length + 1) : short);
+}
+
+function headline(report: Report): string {
+  const named = report.environment !== 'default';
+  const to = named ? ` to ${escapeText(report.environment)}` : '';
+  switch (report.result) {
+    case 'success':
+      return `✅ Deployed${to}`;
+    case 'rolled-back':
+      return `↩️ Deploy${to} failed and was rolled back`;
+    case 'failed':
+      return report.rollbackError ? `❌ Deploy${to} failed and the rollback did not finish` : `❌ Deploy${to} failed`;
+    case 'no-op':
+      return named ? `➖ Nothing to deploy: ${escapeText(report.environment)} already runs this image` : '➖ Nothing to deploy: already running this image';
+    case 'error':
+      return `❌ Deploy${to} failed before changing anything`;
+  }
+}
 
 const OUTCOMES: Record<TargetReport['outcome'], string> = {
-  success: '✅ rolled out',
-  'no-op': '➖ unchanged',
-  failed: '❌ failed',
-  'rolled-back': '↩️ restored',
-  'rollback-failed': '❌ restore failed',
-  interrupted: '⏸️ stopped',
+  success: '✅&nbsp;rolled&nbsp;out',
+  'no-op': '➖&nbsp;unchanged',
+  failed: '❌&nbsp;failed',
+  'rolled-back': '↩️&nbsp;restored',
+  'rollback-failed': '❌&nbsp;restore&nbsp;failed',
+  interrupted: '⏸️&nbsp;stopped',
 };
 
-function targetRow(t: TargetReport): string {
-  const before = [...new Set(Object.values(t.imagesBefore))].map((i) => `\`${escapeText(shortReference(i))}\``).join('<br>');
-  const revision = t.revisionAfter && t.revisionAfter !== t.revisionBefore ? `${t.revisionBefore} → ${t.revisionAfter}` : t.revisionBefore;
-  return `| \`${escapeText(t.key)}\` | ${escapeText(t.containers.join(', '))} | ${before} → \`${escapeText(shortReference(t.imageAfter))}\` | ${escapeText(revision)} | ${t.replicas} | ${OUTCOMES[t.outcome]} | ${t.seconds}s |`;
+function targetRow(t: TargetReport, repository: string): string {
+  const before = [...new Set(Object.values(t.imagesBefore))];
+  const unchanged = before.length === 1 && before[0] === t.imageAfter;
+  const images = unchanged
+    ? `${imageCell(t.imageAfter, repository)} (unchanged)`
+    : `${before.map((i) => imageCell(i, repository)).join('<br>')} → ${imageCell(t.imageAfter, repository)}`;
+  const revision = t.revisionAfter && t.revisionAfter !== t.revisionBefore ? `${escapeText(t.revisionBefore)} → ${escapeText(t.revisionAfter)}` : escapeText(t.revisionBefore);
+  const target = t.containers.length > 0 ? `${code(t.key)}<br>${escapeText(t.containers.join(', '))}` : code(t.key);
+  return `| ${target} | ${images} | ${revision} | ${t.replicas} | ${OUTCOMES[t.outcome]} | ${t.seconds}s |`;
 }
 
 function evidenceBlock(e: Evidence, logLines: number): string {
-  const parts = [`<details><summary><b>${escapeText(e.target)}</b>: ${escapeText(e.reason)} in pod <code>${escapeText(e.pod || 'none')}</code>${e.container ? ` container <code>${escapeText(e.container)}</code>` : ''}</summary>`, ''];
-  parts.push(`${escapeText(e.message)}`, '');
+  const where = `${e.pod ? ` in pod ${code(e.pod)}` : ''}${e.container ? `, container ${code(e.container)}` : ''}`;
+  const parts = [`<details><summary><b>${escapeText(e.target)}</b>: ${escapeText(e.reason)}${where}</summary>`, ''];
+  if (e.message) parts.push(`**Message:** ${escapeText(e.message)}`, '');
   if (e.lastTermination) {
     const t = e.lastTermination;
-    parts.push(`**Last exit:** code ${t.exitCode}${t.reason ? ` (${escapeText(t.reason)})` : ''}${t.message ? `: ${escapeText(t.message)}` : ''}; restarts: ${e.restartCount}`, '');
+    const detail = `${t.reason ? ` (${escapeText(t.reason)})` : ''}${t.message ? `: ${escapeText(t.message)}` : ''}`;
+    parts.push(`**Last exit:** code ${t.exitCode}${detail}; restarts: ${e.restartCount}`, '');
   }
   if (e.events.length > 0) {
-    parts.push('| Event | Count | Message |', '|---|---|---|');
-    for (const ev of e.events.slice(0, 15)) parts.push(`| ${escapeText(ev.reason)} | ${ev.count} | ${escapeText(ev.message)} |`);
-    if (e.events.length > 15) parts.push(`| … | | ${e.events.length - 15} more events not shown |`);
+    parts.push('| Warning | Count | Message |', '|---|---|---|');
+    for (const ev of e.events.slice(0, EVENTS_SHOWN)) parts.push(`| ${escapeText(ev.reason)} | ${ev.count} | ${escapeText(ev.message)} |`);
+    if (e.events.length > EVENTS_SHOWN) parts.push(`| … | | ${e.events.length - EVENTS_SHOWN} more events not shown |`);
     parts.push('');
   }
-  const lines = e.logs.slice(-logLines);
+  const lines = logLines > 0 ? e.logs.slice(-logLines) : [];
   if (lines.length > 0) {
-    parts.push(`**Last ${lines.length} log lines** (${escapeText(e.logSource)}):`, '', `<pre>${lines.map(escapePre).join('\n')}</pre>`);
+    const cut = e.logs.length > lines.length ? `, ${e.logs.length - lines.length} earlier lines cut to fit` : '';
+    parts.push(`**Last ${lines.length} log lines**, ${escapeText(e.logSource)}${cut}:`, '', `<pre>${lines.map(escapePre).join('\n')}</pre>`);
+  } else if (e.logs.length > 0) {
+    parts.push(`*${e.logs.length} log lines cut to fit; the job log has them.*`);
   } else {
     parts.push(`*No log lines: ${escapeText(e.logSource)}.*`);
   }
@@ -95,46 +172,78 @@ export interface RenderOptions {
   marker?: string;
 }
 
-/** Renders the report; when over `limit`, evidence is cut first, and the text says so. */
-export function renderReport(report: Report, options: RenderOptions): string {
-  const env = report.environment !== 'default' ? ` to ${escapeText(report.environment)}` : '';
+function headOf(report: Report, marker: string | undefined): string[] {
   const head: string[] = [];
-  if (options.marker) head.push(options.marker);
-  head.push(`### ${HEADLINES[report.result]}${env}`, '');
-  const facts = [`\`${escapeText(shortReference(report.reference || report.image))}\``];
-  if (report.sha) facts.push(`commit \`${report.sha.slice(0, 7)}\``);
+  if (marker) head.push(marker);
+  head.push(`### ${headline(report)}`, '');
+  const facts = [code(shortReference(report.reference || report.image))];
+  if (report.sha) facts.push(`commit ${code(report.sha.slice(0, 7))}`);
   facts.push(`${report.durationSeconds}s`);
-  if (report.environmentUrl) facts.push(`[${escapeText(report.environmentUrl)}](${encodeURI(report.environmentUrl)})`);
-  if (report.runUrl) facts.push(`[workflow run](${report.runUrl})`);
+  if (report.environmentUrl) facts.push(link(report.environmentUrl, escapeText(report.environmentUrl)));
+  if (report.runUrl) facts.push(link(report.runUrl, 'workflow run'));
   head.push(facts.join(' · '), '');
-  if (report.failureReason) head.push(`> **Why:** ${escapeText(report.failureReason)}`, '');
+  if (report.failureReason) {
+    const lines = report.failureReason.split(/\r?\n/).filter((l) => l.trim() !== '').slice(0, 20);
+    head.push(`> **Why:** ${lines.map(escapeText).join('<br>')}`, '');
+  }
   if (report.rollbackError) head.push(`> **Rollback problem:** ${escapeText(report.rollbackError)}`, '');
+  return head;
+}
 
-  const table: string[] = [];
-  if (report.targets.length > 0) {
-    table.push('| Target | Containers | Image before → after | Revision | Replicas | Result | Time |', '|---|---|---|---|---|---|---|');
-    table.push(...report.targets.map(targetRow), '');
-  }
-  const build: string[] = [];
-  if (report.build) {
-    const b = report.build;
-    const cache = b.totalSteps > 0 ? `${b.cachedSteps}/${b.totalSteps} steps cached` : 'not reported';
-    build.push('<details><summary>Build</summary>', '', '| Builder | Build | Push | Cache | Digest | Tags |', '|---|---|---|---|---|---|');
-    build.push(`| ${b.builder} | ${b.buildSeconds}s | ${b.pushSeconds}s | ${cache} | \`${escapeText(report.digest)}\` | ${report.tags.map((t) => `\`${escapeText(t)}\``).join(' ')} |`, '', '</details>', '');
-  }
+function restoredOf(report: Report): string[] {
   const restored = report.targets.filter((t) => t.outcome === 'rolled-back');
-  const rollback: string[] = [];
-  if (restored.length > 0) {
-    rollback.push(`**Restored:** ${restored.map((t) => `\`${escapeText(t.key)}\` to revision ${escapeText(t.revisionBefore)} (now ${escapeText(t.revisionAfter)})`).join(', ')}`, '');
+  if (restored.length === 0) return [];
+  const list = restored.map((t) => `${code(t.key)} to revision ${escapeText(t.revisionBefore)} (now ${escapeText(t.revisionAfter)})`);
+  return [`**Restored:** ${list.join(', ')}: they run the images listed before the arrow again.`, ''];
+}
+
+function buildOf(report: Report): string[] {
+  if (!report.build) return [];
+  const b = report.build;
+  const cache = b.totalSteps > 0 ? `${b.cachedSteps}/${b.totalSteps} steps cached` : 'not reported';
+  const tags = report.tags.map(code).join(' ');
+  return [
+    `<details><summary>Build: ${b.builder}, ${b.buildSeconds}s build, ${b.pushSeconds}s push, ${cache}</summary>`,
+    '',
+    '| Image | Tags | Digest |',
+    '|---|---|---|',
+    `| ${code(report.image)} | ${tags} | ${code(report.digest)} |`,
+    '',
+    '</details>',
+    '',
+  ];
+}
+
+/** Renders the report; when over `limit`, log lines, then evidence, then target rows are cut, and the text says so. */
+export function renderReport(report: Report, options: RenderOptions): string {
+  const head = headOf(report, options.marker).join('\n');
+  const tail = [...restoredOf(report), ...buildOf(report)].join('\n');
+  const rows = report.targets.map((t) => targetRow(t, report.image));
+  const tableHead = '| Target | Image before → after | Revision | Replicas | Result | Time |\n|---|---|---|---|---|---|\n';
+  const table = (shown: string[]): string => {
+    if (rows.length === 0) return '';
+    const more = rows.length > shown.length ? `| … | | ${rows.length - shown.length} more targets not shown |\n` : '';
+    return `${tableHead}${shown.join('\n')}\n${more}\n`;
+  };
+  const assemble = (shown: string[], evidence: string[], note: string): string =>
+    `${head}\n${table(shown)}${tail}\n${evidence.join('\n\n')}${note ? `\n\n${note}` : ''}\n`;
+
+  // Fewer log lines first, then fewer evidence sections: the first failure is the one that matters most.
+  const lineSteps = [...new Set([options.logLines, Math.min(options.logLines, 10), 0])];
+  for (const lines of lineSteps) {
+    const blocks = report.evidence.map((e) => evidenceBlock(e, lines));
+    for (let kept = blocks.length; kept >= 0; kept--) {
+      const dropped = blocks.length - kept;
+      const note = dropped > 0 ? `*${dropped} of ${blocks.length} evidence sections cut to stay within GitHub's size limit; the job log has them all.*` : '';
+      const body = assemble(rows, blocks.slice(0, kept), note);
+      if (body.length <= options.limit) return body;
+      if (lines !== 0) break;
+    }
   }
-  const fixed = [...head, ...table, ...rollback, ...build].join('\n');
-  let evidence = report.evidence.map((e) => evidenceBlock(e, options.logLines));
-  const note = (n: number): string => `\n*${n} evidence section(s) cut to stay within GitHub's size limit; the job log has them all.*\n`;
-  let body = `${fixed}\n${evidence.join('\n\n')}\n`;
-  while (body.length > options.limit && evidence.length > 0) {
-    evidence = evidence.slice(0, -1);
-    body = `${fixed}\n${evidence.join('\n\n')}\n${note(report.evidence.length - evidence.length)}`;
-  }
-  if (body.length > options.limit) body = `${body.slice(0, options.limit - 80)}\n\n*Report cut to stay within GitHub's size limit.*\n`;
-  return body;
+  // Even without evidence it is too long: show as many targets as fit.
+  const note = `*Report cut to stay within GitHub's size limit; the job log has it all.*`;
+  let shown = rows.length;
+  while (shown > 0 && assemble(rows.slice(0, shown), [], note).length > options.limit) shown = Math.floor(shown / 2);
+  const body = assemble(rows.slice(0, shown), [], note);
+  return body.length <= options.limit ? body : `${head.slice(0, Math.max(0, options.limit - note.length - 2))}\n${note}`.slice(0, options.limit);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildkitArgs, buildxArgs, cacheImageRef, cacheUse, withDefaultLabels, withMaxCacheMode, type BuildSpec } from '../../src/builder.js';
+import { buildkitArgs, buildxArgs, cacheImageRef, cacheUse, commitTime, withDefaultLabels, withMaxCacheMode, type BuildSpec } from '../../src/builder.js';
 
 const spec: BuildSpec = {
   context: 'app',
@@ -55,7 +55,10 @@ describe('cache options', () => {
 
 describe('withDefaultLabels', () => {
   const env = { GITHUB_REPOSITORY: 'acme/web', GITHUB_SHA: 'abc', GITHUB_SERVER_URL: 'https://github.com' };
-  const now = new Date('2026-01-01T00:00:00Z');
+  const now = '2026-01-01T00:00:00.000Z';
+  it('leaves out created when the commit time is unknown', () => {
+    expect(withDefaultLabels([], env, undefined)).toHaveLength(2);
+  });
   it('adds OCI source, revision and created', () => {
     expect(withDefaultLabels([], env, now)).toEqual([
       'org.opencontainers.image.source=https://github.com/acme/web',
@@ -81,5 +84,14 @@ describe('cacheUse', () => {
       '#7 DONE 0.1s',
     ].join('\n');
     expect(cacheUse(progress)).toEqual({ cachedSteps: 2, totalSteps: 3 });
+  });
+});
+
+describe('commitTime', () => {
+  const git = (stdout: string, exitCode = 0) => async () => ({ exitCode, stdout, stderr: '' });
+  it('prefers SOURCE_DATE_EPOCH, then git', async () => {
+    expect(await commitTime({ SOURCE_DATE_EPOCH: '1767225600' }, '.', git('x'))).toBe('2026-01-01T00:00:00.000Z');
+    expect(await commitTime({}, '.', git('2026-02-03T04:05:06+01:00\n'))).toBe('2026-02-03T03:05:06.000Z');
+    expect(await commitTime({}, '.', git('', 128))).toBeUndefined();
   });
 });

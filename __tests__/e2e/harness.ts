@@ -1,0 +1,169 @@
+/**
+ * End-to-end harness: the real local stack (Docker engine, registries, Kubernetes control plane with KWOK nodes)
+ * and the bundled action run the way the GitHub runner runs it: `node dist/main/index.js` with INPUT_* and
+ * GITHUB_* variables and the runner's files for outputs, summary and state.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+const NODE = join(ROOT, 'node_modules/.bin/node');
+
+/** The stack's environment (from `.stack/env`, written by `npm run stack:up`). Fails, never skips, without it. */
+export function stackEnv(): Record<string, string> {
+  const dir = process.env.KUBE_SHIP_STACK_DIR || join(ROOT, '.stack');
+  const file = join(dir, 'env');
+  if (!existsSync(file)) {
+    throw new Error(`The local stack is not up (${file} is missing): run "npm run stack:up" first, or "npm test".`);
+  }
+  const out = execFileSync('bash', ['-c', `set -a; source '${file}'; env -0`], { encoding: 'utf8' });
+  const env: Record<string, string> = {};
+  for (const entry of out.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
+export const env = stackEnv();
+export const NAMESPACE = env.DEPLOYER_NAMESPACE ?? 'kube-ship-e2e';
+export const REGISTRY = env.REGISTRY ?? '127.0.0.1:5000';
+
+/** Runs kubectl with the stack's admin kubeconfig; throws with its stderr on failure. */
+export function kubectl(args: string[], input?: string, kubeconfig = env.KUBECONFIG ?? ''): string {
+  const result = spawnSync('kubectl', args, { env: { ...env, KUBECONFIG: kubeconfig }, input, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+export function kubectlJson<T>(args: string[]): T {
+  return JSON.parse(kubectl([...args, '-o', 'json'])) as T;
+}
+
+export interface DeploymentOptions {
+  replicas?: number;
+  readyDelay?: string;
+  progressDeadlineSeconds?: number;
+  readinessProbe?: boolean;
+  extraContainer?: { name: string; image: string };
+}
+
+/** Creates (or replaces) a Deployment in the e2e namespace and waits until it is rolled out. */
+export function createDeployment(name: string, image: string, options: DeploymentOptions = {}): void {
+  const annotations = options.readyDelay ? { 'kube-ship.dev/ready-delay': options.readyDelay } : {};
+  const probe = options.readinessProbe === false ? {} : { readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1, failureThreshold: 2 } };
+  const containers = [{ name: 'app', image, ...probe }];
+  if (options.extraContainer) containers.push({ ...options.extraContainer, ...probe });
+  const manifest = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: NAMESPACE },
+    spec: {
+      replicas: options.replicas ?? 3,
+      progressDeadlineSeconds: options.progressDeadlineSeconds ?? 600,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name }, annotations }, spec: { containers } },
+    },
+  };
+  kubectl(['delete', 'deployment', name, '-n', NAMESPACE, '--ignore-not-found', '--wait=true']);
+  kubectl(['apply', '-f', '-'], JSON.stringify(manifest));
+  kubectl(['rollout', 'status', `deployment/${name}`, '-n', NAMESPACE, '--timeout=120s']);
+}
+
+export interface ActionRun {
+  exitCode: number;
+  log: string;
+  outputs: Record<string, string>;
+  summary: string;
+  state: Record<string, string>;
+  ms: number;
+}
+
+/** Parses the runner's `name<<delimiter` output file format. */
+export function parseRunnerFile(text: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i += 1) {
+    const m = /^([^=<]+)<<(.+)$/.exec(lines[i] ?? '');
+    if (!m) continue;
+    const [, name = '', delimiter] = m;
+    const value: string[] = [];
+    for (i += 1; i < lines.length && lines[i] !== delimiter; i += 1) value.push(lines[i] ?? '');
+    values[name] = value.join('\n');
+  }
+  return values;
+}
+
+/** Runs the bundled action (main step, or post step with the state the main step saved). */
+export async function runAction(
+  inputs: Record<string, string>,
+  options: { post?: boolean; state?: Record<string, string>; env?: Record<string, string> } = {},
+): Promise<ActionRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'kube-ship-run-'));
+  const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary'), GITHUB_STATE: join(dir, 'state') };
+  for (const file of Object.values(files)) writeFileSync(file, '');
+  const inputEnv = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]));
+  const stateEnv = Object.fromEntries(Object.entries(options.state ?? {}).map(([k, v]) => [`STATE_${k}`, v]));
+  const childEnv: Record<string, string> = {
+    ...env,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+    GITHUB_REPOSITORY: 'acme/web',
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_RUN_ID: '42',
+    GITHUB_ACTOR: 'octocat',
+    GITHUB_EVENT_NAME: 'push',
+    GITHUB_WORKSPACE: ROOT,
+    RUNNER_TEMP: dir,
+    INPUT_ENVIRONMENT: 'default',
+    INPUT_COMMENT: 'never',
+    INPUT_TIMEOUT: '3m',
+    INPUT_NETWORK: 'host',
+    ...files,
+    ...inputEnv,
+    ...stateEnv,
+    ...options.env,
+  };
+  delete childEnv.ACTIONS_STEP_DEBUG;
+  const script = join(ROOT, options.post ? 'dist/post/index.js' : 'dist/main/index.js');
+  const started = Date.now();
+  const child = spawn(NODE, [script], { env: childEnv, cwd: ROOT });
+  let log = '';
+  child.stdout.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  const exitCode = await new Promise<number>((done) => child.on('close', (code) => done(code ?? -1)));
+  return {
+    exitCode,
+    log,
+    outputs: parseRunnerFile(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
+    summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
+    state: parseRunnerFile(readFileSync(files.GITHUB_STATE, 'utf8')),
+    ms: Date.now() - started,
+  };
+}
+
+/** The images of every pod of a Deployment's current pods (by its selector). */
+export function podImages(name: string): string[] {
+  const pods = kubectlJson<{ items: { metadata: { deletionTimestamp?: string }; spec: { containers: { image: string }[] } }[] }>([
+    'get', 'pods', '-n', NAMESPACE, '-l', `app=${name}`,
+  ]);
+  return pods.items.filter((p) => !p.metadata.deletionTimestamp).flatMap((p) => p.spec.containers.map((c) => c.image));
+}
+
+export function template(name: string): unknown {
+  return kubectlJson<{ spec: { template: unknown } }>(['get', 'deployment', name, '-n', NAMESPACE]).spec.template;
+}
+
+/** A multi-stage sample app (examples/web) with a variant baked in, so each variant has its own digest. */
+export function appInputs(name: string, tag: string, variant: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    image: `${REGISTRY}/e2e/${name}`,
+    tags: tag,
+    context: join(ROOT, 'examples/web'),
+    'build-args': `VARIANT=${variant}\nBASE_IMAGE=${env.BASE_IMAGE ?? 'kube-ship/busybox:latest'}`,
+    deployments: `${NAMESPACE}/${name}`,
+    ...extra,
+  };
+}

@@ -1,0 +1,259 @@
+/**
+ * Publishing through the real adapter (Octokit from @actions/github) against the fake GitHub server: the same HTTP
+ * a run on GitHub makes, answered by a local server that records it and can fail the way GitHub does.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createGitHub, retryDelaySeconds, type Connection, type GitHubContext } from '../../src/github.js';
+import { parseInputs, type Inputs } from '../../src/inputs.js';
+import type { Log } from '../../src/log.js';
+import { commentMarker, deploymentStatusOf, publishReport, startDeployment } from '../../src/publish.js';
+import type { Report } from '../../src/report.js';
+import { ACCEPTED_WITHOUT_DEPLOYMENT, READ_ONLY_MESSAGE, startFakeGitHub, type FakeGitHub } from '../fake-github/server.js';
+import { errorReport, noOpReport, rolledBackReport, successReport } from '../fixtures/reports.js';
+
+const HEAD_SHA = 'feedfacecafebeef0123456789abcdef01234567';
+
+class RecordingLog implements Log {
+  infos: string[] = [];
+  warnings: string[] = [];
+  debugs: string[] = [];
+  info(message: string): void {
+    this.infos.push(message);
+  }
+  warning(message: string): void {
+    this.warnings.push(message);
+  }
+  debug(message: string): void {
+    this.debugs.push(message);
+  }
+  group<T>(_name: string, fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
+}
+
+function inputsOf(raw: Record<string, string> = {}): Inputs {
+  const values: Record<string, string> = { image: 'ghcr.io/acme/web', deployments: 'web/frontend', environment: 'staging', 'github-token': 'ghs_test', ...raw };
+  return parseInputs((name) => values[name] ?? '', HEAD_SHA);
+}
+
+let fake: FakeGitHub;
+let log: RecordingLog;
+
+function connection(context: Partial<GitHubContext> = {}, maxWaitSeconds = 5): Connection {
+  return {
+    github: createGitHub({ token: 'ghs_test', owner: 'acme', repo: 'web', apiUrl: fake.url, log, retry: { maxWaitSeconds } }),
+    context: { owner: 'acme', repo: 'web', sha: HEAD_SHA, eventName: 'pull_request', pullRequest: 7, ...context },
+  };
+}
+
+const writes = () => fake.requests.filter((r) => r.method !== 'GET');
+
+beforeAll(async () => {
+  fake = await startFakeGitHub();
+});
+afterAll(async () => {
+  await fake.stop();
+});
+beforeEach(() => {
+  fake.reset();
+  log = new RecordingLog();
+});
+
+describe('the sticky PR comment', () => {
+  it('is created on the first run and updated in place on the next: never a second one', async () => {
+    await publishReport(rolledBackReport(), inputsOf(), log, undefined, connection());
+    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+
+    const comments = fake.commentsOn(7);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.body.startsWith(`${commentMarker('staging')}\n### ✅ Deployed to staging`)).toBe(true);
+    expect(writes().map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /repos/acme/web/issues/7/comments',
+      `PATCH /repos/acme/web/issues/comments/${comments[0]!.id}`,
+    ]);
+    expect(fake.requests[0]!.headers.authorization).toBe('token ghs_test');
+    expect(log.infos).toEqual([
+      `Commented on pull request #7: https://github.com/acme/web/pull/7#issuecomment-${comments[0]!.id}`,
+      `Updated the comment on pull request #7: https://github.com/acme/web/pull/7#issuecomment-${comments[0]!.id}`,
+    ]);
+    expect(log.warnings).toEqual([]);
+  });
+
+  it("carries a failed deploy's evidence", async () => {
+    await publishReport(rolledBackReport(), inputsOf(), log, undefined, connection());
+    const body = fake.commentsOn(7)[0]!.body;
+    expect(body).toContain('### ↩️ Deploy to staging failed and was rolled back');
+    expect(body).toContain('CrashLoopBackOff in pod <code>frontend-7d9f8c6b5-x2k4q</code>');
+    expect(body).toContain('**Last 8 log lines**, previous run (before the last restart):');
+    expect(body).toContain('ERROR config: DATABASE_URL is not set');
+  });
+
+  it('is found again on a later page among many other comments', async () => {
+    for (let i = 0; i < 130; i++) fake.addComment(7, `comment ${i}`);
+    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+    for (let i = 0; i < 20; i++) fake.addComment(7, `later comment ${i}`);
+    await publishReport(noOpReport(), inputsOf(), log, undefined, connection());
+
+    const ours = fake.commentsOn(7).filter((c) => c.body.includes(commentMarker('staging')));
+    expect(ours).toHaveLength(1);
+    expect(ours[0]!.body).toContain('Nothing to deploy');
+    const pages = fake.requests.filter((r) => r.method === 'GET').map((r) => r.query.page ?? '1');
+    expect(pages).toEqual(['1', '2', '1', '2']);
+  });
+
+  it('is one per environment', async () => {
+    await publishReport({ ...successReport(), environment: 'staging' }, inputsOf(), log, undefined, connection());
+    await publishReport({ ...successReport(), environment: 'production' }, inputsOf({ environment: 'production' }), log, undefined, connection());
+    await publishReport({ ...rolledBackReport(), environment: 'production' }, inputsOf({ environment: 'production' }), log, undefined, connection());
+
+    const bodies = fake.commentsOn(7).map((c) => c.body.split('\n').slice(0, 2).join('\n'));
+    expect(bodies).toEqual([
+      `${commentMarker('staging')}\n### ✅ Deployed to staging`,
+      `${commentMarker('production')}\n### ↩️ Deploy to production failed and was rolled back`,
+    ]);
+  });
+
+  it.each<[string, Record<string, string>, Partial<GitHubContext>, number | undefined, string[]]>([
+    ['auto on a pull_request event', {}, {}, 7, []],
+    ['auto on a push, no PR', {}, { eventName: 'push', pullRequest: undefined }, undefined, []],
+    ['auto on a push with pr-number', { 'pr-number': '12' }, { eventName: 'push', pullRequest: undefined }, 12, []],
+    ['never on a pull_request event', { comment: 'never' }, {}, undefined, []],
+    [
+      'always without a PR',
+      { comment: 'always' },
+      { eventName: 'workflow_dispatch', pullRequest: undefined },
+      undefined,
+      ['comment is "always" but there is no pull request to comment on: the event is workflow_dispatch and pr-number is not set.'],
+    ],
+  ])('comment mode: %s', async (_name, raw, context, issue, warnings) => {
+    await publishReport(successReport(), inputsOf(raw), log, undefined, connection(context));
+    expect(writes().map((r) => r.path)).toEqual(issue === undefined ? [] : [`/repos/acme/web/issues/${issue}/comments`]);
+    expect(log.warnings).toEqual(warnings);
+  });
+});
+
+describe('GitHub Deployments', () => {
+  it('creates the deployment, sets it in progress, then success with the environment URL', async () => {
+    const inputs = inputsOf({ 'github-deployment': 'true', 'environment-url': 'https://staging.acme.example' });
+    const handle = await startDeployment(inputs, log, connection());
+    expect(handle?.deploymentId).toBeDefined();
+    await publishReport(successReport(), inputs, log, handle);
+
+    expect(fake.deployments).toHaveLength(1);
+    const deployment = fake.deployments[0]!;
+    expect(deployment).toMatchObject({ ref: HEAD_SHA, environment: 'staging', required_contexts: [], auto_merge: false, transient_environment: false });
+    expect(deployment.statuses).toEqual([
+      { state: 'in_progress', description: 'Deploying ghcr.io/acme/web to staging' },
+      {
+        state: 'success',
+        description: 'Deployed ghcr.io/acme/web:3f9c2ab@4f6e1b2c9d8a',
+        environment_url: 'https://staging.acme.example',
+        log_url: 'https://github.com/acme/web/actions/runs/9876543210/attempts/1',
+      },
+    ]);
+    expect(fake.commentsOn(7)).toHaveLength(1);
+    expect(log.warnings).toEqual([]);
+  });
+
+  it.each<[string, string, () => Report]>([
+    ['rolled back', 'failure', rolledBackReport],
+    ['failed before any change', 'inactive', errorReport],
+    ['no-op', 'success', noOpReport],
+  ])('%s ends %s, with a description GitHub accepts', async (_name, state, make) => {
+    const report = { ...make(), failureReason: `${make().failureReason} ${'very long reason '.repeat(20)}` };
+    const inputs = inputsOf({ 'github-deployment': 'true', comment: 'never' });
+    const handle = await startDeployment(inputs, log, connection());
+    await publishReport(report, inputs, log, handle);
+    const final = fake.deployments[0]!.statuses[1]!;
+    expect(final.state).toBe(state);
+    expect(final.description.length).toBeLessThan(140);
+    expect(deploymentStatusOf(report).state).toBe(state);
+    expect(log.warnings).toEqual([]);
+  });
+
+  it('handles a 202 without a deployment with a warning and no statuses', async () => {
+    fake.fail(ACCEPTED_WITHOUT_DEPLOYMENT);
+    const inputs = inputsOf({ 'github-deployment': 'true' });
+    const handle = await startDeployment(inputs, log, connection());
+    expect(handle?.deploymentId).toBeUndefined();
+    await publishReport(successReport(), inputs, log, handle);
+
+    expect(fake.requests.filter((r) => r.path.endsWith('/statuses'))).toEqual([]);
+    expect(log.warnings).toEqual([
+      'GitHub accepted the deployment for staging without creating one (202: Auto-merged main into topic branch on deployment.); no deployment statuses will be set.',
+    ]);
+    expect(fake.commentsOn(7)).toHaveLength(1);
+  });
+
+  it('does nothing unless github-deployment is true', async () => {
+    expect(await startDeployment(inputsOf(), log, connection())).toBeUndefined();
+    expect(fake.requests).toEqual([]);
+  });
+});
+
+describe('a read-only token, and rate limits', () => {
+  it('warns once for the whole run and never throws', async () => {
+    fake.readOnly();
+    const inputs = inputsOf({ 'github-deployment': 'true' });
+    const handle = await startDeployment(inputs, log, connection());
+    await publishReport(rolledBackReport(), inputs, log, handle);
+
+    expect(log.warnings).toHaveLength(1);
+    expect(log.warnings[0]).toContain(`403 "${READ_ONLY_MESSAGE}"`);
+    expect(log.warnings[0]).toContain('pull-requests: write');
+    expect(log.debugs.some((d) => d.includes('read-only (already reported)'))).toBe(true);
+    expect(fake.comments).toEqual([]);
+  });
+
+  it('warns once when only the comment is refused', async () => {
+    fake.readOnly();
+    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+    expect(log.warnings).toHaveLength(1);
+    expect(log.warnings[0]).toMatch(/^Could not comment on pull request #7: the github-token may not write here/);
+  });
+
+  it.each([
+    ['429 with Retry-After', 429],
+    ['403 with Retry-After (secondary rate limit)', 403],
+  ])('waits as %s asks, then succeeds', async (_name, status) => {
+    fake.fail({ method: 'POST', path: /\/comments$/, status, message: 'You have exceeded a secondary rate limit', headers: { 'retry-after': '1' } });
+    const started = Date.now();
+    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(fake.commentsOn(7)).toHaveLength(1);
+    expect(writes()).toHaveLength(2);
+    expect(log.infos[0]).toBe('GitHub rate limit on comment on #7: retrying in 1s as Retry-After asks');
+    expect(log.warnings).toEqual([]);
+  });
+
+  it('gives up with a warning when the wait asked for is beyond the budget', async () => {
+    fake.fail({ method: 'POST', path: /\/comments$/, status: 429, message: 'API rate limit exceeded', headers: { 'retry-after': '3600' } });
+    const started = Date.now();
+    await publishReport(successReport(), inputsOf(), log, undefined, connection({}, 5));
+
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(fake.comments).toEqual([]);
+    expect(log.warnings).toHaveLength(1);
+    expect(log.warnings[0]).toContain('HTTP 429');
+    expect(log.warnings[0]).toContain('GitHub asked to wait 3600s more');
+    expect(log.warnings[0]).toContain('The deploy result stands');
+  });
+
+  it('a plain 403 is not retried', async () => {
+    fake.fail({ method: 'POST', path: /\/comments$/, status: 403, message: 'Must have admin rights to Repository.' });
+    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+    expect(writes()).toHaveLength(1);
+    expect(log.warnings[0]).toContain('Must have admin rights');
+  });
+
+  it.each<[string, number, Record<string, string>, number | undefined]>([
+    ['seconds', 429, { 'retry-after': '7' }, 7],
+    ['an HTTP date', 403, { 'retry-after': new Date(1_000_000_000_000 + 30_000).toUTCString() }, 30],
+    ['an exhausted primary limit', 403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(1_000_000_000 + 42) }, 42],
+    ['no hint', 429, {}, undefined],
+    ['a 500', 500, { 'retry-after': '7' }, undefined],
+  ])('retryDelaySeconds: %s', (_name, status, headers, expected) => {
+    expect(retryDelaySeconds(status, headers, 1_000_000_000_000)).toBe(expected);
+  });
+});

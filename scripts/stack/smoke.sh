@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Smoke test of the local test bed (run after scripts/stack/up.sh): proves each part is real.
+# Uses ${KUBE_SHIP_STACK_DIR:-<repo>/.stack}/env. Exits non-zero on the first failed check.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || (cd "$here/../.." && pwd))"
+# shellcheck disable=SC1090,SC1091
+source "${KUBE_SHIP_STACK_DIR:-$repo/.stack}/env"
+
+t0=$(date +%s%N)
+pass() { printf 'ok   %6.1fs  %s\n' "$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN{print (b-a)/1e9}')" "$*"; }
+fail() { printf 'FAIL %s\n' "$*" >&2; exit 1; }
+# poll SECONDS CMD...: run CMD every 0.5 s until it succeeds.
+poll() {
+  local secs="$1" i; shift
+  for ((i = 0; i < secs * 2; i++)); do "$@" && return 0; sleep 0.5; done
+  return 1
+}
+
+NS="$DEPLOYER_NAMESPACE"
+run_id="$(date +%s)-$$"
+repo_path="kube-ship-smoke/app"
+tag="smoke-$run_id"
+work="$(mktemp -d)"
+export DOCKER_CONFIG="$work/docker-config"   # temporary: the login below must not touch ~/.docker
+mkdir -p "$DOCKER_CONFIG"
+cleanup() {
+  kubectl -n "$NS" delete deployment smoke-web smoke-pullfail smoke-neverready --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  kubectl -n "$NS" delete pod smoke-delay --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+accept='application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json'
+# registry_digest REGISTRY REPO TAG [USER:PASSWORD]
+registry_digest() {
+  local auth=()
+  [[ -n "${4:-}" ]] && auth=(-u "$4")
+  curl -sfI "${auth[@]}" -H "Accept: $accept" "http://$1/v2/$2/manifests/$3" |
+    tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" { print $2 }'
+}
+
+# ---- build (BuildKit, multi-stage, offline) and push to both registries
+cat >"$work/Dockerfile" <<EOF
+FROM $BASE_IMAGE AS build
+RUN mkdir -p /out && echo "kube-ship smoke $run_id" > /out/version.txt && sha256sum /out/version.txt > /out/sum
+FROM $BASE_IMAGE
+COPY --from=build /out /app
+CMD ["cat", "/app/version.txt"]
+EOF
+docker build --network host -q -t "$REGISTRY/$repo_path:$tag" "$work" >/dev/null || fail "docker build"
+[[ "$(docker run --rm --network none "$REGISTRY/$repo_path:$tag")" == "kube-ship smoke $run_id" ]] || fail "built image runs"
+pass "multi-stage BuildKit build from $BASE_IMAGE (no pull)"
+
+push_out="$(docker push "$REGISTRY/$repo_path:$tag")" || fail "push to $REGISTRY"
+pushed="$(grep -o 'digest: sha256:[0-9a-f]*' <<<"$push_out" | cut -d' ' -f2)"
+remote="$(registry_digest "$REGISTRY" "$repo_path" "$tag")"
+[[ -n "$pushed" && "$pushed" == "$remote" ]] || fail "digest: pushed=$pushed registry=$remote"
+pass "pushed $REGISTRY/$repo_path:$tag; Docker-Content-Digest $remote equals the pushed digest"
+
+docker tag "$REGISTRY/$repo_path:$tag" "$AUTH_REGISTRY/$repo_path:$tag"
+if docker push "$AUTH_REGISTRY/$repo_path:$tag" >"$work/noauth.txt" 2>&1; then fail "unauthenticated push to $AUTH_REGISTRY succeeded"; fi
+grep -q 'no basic auth credentials' "$work/noauth.txt" || fail "unexpected error: $(cat "$work/noauth.txt")"
+printf '%s' "$AUTH_REGISTRY_PASSWORD" | docker login -u "$AUTH_REGISTRY_USER" --password-stdin "$AUTH_REGISTRY" >/dev/null 2>&1 ||
+  fail "docker login $AUTH_REGISTRY"
+push_out="$(docker push "$AUTH_REGISTRY/$repo_path:$tag")" || fail "push to $AUTH_REGISTRY"
+pushed_auth="$(grep -o 'digest: sha256:[0-9a-f]*' <<<"$push_out" | cut -d' ' -f2)"
+remote_auth="$(registry_digest "$AUTH_REGISTRY" "$repo_path" "$tag" "$AUTH_REGISTRY_USER:$AUTH_REGISTRY_PASSWORD")"
+[[ "$pushed_auth" == "$remote_auth" && "$pushed_auth" == "$pushed" ]] || fail "auth digest: $pushed_auth vs $remote_auth"
+[[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$AUTH_REGISTRY/v2/$repo_path/manifests/$tag")" == 401 ]] ||
+  fail "$AUTH_REGISTRY answers without credentials"
+pass "auth registry: 401 without login, push after login, same digest"
+
+if [[ -n "${BUILDX_PLUGIN:-}" ]]; then
+  mkdir -p "$DOCKER_CONFIG/cli-plugins"
+  ln -sf "$BUILDX_PLUGIN" "$DOCKER_CONFIG/cli-plugins/docker-buildx"
+  docker buildx build --network host --push --metadata-file "$work/meta.json" -t "$REGISTRY/$repo_path:bx-$tag" "$work" \
+    >"$work/buildx.txt" 2>&1 || fail "buildx build: $(tail -n 5 "$work/buildx.txt")"
+  bx="$(sed -n 's/.*"containerimage.digest": "\(sha256:[0-9a-f]*\)".*/\1/p' "$work/meta.json")"
+  [[ -n "$bx" && "$bx" == "$(registry_digest "$REGISTRY" "$repo_path" "bx-$tag")" ]] || fail "buildx digest $bx"
+  pass "buildx $(docker buildx version | awk '{print $2}'): build --push, containerimage.digest equals Docker-Content-Digest"
+fi
+
+# ---- cluster
+[[ "$(kubectl get nodes -l type=kwok --no-headers | grep -c ' Ready ')" -ge 3 ]] || fail "3 Ready nodes"
+pass "$(kubectl get nodes --no-headers | wc -l) nodes Ready, kubectl $(kubectl version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tr '\n' ' ')"
+
+cat <<EOF | kubectl -n "$NS" apply -f - >/dev/null
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: smoke-web
+spec:
+  replicas: 3
+  progressDeadlineSeconds: 10
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels: {app: smoke-web}
+  template:
+    metadata:
+      labels: {app: smoke-web}
+    spec:
+      containers:
+      - name: app
+        image: $REGISTRY/$repo_path:$tag
+EOF
+kubectl -n "$NS" rollout status deployment/smoke-web --timeout=60s >/dev/null || fail "initial rollout"
+pass "3-replica Deployment rolled out"
+
+kubectl -n "$NS" set image deployment/smoke-web "app=$REGISTRY/$repo_path@$pushed" >/dev/null
+kubectl -n "$NS" rollout status deployment/smoke-web --timeout=60s >/dev/null || fail "rollout after set image"
+[[ "$(kubectl -n "$NS" get deploy smoke-web -o jsonpath='{.status.updatedReplicas}/{.status.readyReplicas}/{.status.replicas}')" == 3/3/3 ]] ||
+  fail "replica counts after rollout"
+pass "set image to the pushed digest: rollout status succeeded"
+
+# ---- crashloop -> ProgressDeadlineExceeded -> logs --previous -> rollout undo
+kubectl -n "$NS" set image deployment/smoke-web "app=$REGISTRY/$repo_path:crashloop-$tag" >/dev/null
+crashing() {
+  kubectl -n "$NS" get pods -l app=smoke-web -o jsonpath='{range .items[*]}{.spec.containers[0].image} {.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].restartCount}{"\n"}{end}' |
+    awk '/crashloop/ && $2 == "CrashLoopBackOff" && $3 >= 2 { found = 1 } END { exit !found }'
+}
+poll 30 crashing || fail "no CrashLoopBackOff pod with restartCount >= 2"
+pod="$(kubectl -n "$NS" get pods -l app=smoke-web -o jsonpath='{range .items[*]}{.metadata.name} {.spec.containers[0].image}{"\n"}{end}' | awk '/crashloop/ { print $1; exit }')"
+term="$(kubectl -n "$NS" get pod "$pod" -o jsonpath='{.status.containerStatuses[0].lastState.terminated.exitCode}|{.status.containerStatuses[0].lastState.terminated.reason}|{.status.containerStatuses[0].lastState.terminated.message}')"
+[[ "$term" == "2|Error|panic: cannot connect to database" ]] || fail "lastState.terminated: $term"
+poll 10 bash -c "kubectl -n '$NS' get events --field-selector involvedObject.name=$pod,reason=BackOff,type=Warning --no-headers | grep -q BackOff" ||
+  fail "no Warning BackOff event for $pod"
+pass "crashloop image: CrashLoopBackOff, restartCount rising, lastState.terminated $term, Warning BackOff"
+
+if out="$(kubectl -n "$NS" rollout status deployment/smoke-web --timeout=60s 2>&1)"; then fail "rollout status succeeded on crashloop"; fi
+grep -q 'exceeded its progress deadline' <<<"$out" || fail "rollout status: $out"
+reason="$(kubectl -n "$NS" get deploy smoke-web -o jsonpath='{.status.conditions[?(@.type=="Progressing")].reason}')"
+[[ "$reason" == ProgressDeadlineExceeded ]] || fail "Progressing reason $reason"
+pass "rollout status failed: Progressing=False reason ProgressDeadlineExceeded"
+
+prev="$(kubectl -n "$NS" logs "$pod" --previous)"
+[[ "$(tail -n1 <<<"$prev")" == "panic: cannot connect to database" ]] || fail "logs --previous: $prev"
+cur="$(kubectl -n "$NS" logs "$pod")"
+[[ -n "$cur" ]] || fail "kubectl logs returned nothing"
+pass "kubectl logs --previous through the API server ends with: $(tail -n1 <<<"$prev")"
+
+kubectl -n "$NS" rollout undo deployment/smoke-web >/dev/null
+kubectl -n "$NS" rollout status deployment/smoke-web --timeout=60s >/dev/null || fail "rollout status after undo"
+img="$(kubectl -n "$NS" get deploy smoke-web -o jsonpath='{.spec.template.spec.containers[0].image}')"
+[[ "$img" == "$REGISTRY/$repo_path@$pushed" ]] || fail "image after undo: $img"
+pass "rollout undo brought back $img"
+
+# ---- least privilege
+dk() { kubectl --kubeconfig "$DEPLOYER_KUBECONFIG" "$@"; }
+dk -n "$NS" patch deployment smoke-web -p '{"spec":{"template":{"metadata":{"annotations":{"kube-ship.dev/smoke":"'"$run_id"'"}}}}}' >/dev/null ||
+  fail "deployer cannot patch in $NS"
+dk -n "$NS" get pods,replicasets,events >/dev/null || fail "deployer cannot read pods/replicasets/events"
+dk -n "$NS" logs "deploy/smoke-web" >/dev/null 2>&1 || dk -n "$NS" logs "$(dk -n "$NS" get pods -l app=smoke-web -o name | head -n1)" >/dev/null ||
+  fail "deployer cannot read logs"
+[[ "$(dk auth can-i patch deployments -n "$NS")" == yes ]] || fail "can-i patch in $NS"
+[[ "$(dk auth can-i delete deployments -n "$NS" || true)" == no ]] || fail "deployer may delete deployments"
+code="$(dk get --raw "/apis/apps/v1/namespaces/default/deployments" 2>&1 || true)"
+grep -q 'Forbidden\|403' <<<"$code" || fail "deployer in default: $code"
+if dk -n default patch deployment smoke-web -p '{}' >"$work/403.txt" 2>&1; then fail "deployer patched in default"; fi
+grep -q 'forbidden' "$work/403.txt" || fail "expected forbidden: $(cat "$work/403.txt")"
+pass "deployer kubeconfig: patch in $NS allowed, 403 Forbidden in default"
+kubectl -n "$NS" rollout status deployment/smoke-web --timeout=60s >/dev/null || fail "rollout after deployer patch"
+
+# ---- pullfail and neverready
+for kind in pullfail neverready; do
+  kubectl -n "$NS" create deployment "smoke-$kind" --image="$REGISTRY/$repo_path:$kind-$tag" --replicas=1 >/dev/null
+done
+pullfailing() {
+  kubectl -n "$NS" get pods -l app=smoke-pullfail -o jsonpath='{.items[0].status.phase} {.items[0].status.containerStatuses[0].state.waiting.reason}' |
+    grep -Eq '^Pending (ErrImagePull|ImagePullBackOff)$'
+}
+poll 20 pullfailing || fail "pullfail pod not in ErrImagePull/ImagePullBackOff"
+ppod="$(kubectl -n "$NS" get pods -l app=smoke-pullfail -o jsonpath='{.items[0].metadata.name}')"
+poll 10 bash -c "kubectl -n '$NS' get events --field-selector involvedObject.name=$ppod,reason=Failed,type=Warning --no-headers | grep -q Failed" ||
+  fail "no Warning Failed event for $ppod"
+poll 20 bash -c "kubectl -n '$NS' get pod $ppod -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}' | grep -q ImagePullBackOff" ||
+  fail "pullfail pod never reached ImagePullBackOff"
+pass "pullfail image: Pending, ErrImagePull then ImagePullBackOff, Warning Failed event"
+
+sleep 4
+npod="$(kubectl -n "$NS" get pods -l app=smoke-neverready -o jsonpath='{.items[0].metadata.name}')"
+st="$(kubectl -n "$NS" get pod "$npod" -o jsonpath='{.status.phase} {.status.containerStatuses[0].ready} {.status.containerStatuses[0].state.running.startedAt}')"
+[[ "$st" == "Running false "2* ]] || fail "neverready pod: $st"
+[[ "$(kubectl -n "$NS" get deploy smoke-neverready -o jsonpath='{.status.readyReplicas}')" == "" ]] || fail "neverready has ready replicas"
+pass "neverready image: Running, container running with ready=false"
+
+# ---- per-pod ready delay annotation
+cat <<EOF | kubectl -n "$NS" apply -f - >/dev/null
+apiVersion: v1
+kind: Pod
+metadata:
+  name: smoke-delay
+  annotations: {kube-ship.dev/ready-delay: "4s"}
+spec:
+  containers: [{name: app, image: "$REGISTRY/$repo_path:$tag"}]
+EOF
+s=$(date +%s%N)
+kubectl -n "$NS" wait --for=condition=Ready pod/smoke-delay --timeout=30s >/dev/null || fail "smoke-delay not Ready"
+waited=$(( ($(date +%s%N) - s) / 1000000 ))
+(( waited >= 3500 )) || fail "annotated pod Ready after ${waited}ms (< 4s)"
+pass "annotation kube-ship.dev/ready-delay=4s: Ready after ${waited}ms"
+
+echo "smoke test passed in $(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN{printf "%.1f", (b-a)/1e9}')s"

@@ -1,0 +1,8 @@
+# Versions of the test bed's parts; sourced by the stack scripts. Changing one rebuilds into a new directory.
+KUBE_VERSION=v1.34.4
+ETCD_VERSION=v3.6.16
+KWOK_VERSION=v0.8.0
+KUBE_SHIP_CACHE="${KUBE_SHIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-ship}"
+STACK_BIN="$KUBE_SHIP_CACHE/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION"
+BUILDX_VERSION=v0.38.2
+BUILDX_BIN="$KUBE_SHIP_CACHE/bin/buildx-$BUILDX_VERSION/docker-buildx"
