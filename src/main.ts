@@ -16,7 +16,7 @@ import { renderReport, SUMMARY_LIMIT } from './markdown.js';
 import { changeCause } from './patch.js';
 import { createRegistry, splitRepository } from './registry.js';
 import { outputsOf, runUrlOf, type Report } from './report.js';
-import { publishReport } from './publish.js';
+import { publishReport, startDeployment, type DeploymentHandle } from './publish.js';
 import { deploy, recordOf } from './rollout.js';
 import { STATE } from './state.js';
 import { resolveTargets, type Target } from './targets.js';
@@ -137,6 +137,7 @@ export async function run(): Promise<void> {
   let metadata: Record<string, unknown> | undefined;
   let imageId = '';
   let inputs: Inputs | undefined;
+  let deployment: DeploymentHandle | undefined;
   const cancel = new AbortController();
   const onSignal = (): void => {
     core.warning('Cancelled: stopping the rollout and restoring the recorded templates');
@@ -161,6 +162,7 @@ export async function run(): Promise<void> {
       core.info(`Targets: ${targets.map((t) => `${t.namespace}/${t.name}`).join(', ')}: found, permitted`);
       return { kube, targets };
     });
+    deployment = await startDeployment(parsed, coreLog);
 
     const registry = createRegistry(
       parsed['registry-username']
@@ -232,7 +234,7 @@ export async function run(): Promise<void> {
     process.removeListener('SIGTERM', onSignal);
   }
   report.durationSeconds = Math.round((Date.now() - started) / 100) / 10;
-  await finishReport(report, metadata, imageId, inputs);
+  await finishReport(report, metadata, imageId, inputs, deployment);
 }
 
 /** Outputs, evidence in the log, the summary and the PR comment; then the verdict. */
@@ -241,6 +243,7 @@ async function finishReport(
   metadata: Record<string, unknown> | undefined,
   imageId: string,
   inputs: Inputs | undefined,
+  deployment: DeploymentHandle | undefined,
 ): Promise<void> {
   for (const [name, value] of Object.entries(outputsOf(report, metadata, imageId))) core.setOutput(name, value);
   await core.group('Report', async () => {
@@ -256,7 +259,7 @@ async function finishReport(
     } catch (error) {
       core.warning(`Could not write the job summary: ${messageOf(error)}`);
     }
-    if (inputs) await publishReport(report, inputs, coreLog);
+    if (inputs) await publishReport(report, inputs, coreLog, deployment);
   });
   if (report.result === 'success' || report.result === 'no-op') {
     core.info(report.result === 'no-op' ? 'Already running this digest: nothing changed.' : 'Deployed.');

@@ -227,6 +227,15 @@ describe('a read-only token, and rate limits', () => {
     expect(log.warnings).toEqual([]);
   });
 
+  it('retries a rate-limited page of the comment list, then finds the comment', async () => {
+    fake.addComment(7, `${commentMarker('staging')}\nold report`, 'github-actions[bot]');
+    fake.fail({ method: 'GET', path: /\/comments$/, status: 429, message: 'API rate limit exceeded', headers: { 'retry-after': '1' } });
+    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+    expect(fake.requests.map((r) => r.method)).toEqual(['GET', 'GET', 'PATCH']);
+    expect(fake.commentsOn(7)).toHaveLength(1);
+    expect(log.warnings).toEqual([]);
+  });
+
   it('gives up with a warning when the wait asked for is beyond the budget', async () => {
     fake.fail({ method: 'POST', path: /\/comments$/, status: 429, message: 'API rate limit exceeded', headers: { 'retry-after': '3600' } });
     const started = Date.now();

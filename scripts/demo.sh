@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The main job on the local stack: deploys the sample multi-stage app from examples/web with the bundled action,
+# then a broken version (its image crash-loops) that kube-ship catches and rolls back. Prints both summaries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export PATH="$root/node_modules/.bin:$PATH"
+[[ -x node_modules/.bin/node ]] || npm ci
+bash scripts/stack/up.sh
+# shellcheck disable=SC1091
+source "${KUBE_SHIP_STACK_DIR:-$root/.stack}/env"
+[[ -f dist/main/index.js ]] || npm run build
+
+kubectl create namespace kube-ship-demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl apply -f examples/web/deployment.yaml >/dev/null
+kubectl -n kube-ship-demo rollout status deployment/web --timeout=120s >/dev/null
+
+run_dir=$(mktemp -d)
+stamp=$(date +%s)
+# deploy NAME TAG VARIANT: runs dist/main/index.js as the GitHub runner does (INPUT_* and GITHUB_* variables).
+deploy() {
+  local name=$1 tag=$2 variant=$3 dir="$run_dir/$1"
+  mkdir -p "$dir"
+  : >"$dir/output"; : >"$dir/summary"; : >"$dir/state"
+  echo
+  echo "=================== kube-ship: $name deploy ($REGISTRY/demo/web:$tag) ==================="
+  local rc=0
+  env GITHUB_ACTIONS=true GITHUB_SHA="$(git rev-parse HEAD 2>/dev/null || echo 0000000000000000000000000000000000000000)" \
+    GITHUB_REPOSITORY=acme/web GITHUB_RUN_ID="$stamp" GITHUB_ACTOR="$(whoami)" GITHUB_EVENT_NAME=push \
+    GITHUB_OUTPUT="$dir/output" GITHUB_STEP_SUMMARY="$dir/summary" GITHUB_STATE="$dir/state" RUNNER_TEMP="$dir" \
+    INPUT_IMAGE="$REGISTRY/demo/web" INPUT_TAGS="$tag" INPUT_CONTEXT=examples/web INPUT_NETWORK=host \
+    "INPUT_BUILD-ARGS=VARIANT=$variant
+BASE_IMAGE=$BASE_IMAGE" \
+    INPUT_DEPLOYMENTS=kube-ship-demo/web INPUT_TIMEOUT=5m INPUT_ROLLBACK=true INPUT_FAIL-FAST=true \
+    INPUT_ENVIRONMENT=demo INPUT_COMMENT=never \
+    node dist/main/index.js || rc=$?
+  echo
+  echo "------------------- job summary ($name, exit code $rc) -------------------"
+  cat "$dir/summary"
+  echo "------------------- outputs -------------------"
+  node -e 'const t = require("fs").readFileSync(process.argv[1], "utf8");
+for (const m of t.matchAll(/^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) console.log(`${m[1]}: ${m[3]}`);' "$dir/output"
+  return $rc
+}
+
+deploy good "v-$stamp" "good-$stamp"
+if deploy broken "crashloop-$stamp" "broken-$stamp"; then
+  echo "the broken deploy was expected to fail and roll back" >&2
+  exit 1
+fi
+result=$(sed -n '/^result<</{n;p;}' "$run_dir/broken/output")
+[[ "$result" == rolled-back ]] || { echo "expected result rolled-back, got $result" >&2; exit 1; }
+echo
+echo "demo done: the good version deployed, the broken one was caught and rolled back."
+kubectl -n kube-ship-demo get deployment web -o wide
+rm -rf "$run_dir"
