@@ -15,6 +15,7 @@ bash scripts/stack/install.sh
 
 echo "== typecheck, dist =="
 npm run --silent typecheck
+npm run --silent lint
 npm run --silent check-dist
 
 echo "== unit tests =="
