@@ -99,7 +99,13 @@ export function parseRunnerFile(text: string): Record<string, string> {
 /** Runs the bundled action (main step, or post step with the state the main step saved). */
 export async function runAction(
   inputs: Record<string, string>,
-  options: { post?: boolean; state?: Record<string, string>; env?: Record<string, string> } = {},
+  options: {
+    post?: boolean;
+    state?: Record<string, string>;
+    env?: Record<string, string>;
+    /** Sends `signal` to the step once the state it saved satisfies `when` (e.g. records saved = patched). */
+    interrupt?: { when: (state: Record<string, string>) => boolean; signal: NodeJS.Signals };
+  } = {},
 ): Promise<ActionRun> {
   const dir = mkdtempSync(join(tmpdir(), 'kube-ship-run-'));
   const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary'), GITHUB_STATE: join(dir, 'state') };
@@ -133,7 +139,17 @@ export async function runAction(
   let log = '';
   child.stdout.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr.on('data', (d: Buffer) => (log += d.toString()));
-  const exitCode = await new Promise<number>((done) => child.on('close', (code) => done(code ?? -1)));
+  const interrupt = options.interrupt;
+  const poll = interrupt
+    ? setInterval(() => {
+        if (interrupt.when(parseRunnerFile(readFileSync(files.GITHUB_STATE, 'utf8')))) {
+          child.kill(interrupt.signal);
+          clearInterval(poll);
+        }
+      }, 50)
+    : undefined;
+  const exitCode = await new Promise<number>((done) => child.on('close', (code, signal) => done(code ?? (signal ? 128 : -1))));
+  if (poll) clearInterval(poll);
   return {
     exitCode,
     log,
