@@ -219,6 +219,8 @@ export async function run(): Promise<void> {
       coreLog,
     );
     core.saveState(STATE.finished, 'true');
+    if (result.result !== 'no-op') core.info(`Verdict ${(result.verdictMs / 1000).toFixed(1)}s after the patch`);
+    if (result.restoreMs !== undefined) core.info(`Restored and healthy ${(result.restoreMs / 1000).toFixed(1)}s after the verdict`);
     Object.assign(report, {
       result: result.result,
       failureReason: result.failureReason,

@@ -178,6 +178,11 @@ function failingPod(state: NamespaceState | undefined, deployment: V1Deployment 
   return { pod, container };
 }
 
+/** A failed verdict in one line, with its reason named once. */
+function describe(verdict: Extract<Verdict, { state: 'failed' }>): string {
+  return verdict.message.includes(verdict.reason) ? verdict.message : `${verdict.reason}: ${verdict.message}`;
+}
+
 function revisionOf(deployment: V1Deployment | undefined): string {
   return deployment?.metadata?.annotations?.[REVISION_ANNOTATION] ?? '';
 }
@@ -246,11 +251,12 @@ export async function deploy(kube: Kube, request: DeployRequest, log: Log, now: 
       report.revisionAfter = revisionOf(wait.deployments.get(key));
       report.seconds = Math.round(((wait.finishedAt.get(key) ?? now()) - started) / 100) / 10;
       report.outcome = verdict.state === 'done' ? 'success' : verdict.state === 'failed' ? 'failed' : 'interrupted';
-      report.message = verdict.state === 'failed' ? `${verdict.reason}: ${verdict.message}` : verdict.message;
-      if (verdict.state === 'failed' && failure === undefined) failure = `${key}: ${verdict.reason}: ${verdict.message}`;
+      report.message = verdict.state === 'failed' ? describe(verdict) : verdict.message;
+      if (verdict.state === 'failed' && failure === undefined) failure = `${key}: ${describe(verdict)}`;
     }
   }
-  const verdictMs = now() - patchedAt;
+  const verdictAt = now();
+  const verdictMs = verdictAt - patchedAt;
   if (failure === undefined) return finish('success', '', { verdictMs });
 
   const evidence: Evidence[] = [];
@@ -266,7 +272,6 @@ export async function deploy(kube: Kube, request: DeployRequest, log: Log, now: 
 
   if (!request.rollback || records.length === 0) return finish('failed', failure, { evidence, verdictMs });
 
-  const rolledBackAt = now();
   const { restored, rollbackError } = await log.group('Rollback', async () => {
     log.info(`Rolling back ${records.map((r) => r.key).join(', ')} to the recorded templates`);
     const restored = await rollBack(kube, records, log);
@@ -287,7 +292,7 @@ export async function deploy(kube: Kube, request: DeployRequest, log: Log, now: 
           report.outcome = 'rolled-back';
         } else {
           report.outcome = 'rollback-failed';
-          const why = verdict.state === 'failed' ? `${verdict.reason}: ${verdict.message}` : verdict.message;
+          const why = verdict.state === 'failed' ? describe(verdict) : verdict.message;
           rollbackError = [rollbackError, `${key}: ${why}`].filter(Boolean).join('; ');
         }
       }
@@ -299,5 +304,5 @@ export async function deploy(kube: Kube, request: DeployRequest, log: Log, now: 
     if (report) report.outcome = 'rollback-failed';
   }
   const result = rollbackError === undefined ? 'rolled-back' : 'failed';
-  return finish(result, failure, { evidence, rollbackError, verdictMs, restoreMs: now() - rolledBackAt });
+  return finish(result, failure, { evidence, rollbackError, verdictMs, restoreMs: now() - verdictAt });
 }

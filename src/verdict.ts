@@ -141,12 +141,15 @@ export function podsOf(replicaSet: V1ReplicaSet, pods: V1Pod[]): V1Pod[] {
   return pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === uid && o.controller === true));
 }
 
-/** A short line for the log, e.g. `2/3 updated, 1/3 available`, printed only when it changes. */
+/**
+ * A short line for the log, e.g. `2/3 updated, 3 available, 1 old`, printed only when it changes. Available counts
+ * old and new pods, so during a surge it can exceed the replicas wanted.
+ */
 export function progressLine(deployment: V1Deployment): string {
   const wanted = deployment.spec?.replicas ?? 0;
   const s = deployment.status ?? {};
   const old = (s.replicas ?? 0) - (s.updatedReplicas ?? 0);
-  const parts = [`${s.updatedReplicas ?? 0}/${wanted} updated`, `${s.availableReplicas ?? 0}/${wanted} available`];
+  const parts = [`${s.updatedReplicas ?? 0}/${wanted} updated`, `${s.availableReplicas ?? 0} available`];
   if (old > 0) parts.push(`${old} old`);
   return parts.join(', ');
 }

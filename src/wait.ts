@@ -83,7 +83,8 @@ export async function waitForRollouts(
       const deployment = state.deployments.get(item.name);
       if (deployment) deployments.set(item.key, deployment);
       verdicts.set(item.key, verdict);
-      const line = verdict.state === 'progressing' && deployment ? progressLine(deployment) : verdict.message;
+      const observed = (deployment?.status?.observedGeneration ?? 0) >= (deployment?.metadata?.generation ?? 0);
+      const line = verdict.state === 'progressing' && deployment && observed ? progressLine(deployment) : verdict.message;
       if (lastLine.get(item.key) !== line) {
         lastLine.set(item.key, line);
         log.info(`${item.key}: ${line}`);

@@ -57,7 +57,8 @@ describe('kube-ship on the local stack', () => {
     const annotations = kubectlJson<{ metadata: { annotations: Record<string, string> } }>(['get', 'deployment', 'web', '-n', NAMESPACE]).metadata.annotations;
     expect(annotations['kubernetes.io/change-cause']).toContain(`kube-ship deployed ${run.outputs.image} commit 0123456789ab by octocat`);
     for (const group of ['Preflight', 'Build', 'Push', 'Deploy', 'Rollout', 'Report']) expect(run.log).toContain(`::group::${group}`);
-    expect(run.log).toMatch(/kube-ship-e2e\/web: \d\/3 updated, \d\/3 available/);
+    expect(run.log).toMatch(/kube-ship-e2e\/web: \d\/3 updated, \d available/);
+    expect(run.log).toMatch(/Verdict \d+\.\d+s after the patch/);
     expect(run.summary).toContain('Deployed');
     const secret = /token: (\S+)/.exec(deployer.kubeconfig)?.[1] ?? /client-key-data: (\S+)/.exec(deployer.kubeconfig)?.[1];
     expect(secret).toBeDefined();
@@ -86,6 +87,8 @@ describe('kube-ship on the local stack', () => {
     expect(run.summary).toContain('panic: cannot connect to database');
     expect(run.summary).toMatch(/Last exit:\*\* code [1-9]/);
     expect(run.log).toContain('::group::Rollback');
+    expect(run.log).toMatch(/Restored and healthy \d+\.\d+s after the verdict/);
+    expect(run.outputs['failure-reason']?.match(/CrashLoopBackOff/g)).toHaveLength(1);
     const revisions = JSON.parse(run.outputs.revisions ?? '{}') as Record<string, { before: string; after: string }>;
     expect(Number(revisions[`${NAMESPACE}/crash`]?.after)).toBeGreaterThan(Number(revisions[`${NAMESPACE}/crash`]?.before));
   });
@@ -105,6 +108,7 @@ describe('kube-ship on the local stack', () => {
     expect(run.exitCode).toBe(1);
     expect(run.outputs.result).toBe('rolled-back');
     expect(run.outputs['failure-reason']).toContain('ReadinessTimeout');
+    expect(run.outputs['failure-reason']).toContain('but not ready');
     expect(run.ms).toBeLessThan(120_000);
     expect(new Set(podImages('ready'))).toEqual(new Set([initial('ready')]));
   });

@@ -46,7 +46,7 @@ describe('rolloutStatus: kstatus TestDeploymentStatus cases', () => {
 
 describe('progressLine', () => {
   it('says updated, available and old replicas', () => {
-    expect(progressLine(deployment(1, 3, { replicas: 4, updatedReplicas: 2, availableReplicas: 1 }))).toBe('2/3 updated, 1/3 available, 2 old');
+    expect(progressLine(deployment(1, 3, { replicas: 4, updatedReplicas: 2, availableReplicas: 1 }))).toBe('2/3 updated, 1 available, 2 old');
   });
 });
 
