@@ -10,10 +10,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { marked } from 'marked';
-import { noOpReport, rolledBackReport, successReport } from '../__tests__/fixtures/reports.ts';
-import { COMMENT_LIMIT, renderReport, SUMMARY_LIMIT } from '../src/markdown.ts';
-import { COMMENT_LOG_LINES, commentMarker } from '../src/publish.ts';
-import type { Report } from '../src/report.ts';
+import { noOpReport, rolledBackReport, successReport } from '../__tests__/fixtures/reports.js';
+import { COMMENT_LIMIT, renderReport, SUMMARY_LIMIT } from '../src/markdown.js';
+import { COMMENT_LOG_LINES, commentMarker } from '../src/publish.js';
+import type { Report } from '../src/report.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DOCS = join(ROOT, 'docs');

@@ -3,7 +3,7 @@
  * else the in-cluster service account; never client-node's silent fallback to http://localhost:8080. Every secret a
  * kubeconfig holds is listed so the caller can mask it before anything is logged.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -91,7 +91,9 @@ export function loadCluster(
     const defaultFile = join(env.HOME ?? homedir(), '.kube', 'config');
     const existing = files.length > 0 ? files.filter((f) => existsSync(f)) : existsSync(defaultFile) ? [defaultFile] : [];
     if (existing.length > 0) {
-      config.loadFromDefault();
+      for (const file of existing) kubeconfigSecrets(readFileSync(file, 'utf8')).forEach(mask);
+      if (existing.length === 1) config.loadFromFile(existing[0] ?? '');
+      else config.loadFromDefault();
       source = existing.join(':');
     } else if (env.KUBERNETES_SERVICE_HOST) {
       config.loadFromCluster();

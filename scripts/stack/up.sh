@@ -210,7 +210,32 @@ start etcd "$STACK_BIN/etcd" --name kube-ship --data-dir "$STATE/etcd" \
   --log-level=warn
 wait_for etcd 30 curl -sf http://127.0.0.1:2379/health
 
+# Audit log (for counting API requests at the server, e.g. npm run bench): only the requests of the
+# ServiceAccounts of $NS (the deployer, the bench's baseline identity) are written, at level Metadata, one line per
+# request (stage ResponseComplete); everything else (controllers, KWOK, admin) is level None, so it stays cheap.
+cat >"$STATE/audit-policy.yaml.new" <<YAML
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+- level: Metadata
+  userGroups: ["system:serviceaccounts:$NS"]
+- level: None
+YAML
+if cmp -s "$STATE/audit-policy.yaml.new" "$STATE/audit-policy.yaml"; then
+  rm -f "$STATE/audit-policy.yaml.new"
+else
+  mv "$STATE/audit-policy.yaml.new" "$STATE/audit-policy.yaml"
+  if pid_of kube-apiserver >/dev/null; then say "audit policy changed: restarting kube-apiserver"; stop_one kube-apiserver 15; fi
+fi
+# An API server started by an older up.sh (without the audit flags) is restarted once to pick them up.
+if apid="$(pid_of kube-apiserver)" && ! tr '\0' ' ' <"/proc/$apid/cmdline" | grep -qF -- "--audit-policy-file="; then
+  say "kube-apiserver lacks the audit flags: restarting it"
+  stop_one kube-apiserver 15
+fi
 start kube-apiserver "$STACK_BIN/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
+  --audit-policy-file="$STATE/audit-policy.yaml" --audit-log-path="$LOGS/audit.log" --audit-log-format=json \
+  --audit-log-maxsize=50 --audit-log-maxbackup=1 \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port=$APISERVER_PORT \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
   --client-ca-file="$PKI/ca.crt" \

@@ -1,0 +1,257 @@
+/**
+ * Helpers of the bench (bench/bench.ts): processes whose output lines carry arrival times, the bundled action run
+ * the way the GitHub runner runs it (same variables as __tests__/e2e/harness.ts), the API server's audit log read
+ * back per identity, kubectl watchers, statistics and the table.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, readSync, closeSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, env, parseRunnerFile } from '../__tests__/e2e/harness.js';
+
+export { ROOT, env };
+export const NODE = join(ROOT, 'node_modules/.bin/node');
+/** Wall-clock milliseconds with sub-millisecond resolution (comparable with the audit log's timestamps). */
+export const now = (): number => performance.timeOrigin + performance.now();
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const say = (m: string): void => void process.stderr.write(`[bench] ${m}\n`);
+
+// ------------------------------------------------------------------------------------------------ processes
+export interface Line { t: number; text: string }
+/** The last lines of a process's output for an error message, without `::add-mask::` lines (they hold secrets). */
+const tail = (lines: Line[]): string => lines.filter((l) => !l.text.startsWith('::add-mask::')).slice(-15).map((l) => l.text).join('\n');
+export interface Proc {
+  pid: number;
+  startedAt: number;
+  lines: Line[];
+  exited: Promise<{ code: number; t: number }>;
+  /** Resolves with the arrival time of the first line matching `re` (also one that already arrived). */
+  waitLine(re: RegExp, timeoutMs?: number): Promise<Line>;
+  stop(): void;
+}
+
+/** Spawns a process; every stdout/stderr line is stored with the time it arrived. */
+export function launch(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Proc {
+  const startedAt = now();
+  const child = spawn(cmd, args, { env: options.env ?? process.env, cwd: options.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Line[] = [];
+  const waiters: { re: RegExp; resolve: (l: Line) => void }[] = [];
+  const feed = (): ((d: Buffer) => void) => {
+    let rest = '';
+    return (d) => {
+      const t = now();
+      const parts = (rest + d.toString()).split('\n');
+      rest = parts.pop() ?? '';
+      for (const text of parts) {
+        const line = { t, text };
+        lines.push(line);
+        for (const w of [...waiters]) {
+          if (w.re.test(text)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(line);
+          }
+        }
+      }
+    };
+  };
+  child.stdout.on('data', feed());
+  child.stderr.on('data', feed());
+  const exited = new Promise<{ code: number; t: number }>((done) =>
+    child.on('close', (code, signal) => done({ code: code ?? (signal ? 128 : -1), t: now() })),
+  );
+  return {
+    pid: child.pid ?? 0,
+    startedAt,
+    lines,
+    exited,
+    waitLine(re, timeoutMs = 300_000) {
+      const seen = lines.find((l) => re.test(l.text));
+      if (seen) return Promise.resolve(seen);
+      return new Promise<Line>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no line matching ${re} within ${timeoutMs} ms from ${cmd} ${args.slice(0, 3).join(' ')}\n${tail(lines)}`)), timeoutMs);
+        waiters.push({ re, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+        void exited.then(() => setTimeout(() => reject(new Error(`exited before a line matching ${re}:\n${tail(lines)}`)), 50));
+      });
+    },
+    // Only the process this helper started, by its PID.
+    stop: () => void (child.exitCode === null && child.signalCode === null && child.kill('SIGTERM')),
+  };
+}
+
+/** Runs a command to completion; throws with its output when it fails (unless allowFail). */
+export function run(cmd: string, args: string[], options: { input?: string; allowFail?: boolean; env?: NodeJS.ProcessEnv } = {}): string {
+  const r = spawnSync(cmd, args, { env: options.env ?? env, input: options.input, encoding: 'utf8', cwd: ROOT, maxBuffer: 64 << 20 });
+  if (r.status !== 0 && !options.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout.slice(-2000)}`);
+  return r.stdout;
+}
+
+export const kubectl = (args: string[], input?: string, kubeconfig = env.KUBECONFIG ?? ''): string =>
+  run('kubectl', ['--kubeconfig', kubeconfig, ...args], { input });
+
+// ------------------------------------------------------------------------------------------------ the action
+export interface ActionProc extends Proc {
+  dir: string;
+  rssFile: string;
+  /** After exit: outputs, summary, peak RSS (KiB, from /usr/bin/time). */
+  finish(): Promise<{ code: number; t: number; outputs: Record<string, string>; summary: string; rssKiB: number }>;
+}
+
+/**
+ * Starts `node dist/main/index.js` as the runner does (INPUT_* with the input names upper-cased, hyphens kept,
+ * GITHUB_* variables, the runner's files), under /usr/bin/time for the peak RSS.
+ */
+export function startAction(inputs: Record<string, string>, extraEnv: Record<string, string> = {}): ActionProc {
+  const dir = mkdtempSync(join(tmpdir(), 'kube-ship-bench-'));
+  const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary'), GITHUB_STATE: join(dir, 'state') };
+  for (const file of Object.values(files)) writeFileSync(file, '');
+  const inputEnv = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]));
+  const childEnv: NodeJS.ProcessEnv = {
+    ...env,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+    GITHUB_REPOSITORY: 'acme/web',
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_RUN_ID: '42',
+    GITHUB_ACTOR: 'octocat',
+    GITHUB_EVENT_NAME: 'push',
+    GITHUB_WORKSPACE: ROOT,
+    RUNNER_TEMP: dir,
+    INPUT_ENVIRONMENT: 'default',
+    INPUT_COMMENT: 'never',
+    INPUT_TIMEOUT: '5m',
+    INPUT_NETWORK: 'host',
+    ...files,
+    ...inputEnv,
+    ...extraEnv,
+  };
+  delete childEnv.ACTIONS_STEP_DEBUG;
+  const rssFile = join(dir, 'rss');
+  const proc = launch('/usr/bin/time', ['-f', '%M', '-o', rssFile, NODE, join(ROOT, 'dist/main/index.js')], { env: childEnv });
+  return {
+    ...proc,
+    dir,
+    rssFile,
+    async finish() {
+      const exit = await proc.exited;
+      return {
+        ...exit,
+        outputs: parseRunnerFile(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
+        summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
+        rssKiB: Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()),
+      };
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ audit log
+export interface AuditEvent { user: string; verb: string; uri: string; received: number; code: number }
+
+/** The audit log written by scripts/stack/up.sh (level Metadata, ServiceAccounts of the e2e namespace only). */
+export class Audit {
+  readonly path = join(env.KUBE_SHIP_STACK_DIR ?? join(ROOT, '.stack'), 'logs/audit.log');
+  mark(): number {
+    return existsSync(this.path) ? statSync(this.path).size : 0;
+  }
+  /** Events written after `mark` (from the start if the log was rotated since), optionally for one user. */
+  since(mark: number, user?: string): AuditEvent[] {
+    const size = this.mark();
+    const from = size < mark ? 0 : mark;
+    const fd = openSync(this.path, 'r');
+    const buffer = Buffer.alloc(size - from);
+    readSync(fd, buffer, 0, buffer.length, from);
+    closeSync(fd);
+    const events: AuditEvent[] = [];
+    for (const line of buffer.toString('utf8').split('\n')) {
+      if (!line.trim()) continue;
+      const e = JSON.parse(line) as { user?: { username?: string }; verb: string; requestURI: string; requestReceivedTimestamp: string; responseStatus?: { code?: number } };
+      const event = { user: e.user?.username ?? '', verb: e.verb, uri: e.requestURI, received: Date.parse(e.requestReceivedTimestamp) + micros(e.requestReceivedTimestamp), code: e.responseStatus?.code ?? 0 };
+      if (user === undefined || event.user === user) events.push(event);
+    }
+    return events;
+  }
+}
+/** Date.parse keeps milliseconds only: add the microseconds' remainder. */
+function micros(ts: string): number {
+  const m = /\.(\d+)Z$/.exec(ts);
+  return m ? (Number(`0.${m[1]}`) * 1000) % 1 : 0;
+}
+
+export function verbBreakdown(events: AuditEvent[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of events) {
+    const resource = e.uri.split('?')[0]?.split('/').filter((p) => p && !/^(api|apis|v1|apps|namespaces|kube-ship-e2e|authorization\.k8s\.io)$/.test(p)).slice(0, 1).join('/') ?? '';
+    const key = `${e.verb} ${resource}`;
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------ statistics
+export interface Stat { median: number; min: number; max: number; n: number }
+export function stat(values: number[]): Stat {
+  const v = [...values].filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return { median: NaN, min: NaN, max: NaN, n: 0 };
+  const mid = Math.floor(v.length / 2);
+  const median = v.length % 2 ? (v[mid] ?? NaN) : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
+  return { median, min: v[0] ?? NaN, max: v[v.length - 1] ?? NaN, n: v.length };
+}
+
+export interface Result {
+  id: string;
+  what: string;
+  ours: number;
+  baseline: number | null;
+  baseline_tool: string;
+  unit: string;
+  ratio: number | null;
+  runs: number;
+  ours_min: number;
+  ours_max: number;
+  baseline_min: number | null;
+  baseline_max: number | null;
+  note?: string;
+  samples?: { ours: number[]; baseline: number[] };
+}
+
+const round = (x: number, unit: string): number => (unit === 's' ? Math.round(x * 100) / 100 : unit === 'MB' ? Math.round(x * 10) / 10 : Math.round(x * 10) / 10);
+
+export function result(id: string, what: string, unit: string, ours: number[], baseline: number[] | null, baselineTool: string, note?: string): Result {
+  const o = stat(ours);
+  const b = baseline ? stat(baseline) : undefined;
+  return {
+    id,
+    what,
+    ours: round(o.median, unit),
+    baseline: b ? round(b.median, unit) : null,
+    baseline_tool: baselineTool,
+    unit,
+    ratio: b && b.median ? Math.round((o.median / b.median) * 1000) / 1000 : null,
+    runs: o.n,
+    ours_min: round(o.min, unit),
+    ours_max: round(o.max, unit),
+    baseline_min: b ? round(b.min, unit) : null,
+    baseline_max: b ? round(b.max, unit) : null,
+    ...(note ? { note } : {}),
+    samples: { ours: ours.map((x) => round(x, unit)), baseline: (baseline ?? []).map((x) => round(x, unit)) },
+  };
+}
+
+/** One plain-text (and Markdown-compatible) table. */
+export function table(results: Result[]): string {
+  const fmt = (x: number | null, unit: string): string => (x === null || Number.isNaN(x) ? '–' : `${x}${unit === 's' ? ' s' : ` ${unit}`}`);
+  const rows = results.map((r) => [
+    r.id,
+    r.what,
+    fmt(r.ours, r.unit),
+    `${fmt(r.ours_min, r.unit)} – ${fmt(r.ours_max, r.unit)}`.replace(/ (s|ms|MB|MiB|requests) –/, ' –'),
+    r.baseline === null ? '–' : fmt(r.baseline, r.unit),
+    r.baseline === null ? '–' : `${fmt(r.baseline_min, r.unit)} – ${fmt(r.baseline_max, r.unit)}`.replace(/ (s|ms|MB|MiB|requests) –/, ' –'),
+    r.baseline_tool,
+    r.ratio === null ? '–' : `${r.ratio}`,
+    String(r.runs),
+  ]);
+  const head = ['id', 'what', 'kube-ship (median)', 'min – max', 'baseline (median)', 'min – max', 'baseline tool', 'ratio', 'runs'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}

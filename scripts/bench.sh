@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# npm run bench: brings the local test bed up (scripts/stack/up.sh), then runs bench/bench.ts (kube-ship's bundled
+# dist/main/index.js against kubectl, a Helm-style polling loop, and cold builds) and prints one table; the results
+# go to bench/results/latest.json. BENCH_RUNS (default 3) sets the runs per case. Takes about 7-10 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"   # Node 24 from the repository, as the runner's node24
+bash scripts/stack/up.sh
+# shellcheck disable=SC1091
+source .stack/env
+BENCH_TMP="$(mktemp -d)"
+export BENCH_TMP
+# A Docker config of our own: no login state from ~/.docker, no buildx plugin (classic BuildKit, as in CI images
+# without buildx); removed afterwards.
+export DOCKER_CONFIG="$BENCH_TMP/docker-config"
+mkdir -p "$DOCKER_CONFIG"
+trap 'rm -rf "$BENCH_TMP"' EXIT
+node --import ./scripts/ts-hooks.mjs bench/bench.ts
