@@ -4,10 +4,9 @@
  * back per identity, kubectl watchers, statistics and the table.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, readSync, closeSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { openSync, readFileSync, readSync, closeSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, env, parseRunnerFile } from '../__tests__/e2e/harness.js';
+import { ROOT, env, parseRunnerFile, runnerEnvironment } from '../__tests__/e2e/harness.js';
 
 export { ROOT, env };
 export const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -101,30 +100,7 @@ export interface ActionProc extends Proc {
  * GITHUB_* variables, the runner's files), under /usr/bin/time for the peak RSS.
  */
 export function startAction(inputs: Record<string, string>, extraEnv: Record<string, string> = {}): ActionProc {
-  const dir = mkdtempSync(join(tmpdir(), 'kube-ship-bench-'));
-  const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary'), GITHUB_STATE: join(dir, 'state') };
-  for (const file of Object.values(files)) writeFileSync(file, '');
-  const inputEnv = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]));
-  const childEnv: NodeJS.ProcessEnv = {
-    ...env,
-    GITHUB_ACTIONS: 'true',
-    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
-    GITHUB_REPOSITORY: 'acme/web',
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_RUN_ID: '42',
-    GITHUB_ACTOR: 'octocat',
-    GITHUB_EVENT_NAME: 'push',
-    GITHUB_WORKSPACE: ROOT,
-    RUNNER_TEMP: dir,
-    INPUT_ENVIRONMENT: 'default',
-    INPUT_COMMENT: 'never',
-    INPUT_TIMEOUT: '5m',
-    INPUT_NETWORK: 'host',
-    ...files,
-    ...inputEnv,
-    ...extraEnv,
-  };
-  delete childEnv.ACTIONS_STEP_DEBUG;
+  const { env: childEnv, files, dir } = runnerEnvironment(inputs, { INPUT_TIMEOUT: '5m', ...extraEnv });
   const rssFile = join(dir, 'rss');
   const proc = launch('/usr/bin/time', ['-f', '%M', '-o', rssFile, NODE, join(ROOT, 'dist/main/index.js')], { env: childEnv });
   return {

@@ -96,22 +96,18 @@ export function parseRunnerFile(text: string): Record<string, string> {
   return values;
 }
 
-/** Runs the bundled action (main step, or post step with the state the main step saved). */
-export async function runAction(
+/**
+ * What the runner gives a step: INPUT_* (input names upper-cased, hyphens kept), GITHUB_* for a push to acme/web,
+ * and fresh files for outputs, summary and state in a temporary RUNNER_TEMP. `extra` overrides any of it.
+ */
+export function runnerEnvironment(
   inputs: Record<string, string>,
-  options: {
-    post?: boolean;
-    state?: Record<string, string>;
-    env?: Record<string, string>;
-    /** Sends `signal` to the step once the state it saved satisfies `when` (e.g. records saved = patched). */
-    interrupt?: { when: (state: Record<string, string>) => boolean; signal: NodeJS.Signals };
-  } = {},
-): Promise<ActionRun> {
+  extra: Record<string, string> = {},
+): { env: Record<string, string>; files: { GITHUB_OUTPUT: string; GITHUB_STEP_SUMMARY: string; GITHUB_STATE: string }; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'kube-ship-run-'));
   const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary'), GITHUB_STATE: join(dir, 'state') };
   for (const file of Object.values(files)) writeFileSync(file, '');
   const inputEnv = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]));
-  const stateEnv = Object.fromEntries(Object.entries(options.state ?? {}).map(([k, v]) => [`STATE_${k}`, v]));
   const childEnv: Record<string, string> = {
     ...env,
     GITHUB_ACTIONS: 'true',
@@ -129,10 +125,25 @@ export async function runAction(
     INPUT_NETWORK: 'host',
     ...files,
     ...inputEnv,
-    ...stateEnv,
-    ...options.env,
+    ...extra,
   };
   delete childEnv.ACTIONS_STEP_DEBUG;
+  return { env: childEnv, files, dir };
+}
+
+/** Runs the bundled action (main step, or post step with the state the main step saved). */
+export async function runAction(
+  inputs: Record<string, string>,
+  options: {
+    post?: boolean;
+    state?: Record<string, string>;
+    env?: Record<string, string>;
+    /** Sends `signal` to the step once the state it saved satisfies `when` (e.g. records saved = patched). */
+    interrupt?: { when: (state: Record<string, string>) => boolean; signal: NodeJS.Signals };
+  } = {},
+): Promise<ActionRun> {
+  const stateEnv = Object.fromEntries(Object.entries(options.state ?? {}).map(([k, v]) => [`STATE_${k}`, v]));
+  const { env: childEnv, files } = runnerEnvironment(inputs, { ...stateEnv, ...options.env });
   const script = join(ROOT, options.post ? 'dist/post/index.js' : 'dist/main/index.js');
   const started = Date.now();
   const child = spawn(NODE, [script], { env: childEnv, cwd: ROOT });
