@@ -54,6 +54,7 @@ interface ListResult {
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
+    if (signal.aborted) return resolve();
     const timer = setTimeout(resolve, ms);
     signal.addEventListener('abort', () => {
       clearTimeout(timer);
@@ -85,6 +86,7 @@ export function createKube(config: KubeConfig): Kube {
         resourceVersion = result.metadata?.resourceVersion;
         changed();
       }
+      if (signal.aborted) break;
       const outcome = await new Promise<'closed' | 'gone' | Error>((resolve) => {
         let settled = false;
         const settle = (value: 'closed' | 'gone' | Error): void => {

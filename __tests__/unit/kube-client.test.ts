@@ -1,0 +1,128 @@
+/**
+ * The real adapter's list-then-watch loop against a small API server on loopback that plays a scripted sequence:
+ * a watch that closes (re-watch from the last resourceVersion), a 410 Gone (relist), and Status errors.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createKube } from '../../src/kube-client.js';
+import { KubeError, type NamespaceState } from '../../src/kube.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
+
+async function apiServer(handler: Handler) {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    res.setHeader('content-type', 'application/json');
+    requests.push(`${req.method} ${url.pathname}${url.searchParams.get('watch') ? ` watch rv=${url.searchParams.get('resourceVersion')}` : ''}`);
+    handler(req, res, url);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const config = new KubeConfig();
+  config.loadFromClusterAndUser(
+    { name: 'test', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true },
+    { name: 'test', token: 'secret-token' },
+  );
+  return {
+    kube: createKube(config),
+    requests,
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+const deployment = (rv: string, replicas: number) => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'web', namespace: 'ns', resourceVersion: rv },
+  spec: { replicas, selector: {}, template: {} },
+});
+const list = (kind: string, rv: string, items: unknown[]) => JSON.stringify({ apiVersion: 'v1', kind, metadata: { resourceVersion: rv }, items });
+
+let close: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await close?.();
+  close = undefined;
+});
+
+describe('createKube().observe', () => {
+  it('re-watches from the last resourceVersion when a watch closes, and relists on 410 Gone', async () => {
+    let deploymentLists = 0;
+    const server = await apiServer((_req, res, url) => {
+      const watching = url.searchParams.get('watch') === 'true';
+      const rv = url.searchParams.get('resourceVersion');
+      if (!url.pathname.endsWith('/deployments')) {
+        if (watching) return; // replicasets and pods: watches that stay open and quiet
+        res.end(list('List', '1', []));
+        return;
+      }
+      if (!watching) {
+        deploymentLists += 1;
+        res.end(deploymentLists === 1 ? list('DeploymentList', '10', [deployment('10', 1)]) : list('DeploymentList', '20', [deployment('20', 3)]));
+      } else if (rv === '10') {
+        res.end(`${JSON.stringify({ type: 'MODIFIED', object: deployment('11', 2) })}\n`);
+      } else if (rv === '11') {
+        res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, message: 'too old resource version' } })}\n`);
+      }
+    });
+    close = server.close;
+    const seen: number[] = [];
+    const stop = new AbortController();
+    const done = server.kube.observe(
+      'ns',
+      (state: NamespaceState) => {
+        seen.push(state.deployments.get('web')?.spec?.replicas ?? -1);
+        if (state.deployments.get('web')?.metadata?.resourceVersion === '20') stop.abort();
+      },
+      stop.signal,
+    );
+    await done;
+    expect(seen[0]).toBe(1);
+    expect(seen).toContain(2);
+    expect(seen.at(-1)).toBe(3);
+    expect(server.requests.filter((r) => r.includes('/deployments'))).toEqual([
+      'GET /apis/apps/v1/namespaces/ns/deployments',
+      'GET /apis/apps/v1/namespaces/ns/deployments watch rv=10',
+      'GET /apis/apps/v1/namespaces/ns/deployments watch rv=11',
+      'GET /apis/apps/v1/namespaces/ns/deployments',
+    ]);
+  });
+
+  it('gives up on 403 with the Status message, without the token', async () => {
+    const server = await apiServer((_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', code: 403, reason: 'Forbidden', message: 'pods is forbidden: User "ci" cannot list resource "pods"' }));
+    });
+    close = server.close;
+    const error = await server.kube.observe('ns', () => undefined, new AbortController().signal).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KubeError);
+    expect((error as KubeError).status).toBe(403);
+    expect((error as KubeError).message).toMatch(/forbidden: User "ci" cannot list/);
+    expect((error as KubeError).message).not.toContain('secret-token');
+  });
+});
+
+describe('createKube().patchDeployment', () => {
+  it('sends JSON Patch and turns a 409 into a KubeError with status 409', async () => {
+    let contentType = '';
+    let body = '';
+    const server = await apiServer((req, res) => {
+      contentType = req.headers['content-type'] ?? '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        res.writeHead(409, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'Status', code: 409, reason: 'Conflict', message: 'the object has been modified' }));
+      });
+    });
+    close = server.close;
+    const ops = [{ op: 'replace' as const, path: '/metadata/resourceVersion', value: '7' }];
+    const error = await server.kube.patchDeployment('ns', 'web', ops).catch((e: unknown) => e);
+    expect(contentType).toBe('application/json-patch+json');
+    expect(JSON.parse(body)).toEqual(ops);
+    expect(error).toMatchObject({ status: 409, reason: 'Conflict', message: 'patch deployment ns/web: the object has been modified' });
+  });
+});
