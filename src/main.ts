@@ -5,10 +5,9 @@
  */
 import * as core from '@actions/core';
 import { commitTime, createBuilder, withDefaultLabels, writeSecretFiles, type BuildOutput } from './builder.js';
-import { messageOf, PreflightError } from './errors.js';
+import { messageOf } from './errors.js';
 import { run as exec, lastErrorLine } from './exec.js';
 import { parseInputs, type Inputs } from './inputs.js';
-import type { Kube } from './kube.js';
 import { createKube } from './kube-client.js';
 import { loadCluster } from './kubeconfig.js';
 import type { Log } from './log.js';
@@ -17,23 +16,10 @@ import { changeCause } from './patch.js';
 import { createRegistry, splitRepository } from './registry.js';
 import { outputsOf, runUrlOf, type Report } from './report.js';
 import { publishReport, startDeployment, type DeploymentHandle } from './publish.js';
-import { deploy, recordOf } from './rollout.js';
+import { preflight } from './preflight.js';
+import { deploy } from './rollout.js';
 import { STATE } from './state.js';
-import { resolveTargets, type Target } from './targets.js';
-
-/** The permissions a deploy needs in each namespace, checked with SelfSubjectAccessReview before building. */
-export const REQUIRED_ACCESS = [
-  { verb: 'get', group: 'apps', resource: 'deployments' },
-  { verb: 'patch', group: 'apps', resource: 'deployments' },
-  { verb: 'list', group: 'apps', resource: 'deployments' },
-  { verb: 'watch', group: 'apps', resource: 'deployments' },
-  { verb: 'list', group: 'apps', resource: 'replicasets' },
-  { verb: 'watch', group: 'apps', resource: 'replicasets' },
-  { verb: 'list', group: '', resource: 'pods' },
-  { verb: 'watch', group: '', resource: 'pods' },
-  { verb: 'list', group: '', resource: 'events' },
-  { verb: 'get', group: '', resource: 'pods', subresource: 'log' },
-];
+import { resolveTargets } from './targets.js';
 
 export const coreLog: Log = {
   info: (m) => core.info(m),
@@ -41,40 +27,6 @@ export const coreLog: Log = {
   debug: (m) => core.debug(m),
   group: (name, fn) => core.group(name, fn),
 };
-
-function accessName(a: (typeof REQUIRED_ACCESS)[number]): string {
-  const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
-  return `${a.verb} ${a.group ? `${resource}.${a.group}` : resource}`;
-}
-
-/** Checks the cluster before any build: every target exists, is not paused, its containers resolve, access is granted. */
-async function preflight(kube: Kube, targets: Target[], image: string): Promise<void> {
-  const problems: string[] = [];
-  await Promise.all(
-    targets.map(async (target) => {
-      try {
-        recordOf(target, await kube.getDeployment(target.namespace, target.name), image);
-      } catch (error) {
-        problems.push(messageOf(error));
-      }
-    }),
-  );
-  for (const namespace of [...new Set(targets.map((t) => t.namespace))]) {
-    const denied: string[] = [];
-    await Promise.all(
-      REQUIRED_ACCESS.map(async (access) => {
-        if (!(await kube.canI(namespace, access))) denied.push(accessName(access));
-      }),
-    );
-    if (denied.length > 0) {
-      problems.push(
-        `the kubeconfig's identity may not ${denied.sort().join(', ')} in namespace ${namespace}; ` +
-          `grant them with a Role bound to it (see the README's "Permissions")`,
-      );
-    }
-  }
-  if (problems.length > 0) throw new PreflightError(`Preflight failed:\n- ${problems.join('\n- ')}`);
-}
 
 async function buildAndPush(inputs: Inputs, env: NodeJS.ProcessEnv): Promise<BuildOutput> {
   const builder = await createBuilder(exec);

@@ -4,7 +4,7 @@
  * image (an image containing "crash" crash-loops). For unit tests of the engine; the real thing is the e2e suite.
  */
 import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
-import { KubeError, type Kube, type NamespaceState } from '../../src/kube.js';
+import { KubeError, type AccessCheck, type Kube, type NamespaceState } from '../../src/kube.js';
 import type { Log } from '../../src/log.js';
 import { canonicalJson, type JsonPatchOp } from '../../src/patch.js';
 
@@ -99,8 +99,12 @@ export class FakeKube implements Kube {
     return structuredClone(next);
   }
 
-  async canI(): Promise<boolean> {
-    return true;
+  /** Access checks answered "no", as `verb resource` (e.g. `get pods/log`). */
+  denied = new Set<string>();
+
+  async canI(_namespace: string, check: AccessCheck): Promise<boolean> {
+    const resource = check.subresource ? `${check.resource}/${check.subresource}` : check.resource;
+    return !this.denied.has(`${check.verb} ${resource}`);
   }
 
   async observe(_namespace: string, onChange: (state: NamespaceState) => void, signal: AbortSignal): Promise<void> {

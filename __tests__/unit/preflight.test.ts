@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { preflight } from '../../src/preflight.js';
+import { FakeKube } from '../fakes/fake-kube.js';
+
+const target = (name: string, containers: string[] = []) => ({ namespace: 'ns', name, containers });
+
+describe('preflight', () => {
+  it('passes when every target resolves and every permission is held', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    await expect(preflight(kube, [target('web')], 'reg/web')).resolves.toBeUndefined();
+  });
+
+  it('reports every problem at once, each with its fix', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    kube.addDeployment('paused', 'reg/web:v1');
+    kube.deployments.get('paused')!.spec!.paused = true;
+    kube.denied.add('get pods/log');
+    kube.denied.add('patch deployments');
+    await expect(preflight(kube, [target('web', ['nope']), target('missing'), target('paused')], 'reg/web')).rejects.toThrow(
+      [
+        'Preflight failed:',
+        '- Input "deployments": ns/web has no container "nope" (it has: app); name one of its containers or leave the name out.',
+        '- Input "deployments": ns/missing does not exist (no Deployment "missing" in namespace "ns"); check the name and the namespace',
+        '- ns/paused is paused; resume it (kubectl rollout resume deployment/paused) or remove it.',
+        '- the kubeconfig\'s identity may not get pods/log, patch deployments.apps in namespace ns; grant them with a Role bound to it (see the README\'s "Permissions")',
+      ].join('\n'),
+    );
+  });
+});
