@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"   # Node 24 from the repository, as the runner's node24
 bash scripts/stack/up.sh
+# /usr/bin/time measures the step's peak RSS (Debian package `time`).
+[[ -x /usr/bin/time ]] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 # shellcheck disable=SC1091
 source .stack/env
 BENCH_TMP="$(mktemp -d)"
