@@ -10,8 +10,22 @@ import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'n
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import {
-  Audit, ROOT, env, kubectl, launch, now, result, run, say, sleep, startAction, table, verbBreakdown,
-  type ActionProc, type Line, type Result,
+  Audit,
+  ROOT,
+  env,
+  kubectl,
+  launch,
+  now,
+  result,
+  run,
+  say,
+  sleep,
+  startAction,
+  table,
+  verbBreakdown,
+  type ActionProc,
+  type Line,
+  type Result,
 } from './lib.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -33,23 +47,46 @@ const benchStarted = now();
 const secs = (ms: number): number => ms / 1000;
 
 // ------------------------------------------------------------------------------------------------ images
-const ACCEPT = 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json';
+const ACCEPT =
+  'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json';
 async function registryDigest(repo: string, tag: string): Promise<string> {
   const path = repo.slice(REGISTRY.length + 1);
-  const res = await fetch(`http://${REGISTRY}/v2/${path}/manifests/${tag}`, { method: 'HEAD', headers: { Accept: ACCEPT } });
+  const res = await fetch(`http://${REGISTRY}/v2/${path}/manifests/${tag}`, {
+    method: 'HEAD',
+    headers: { Accept: ACCEPT },
+  });
   const digest = res.headers.get('docker-content-digest');
   if (!res.ok || !digest) throw new Error(`${repo}:${tag} is not in the registry (HTTP ${res.status})`);
   return digest;
 }
 /** The sample app with a variant baked in, so each tag has its own digest. Classic BuildKit, as in smoke.sh. */
 function buildImage(tag: string, variant: string): void {
-  run('docker', ['build', '--network', 'host', '--build-arg', `VARIANT=${variant}`, '--build-arg', `BASE_IMAGE=${env.BASE_IMAGE}`,
-    '-t', `${REPO}:${tag}`, join(ROOT, 'examples/web')], { env: { ...env, DOCKER_BUILDKIT: '1' } });
+  run(
+    'docker',
+    [
+      'build',
+      '--network',
+      'host',
+      '--build-arg',
+      `VARIANT=${variant}`,
+      '--build-arg',
+      `BASE_IMAGE=${env.BASE_IMAGE}`,
+      '-t',
+      `${REPO}:${tag}`,
+      join(ROOT, 'examples/web'),
+    ],
+    { env: { ...env, DOCKER_BUILDKIT: '1' } },
+  );
   run('docker', ['push', `${REPO}:${tag}`]);
 }
 
 // ------------------------------------------------------------------------------------------------ cluster objects
-function deploymentManifest(name: string, namespace: string, image: string, o: { replicas: number; readyDelay?: string; bench: string }) {
+function deploymentManifest(
+  name: string,
+  namespace: string,
+  image: string,
+  o: { replicas: number; readyDelay?: string; bench: string },
+) {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -59,8 +96,19 @@ function deploymentManifest(name: string, namespace: string, image: string, o: {
       progressDeadlineSeconds: PDS,
       selector: { matchLabels: { app: name } },
       template: {
-        metadata: { labels: { app: name }, annotations: o.readyDelay ? { 'kube-ship.dev/ready-delay': o.readyDelay } : {} },
-        spec: { containers: [{ name: 'app', image, readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1, failureThreshold: 2 } }] },
+        metadata: {
+          labels: { app: name },
+          annotations: o.readyDelay ? { 'kube-ship.dev/ready-delay': o.readyDelay } : {},
+        },
+        spec: {
+          containers: [
+            {
+              name: 'app',
+              image,
+              readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1, failureThreshold: 2 },
+            },
+          ],
+        },
       },
     },
   };
@@ -75,12 +123,19 @@ interface DeploymentStatus {
 const complete = (d: DeploymentStatus): boolean => {
   const s = d.status ?? {};
   const upd = s.updatedReplicas ?? 0;
-  return (s.observedGeneration ?? 0) >= d.metadata.generation && upd === d.spec.replicas && (s.replicas ?? 0) === upd && (s.availableReplicas ?? 0) === upd;
+  return (
+    (s.observedGeneration ?? 0) >= d.metadata.generation &&
+    upd === d.spec.replicas &&
+    (s.replicas ?? 0) === upd &&
+    (s.availableReplicas ?? 0) === upd
+  );
 };
 async function waitComplete(namespace: string, selector: string, timeoutMs = 240_000): Promise<void> {
   const until = now() + timeoutMs;
   for (;;) {
-    const list = JSON.parse(kubectl(['get', 'deployments', '-n', namespace, '-l', selector, '-o', 'json'])) as { items: DeploymentStatus[] };
+    const list = JSON.parse(kubectl(['get', 'deployments', '-n', namespace, '-l', selector, '-o', 'json'])) as {
+      items: DeploymentStatus[];
+    };
     if (list.items.length > 0 && list.items.every(complete)) return;
     if (now() > until) throw new Error(`deployments ${selector} in ${namespace} not rolled out after ${timeoutMs} ms`);
     await sleep(500);
@@ -89,21 +144,40 @@ async function waitComplete(namespace: string, selector: string, timeoutMs = 240
 
 /** A kubeconfig for the bench's own ServiceAccount (baselines), so that the audit log tells its requests apart. */
 function benchKubeconfig(): string {
-  kubectl(['apply', '-f', '-'], JSON.stringify({
-    apiVersion: 'v1', kind: 'List', items: [
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: BASE_NS } },
-      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'kube-ship-bench', namespace: NS } },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'kube-ship-bench', namespace: NS },
-        rules: [{ apiGroups: ['apps'], resources: ['deployments', 'replicasets'], verbs: ['get', 'list', 'watch'] },
-          { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'kube-ship-bench', namespace: NS },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'kube-ship-bench' },
-        subjects: [{ kind: 'ServiceAccount', name: 'kube-ship-bench', namespace: NS }] },
-    ],
-  }));
+  kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: BASE_NS } },
+        { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'kube-ship-bench', namespace: NS } },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'Role',
+          metadata: { name: 'kube-ship-bench', namespace: NS },
+          rules: [
+            { apiGroups: ['apps'], resources: ['deployments', 'replicasets'], verbs: ['get', 'list', 'watch'] },
+            { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+          ],
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name: 'kube-ship-bench', namespace: NS },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'kube-ship-bench' },
+          subjects: [{ kind: 'ServiceAccount', name: 'kube-ship-bench', namespace: NS }],
+        },
+      ],
+    }),
+  );
   const token = kubectl(['create', 'token', 'kube-ship-bench', '-n', NS, '--duration=2h']).trim();
   const file = join(process.env.BENCH_TMP ?? '/tmp', 'bench.kubeconfig');
-  writeFileSync(file, deployerKubeconfig.replace(/token: \S+/, `token: ${token}`).replaceAll('kube-ship-deployer', 'kube-ship-bench'), { mode: 0o600 });
+  writeFileSync(
+    file,
+    deployerKubeconfig.replace(/token: \S+/, `token: ${token}`).replaceAll('kube-ship-deployer', 'kube-ship-bench'),
+    { mode: 0o600 },
+  );
   return file;
 }
 
@@ -114,7 +188,8 @@ async function watcher(args: string[], ready: RegExp) {
   await w.waitLine(ready, 20_000);
   return w;
 }
-const podColumns = '-o=custom-columns=NAME:.metadata.name,APP:.metadata.labels.app,REASON:.status.containerStatuses[*].state.waiting.reason';
+const podColumns =
+  '-o=custom-columns=NAME:.metadata.name,APP:.metadata.labels.app,REASON:.status.containerStatuses[*].state.waiting.reason';
 const firstCrash = (lines: Line[], app: string, after: number): number | undefined =>
   lines.find((l) => l.t > after && l.text.split(/\s+/)[1] === app && /CrashLoopBackOff/.test(l.text))?.t;
 
@@ -127,10 +202,14 @@ function poller(kubeconfigFile: string, name: string): { stop: () => void; polls
   const agent = new Agent({ keepAlive: true, ca });
   const get = (path: string): Promise<void> =>
     new Promise((resolve) => {
-      const req = request(`${server}${path}`, { agent, headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve());
-      });
+      const req = request(
+        `${server}${path}`,
+        { agent, headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve());
+        },
+      );
       req.on('error', () => resolve());
       req.end();
     });
@@ -143,21 +222,44 @@ function poller(kubeconfigFile: string, name: string): { stop: () => void; polls
   };
   void poll();
   const timer = setInterval(() => void (stopped || poll()), 2000);
-  return { stop: () => { stopped = true; clearInterval(timer); agent.destroy(); }, polls: () => polls };
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+      agent.destroy();
+    },
+    polls: () => polls,
+  };
 }
 
-const deployInputs = (tag: string, targets: string[]) => ({ build: 'false', image: REPO, tags: tag, deployments: targets.map((t) => `${NS}/${t}`).join('\n'), ...deployer });
+const deployInputs = (tag: string, targets: string[]) => ({
+  build: 'false',
+  image: REPO,
+  tags: tag,
+  deployments: targets.map((t) => `${NS}/${t}`).join('\n'),
+  ...deployer,
+});
 const patchLine = (a: ActionProc, name: string): Promise<Line> => a.waitLine(new RegExp(`^${NS}/${name}: app -> `));
 async function expectResult(a: ActionProc, want: string) {
   const fin = await a.finish();
   if (fin.outputs.result !== want) {
-    throw new Error(`expected result ${want}, got ${fin.outputs.result} (exit ${fin.code}):\n${a.lines.filter((l) => !l.text.startsWith('::add-mask::')).slice(-30).map((l) => l.text).join('\n')}`);
+    throw new Error(
+      `expected result ${want}, got ${fin.outputs.result} (exit ${fin.code}):\n${a.lines
+        .filter((l) => !l.text.startsWith('::add-mask::'))
+        .slice(-30)
+        .map((l) => l.text)
+        .join('\n')}`,
+    );
   }
   return fin;
 }
 
 // ------------------------------------------------------------------------------------------------ P1, P2
-interface CrashRun { verdict: number; crashToVerdict: number; restored: number }
+interface CrashRun {
+  verdict: number;
+  crashToVerdict: number;
+  restored: number;
+}
 
 /** kube-ship: patch to the crash-looping image; verdict; rollback; restored template healthy. */
 async function oursCrash(): Promise<CrashRun> {
@@ -168,11 +270,17 @@ async function oursCrash(): Promise<CrashRun> {
     const verdict = await a.waitLine(new RegExp(`^${NS}/bench-p1: pod \\S+ container \\S+: [A-Za-z]+`));
     await expectResult(a, 'rolled-back');
     const rollbackAt = a.lines.find((l) => l.text === '::group::Rollback')?.t ?? Infinity;
-    const restored = a.lines.find((l) => l.t >= rollbackAt && /bench-p1: deployment "bench-p1" successfully rolled out/.test(l.text));
+    const restored = a.lines.find(
+      (l) => l.t >= rollbackAt && /bench-p1: deployment "bench-p1" successfully rolled out/.test(l.text),
+    );
     const crash = firstCrash(pods.lines, 'bench-p1', patched.t);
     if (!restored) throw new Error('no "successfully rolled out" line after the rollback');
     if (!/CrashLoopBackOff/.test(verdict.text)) say(`P1: the verdict was not CrashLoopBackOff: ${verdict.text}`);
-    return { verdict: verdict.t - patched.t, crashToVerdict: crash === undefined ? NaN : verdict.t - crash, restored: restored.t - patched.t };
+    return {
+      verdict: verdict.t - patched.t,
+      crashToVerdict: crash === undefined ? NaN : verdict.t - crash,
+      restored: restored.t - patched.t,
+    };
   } finally {
     pods.stop();
   }
@@ -180,7 +288,8 @@ async function oursCrash(): Promise<CrashRun> {
 
 /** The script people write: set image; rollout status; rollout undo; rollout status. Admin identity, own namespace. */
 async function baselineCrash(name: string, crashRef: string, pods: { lines: Line[] }): Promise<CrashRun> {
-  const k = (...args: string[]) => launch('kubectl', ['--kubeconfig', env.KUBECONFIG ?? '', '-n', BASE_NS, ...args], { env });
+  const k = (...args: string[]) =>
+    launch('kubectl', ['--kubeconfig', env.KUBECONFIG ?? '', '-n', BASE_NS, ...args], { env });
   const patch = await k('set', 'image', `deployment/${name}`, `app=${crashRef}`).exited;
   if (patch.code !== 0) throw new Error(`kubectl set image ${name} failed`);
   const status = k('rollout', 'status', `deployment/${name}`);
@@ -190,11 +299,22 @@ async function baselineCrash(name: string, crashRef: string, pods: { lines: Line
   const back = await k('rollout', 'status', `deployment/${name}`).exited;
   if (back.code !== 0) throw new Error(`kubectl rollout status after undo failed for ${name}`);
   const crash = firstCrash(pods.lines, name, patch.t);
-  return { verdict: failed.t - patch.t, crashToVerdict: crash === undefined ? NaN : failed.t - crash, restored: back.t - patch.t };
+  return {
+    verdict: failed.t - patch.t,
+    crashToVerdict: crash === undefined ? NaN : failed.t - crash,
+    restored: back.t - patch.t,
+  };
 }
 
 // ------------------------------------------------------------------------------------------------ P3, P5
-interface GoodRun { ours: number; oursVerdict: number; kubectl: number; startOurs: number; startKubectl: number; rssKiB: number }
+interface GoodRun {
+  ours: number;
+  oursVerdict: number;
+  kubectl: number;
+  startOurs: number;
+  startKubectl: number;
+  rssKiB: number;
+}
 async function goodRollout(tag: string, benchKc: string): Promise<GoodRun> {
   const mark = audit.mark();
   const a = startAction(deployInputs(tag, ['bench-p3']));
@@ -206,7 +326,8 @@ async function goodRollout(tag: string, benchKc: string): Promise<GoodRun> {
   const verdict = a.lines.find((l) => /bench-p3: deployment "bench-p3" successfully rolled out/.test(l.text));
   await sleep(1000);
   const events = audit.since(mark);
-  const first = (user: string, from: number): number => Math.min(...events.filter((e) => e.user === user && e.received >= from - 5).map((e) => e.received));
+  const first = (user: string, from: number): number =>
+    Math.min(...events.filter((e) => e.user === user && e.received >= from - 5).map((e) => e.received));
   return {
     ours: fin.t - patched.t,
     oursVerdict: (verdict?.t ?? NaN) - patched.t,
@@ -218,7 +339,12 @@ async function goodRollout(tag: string, benchKc: string): Promise<GoodRun> {
 }
 
 // ------------------------------------------------------------------------------------------------ P4
-interface ApiRun { ours: number; polling: number; seconds: number; breakdown: Record<string, number> }
+interface ApiRun {
+  ours: number;
+  polling: number;
+  seconds: number;
+  breakdown: Record<string, number>;
+}
 async function apiCost(tag: string, benchKc: string): Promise<ApiRun> {
   const mark = audit.mark();
   const a = startAction(deployInputs(tag, ['bench-p4']));
@@ -229,15 +355,26 @@ async function apiCost(tag: string, benchKc: string): Promise<ApiRun> {
   const events = audit.since(mark);
   const ours = events.filter((e) => e.user === DEPLOYER && e.received >= a.startedAt - 5 && e.received <= fin.t);
   const polling = events.filter((e) => e.user === BENCH_USER);
-  return { ours: ours.length, polling: polling.length, seconds: secs(fin.t - a.startedAt), breakdown: verbBreakdown(ours) };
+  return {
+    ours: ours.length,
+    polling: polling.length,
+    seconds: secs(fin.t - a.startedAt),
+    breakdown: verbBreakdown(ours),
+  };
 }
 
 // ------------------------------------------------------------------------------------------------ P6
 const P6_COUNT = 50;
 const p6Names = Array.from({ length: P6_COUNT }, (_, i) => `bench-p6-${String(i).padStart(2, '0')}`);
-interface ScaleRun { wall: number; slowest: number; step: number; rssKiB: number }
+interface ScaleRun {
+  wall: number;
+  slowest: number;
+  step: number;
+  rssKiB: number;
+}
 async function scale(tag: string): Promise<ScaleRun> {
-  const cols = '-o=custom-columns=NAME:.metadata.name,GEN:.metadata.generation,OBS:.status.observedGeneration,SPEC:.spec.replicas,REP:.status.replicas,UPD:.status.updatedReplicas,AVL:.status.availableReplicas';
+  const cols =
+    '-o=custom-columns=NAME:.metadata.name,GEN:.metadata.generation,OBS:.status.observedGeneration,SPEC:.spec.replicas,REP:.status.replicas,UPD:.status.updatedReplicas,AVL:.status.availableReplicas';
   const w = await watcher(['deployments', '-n', NS, '-l', 'bench=p6', cols], new RegExp(p6Names.at(-1) ?? ''));
   const gen0 = new Map(w.lines.map((l) => l.text.split(/\s+/)).map(([n, g]) => [n ?? '', Number(g)]));
   try {
@@ -246,21 +383,41 @@ async function scale(tag: string): Promise<ScaleRun> {
     await sleep(300);
     const perTarget = p6Names.map((name) => {
       const patched = a.lines.find((l) => l.text.startsWith(`${NS}/${name}: app -> `))?.t ?? NaN;
-      const done = w.lines.find((l) => {
-        const [n, g, o, spec, rep, upd, avl] = l.text.split(/\s+/).map((x, i) => (i === 0 ? x : Number(x) || 0)) as [string, ...number[]];
-        return n === name && l.t > patched && g > (gen0.get(name) ?? 0) && o >= g && upd === spec && rep === upd && avl === upd;
-      })?.t ?? NaN;
+      const done =
+        w.lines.find((l) => {
+          const [n, g, o, spec, rep, upd, avl] = l.text.split(/\s+/).map((x, i) => (i === 0 ? x : Number(x) || 0)) as [
+            string,
+            ...number[],
+          ];
+          return (
+            n === name &&
+            l.t > patched &&
+            g > (gen0.get(name) ?? 0) &&
+            o >= g &&
+            upd === spec &&
+            rep === upd &&
+            avl === upd
+          );
+        })?.t ?? NaN;
       return { patched, done };
     });
     const firstPatch = Math.min(...perTarget.map((p) => p.patched));
-    return { wall: fin.t - firstPatch, slowest: Math.max(...perTarget.map((p) => p.done - p.patched)), step: fin.t - a.startedAt, rssKiB: fin.rssKiB };
+    return {
+      wall: fin.t - firstPatch,
+      slowest: Math.max(...perTarget.map((p) => p.done - p.patched)),
+      step: fin.t - a.startedAt,
+      rssKiB: fin.rssKiB,
+    };
   } finally {
     w.stop();
   }
 }
 
 // ------------------------------------------------------------------------------------------------ P7
-interface BuildRun { seconds: number; cached: string }
+interface BuildRun {
+  seconds: number;
+  cached: string;
+}
 /** The sample app as it is (P7), and with a costly build stage (P7b, bench/fixtures/heavy). */
 const APPS = {
   web: { repo: REPO7, context: join(ROOT, 'examples/web') },
@@ -290,14 +447,17 @@ async function build(app: keyof typeof APPS, mode: 'seed' | 'cold' | 'cached'): 
   const start = await a.waitLine(/^::group::Build$/);
   const end = await a.waitLine(/^::group::Push$/);
   const fin = await a.finish();
-  if (fin.outputs.result !== 'success' && fin.outputs.result !== 'no-op') throw new Error(`P7 ${app} ${mode}: ${fin.outputs.result}: ${fin.outputs['failure-reason']}`);
+  if (fin.outputs.result !== 'success' && fin.outputs.result !== 'no-op')
+    throw new Error(`P7 ${app} ${mode}: ${fin.outputs.result}: ${fin.outputs['failure-reason']}`);
   const cached = /Build: \w+, [\d.]+s build, [\d.]+s push, ([^<]*)</.exec(fin.summary)?.[1] ?? '';
   return { seconds: secs(end.t - start.t), cached };
 }
 
 // ------------------------------------------------------------------------------------------------ main
 function duBytes(dir: string): number {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).reduce((sum, e) => sum + statSync(join(e.parentPath, e.name)).size, 0);
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .reduce((sum, e) => sum + statSync(join(e.parentPath, e.name)).size, 0);
 }
 
 async function main(): Promise<void> {
@@ -312,14 +472,21 @@ async function main(): Promise<void> {
   const benchKc = benchKubeconfig();
   const good = `${REPO}:good-a`;
   const baseNames = Array.from({ length: RUNS }, (_, i) => `bench-base-${i + 1}`);
-  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
-    deploymentManifest('bench-p1', NS, good, { replicas: 3, bench: 'p1' }),
-    deploymentManifest('bench-p3', NS, good, { replicas: 3, bench: 'p3' }),
-    deploymentManifest('bench-p4', NS, good, { replicas: 3, readyDelay: '10s', bench: 'p4' }),
-    deploymentManifest('bench-p7', NS, good, { replicas: 1, bench: 'p7' }),
-    ...p6Names.map((n) => deploymentManifest(n, NS, good, { replicas: 2, bench: 'p6' })),
-    ...baseNames.map((n) => deploymentManifest(n, BASE_NS, good, { replicas: 3, bench: 'base' })),
-  ] }));
+  kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        deploymentManifest('bench-p1', NS, good, { replicas: 3, bench: 'p1' }),
+        deploymentManifest('bench-p3', NS, good, { replicas: 3, bench: 'p3' }),
+        deploymentManifest('bench-p4', NS, good, { replicas: 3, readyDelay: '10s', bench: 'p4' }),
+        deploymentManifest('bench-p7', NS, good, { replicas: 1, bench: 'p7' }),
+        ...p6Names.map((n) => deploymentManifest(n, NS, good, { replicas: 2, bench: 'p6' })),
+        ...baseNames.map((n) => deploymentManifest(n, BASE_NS, good, { replicas: 3, bench: 'base' })),
+      ],
+    }),
+  );
   await waitComplete(NS, 'bench in (p1,p3,p4,p6,p7)');
   await waitComplete(BASE_NS, 'bench=base');
   say(`setup done in ${Math.round(secs(now() - benchStarted))} s`);
@@ -330,13 +497,17 @@ async function main(): Promise<void> {
   let basePods: Awaited<ReturnType<typeof watcher>> | undefined;
   const crash: CrashRun[] = [];
   if (want('P1')) {
-    say(`P1/P2 baseline: ${RUNS} x (kubectl set image; rollout status; rollout undo; rollout status) in parallel, ~${PDS + 10} s`);
+    say(
+      `P1/P2 baseline: ${RUNS} x (kubectl set image; rollout status; rollout undo; rollout status) in parallel, ~${PDS + 10} s`,
+    );
     const pods = await watcher(['pods', '-n', BASE_NS, podColumns], /bench-base-1/);
     basePods = pods;
     baselines = Promise.all(baseNames.map((n) => baselineCrash(n, crashRef, pods)));
     for (let i = 0; i < RUNS; i += 1) {
       crash.push(await oursCrash());
-      say(`P1/P2 kube-ship run ${i + 1}: verdict ${secs(crash.at(-1)?.verdict ?? 0).toFixed(2)} s, restored ${secs(crash.at(-1)?.restored ?? 0).toFixed(2)} s`);
+      say(
+        `P1/P2 kube-ship run ${i + 1}: verdict ${secs(crash.at(-1)?.verdict ?? 0).toFixed(2)} s, restored ${secs(crash.at(-1)?.restored ?? 0).toFixed(2)} s`,
+      );
     }
   }
   const goodRuns: GoodRun[] = [];
@@ -345,14 +516,18 @@ async function main(): Promise<void> {
     for (let i = 0; i < p3Runs; i += 1) {
       goodRuns.push(await goodRollout(toggle(i), benchKc));
       const g = goodRuns.at(-1);
-      say(`P3 run ${i + 1}: kube-ship ${secs(g?.ours ?? 0).toFixed(2)} s, kubectl ${secs(g?.kubectl ?? 0).toFixed(2)} s`);
+      say(
+        `P3 run ${i + 1}: kube-ship ${secs(g?.ours ?? 0).toFixed(2)} s, kubectl ${secs(g?.kubectl ?? 0).toFixed(2)} s`,
+      );
     }
   }
   const api: ApiRun[] = [];
   if (want('P4')) {
     for (let i = 0; i < RUNS; i += 1) {
       api.push(await apiCost(toggle(i), benchKc));
-      say(`P4 run ${i + 1}: kube-ship ${api.at(-1)?.ours} requests, polling ${api.at(-1)?.polling} requests over ${api.at(-1)?.seconds.toFixed(1)} s`);
+      say(
+        `P4 run ${i + 1}: kube-ship ${api.at(-1)?.ours} requests, polling ${api.at(-1)?.polling} requests over ${api.at(-1)?.seconds.toFixed(1)} s`,
+      );
     }
   }
   let base: CrashRun[] = [];
@@ -366,11 +541,16 @@ async function main(): Promise<void> {
   if (want('P6')) {
     for (let i = 0; i < RUNS; i += 1) {
       scaleRuns.push(await scale(toggle(i)));
-      say(`P6 run ${i + 1}: all 50 done ${secs(scaleRuns.at(-1)?.wall ?? 0).toFixed(2)} s after the first patch, slowest single ${secs(scaleRuns.at(-1)?.slowest ?? 0).toFixed(2)} s`);
+      say(
+        `P6 run ${i + 1}: all 50 done ${secs(scaleRuns.at(-1)?.wall ?? 0).toFixed(2)} s after the first patch, slowest single ${secs(scaleRuns.at(-1)?.slowest ?? 0).toFixed(2)} s`,
+      );
     }
   }
 
-  const builds = { web: { cold: [] as BuildRun[], warm: [] as BuildRun[] }, heavy: { cold: [] as BuildRun[], warm: [] as BuildRun[] } };
+  const builds = {
+    web: { cold: [] as BuildRun[], warm: [] as BuildRun[] },
+    heavy: { cold: [] as BuildRun[], warm: [] as BuildRun[] },
+  };
   if (want('P7')) {
     for (const app of ['web', 'heavy'] as const) {
       say(`P7 ${app}: seed the registry cache, then cold and cached builds, each after docker builder prune -af`);
@@ -379,7 +559,9 @@ async function main(): Promise<void> {
         const { cold, warm } = builds[app];
         cold.push(await build(app, 'cold'));
         warm.push(await build(app, 'cached'));
-        say(`P7 ${app} run ${i + 1}: cold ${cold.at(-1)?.seconds.toFixed(2)} s, registry cache ${warm.at(-1)?.seconds.toFixed(2)} s (${warm.at(-1)?.cached})`);
+        say(
+          `P7 ${app} run ${i + 1}: cold ${cold.at(-1)?.seconds.toFixed(2)} s, registry cache ${warm.at(-1)?.seconds.toFixed(2)} s (${warm.at(-1)?.cached})`,
+        );
       }
     }
   }
@@ -388,77 +570,147 @@ async function main(): Promise<void> {
   const p4Seconds = api.map((r) => r.seconds);
   if (crash.length > 0) {
     results.push(
-      result('P1', 'failure verdict: patch to a crash-looping image -> verdict', 's',
-        crash.map((r) => secs(r.verdict)), base.map((r) => secs(r.verdict)), `kubectl rollout status, progressDeadlineSeconds ${PDS} (default 600)`),
-      result('P1b', 'first pod in CrashLoopBackOff (seen by a watch) -> verdict', 'ms',
-        crash.map((r) => r.crashToVerdict), base.map((r) => r.crashToVerdict), 'kubectl rollout status, same deadline'),
-      result('P2', 'time to restored: patch -> old template healthy again', 's',
-        crash.map((r) => secs(r.restored)), base.map((r) => secs(r.restored)), 'kubectl rollout status; undo; status'),
+      result(
+        'P1',
+        'failure verdict: patch to a crash-looping image -> verdict',
+        's',
+        crash.map((r) => secs(r.verdict)),
+        base.map((r) => secs(r.verdict)),
+        `kubectl rollout status, progressDeadlineSeconds ${PDS} (default 600)`,
+      ),
+      result(
+        'P1b',
+        'first pod in CrashLoopBackOff (seen by a watch) -> verdict',
+        'ms',
+        crash.map((r) => r.crashToVerdict),
+        base.map((r) => r.crashToVerdict),
+        'kubectl rollout status, same deadline',
+      ),
+      result(
+        'P2',
+        'time to restored: patch -> old template healthy again',
+        's',
+        crash.map((r) => secs(r.restored)),
+        base.map((r) => secs(r.restored)),
+        'kubectl rollout status; undo; status',
+      ),
     );
   }
   if (goodRuns.length > 0) {
     results.push(
-      result('P3', 'good rollout, 3 replicas: patch -> done (step exit)', 's',
-        goodRuns.map((r) => secs(r.ours)), goodRuns.map((r) => secs(r.kubectl)), 'kubectl rollout status',
-        `kube-ship's verdict line came ${Math.round(median(goodRuns.map((r) => r.ours - r.oursVerdict)))} ms before its exit (median)`),
+      result(
+        'P3',
+        'good rollout, 3 replicas: patch -> done (step exit)',
+        's',
+        goodRuns.map((r) => secs(r.ours)),
+        goodRuns.map((r) => secs(r.kubectl)),
+        'kubectl rollout status',
+        `kube-ship's verdict line came ${Math.round(median(goodRuns.map((r) => r.ours - r.oursVerdict)))} ms before its exit (median)`,
+      ),
     );
   }
   if (api.length > 0) {
     results.push(
-      result('P4', `API requests, one ${median(p4Seconds).toFixed(0)} s rollout (whole step)`, 'requests',
-        api.map((r) => r.ours), api.map((r) => r.polling), '2 s polling loop (Helm legacy waiter)',
-        `kube-ship requests, first run: ${JSON.stringify(api[0]?.breakdown ?? {})}`),
+      result(
+        'P4',
+        `API requests, one ${median(p4Seconds).toFixed(0)} s rollout (whole step)`,
+        'requests',
+        api.map((r) => r.ours),
+        api.map((r) => r.polling),
+        '2 s polling loop (Helm legacy waiter)',
+        `kube-ship requests, first run: ${JSON.stringify(api[0]?.breakdown ?? {})}`,
+      ),
     );
   }
   if (goodRuns.length > 0) {
     results.push(
-      result('P5', 'start-up: process start -> first API request', 'ms',
-        goodRuns.map((r) => r.startOurs), goodRuns.map((r) => r.startKubectl), 'kubectl rollout status'),
-      result('P5b', 'size on disk of dist/', 'MB',
-        [duBytes(join(ROOT, 'dist')) / 1e6], [statSync(kubectlPath).size / 1e6], 'kubectl 1.34 binary'),
+      result(
+        'P5',
+        'start-up: process start -> first API request',
+        'ms',
+        goodRuns.map((r) => r.startOurs),
+        goodRuns.map((r) => r.startKubectl),
+        'kubectl rollout status',
+      ),
+      result(
+        'P5b',
+        'size on disk of dist/',
+        'MB',
+        [duBytes(join(ROOT, 'dist')) / 1e6],
+        [statSync(kubectlPath).size / 1e6],
+        'kubectl 1.34 binary',
+      ),
     );
   }
   if (scaleRuns.length > 0) {
     results.push(
-      result('P6', `${P6_COUNT} Deployments in one step: first patch -> all done`, 's',
-        scaleRuns.map((r) => secs(r.wall)), scaleRuns.map((r) => secs(r.slowest)), 'slowest single rollout in it',
-        `whole step (start -> exit): ${median(scaleRuns.map((r) => secs(r.step))).toFixed(1)} s median`),
-      result('P6b', `peak RSS of the step, ${P6_COUNT} Deployments`, 'MiB',
-        scaleRuns.map((r) => r.rssKiB / 1024), goodRuns.length ? goodRuns.map((r) => r.rssKiB / 1024) : null, 'kube-ship, 1 Deployment'),
+      result(
+        'P6',
+        `${P6_COUNT} Deployments in one step: first patch -> all done`,
+        's',
+        scaleRuns.map((r) => secs(r.wall)),
+        scaleRuns.map((r) => secs(r.slowest)),
+        'slowest single rollout in it',
+        `whole step (start -> exit): ${median(scaleRuns.map((r) => secs(r.step))).toFixed(1)} s median`,
+      ),
+      result(
+        'P6b',
+        `peak RSS of the step, ${P6_COUNT} Deployments`,
+        'MiB',
+        scaleRuns.map((r) => r.rssKiB / 1024),
+        goodRuns.length ? goodRuns.map((r) => r.rssKiB / 1024) : null,
+        'kube-ship, 1 Deployment',
+      ),
     );
   }
   if (builds.web.warm.length > 0) {
     const { web, heavy } = builds;
     results.push(
-      result('P7', 'examples/web build+push after prune, registry cache', 's',
-        web.warm.map((r) => r.seconds), web.cold.map((r) => r.seconds), 'cold build (no-cache, no cache-from)',
-        `cache use: ${web.warm[0]?.cached} (classic BuildKit: cache-to becomes inline cache in the pushed image)`),
-      result('P7b', 'same with a costly build stage (fixtures/heavy)', 's',
-        heavy.warm.map((r) => r.seconds), heavy.cold.map((r) => r.seconds), 'cold build (no-cache)',
-        `cache use: ${heavy.warm[0]?.cached}; bench/fixtures/heavy = examples/web plus a stage with ~8 s of CPU and a 32 MB layer`),
+      result(
+        'P7',
+        'examples/web build+push after prune, registry cache',
+        's',
+        web.warm.map((r) => r.seconds),
+        web.cold.map((r) => r.seconds),
+        'cold build (no-cache, no cache-from)',
+        `cache use: ${web.warm[0]?.cached} (classic BuildKit: cache-to becomes inline cache in the pushed image)`,
+      ),
+      result(
+        'P7b',
+        'same with a costly build stage (fixtures/heavy)',
+        's',
+        heavy.warm.map((r) => r.seconds),
+        heavy.cold.map((r) => r.seconds),
+        'cold build (no-cache)',
+        `cache use: ${heavy.warm[0]?.cached}; bench/fixtures/heavy = examples/web plus a stage with ~8 s of CPU and a 32 MB layer`,
+      ),
     );
   }
 
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(`\nkube-ship bench, ${new Date().toISOString()}, node ${process.version}, ${RUNS} runs (P3/P5: ${p3Runs}), ${Math.round(secs(now() - benchStarted))} s total, load average ${load}`);
+  console.log(
+    `\nkube-ship bench, ${new Date().toISOString()}, node ${process.version}, ${RUNS} runs (P3/P5: ${p3Runs}), ${Math.round(secs(now() - benchStarted))} s total, load average ${load}`,
+  );
   console.log(table(results));
-  console.log([
-    '',
-    `Notes: medians, min – max show the machine's noise (2 cores, shared with other test runs). ratio = kube-ship / baseline.`,
-    `P1/P2: the baseline Deployments have progressDeadlineSeconds ${PDS}; with the Kubernetes default (600) kubectl waits ~480 s longer.`,
-    '       The baselines ran in parallel in their own namespace while P1-P4 of kube-ship ran (CPU noise for both).',
-    'P3: kubectl rollout status is started the instant kube-ship\'s patch returns (before it, it would see the old rollout as done).',
-    'P4: requests counted in the API server\'s audit log per identity (kube-ship: the deployer ServiceAccount; the loop: its own),',
-    '    over the same window; the loop does GET deployment + LIST replicasets every 2 s. kube-ship\'s count is flat in the rollout\'s',
-    '    length (list + watch), the loop\'s grows by 1 request/s.',
-    'P5b: baseline = the kubectl 1.34 binary. P6: 2 replicas each; baseline = the slowest of the 50 rollouts, each timed from its own patch',
-    '    to complete (kubectl\'s rule) by a separate watch. P6b: baseline = kube-ship with 1 Deployment (the P3 runs).',
-    'P7: each build after docker builder prune -af and removal of the app\'s local images; time = the action\'s Build group (build + push).',
-    ...results.filter((r) => r.note).map((r) => `${r.id}: ${r.note}`),
-    'Wrote bench/results/latest.json',
-  ].join('\n'));
+  console.log(
+    [
+      '',
+      `Notes: medians, min – max show the machine's noise (2 cores, shared with other test runs). ratio = kube-ship / baseline.`,
+      `P1/P2: the baseline Deployments have progressDeadlineSeconds ${PDS}; with the Kubernetes default (600) kubectl waits ~480 s longer.`,
+      '       The baselines ran in parallel in their own namespace while P1-P4 of kube-ship ran (CPU noise for both).',
+      "P3: kubectl rollout status is started the instant kube-ship's patch returns (before it, it would see the old rollout as done).",
+      "P4: requests counted in the API server's audit log per identity (kube-ship: the deployer ServiceAccount; the loop: its own),",
+      "    over the same window; the loop does GET deployment + LIST replicasets every 2 s. kube-ship's count is flat in the rollout's",
+      "    length (list + watch), the loop's grows by 1 request/s.",
+      'P5b: baseline = the kubectl 1.34 binary. P6: 2 replicas each; baseline = the slowest of the 50 rollouts, each timed from its own patch',
+      "    to complete (kubectl's rule) by a separate watch. P6b: baseline = kube-ship with 1 Deployment (the P3 runs).",
+      "P7: each build after docker builder prune -af and removal of the app's local images; time = the action's Build group (build + push).",
+      ...results.filter((r) => r.note).map((r) => `${r.id}: ${r.note}`),
+      'Wrote bench/results/latest.json',
+    ].join('\n'),
+  );
 }
 
 function median(values: number[]): number {

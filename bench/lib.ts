@@ -16,9 +16,17 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export const say = (m: string): void => void process.stderr.write(`[bench] ${m}\n`);
 
 // ------------------------------------------------------------------------------------------------ processes
-export interface Line { t: number; text: string }
+export interface Line {
+  t: number;
+  text: string;
+}
 /** The last lines of a process's output for an error message, without `::add-mask::` lines (they hold secrets). */
-const tail = (lines: Line[]): string => lines.filter((l) => !l.text.startsWith('::add-mask::')).slice(-15).map((l) => l.text).join('\n');
+const tail = (lines: Line[]): string =>
+  lines
+    .filter((l) => !l.text.startsWith('::add-mask::'))
+    .slice(-15)
+    .map((l) => l.text)
+    .join('\n');
 export interface Proc {
   pid: number;
   startedAt: number;
@@ -32,7 +40,11 @@ export interface Proc {
 /** Spawns a process; every stdout/stderr line is stored with the time it arrived. */
 export function launch(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Proc {
   const startedAt = now();
-  const child = spawn(cmd, args, { env: options.env ?? process.env, cwd: options.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, {
+    env: options.env ?? process.env,
+    cwd: options.cwd ?? ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: Line[] = [];
   const waiters: { re: RegExp; resolve: (l: Line) => void }[] = [];
   const feed = (): ((d: Buffer) => void) => {
@@ -67,9 +79,19 @@ export function launch(cmd: string, args: string[], options: { env?: NodeJS.Proc
       const seen = lines.find((l) => re.test(l.text));
       if (seen) return Promise.resolve(seen);
       return new Promise<Line>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no line matching ${re} within ${timeoutMs} ms from ${cmd} ${args.slice(0, 3).join(' ')}\n${tail(lines)}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `no line matching ${re} within ${timeoutMs} ms from ${cmd} ${args.slice(0, 3).join(' ')}\n${tail(lines)}`,
+              ),
+            ),
+          timeoutMs,
+        );
         waiters.push({ re, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-        void exited.then(() => setTimeout(() => reject(new Error(`exited before a line matching ${re}:\n${tail(lines)}`)), 50));
+        void exited.then(() =>
+          setTimeout(() => reject(new Error(`exited before a line matching ${re}:\n${tail(lines)}`)), 50),
+        );
       });
     },
     // Only the process this helper started, by its PID.
@@ -78,9 +100,20 @@ export function launch(cmd: string, args: string[], options: { env?: NodeJS.Proc
 }
 
 /** Runs a command to completion; throws with its output when it fails (unless allowFail). */
-export function run(cmd: string, args: string[], options: { input?: string; allowFail?: boolean; env?: NodeJS.ProcessEnv } = {}): string {
-  const r = spawnSync(cmd, args, { env: options.env ?? env, input: options.input, encoding: 'utf8', cwd: ROOT, maxBuffer: 64 << 20 });
-  if (r.status !== 0 && !options.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout.slice(-2000)}`);
+export function run(
+  cmd: string,
+  args: string[],
+  options: { input?: string; allowFail?: boolean; env?: NodeJS.ProcessEnv } = {},
+): string {
+  const r = spawnSync(cmd, args, {
+    env: options.env ?? env,
+    input: options.input,
+    encoding: 'utf8',
+    cwd: ROOT,
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0 && !options.allowFail)
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout.slice(-2000)}`);
   return r.stdout;
 }
 
@@ -102,7 +135,9 @@ export interface ActionProc extends Proc {
 export function startAction(inputs: Record<string, string>, extraEnv: Record<string, string> = {}): ActionProc {
   const { env: childEnv, files, dir } = runnerEnvironment(inputs, { INPUT_TIMEOUT: '5m', ...extraEnv });
   const rssFile = join(dir, 'rss');
-  const proc = launch('/usr/bin/time', ['-f', '%M', '-o', rssFile, NODE, join(ROOT, 'dist/main/index.js')], { env: childEnv });
+  const proc = launch('/usr/bin/time', ['-f', '%M', '-o', rssFile, NODE, join(ROOT, 'dist/main/index.js')], {
+    env: childEnv,
+  });
   return {
     ...proc,
     dir,
@@ -120,7 +155,13 @@ export function startAction(inputs: Record<string, string>, extraEnv: Record<str
 }
 
 // ------------------------------------------------------------------------------------------------ audit log
-export interface AuditEvent { user: string; verb: string; uri: string; received: number; code: number }
+export interface AuditEvent {
+  user: string;
+  verb: string;
+  uri: string;
+  received: number;
+  code: number;
+}
 
 /** The audit log written by scripts/stack/up.sh (level Metadata, ServiceAccounts of the e2e namespace only). */
 export class Audit {
@@ -139,8 +180,20 @@ export class Audit {
     const events: AuditEvent[] = [];
     for (const line of buffer.toString('utf8').split('\n')) {
       if (!line.trim()) continue;
-      const e = JSON.parse(line) as { user?: { username?: string }; verb: string; requestURI: string; requestReceivedTimestamp: string; responseStatus?: { code?: number } };
-      const event = { user: e.user?.username ?? '', verb: e.verb, uri: e.requestURI, received: Date.parse(e.requestReceivedTimestamp) + micros(e.requestReceivedTimestamp), code: e.responseStatus?.code ?? 0 };
+      const e = JSON.parse(line) as {
+        user?: { username?: string };
+        verb: string;
+        requestURI: string;
+        requestReceivedTimestamp: string;
+        responseStatus?: { code?: number };
+      };
+      const event = {
+        user: e.user?.username ?? '',
+        verb: e.verb,
+        uri: e.requestURI,
+        received: Date.parse(e.requestReceivedTimestamp) + micros(e.requestReceivedTimestamp),
+        code: e.responseStatus?.code ?? 0,
+      };
       if (user === undefined || event.user === user) events.push(event);
     }
     return events;
@@ -155,7 +208,13 @@ function micros(ts: string): number {
 export function verbBreakdown(events: AuditEvent[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const e of events) {
-    const resource = e.uri.split('?')[0]?.split('/').filter((p) => p && !/^(api|apis|v1|apps|namespaces|kube-ship-e2e|authorization\.k8s\.io)$/.test(p)).slice(0, 1).join('/') ?? '';
+    const resource =
+      e.uri
+        .split('?')[0]
+        ?.split('/')
+        .filter((p) => p && !/^(api|apis|v1|apps|namespaces|kube-ship-e2e|authorization\.k8s\.io)$/.test(p))
+        .slice(0, 1)
+        .join('/') ?? '';
     const key = `${e.verb} ${resource}`;
     out[key] = (out[key] ?? 0) + 1;
   }
@@ -163,7 +222,12 @@ export function verbBreakdown(events: AuditEvent[]): Record<string, number> {
 }
 
 // ------------------------------------------------------------------------------------------------ statistics
-export interface Stat { median: number; min: number; max: number; n: number }
+export interface Stat {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
 export function stat(values: number[]): Stat {
   const v = [...values].filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return { median: NaN, min: NaN, max: NaN, n: 0 };
@@ -189,9 +253,18 @@ export interface Result {
   samples?: { ours: number[]; baseline: number[] };
 }
 
-const round = (x: number, unit: string): number => (unit === 's' ? Math.round(x * 100) / 100 : unit === 'MB' ? Math.round(x * 10) / 10 : Math.round(x * 10) / 10);
+const round = (x: number, unit: string): number =>
+  unit === 's' ? Math.round(x * 100) / 100 : unit === 'MB' ? Math.round(x * 10) / 10 : Math.round(x * 10) / 10;
 
-export function result(id: string, what: string, unit: string, ours: number[], baseline: number[] | null, baselineTool: string, note?: string): Result {
+export function result(
+  id: string,
+  what: string,
+  unit: string,
+  ours: number[],
+  baseline: number[] | null,
+  baselineTool: string,
+  note?: string,
+): Result {
   const o = stat(ours);
   const b = baseline ? stat(baseline) : undefined;
   return {
@@ -214,19 +287,32 @@ export function result(id: string, what: string, unit: string, ours: number[], b
 
 /** One plain-text (and Markdown-compatible) table. */
 export function table(results: Result[]): string {
-  const fmt = (x: number | null, unit: string): string => (x === null || Number.isNaN(x) ? '–' : `${x}${unit === 's' ? ' s' : ` ${unit}`}`);
+  const fmt = (x: number | null, unit: string): string =>
+    x === null || Number.isNaN(x) ? '–' : `${x}${unit === 's' ? ' s' : ` ${unit}`}`;
   const rows = results.map((r) => [
     r.id,
     r.what,
     fmt(r.ours, r.unit),
     `${fmt(r.ours_min, r.unit)} – ${fmt(r.ours_max, r.unit)}`.replace(/ (s|ms|MB|MiB|requests) –/, ' –'),
     r.baseline === null ? '–' : fmt(r.baseline, r.unit),
-    r.baseline === null ? '–' : `${fmt(r.baseline_min, r.unit)} – ${fmt(r.baseline_max, r.unit)}`.replace(/ (s|ms|MB|MiB|requests) –/, ' –'),
+    r.baseline === null
+      ? '–'
+      : `${fmt(r.baseline_min, r.unit)} – ${fmt(r.baseline_max, r.unit)}`.replace(/ (s|ms|MB|MiB|requests) –/, ' –'),
     r.baseline_tool,
     r.ratio === null ? '–' : `${r.ratio}`,
     String(r.runs),
   ]);
-  const head = ['id', 'what', 'kube-ship (median)', 'min – max', 'baseline (median)', 'min – max', 'baseline tool', 'ratio', 'runs'];
+  const head = [
+    'id',
+    'what',
+    'kube-ship (median)',
+    'min – max',
+    'baseline (median)',
+    'min – max',
+    'baseline tool',
+    'ratio',
+    'runs',
+  ];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');

@@ -51,12 +51,16 @@ const FRAME_CSS = `
 
 function page(shot: Shot, markdown: string): string {
   // The evidence is collapsed on GitHub; the picture shows it opened, as after one click.
-  const html = (marked.parse(markdown, { gfm: true, async: false }) as string).replace(/<details><summary><b>/g, '<details open><summary><b>');
+  const html = (marked.parse(markdown, { gfm: true, async: false }) as string).replace(
+    /<details><summary><b>/g,
+    '<details open><summary><b>',
+  );
   const head =
     shot.kind === 'comment'
       ? `<span class="avatar">A</span><b>github-actions</b><span class="badge">bot</span> commented`
       : `<b>deploy</b> summary`;
-  const caption = shot.report.evidence.length > 0 ? '<p class="caption">Evidence shown expanded (one click on GitHub).</p>' : '';
+  const caption =
+    shot.report.evidence.length > 0 ? '<p class="caption">Evidence shown expanded (one click on GitHub).</p>' : '';
   const width = shot.kind === 'comment' ? 860 : 1012;
   return `<!doctype html><html><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
@@ -95,17 +99,30 @@ function main(): void {
     for (const shot of SHOTS) {
       const markdown =
         shot.kind === 'comment'
-          ? renderReport(shot.report, { limit: COMMENT_LIMIT, logLines: COMMENT_LOG_LINES, marker: commentMarker(shot.report.environment) })
+          ? renderReport(shot.report, {
+              limit: COMMENT_LIMIT,
+              logLines: COMMENT_LOG_LINES,
+              marker: commentMarker(shot.report.environment),
+            })
           : renderReport(shot.report, { limit: SUMMARY_LIMIT, logLines: 50 });
       const file = join(work, `${shot.kind}-${shot.name}.html`);
       writeFileSync(file, page(shot, markdown));
       // First pass measures the page, second takes the picture at that size.
       const profile = mkdtempSync(join(work, 'profile-'));
-      const dom = chromium(profile, ['--window-size=1100,800', '--virtual-time-budget=2000', '--dump-dom', `file://${file}`]);
+      const dom = chromium(profile, [
+        '--window-size=1100,800',
+        '--virtual-time-budget=2000',
+        '--dump-dom',
+        `file://${file}`,
+      ]);
       const size = /<title>(\d+)x(\d+)<\/title>/.exec(dom);
       if (!size) throw new Error(`could not measure ${file}`);
       const png = join(DOCS, `${shot.kind}-${shot.name}.png`);
-      chromium(profile, [`--window-size=${Number(size[2])},${Number(size[1])}`, `--screenshot=${png}`, `file://${file}`]);
+      chromium(profile, [
+        `--window-size=${Number(size[2])},${Number(size[1])}`,
+        `--screenshot=${png}`,
+        `file://${file}`,
+      ]);
       console.log(`${png} (${size[2]}x${size[1]})`);
     }
   } finally {

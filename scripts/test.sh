@@ -16,6 +16,7 @@ bash scripts/stack/install.sh
 echo "== typecheck, dist =="
 npm run --silent typecheck
 npm run --silent lint
+npm run --silent format:check
 npm run --silent check-dist
 
 echo "== unit tests =="

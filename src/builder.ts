@@ -70,7 +70,9 @@ export async function commitTime(env: NodeJS.ProcessEnv, context: string, run: R
     return new Date(Number(env.SOURCE_DATE_EPOCH) * 1000).toISOString();
   }
   try {
-    const event = JSON.parse(await readFile(env.GITHUB_EVENT_PATH ?? '', 'utf8')) as { head_commit?: { timestamp?: string } };
+    const event = JSON.parse(await readFile(env.GITHUB_EVENT_PATH ?? '', 'utf8')) as {
+      head_commit?: { timestamp?: string };
+    };
     if (event.head_commit?.timestamp) return new Date(event.head_commit.timestamp).toISOString();
   } catch {
     // no event payload: fall through to git
@@ -140,7 +142,10 @@ export function cacheUse(progress: string): { cachedSteps: number; totalSteps: n
   return { cachedSteps: [...cached].filter((s) => steps.has(s)).length, totalSteps: steps.size };
 }
 
-async function failIfNonZero(result: { exitCode: number; stdout: string; stderr: string }, what: string): Promise<void> {
+async function failIfNonZero(
+  result: { exitCode: number; stdout: string; stderr: string },
+  what: string,
+): Promise<void> {
   if (result.exitCode !== 0) throw new Error(`${what} failed: ${lastErrorLine(result)}`);
 }
 
@@ -158,9 +163,18 @@ export async function createBuilder(run: Run, now: () => number = Date.now): Pro
           const result = await run('docker', buildxArgs(spec, metadataFile), { stream: true });
           await failIfNonZero(result, 'docker buildx build');
           const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as Record<string, unknown>;
-          const digest = typeof metadata['containerimage.digest'] === 'string' ? metadata['containerimage.digest'] : undefined;
+          const digest =
+            typeof metadata['containerimage.digest'] === 'string' ? metadata['containerimage.digest'] : undefined;
           const imageId = String(metadata['containerimage.config.digest'] ?? '');
-          return { builder: 'buildx', digest, imageId, metadata, buildMs: now() - started, pushMs: 0, ...cacheUse(result.stderr) };
+          return {
+            builder: 'buildx',
+            digest,
+            imageId,
+            metadata,
+            buildMs: now() - started,
+            pushMs: 0,
+            ...cacheUse(result.stderr),
+          };
         } finally {
           await rm(dir, { recursive: true, force: true });
         }
@@ -174,7 +188,10 @@ export async function createBuilder(run: Run, now: () => number = Date.now): Pro
       try {
         const iidFile = join(dir, 'iid');
         const started = now();
-        const result = await run('docker', buildkitArgs(spec, iidFile), { stream: true, env: { DOCKER_BUILDKIT: '1' } });
+        const result = await run('docker', buildkitArgs(spec, iidFile), {
+          stream: true,
+          env: { DOCKER_BUILDKIT: '1' },
+        });
         await failIfNonZero(result, 'docker build');
         const imageId = (await readFile(iidFile, 'utf8')).trim();
         const built = now();
@@ -199,7 +216,9 @@ export async function createBuilder(run: Run, now: () => number = Date.now): Pro
 }
 
 /** Writes build secrets to private files (mode 600) for `--secret id=...,src=...`; returns them and a cleanup. */
-export async function writeSecretFiles(secrets: string[]): Promise<{ files: { id: string; path: string }[]; cleanup: () => Promise<void> }> {
+export async function writeSecretFiles(
+  secrets: string[],
+): Promise<{ files: { id: string; path: string }[]; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'kube-ship-secrets-'));
   const files: { id: string; path: string }[] = [];
   for (const [index, line] of secrets.entries()) {

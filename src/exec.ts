@@ -35,6 +35,9 @@ export const run: Run = async (command, args, options = {}) => {
 
 /** The last non-empty line of a command's error output: what it said went wrong. */
 export function lastErrorLine(result: CommandResult): string {
-  const lines = `${result.stderr}\n${result.stdout}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = `${result.stderr}\n${result.stdout}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   return lines[lines.length - 1] ?? `exit code ${result.exitCode}`;
 }

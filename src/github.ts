@@ -115,7 +115,13 @@ function isOctokitFailure(error: unknown): error is OctokitFailure {
 }
 
 /** Runs one call; waits and retries while GitHub says "later" and the run's total wait stays within the budget. */
-async function withRetry<T>(what: string, call: () => Promise<T>, retry: RetryOptions, spent: { seconds: number }, log: Log | undefined): Promise<T> {
+async function withRetry<T>(
+  what: string,
+  call: () => Promise<T>,
+  retry: RetryOptions,
+  spent: { seconds: number },
+  log: Log | undefined,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
@@ -125,7 +131,10 @@ async function withRetry<T>(what: string, call: () => Promise<T>, retry: RetryOp
       const delay = retryDelaySeconds(error.status, error.response?.headers ?? {});
       if (delay === undefined) throw failure;
       if (attempt >= retry.attempts || spent.seconds + delay > retry.maxWaitSeconds) {
-        throw new GitHubError(`${failure.message} (rate limited; gave up after ${attempt} attempt(s), GitHub asked to wait ${delay}s more)`, error.status);
+        throw new GitHubError(
+          `${failure.message} (rate limited; gave up after ${attempt} attempt(s), GitHub asked to wait ${delay}s more)`,
+          error.status,
+        );
       }
       log?.info(`GitHub rate limit on ${what}: retrying in ${delay}s as Retry-After asks`);
       await retry.sleep(delay * 1000);
@@ -151,10 +160,19 @@ export function createGitHub(options: GitHubOptions): GitHub {
   const { owner, repo } = options;
   const spent = { seconds: 0 };
   const call = <T>(what: string, fn: () => Promise<T>): Promise<T> => withRetry(what, fn, retry, spent, options.log);
-  const comment = (c: { id: number; body?: string; html_url: string }): IssueComment => ({ id: c.id, body: c.body ?? '', url: c.html_url });
+  const comment = (c: { id: number; body?: string; html_url: string }): IssueComment => ({
+    id: c.id,
+    body: c.body ?? '',
+    url: c.html_url,
+  });
   return {
     async *listComments(issue) {
-      const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, { owner, repo, issue_number: issue, per_page: 100 });
+      const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, {
+        owner,
+        repo,
+        issue_number: issue,
+        per_page: 100,
+      });
       const iterator = pages[Symbol.asyncIterator]();
       for (;;) {
         const page = await call(`list the comments of #${issue}`, () => iterator.next());
@@ -163,11 +181,15 @@ export function createGitHub(options: GitHubOptions): GitHub {
       }
     },
     async createComment(issue, body) {
-      const { data } = await call(`comment on #${issue}`, () => octokit.rest.issues.createComment({ owner, repo, issue_number: issue, body }));
+      const { data } = await call(`comment on #${issue}`, () =>
+        octokit.rest.issues.createComment({ owner, repo, issue_number: issue, body }),
+      );
       return comment(data);
     },
     async updateComment(id, body) {
-      const { data } = await call(`update comment ${id}`, () => octokit.rest.issues.updateComment({ owner, repo, comment_id: id, body }));
+      const { data } = await call(`update comment ${id}`, () =>
+        octokit.rest.issues.updateComment({ owner, repo, comment_id: id, body }),
+      );
       return comment(data);
     },
     async createDeployment(request) {
@@ -184,7 +206,10 @@ export function createGitHub(options: GitHubOptions): GitHub {
         }),
       );
       const data = response.data as { id?: number; message?: string };
-      return { id: response.status === 201 && typeof data.id === 'number' ? data.id : undefined, message: data.message ?? '' };
+      return {
+        id: response.status === 201 && typeof data.id === 'number' ? data.id : undefined,
+        message: data.message ?? '',
+      };
     },
     async createDeploymentStatus(deployment, status) {
       await call(`set deployment ${deployment} to ${status.state}`, () =>

@@ -148,7 +148,10 @@ function parsePrNumber(raw: string): number | undefined {
 export function parseInputs(read: InputReader, sha: string): Inputs {
   const deploymentLines = parseList(read('deployments'));
   if (deploymentLines.length === 0) {
-    throw new InputError('deployments', 'is required; list the Deployments to update, one NAME or NAMESPACE/NAME per line.');
+    throw new InputError(
+      'deployments',
+      'is required; list the Deployments to update, one NAME or NAMESPACE/NAME per line.',
+    );
   }
   const namespace = read('namespace').trim();
   if (namespace !== '' && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)) {

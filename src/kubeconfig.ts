@@ -89,7 +89,8 @@ export function loadCluster(
   } else {
     const files = (env.KUBECONFIG ?? '').split(':').filter((f) => f !== '');
     const defaultFile = join(env.HOME ?? homedir(), '.kube', 'config');
-    const existing = files.length > 0 ? files.filter((f) => existsSync(f)) : existsSync(defaultFile) ? [defaultFile] : [];
+    const existing =
+      files.length > 0 ? files.filter((f) => existsSync(f)) : existsSync(defaultFile) ? [defaultFile] : [];
     if (existing.length > 0) {
       for (const file of existing) kubeconfigSecrets(readFileSync(file, 'utf8')).forEach(mask);
       if (existing.length === 1) config.loadFromFile(existing[0] ?? '');

@@ -59,7 +59,9 @@ async function login(inputs: Inputs): Promise<void> {
     input: inputs['registry-password'],
   });
   if (result.exitCode !== 0) {
-    throw new Error(`docker login to ${host} failed: ${lastErrorLine(result)}; check registry-username and registry-password`);
+    throw new Error(
+      `docker login to ${host} failed: ${lastErrorLine(result)}; check registry-username and registry-password`,
+    );
   }
   core.saveState(STATE.loggedIn, host);
   core.info(`Logged in to ${host} as ${inputs['registry-username']}`);
@@ -141,7 +143,9 @@ export async function run(): Promise<void> {
       const tag = parsed.tags[0] ?? '';
       const served = await registry.manifestDigest(parsed.image, tag);
       if (served === undefined) {
-        throw new Error(`${parsed.image}:${tag} is not in the registry; ${parsed.build ? 'the push did not land' : 'push it first or fix "tags"'}`);
+        throw new Error(
+          `${parsed.image}:${tag} is not in the registry; ${parsed.build ? 'the push did not land' : 'push it first or fix "tags"'}`,
+        );
       }
       if (digest !== undefined && digest !== served) {
         throw new Error(`the build reported ${digest} but the registry serves ${served} for ${parsed.image}:${tag}`);
@@ -172,7 +176,8 @@ export async function run(): Promise<void> {
     );
     core.saveState(STATE.finished, 'true');
     if (result.result !== 'no-op') core.info(`Verdict ${(result.verdictMs / 1000).toFixed(1)}s after the patch`);
-    if (result.restoreMs !== undefined) core.info(`Restored and healthy ${(result.restoreMs / 1000).toFixed(1)}s after the verdict`);
+    if (result.restoreMs !== undefined)
+      core.info(`Restored and healthy ${(result.restoreMs / 1000).toFixed(1)}s after the verdict`);
     Object.assign(report, {
       result: result.result,
       failureReason: result.failureReason,
@@ -203,7 +208,10 @@ async function finishReport(
   await core.group('Report', async () => {
     for (const e of report.evidence) {
       core.info(`Evidence for ${e.target}: ${e.reason} in pod ${e.pod} container ${e.container}`);
-      if (e.lastTermination) core.info(`  last exit code ${e.lastTermination.exitCode} (${e.lastTermination.reason}): ${e.lastTermination.message}`);
+      if (e.lastTermination)
+        core.info(
+          `  last exit code ${e.lastTermination.exitCode} (${e.lastTermination.reason}): ${e.lastTermination.message}`,
+        );
       for (const ev of e.events) core.info(`  event ${ev.reason} x${ev.count}: ${ev.message}`);
       core.info(`  last ${e.logs.length} log lines (${e.logSource}):`);
       for (const line of e.logs) core.info(`  | ${line}`);

@@ -110,7 +110,9 @@ function headline(report: Report): string {
     case 'failed':
       return report.rollbackError ? `❌ Deploy${to} failed and the rollback did not finish` : `❌ Deploy${to} failed`;
     case 'no-op':
-      return named ? `➖ Nothing to deploy: ${escapeText(report.environment)} already runs this image` : '➖ Nothing to deploy: already running this image';
+      return named
+        ? `➖ Nothing to deploy: ${escapeText(report.environment)} already runs this image`
+        : '➖ Nothing to deploy: already running this image';
     case 'error':
       return `❌ Deploy${to} failed before changing anything`;
   }
@@ -131,7 +133,10 @@ function targetRow(t: TargetReport, repository: string): string {
   const images = unchanged
     ? `${imageCell(t.imageAfter, repository)} (unchanged)`
     : `${before.map((i) => imageCell(i, repository)).join('<br>')} → ${imageCell(t.imageAfter, repository)}`;
-  const revision = t.revisionAfter && t.revisionAfter !== t.revisionBefore ? `${escapeText(t.revisionBefore)} → ${escapeText(t.revisionAfter)}` : escapeText(t.revisionBefore);
+  const revision =
+    t.revisionAfter && t.revisionAfter !== t.revisionBefore
+      ? `${escapeText(t.revisionBefore)} → ${escapeText(t.revisionAfter)}`
+      : escapeText(t.revisionBefore);
   const target = t.containers.length > 0 ? `${code(t.key)}<br>${escapeText(t.containers.join(', '))}` : code(t.key);
   return `| ${target} | ${images} | ${revision} | ${t.replicas} | ${OUTCOMES[t.outcome]} | ${t.seconds}s |`;
 }
@@ -147,14 +152,19 @@ function evidenceBlock(e: Evidence, logLines: number): string {
   }
   if (e.events.length > 0) {
     parts.push('| Warning | Count | Message |', '|---|---|---|');
-    for (const ev of e.events.slice(0, EVENTS_SHOWN)) parts.push(`| ${escapeText(ev.reason)} | ${ev.count} | ${escapeText(ev.message)} |`);
+    for (const ev of e.events.slice(0, EVENTS_SHOWN))
+      parts.push(`| ${escapeText(ev.reason)} | ${ev.count} | ${escapeText(ev.message)} |`);
     if (e.events.length > EVENTS_SHOWN) parts.push(`| … | | ${e.events.length - EVENTS_SHOWN} more events not shown |`);
     parts.push('');
   }
   const lines = logLines > 0 ? e.logs.slice(-logLines) : [];
   if (lines.length > 0) {
     const cut = e.logs.length > lines.length ? `, ${e.logs.length - lines.length} earlier lines cut to fit` : '';
-    parts.push(`**Last ${lines.length} log lines**, ${escapeText(e.logSource)}${cut}:`, '', `<pre>${lines.map(escapePre).join('\n')}</pre>`);
+    parts.push(
+      `**Last ${lines.length} log lines**, ${escapeText(e.logSource)}${cut}:`,
+      '',
+      `<pre>${lines.map(escapePre).join('\n')}</pre>`,
+    );
   } else if (e.logs.length > 0) {
     parts.push(`*${e.logs.length} log lines cut to fit; the job log has them.*`);
   } else {
@@ -183,7 +193,10 @@ function headOf(report: Report, marker: string | undefined): string[] {
   if (report.runUrl) facts.push(link(report.runUrl, 'workflow run'));
   head.push(facts.join(' · '), '');
   if (report.failureReason) {
-    const lines = report.failureReason.split(/\r?\n/).filter((l) => l.trim() !== '').slice(0, 20);
+    const lines = report.failureReason
+      .split(/\r?\n/)
+      .filter((l) => l.trim() !== '')
+      .slice(0, 20);
     head.push(`> **Why:** ${lines.map(escapeText).join('<br>')}`, '');
   }
   if (report.rollbackError) head.push(`> **Rollback problem:** ${escapeText(report.rollbackError)}`, '');
@@ -193,7 +206,9 @@ function headOf(report: Report, marker: string | undefined): string[] {
 function restoredOf(report: Report): string[] {
   const restored = report.targets.filter((t) => t.outcome === 'rolled-back');
   if (restored.length === 0) return [];
-  const list = restored.map((t) => `${code(t.key)} to revision ${escapeText(t.revisionBefore)} (now ${escapeText(t.revisionAfter)})`);
+  const list = restored.map(
+    (t) => `${code(t.key)} to revision ${escapeText(t.revisionBefore)} (now ${escapeText(t.revisionAfter)})`,
+  );
   return [`**Restored:** ${list.join(', ')}: they run the images listed before the arrow again.`, ''];
 }
 
@@ -219,7 +234,8 @@ export function renderReport(report: Report, options: RenderOptions): string {
   const head = headOf(report, options.marker).join('\n');
   const tail = [...restoredOf(report), ...buildOf(report)].join('\n');
   const rows = report.targets.map((t) => targetRow(t, report.image));
-  const tableHead = '| Target | Image before → after | Revision | Replicas | Result | Time |\n|---|---|---|---|---|---|\n';
+  const tableHead =
+    '| Target | Image before → after | Revision | Replicas | Result | Time |\n|---|---|---|---|---|---|\n';
   const table = (shown: string[]): string => {
     if (rows.length === 0) return '';
     const more = rows.length > shown.length ? `| … | | ${rows.length - shown.length} more targets not shown |\n` : '';
@@ -234,7 +250,10 @@ export function renderReport(report: Report, options: RenderOptions): string {
     const blocks = report.evidence.map((e) => evidenceBlock(e, lines));
     for (let kept = blocks.length; kept >= 0; kept--) {
       const dropped = blocks.length - kept;
-      const note = dropped > 0 ? `*${dropped} of ${blocks.length} evidence sections cut to stay within GitHub's size limit; the job log has them all.*` : '';
+      const note =
+        dropped > 0
+          ? `*${dropped} of ${blocks.length} evidence sections cut to stay within GitHub's size limit; the job log has them all.*`
+          : '';
       const body = assemble(rows, blocks.slice(0, kept), note);
       if (body.length <= options.limit) return body;
       if (lines !== 0) break;
@@ -245,5 +264,7 @@ export function renderReport(report: Report, options: RenderOptions): string {
   let shown = rows.length;
   while (shown > 0 && assemble(rows.slice(0, shown), [], note).length > options.limit) shown = Math.floor(shown / 2);
   const body = assemble(rows.slice(0, shown), [], note);
-  return body.length <= options.limit ? body : `${head.slice(0, Math.max(0, options.limit - note.length - 2))}\n${note}`.slice(0, options.limit);
+  return body.length <= options.limit
+    ? body
+    : `${head.slice(0, Math.max(0, options.limit - note.length - 2))}\n${note}`.slice(0, options.limit);
 }

@@ -8,8 +8,7 @@ import type { V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { ChosenContainer } from './targets.js';
 
 export type JsonPatchOp =
-  | { op: 'test' | 'add' | 'replace'; path: string; value: unknown }
-  | { op: 'remove'; path: string };
+  { op: 'test' | 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
 

@@ -16,10 +16,14 @@ async function restoreUnfinished(): Promise<void> {
   const saved = core.getState(STATE.records);
   if (saved === '' || core.getState(STATE.finished) === 'true') return;
   const records = JSON.parse(saved) as TargetRecord[];
-  core.warning(`The deploy did not finish: restoring ${records.map((r) => r.key).join(', ')} to the recorded templates`);
-  const cluster = loadCluster(core.getInput('kubeconfig'), core.getInput('kube-context'), process.env, (s) => core.setSecret(s));
+  core.warning(
+    `The deploy did not finish: restoring ${records.map((r) => r.key).join(', ')} to the recorded templates`,
+  );
+  const cluster = loadCluster(core.getInput('kubeconfig'), core.getInput('kube-context'), process.env, (s) =>
+    core.setSecret(s),
+  );
   const { errors } = await rollBack(createKube(cluster.config), records, coreLog);
-  if (errors.length > 0) core.setFailed(`Could not restore: ${errors.join('; ')}`);
+  if (errors.length > 0) core.setFailed(`Could not restore: ${errors.map((e) => `${e.key}: ${e.message}`).join('; ')}`);
 }
 
 export async function post(): Promise<void> {

@@ -68,4 +68,3 @@ export async function preflight(kube: Kube, targets: Target[], image: string): P
   }
   if (problems.length > 0) throw new PreflightError(`Preflight failed:\n- ${problems.join('\n- ')}`);
 }
-

@@ -70,7 +70,11 @@ function clip(text: string, limit: number = DESCRIPTION_LIMIT): string {
  * Creates the GitHub Deployment and sets it in progress. Call it before changing the cluster; with
  * `github-deployment: false` it does nothing and gives `undefined`.
  */
-export async function startDeployment(inputs: Inputs, log: Log, connection?: Connection): Promise<DeploymentHandle | undefined> {
+export async function startDeployment(
+  inputs: Inputs,
+  log: Log,
+  connection?: Connection,
+): Promise<DeploymentHandle | undefined> {
   if (!inputs['github-deployment']) return undefined;
   const opened = open(inputs, log, connection);
   if (!opened) return undefined;
@@ -78,9 +82,15 @@ export async function startDeployment(inputs: Inputs, log: Log, connection?: Con
   const { github, context } = opened;
   const environment = inputs.environment;
   try {
-    const created = await github.createDeployment({ sha: context.sha, environment, description: clip(`kube-ship: ${inputs.image} to ${environment}`) });
+    const created = await github.createDeployment({
+      sha: context.sha,
+      environment,
+      description: clip(`kube-ship: ${inputs.image} to ${environment}`),
+    });
     if (created.id === undefined) {
-      log.warning(`GitHub accepted the deployment for ${environment} without creating one (202${created.message ? `: ${created.message}` : ''}); no deployment statuses will be set.`);
+      log.warning(
+        `GitHub accepted the deployment for ${environment} without creating one (202${created.message ? `: ${created.message}` : ''}); no deployment statuses will be set.`,
+      );
       return handle;
     }
     handle.deploymentId = created.id;
@@ -108,9 +118,19 @@ export function deploymentStatusOf(report: Report): DeploymentStatus {
   const base = { environmentUrl: '', logUrl: report.runUrl };
   switch (report.result) {
     case 'success':
-      return { ...base, state: 'success', description: clip(`Deployed ${image}`), environmentUrl: report.environmentUrl };
+      return {
+        ...base,
+        state: 'success',
+        description: clip(`Deployed ${image}`),
+        environmentUrl: report.environmentUrl,
+      };
     case 'no-op':
-      return { ...base, state: 'success', description: clip(`Already running ${image}`), environmentUrl: report.environmentUrl };
+      return {
+        ...base,
+        state: 'success',
+        description: clip(`Already running ${image}`),
+        environmentUrl: report.environmentUrl,
+      };
     case 'rolled-back':
       return { ...base, state: 'failure', description: clip(`Rolled back: ${report.failureReason}`) };
     case 'failed':
@@ -133,7 +153,12 @@ export async function finishDeployment(handle: DeploymentHandle | undefined, rep
 }
 
 /** Finds the comment carrying `marker` and updates it, or creates it: one comment per marker, ever. */
-export async function upsertComment(github: GitHub, issue: number, marker: string, body: string): Promise<{ created: boolean; url: string }> {
+export async function upsertComment(
+  github: GitHub,
+  issue: number,
+  marker: string,
+  body: string,
+): Promise<{ created: boolean; url: string }> {
   for await (const page of github.listComments(issue)) {
     const found = page.find((c) => c.body.includes(marker));
     if (found) return { created: false, url: (await github.updateComment(found.id, body)).url };
@@ -166,7 +191,9 @@ export async function publishReport(
         warn(handle, log, `comment on pull request #${issue}`, error);
       }
     } else if (opened && inputs.comment === 'always') {
-      log.warning(`comment is "always" but there is no pull request to comment on: the event is ${opened.context.eventName || 'unknown'} and pr-number is not set.`);
+      log.warning(
+        `comment is "always" but there is no pull request to comment on: the event is ${opened.context.eventName || 'unknown'} and pr-number is not set.`,
+      );
     } else if (opened) {
       log.debug(`No PR comment: the event is ${opened.context.eventName || 'unknown'} and pr-number is not set.`);
     }

@@ -48,7 +48,10 @@ export function registryUrl(endpoint: string): string {
 export function dockerConfigAuth(configJson: string, host: string): string | undefined {
   try {
     const config = JSON.parse(configJson) as { auths?: Record<string, { auth?: string }> };
-    const keys = host === 'docker.io' ? ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io'] : [host, `https://${host}`, `http://${host}`];
+    const keys =
+      host === 'docker.io'
+        ? ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io']
+        : [host, `https://${host}`, `http://${host}`];
     for (const key of keys) {
       const auth = config.auths?.[key]?.auth;
       if (auth) return auth;
@@ -98,12 +101,20 @@ export function createRegistry(basic: string | undefined, env: NodeJS.ProcessEnv
           const tokenUrl = new URL(challenge.params.realm);
           if (challenge.params.service) tokenUrl.searchParams.set('service', challenge.params.service);
           tokenUrl.searchParams.set('scope', challenge.params.scope ?? `repository:${path}:pull`);
-          const tokenResponse = await fetch(tokenUrl, credentials ? { headers: { Authorization: `Basic ${credentials}` } } : {});
-          if (!tokenResponse.ok) throw new Error(`registry ${host} refused a pull token (HTTP ${tokenResponse.status}); check the registry login`);
+          const tokenResponse = await fetch(
+            tokenUrl,
+            credentials ? { headers: { Authorization: `Basic ${credentials}` } } : {},
+          );
+          if (!tokenResponse.ok)
+            throw new Error(
+              `registry ${host} refused a pull token (HTTP ${tokenResponse.status}); check the registry login`,
+            );
           const body = (await tokenResponse.json()) as { token?: string; access_token?: string };
           headers.Authorization = `Bearer ${body.token ?? body.access_token ?? ''}`;
         } else {
-          throw new Error(`registry ${host} needs credentials; set registry-username and registry-password, or log in first`);
+          throw new Error(
+            `registry ${host} needs credentials; set registry-username and registry-password, or log in first`,
+          );
         }
         response = await fetch(url, { method: 'HEAD', headers });
       }

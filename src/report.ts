@@ -42,9 +42,15 @@ export function runUrlOf(env: NodeJS.ProcessEnv): string {
 }
 
 /** The action's outputs, as strings keyed by action.yml names. */
-export function outputsOf(report: Report, metadata: Record<string, unknown> | undefined, imageId: string): Record<string, string> {
+export function outputsOf(
+  report: Report,
+  metadata: Record<string, unknown> | undefined,
+  imageId: string,
+): Record<string, string> {
   const previous = Object.fromEntries(report.targets.map((t) => [t.key, t.imagesBefore]));
-  const revisions = Object.fromEntries(report.targets.map((t) => [t.key, { before: t.revisionBefore, after: t.revisionAfter }]));
+  const revisions = Object.fromEntries(
+    report.targets.map((t) => [t.key, { before: t.revisionBefore, after: t.revisionAfter }]),
+  );
   return {
     image: report.reference,
     digest: report.digest,

@@ -79,7 +79,11 @@ export function recordOf(target: Target, deployment: V1Deployment, image: string
     key,
     namespace: target.namespace,
     name: target.name,
-    containers: chooseContainers(target, { containers: template.spec?.containers ?? [], initContainers: template.spec?.initContainers }, image),
+    containers: chooseContainers(
+      target,
+      { containers: template.spec?.containers ?? [], initContainers: template.spec?.initContainers },
+      image,
+    ),
     template,
     changeCause: deployment.metadata?.annotations?.[CHANGE_CAUSE_ANNOTATION],
     revision: deployment.metadata?.annotations?.[REVISION_ANNOTATION] ?? '',
@@ -149,16 +153,16 @@ export async function rollBack(
   kube: Kube,
   records: TargetRecord[],
   log: Log,
-): Promise<{ items: WaitItem[]; errors: string[] }> {
+): Promise<{ items: WaitItem[]; errors: { key: string; message: string }[] }> {
   const items: WaitItem[] = [];
-  const errors: string[] = [];
+  const errors: { key: string; message: string }[] = [];
   await Promise.all(
     records.map(async (record) => {
       try {
         const generation = await restoreTarget(kube, record, log);
         items.push({ key: record.key, namespace: record.namespace, name: record.name, minGeneration: generation ?? 0 });
       } catch (error) {
-        errors.push(`${record.key}: ${messageOf(error)}`);
+        errors.push({ key: record.key, message: messageOf(error) });
       }
     }),
   );
@@ -188,40 +192,51 @@ function revisionOf(deployment: V1Deployment | undefined): string {
 }
 
 /** Record, patch, watch, decide, restore. Never throws for a failed rollout: that is a result, not an error. */
-export async function deploy(kube: Kube, request: DeployRequest, log: Log, now: () => number = Date.now): Promise<DeployResult> {
+export async function deploy(
+  kube: Kube,
+  request: DeployRequest,
+  log: Log,
+  now: () => number = Date.now,
+): Promise<DeployResult> {
   const started = now();
   const reports = new Map<string, TargetReport>();
   const patched: { record: TargetRecord; generation: number }[] = [];
   let patchError: string | undefined;
 
-  await log.group('Deploy', () => Promise.all(
-    request.targets.map(async (target) => {
-      try {
-        const outcome = await patchTarget(kube, target, request, log);
-        const { record } = outcome;
-        reports.set(record.key, {
-          key: record.key,
-          containers: record.containers.map((c) => c.name),
-          imagesBefore: Object.fromEntries(record.containers.map((c) => [c.name, c.image])),
-          imageAfter: request.reference,
-          revisionBefore: record.revision,
-          revisionAfter: record.revision,
-          replicas: record.replicas,
-          outcome: 'no-op',
-          message: 'already running this digest',
-          seconds: 0,
-        });
-        if ('noop' in outcome) log.info(`${record.key}: already runs ${request.digest}; nothing to do`);
-        else patched.push(outcome);
-      } catch (error) {
-        patchError ??= `${targetKey(target)}: ${messageOf(error)}`;
-      }
-    }),
-  ));
+  await log.group('Deploy', () =>
+    Promise.all(
+      request.targets.map(async (target) => {
+        try {
+          const outcome = await patchTarget(kube, target, request, log);
+          const { record } = outcome;
+          reports.set(record.key, {
+            key: record.key,
+            containers: record.containers.map((c) => c.name),
+            imagesBefore: Object.fromEntries(record.containers.map((c) => [c.name, c.image])),
+            imageAfter: request.reference,
+            revisionBefore: record.revision,
+            revisionAfter: record.revision,
+            replicas: record.replicas,
+            outcome: 'no-op',
+            message: 'already running this digest',
+            seconds: 0,
+          });
+          if ('noop' in outcome) log.info(`${record.key}: already runs ${request.digest}; nothing to do`);
+          else patched.push(outcome);
+        } catch (error) {
+          patchError ??= `${targetKey(target)}: ${messageOf(error)}`;
+        }
+      }),
+    ),
+  );
   const records = patched.map((p) => p.record);
   if (records.length > 0) request.onPatched?.(records);
 
-  const finish = (result: DeployResultKind, failureReason: string, extra: Partial<DeployResult> = {}): DeployResult => ({
+  const finish = (
+    result: DeployResultKind,
+    failureReason: string,
+    extra: Partial<DeployResult> = {},
+  ): DeployResult => ({
     result,
     failureReason,
     targets: request.targets.map((t) => reports.get(targetKey(t))).filter((r): r is TargetReport => r !== undefined),
@@ -238,13 +253,20 @@ export async function deploy(kube: Kube, request: DeployRequest, log: Log, now: 
   let failure: string | undefined = patchError;
   const patchedAt = now();
   if (patchError === undefined) {
-    wait = await log.group('Rollout', () => waitForRollouts(
-      kube,
-      patched.map((p) => ({ key: p.record.key, namespace: p.record.namespace, name: p.record.name, minGeneration: p.generation })),
-      { deadline: started + request.timeoutMs, failFast: request.failFast, signal: request.signal },
-      log,
-      now,
-    ));
+    wait = await log.group('Rollout', () =>
+      waitForRollouts(
+        kube,
+        patched.map((p) => ({
+          key: p.record.key,
+          namespace: p.record.namespace,
+          name: p.record.name,
+          minGeneration: p.generation,
+        })),
+        { deadline: started + request.timeoutMs, failFast: request.failFast, signal: request.signal },
+        log,
+        now,
+      ),
+    );
     for (const [key, verdict] of wait.verdicts) {
       const report = reports.get(key);
       if (report === undefined) continue;
@@ -266,17 +288,30 @@ export async function deploy(kube: Kube, request: DeployRequest, log: Log, now: 
       const verdict = verdicts.get(record.key);
       if (verdict?.state !== 'failed' || verdict.reason === 'Cancelled') continue;
       const { pod, container } = failingPod(states.get(record.namespace), deployments.get(record.key), verdict);
-      evidence.push(await collectEvidence(kube, record.key, record.namespace, pod, container, verdict.reason, verdict.message));
+      evidence.push(
+        await collectEvidence(kube, record.key, record.namespace, pod, container, verdict.reason, verdict.message),
+      );
     }
   }
 
   if (!request.rollback || records.length === 0) return finish('failed', failure, { evidence, verdictMs });
 
-  const { restored, rollbackError } = await log.group('Rollback', async () => {
+  const { rollbackError } = await log.group('Rollback', async () => {
     log.info(`Rolling back ${records.map((r) => r.key).join(', ')} to the recorded templates`);
     const restored = await rollBack(kube, records, log);
-    let rollbackError = restored.errors.length > 0 ? restored.errors.join('; ') : undefined;
-    if (!request.signal.aborted && restored.items.length > 0) {
+    let rollbackError =
+      restored.errors.length > 0 ? restored.errors.map((e) => `${e.key}: ${e.message}`).join('; ') : undefined;
+    for (const error of restored.errors) {
+      const report = reports.get(error.key);
+      if (report) report.outcome = 'rollback-failed';
+    }
+    if (request.signal.aborted) {
+      // Cancelled: the runner gives a few seconds before it kills the step, so restore without waiting.
+      for (const item of restored.items) {
+        const report = reports.get(item.key);
+        if (report) Object.assign(report, { outcome: 'rolled-back', message: 'restored (not waited for: cancelled)' });
+      }
+    } else if (restored.items.length > 0) {
       const back = await waitForRollouts(
         kube,
         restored.items,
@@ -297,12 +332,8 @@ export async function deploy(kube: Kube, request: DeployRequest, log: Log, now: 
         }
       }
     }
-    return { restored, rollbackError };
+    return { rollbackError };
   });
-  for (const error of restored.errors) {
-    const report = reports.get(error.slice(0, error.indexOf(': ')));
-    if (report) report.outcome = 'rollback-failed';
-  }
   const result = rollbackError === undefined ? 'rolled-back' : 'failed';
   return finish(result, failure, { evidence, rollbackError, verdictMs, restoreMs: now() - verdictAt });
 }

@@ -50,7 +50,12 @@ export function parseTarget(line: string): TargetSpec {
     throw new InputError('deployments', `"${line}": "${namespace}" is not a valid namespace; ${fix}.`);
   }
   const containers =
-    containerList === undefined ? [] : containerList.split(',').map((c) => c.trim()).filter((c) => c !== '');
+    containerList === undefined
+      ? []
+      : containerList
+          .split(',')
+          .map((c) => c.trim())
+          .filter((c) => c !== '');
   if (containerList !== undefined && containers.length === 0) {
     throw new InputError('deployments', `"${line}" has ":" but no container names; ${fix}.`);
   }
@@ -104,7 +109,12 @@ export function chooseContainers(
   image: string,
 ): ChosenContainer[] {
   const all: ChosenContainer[] = [
-    ...template.containers.map((c, index) => ({ kind: 'containers' as const, index, name: c.name, image: c.image ?? '' })),
+    ...template.containers.map((c, index) => ({
+      kind: 'containers' as const,
+      index,
+      name: c.name,
+      image: c.image ?? '',
+    })),
     ...(template.initContainers ?? []).map((c, index) => ({
       kind: 'initContainers' as const,
       index,

@@ -63,7 +63,9 @@ export async function waitForRollouts(
   log: Log,
   now: () => number = Date.now,
 ): Promise<WaitResult> {
-  const verdicts = new Map<string, Verdict>(items.map((i) => [i.key, { state: 'progressing', message: 'not seen yet' }]));
+  const verdicts = new Map<string, Verdict>(
+    items.map((i) => [i.key, { state: 'progressing', message: 'not seen yet' }]),
+  );
   const deployments = new Map<string, V1Deployment>();
   const finishedAt = new Map<string, number>();
   const lastLine = new Map<string, string>();
@@ -84,7 +86,8 @@ export async function waitForRollouts(
       if (deployment) deployments.set(item.key, deployment);
       verdicts.set(item.key, verdict);
       const observed = (deployment?.status?.observedGeneration ?? 0) >= (deployment?.metadata?.generation ?? 0);
-      const line = verdict.state === 'progressing' && deployment && observed ? progressLine(deployment) : verdict.message;
+      const line =
+        verdict.state === 'progressing' && deployment && observed ? progressLine(deployment) : verdict.message;
       if (lastLine.get(item.key) !== line) {
         lastLine.set(item.key, line);
         log.info(`${item.key}: ${line}`);

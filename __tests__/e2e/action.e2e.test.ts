@@ -20,7 +20,11 @@ import {
 const deployer = { kubeconfig: readFileSync(env.DEPLOYER_KUBECONFIG ?? '', 'utf8'), namespace: NAMESPACE };
 const initial = (name: string) => `${REGISTRY}/e2e/${name}:initial`;
 /** The log as the runner shows it: `::add-mask::` commands are consumed by the runner, never displayed. */
-const withoutMasks = (log: string) => log.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
+const withoutMasks = (log: string) =>
+  log
+    .split('\n')
+    .filter((l) => !l.startsWith('::add-mask::'))
+    .join('\n');
 const digestRef = /^127\.0\.0\.1:5000\/e2e\/[a-z-]+:[a-z0-9-]+@sha256:[0-9a-f]{64}$/;
 
 describe('kube-ship on the local stack', () => {
@@ -42,7 +46,9 @@ describe('kube-ship on the local stack', () => {
     expect(run.outputs.image).toMatch(digestRef);
     expect(run.outputs.image).toContain(':v1@');
     expect(run.outputs.digest).toBe(run.outputs.image?.split('@')[1]);
-    expect(JSON.parse(run.outputs['previous-images'] ?? '{}')).toEqual({ [`${NAMESPACE}/web`]: { app: initial('web') } });
+    expect(JSON.parse(run.outputs['previous-images'] ?? '{}')).toEqual({
+      [`${NAMESPACE}/web`]: { app: initial('web') },
+    });
     expect(JSON.parse(run.outputs.revisions ?? '{}')).toEqual({ [`${NAMESPACE}/web`]: { before: '1', after: '2' } });
     expect(JSON.parse(run.outputs.metadata ?? '{}')['containerimage.digest']).toBe(run.outputs.digest);
     expect(Number(run.outputs.duration)).toBeGreaterThan(0);
@@ -51,26 +57,41 @@ describe('kube-ship on the local stack', () => {
     expect(new Set(images)).toEqual(new Set([run.outputs.image]));
     const served = await fetch(`http://${REGISTRY}/v2/e2e/web/manifests/v1`, {
       method: 'HEAD',
-      headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json' },
+      headers: {
+        Accept:
+          'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json',
+      },
     });
     expect(served.headers.get('docker-content-digest')).toBe(run.outputs.digest);
-    const annotations = kubectlJson<{ metadata: { annotations: Record<string, string> } }>(['get', 'deployment', 'web', '-n', NAMESPACE]).metadata.annotations;
-    expect(annotations['kubernetes.io/change-cause']).toContain(`kube-ship deployed ${run.outputs.image} commit 0123456789ab by octocat`);
-    for (const group of ['Preflight', 'Build', 'Push', 'Deploy', 'Rollout', 'Report']) expect(run.log).toContain(`::group::${group}`);
+    const annotations = kubectlJson<{ metadata: { annotations: Record<string, string> } }>([
+      'get',
+      'deployment',
+      'web',
+      '-n',
+      NAMESPACE,
+    ]).metadata.annotations;
+    expect(annotations['kubernetes.io/change-cause']).toContain(
+      `kube-ship deployed ${run.outputs.image} commit 0123456789ab by octocat`,
+    );
+    for (const group of ['Preflight', 'Build', 'Push', 'Deploy', 'Rollout', 'Report'])
+      expect(run.log).toContain(`::group::${group}`);
     expect(run.log).toMatch(/kube-ship-e2e\/web: \d\/3 updated, \d available/);
     expect(run.log).toMatch(/Verdict \d+\.\d+s after the patch/);
     expect(run.summary).toContain('Deployed');
-    const secret = /token: (\S+)/.exec(deployer.kubeconfig)?.[1] ?? /client-key-data: (\S+)/.exec(deployer.kubeconfig)?.[1];
+    const secret =
+      /token: (\S+)/.exec(deployer.kubeconfig)?.[1] ?? /client-key-data: (\S+)/.exec(deployer.kubeconfig)?.[1];
     expect(secret).toBeDefined();
     expect(withoutMasks(run.log)).not.toContain(secret);
   });
 
   it('(f) the same digest again is a no-op that changes nothing', async () => {
-    const before = kubectlJson<{ metadata: { generation: number } }>(['get', 'deployment', 'web', '-n', NAMESPACE]).metadata.generation;
+    const before = kubectlJson<{ metadata: { generation: number } }>(['get', 'deployment', 'web', '-n', NAMESPACE])
+      .metadata.generation;
     const run = await runAction(appInputs('web', 'v1', 'a', deployer));
     expect(run.exitCode, run.log).toBe(0);
     expect(run.outputs.result).toBe('no-op');
-    const after = kubectlJson<{ metadata: { generation: number } }>(['get', 'deployment', 'web', '-n', NAMESPACE]).metadata.generation;
+    const after = kubectlJson<{ metadata: { generation: number } }>(['get', 'deployment', 'web', '-n', NAMESPACE])
+      .metadata.generation;
     expect(after).toBe(before);
   });
 
@@ -90,7 +111,9 @@ describe('kube-ship on the local stack', () => {
     expect(run.log).toMatch(/Restored and healthy \d+\.\d+s after the verdict/);
     expect(run.outputs['failure-reason']?.match(/CrashLoopBackOff/g)).toHaveLength(1);
     const revisions = JSON.parse(run.outputs.revisions ?? '{}') as Record<string, { before: string; after: string }>;
-    expect(Number(revisions[`${NAMESPACE}/crash`]?.after)).toBeGreaterThan(Number(revisions[`${NAMESPACE}/crash`]?.before));
+    expect(Number(revisions[`${NAMESPACE}/crash`]?.after)).toBeGreaterThan(
+      Number(revisions[`${NAMESPACE}/crash`]?.before),
+    );
   });
 
   it('(c) an image that cannot be pulled fails fast and is rolled back', async () => {
@@ -130,29 +153,62 @@ describe('kube-ship on the local stack', () => {
   });
 
   it('(g) a kubeconfig lacking a verb fails in preflight, before anything is built', async () => {
-    kubectl(['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'v1', kind: 'List', items: [
-        { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'no-logs', namespace: NAMESPACE } },
-        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'no-logs', namespace: NAMESPACE }, rules: [
-          { apiGroups: ['apps'], resources: ['deployments', 'replicasets'], verbs: ['get', 'list', 'watch', 'patch'] },
-          { apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list', 'watch'] },
-        ] },
-        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'no-logs', namespace: NAMESPACE },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'no-logs' },
-          subjects: [{ kind: 'ServiceAccount', name: 'no-logs', namespace: NAMESPACE }] },
-      ],
-    }));
+    kubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'no-logs', namespace: NAMESPACE } },
+          {
+            apiVersion: 'rbac.authorization.k8s.io/v1',
+            kind: 'Role',
+            metadata: { name: 'no-logs', namespace: NAMESPACE },
+            rules: [
+              {
+                apiGroups: ['apps'],
+                resources: ['deployments', 'replicasets'],
+                verbs: ['get', 'list', 'watch', 'patch'],
+              },
+              { apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list', 'watch'] },
+            ],
+          },
+          {
+            apiVersion: 'rbac.authorization.k8s.io/v1',
+            kind: 'RoleBinding',
+            metadata: { name: 'no-logs', namespace: NAMESPACE },
+            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'no-logs' },
+            subjects: [{ kind: 'ServiceAccount', name: 'no-logs', namespace: NAMESPACE }],
+          },
+        ],
+      }),
+    );
     const token = kubectl(['create', 'token', 'no-logs', '-n', NAMESPACE]).trim();
-    const admin = kubectlJson<{ clusters: { cluster: { server: string; 'certificate-authority-data'?: string; 'certificate-authority'?: string } }[] }>(['config', 'view', '--raw', '--minify']);
+    const admin = kubectlJson<{
+      clusters: {
+        cluster: { server: string; 'certificate-authority-data'?: string; 'certificate-authority'?: string };
+      }[];
+    }>(['config', 'view', '--raw', '--minify']);
     const cluster = admin.clusters[0]?.cluster ?? { server: '' };
-    const caData = cluster['certificate-authority-data'] ?? readFileSync(cluster['certificate-authority'] ?? '').toString('base64');
+    const caData =
+      cluster['certificate-authority-data'] ?? readFileSync(cluster['certificate-authority'] ?? '').toString('base64');
     const kubeconfig = [
-      'apiVersion: v1', 'kind: Config', 'current-context: no-logs',
-      'clusters:', `- name: stack`, `  cluster: {server: "${cluster.server}", certificate-authority-data: "${caData}"}`,
-      'users:', `- name: no-logs`, `  user: {token: "${token}"}`,
-      'contexts:', `- name: no-logs`, `  context: {cluster: stack, user: no-logs, namespace: ${NAMESPACE}}`,
+      'apiVersion: v1',
+      'kind: Config',
+      'current-context: no-logs',
+      'clusters:',
+      `- name: stack`,
+      `  cluster: {server: "${cluster.server}", certificate-authority-data: "${caData}"}`,
+      'users:',
+      `- name: no-logs`,
+      `  user: {token: "${token}"}`,
+      'contexts:',
+      `- name: no-logs`,
+      `  context: {cluster: stack, user: no-logs, namespace: ${NAMESPACE}}`,
     ].join('\n');
-    const run = await runAction(appInputs('web', 'never-built', 'g', { kubeconfig: Buffer.from(kubeconfig).toString('base64'), namespace: '' }));
+    const run = await runAction(
+      appInputs('web', 'never-built', 'g', { kubeconfig: Buffer.from(kubeconfig).toString('base64'), namespace: '' }),
+    );
     expect(run.exitCode).toBe(1);
     expect(run.outputs.result).toBe('failed');
     expect(run.outputs['failure-reason']).toContain(`may not get pods/log in namespace ${NAMESPACE}`);
@@ -165,6 +221,8 @@ describe('kube-ship on the local stack', () => {
   it('refuses a target with no matching container, naming the input and the fix', async () => {
     const run = await runAction({ ...appInputs('web', 'v9', 'x'), deployments: `${NAMESPACE}/web:nope` });
     expect(run.exitCode).toBe(1);
-    expect(run.outputs['failure-reason']).toContain(`Input "deployments": ${NAMESPACE}/web has no container "nope" (it has: app)`);
+    expect(run.outputs['failure-reason']).toContain(
+      `Input "deployments": ${NAMESPACE}/web has no container "nope" (it has: app)`,
+    );
   });
 });

@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NAMESPACE, REGISTRY, appInputs, createDeployment, env, podImages, runAction, template } from './harness.js';
 
-const withoutMasks = (log: string) => log.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
+const withoutMasks = (log: string) =>
+  log
+    .split('\n')
+    .filter((l) => !l.startsWith('::add-mask::'))
+    .join('\n');
 
 describe('build paths and interruptions', () => {
   beforeAll(() => {
@@ -68,7 +72,9 @@ describe('build paths and interruptions', () => {
   it('a step killed mid-rollout is restored by the post step', async () => {
     const recorded = template('killed');
     const inputs = appInputs('killed', 'crashloop-killed', 'killed', { 'fail-fast': 'false' });
-    const run = await runAction(inputs, { interrupt: { when: (state) => state.records !== undefined, signal: 'SIGKILL' } });
+    const run = await runAction(inputs, {
+      interrupt: { when: (state) => state.records !== undefined, signal: 'SIGKILL' },
+    });
     expect(run.exitCode).not.toBe(0);
     expect(run.state.finished).toBeUndefined();
     expect(template('killed')).not.toEqual(recorded);

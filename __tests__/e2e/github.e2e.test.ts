@@ -39,7 +39,10 @@ describe('the report on GitHub', () => {
     fake = await startFakeGitHub();
     const dir = mkdtempSync(join(tmpdir(), 'kube-ship-event-'));
     eventPath = join(dir, 'event.json');
-    writeFileSync(eventPath, JSON.stringify({ action: 'synchronize', number: PR, pull_request: { number: PR, head: { sha: HEAD_SHA } } }));
+    writeFileSync(
+      eventPath,
+      JSON.stringify({ action: 'synchronize', number: PR, pull_request: { number: PR, head: { sha: HEAD_SHA } } }),
+    );
     createDeployment('gh-web', `${REGISTRY}/e2e/gh-web:initial`);
   });
   afterAll(async () => {
@@ -57,13 +60,21 @@ describe('the report on GitHub', () => {
     expect(fake.requests.find((r) => r.method === 'POST')?.headers.authorization).toBe('token ghs_e2e');
 
     expect(fake.deployments).toHaveLength(1);
-    expect(fake.deployments[0]).toMatchObject({ ref: HEAD_SHA, environment: 'staging', required_contexts: [], auto_merge: false });
+    expect(fake.deployments[0]).toMatchObject({
+      ref: HEAD_SHA,
+      environment: 'staging',
+      required_contexts: [],
+      auto_merge: false,
+    });
     expect(fake.deployments[0]!.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
-    expect(fake.deployments[0]!.statuses[1]).toMatchObject({ environment_url: 'https://staging.acme.example', log_url: 'https://github.com/acme/web/actions/runs/42' });
+    expect(fake.deployments[0]!.statuses[1]).toMatchObject({
+      environment_url: 'https://staging.acme.example',
+      log_url: 'https://github.com/acme/web/actions/runs/42',
+    });
     expect(run.summary).toContain('Deployed to staging');
   });
 
-  it("the second run, a crash loop, updates the same comment, which carries the evidence", async () => {
+  it('the second run, a crash loop, updates the same comment, which carries the evidence', async () => {
     const first = fake.commentsOn(PR)[0]!;
     const run = await runOnPullRequest('crashloop-gh', 'gh2');
     expect(run.exitCode).toBe(1);
@@ -78,7 +89,9 @@ describe('the report on GitHub', () => {
     expect(body).toMatch(/\*\*Last exit:\*\* code [1-9]/);
     expect(body).toContain('panic: cannot connect to database');
     expect(body).toContain('<details>');
-    expect(fake.requests.filter((r) => r.method === 'PATCH').map((r) => r.path)).toEqual([`/repos/acme/web/issues/comments/${first.id}`]);
+    expect(fake.requests.filter((r) => r.method === 'PATCH').map((r) => r.path)).toEqual([
+      `/repos/acme/web/issues/comments/${first.id}`,
+    ]);
     expect(fake.deployments[1]!.statuses.map((s) => s.state)).toEqual(['in_progress', 'failure']);
     expect(fake.deployments[1]!.statuses[1]!.description.length).toBeLessThan(140);
   });
@@ -106,6 +119,10 @@ describe('the report on GitHub', () => {
     const comments = fake.commentsOn(PR);
     expect(comments).toHaveLength(2);
     expect(comments[0]!.body).toBe(staging);
-    expect(comments[1]!.body.startsWith(`${marker('production')}\n### ➖ Nothing to deploy: production already runs this image`)).toBe(true);
+    expect(
+      comments[1]!.body.startsWith(
+        `${marker('production')}\n### ➖ Nothing to deploy: production already runs this image`,
+      ),
+    ).toBe(true);
   });
 });

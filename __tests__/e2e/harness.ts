@@ -53,7 +53,10 @@ export interface DeploymentOptions {
 /** Creates (or replaces) a Deployment in the e2e namespace and waits until it is rolled out. */
 export function createDeployment(name: string, image: string, options: DeploymentOptions = {}): void {
   const annotations = options.readyDelay ? { 'kube-ship.dev/ready-delay': options.readyDelay } : {};
-  const probe = options.readinessProbe === false ? {} : { readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1, failureThreshold: 2 } };
+  const probe =
+    options.readinessProbe === false
+      ? {}
+      : { readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1, failureThreshold: 2 } };
   const containers = [{ name: 'app', image, ...probe }];
   if (options.extraContainer) containers.push({ ...options.extraContainer, ...probe });
   const manifest = {
@@ -103,9 +106,17 @@ export function parseRunnerFile(text: string): Record<string, string> {
 export function runnerEnvironment(
   inputs: Record<string, string>,
   extra: Record<string, string> = {},
-): { env: Record<string, string>; files: { GITHUB_OUTPUT: string; GITHUB_STEP_SUMMARY: string; GITHUB_STATE: string }; dir: string } {
+): {
+  env: Record<string, string>;
+  files: { GITHUB_OUTPUT: string; GITHUB_STEP_SUMMARY: string; GITHUB_STATE: string };
+  dir: string;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'kube-ship-run-'));
-  const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary'), GITHUB_STATE: join(dir, 'state') };
+  const files = {
+    GITHUB_OUTPUT: join(dir, 'output'),
+    GITHUB_STEP_SUMMARY: join(dir, 'summary'),
+    GITHUB_STATE: join(dir, 'state'),
+  };
   for (const file of Object.values(files)) writeFileSync(file, '');
   const inputEnv = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]));
   const childEnv: Record<string, string> = {
@@ -159,7 +170,9 @@ export async function runAction(
         }
       }, 50)
     : undefined;
-  const exitCode = await new Promise<number>((done) => child.on('close', (code, signal) => done(code ?? (signal ? 128 : -1))));
+  const exitCode = await new Promise<number>((done) =>
+    child.on('close', (code, signal) => done(code ?? (signal ? 128 : -1))),
+  );
   if (poll) clearInterval(poll);
   return {
     exitCode,
@@ -173,9 +186,9 @@ export async function runAction(
 
 /** The images of every pod of a Deployment's current pods (by its selector). */
 export function podImages(name: string): string[] {
-  const pods = kubectlJson<{ items: { metadata: { deletionTimestamp?: string }; spec: { containers: { image: string }[] } }[] }>([
-    'get', 'pods', '-n', NAMESPACE, '-l', `app=${name}`,
-  ]);
+  const pods = kubectlJson<{
+    items: { metadata: { deletionTimestamp?: string }; spec: { containers: { image: string }[] } }[];
+  }>(['get', 'pods', '-n', NAMESPACE, '-l', `app=${name}`]);
   return pods.items.filter((p) => !p.metadata.deletionTimestamp).flatMap((p) => p.spec.containers.map((c) => c.image));
 }
 
@@ -184,7 +197,12 @@ export function template(name: string): unknown {
 }
 
 /** A multi-stage sample app (examples/web) with a variant baked in, so each variant has its own digest. */
-export function appInputs(name: string, tag: string, variant: string, extra: Record<string, string> = {}): Record<string, string> {
+export function appInputs(
+  name: string,
+  tag: string,
+  variant: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     image: `${REGISTRY}/e2e/${name}`,
     tags: tag,

@@ -6,7 +6,13 @@
  *
  * The real Octokit of @actions/github talks to it through `GITHUB_API_URL` (or its `baseUrl`).
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface RecordedRequest {
@@ -92,7 +98,11 @@ function readBody(request: IncomingMessage): Promise<unknown> {
 
 function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = body === undefined ? '' : JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-github-request-id': 'FAKE', ...headers });
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'x-github-request-id': 'FAKE',
+    ...headers,
+  });
   response.end(text);
 }
 
@@ -141,7 +151,9 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
   };
 
   const takeFault = (method: string, path: string): Fault | undefined => {
-    const index = faults.findIndex((f) => (f.method === undefined || f.method === method) && (f.path === undefined || f.path.test(path)));
+    const index = faults.findIndex(
+      (f) => (f.method === undefined || f.method === method) && (f.path === undefined || f.path.test(path)),
+    );
     if (index < 0) return undefined;
     const fault = faults[index]!;
     fault.times = (fault.times ?? 1) - 1;
@@ -153,11 +165,22 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     const url = new URL(request.url ?? '/', 'http://fake');
     const method = request.method ?? 'GET';
     const body = await readBody(request);
-    fake.requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: request.headers, body });
+    fake.requests.push({
+      method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: request.headers,
+      body,
+    });
 
     const fault = takeFault(method, url.pathname);
     if (fault) {
-      return send(response, fault.status, fault.body ?? { message: fault.message ?? 'Fault', documentation_url: DOCS, status: String(fault.status) }, fault.headers);
+      return send(
+        response,
+        fault.status,
+        fault.body ?? { message: fault.message ?? 'Fault', documentation_url: DOCS, status: String(fault.status) },
+        fault.headers,
+      );
     }
     if (readOnly && method !== 'GET') {
       return send(response, 403, { message: READ_ONLY_MESSAGE, documentation_url: DOCS, status: '403' });
@@ -177,11 +200,21 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
         const at = (p: number): string => `<${fake.url}${url.pathname}?per_page=${perPage}&page=${p}>`;
         if (page < last) links.push(`${at(page + 1)}; rel="next"`, `${at(last)}; rel="last"`);
         if (page > 1) links.push(`${at(1)}; rel="first"`, `${at(page - 1)}; rel="prev"`);
-        return send(response, 200, all.slice((page - 1) * perPage, page * perPage), links.length > 0 ? { link: links.join(', ') } : {});
+        return send(
+          response,
+          200,
+          all.slice((page - 1) * perPage, page * perPage),
+          links.length > 0 ? { link: links.join(', ') } : {},
+        );
       }
       if (method === 'POST') {
-        if (typeof body_.body !== 'string') return send(response, 422, { message: 'Invalid request: body is missing', documentation_url: DOCS });
-        if (body_.body.length > 65_536) return send(response, 422, { message: 'Validation Failed: body is too long (maximum is 65536 characters)', documentation_url: DOCS });
+        if (typeof body_.body !== 'string')
+          return send(response, 422, { message: 'Invalid request: body is missing', documentation_url: DOCS });
+        if (body_.body.length > 65_536)
+          return send(response, 422, {
+            message: 'Validation Failed: body is too long (maximum is 65536 characters)',
+            documentation_url: DOCS,
+          });
         const comment = fake.addComment(issue, body_.body, 'github-actions[bot]');
         comment.html_url = `https://github.com/${owner}/${repo}/pull/${issue}#issuecomment-${comment.id}`;
         return send(response, 201, comment);
@@ -190,14 +223,20 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/comments\/(\d+)$/.exec(url.pathname)) && method === 'PATCH') {
       const comment = fake.comments.find((c) => c.id === Number(m![3]));
       if (!comment) return send(response, 404, { message: 'Not Found', documentation_url: DOCS });
-      if (typeof body_.body !== 'string') return send(response, 422, { message: 'Invalid request: body is missing', documentation_url: DOCS });
-      if (body_.body.length > 65_536) return send(response, 422, { message: 'Validation Failed: body is too long (maximum is 65536 characters)', documentation_url: DOCS });
+      if (typeof body_.body !== 'string')
+        return send(response, 422, { message: 'Invalid request: body is missing', documentation_url: DOCS });
+      if (body_.body.length > 65_536)
+        return send(response, 422, {
+          message: 'Validation Failed: body is too long (maximum is 65536 characters)',
+          documentation_url: DOCS,
+        });
       comment.body = body_.body;
       comment.updated_at = new Date().toISOString();
       return send(response, 200, comment);
     }
     if (/^\/repos\/[^/]+\/[^/]+\/deployments$/.test(url.pathname) && method === 'POST') {
-      if (typeof body_.ref !== 'string' || body_.ref === '') return send(response, 422, { message: 'Invalid request: ref is missing', documentation_url: DOCS });
+      if (typeof body_.ref !== 'string' || body_.ref === '')
+        return send(response, 422, { message: 'Invalid request: ref is missing', documentation_url: DOCS });
       const deployment: FakeDeployment = {
         id: nextId++,
         ref: body_.ref,
@@ -215,9 +254,17 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       const deployment = fake.deployments.find((d) => d.id === Number(m![1]));
       if (!deployment) return send(response, 404, { message: 'Not Found', documentation_url: DOCS });
       const description = typeof body_.description === 'string' ? body_.description : '';
-      if (description.length > 140) return send(response, 422, { message: 'Validation Failed: description is too long (maximum is 140 characters)', documentation_url: DOCS });
+      if (description.length > 140)
+        return send(response, 422, {
+          message: 'Validation Failed: description is too long (maximum is 140 characters)',
+          documentation_url: DOCS,
+        });
       const states = ['error', 'failure', 'inactive', 'in_progress', 'queued', 'pending', 'success'];
-      if (typeof body_.state !== 'string' || !states.includes(body_.state)) return send(response, 422, { message: `Validation Failed: state ${String(body_.state)}`, documentation_url: DOCS });
+      if (typeof body_.state !== 'string' || !states.includes(body_.state))
+        return send(response, 422, {
+          message: `Validation Failed: state ${String(body_.state)}`,
+          documentation_url: DOCS,
+        });
       const status = {
         state: body_.state,
         description,
@@ -227,7 +274,10 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       deployment.statuses.push(status);
       return send(response, 201, { id: nextId++, ...status });
     }
-    send(response, 404, { message: `Not Found: the fake GitHub does not speak ${method} ${url.pathname}`, documentation_url: DOCS });
+    send(response, 404, {
+      message: `Not Found: the fake GitHub does not speak ${method} ${url.pathname}`,
+      documentation_url: DOCS,
+    });
   };
 
   const server: Server = createServer((request, response) => {

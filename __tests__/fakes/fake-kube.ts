@@ -10,7 +10,10 @@ import { canonicalJson, type JsonPatchOp } from '../../src/patch.js';
 
 function applyPatch(target: Record<string, unknown>, ops: JsonPatchOp[]): void {
   for (const op of ops) {
-    const parts = op.path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const parts = op.path
+      .split('/')
+      .slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = parts.pop() ?? '';
     let node = target as Record<string, unknown>;
     for (const p of parts) node = node[p] as Record<string, unknown>;
@@ -34,7 +37,11 @@ export class FakeKube implements Kube {
   addDeployment(name: string, image: string, replicas = 2): void {
     const d: V1Deployment = {
       metadata: { name, namespace: 'ns', uid: `uid-${name}`, generation: 1, resourceVersion: '1', annotations: {} },
-      spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image }] } } },
+      spec: {
+        replicas,
+        selector: { matchLabels: { app: name } },
+        template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image }] } },
+      },
       status: {},
     };
     this.deployments.set(name, d);
@@ -45,12 +52,27 @@ export class FakeKube implements Kube {
     const d = this.deployments.get(name);
     if (!d?.metadata || !d.spec) return;
     const key = canonicalJson(d.spec.template);
-    let rs = [...this.replicaSets.values()].find((r) => r.metadata?.labels?.owner === name && canonicalJson(r.spec?.template) === key);
-    const revisions = [...this.replicaSets.values()].map((r) => Number(r.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0));
+    let rs = [...this.replicaSets.values()].find(
+      (r) => r.metadata?.labels?.owner === name && canonicalJson(r.spec?.template) === key,
+    );
+    const revisions = [...this.replicaSets.values()].map((r) =>
+      Number(r.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0),
+    );
     const revision = String(Math.max(0, ...revisions) + 1);
     if (rs === undefined) {
       const rsName = `${name}-${this.replicaSets.size + 1}`;
-      rs = { metadata: { name: rsName, uid: rsName, labels: { owner: name }, annotations: {}, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid: d.metadata.uid ?? '', controller: true }] }, spec: { selector: {}, template: structuredClone(d.spec.template) } };
+      rs = {
+        metadata: {
+          name: rsName,
+          uid: rsName,
+          labels: { owner: name },
+          annotations: {},
+          ownerReferences: [
+            { apiVersion: 'apps/v1', kind: 'Deployment', name, uid: d.metadata.uid ?? '', controller: true },
+          ],
+        },
+        spec: { selector: {}, template: structuredClone(d.spec.template) },
+      };
       this.replicaSets.set(rsName, rs);
     }
     rs.metadata!.annotations!['deployment.kubernetes.io/revision'] = revision;
@@ -62,13 +84,51 @@ export class FakeKube implements Kube {
     for (let i = 0; i < replicas; i += 1) {
       const podName = `${rs.metadata!.name}-${i}`;
       this.pods.set(podName, {
-        metadata: { name: podName, labels: { owner: name }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata!.name!, uid: rs.metadata!.uid!, controller: true }] },
-        status: { containerStatuses: [{ name: 'app', image, imageID: '', ready: !crash, restartCount: crash ? 3 : 0, state: crash ? { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } } : { running: { startedAt: new Date() } }, lastState: crash ? { terminated: { exitCode: 1, reason: 'Error', message: 'boom' } } : {} }] },
+        metadata: {
+          name: podName,
+          labels: { owner: name },
+          ownerReferences: [
+            {
+              apiVersion: 'apps/v1',
+              kind: 'ReplicaSet',
+              name: rs.metadata!.name!,
+              uid: rs.metadata!.uid!,
+              controller: true,
+            },
+          ],
+        },
+        status: {
+          containerStatuses: [
+            {
+              name: 'app',
+              image,
+              imageID: '',
+              ready: !crash,
+              restartCount: crash ? 3 : 0,
+              state: crash
+                ? { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } }
+                : { running: { startedAt: new Date() } },
+              lastState: crash ? { terminated: { exitCode: 1, reason: 'Error', message: 'boom' } } : {},
+            },
+          ],
+        },
       });
     }
     d.status = crash
-      ? { observedGeneration: d.metadata.generation, replicas: replicas + 1, updatedReplicas: 1, availableReplicas: replicas, readyReplicas: replicas }
-      : { observedGeneration: d.metadata.generation, replicas, updatedReplicas: replicas, availableReplicas: replicas, readyReplicas: replicas };
+      ? {
+          observedGeneration: d.metadata.generation,
+          replicas: replicas + 1,
+          updatedReplicas: 1,
+          availableReplicas: replicas,
+          readyReplicas: replicas,
+        }
+      : {
+          observedGeneration: d.metadata.generation,
+          replicas,
+          updatedReplicas: replicas,
+          availableReplicas: replicas,
+          readyReplicas: replicas,
+        };
   }
 
   async getDeployment(_namespace: string, name: string): Promise<V1Deployment> {
@@ -108,7 +168,12 @@ export class FakeKube implements Kube {
   }
 
   async observe(_namespace: string, onChange: (state: NamespaceState) => void, signal: AbortSignal): Promise<void> {
-    const emit = (): void => onChange({ deployments: new Map(this.deployments), replicaSets: new Map(this.replicaSets), pods: new Map(this.pods) });
+    const emit = (): void =>
+      onChange({
+        deployments: new Map(this.deployments),
+        replicaSets: new Map(this.replicaSets),
+        pods: new Map(this.pods),
+      });
     this.listeners.add(emit);
     emit();
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -116,7 +181,16 @@ export class FakeKube implements Kube {
   }
 
   async listEvents() {
-    return [{ metadata: {}, involvedObject: {}, type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container', count: 4 }];
+    return [
+      {
+        metadata: {},
+        involvedObject: {},
+        type: 'Warning',
+        reason: 'BackOff',
+        message: 'Back-off restarting failed container',
+        count: 4,
+      },
+    ];
   }
 
   async readLog(): Promise<string> {

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { buildkitArgs, buildxArgs, cacheImageRef, cacheUse, commitTime, withDefaultLabels, withMaxCacheMode, type BuildSpec } from '../../src/builder.js';
+import {
+  buildkitArgs,
+  buildxArgs,
+  cacheImageRef,
+  cacheUse,
+  commitTime,
+  withDefaultLabels,
+  withMaxCacheMode,
+  type BuildSpec,
+} from '../../src/builder.js';
 
 const spec: BuildSpec = {
   context: 'app',
@@ -21,12 +30,68 @@ describe('buildxArgs', () => {
     [
       'full spec',
       spec,
-      ['buildx', 'build', '--progress', 'plain', '--file', 'app/Dockerfile', '--target', 'runtime', '--build-arg', 'VERSION=1.2', '--label', 'team=web', '--secret', 'id=npmrc,src=/tmp/s/secret-0', '--network', 'host', '--tag', 'ghcr.io/acme/web:abc1234', '--tag', 'ghcr.io/acme/web:latest', '--cache-from', 'type=registry,ref=ghcr.io/acme/web:buildcache', '--cache-to', 'type=registry,ref=ghcr.io/acme/web:buildcache,mode=max', '--metadata-file', '/tmp/m.json', '--push', 'app'],
+      [
+        'buildx',
+        'build',
+        '--progress',
+        'plain',
+        '--file',
+        'app/Dockerfile',
+        '--target',
+        'runtime',
+        '--build-arg',
+        'VERSION=1.2',
+        '--label',
+        'team=web',
+        '--secret',
+        'id=npmrc,src=/tmp/s/secret-0',
+        '--network',
+        'host',
+        '--tag',
+        'ghcr.io/acme/web:abc1234',
+        '--tag',
+        'ghcr.io/acme/web:latest',
+        '--cache-from',
+        'type=registry,ref=ghcr.io/acme/web:buildcache',
+        '--cache-to',
+        'type=registry,ref=ghcr.io/acme/web:buildcache,mode=max',
+        '--metadata-file',
+        '/tmp/m.json',
+        '--push',
+        'app',
+      ],
     ],
     [
       'minimal spec with platforms and no-cache',
-      { ...spec, file: '', target: '', buildArgs: [], labels: [], secretFiles: [], cacheFrom: [], cacheTo: [], network: '', noCache: true, platforms: ['linux/amd64', 'linux/arm64'], tags: ['r:1'] },
-      ['buildx', 'build', '--progress', 'plain', '--no-cache', '--tag', 'r:1', '--platform', 'linux/amd64,linux/arm64', '--metadata-file', '/tmp/m.json', '--push', 'app'],
+      {
+        ...spec,
+        file: '',
+        target: '',
+        buildArgs: [],
+        labels: [],
+        secretFiles: [],
+        cacheFrom: [],
+        cacheTo: [],
+        network: '',
+        noCache: true,
+        platforms: ['linux/amd64', 'linux/arm64'],
+        tags: ['r:1'],
+      },
+      [
+        'buildx',
+        'build',
+        '--progress',
+        'plain',
+        '--no-cache',
+        '--tag',
+        'r:1',
+        '--platform',
+        'linux/amd64,linux/arm64',
+        '--metadata-file',
+        '/tmp/m.json',
+        '--push',
+        'app',
+      ],
     ],
   ])('%s', (_name, s, argv) => {
     expect(buildxArgs(s, '/tmp/m.json')).toEqual(argv);
@@ -35,7 +100,34 @@ describe('buildxArgs', () => {
 
 describe('buildkitArgs', () => {
   it('uses image references for cache-from and inline cache for cache-to', () => {
-    expect(buildkitArgs(spec, '/tmp/iid')).toEqual(['build', '--progress', 'plain', '--file', 'app/Dockerfile', '--target', 'runtime', '--build-arg', 'VERSION=1.2', '--label', 'team=web', '--secret', 'id=npmrc,src=/tmp/s/secret-0', '--network', 'host', '--tag', 'ghcr.io/acme/web:abc1234', '--tag', 'ghcr.io/acme/web:latest', '--cache-from', 'ghcr.io/acme/web:buildcache', '--build-arg', 'BUILDKIT_INLINE_CACHE=1', '--iidfile', '/tmp/iid', 'app']);
+    expect(buildkitArgs(spec, '/tmp/iid')).toEqual([
+      'build',
+      '--progress',
+      'plain',
+      '--file',
+      'app/Dockerfile',
+      '--target',
+      'runtime',
+      '--build-arg',
+      'VERSION=1.2',
+      '--label',
+      'team=web',
+      '--secret',
+      'id=npmrc,src=/tmp/s/secret-0',
+      '--network',
+      'host',
+      '--tag',
+      'ghcr.io/acme/web:abc1234',
+      '--tag',
+      'ghcr.io/acme/web:latest',
+      '--cache-from',
+      'ghcr.io/acme/web:buildcache',
+      '--build-arg',
+      'BUILDKIT_INLINE_CACHE=1',
+      '--iidfile',
+      '/tmp/iid',
+      'app',
+    ]);
   });
 });
 
@@ -66,8 +158,10 @@ describe('withDefaultLabels', () => {
       'org.opencontainers.image.created=2026-01-01T00:00:00.000Z',
     ]);
   });
-  it('keeps the user\'s own value', () => {
-    expect(withDefaultLabels(['org.opencontainers.image.revision=mine'], env, now)).toContain('org.opencontainers.image.revision=mine');
+  it("keeps the user's own value", () => {
+    expect(withDefaultLabels(['org.opencontainers.image.revision=mine'], env, now)).toContain(
+      'org.opencontainers.image.revision=mine',
+    );
     expect(withDefaultLabels(['org.opencontainers.image.revision=mine'], env, now)).toHaveLength(3);
   });
 });
@@ -88,7 +182,9 @@ describe('cacheUse', () => {
 });
 
 describe('commitTime', () => {
-  const git = (stdout: string, exitCode = 0) => async () => ({ exitCode, stdout, stderr: '' });
+  const git =
+    (stdout: string, exitCode = 0) =>
+    async () => ({ exitCode, stdout, stderr: '' });
   it('prefers SOURCE_DATE_EPOCH, then git', async () => {
     expect(await commitTime({ SOURCE_DATE_EPOCH: '1767225600' }, '.', git('x'))).toBe('2026-01-01T00:00:00.000Z');
     expect(await commitTime({}, '.', git('2026-02-03T04:05:06+01:00\n'))).toBe('2026-02-03T03:05:06.000Z');

@@ -44,21 +44,48 @@ describe('parseInputs', () => {
 
   it.each([
     [{ image: '' }, 'Input "image": is required; set it to the image repository, e.g. ghcr.io/acme/web.'],
-    [{ image: 'ghcr.io/acme/web:1.0' }, 'Input "image": "ghcr.io/acme/web:1.0" has a tag or digest; give the repository only (e.g. ghcr.io/acme/web) and put tags in "tags".'],
-    [{ image: 'ghcr.io/Acme/Web' }, 'Input "image": "ghcr.io/Acme/Web" is not a valid repository; use lower case, e.g. ghcr.io/acme/web.'],
-    [{ deployments: '' }, 'Input "deployments": is required; list the Deployments to update, one NAME or NAMESPACE/NAME per line.'],
-    [{ deployments: 'a/b/c' }, 'Input "deployments": "a/b/c" has more than one "/"; write NAME or NAMESPACE/NAME, optionally followed by :CONTAINER[,CONTAINER...].'],
-    [{ deployments: 'web:' }, 'Input "deployments": "web:" has ":" but no container names; write NAME or NAMESPACE/NAME, optionally followed by :CONTAINER[,CONTAINER...].'],
-    [{ deployments: 'Web' }, 'Input "deployments": "Web": "Web" is not a valid Deployment name; write NAME or NAMESPACE/NAME, optionally followed by :CONTAINER[,CONTAINER...].'],
-    [{ timeout: '10 minutes' }, 'Input "timeout": "10 minutes" is not a duration; write a duration such as 10m, 90s or 1h30m.'],
+    [
+      { image: 'ghcr.io/acme/web:1.0' },
+      'Input "image": "ghcr.io/acme/web:1.0" has a tag or digest; give the repository only (e.g. ghcr.io/acme/web) and put tags in "tags".',
+    ],
+    [
+      { image: 'ghcr.io/Acme/Web' },
+      'Input "image": "ghcr.io/Acme/Web" is not a valid repository; use lower case, e.g. ghcr.io/acme/web.',
+    ],
+    [
+      { deployments: '' },
+      'Input "deployments": is required; list the Deployments to update, one NAME or NAMESPACE/NAME per line.',
+    ],
+    [
+      { deployments: 'a/b/c' },
+      'Input "deployments": "a/b/c" has more than one "/"; write NAME or NAMESPACE/NAME, optionally followed by :CONTAINER[,CONTAINER...].',
+    ],
+    [
+      { deployments: 'web:' },
+      'Input "deployments": "web:" has ":" but no container names; write NAME or NAMESPACE/NAME, optionally followed by :CONTAINER[,CONTAINER...].',
+    ],
+    [
+      { deployments: 'Web' },
+      'Input "deployments": "Web": "Web" is not a valid Deployment name; write NAME or NAMESPACE/NAME, optionally followed by :CONTAINER[,CONTAINER...].',
+    ],
+    [
+      { timeout: '10 minutes' },
+      'Input "timeout": "10 minutes" is not a duration; write a duration such as 10m, 90s or 1h30m.',
+    ],
     [{ timeout: '0s' }, 'Input "timeout": "0s" must be more than zero; write a duration such as 10m, 90s or 1h30m.'],
     [{ rollback: 'yes' }, 'Input "rollback": "yes" is not a boolean; write true or false.'],
     [{ comment: 'sometimes' }, 'Input "comment": "sometimes" is not one of auto, always, never.'],
     [{ 'pr-number': '#12' }, 'Input "pr-number": "#12" is not a pull request number.'],
-    [{ tags: 'bad tag!' }, 'Input "tags": "bad tag!" is not a valid tag; use letters, digits, "_", "." and "-" (max 128).'],
+    [
+      { tags: 'bad tag!' },
+      'Input "tags": "bad tag!" is not a valid tag; use letters, digits, "_", "." and "-" (max 128).',
+    ],
     [{ 'build-args': 'NOVALUE' }, 'Input "build-args": "NOVALUE" is not KEY=value; write one KEY=value per line.'],
     [{ secrets: 'hunter2' }, 'Input "secrets": a line is not KEY=value; write one KEY=value per line.'],
-    [{ 'registry-username': 'bot' }, 'Input "registry-password": is set without its pair; set both registry-username and registry-password, or neither to use the existing Docker login.'],
+    [
+      { 'registry-username': 'bot' },
+      'Input "registry-password": is set without its pair; set both registry-username and registry-password, or neither to use the existing Docker login.',
+    ],
     [{ push: 'false' }, 'Input "push": is false, but deploying needs the image in a registry; set push: true.'],
     [{ namespace: 'Prod' }, 'Input "namespace": "Prod" is not a valid namespace name.'],
   ])('rejects %o', (over, message) => {
@@ -66,7 +93,9 @@ describe('parseInputs', () => {
   });
 
   it('needs a tag when there is no commit', () => {
-    expect(() => parseInputs(read({}), '')).toThrow('Input "tags": is empty and GITHUB_SHA is not set; give at least one tag.');
+    expect(() => parseInputs(read({}), '')).toThrow(
+      'Input "tags": is empty and GITHUB_SHA is not set; give at least one tag.',
+    );
   });
 
   it('never shows a secret value in its error', () => {

@@ -16,7 +16,9 @@ async function apiServer(handler: Handler) {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     res.setHeader('content-type', 'application/json');
-    requests.push(`${req.method} ${url.pathname}${url.searchParams.get('watch') ? ` watch rv=${url.searchParams.get('resourceVersion')}` : ''}`);
+    requests.push(
+      `${req.method} ${url.pathname}${url.searchParams.get('watch') ? ` watch rv=${url.searchParams.get('resourceVersion')}` : ''}`,
+    );
     handler(req, res, url);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -28,10 +30,11 @@ async function apiServer(handler: Handler) {
   return {
     kube: createKube(config),
     requests,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -41,7 +44,8 @@ const deployment = (rv: string, replicas: number) => ({
   metadata: { name: 'web', namespace: 'ns', resourceVersion: rv },
   spec: { replicas, selector: {}, template: {} },
 });
-const list = (kind: string, rv: string, items: unknown[]) => JSON.stringify({ apiVersion: 'v1', kind, metadata: { resourceVersion: rv }, items });
+const list = (kind: string, rv: string, items: unknown[]) =>
+  JSON.stringify({ apiVersion: 'v1', kind, metadata: { resourceVersion: rv }, items });
 
 let close: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -62,11 +66,17 @@ describe('createKube().observe', () => {
       }
       if (!watching) {
         deploymentLists += 1;
-        res.end(deploymentLists === 1 ? list('DeploymentList', '10', [deployment('10', 1)]) : list('DeploymentList', '20', [deployment('20', 3)]));
+        res.end(
+          deploymentLists === 1
+            ? list('DeploymentList', '10', [deployment('10', 1)])
+            : list('DeploymentList', '20', [deployment('20', 3)]),
+        );
       } else if (rv === '10') {
         res.end(`${JSON.stringify({ type: 'MODIFIED', object: deployment('11', 2) })}\n`);
       } else if (rv === '11') {
-        res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, message: 'too old resource version' } })}\n`);
+        res.end(
+          `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, message: 'too old resource version' } })}\n`,
+        );
       }
     });
     close = server.close;
@@ -95,10 +105,19 @@ describe('createKube().observe', () => {
   it('gives up on 403 with the Status message, without the token', async () => {
     const server = await apiServer((_req, res) => {
       res.writeHead(403, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ kind: 'Status', code: 403, reason: 'Forbidden', message: 'pods is forbidden: User "ci" cannot list resource "pods"' }));
+      res.end(
+        JSON.stringify({
+          kind: 'Status',
+          code: 403,
+          reason: 'Forbidden',
+          message: 'pods is forbidden: User "ci" cannot list resource "pods"',
+        }),
+      );
     });
     close = server.close;
-    const error = await server.kube.observe('ns', () => undefined, new AbortController().signal).catch((e: unknown) => e);
+    const error = await server.kube
+      .observe('ns', () => undefined, new AbortController().signal)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KubeError);
     expect((error as KubeError).status).toBe(403);
     expect((error as KubeError).message).toMatch(/forbidden: User "ci" cannot list/);
@@ -115,7 +134,9 @@ describe('createKube().patchDeployment', () => {
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
         res.writeHead(409, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ kind: 'Status', code: 409, reason: 'Conflict', message: 'the object has been modified' }));
+        res.end(
+          JSON.stringify({ kind: 'Status', code: 409, reason: 'Conflict', message: 'the object has been modified' }),
+        );
       });
     });
     close = server.close;
@@ -123,6 +144,10 @@ describe('createKube().patchDeployment', () => {
     const error = await server.kube.patchDeployment('ns', 'web', ops).catch((e: unknown) => e);
     expect(contentType).toBe('application/json-patch+json');
     expect(JSON.parse(body)).toEqual(ops);
-    expect(error).toMatchObject({ status: 409, reason: 'Conflict', message: 'patch deployment ns/web: the object has been modified' });
+    expect(error).toMatchObject({
+      status: 409,
+      reason: 'Conflict',
+      message: 'patch deployment ns/web: the object has been modified',
+    });
   });
 });

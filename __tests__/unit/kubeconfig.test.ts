@@ -25,11 +25,23 @@ users:
 describe('decodeKubeconfig', () => {
   it('takes YAML as it is and base64 decoded', () => {
     expect(decodeKubeconfig(yamlText)).toBe(yamlText.trim());
-    expect(decodeKubeconfig(Buffer.from(yamlText).toString('base64').replace(/(.{60})/g, '$1\n'))).toBe(yamlText);
+    expect(
+      decodeKubeconfig(
+        Buffer.from(yamlText)
+          .toString('base64')
+          .replace(/(.{60})/g, '$1\n'),
+      ),
+    ).toBe(yamlText);
   });
   it.each([
-    ['not a kubeconfig {', 'Input "kubeconfig": is neither kubeconfig YAML nor base64; paste the file or `base64 -w0` of it.'],
-    [Buffer.from('hello: world').toString('base64'), 'Input "kubeconfig": decodes from base64 to something that is not a kubeconfig; check the secret.'],
+    [
+      'not a kubeconfig {',
+      'Input "kubeconfig": is neither kubeconfig YAML nor base64; paste the file or `base64 -w0` of it.',
+    ],
+    [
+      Buffer.from('hello: world').toString('base64'),
+      'Input "kubeconfig": decodes from base64 to something that is not a kubeconfig; check the secret.',
+    ],
   ])('refuses %s', (raw, message) => expect(() => decodeKubeconfig(raw)).toThrow(message));
 });
 

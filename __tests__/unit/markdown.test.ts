@@ -75,18 +75,26 @@ describe('renderReport', () => {
     const report = { ...rolledBackReport(), evidence: [long] };
     const comment = renderReport(report, COMMENT);
     expect(comment.startsWith(`${COMMENT.marker}\n### `)).toBe(true);
-    expect(comment).toContain('**Last 20 log lines**, previous run (before the last restart), 30 earlier lines cut to fit:');
+    expect(comment).toContain(
+      '**Last 20 log lines**, previous run (before the last restart), 30 earlier lines cut to fit:',
+    );
     expect(comment).toContain('<pre>line 31\n');
     expect(renderReport(report, SUMMARY)).toContain('**Last 50 log lines**, previous run (before the last restart):');
   });
 
   it('names the environment only when it is not "default"', () => {
     expect(renderReport({ ...successReport(), environment: 'default' }, SUMMARY)).toContain('### ✅ Deployed\n');
-    expect(renderReport({ ...noOpReport(), environment: 'default' }, SUMMARY)).toContain('### ➖ Nothing to deploy: already running this image\n');
+    expect(renderReport({ ...noOpReport(), environment: 'default' }, SUMMARY)).toContain(
+      '### ➖ Nothing to deploy: already running this image\n',
+    );
   });
 
   it('says when the rollback did not finish', () => {
-    const report: Report = { ...rolledBackReport(), result: 'failed', rollbackError: 'web/frontend: ProgressDeadlineExceeded: @ops' };
+    const report: Report = {
+      ...rolledBackReport(),
+      result: 'failed',
+      rollbackError: 'web/frontend: ProgressDeadlineExceeded: @ops',
+    };
     const markdown = renderReport(report, SUMMARY);
     expect(markdown).toContain('### ❌ Deploy to staging failed and the rollback did not finish');
     expect(markdown).toContain('> **Rollback problem:** web/frontend: ProgressDeadlineExceeded: @&#8203;ops');
@@ -102,7 +110,11 @@ describe('escaping hostile cluster text', () => {
     ['table pipes', 'a | b || c', 'a &#124; b &#124;&#124; c'],
     ['a markdown link', '[click me](https://evil.example)', '&#91;click me&#93;(https://evil.example)'],
     ['an image', '![x](https://evil.example/x.png)', '&#33;&#91;x&#93;(https://evil.example/x.png)'],
-    ['emphasis and code', '**bold** _it_ `code` ~~gone~~', '&#42;&#42;bold&#42;&#42; &#95;it&#95; &#96;code&#96; &#126;&#126;gone&#126;&#126;'],
+    [
+      'emphasis and code',
+      '**bold** _it_ `code` ~~gone~~',
+      '&#42;&#42;bold&#42;&#42; &#95;it&#95; &#96;code&#96; &#126;&#126;gone&#126;&#126;',
+    ],
     ['an entity already escaped', '&lt;b&gt; &#64;', '&amp;lt;b&amp;gt; &amp;#&#8203;64;'],
     ['newlines', 'one\ntwo\r\n  three', 'one two three'],
     ['terminal colours', '\u001b[31mred\u001b[0m\u0007', 'red'],
@@ -136,7 +148,9 @@ describe('escaping hostile cluster text', () => {
     expect(markdown).not.toMatch(/<script>|<\/pre><|<b>frontend|@acme|@everyone|\n# Heading/);
     // Markdown is not rendered inside <pre>; everywhere else a link must not survive.
     expect(markdown.replace(/<pre>[^]*?<\/pre>/g, '')).not.toContain('](https://evil');
-    expect(markdown).toContain('<pre>&lt;/pre&gt;&lt;script&gt;steal()&lt;/script&gt;\n@org/team see [link](https://evil.example)</pre>');
+    expect(markdown).toContain(
+      '<pre>&lt;/pre&gt;&lt;script&gt;steal()&lt;/script&gt;\n@org/team see [link](https://evil.example)</pre>',
+    );
     expect(markdown).toContain('| Failed&#124;x | 1 | &lt;/td&gt;&lt;/tr&gt;&lt;/table&gt; @&#8203;everyone |');
     expect(markdown.match(/<details>/g)?.length).toBe(markdown.match(/<\/details>/g)?.length);
   });
@@ -152,7 +166,12 @@ describe('size bounds', () => {
   const bigEvidence = (i: number): Evidence => ({
     ...CRASHLOOP_EVIDENCE,
     target: `web/app-${i}`,
-    events: Array.from({ length: 40 }, (_, j) => ({ type: 'Warning', reason: `Reason${j}`, message: 'm'.repeat(3000), count: j })),
+    events: Array.from({ length: 40 }, (_, j) => ({
+      type: 'Warning',
+      reason: `Reason${j}`,
+      message: 'm'.repeat(3000),
+      count: j,
+    })),
     logs: Array.from({ length: 50 }, (_, j) => `${j} ${'z'.repeat(2000)}`),
   });
 
@@ -176,7 +195,9 @@ describe('size bounds', () => {
     const markdown = renderReport(report, { limit: 20_000, logLines: 20 });
     expect(markdown.length).toBeLessThanOrEqual(20_000);
     expect(markdown).toContain('web/app-2');
-    expect(markdown).toContain('**Last 10 log lines**, previous run (before the last restart), 40 earlier lines cut to fit:');
+    expect(markdown).toContain(
+      '**Last 10 log lines**, previous run (before the last restart), 40 earlier lines cut to fit:',
+    );
     expect(markdown).not.toContain('evidence sections cut');
   });
 

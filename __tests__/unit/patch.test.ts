@@ -27,7 +27,10 @@ describe('deployPatch', () => {
 });
 
 describe('rollbackPatch', () => {
-  const template = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'ghcr.io/acme/web:1' }] } };
+  const template = {
+    metadata: { labels: { app: 'web' } },
+    spec: { containers: [{ name: 'app', image: 'ghcr.io/acme/web:1' }] },
+  };
   it('puts back the whole recorded template and its change-cause', () => {
     expect(rollbackPatch('50', { 'kubernetes.io/change-cause': 'new' }, template, 'old')).toEqual([
       { op: 'replace', path: '/metadata/resourceVersion', value: '50' },
@@ -57,6 +60,8 @@ describe('helpers', () => {
   it('sameTemplate ignores key order, undefined and null, and compares dates as the server prints them', () => {
     expect(sameTemplate({ a: 1, b: { c: undefined, d: [1, 2] } }, { b: { d: [1, 2], e: null }, a: 1 })).toBe(true);
     expect(sameTemplate({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
-    expect(canonicalJson({ t: new Date('2026-01-01T00:00:00Z') })).toBe(canonicalJson({ t: '2026-01-01T00:00:00.000Z' }));
+    expect(canonicalJson({ t: new Date('2026-01-01T00:00:00Z') })).toBe(
+      canonicalJson({ t: '2026-01-01T00:00:00.000Z' }),
+    );
   });
 });

@@ -18,7 +18,9 @@ describe('preflight', () => {
     kube.deployments.get('paused')!.spec!.paused = true;
     kube.denied.add('get pods/log');
     kube.denied.add('patch deployments');
-    await expect(preflight(kube, [target('web', ['nope']), target('missing'), target('paused')], 'reg/web')).rejects.toThrow(
+    await expect(
+      preflight(kube, [target('web', ['nope']), target('missing'), target('paused')], 'reg/web'),
+    ).rejects.toThrow(
       [
         'Preflight failed:',
         '- Input "deployments": ns/web has no container "nope" (it has: app); name one of its containers or leave the name out.',

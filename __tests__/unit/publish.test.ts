@@ -8,7 +8,12 @@ import { parseInputs, type Inputs } from '../../src/inputs.js';
 import type { Log } from '../../src/log.js';
 import { commentMarker, deploymentStatusOf, publishReport, startDeployment } from '../../src/publish.js';
 import type { Report } from '../../src/report.js';
-import { ACCEPTED_WITHOUT_DEPLOYMENT, READ_ONLY_MESSAGE, startFakeGitHub, type FakeGitHub } from '../fake-github/server.js';
+import {
+  ACCEPTED_WITHOUT_DEPLOYMENT,
+  READ_ONLY_MESSAGE,
+  startFakeGitHub,
+  type FakeGitHub,
+} from '../fake-github/server.js';
 import { errorReport, noOpReport, rolledBackReport, successReport } from '../fixtures/reports.js';
 
 const HEAD_SHA = 'feedfacecafebeef0123456789abcdef01234567';
@@ -32,7 +37,13 @@ class RecordingLog implements Log {
 }
 
 function inputsOf(raw: Record<string, string> = {}): Inputs {
-  const values: Record<string, string> = { image: 'ghcr.io/acme/web', deployments: 'web/frontend', environment: 'staging', 'github-token': 'ghs_test', ...raw };
+  const values: Record<string, string> = {
+    image: 'ghcr.io/acme/web',
+    deployments: 'web/frontend',
+    environment: 'staging',
+    'github-token': 'ghs_test',
+    ...raw,
+  };
   return parseInputs((name) => values[name] ?? '', HEAD_SHA);
 }
 
@@ -41,7 +52,14 @@ let log: RecordingLog;
 
 function connection(context: Partial<GitHubContext> = {}, maxWaitSeconds = 5): Connection {
   return {
-    github: createGitHub({ token: 'ghs_test', owner: 'acme', repo: 'web', apiUrl: fake.url, log, retry: { maxWaitSeconds } }),
+    github: createGitHub({
+      token: 'ghs_test',
+      owner: 'acme',
+      repo: 'web',
+      apiUrl: fake.url,
+      log,
+      retry: { maxWaitSeconds },
+    }),
     context: { owner: 'acme', repo: 'web', sha: HEAD_SHA, eventName: 'pull_request', pullRequest: 7, ...context },
   };
 }
@@ -103,8 +121,20 @@ describe('the sticky PR comment', () => {
 
   it('is one per environment', async () => {
     await publishReport({ ...successReport(), environment: 'staging' }, inputsOf(), log, undefined, connection());
-    await publishReport({ ...successReport(), environment: 'production' }, inputsOf({ environment: 'production' }), log, undefined, connection());
-    await publishReport({ ...rolledBackReport(), environment: 'production' }, inputsOf({ environment: 'production' }), log, undefined, connection());
+    await publishReport(
+      { ...successReport(), environment: 'production' },
+      inputsOf({ environment: 'production' }),
+      log,
+      undefined,
+      connection(),
+    );
+    await publishReport(
+      { ...rolledBackReport(), environment: 'production' },
+      inputsOf({ environment: 'production' }),
+      log,
+      undefined,
+      connection(),
+    );
 
     const bodies = fake.commentsOn(7).map((c) => c.body.split('\n').slice(0, 2).join('\n'));
     expect(bodies).toEqual([
@@ -123,11 +153,15 @@ describe('the sticky PR comment', () => {
       { comment: 'always' },
       { eventName: 'workflow_dispatch', pullRequest: undefined },
       undefined,
-      ['comment is "always" but there is no pull request to comment on: the event is workflow_dispatch and pr-number is not set.'],
+      [
+        'comment is "always" but there is no pull request to comment on: the event is workflow_dispatch and pr-number is not set.',
+      ],
     ],
   ])('comment mode: %s', async (_name, raw, context, issue, warnings) => {
     await publishReport(successReport(), inputsOf(raw), log, undefined, connection(context));
-    expect(writes().map((r) => r.path)).toEqual(issue === undefined ? [] : [`/repos/acme/web/issues/${issue}/comments`]);
+    expect(writes().map((r) => r.path)).toEqual(
+      issue === undefined ? [] : [`/repos/acme/web/issues/${issue}/comments`],
+    );
     expect(log.warnings).toEqual(warnings);
   });
 });
@@ -141,7 +175,13 @@ describe('GitHub Deployments', () => {
 
     expect(fake.deployments).toHaveLength(1);
     const deployment = fake.deployments[0]!;
-    expect(deployment).toMatchObject({ ref: HEAD_SHA, environment: 'staging', required_contexts: [], auto_merge: false, transient_environment: false });
+    expect(deployment).toMatchObject({
+      ref: HEAD_SHA,
+      environment: 'staging',
+      required_contexts: [],
+      auto_merge: false,
+      transient_environment: false,
+    });
     expect(deployment.statuses).toEqual([
       { state: 'in_progress', description: 'Deploying ghcr.io/acme/web to staging' },
       {
@@ -216,7 +256,13 @@ describe('a read-only token, and rate limits', () => {
     ['429 with Retry-After', 429],
     ['403 with Retry-After (secondary rate limit)', 403],
   ])('waits as %s asks, then succeeds', async (_name, status) => {
-    fake.fail({ method: 'POST', path: /\/comments$/, status, message: 'You have exceeded a secondary rate limit', headers: { 'retry-after': '1' } });
+    fake.fail({
+      method: 'POST',
+      path: /\/comments$/,
+      status,
+      message: 'You have exceeded a secondary rate limit',
+      headers: { 'retry-after': '1' },
+    });
     const started = Date.now();
     await publishReport(successReport(), inputsOf(), log, undefined, connection());
 
@@ -229,7 +275,13 @@ describe('a read-only token, and rate limits', () => {
 
   it('retries a rate-limited page of the comment list, then finds the comment', async () => {
     fake.addComment(7, `${commentMarker('staging')}\nold report`, 'github-actions[bot]');
-    fake.fail({ method: 'GET', path: /\/comments$/, status: 429, message: 'API rate limit exceeded', headers: { 'retry-after': '1' } });
+    fake.fail({
+      method: 'GET',
+      path: /\/comments$/,
+      status: 429,
+      message: 'API rate limit exceeded',
+      headers: { 'retry-after': '1' },
+    });
     await publishReport(successReport(), inputsOf(), log, undefined, connection());
     expect(fake.requests.map((r) => r.method)).toEqual(['GET', 'GET', 'PATCH']);
     expect(fake.commentsOn(7)).toHaveLength(1);
@@ -237,7 +289,13 @@ describe('a read-only token, and rate limits', () => {
   });
 
   it('gives up with a warning when the wait asked for is beyond the budget', async () => {
-    fake.fail({ method: 'POST', path: /\/comments$/, status: 429, message: 'API rate limit exceeded', headers: { 'retry-after': '3600' } });
+    fake.fail({
+      method: 'POST',
+      path: /\/comments$/,
+      status: 429,
+      message: 'API rate limit exceeded',
+      headers: { 'retry-after': '3600' },
+    });
     const started = Date.now();
     await publishReport(successReport(), inputsOf(), log, undefined, connection({}, 5));
 
@@ -259,7 +317,12 @@ describe('a read-only token, and rate limits', () => {
   it.each<[string, number, Record<string, string>, number | undefined]>([
     ['seconds', 429, { 'retry-after': '7' }, 7],
     ['an HTTP date', 403, { 'retry-after': new Date(1_000_000_000_000 + 30_000).toUTCString() }, 30],
-    ['an exhausted primary limit', 403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(1_000_000_000 + 42) }, 42],
+    [
+      'an exhausted primary limit',
+      403,
+      { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(1_000_000_000 + 42) },
+      42,
+    ],
     ['no hint', 429, {}, undefined],
     ['a 500', 500, { 'retry-after': '7' }, undefined],
   ])('retryDelaySeconds: %s', (_name, status, headers, expected) => {

@@ -1,7 +1,14 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRegistry, dockerConfigAuth, MANIFEST_ACCEPT, parseChallenge, registryUrl, splitRepository } from '../../src/registry.js';
+import {
+  createRegistry,
+  dockerConfigAuth,
+  MANIFEST_ACCEPT,
+  parseChallenge,
+  registryUrl,
+  splitRepository,
+} from '../../src/registry.js';
 
 describe('registry helpers', () => {
   it.each([
@@ -18,7 +25,9 @@ describe('registry helpers', () => {
   });
 
   it('reads auths from a docker config', () => {
-    const config = JSON.stringify({ auths: { '127.0.0.1:5001': { auth: 'dTpw' }, 'https://index.docker.io/v1/': { auth: 'aHViOnA=' } } });
+    const config = JSON.stringify({
+      auths: { '127.0.0.1:5001': { auth: 'dTpw' }, 'https://index.docker.io/v1/': { auth: 'aHViOnA=' } },
+    });
     expect(dockerConfigAuth(config, '127.0.0.1:5001')).toBe('dTpw');
     expect(dockerConfigAuth(config, 'docker.io')).toBe('aHViOnA=');
     expect(dockerConfigAuth(config, 'ghcr.io')).toBeUndefined();
@@ -26,7 +35,9 @@ describe('registry helpers', () => {
   });
 
   it('parses a Bearer challenge', () => {
-    expect(parseChallenge('Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:acme/web:pull"')).toEqual({
+    expect(
+      parseChallenge('Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:acme/web:pull"'),
+    ).toEqual({
       scheme: 'bearer',
       params: { realm: 'https://ghcr.io/token', service: 'ghcr.io', scope: 'repository:acme/web:pull' },
     });

@@ -25,7 +25,13 @@ describe('deploy', () => {
     const log = recordingLog();
     const result = await deploy(kube, request(), log);
     expect(result).toMatchObject({ result: 'success', failureReason: '', evidence: [] });
-    expect(result.targets[0]).toMatchObject({ key: 'ns/web', outcome: 'success', revisionBefore: '1', revisionAfter: '2', imagesBefore: { app: 'reg/web:v1' } });
+    expect(result.targets[0]).toMatchObject({
+      key: 'ns/web',
+      outcome: 'success',
+      revisionBefore: '1',
+      revisionAfter: '2',
+      imagesBefore: { app: 'reg/web:v1' },
+    });
     expect(kube.deployments.get('web')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:v2@${digest}`);
     expect(log.lines).toContain('[Deploy]');
     expect(log.lines).toContain('ns/web: deployment "web" successfully rolled out');
@@ -49,14 +55,25 @@ describe('deploy', () => {
     expect(kube.deployments.get('web')?.spec?.template).toEqual(before);
     expect(kube.deployments.get('api')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v1');
     expect(result.targets.map((t) => t.outcome)).toEqual(['rolled-back', 'rolled-back']);
-    expect(result.evidence[0]).toMatchObject({ reason: 'CrashLoopBackOff', container: 'app', lastTermination: { exitCode: 1, reason: 'Error', message: 'boom' }, logs: ['starting', 'panic: cannot connect to database'] });
-    expect(result.evidence[0]?.events).toEqual([{ type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container', count: 4 }]);
+    expect(result.evidence[0]).toMatchObject({
+      reason: 'CrashLoopBackOff',
+      container: 'app',
+      lastTermination: { exitCode: 1, reason: 'Error', message: 'boom' },
+      logs: ['starting', 'panic: cannot connect to database'],
+    });
+    expect(result.evidence[0]?.events).toEqual([
+      { type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container', count: 4 },
+    ]);
   });
 
   it('leaves a failed deploy in place when rollback is off', async () => {
     const kube = new FakeKube();
     kube.addDeployment('web', 'reg/web:v1');
-    const result = await deploy(kube, request({ reference: `reg/web:crash@${digest}`, rollback: false }), recordingLog());
+    const result = await deploy(
+      kube,
+      request({ reference: `reg/web:crash@${digest}`, rollback: false }),
+      recordingLog(),
+    );
     expect(result.result).toBe('failed');
     expect(kube.deployments.get('web')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:crash@${digest}`);
   });
@@ -83,7 +100,11 @@ describe('deploy', () => {
   it('times out under one deadline and rolls back', async () => {
     const kube = new FakeKube();
     kube.addDeployment('web', 'reg/web:v1');
-    const result = await deploy(kube, request({ reference: `reg/web:crash@${digest}`, failFast: false, timeoutMs: 300 }), recordingLog());
+    const result = await deploy(
+      kube,
+      request({ reference: `reg/web:crash@${digest}`, failFast: false, timeoutMs: 300 }),
+      recordingLog(),
+    );
     expect(result.result).toBe('rolled-back');
     expect(result.failureReason).toMatch(/^ns\/web: Timeout: /);
   });
