@@ -5,7 +5,7 @@
  */
 import * as core from '@actions/core';
 import { commitTime, createBuilder, withDefaultLabels, writeSecretFiles, type BuildOutput } from './builder.js';
-import { messageOf } from './errors.js';
+import { InputError, messageOf } from './errors.js';
 import { run as exec, lastErrorLine } from './exec.js';
 import { parseInputs, type Inputs } from './inputs.js';
 import { createKube } from './kube-client.js';
@@ -31,6 +31,19 @@ export const coreLog: Log = {
 async function buildAndPush(inputs: Inputs, env: NodeJS.ProcessEnv): Promise<BuildOutput> {
   const builder = await createBuilder(exec);
   core.info(`Builder: ${builder.kind === 'buildx' ? 'docker buildx' : 'docker build with BuildKit (no buildx found)'}`);
+  if (builder.kind === 'buildkit') {
+    if (inputs.platforms.length > 0) {
+      throw new InputError(
+        'platforms',
+        'needs docker buildx, which is not installed; add docker/setup-buildx-action before kube-ship.',
+      );
+    }
+    if (inputs['cache-to'].length > 0) {
+      core.warning(
+        'cache-to: without buildx the cache is exported inline in the pushed image; use that image in cache-from.',
+      );
+    }
+  }
   const secrets = await writeSecretFiles(inputs.secrets);
   try {
     return await builder.build({

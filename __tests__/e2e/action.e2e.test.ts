@@ -218,6 +218,15 @@ describe('kube-ship on the local stack', () => {
     expect(tag.status).toBe(404);
   });
 
+  it('refuses platforms without buildx before building, naming the fix', async () => {
+    const run = await runAction({ ...appInputs('web', 'v8', 'p'), platforms: 'linux/amd64,linux/arm64' });
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs['failure-reason']).toBe(
+      'Input "platforms": needs docker buildx, which is not installed; add docker/setup-buildx-action before kube-ship.',
+    );
+    expect(run.log).not.toContain('[command]');
+  });
+
   it('refuses a target with no matching container, naming the input and the fix', async () => {
     const run = await runAction({ ...appInputs('web', 'v9', 'x'), deployments: `${NAMESPACE}/web:nope` });
     expect(run.exitCode).toBe(1);
