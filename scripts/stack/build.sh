@@ -10,6 +10,7 @@ if [[ -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/
    && -x "$out/kubectl" && -x "$out/etcd" && -x "$out/kwok" ]]; then
   exit 0
 fi
+command -v go >/dev/null 2>&1 || { echo "build.sh: Go (1.24 or later) must be on PATH to build the stack's binaries" >&2; exit 1; }
 mkdir -p "$out" "$KUBE_SHIP_CACHE/src"
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
 started=$(date +%s)

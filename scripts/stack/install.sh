@@ -33,9 +33,9 @@ if (( ${#missing[@]} )); then
 fi
 # The Debian docker.io package starts its own daemon via systemd on some machines; we never rely on it.
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "install.sh: Go is required to build the Kubernetes binaries (go1.24 or later on PATH)" >&2
-  exit 1
+# Go is needed only when a binary is not built yet (build.sh and build-buildx.sh return at once otherwise).
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+  export PATH="/usr/local/go/bin:$PATH"
 fi
 bash "$here/build.sh"
 # Optional docker buildx plugin (BUILDX_PLUGIN in the stack's env); a failure here is not fatal.
