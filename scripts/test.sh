@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+export HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}" # npm, Go and the binary cache live under it
 export PATH="$root/node_modules/.bin:$PATH" # node 24 from the `node` devDependency
 [[ -x node_modules/.bin/node ]] || npm ci
 mkdir -p .test-results
