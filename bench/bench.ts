@@ -27,6 +27,7 @@ import {
   type Line,
   type Result,
 } from './lib.js';
+import { serviceAccountKubeconfig } from '../__tests__/e2e/harness.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /** BENCH_CASES=P3,P7 runs only those groups (P1 covers P1/P1b/P2, P3 covers P3/P5/P6b's baseline); default all. */
@@ -144,40 +145,17 @@ async function waitComplete(namespace: string, selector: string, timeoutMs = 240
 
 /** A kubeconfig for the bench's own ServiceAccount (baselines), so that the audit log tells its requests apart. */
 function benchKubeconfig(): string {
-  kubectl(
-    ['apply', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'List',
-      items: [
-        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: BASE_NS } },
-        { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'kube-ship-bench', namespace: NS } },
-        {
-          apiVersion: 'rbac.authorization.k8s.io/v1',
-          kind: 'Role',
-          metadata: { name: 'kube-ship-bench', namespace: NS },
-          rules: [
-            { apiGroups: ['apps'], resources: ['deployments', 'replicasets'], verbs: ['get', 'list', 'watch'] },
-            { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-          ],
-        },
-        {
-          apiVersion: 'rbac.authorization.k8s.io/v1',
-          kind: 'RoleBinding',
-          metadata: { name: 'kube-ship-bench', namespace: NS },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'kube-ship-bench' },
-          subjects: [{ kind: 'ServiceAccount', name: 'kube-ship-bench', namespace: NS }],
-        },
-      ],
-    }),
+  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: BASE_NS } }));
+  const yaml = serviceAccountKubeconfig(
+    'kube-ship-bench',
+    [
+      { apiGroups: ['apps'], resources: ['deployments', 'replicasets'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+    ],
+    '2h',
   );
-  const token = kubectl(['create', 'token', 'kube-ship-bench', '-n', NS, '--duration=2h']).trim();
   const file = join(process.env.BENCH_TMP ?? '/tmp', 'bench.kubeconfig');
-  writeFileSync(
-    file,
-    deployerKubeconfig.replace(/token: \S+/, `token: ${token}`).replaceAll('kube-ship-deployer', 'kube-ship-bench'),
-    { mode: 0o600 },
-  );
+  writeFileSync(file, yaml, { mode: 0o600 });
   return file;
 }
 

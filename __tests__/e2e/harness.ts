@@ -75,6 +75,36 @@ export function createDeployment(name: string, image: string, options: Deploymen
   kubectl(['rollout', 'status', `deployment/${name}`, '-n', NAMESPACE, '--timeout=120s']);
 }
 
+export interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+/**
+ * An identity of its own: a ServiceAccount in the e2e namespace bound to a Role with exactly `rules`, and a
+ * kubeconfig (YAML, context namespace set) with a fresh token for it, made from the deployer's kubeconfig.
+ */
+export function serviceAccountKubeconfig(name: string, rules: Rule[], duration = '1h'): string {
+  const meta = { name, namespace: NAMESPACE };
+  const items = [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta, rules },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: meta,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', ...meta }],
+    },
+  ];
+  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+  const token = kubectl(['create', 'token', name, '-n', NAMESPACE, `--duration=${duration}`]).trim();
+  return readFileSync(env.DEPLOYER_KUBECONFIG ?? '', 'utf8')
+    .replace(/token: \S+/, `token: ${token}`)
+    .replaceAll('kube-ship-deployer', name);
+}
+
 export interface ActionRun {
   exitCode: number;
   log: string;
