@@ -84,11 +84,11 @@ export async function run(): Promise<void> {
   const started = Date.now();
   const env = process.env;
   const report: Report = {
-    environment: core.getInput('environment') || 'default',
-    environmentUrl: core.getInput('environment-url'),
+    environment: 'default',
+    environmentUrl: '',
     result: 'error',
     failureReason: '',
-    image: core.getInput('image'),
+    image: '',
     tags: [],
     reference: '',
     digest: '',
@@ -102,7 +102,6 @@ export async function run(): Promise<void> {
     durationSeconds: 0,
   };
   let metadata: Record<string, unknown> | undefined;
-  let imageId = '';
   let inputs: Inputs | undefined;
   let deployment: DeploymentHandle | undefined;
   const cancel = new AbortController();
@@ -117,7 +116,12 @@ export async function run(): Promise<void> {
     inputs = parsed;
     if (parsed['registry-password']) core.setSecret(parsed['registry-password']);
     for (const secret of parsed.secrets) core.setSecret(secret.slice(secret.indexOf('=') + 1));
-    report.tags = parsed.tags;
+    Object.assign(report, {
+      environment: parsed.environment,
+      environmentUrl: parsed['environment-url'],
+      image: parsed.image,
+      tags: parsed.tags,
+    });
 
     const { kube, targets } = await core.group('Preflight', async () => {
       const cluster = loadCluster(parsed.kubeconfig, parsed['kube-context'], env, (s) => core.setSecret(s));
@@ -141,7 +145,6 @@ export async function run(): Promise<void> {
       await login(parsed);
       const output = await core.group('Build', () => buildAndPush(parsed, env));
       metadata = output.metadata;
-      imageId = output.imageId;
       report.build = {
         builder: output.builder,
         buildSeconds: Math.round(output.buildMs / 100) / 10,
@@ -199,25 +202,24 @@ export async function run(): Promise<void> {
       rollbackError: result.rollbackError,
     });
   } catch (error) {
-    report.result = report.targets.length > 0 ? 'failed' : 'error';
+    report.result = 'error';
     report.failureReason = messageOf(error);
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
   report.durationSeconds = Math.round((Date.now() - started) / 100) / 10;
-  await finishReport(report, metadata, imageId, inputs, deployment);
+  await finishReport(report, metadata, inputs, deployment);
 }
 
 /** Outputs, evidence in the log, the summary and the PR comment; then the verdict. */
 async function finishReport(
   report: Report,
   metadata: Record<string, unknown> | undefined,
-  imageId: string,
   inputs: Inputs | undefined,
   deployment: DeploymentHandle | undefined,
 ): Promise<void> {
-  for (const [name, value] of Object.entries(outputsOf(report, metadata, imageId))) core.setOutput(name, value);
+  for (const [name, value] of Object.entries(outputsOf(report, metadata))) core.setOutput(name, value);
   await core.group('Report', async () => {
     for (const e of report.evidence) {
       core.info(`Evidence for ${e.target}: ${e.reason} in pod ${e.pod} container ${e.container}`);

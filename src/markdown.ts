@@ -186,7 +186,8 @@ function headOf(report: Report, marker: string | undefined): string[] {
   const head: string[] = [];
   if (marker) head.push(marker);
   head.push(`### ${headline(report)}`, '');
-  const facts = [code(shortReference(report.reference || report.image))];
+  const image = report.reference || report.image;
+  const facts = image ? [code(shortReference(image))] : [];
   if (report.sha) facts.push(`commit ${code(report.sha.slice(0, 7))}`);
   facts.push(`${report.durationSeconds}s`);
   if (report.environmentUrl) facts.push(link(report.environmentUrl, escapeText(report.environmentUrl)));

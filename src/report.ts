@@ -42,11 +42,7 @@ export function runUrlOf(env: NodeJS.ProcessEnv): string {
 }
 
 /** The action's outputs, as strings keyed by action.yml names. */
-export function outputsOf(
-  report: Report,
-  metadata: Record<string, unknown> | undefined,
-  imageId: string,
-): Record<string, string> {
+export function outputsOf(report: Report, metadata: Record<string, unknown> | undefined): Record<string, string> {
   const previous = Object.fromEntries(report.targets.map((t) => [t.key, t.imagesBefore]));
   const revisions = Object.fromEntries(
     report.targets.map((t) => [t.key, { before: t.revisionBefore, after: t.revisionAfter }]),
@@ -54,7 +50,7 @@ export function outputsOf(
   return {
     image: report.reference,
     digest: report.digest,
-    imageid: imageId,
+    imageid: report.build?.imageId ?? '',
     metadata: JSON.stringify(metadata ?? {}),
     result: report.result === 'error' ? 'failed' : report.result,
     'failure-reason': report.failureReason,

@@ -97,28 +97,24 @@ export async function waitForRollouts(
     const all = [...verdicts.values()];
     if (all.some((v) => v.state === 'failed') || all.every((v) => v.state === 'done')) finish();
     else if (time >= options.deadline) {
-      for (const item of items) {
-        if (verdicts.get(item.key)?.state !== 'progressing') continue;
-        verdicts.set(item.key, {
-          state: 'failed',
-          reason: 'Timeout',
-          message: `${item.key} did not finish rolling out within "timeout" (last: ${lastLine.get(item.key) ?? 'no status'}); raise "timeout" if it needs longer`,
-        });
-        finishedAt.set(item.key, time);
-      }
-      finish();
+      failRemaining('Timeout', (item) => {
+        const last = lastLine.get(item.key) ?? 'no status';
+        return `${item.key} did not finish rolling out within "timeout" (last: ${last}); raise "timeout" if it needs longer`;
+      });
     }
   };
 
-  const onAbort = (): void => {
+  /** Ends the wait, with every target still progressing failed for `reason`. */
+  const failRemaining = (reason: string, message: (item: WaitItem) => string): void => {
+    const time = now();
     for (const item of items) {
-      if (verdicts.get(item.key)?.state === 'progressing') {
-        verdicts.set(item.key, { state: 'failed', reason: 'Cancelled', message: 'the step was cancelled' });
-        finishedAt.set(item.key, now());
-      }
+      if (verdicts.get(item.key)?.state !== 'progressing') continue;
+      verdicts.set(item.key, { state: 'failed', reason, message: message(item) });
+      finishedAt.set(item.key, time);
     }
     finish();
   };
+  const onAbort = (): void => failRemaining('Cancelled', () => 'the step was cancelled');
   if (options.signal.aborted) onAbort();
   options.signal.addEventListener('abort', onAbort, { once: true });
   const ticker = setInterval(evaluate, options.tickMs ?? 500);

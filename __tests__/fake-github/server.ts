@@ -108,6 +108,15 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
 
 const DOCS = 'https://docs.github.com/rest';
 
+/** A comment's body as GitHub validates it: the text, or the 422 error GitHub answers. */
+function commentBody(request: Record<string, unknown>): string | { message: string; documentation_url: string } {
+  if (typeof request.body !== 'string') return { message: 'Invalid request: body is missing', documentation_url: DOCS };
+  if (request.body.length > 65_536) {
+    return { message: 'Validation Failed: body is too long (maximum is 65536 characters)', documentation_url: DOCS };
+  }
+  return request.body;
+}
+
 /** Starts the fake on 127.0.0.1 and a free port. */
 export async function startFakeGitHub(): Promise<FakeGitHub> {
   let nextId = 1000;
@@ -208,14 +217,9 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
         );
       }
       if (method === 'POST') {
-        if (typeof body_.body !== 'string')
-          return send(response, 422, { message: 'Invalid request: body is missing', documentation_url: DOCS });
-        if (body_.body.length > 65_536)
-          return send(response, 422, {
-            message: 'Validation Failed: body is too long (maximum is 65536 characters)',
-            documentation_url: DOCS,
-          });
-        const comment = fake.addComment(issue, body_.body, 'github-actions[bot]');
+        const text = commentBody(body_);
+        if (typeof text !== 'string') return send(response, 422, text);
+        const comment = fake.addComment(issue, text, 'github-actions[bot]');
         comment.html_url = `https://github.com/${owner}/${repo}/pull/${issue}#issuecomment-${comment.id}`;
         return send(response, 201, comment);
       }
@@ -223,14 +227,9 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/comments\/(\d+)$/.exec(url.pathname)) && method === 'PATCH') {
       const comment = fake.comments.find((c) => c.id === Number(m![3]));
       if (!comment) return send(response, 404, { message: 'Not Found', documentation_url: DOCS });
-      if (typeof body_.body !== 'string')
-        return send(response, 422, { message: 'Invalid request: body is missing', documentation_url: DOCS });
-      if (body_.body.length > 65_536)
-        return send(response, 422, {
-          message: 'Validation Failed: body is too long (maximum is 65536 characters)',
-          documentation_url: DOCS,
-        });
-      comment.body = body_.body;
+      const text = commentBody(body_);
+      if (typeof text !== 'string') return send(response, 422, text);
+      comment.body = text;
       comment.updated_at = new Date().toISOString();
       return send(response, 200, comment);
     }

@@ -175,10 +175,13 @@ if [[ ! -s "$PKI/sa.key" ]]; then
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
 fi
 
-# kubeconfig FILE USER CERT KEY
+# kubeconfig FILE USER NAMESPACE CREDENTIALS: writes FILE unless it exists. CREDENTIALS are the user's YAML lines
+# (a client certificate and key, or a token); NAMESPACE, if not empty, becomes the context's namespace.
 kubeconfig() {
   [[ -s "$1" ]] && return 0
-  cat >"$1" <<KC
+  local ns=""
+  [[ -n "$3" ]] && ns=", namespace: $3"
+  cat >"$1.tmp" <<KC
 apiVersion: v1
 kind: Config
 clusters:
@@ -189,17 +192,21 @@ clusters:
 users:
 - name: $2
   user:
-    client-certificate-data: $(base64 -w0 "$3")
-    client-key-data: $(base64 -w0 "$4")
+$4
 contexts:
 - name: $2@kube-ship
-  context: {cluster: kube-ship, user: $2}
+  context: {cluster: kube-ship, user: $2$ns}
 current-context: $2@kube-ship
 KC
+  mv "$1.tmp" "$1"
 }
-kubeconfig "$ADMIN_KC" kube-ship-admin "$PKI/admin.crt" "$PKI/admin.key"
+# cert_credentials CERT KEY: the user lines of a client certificate.
+cert_credentials() {
+  printf '    client-certificate-data: %s\n    client-key-data: %s' "$(base64 -w0 "$1")" "$(base64 -w0 "$2")"
+}
+kubeconfig "$ADMIN_KC" kube-ship-admin "" "$(cert_credentials "$PKI/admin.crt" "$PKI/admin.key")"
 for c in kube-controller-manager kube-scheduler kwok; do
-  kubeconfig "$STATE/$c.kubeconfig" "$c" "$PKI/$c.crt" "$PKI/$c.key"
+  kubeconfig "$STATE/$c.kubeconfig" "$c" "" "$(cert_credentials "$PKI/$c.crt" "$PKI/$c.key")"
 done
 
 # ---------------------------------------------------------------------------------------------- control plane
@@ -442,24 +449,7 @@ if [[ ! -s "$DEPLOYER_KC" ]]; then
     sleep 0.1
   done
   [[ -n "$token" ]] || die "the token controller did not fill secret $NS/kube-ship-deployer-token"
-  cat >"$DEPLOYER_KC.tmp" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: kube-ship
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")
-users:
-- name: kube-ship-deployer
-  user:
-    token: $(printf %s "$token" | base64 -d)
-contexts:
-- name: kube-ship-deployer@kube-ship
-  context: {cluster: kube-ship, user: kube-ship-deployer, namespace: $NS}
-current-context: kube-ship-deployer@kube-ship
-KC
-  mv "$DEPLOYER_KC.tmp" "$DEPLOYER_KC"
+  kubeconfig "$DEPLOYER_KC" kube-ship-deployer "$NS" "    token: $(printf %s "$token" | base64 -d)"
 fi
 
 wait_for kwok 60 k wait --for=condition=Ready node -l type=kwok --timeout=1s
