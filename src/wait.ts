@@ -4,6 +4,7 @@
  * signals end the wait as soon as they appear.
  */
 import type { V1Deployment } from '@kubernetes/client-node';
+import { messageOf } from './errors.js';
 import type { Kube, NamespaceState } from './kube.js';
 import type { Log } from './log.js';
 import { newReplicaSet, podFailure, podsOf, progressLine, rolloutStatus, type Verdict } from './verdict.js';
@@ -54,7 +55,7 @@ export interface WaitResult {
 
 /**
  * Waits until every target is done, or one fails (the rest are left as they are: the caller rolls back), or the
- * deadline passes, or `signal` aborts. Logs one line per target whenever its progress line changes.
+ * deadline passes, or `signal` aborts, or watching fails for good (a verdict too: the caller still rolls back). Logs one line per target whenever its progress line changes.
  */
 export async function waitForRollouts(
   kube: Kube,
@@ -118,7 +119,6 @@ export async function waitForRollouts(
   if (options.signal.aborted) onAbort();
   options.signal.addEventListener('abort', onAbort, { once: true });
   const ticker = setInterval(evaluate, options.tickMs ?? 500);
-  let observeError: unknown;
   const observers = namespaces.map((namespace) =>
     kube
       .observe(
@@ -129,10 +129,9 @@ export async function waitForRollouts(
         },
         stop.signal,
       )
-      .catch((error: unknown) => {
-        observeError ??= error;
-        finish();
-      }),
+      .catch((error: unknown) =>
+        failRemaining('WatchFailed', () => `watching namespace ${namespace} failed: ${messageOf(error)}`),
+      ),
   );
   try {
     await finished;
@@ -142,6 +141,5 @@ export async function waitForRollouts(
     stop.abort();
     await Promise.all(observers);
   }
-  if (observeError !== undefined && [...verdicts.values()].some((v) => v.state === 'progressing')) throw observeError;
   return { verdicts, deployments, finishedAt, states };
 }

@@ -167,7 +167,11 @@ export class FakeKube implements Kube {
     return !this.denied.has(`${check.verb} ${resource}`);
   }
 
+  /** When set, observe() fails with it once the rollout is under way (a watch refused for good). */
+  observeError: KubeError | undefined;
+
   async observe(_namespace: string, onChange: (state: NamespaceState) => void, signal: AbortSignal): Promise<void> {
+    if (this.observeError && this.patches.length > 0 && !this.restoring()) throw this.observeError;
     const emit = (): void =>
       onChange({
         deployments: new Map(this.deployments),
@@ -178,6 +182,11 @@ export class FakeKube implements Kube {
     emit();
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     this.listeners.delete(emit);
+  }
+
+  /** True once a rollback patch (a whole template) was sent. */
+  private restoring(): boolean {
+    return this.patches.some((p) => p.ops.some((op) => op.path === '/spec/template'));
   }
 
   async listEvents() {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deploy, type DeployRequest } from '../../src/rollout.js';
+import { KubeError } from '../../src/kube.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
 const digest = 'sha256:' + 'a'.repeat(64);
@@ -107,5 +108,18 @@ describe('deploy', () => {
     );
     expect(result.result).toBe('rolled-back');
     expect(result.failureReason).toMatch(/^ns\/web: Timeout: /);
+  });
+
+  it('treats a watch that fails for good as a failed rollout, and still rolls back', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const before = structuredClone(kube.deployments.get('web')?.spec?.template);
+    kube.observeError = new KubeError(403, 'watch /apis/apps/v1/namespaces/ns/pods: pods is forbidden');
+    const result = await deploy(kube, request(), recordingLog());
+    expect(result.result).toBe('rolled-back');
+    expect(result.failureReason).toBe(
+      'ns/web: WatchFailed: watching namespace ns failed: watch /apis/apps/v1/namespaces/ns/pods: pods is forbidden',
+    );
+    expect(kube.deployments.get('web')?.spec?.template).toEqual(before);
   });
 });
