@@ -52,16 +52,29 @@ export function lastLines(log: string, max: number): string[] {
   return lines.slice(-max);
 }
 
+export interface EvidenceRequest {
+  kube: Kube;
+  target: string;
+  namespace: string;
+  pod: V1Pod | undefined;
+  container: string;
+  reason: string;
+  message: string;
+}
+
+/** Read at most this much of a log, whatever its line lengths. */
+export const LOG_BYTES = 64 * 1024;
+
 /** Collects the evidence for one failing pod and container. */
-export async function collectEvidence(
-  kube: Kube,
-  target: string,
-  namespace: string,
-  pod: V1Pod | undefined,
-  container: string,
-  reason: string,
-  message: string,
-): Promise<Evidence> {
+export async function collectEvidence({
+  kube,
+  target,
+  namespace,
+  pod,
+  container,
+  reason,
+  message,
+}: EvidenceRequest): Promise<Evidence> {
   const podName = pod?.metadata?.name ?? '';
   const statuses = [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])];
   const status = statuses.find((s) => s.name === container);
@@ -97,7 +110,14 @@ export async function collectEvidence(
     return evidence;
   }
   try {
-    const log = await kube.readLog(namespace, podName, container, previous, LOG_LINES);
+    const log = await kube.readLog({
+      namespace,
+      pod: podName,
+      container,
+      previous,
+      tailLines: LOG_LINES,
+      limitBytes: LOG_BYTES,
+    });
     evidence.logs = lastLines(log, LOG_LINES);
     evidence.logSource = previous ? 'previous run (before the last restart)' : 'current run';
   } catch (error) {

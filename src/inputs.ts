@@ -31,7 +31,13 @@ export interface Inputs {
   deployments: TargetSpec[];
   /** Overall rollout time limit, in milliseconds. */
   timeout: number;
+  /** Restarts a new pod's container may have before a crash fails the rollout. */
+  'allowed-restarts': number;
+  /** How long new pods stay watched after the rollout is done, in milliseconds (0: no bake). */
+  bake: number;
   rollback: boolean;
+  /** Limit of the wait for restored targets, in milliseconds. */
+  'rollback-timeout': number;
   'fail-fast': boolean;
   environment: string;
   'environment-url': string;
@@ -69,13 +75,13 @@ export function parseBoolean(name: string, raw: string, fallback: boolean): bool
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Parses a Go-style duration (`10m`, `90s`, `1h30m`, `500ms`) or plain seconds (`600`) into milliseconds. */
-export function parseDuration(name: string, raw: string, fallbackMs: number): number {
+export function parseDuration(name: string, raw: string, fallbackMs: number, allowZero = false): number {
   const value = raw.trim();
   if (value === '') return fallbackMs;
   const fix = `write a duration such as 10m, 90s or 1h30m`;
   if (/^\d+$/.test(value)) {
     const ms = Number(value) * 1000;
-    if (ms <= 0) throw new InputError(name, `"${value}" must be more than zero; ${fix}.`);
+    if (ms <= 0 && !allowZero) throw new InputError(name, `"${value}" must be more than zero; ${fix}.`);
     return ms;
   }
   const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
@@ -83,7 +89,7 @@ export function parseDuration(name: string, raw: string, fallbackMs: number): nu
     throw new InputError(name, `"${value}" is not a duration; ${fix}.`);
   }
   const ms = parts.reduce((sum, p) => sum + Number(p[1]) * (UNIT_MS[p[2] ?? 's'] ?? 0), 0);
-  if (ms <= 0) throw new InputError(name, `"${value}" must be more than zero; ${fix}.`);
+  if (ms <= 0 && !allowZero) throw new InputError(name, `"${value}" must be more than zero; ${fix}.`);
   return ms;
 }
 
@@ -129,6 +135,15 @@ function parseTags(raw: string, sha: string): string[] {
   if (tags.length > 0) return tags;
   if (sha === '') throw new InputError('tags', 'is empty and GITHUB_SHA is not set; give at least one tag.');
   return [sha.slice(0, 7)];
+}
+
+function parseCount(name: string, raw: string, fallback: number): number {
+  const value = raw.trim();
+  if (value === '') return fallback;
+  if (!/^\d+$/.test(value) || Number(value) > 1000) {
+    throw new InputError(name, `"${value}" is not a whole number from 0 to 1000; write e.g. 0 or 2.`);
+  }
+  return Number(value);
 }
 
 function parseComment(raw: string): CommentMode {
@@ -193,7 +208,10 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     namespace,
     deployments: deploymentLines.map(parseTarget),
     timeout: parseDuration('timeout', read('timeout'), 600_000),
+    'allowed-restarts': parseCount('allowed-restarts', read('allowed-restarts'), 0),
+    bake: parseDuration('bake', read('bake'), 30_000, true),
     rollback: parseBoolean('rollback', read('rollback'), true),
+    'rollback-timeout': parseDuration('rollback-timeout', read('rollback-timeout'), 300_000),
     'fail-fast': parseBoolean('fail-fast', read('fail-fast'), true),
     environment: read('environment').trim() || 'default',
     'environment-url': read('environment-url').trim(),

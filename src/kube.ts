@@ -5,8 +5,11 @@
 import type { CoreV1Event, V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { JsonPatchOp } from './patch.js';
 
-/** The objects of one namespace that a rollout is decided on, kept current by list + watch. */
-export interface NamespaceState {
+/**
+ * The objects one target's rollout is decided on, kept current by list + watch: the Deployment itself (by name)
+ * and the ReplicaSets and pods its selector matches, so the cost of watching does not grow with the namespace.
+ */
+export interface TargetState {
   deployments: Map<string, V1Deployment>;
   replicaSets: Map<string, V1ReplicaSet>;
   pods: Map<string, V1Pod>;
@@ -19,6 +22,25 @@ export interface AccessCheck {
   subresource?: string;
 }
 
+/** What to watch for one target. */
+export interface WatchScope {
+  namespace: string;
+  name: string;
+  /** The Deployment's label selector, as the `labelSelector` query parameter writes it. */
+  selector: string;
+}
+
+export interface LogRequest {
+  namespace: string;
+  pod: string;
+  container: string;
+  /** The run before the last restart (a crashed container's own last words). */
+  previous: boolean;
+  tailLines: number;
+  /** Read at most this many bytes, however long the lines are. */
+  limitBytes: number;
+}
+
 export interface Kube {
   /** Where requests go (server URL), for messages. */
   readonly server: string;
@@ -28,14 +50,15 @@ export interface Kube {
   /** SelfSubjectAccessReview for the current identity. */
   canI(namespace: string, check: AccessCheck): Promise<boolean>;
   /**
-   * Keeps a NamespaceState current (list, then watch; re-watch when a watch ends, relist on 410 Gone) and calls
-   * `onChange` after every change, until `signal` aborts. Rejects only on errors that retrying cannot fix.
+   * Keeps a TargetState current (list, then watch; re-watch when a watch ends, relist on 410 Gone, retry what a
+   * healthy cluster does for a while) and calls `onChange` after every change once all three kinds are listed,
+   * until `signal` aborts. Rejects only on errors that retrying cannot fix (401, 403, 404), status kept.
    */
-  observe(namespace: string, onChange: (state: NamespaceState) => void, signal: AbortSignal): Promise<void>;
+  observe(scope: WatchScope, onChange: (state: TargetState) => void, signal: AbortSignal): Promise<void>;
   /** Events whose involved object is `name`, oldest first. */
   listEvents(namespace: string, name: string): Promise<CoreV1Event[]>;
-  /** The last `tailLines` lines of a container's log; `previous` for the run before the last restart. */
-  readLog(namespace: string, pod: string, container: string, previous: boolean, tailLines: number): Promise<string>;
+  /** The end of a container's log; `previous` for the run before the last restart. */
+  readLog(request: LogRequest): Promise<string>;
 }
 
 /** An API error reduced to what decisions need: the HTTP status and the Status message (no headers, no body dump). */
@@ -44,6 +67,8 @@ export class KubeError extends Error {
     readonly status: number,
     message: string,
     readonly reason: string = '',
+    /** From a 429's Retry-After header. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'KubeError';

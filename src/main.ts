@@ -10,7 +10,8 @@ import { run as exec, lastErrorLine } from './exec.js';
 import { parseInputs, type Inputs } from './inputs.js';
 import { createKube } from './kube-client.js';
 import { loadCluster } from './kubeconfig.js';
-import type { Log } from './log.js';
+import { coreLog } from './core-log.js';
+import { saveRecords } from './records-file.js';
 import { renderReport, SUMMARY_LIMIT } from './markdown.js';
 import { changeCause } from './patch.js';
 import { createRegistry, splitRepository } from './registry.js';
@@ -20,13 +21,6 @@ import { preflight } from './preflight.js';
 import { deploy } from './rollout.js';
 import { STATE } from './state.js';
 import { resolveTargets } from './targets.js';
-
-export const coreLog: Log = {
-  info: (m) => core.info(m),
-  warning: (m) => core.warning(m),
-  debug: (m) => core.debug(m),
-  group: (name, fn) => core.group(name, fn),
-};
 
 async function buildAndPush(inputs: Inputs, env: NodeJS.ProcessEnv): Promise<BuildOutput> {
   const builder = await createBuilder(exec);
@@ -184,9 +178,12 @@ export async function run(): Promise<void> {
         changeCause: changeCause(report.reference, report.sha, report.actor, report.runUrl),
         timeoutMs: parsed.timeout,
         rollback: parsed.rollback,
+        rollbackTimeoutMs: parsed['rollback-timeout'],
         failFast: parsed['fail-fast'],
+        allowedRestarts: parsed['allowed-restarts'],
+        bakeMs: parsed.bake,
         signal: cancel.signal,
-        onPatched: (records) => core.saveState(STATE.records, JSON.stringify(records)),
+        onPatched: (records) => core.saveState(STATE.recordsFile, saveRecords(records, env)),
       },
       coreLog,
     );

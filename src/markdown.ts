@@ -6,7 +6,7 @@
  */
 import type { Evidence } from './evidence.js';
 import type { Report } from './report.js';
-import type { TargetReport } from './rollout.js';
+import type { TargetReport } from './report.js';
 
 /** Limits: the job summary takes up to 1 MiB, a PR comment up to 65,536 characters. */
 export const SUMMARY_LIMIT = 512 * 1024;
@@ -113,6 +113,8 @@ function headline(report: Report): string {
       return named
         ? `➖ Nothing to deploy: ${escapeText(report.environment)} already runs this image`
         : '➖ Nothing to deploy: already running this image';
+    case 'superseded':
+      return `⏭️ Deploy${to} superseded: another change took over during the rollout`;
     case 'error':
       return `❌ Deploy${to} failed before changing anything`;
   }
@@ -124,8 +126,19 @@ const OUTCOMES: Record<TargetReport['outcome'], string> = {
   failed: '❌&nbsp;failed',
   'rolled-back': '↩️&nbsp;restored',
   'rollback-failed': '❌&nbsp;restore&nbsp;failed',
+  'not-restored': '⚠️&nbsp;left&nbsp;as&nbsp;is',
+  superseded: '⏭️&nbsp;superseded',
   interrupted: '⏸️&nbsp;stopped',
 };
+
+/** `12.3s`, or `4.1s + 30s bake, 1 restart` when the new pods were baked. */
+function timeCell(t: TargetReport): string {
+  if (t.rolledOutSeconds === undefined || t.bakedSeconds === undefined || t.bakedSeconds <= 0) {
+    return `${t.seconds}s`;
+  }
+  const restarts = t.restarts ? `, ${t.restarts} restart${t.restarts === 1 ? '' : 's'}` : '';
+  return `${t.rolledOutSeconds}s + ${t.bakedSeconds}s bake${restarts}`;
+}
 
 function targetRow(t: TargetReport, repository: string): string {
   const before = [...new Set(Object.values(t.imagesBefore))];
@@ -138,7 +151,7 @@ function targetRow(t: TargetReport, repository: string): string {
       ? `${escapeText(t.revisionBefore)} → ${escapeText(t.revisionAfter)}`
       : escapeText(t.revisionBefore);
   const target = t.containers.length > 0 ? `${code(t.key)}<br>${escapeText(t.containers.join(', '))}` : code(t.key);
-  return `| ${target} | ${images} | ${revision} | ${t.replicas} | ${OUTCOMES[t.outcome]} | ${t.seconds}s |`;
+  return `| ${target} | ${images} | ${revision} | ${t.replicas} | ${OUTCOMES[t.outcome]} | ${timeCell(t)} |`;
 }
 
 function evidenceBlock(e: Evidence, logLines: number): string {
@@ -206,11 +219,21 @@ function headOf(report: Report, marker: string | undefined): string[] {
 
 function restoredOf(report: Report): string[] {
   const restored = report.targets.filter((t) => t.outcome === 'rolled-back');
-  if (restored.length === 0) return [];
   const list = restored.map(
     (t) => `${code(t.key)} to revision ${escapeText(t.revisionBefore)} (now ${escapeText(t.revisionAfter)})`,
   );
-  return [`**Restored:** ${list.join(', ')}: they run the images listed before the arrow again.`, ''];
+  const notes = report.targets
+    .filter((t) => t.restoreNote)
+    .map(
+      (t) =>
+        `**${t.outcome === 'not-restored' ? 'Not restored' : 'Rollback'}:** ${code(t.key)}: ${escapeText(t.restoreNote ?? '')}`,
+    );
+  return [
+    ...(list.length > 0
+      ? [`**Restored:** ${list.join(', ')}: they run the images listed before the arrow again.`, '']
+      : []),
+    ...notes.flatMap((n) => [n, '']),
+  ];
 }
 
 function buildOf(report: Report): string[] {

@@ -93,3 +93,77 @@ export function canonicalJson(value: unknown): string {
     return v;
   });
 }
+
+/** What to do to put back a target we patched, decided from the live Deployment (see `planRestore`). */
+export type RestorePlan =
+  | { kind: 'nothing'; note: string }
+  | { kind: 'leave'; note: string }
+  /** `only`: whether the whole template goes back, or only our containers' images. */
+  | { kind: 'patch'; only: 'template' | 'images'; ops: JsonPatchOp[]; note: string };
+
+export interface RestoreRecord {
+  uid: string;
+  containers: ChosenContainer[];
+  template: V1PodTemplateSpec;
+  changeCause: string | undefined;
+  revision: string;
+  applied?: { template: V1PodTemplateSpec; reference: string; changeCause: string };
+}
+
+interface LiveDeployment {
+  metadata?: { uid?: string; resourceVersion?: string; annotations?: Record<string, string> };
+  spec?: { template?: V1PodTemplateSpec };
+}
+
+/**
+ * How to undo exactly what our patch did and nothing more. The live template still the one our patch produced:
+ * the recorded template goes back whole. Changed since by someone else, with our containers still on our
+ * reference: only those containers' images are reverted, each guarded by `test` ops, and the other change stays.
+ * The Deployment replaced (another uid) or our containers changed again: nothing is touched. Every patch carries the
+ * resourceVersion just read, so a change in between gives 409 and a fresh decision.
+ */
+export function planRestore(record: RestoreRecord, live: LiveDeployment): RestorePlan {
+  const template = live.spec?.template;
+  const annotations = live.metadata?.annotations;
+  const resourceVersion = live.metadata?.resourceVersion ?? '';
+  if (record.uid !== '' && live.metadata?.uid !== record.uid) {
+    return { kind: 'leave', note: 'it was deleted and created again during the deploy; left as it is' };
+  }
+  if (sameTemplate(template, record.template)) return { kind: 'nothing', note: 'already on the recorded template' };
+  const applied = record.applied;
+  const ours = applied !== undefined && annotations?.[CHANGE_CAUSE_ANNOTATION] === applied.changeCause;
+  // A change-cause someone else wrote since is theirs: it is kept.
+  const cause = ours ? record.changeCause : annotations?.[CHANGE_CAUSE_ANNOTATION];
+  const wholeTemplate = (note: string): RestorePlan => ({
+    kind: 'patch',
+    only: 'template',
+    ops: rollbackPatch(resourceVersion, annotations, record.template, cause),
+    note,
+  });
+  // Without what was applied (a record that was never patched) the recorded template is the only guide.
+  if (applied === undefined) return wholeTemplate(`restored the recorded template (revision ${record.revision})`);
+  const stillOurs = record.containers.every((c) => {
+    const container = (template?.spec?.[c.kind] ?? [])[c.index];
+    return container?.name === c.name && container.image === applied.reference;
+  });
+  if (!stillOurs) {
+    return { kind: 'leave', note: 'its containers were changed again by someone else; left as it is' };
+  }
+  if (sameTemplate(template, applied.template)) {
+    return wholeTemplate(`restored the recorded template (revision ${record.revision})`);
+  }
+  return {
+    kind: 'patch',
+    only: 'images',
+    ops: [
+      { op: 'replace', path: '/metadata/resourceVersion', value: resourceVersion },
+      ...record.containers.flatMap((c): JsonPatchOp[] => [
+        { op: 'test', path: `/spec/template/spec/${c.kind}/${c.index}/name`, value: c.name },
+        { op: 'test', path: `/spec/template/spec/${c.kind}/${c.index}/image`, value: applied.reference },
+        { op: 'replace', path: `/spec/template/spec/${c.kind}/${c.index}/image`, value: c.image },
+      ]),
+      ...(ours ? annotationOps(annotations, CHANGE_CAUSE_ANNOTATION, record.changeCause) : []),
+    ],
+    note: 'someone else changed its pod template during the deploy: reverted only our images and kept their change',
+  };
+}

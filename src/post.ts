@@ -1,29 +1,38 @@
 /**
  * The post step (runs after success, failure and cancel): if the main step patched targets but never reached
- * its verdict (the runner killed it), restore the recorded templates so nothing is left half-deployed; then log
- * out of a registry the main step logged in to.
+ * its verdict (the runner killed it), undo what it changed so nothing is left half-deployed, unless the workflow
+ * said `rollback: false`; then log out of a registry the main step logged in to.
  */
 import * as core from '@actions/core';
-import { createKube } from './kube-client.js';
-import { loadCluster } from './kubeconfig.js';
-import { coreLog } from './main.js';
+import { coreLog } from './core-log.js';
 import { messageOf } from './errors.js';
 import { run as exec } from './exec.js';
-import { rollBack, type TargetRecord } from './rollout.js';
+import { parseBoolean } from './inputs.js';
+import { createKube } from './kube-client.js';
+import { loadCluster } from './kubeconfig.js';
+import { loadRecords } from './records-file.js';
+import { rollBack } from './rollout.js';
 import { STATE } from './state.js';
 
 async function restoreUnfinished(): Promise<void> {
-  const saved = core.getState(STATE.records);
-  if (saved === '' || core.getState(STATE.finished) === 'true') return;
-  const records = JSON.parse(saved) as TargetRecord[];
-  core.warning(
-    `The deploy did not finish: restoring ${records.map((r) => r.key).join(', ')} to the recorded templates`,
-  );
+  const file = core.getState(STATE.recordsFile);
+  if (file === '' || core.getState(STATE.finished) === 'true') return;
+  const records = loadRecords(file);
+  const keys = records.map((r) => r.key).join(', ');
+  if (!parseBoolean('rollback', core.getInput('rollback'), true)) {
+    core.warning(`The deploy did not finish; ${keys} left as they are (rollback: false)`);
+    return;
+  }
+  core.warning(`The deploy did not finish: undoing what it changed in ${keys}`);
   const cluster = loadCluster(core.getInput('kubeconfig'), core.getInput('kube-context'), process.env, (s) =>
     core.setSecret(s),
   );
-  const { errors } = await rollBack(createKube(cluster.config), records, coreLog);
-  if (errors.length > 0) core.setFailed(`Could not restore: ${errors.map((e) => `${e.key}: ${e.message}`).join('; ')}`);
+  const { errors, notes } = await rollBack(createKube(cluster.config), records, coreLog);
+  const problems = [
+    ...errors.map((e) => `${e.key}: ${e.message}`),
+    ...notes.filter((n) => n.left).map((n) => `${n.key}: not restored: ${n.note}`),
+  ];
+  if (problems.length > 0) core.setFailed(`Could not restore: ${problems.join('; ')}`);
 }
 
 export async function post(): Promise<void> {

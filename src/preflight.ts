@@ -5,7 +5,7 @@
  */
 import { messageOf, PreflightError } from './errors.js';
 import { isStatus, type AccessCheck, type Kube } from './kube.js';
-import { recordOf } from './rollout.js';
+import { recordOf } from './target-record.js';
 import { targetKey, type Target } from './targets.js';
 
 /** The permissions a deploy needs in each namespace, checked with SelfSubjectAccessReview before building. */

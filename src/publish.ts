@@ -135,6 +135,8 @@ export function deploymentStatusOf(report: Report): DeploymentStatus {
       return { ...base, state: 'failure', description: clip(`Rolled back: ${report.failureReason}`) };
     case 'failed':
       return { ...base, state: 'failure', description: clip(`Failed: ${report.failureReason}`) };
+    case 'superseded':
+      return { ...base, state: 'inactive', description: clip(`Superseded: ${report.failureReason}`) };
     case 'error':
       return { ...base, state: 'inactive', description: clip(`Nothing deployed: ${report.failureReason}`) };
   }

@@ -2,7 +2,34 @@
  * The deploy report: one plain object that the job summary, the PR comment and the outputs are all made from.
  */
 import type { Evidence } from './evidence.js';
-import type { DeployResultKind, TargetReport } from './rollout.js';
+
+export type TargetOutcome =
+  'success' | 'no-op' | 'failed' | 'rolled-back' | 'rollback-failed' | 'not-restored' | 'superseded' | 'interrupted';
+
+export interface TargetReport {
+  key: string;
+  containers: string[];
+  imagesBefore: Record<string, string>;
+  imageAfter: string;
+  revisionBefore: string;
+  revisionAfter: string;
+  replicas: number;
+  outcome: TargetOutcome;
+  message: string;
+  /** Seconds from the start of the deploy to the verdict (after the bake). */
+  seconds: number;
+  /** Seconds from the start of the deploy until kubectl's rule was met, when it was. */
+  rolledOutSeconds?: number;
+  /** Seconds the new pods were watched after that. */
+  bakedSeconds?: number;
+  /** Restarts of the new pods' containers, all told, when the wait ended. */
+  restarts?: number;
+  /** What the rollback did, when it did something other than restore the recorded template. */
+  restoreNote?: string;
+}
+
+/** `superseded`: another change took over our containers during the wait; nothing was rolled back. */
+export type DeployResultKind = 'success' | 'rolled-back' | 'failed' | 'no-op' | 'superseded';
 
 export interface BuildReport {
   builder: 'buildx' | 'buildkit';

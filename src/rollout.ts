@@ -1,45 +1,19 @@
 /**
- * The rollout engine, read top to bottom: record each target, patch it to the new image, watch every rollout at
- * once, decide, and if anything failed restore the recorded templates and watch those until healthy again.
+ * The rollout engine, read top to bottom: patch every target (recording what it was), watch every rollout at once
+ * (and bake), decide, and if anything failed gather the evidence while restoring what we changed, then watch the
+ * restored targets until healthy again.
  */
-import type { V1Deployment, V1PodTemplateSpec } from '@kubernetes/client-node';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { messageOf } from './errors.js';
 import { collectEvidence, type Evidence } from './evidence.js';
-import { isStatus, type Kube, type NamespaceState } from './kube.js';
+import { isStatus, type Kube, type TargetState } from './kube.js';
 import type { Log } from './log.js';
-import { CHANGE_CAUSE_ANNOTATION, deployPatch, digestOf, rollbackPatch, sameTemplate } from './patch.js';
-import { chooseContainers, targetKey, type ChosenContainer, type Target } from './targets.js';
+import { deployPatch, digestOf, planRestore } from './patch.js';
+import type { DeployResultKind, TargetReport } from './report.js';
+import { deadlineExceededAt, recordOf, type TargetRecord } from './target-record.js';
+import { targetKey, type Target } from './targets.js';
 import { REVISION_ANNOTATION, newReplicaSet, podsOf, type Verdict } from './verdict.js';
 import { waitForRollouts, type WaitItem, type WaitResult } from './wait.js';
-
-/** What a target looked like before the deploy: enough to put it back exactly. */
-export interface TargetRecord {
-  key: string;
-  namespace: string;
-  name: string;
-  containers: ChosenContainer[];
-  template: V1PodTemplateSpec;
-  changeCause: string | undefined;
-  revision: string;
-  replicas: number;
-}
-
-export type TargetOutcome = 'success' | 'no-op' | 'failed' | 'rolled-back' | 'rollback-failed' | 'interrupted';
-
-export interface TargetReport {
-  key: string;
-  containers: string[];
-  imagesBefore: Record<string, string>;
-  imageAfter: string;
-  revisionBefore: string;
-  revisionAfter: string;
-  replicas: number;
-  outcome: TargetOutcome;
-  message: string;
-  seconds: number;
-}
-
-export type DeployResultKind = 'success' | 'rolled-back' | 'failed' | 'no-op';
 
 export interface DeployResult {
   result: DeployResultKind;
@@ -60,55 +34,78 @@ export interface DeployRequest {
   changeCause: string;
   timeoutMs: number;
   rollback: boolean;
+  /** Limit of the wait for the restored targets. */
+  rollbackTimeoutMs: number;
   failFast: boolean;
+  allowedRestarts: number;
+  bakeMs: number;
   signal: AbortSignal;
   /** Called once the targets are patched, with the records needed to restore them (saved for the post step). */
   onPatched?: (records: TargetRecord[]) => void;
 }
 
 const MAX_CONFLICTS = 3;
+/** Evidence is gathered for this long at most per target, in parallel with the restore. */
+const EVIDENCE_LIMIT_MS = 5000;
 
-/** Reads a target and records what its rollback needs. Throws when it cannot be deployed (paused, no container). */
-export function recordOf(target: Target, deployment: V1Deployment, image: string): TargetRecord {
-  const key = targetKey(target);
-  if (deployment.spec?.paused) {
-    throw new Error(`${key} is paused; resume it (kubectl rollout resume deployment/${target.name}) or remove it.`);
-  }
-  const template = deployment.spec?.template ?? {};
+interface Patched {
+  record: TargetRecord;
+  item: WaitItem;
+}
+
+type Failed = Extract<Verdict, { state: 'failed' }>;
+
+/** A failed verdict in one line, with its reason named once. */
+function describe(verdict: Failed): string {
+  return verdict.message.includes(verdict.reason) ? verdict.message : `${verdict.reason}: ${verdict.message}`;
+}
+
+function revisionOf(deployment: V1Deployment | undefined): string {
+  return deployment?.metadata?.annotations?.[REVISION_ANNOTATION] ?? '';
+}
+
+function waitItemOf(
+  record: TargetRecord,
+  patched: V1Deployment | undefined,
+  expected?: WaitItem['expected'],
+): WaitItem {
   return {
-    key,
-    namespace: target.namespace,
-    name: target.name,
-    containers: chooseContainers(
-      target,
-      { containers: template.spec?.containers ?? [], initContainers: template.spec?.initContainers },
-      image,
-    ),
-    template,
-    changeCause: deployment.metadata?.annotations?.[CHANGE_CAUSE_ANNOTATION],
-    revision: deployment.metadata?.annotations?.[REVISION_ANNOTATION] ?? '',
-    replicas: deployment.spec?.replicas ?? 1,
+    key: record.key,
+    namespace: record.namespace,
+    name: record.name,
+    selector: record.selector,
+    minGeneration: patched?.metadata?.generation ?? 0,
+    staleDeadlineAt: patched ? deadlineExceededAt(patched) : undefined,
+    ...(expected ? { expected } : {}),
   };
 }
 
-function alreadyRunning(record: TargetRecord, digest: string): boolean {
-  return record.containers.every((c) => digestOf(c.image) === digest);
+function reportOf(record: TargetRecord, reference: string, patched: boolean): TargetReport {
+  return {
+    key: record.key,
+    containers: record.containers.map((c) => c.name),
+    imagesBefore: Object.fromEntries(record.containers.map((c) => [c.name, c.image])),
+    imageAfter: reference,
+    revisionBefore: record.revision,
+    revisionAfter: record.revision,
+    replicas: record.replicas,
+    outcome: patched ? 'interrupted' : 'no-op',
+    message: patched ? 'patched, not judged yet' : 'already running this digest',
+    seconds: 0,
+  };
 }
 
 /**
  * Patches one target, re-reading and re-deciding on 409 Conflict (someone changed it between our read and our
  * write): the new state becomes the record, and a target that meanwhile runs the digest needs no patch.
  */
-async function patchTarget(
-  kube: Kube,
-  target: Target,
-  request: DeployRequest,
-  log: Log,
-): Promise<{ record: TargetRecord; generation: number } | { record: TargetRecord; noop: true }> {
+async function patchTarget(kube: Kube, target: Target, request: DeployRequest, log: Log) {
   for (let attempt = 1; ; attempt += 1) {
     const current = await kube.getDeployment(target.namespace, target.name);
     const record = recordOf(target, current, request.image);
-    if (alreadyRunning(record, request.digest)) return { record, noop: true };
+    if (record.containers.every((c) => digestOf(c.image) === request.digest)) {
+      return { record, patched: undefined };
+    }
     const ops = deployPatch(
       current.metadata?.resourceVersion ?? '',
       current.metadata?.annotations,
@@ -119,7 +116,12 @@ async function patchTarget(
     try {
       const patched = await kube.patchDeployment(target.namespace, target.name, ops);
       log.info(`${record.key}: ${record.containers.map((c) => c.name).join(', ')} -> ${request.reference}`);
-      return { record, generation: patched.metadata?.generation ?? 0 };
+      record.applied = {
+        template: patched.spec?.template ?? {},
+        reference: request.reference,
+        changeCause: request.changeCause,
+      };
+      return { record, patched };
     } catch (error) {
       if (!isStatus(error, 409) || attempt >= MAX_CONFLICTS) throw error;
       log.info(`${record.key} changed while being patched (409 Conflict); reading it again`);
@@ -127,50 +129,94 @@ async function patchTarget(
   }
 }
 
-/** Puts back one recorded template (re-reading on conflict); returns the generation to wait for. */
-async function restoreTarget(kube: Kube, record: TargetRecord, log: Log): Promise<number | undefined> {
-  for (let attempt = 1; ; attempt += 1) {
-    const current = await kube.getDeployment(record.namespace, record.name);
-    if (sameTemplate(current.spec?.template, record.template)) return undefined;
-    const ops = rollbackPatch(
-      current.metadata?.resourceVersion ?? '',
-      current.metadata?.annotations,
-      record.template,
-      record.changeCause,
-    );
-    try {
-      const patched = await kube.patchDeployment(record.namespace, record.name, ops);
-      log.info(`${record.key}: restored the recorded template (revision ${record.revision})`);
-      return patched.metadata?.generation ?? 0;
-    } catch (error) {
-      if (!isStatus(error, 409) || attempt >= MAX_CONFLICTS) throw error;
-    }
-  }
+/** Step 1: patch every target; a target already on the digest is only checked for health. */
+async function patchAll(kube: Kube, request: DeployRequest, reports: Map<string, TargetReport>, log: Log) {
+  const patched: Patched[] = [];
+  const unchanged: WaitItem[] = [];
+  let patchError: string | undefined;
+  await log.group('Deploy', () =>
+    Promise.all(
+      request.targets.map(async (target) => {
+        try {
+          const { record, patched: after } = await patchTarget(kube, target, request, log);
+          reports.set(record.key, reportOf(record, request.reference, after !== undefined));
+          if (after === undefined) {
+            log.info(`${record.key}: already runs ${request.digest}; checking that it is healthy`);
+            unchanged.push(waitItemOf(record, undefined));
+          } else {
+            const containers = record.containers.map((c) => c.name);
+            patched.push({ record, item: waitItemOf(record, after, { containers, reference: request.reference }) });
+          }
+        } catch (error) {
+          patchError ??= `${targetKey(target)}: ${messageOf(error)}`;
+        }
+      }),
+    ),
+  );
+  return { patched, unchanged, patchError };
 }
 
-/** Restores every record; returns the items to wait for and the first error, if any. */
-export async function rollBack(
+/** Step 2: watch every patched target until rolled out and baked, and every unchanged one until judged healthy. */
+function watchAll(
   kube: Kube,
-  records: TargetRecord[],
+  patched: Patched[],
+  unchanged: WaitItem[],
+  request: DeployRequest,
+  started: number,
   log: Log,
-): Promise<{ items: WaitItem[]; errors: { key: string; message: string }[] }> {
-  const items: WaitItem[] = [];
-  const errors: { key: string; message: string }[] = [];
-  await Promise.all(
-    records.map(async (record) => {
-      try {
-        const generation = await restoreTarget(kube, record, log);
-        items.push({ key: record.key, namespace: record.namespace, name: record.name, minGeneration: generation ?? 0 });
-      } catch (error) {
-        errors.push({ key: record.key, message: messageOf(error) });
-      }
-    }),
+  now: () => number,
+) {
+  return log.group('Rollout', () =>
+    waitForRollouts(
+      kube,
+      [...patched.map((p) => ({ ...p.item, bakeMs: request.bakeMs })), ...unchanged.map((i) => ({ ...i, bakeMs: 0 }))],
+      {
+        deadline: started + request.timeoutMs,
+        failFast: request.failFast,
+        allowedRestarts: request.allowedRestarts,
+        signal: request.signal,
+      },
+      log,
+      now,
+    ),
   );
-  return { items, errors };
+}
+
+/** Step 3: each target's outcome from its verdict; the first failure is the deploy's reason. */
+function decideAll(wait: WaitResult, reports: Map<string, TargetReport>, started: number, now: () => number) {
+  let failure: string | undefined;
+  let superseded: string | undefined;
+  const seconds = (t: number | undefined) => (t === undefined ? undefined : Math.round((t - started) / 100) / 10);
+  for (const [key, verdict] of wait.verdicts) {
+    const report = reports.get(key);
+    if (report === undefined) continue;
+    const patched = report.outcome !== 'no-op';
+    report.revisionAfter = revisionOf(wait.deployments.get(key)) || report.revisionAfter;
+    report.seconds = seconds(wait.finishedAt.get(key) ?? now()) ?? 0;
+    report.rolledOutSeconds = seconds(wait.rolledOutAt.get(key));
+    if (report.rolledOutSeconds !== undefined)
+      report.bakedSeconds = Math.round((report.seconds - report.rolledOutSeconds) * 10) / 10;
+    report.restarts = wait.restarts.get(key);
+    if (verdict.state === 'failed') {
+      report.outcome = 'failed';
+      report.message = describe(verdict);
+      failure ??= `${key}: ${describe(verdict)}`;
+    } else if (verdict.state === 'superseded') {
+      report.outcome = 'superseded';
+      report.message = verdict.message;
+      superseded ??= `${key}: ${verdict.message}`;
+    } else if (patched) {
+      report.outcome = verdict.state === 'done' ? 'success' : 'interrupted';
+      report.message = verdict.message;
+    } else if (verdict.state === 'done') {
+      report.message = 'already running this digest, and healthy';
+    }
+  }
+  return { failure, superseded };
 }
 
 /** The pod a failure is about: the one the verdict names, else the first not-ready pod of the new ReplicaSet. */
-function failingPod(state: NamespaceState | undefined, deployment: V1Deployment | undefined, verdict: Verdict) {
+function failingPod(state: TargetState | undefined, deployment: V1Deployment | undefined, verdict: Verdict) {
   if (state === undefined) return { pod: undefined, container: '' };
   if (verdict.state === 'failed' && verdict.pod) {
     return { pod: state.pods.get(verdict.pod), container: verdict.container ?? '' };
@@ -182,16 +228,153 @@ function failingPod(state: NamespaceState | undefined, deployment: V1Deployment 
   return { pod, container };
 }
 
-/** A failed verdict in one line, with its reason named once. */
-function describe(verdict: Extract<Verdict, { state: 'failed' }>): string {
-  return verdict.message.includes(verdict.reason) ? verdict.message : `${verdict.reason}: ${verdict.message}`;
+const within = <T>(ms: number, work: Promise<T>, fallback: () => T): Promise<T> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(fallback()), ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(fallback());
+      },
+    );
+  });
+
+/** Step 4: evidence for every failed target, all at once, each bounded in time. */
+function gatherEvidence(kube: Kube, wait: WaitResult): Promise<Evidence[]> {
+  const failed = [...wait.verdicts].filter(
+    (entry): entry is [string, Failed] => entry[1].state === 'failed' && entry[1].reason !== 'Cancelled',
+  );
+  return Promise.all(
+    failed.map(([key, verdict]) => {
+      const state = wait.states.get(key);
+      const { pod, container } = failingPod(state, wait.deployments.get(key), verdict);
+      const namespace = key.slice(0, key.indexOf('/'));
+      const request = {
+        kube,
+        target: key,
+        namespace,
+        pod,
+        container,
+        reason: verdict.reason,
+        message: verdict.message,
+      };
+      return within(EVIDENCE_LIMIT_MS, collectEvidence(request), () => ({
+        target: key,
+        pod: pod?.metadata?.name ?? '',
+        container,
+        reason: verdict.reason,
+        message: verdict.message,
+        restartCount: 0,
+        events: [],
+        logs: [],
+        logSource: `not gathered within ${EVIDENCE_LIMIT_MS / 1000}s`,
+      }));
+    }),
+  );
 }
 
-function revisionOf(deployment: V1Deployment | undefined): string {
-  return deployment?.metadata?.annotations?.[REVISION_ANNOTATION] ?? '';
+export interface Restored {
+  /** Targets patched back, to wait for. */
+  items: WaitItem[];
+  /** Targets already as recorded, or left alone, with why. */
+  notes: { key: string; note: string; left: boolean }[];
+  errors: { key: string; message: string }[];
 }
 
-/** Record, patch, watch, decide, restore. Never throws for a failed rollout: that is a result, not an error. */
+/** Puts back one target as `planRestore` decides, re-reading and re-deciding on 409 Conflict. */
+async function restoreTarget(kube: Kube, record: TargetRecord, log: Log) {
+  for (let attempt = 1; ; attempt += 1) {
+    const live = await kube.getDeployment(record.namespace, record.name);
+    const plan = planRestore(record, live);
+    if (plan.kind !== 'patch') {
+      log.info(`${record.key}: ${plan.note}`);
+      return { plan, patched: undefined };
+    }
+    try {
+      const patched = await kube.patchDeployment(record.namespace, record.name, plan.ops);
+      if (plan.note) log.info(`${record.key}: ${plan.note}`);
+      return { plan, patched };
+    } catch (error) {
+      if (!isStatus(error, 409) || attempt >= MAX_CONFLICTS) throw error;
+      log.info(`${record.key} changed while being restored (409 Conflict); reading it again`);
+    }
+  }
+}
+
+/** Step 5: restore every record (only what we changed); returns what to wait for, what was left, and errors. */
+export async function rollBack(kube: Kube, records: TargetRecord[], log: Log): Promise<Restored> {
+  const restored: Restored = { items: [], notes: [], errors: [] };
+  await Promise.all(
+    records.map(async (record) => {
+      try {
+        const { plan, patched } = await restoreTarget(kube, record, log);
+        if (patched !== undefined) restored.items.push(waitItemOf(record, patched));
+        if (plan.kind !== 'patch' || plan.only === 'images') {
+          restored.notes.push({ key: record.key, note: plan.note, left: plan.kind === 'leave' });
+        }
+      } catch (error) {
+        restored.errors.push({ key: record.key, message: messageOf(error) });
+      }
+    }),
+  );
+  return restored;
+}
+
+/** Step 6: wait for the restored targets (own limit; a cancel stops the wait, not the restore). */
+async function waitRestored(
+  kube: Kube,
+  restored: Restored,
+  request: DeployRequest,
+  reports: Map<string, TargetReport>,
+  log: Log,
+  now: () => number,
+): Promise<string | undefined> {
+  const problems: string[] = [];
+  for (const error of restored.errors) {
+    problems.push(`${error.key}: ${error.message}`);
+    const report = reports.get(error.key);
+    if (report) report.outcome = 'rollback-failed';
+  }
+  for (const { key, note, left } of restored.notes) {
+    const report = reports.get(key);
+    if (report) Object.assign(report, { restoreNote: note, outcome: left ? 'not-restored' : 'rolled-back' });
+    if (left) problems.push(`${key}: not restored: ${note}`);
+  }
+  if (restored.items.length > 0) {
+    const back = await waitForRollouts(
+      kube,
+      restored.items,
+      {
+        deadline: now() + request.rollbackTimeoutMs,
+        failFast: request.failFast,
+        allowedRestarts: request.allowedRestarts,
+        signal: request.signal,
+      },
+      log,
+      now,
+    );
+    for (const [key, verdict] of back.verdicts) {
+      const report = reports.get(key);
+      if (report === undefined) continue;
+      report.revisionAfter = revisionOf(back.deployments.get(key)) || report.revisionAfter;
+      if (verdict.state === 'done') {
+        report.outcome = 'rolled-back';
+      } else if (verdict.state === 'failed' && verdict.reason === 'Cancelled') {
+        Object.assign(report, { outcome: 'rolled-back', message: 'restored (not waited for: cancelled)' });
+      } else {
+        report.outcome = 'rollback-failed';
+        problems.push(`${key}: ${verdict.state === 'failed' ? describe(verdict) : verdict.message}`);
+      }
+    }
+  }
+  return problems.length > 0 ? problems.join('; ') : undefined;
+}
+
+/** Patch, watch, decide, gather evidence, restore. Never throws for a failed rollout: that is a result, not an error. */
 export async function deploy(
   kube: Kube,
   request: DeployRequest,
@@ -200,35 +383,7 @@ export async function deploy(
 ): Promise<DeployResult> {
   const started = now();
   const reports = new Map<string, TargetReport>();
-  const patched: { record: TargetRecord; generation: number }[] = [];
-  let patchError: string | undefined;
-
-  await log.group('Deploy', () =>
-    Promise.all(
-      request.targets.map(async (target) => {
-        try {
-          const outcome = await patchTarget(kube, target, request, log);
-          const { record } = outcome;
-          reports.set(record.key, {
-            key: record.key,
-            containers: record.containers.map((c) => c.name),
-            imagesBefore: Object.fromEntries(record.containers.map((c) => [c.name, c.image])),
-            imageAfter: request.reference,
-            revisionBefore: record.revision,
-            revisionAfter: record.revision,
-            replicas: record.replicas,
-            outcome: 'no-op',
-            message: 'already running this digest',
-            seconds: 0,
-          });
-          if ('noop' in outcome) log.info(`${record.key}: already runs ${request.digest}; nothing to do`);
-          else patched.push(outcome);
-        } catch (error) {
-          patchError ??= `${targetKey(target)}: ${messageOf(error)}`;
-        }
-      }),
-    ),
-  );
+  const { patched, unchanged, patchError } = await patchAll(kube, request, reports, log);
   const records = patched.map((p) => p.record);
   if (records.length > 0) request.onPatched?.(records);
 
@@ -247,93 +402,32 @@ export async function deploy(
     ...extra,
   });
 
-  if (patchError === undefined && patched.length === 0) return finish('no-op', '');
-
-  let wait: WaitResult | undefined;
-  let failure: string | undefined = patchError;
   const patchedAt = now();
+  let wait: WaitResult | undefined;
+  let failure = patchError;
+  let superseded: string | undefined;
   if (patchError === undefined) {
-    wait = await log.group('Rollout', () =>
-      waitForRollouts(
-        kube,
-        patched.map((p) => ({
-          key: p.record.key,
-          namespace: p.record.namespace,
-          name: p.record.name,
-          minGeneration: p.generation,
-        })),
-        { deadline: started + request.timeoutMs, failFast: request.failFast, signal: request.signal },
-        log,
-        now,
-      ),
-    );
-    for (const [key, verdict] of wait.verdicts) {
-      const report = reports.get(key);
-      if (report === undefined) continue;
-      report.revisionAfter = revisionOf(wait.deployments.get(key));
-      report.seconds = Math.round(((wait.finishedAt.get(key) ?? now()) - started) / 100) / 10;
-      report.outcome = verdict.state === 'done' ? 'success' : verdict.state === 'failed' ? 'failed' : 'interrupted';
-      report.message = verdict.state === 'failed' ? describe(verdict) : verdict.message;
-      if (verdict.state === 'failed' && failure === undefined) failure = `${key}: ${describe(verdict)}`;
-    }
+    wait = await watchAll(kube, patched, unchanged, request, started, log, now);
+    ({ failure, superseded } = decideAll(wait, reports, started, now));
   }
   const verdictAt = now();
   const verdictMs = verdictAt - patchedAt;
-  if (failure === undefined) return finish('success', '', { verdictMs });
-
-  const evidence: Evidence[] = [];
-  if (wait !== undefined) {
-    const { states, verdicts, deployments } = wait;
-    for (const record of records) {
-      const verdict = verdicts.get(record.key);
-      if (verdict?.state !== 'failed' || verdict.reason === 'Cancelled') continue;
-      const { pod, container } = failingPod(states.get(record.namespace), deployments.get(record.key), verdict);
-      evidence.push(
-        await collectEvidence(kube, record.key, record.namespace, pod, container, verdict.reason, verdict.message),
-      );
-    }
+  if (failure === undefined) {
+    if (superseded !== undefined) return finish('superseded', superseded, { verdictMs });
+    return finish(patched.length === 0 ? 'no-op' : 'success', '', { verdictMs });
   }
 
-  if (!request.rollback || records.length === 0) return finish('failed', failure, { evidence, verdictMs });
-
-  const { rollbackError } = await log.group('Rollback', async () => {
-    log.info(`Rolling back ${records.map((r) => r.key).join(', ')} to the recorded templates`);
-    const restored = await rollBack(kube, records, log);
-    let rollbackError =
-      restored.errors.length > 0 ? restored.errors.map((e) => `${e.key}: ${e.message}`).join('; ') : undefined;
-    for (const error of restored.errors) {
-      const report = reports.get(error.key);
-      if (report) report.outcome = 'rollback-failed';
-    }
-    if (request.signal.aborted) {
-      // Cancelled: the runner gives a few seconds before it kills the step, so restore without waiting.
-      for (const item of restored.items) {
-        const report = reports.get(item.key);
-        if (report) Object.assign(report, { outcome: 'rolled-back', message: 'restored (not waited for: cancelled)' });
-      }
-    } else if (restored.items.length > 0) {
-      const back = await waitForRollouts(
-        kube,
-        restored.items,
-        { deadline: now() + request.timeoutMs, failFast: request.failFast, signal: new AbortController().signal },
-        log,
-        now,
-      );
-      for (const [key, verdict] of back.verdicts) {
-        const report = reports.get(key);
-        if (report === undefined) continue;
-        report.revisionAfter = revisionOf(back.deployments.get(key));
-        if (verdict.state === 'done') {
-          report.outcome = 'rolled-back';
-        } else {
-          report.outcome = 'rollback-failed';
-          const why = verdict.state === 'failed' ? describe(verdict) : verdict.message;
-          rollbackError = [rollbackError, `${key}: ${why}`].filter(Boolean).join('; ');
-        }
-      }
-    }
-    return { rollbackError };
+  const evidence = wait ? gatherEvidence(kube, wait) : Promise.resolve([]);
+  // Superseded targets belong to whoever took them over: they are not ours to restore.
+  const ours = records.filter((r) => reports.get(r.key)?.outcome !== 'superseded');
+  if (!request.rollback || ours.length === 0) {
+    return finish('failed', failure, { evidence: await evidence, verdictMs });
+  }
+  const rollbackError = await log.group('Rollback', async () => {
+    log.info(`Rolling back ${ours.map((r) => r.key).join(', ')}: undoing what this deploy changed`);
+    const restored = await rollBack(kube, ours, log);
+    return waitRestored(kube, restored, request, reports, log, now);
   });
   const result = rollbackError === undefined ? 'rolled-back' : 'failed';
-  return finish(result, failure, { evidence, rollbackError, verdictMs, restoreMs: now() - verdictAt });
+  return finish(result, failure, { evidence: await evidence, rollbackError, verdictMs, restoreMs: now() - verdictAt });
 }

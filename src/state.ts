@@ -2,8 +2,12 @@
 export const STATE = {
   /** Registry host logged in to with the inputs' credentials: logged out in the post step. */
   loggedIn: 'logged-in-registry',
-  /** JSON of the TargetRecords once patched: the post step restores them if the main step never finished. */
-  records: 'records',
+  /**
+   * Path of a file (under RUNNER_TEMP) with the TargetRecords once patched: the post step restores them if the main
+   * step never finished. A file, not the state itself: state travels in an environment variable, which Linux caps
+   * at 128 KiB (about 30 pod templates).
+   */
+  recordsFile: 'records-file',
   /** Set when the main step reached its verdict (and rollback, if any). */
   finished: 'finished',
 } as const;

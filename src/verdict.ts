@@ -3,21 +3,25 @@
  * that make waiting pointless (a crash loop, an image that cannot be pulled, readiness that never comes). Pure
  * functions over plain objects, so the table tests can use kubectl's and kstatus's own cases.
  */
-import type { V1Container, V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import type { V1Container, V1ContainerStatus, V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 
 export type Verdict =
   | { state: 'progressing'; message: string }
   | { state: 'done'; message: string }
-  | { state: 'failed'; reason: string; message: string; pod?: string; container?: string };
+  | { state: 'failed'; reason: string; message: string; pod?: string; container?: string }
+  /** Someone else changed our containers' images during the wait: not ours to judge or roll back. */
+  | { state: 'superseded'; message: string; image: string };
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 
 /**
  * kubectl's `rollout status` rule for a Deployment, case by case and in the same order: nothing counts until the
  * controller has observed the current generation; ProgressDeadlineExceeded is a failure; then all replicas updated,
- * no old replicas left, every updated replica available.
+ * no old replicas left, every updated replica available. One departure: a ProgressDeadlineExceeded last updated at
+ * or before `staleDeadlineAt` (the one the Deployment carried when we patched it) is left over from before, and the
+ * controller keeps it until it sees progress (Recreate, maxSurge 0): it says nothing about our rollout.
  */
-export function rolloutStatus(deployment: V1Deployment): Verdict {
+export function rolloutStatus(deployment: V1Deployment, staleDeadlineAt?: string): Verdict {
   const name = deployment.metadata?.name ?? '';
   const generation = deployment.metadata?.generation ?? 0;
   const status = deployment.status ?? {};
@@ -25,7 +29,11 @@ export function rolloutStatus(deployment: V1Deployment): Verdict {
     return { state: 'progressing', message: 'waiting for the deployment spec update to be observed' };
   }
   const progressing = status.conditions?.find((c) => c.type === 'Progressing');
-  if (progressing?.reason === 'ProgressDeadlineExceeded') {
+  const stale =
+    staleDeadlineAt !== undefined &&
+    progressing?.lastUpdateTime !== undefined &&
+    new Date(progressing.lastUpdateTime).getTime() <= new Date(staleDeadlineAt).getTime();
+  if (progressing?.reason === 'ProgressDeadlineExceeded' && !stale) {
     return {
       state: 'failed',
       reason: 'ProgressDeadlineExceeded',
@@ -48,74 +56,187 @@ export function rolloutStatus(deployment: V1Deployment): Verdict {
   return { state: 'done', message: `deployment "${name}" successfully rolled out` };
 }
 
-/** Waiting reasons after which the pod will not recover by waiting. */
+/** Waiting reasons after which the pod will not recover by waiting (a crash loop is judged by its restarts). */
 export const FATAL_WAITING_REASONS = [
-  'CrashLoopBackOff',
   'ErrImagePull',
   'ImagePullBackOff',
+  'ErrImageNeverPull',
+  'RegistryUnavailable',
   'InvalidImageName',
   'CreateContainerConfigError',
   'CreateContainerError',
 ] as const;
 
-/** Time after a container started within which not being ready is still normal. */
-export function readinessGraceMs(container: V1Container | undefined, minReadySeconds: number): number {
-  const probeBudget = (probe: V1Container['readinessProbe']): number =>
-    probe === undefined
-      ? 0
-      : (probe.initialDelaySeconds ?? 0) +
+/** How long the scheduler may fail to place a pod before waiting is pointless (kstatus waits 15 s). */
+export const UNSCHEDULABLE_WINDOW_MS = 30_000;
+/** How long a ReplicaSet may fail to create pods (quota, LimitRange, a webhook) while nothing is terminating. */
+export const FAILED_CREATE_WINDOW_MS = 10_000;
+/** Before its first Ready, a container gets at least this long: a readiness probe keeps probing, it never gives up. */
+export const FIRST_READY_FLOOR_MS = 60_000;
+
+/** Seconds a probe may fail before it has had its full say. */
+function probeBudget(probe: V1Container['readinessProbe']): number {
+  return probe === undefined
+    ? 0
+    : (probe.initialDelaySeconds ?? 0) +
         (probe.periodSeconds ?? 10) * (probe.failureThreshold ?? 3) +
         (probe.timeoutSeconds ?? 1);
-  const readiness = container?.readinessProbe === undefined ? 30 : probeBudget(container.readinessProbe);
-  const seconds = probeBudget(container?.startupProbe) + readiness + minReadySeconds;
-  return Math.max(10, seconds) * 1000;
 }
 
 /**
- * The first fatal signal among the new ReplicaSet's pods: a fatal waiting reason on any container or init
- * container, or a started container still not ready after its readiness grace.
+ * How long a running container may stay not ready before that is a failure. Before its first Ready: its startup
+ * and readiness probes' budgets (at least FIRST_READY_FLOOR_MS), plus minReadySeconds. After it has been Ready (lost
+ * readiness): the readiness probe's budget (30 s without a probe), at least 10 s.
  */
-export function podFailure(
-  pods: V1Pod[],
-  templateContainers: V1Container[],
+export function readinessGraceMs(
+  container: V1Container | undefined,
   minReadySeconds: number,
-  now: number,
-): Verdict | undefined {
+  wasReady = false,
+): number {
+  const readiness = container?.readinessProbe === undefined ? 30 : probeBudget(container.readinessProbe);
+  if (wasReady) return Math.max(10, readiness) * 1000;
+  const probes = (probeBudget(container?.startupProbe) + readiness) * 1000;
+  return Math.max(FIRST_READY_FLOOR_MS, probes) + minReadySeconds * 1000;
+}
+
+/** What the signals need besides the pods: the time, the budget, and what was seen of each pod before. */
+export interface PodCheck {
+  now: number;
+  minReadySeconds: number;
+  /** Restarts a new pod's container may have before that fails the rollout (input `allowed-restarts`). */
+  allowedRestarts: number;
+  /** Restarts a container had when watching began: only restarts after that count against the budget. */
+  restartsBefore(pod: string, container: string): number;
+  /** Whether the pod has been seen Ready: losing readiness then gets the shorter grace. */
+  wasReady(pod: string): boolean;
+}
+
+const failed = (reason: string, pod: string, container: string, detail: string): Verdict => ({
+  state: 'failed',
+  reason,
+  message: `pod ${pod}${container ? ` container ${container}` : ''}: ${detail}`,
+  pod,
+  ...(container ? { container } : {}),
+});
+
+const ageMs = (time: Date | string | undefined, now: number): number =>
+  time === undefined ? 0 : now - new Date(time).getTime();
+
+/** The scheduler could not place the pod for longer than the window. */
+function unschedulable(pod: V1Pod, now: number): Verdict | undefined {
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status !== 'False' || scheduled.reason !== 'Unschedulable') return undefined;
+  const age = ageMs(scheduled.lastTransitionTime, now);
+  if (age < UNSCHEDULABLE_WINDOW_MS) return undefined;
+  const name = pod.metadata?.name ?? '';
+  return failed('Unschedulable', name, '', `not scheduled for ${Math.round(age / 1000)}s: ${scheduled.message ?? ''}`);
+}
+
+/** A container that cannot start, crashed past the restart budget, or was OOM-killed past it. */
+function containerFailure(pod: V1Pod, status: V1ContainerStatus, init: boolean, check: PodCheck): Verdict | undefined {
+  const name = pod.metadata?.name ?? '';
+  const waiting = status.state?.waiting;
+  const reason = waiting?.reason ?? '';
+  if ((FATAL_WAITING_REASONS as readonly string[]).includes(reason)) {
+    const detail = waiting?.message ?? status.lastState?.terminated?.message ?? '';
+    return failed(reason, name, status.name, `${reason}${detail ? `: ${detail}` : ''}`);
+  }
+  const last = status.lastState?.terminated ?? status.state?.terminated;
+  const crashLooping = reason === 'CrashLoopBackOff';
+  // A crash loop counts every restart; a container that restarted and runs again counts those since we looked.
+  const restarts = crashLooping ? status.restartCount : status.restartCount - check.restartsBefore(name, status.name);
+  const abnormal = crashLooping || (last !== undefined && (last.exitCode !== 0 || last.reason === 'OOMKilled'));
+  if (!abnormal || restarts <= check.allowedRestarts) return undefined;
+  const kind =
+    last?.reason === 'OOMKilled'
+      ? 'OOMKilled'
+      : init
+        ? 'InitContainerFailed'
+        : crashLooping
+          ? 'CrashLoopBackOff'
+          : 'ContainerRestarted';
+  const exit = last ? `exit code ${last.exitCode}${last.reason ? ` (${last.reason})` : ''}` : '';
+  const budget = check.allowedRestarts > 0 ? ` (allowed-restarts: ${check.allowedRestarts})` : '';
+  const detail = [kind, `restarted ${restarts} time${restarts === 1 ? '' : 's'}${budget}`, exit, waiting?.message ?? '']
+    .filter((p) => p !== '')
+    .join(', ');
+  return failed(kind, name, status.name, detail);
+}
+
+/** A started container not ready for longer than its grace, counted from its last start or readiness change. */
+function notReady(pod: V1Pod, status: V1ContainerStatus, spec: V1Container | undefined, check: PodCheck) {
+  const startedAt = status.state?.running?.startedAt;
+  if (status.ready || startedAt === undefined) return undefined;
+  const name = pod.metadata?.name ?? '';
+  const readyChange = pod.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime;
+  const since = Math.max(new Date(startedAt).getTime(), readyChange ? new Date(readyChange).getTime() : 0);
+  const wasReady = check.wasReady(name);
+  const grace = readinessGraceMs(spec, check.minReadySeconds, wasReady);
+  const notReadyFor = check.now - since;
+  if (notReadyFor <= grace) return undefined;
+  const what = wasReady ? 'lost readiness' : 'running but not ready';
+  return failed(
+    'ReadinessTimeout',
+    name,
+    status.name,
+    `${what} for ${Math.round(notReadyFor / 1000)}s (grace ${Math.round(grace / 1000)}s)`,
+  );
+}
+
+/**
+ * The first signal among the new ReplicaSet's pods that waiting will not fix: unschedulable past its window, an
+ * image that cannot be pulled or a container that cannot be created, a crash loop, OOM kill or restart past the
+ * budget, an init container that failed, or a started container not ready past its grace.
+ */
+export function podFailure(pods: V1Pod[], templateContainers: V1Container[], check: PodCheck): Verdict | undefined {
   for (const pod of pods) {
     if (pod.metadata?.deletionTimestamp) continue;
-    const podName = pod.metadata?.name ?? '';
-    const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
-    for (const cs of statuses) {
-      const reason = cs.state?.waiting?.reason ?? '';
-      if ((FATAL_WAITING_REASONS as readonly string[]).includes(reason)) {
-        const detail = cs.state?.waiting?.message ?? cs.lastState?.terminated?.message ?? '';
-        return {
-          state: 'failed',
-          reason,
-          message: `pod ${podName} container ${cs.name}: ${reason}${detail ? `: ${detail}` : ''}`,
-          pod: podName,
-          container: cs.name,
-        };
-      }
-    }
-    for (const cs of pod.status?.containerStatuses ?? []) {
-      const startedAt = cs.state?.running?.startedAt;
-      if (cs.ready || startedAt === undefined) continue;
-      const spec = templateContainers.find((c) => c.name === cs.name);
-      const grace = readinessGraceMs(spec, minReadySeconds);
-      const notReadyFor = now - new Date(startedAt).getTime();
-      if (notReadyFor > grace) {
-        return {
-          state: 'failed',
-          reason: 'ReadinessTimeout',
-          message: `pod ${podName} container ${cs.name}: running for ${Math.round(notReadyFor / 1000)}s but not ready (grace ${Math.round(grace / 1000)}s)`,
-          pod: podName,
-          container: cs.name,
-        };
-      }
-    }
+    const signal =
+      unschedulable(pod, check.now) ??
+      (pod.status?.initContainerStatuses ?? [])
+        .map((cs) => containerFailure(pod, cs, true, check))
+        .find((v) => v !== undefined) ??
+      (pod.status?.containerStatuses ?? [])
+        .map((cs) => containerFailure(pod, cs, false, check))
+        .find((v) => v !== undefined) ??
+      (pod.status?.containerStatuses ?? [])
+        .map((cs) =>
+          notReady(
+            pod,
+            cs,
+            templateContainers.find((c) => c.name === cs.name),
+            check,
+          ),
+        )
+        .find((v) => v !== undefined);
+    if (signal) return signal;
   }
   return undefined;
+}
+
+/**
+ * The new ReplicaSet cannot create its pods (quota, LimitRange, an admission webhook's denial): its
+ * `ReplicaFailure` condition (or the Deployment's copy of it) has held past the window, and no pod of the target is
+ * terminating (whose end might free the quota).
+ */
+export function replicaFailure(
+  deployment: V1Deployment,
+  replicaSet: V1ReplicaSet | undefined,
+  pods: V1Pod[],
+  now: number,
+): Verdict | undefined {
+  const condition =
+    replicaSet?.status?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True') ??
+    deployment.status?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+  if (condition === undefined) return undefined;
+  if (ageMs(condition.lastTransitionTime, now) < FAILED_CREATE_WINDOW_MS) return undefined;
+  if (pods.some((p) => p.metadata?.deletionTimestamp)) return undefined;
+  const reason = condition.reason || 'FailedCreate';
+  return {
+    state: 'failed',
+    reason,
+    message: `${replicaSet?.metadata?.name ?? deployment.metadata?.name ?? ''}: ${reason}: ${condition.message ?? ''}`,
+  };
 }
 
 /**

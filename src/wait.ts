@@ -1,32 +1,96 @@
 /**
- * Waiting for rollouts: every target at once, under one deadline, on list + watch (one set of watches per
- * namespace, however many Deployments it holds). The verdict is kubectl's rule; with fail-fast the new pods'
- * signals end the wait as soon as they appear.
+ * Waiting for rollouts: every target at once, under one deadline, each on list + watch of its own objects. The
+ * verdict is kubectl's rule; with fail-fast the new pods' signals end the wait as soon as they appear; once a
+ * target meets the rule it bakes (its new pods stay watched for `bakeMs`) before it is done.
  */
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { messageOf } from './errors.js';
-import type { Kube, NamespaceState } from './kube.js';
+import type { Kube, TargetState } from './kube.js';
 import type { Log } from './log.js';
-import { newReplicaSet, podFailure, podsOf, progressLine, rolloutStatus, type Verdict } from './verdict.js';
+import {
+  newReplicaSet,
+  podFailure,
+  podsOf,
+  progressLine,
+  replicaFailure,
+  rolloutStatus,
+  type PodCheck,
+  type Verdict,
+} from './verdict.js';
 
 export interface WaitItem {
   key: string;
   namespace: string;
   name: string;
+  /** The Deployment's label selector (labelSelector syntax): what its ReplicaSets and pods are watched by. */
+  selector: string;
   /** The generation the Deployment had after our patch: anything older is a stale view. */
   minGeneration: number;
+  /** Our containers and the reference they must carry; another image there means another deploy took over. */
+  expected?: { containers: string[]; reference: string };
+  /** The Progressing condition's lastUpdateTime when we patched, if it was ProgressDeadlineExceeded then. */
+  staleDeadlineAt?: string;
+  /** How long to keep watching the new pods once the rollout is done (0 or unset: no bake). */
+  bakeMs?: number;
 }
 
 export interface WaitOptions {
   deadline: number;
   failFast: boolean;
   signal: AbortSignal;
-  /** How often time-based signals (readiness grace, deadline) are re-checked without a watch event. */
+  /** Restarts a new pod's container may have before a crash fails the rollout. */
+  allowedRestarts: number;
+  /** How often time-based signals (readiness grace, deadline, bake) are re-checked without a watch event. */
   tickMs?: number;
 }
 
-/** The verdict of one target from the state of its namespace. */
-export function decide(item: WaitItem, state: NamespaceState, failFast: boolean, now: number): Verdict {
+/** What was seen of a target's pods before: restart counts when watching began, and pods once Ready. */
+export class PodHistory {
+  private readonly restarts = new Map<string, number>();
+  private readonly ready = new Set<string>();
+  private started = false;
+
+  /** Notes what the pods show now; restart counts are kept only from the first view. */
+  see(pods: Iterable<V1Pod>): void {
+    for (const pod of pods) {
+      const name = pod.metadata?.name ?? '';
+      if (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) this.ready.add(name);
+      if (this.started) continue;
+      for (const cs of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+        this.restarts.set(`${name}/${cs.name}`, cs.restartCount);
+      }
+    }
+    this.started = true;
+  }
+
+  check(now: number, minReadySeconds: number, allowedRestarts: number): PodCheck {
+    return {
+      now,
+      minReadySeconds,
+      allowedRestarts,
+      restartsBefore: (pod, container) => this.restarts.get(`${pod}/${container}`) ?? 0,
+      wasReady: (pod) => this.ready.has(pod),
+    };
+  }
+}
+
+/** The images our containers carry now, if any of them is not the reference we deployed. */
+function supersededBy(item: WaitItem, deployment: V1Deployment): string | undefined {
+  if (item.expected === undefined) return undefined;
+  const spec = deployment.spec?.template.spec;
+  const all = [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])];
+  const changed = all.filter((c) => item.expected?.containers.includes(c.name) && c.image !== item.expected.reference);
+  return changed.length > 0 ? changed.map((c) => `${c.name}=${c.image}`).join(', ') : undefined;
+}
+
+/** The verdict of one target from its state (kubectl's rule, then the signals of its new pods). */
+export function decide(
+  item: WaitItem,
+  state: TargetState,
+  options: Pick<WaitOptions, 'failFast' | 'allowedRestarts'>,
+  history: PodHistory,
+  now: number,
+): Verdict {
   const deployment = state.deployments.get(item.name);
   if (deployment === undefined) {
     return { state: 'failed', reason: 'Deleted', message: `deployment ${item.key} was deleted during the rollout` };
@@ -34,28 +98,57 @@ export function decide(item: WaitItem, state: NamespaceState, failFast: boolean,
   if ((deployment.metadata?.generation ?? 0) < item.minGeneration) {
     return { state: 'progressing', message: 'waiting for the patched deployment to be seen' };
   }
-  const status = rolloutStatus(deployment);
-  if (status.state !== 'progressing' || !failFast) return status;
+  const image = supersededBy(item, deployment);
+  if (image !== undefined) {
+    return { state: 'superseded', image, message: `another change took over during the rollout: now ${image}` };
+  }
+  const status = rolloutStatus(deployment, item.staleDeadlineAt);
+  if (status.state === 'failed' || !options.failFast) return status;
   const replicaSet = newReplicaSet(deployment, [...state.replicaSets.values()]);
   if (replicaSet === undefined) return status;
-  const pods = podsOf(replicaSet, [...state.pods.values()]);
+  const allPods = [...state.pods.values()];
+  const check = history.check(now, deployment.spec?.minReadySeconds ?? 0, options.allowedRestarts);
   const containers = deployment.spec?.template.spec?.containers ?? [];
-  return podFailure(pods, containers, deployment.spec?.minReadySeconds ?? 0, now) ?? status;
+  return (
+    replicaFailure(deployment, replicaSet, allPods, now) ??
+    podFailure(podsOf(replicaSet, allPods), containers, check) ??
+    status
+  );
+}
+
+/** New pods present when the bake began that are gone or going, while the Deployment was not scaled down. */
+function replacedPods(deployment: V1Deployment, state: TargetState, atBakeStart: Set<string>, replicas: number) {
+  if ((deployment.spec?.replicas ?? 0) < replicas) return [];
+  return [...atBakeStart].filter((name) => {
+    const pod = state.pods.get(name);
+    return pod === undefined || pod.metadata?.deletionTimestamp !== undefined;
+  });
+}
+
+interface Bake {
+  since: number;
+  pods: Set<string>;
+  replicas: number;
 }
 
 export interface WaitResult {
   verdicts: Map<string, Verdict>;
   /** The last Deployment seen for each target (replica counts, revision). */
   deployments: Map<string, V1Deployment>;
-  /** When each target's verdict became final. */
+  /** When each target met kubectl's rule (before its bake). */
+  rolledOutAt: Map<string, number>;
+  /** When each target's verdict became final (after its bake). */
   finishedAt: Map<string, number>;
-  /** The last state seen of each namespace, for evidence. */
-  states: Map<string, NamespaceState>;
+  /** Restarts of each target's new pods' containers, all told, at the end. */
+  restarts: Map<string, number>;
+  /** The last state seen of each target, for evidence. */
+  states: Map<string, TargetState>;
 }
 
 /**
- * Waits until every target is done, or one fails (the rest are left as they are: the caller rolls back), or the
- * deadline passes, or `signal` aborts, or watching fails for good (a verdict too: the caller still rolls back). Logs one line per target whenever its progress line changes.
+ * Waits until every target is done (rolled out and baked), or one fails (the rest are left as they are: the caller
+ * rolls back), or the deadline passes, or `signal` aborts, or watching fails for good (a verdict too: the caller
+ * still rolls back). Logs one line per target whenever its progress line changes.
  */
 export async function waitForRollouts(
   kube: Kube,
@@ -64,73 +157,148 @@ export async function waitForRollouts(
   log: Log,
   now: () => number = Date.now,
 ): Promise<WaitResult> {
-  const verdicts = new Map<string, Verdict>(
-    items.map((i) => [i.key, { state: 'progressing', message: 'not seen yet' }]),
-  );
-  const deployments = new Map<string, V1Deployment>();
-  const finishedAt = new Map<string, number>();
+  const result: WaitResult = {
+    verdicts: new Map(items.map((i) => [i.key, { state: 'progressing', message: 'not seen yet' }])),
+    deployments: new Map(),
+    rolledOutAt: new Map(),
+    finishedAt: new Map(),
+    restarts: new Map(),
+    states: new Map(),
+  };
+  const { verdicts, deployments, states, finishedAt } = result;
+  const histories = new Map(items.map((i) => [i.key, new PodHistory()]));
+  const bakes = new Map<string, Bake>();
   const lastLine = new Map<string, string>();
-  const states = new Map<string, NamespaceState>();
   const stop = new AbortController();
-  const namespaces = [...new Set(items.map((i) => i.namespace))];
 
   let finish: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (finish = resolve));
 
+  const say = (item: WaitItem, line: string): void => {
+    if (lastLine.get(item.key) === line) return;
+    lastLine.set(item.key, line);
+    log.info(`${item.key}: ${line}`);
+  };
+
+  /** One target, rolling out: kubectl's rule and the pod signals; on success, its bake begins. */
+  const evaluateRollout = (item: WaitItem, state: TargetState, time: number): Verdict => {
+    const verdict = decide(item, state, options, histories.get(item.key) ?? new PodHistory(), time);
+    const deployment = state.deployments.get(item.name);
+    const observed = (deployment?.status?.observedGeneration ?? 0) >= (deployment?.metadata?.generation ?? 0);
+    say(item, verdict.state === 'progressing' && deployment && observed ? progressLine(deployment) : verdict.message);
+    const bakeMs = item.bakeMs ?? 0;
+    if (verdict.state !== 'done' || bakeMs <= 0 || deployment === undefined) return verdict;
+    result.rolledOutAt.set(item.key, time);
+    const replicaSet = newReplicaSet(deployment, [...state.replicaSets.values()]);
+    const pods = replicaSet ? podsOf(replicaSet, [...state.pods.values()]) : [];
+    bakes.set(item.key, {
+      since: time,
+      pods: new Set(pods.map((p) => p.metadata?.name ?? '')),
+      replicas: deployment.spec?.replicas ?? 0,
+    });
+    say(item, `rolled out; baking ${Math.round(bakeMs / 1000)}s (bake: 0s to skip)`);
+    return { state: 'progressing', message: 'baking' };
+  };
+
+  /** One target, baking: any signal of its new pods fails it; a pod replaced fails it; the end of the bake is done. */
+  const evaluateBake = (item: WaitItem, state: TargetState, bake: Bake, time: number): Verdict => {
+    const verdict = decide(
+      item,
+      state,
+      { ...options, failFast: true },
+      histories.get(item.key) ?? new PodHistory(),
+      time,
+    );
+    if (verdict.state === 'failed' || verdict.state === 'superseded') return verdict;
+    const deployment = state.deployments.get(item.name);
+    const gone = deployment ? replacedPods(deployment, state, bake.pods, bake.replicas) : [];
+    if (gone.length > 0) {
+      return {
+        state: 'failed',
+        reason: 'PodReplaced',
+        message: `pod ${gone.join(', ')} of the new release went away during the bake`,
+        pod: gone[0] ?? '',
+      };
+    }
+    const bakeMs = item.bakeMs ?? 0;
+    if (time - bake.since < bakeMs) return { state: 'progressing', message: 'baking' };
+    const restarts = result.restarts.get(item.key) ?? 0;
+    say(
+      item,
+      `baked ${Math.round(bakeMs / 1000)}s: ${restarts === 0 ? 'no restarts' : `${restarts} restarts`}, all ready`,
+    );
+    return { state: 'done', message: `deployment "${item.name}" successfully rolled out and baked` };
+  };
+
+  const countRestarts = (item: WaitItem, state: TargetState): void => {
+    const deployment = state.deployments.get(item.name);
+    const replicaSet = deployment ? newReplicaSet(deployment, [...state.replicaSets.values()]) : undefined;
+    if (replicaSet === undefined) return;
+    const total = podsOf(replicaSet, [...state.pods.values()])
+      .flatMap((p) => p.status?.containerStatuses ?? [])
+      .reduce((sum, cs) => sum + cs.restartCount, 0);
+    result.restarts.set(item.key, total);
+  };
+
   const evaluate = (): void => {
     const time = now();
     for (const item of items) {
-      const state = states.get(item.namespace);
+      const state = states.get(item.key);
       if (state === undefined || verdicts.get(item.key)?.state !== 'progressing') continue;
-      const verdict = decide(item, state, options.failFast, time);
+      histories.get(item.key)?.see(state.pods.values());
+      countRestarts(item, state);
       const deployment = state.deployments.get(item.name);
       if (deployment) deployments.set(item.key, deployment);
+      const bake = bakes.get(item.key);
+      const verdict = bake ? evaluateBake(item, state, bake, time) : evaluateRollout(item, state, time);
       verdicts.set(item.key, verdict);
-      const observed = (deployment?.status?.observedGeneration ?? 0) >= (deployment?.metadata?.generation ?? 0);
-      const line =
-        verdict.state === 'progressing' && deployment && observed ? progressLine(deployment) : verdict.message;
-      if (lastLine.get(item.key) !== line) {
-        lastLine.set(item.key, line);
-        log.info(`${item.key}: ${line}`);
+      if (verdict.state !== 'progressing') {
+        finishedAt.set(item.key, time);
+        if (!result.rolledOutAt.has(item.key) && verdict.state === 'done') result.rolledOutAt.set(item.key, time);
+        if (verdict.state !== 'done') say(item, verdict.message);
       }
-      if (verdict.state !== 'progressing') finishedAt.set(item.key, time);
     }
     const all = [...verdicts.values()];
-    if (all.some((v) => v.state === 'failed') || all.every((v) => v.state === 'done')) finish();
+    if (all.some((v) => v.state === 'failed') || all.every((v) => v.state !== 'progressing')) finish();
     else if (time >= options.deadline) {
       failRemaining('Timeout', (item) => {
+        if (bakes.has(item.key)) return undefined; // rolled out in time: its bake runs to its end
         const last = lastLine.get(item.key) ?? 'no status';
         return `${item.key} did not finish rolling out within "timeout" (last: ${last}); raise "timeout" if it needs longer`;
       });
     }
   };
 
-  /** Ends the wait, with every target still progressing failed for `reason`. */
-  const failRemaining = (reason: string, message: (item: WaitItem) => string): void => {
+  /** Fails every target still progressing (except those `message` skips) for `reason`; ends the wait if none is left. */
+  const failRemaining = (reason: string, message: (item: WaitItem) => string | undefined): void => {
     const time = now();
     for (const item of items) {
       if (verdicts.get(item.key)?.state !== 'progressing') continue;
-      verdicts.set(item.key, { state: 'failed', reason, message: message(item) });
+      const text = message(item);
+      if (text === undefined) continue;
+      verdicts.set(item.key, { state: 'failed', reason, message: text });
       finishedAt.set(item.key, time);
     }
-    finish();
+    if ([...verdicts.values()].some((v) => v.state === 'failed')) finish();
   };
   const onAbort = (): void => failRemaining('Cancelled', () => 'the step was cancelled');
   if (options.signal.aborted) onAbort();
   options.signal.addEventListener('abort', onAbort, { once: true });
   const ticker = setInterval(evaluate, options.tickMs ?? 500);
-  const observers = namespaces.map((namespace) =>
+  const observers = items.map((item) =>
     kube
       .observe(
-        namespace,
+        { namespace: item.namespace, name: item.name, selector: item.selector },
         (state) => {
-          states.set(namespace, state);
+          states.set(item.key, state);
           evaluate();
         },
         stop.signal,
       )
       .catch((error: unknown) =>
-        failRemaining('WatchFailed', () => `watching namespace ${namespace} failed: ${messageOf(error)}`),
+        failRemaining('WatchFailed', (i) =>
+          i.key === item.key ? `watching ${item.key} failed: ${messageOf(error)}` : undefined,
+        ),
       ),
   );
   try {
@@ -141,5 +309,5 @@ export async function waitForRollouts(
     stop.abort();
     await Promise.all(observers);
   }
-  return { verdicts, deployments, finishedAt, states };
+  return result;
 }

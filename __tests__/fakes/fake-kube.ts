@@ -1,10 +1,19 @@
 /**
  * A fake of our own Kube interface with a toy Deployment controller: every patch bumps the generation, applies
  * JSON Patch, and after a tick the "controller" makes a ReplicaSet per template and pods whose status follows the
- * image (an image containing "crash" crash-loops). For unit tests of the engine; the real thing is the e2e suite.
+ * image: an image containing "crash" crash-loops, "late" is ready and then crash-loops after `lateMs`. Objects are
+ * keyed by namespace and name, as the API server keys them. For unit tests of the engine; the real thing is the
+ * e2e suite.
  */
 import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
-import { KubeError, type AccessCheck, type Kube, type NamespaceState } from '../../src/kube.js';
+import {
+  KubeError,
+  type AccessCheck,
+  type Kube,
+  type LogRequest,
+  type TargetState,
+  type WatchScope,
+} from '../../src/kube.js';
 import type { Log } from '../../src/log.js';
 import { canonicalJson, type JsonPatchOp } from '../../src/patch.js';
 
@@ -24,19 +33,33 @@ function applyPatch(target: Record<string, unknown>, ops: JsonPatchOp[]): void {
   }
 }
 
+const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
+
 export class FakeKube implements Kube {
   readonly server = 'https://fake';
+  /** Keyed `namespace/name`. */
   deployments = new Map<string, V1Deployment>();
   replicaSets = new Map<string, V1ReplicaSet>();
   pods = new Map<string, V1Pod>();
   patches: { name: string; ops: JsonPatchOp[] }[] = [];
   /** Conflicts to answer before accepting a patch (simulating a concurrent writer). */
   conflicts = 0;
+  /** Conflicts to answer before accepting a restore patch (one that sends a template or reverts an image). */
+  restoreConflicts = 0;
+  /** Names whose restore patch fails with this error. */
+  restoreErrors = new Map<string, KubeError>();
+  /** Called after each accepted deploy patch: a teammate's change, another run's deploy, a re-creation. */
+  afterPatch: ((namespace: string, name: string) => void) | undefined;
+  /** When true, the first state each observe() emits is the Deployment as it was before our patch (a stale cache). */
+  staleFirst = false;
+  /** How long a "late" image's pods stay ready before they crash. */
+  lateMs = 40;
   private listeners = new Set<() => void>();
+  private history = new Map<string, V1Deployment>();
 
-  addDeployment(name: string, image: string, replicas = 2): void {
+  addDeployment(name: string, image: string, replicas = 2, namespace = 'ns'): void {
     const d: V1Deployment = {
-      metadata: { name, namespace: 'ns', uid: `uid-${name}`, generation: 1, resourceVersion: '1', annotations: {} },
+      metadata: { name, namespace, uid: `uid-${name}`, generation: 1, resourceVersion: '1', annotations: {} },
       spec: {
         replicas,
         selector: { matchLabels: { app: name } },
@@ -44,28 +67,68 @@ export class FakeKube implements Kube {
       },
       status: {},
     };
-    this.deployments.set(name, d);
-    this.reconcile(name);
+    this.deployments.set(keyOf(namespace, name), d);
+    this.reconcile(namespace, name);
   }
 
-  private reconcile(name: string): void {
-    const d = this.deployments.get(name);
+  deployment(name: string, namespace = 'ns'): V1Deployment | undefined {
+    return this.deployments.get(keyOf(namespace, name));
+  }
+
+  /** Changes a Deployment as someone else would (bumps generation and resourceVersion), and reconciles. */
+  edit(namespace: string, name: string, change: (d: V1Deployment) => void): void {
+    const d = this.deployments.get(keyOf(namespace, name));
+    if (!d?.metadata) return;
+    change(d);
+    d.metadata.generation = (d.metadata.generation ?? 0) + 1;
+    d.metadata.resourceVersion = String(Number(d.metadata.resourceVersion) + 1);
+    this.reconcile(namespace, name);
+    this.notify();
+  }
+
+  private notify(): void {
+    this.listeners.forEach((l) => l());
+  }
+
+  private podStatus(image: string, crashing: boolean): V1Pod['status'] {
+    const crash = crashing || image.includes('crash');
+    return {
+      containerStatuses: [
+        {
+          name: 'app',
+          image,
+          imageID: '',
+          ready: !crash,
+          restartCount: crash ? 3 : 0,
+          state: crash
+            ? { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } }
+            : { running: { startedAt: new Date() } },
+          lastState: crash ? { terminated: { exitCode: 1, reason: 'Error', message: 'boom' } } : {},
+        },
+      ],
+    };
+  }
+
+  private reconcile(namespace: string, name: string): void {
+    const d = this.deployments.get(keyOf(namespace, name));
     if (!d?.metadata || !d.spec) return;
-    const key = canonicalJson(d.spec.template);
+    const owner = keyOf(namespace, name);
+    const template = canonicalJson(d.spec.template);
     let rs = [...this.replicaSets.values()].find(
-      (r) => r.metadata?.labels?.owner === name && canonicalJson(r.spec?.template) === key,
+      (r) => r.metadata?.labels?.owner === owner && canonicalJson(r.spec?.template) === template,
     );
-    const revisions = [...this.replicaSets.values()].map((r) =>
-      Number(r.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0),
-    );
+    const revisions = [...this.replicaSets.values()]
+      .filter((r) => r.metadata?.labels?.owner === owner)
+      .map((r) => Number(r.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0));
     const revision = String(Math.max(0, ...revisions) + 1);
     if (rs === undefined) {
       const rsName = `${name}-${this.replicaSets.size + 1}`;
       rs = {
         metadata: {
           name: rsName,
-          uid: rsName,
-          labels: { owner: name },
+          namespace,
+          uid: `${namespace}-${rsName}`,
+          labels: { owner },
           annotations: {},
           ownerReferences: [
             { apiVersion: 'apps/v1', kind: 'Deployment', name, uid: d.metadata.uid ?? '', controller: true },
@@ -73,20 +136,20 @@ export class FakeKube implements Kube {
         },
         spec: { selector: {}, template: structuredClone(d.spec.template) },
       };
-      this.replicaSets.set(rsName, rs);
+      this.replicaSets.set(keyOf(namespace, rsName), rs);
     }
     rs.metadata!.annotations!['deployment.kubernetes.io/revision'] = revision;
     d.metadata.annotations!['deployment.kubernetes.io/revision'] = revision;
     const image = d.spec.template.spec?.containers[0]?.image ?? '';
-    const crash = image.includes('crash');
-    for (const [podName, pod] of this.pods) if (pod.metadata?.labels?.owner === name) this.pods.delete(podName);
+    for (const [key, pod] of this.pods) if (pod.metadata?.labels?.owner === owner) this.pods.delete(key);
     const replicas = d.spec.replicas ?? 1;
     for (let i = 0; i < replicas; i += 1) {
       const podName = `${rs.metadata!.name}-${i}`;
-      this.pods.set(podName, {
+      this.pods.set(keyOf(namespace, podName), {
         metadata: {
           name: podName,
-          labels: { owner: name },
+          namespace,
+          labels: { owner },
           ownerReferences: [
             {
               apiVersion: 'apps/v1',
@@ -97,50 +160,46 @@ export class FakeKube implements Kube {
             },
           ],
         },
-        status: {
-          containerStatuses: [
-            {
-              name: 'app',
-              image,
-              imageID: '',
-              ready: !crash,
-              restartCount: crash ? 3 : 0,
-              state: crash
-                ? { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } }
-                : { running: { startedAt: new Date() } },
-              lastState: crash ? { terminated: { exitCode: 1, reason: 'Error', message: 'boom' } } : {},
-            },
-          ],
-        },
+        status: this.podStatus(image, false),
       });
     }
-    d.status = crash
-      ? {
-          observedGeneration: d.metadata.generation,
-          replicas: replicas + 1,
-          updatedReplicas: 1,
-          availableReplicas: replicas,
-          readyReplicas: replicas,
+    if (image.includes('late')) {
+      const uid = rs.metadata!.uid;
+      setTimeout(() => {
+        for (const pod of this.pods.values()) {
+          if (pod.metadata?.ownerReferences?.[0]?.uid === uid) pod.status = this.podStatus(image, true);
         }
-      : {
-          observedGeneration: d.metadata.generation,
-          replicas,
-          updatedReplicas: replicas,
-          availableReplicas: replicas,
-          readyReplicas: replicas,
-        };
+        this.notify();
+      }, this.lateMs);
+    }
+    const crash = image.includes('crash');
+    d.status = {
+      observedGeneration: d.metadata.generation,
+      replicas: crash ? replicas + 1 : replicas,
+      updatedReplicas: crash ? 1 : replicas,
+      availableReplicas: replicas,
+      readyReplicas: replicas,
+    };
   }
 
-  async getDeployment(_namespace: string, name: string): Promise<V1Deployment> {
-    const d = this.deployments.get(name);
+  async getDeployment(namespace: string, name: string): Promise<V1Deployment> {
+    const d = this.deployments.get(keyOf(namespace, name));
     if (!d) throw new KubeError(404, `deployments.apps "${name}" not found`);
     return structuredClone(d);
   }
 
-  async patchDeployment(_namespace: string, name: string, ops: JsonPatchOp[]): Promise<V1Deployment> {
-    const d = this.deployments.get(name)!;
-    if (this.conflicts > 0) {
-      this.conflicts -= 1;
+  async patchDeployment(namespace: string, name: string, ops: JsonPatchOp[]): Promise<V1Deployment> {
+    const key = keyOf(namespace, name);
+    const d = this.deployments.get(key);
+    if (!d) throw new KubeError(404, `deployments.apps "${name}" not found`);
+    const restore =
+      this.patches.length > 0 &&
+      ops.some((op) => op.path === '/spec/template' || (op.op === 'test' && op.path.endsWith('/image')));
+    const error = restore ? this.restoreErrors.get(name) : undefined;
+    if (error) throw error;
+    if (this.conflicts > 0 || (restore && this.restoreConflicts > 0)) {
+      if (restore && this.restoreConflicts > 0) this.restoreConflicts -= 1;
+      else this.conflicts -= 1;
       d.metadata!.resourceVersion = String(Number(d.metadata!.resourceVersion) + 1);
       throw new KubeError(409, 'the object has been modified');
     }
@@ -149,14 +208,17 @@ export class FakeKube implements Kube {
     const next = copy as V1Deployment;
     if (next.metadata!.resourceVersion !== d.metadata!.resourceVersion) throw new KubeError(409, 'conflict');
     this.patches.push({ name, ops });
+    this.history.set(key, structuredClone(d));
     next.metadata!.resourceVersion = String(Number(d.metadata!.resourceVersion) + 1);
     next.metadata!.generation = (d.metadata!.generation ?? 0) + 1;
-    this.deployments.set(name, next);
+    this.deployments.set(key, next);
+    const answer = structuredClone(next);
     setTimeout(() => {
-      this.reconcile(name);
-      this.listeners.forEach((l) => l());
+      this.reconcile(namespace, name);
+      if (!restore) this.afterPatch?.(namespace, name);
+      this.notify();
     }, 5);
-    return structuredClone(next);
+    return answer;
   }
 
   /** Access checks answered "no", as `verb resource` (e.g. `get pods/log`). */
@@ -169,24 +231,43 @@ export class FakeKube implements Kube {
 
   /** When set, observe() fails with it once the rollout is under way (a watch refused for good). */
   observeError: KubeError | undefined;
+  /** Every scope observe() was asked for. */
+  observed: WatchScope[] = [];
 
-  async observe(_namespace: string, onChange: (state: NamespaceState) => void, signal: AbortSignal): Promise<void> {
+  async observe(scope: WatchScope, onChange: (state: TargetState) => void, signal: AbortSignal): Promise<void> {
+    this.observed.push(scope);
     if (this.observeError && this.patches.length > 0 && !this.restoring()) throw this.observeError;
-    const emit = (): void =>
-      onChange({
-        deployments: new Map(this.deployments),
-        replicaSets: new Map(this.replicaSets),
-        pods: new Map(this.pods),
-      });
+    const owner = keyOf(scope.namespace, scope.name);
+    const inScope = <T extends { metadata?: { namespace?: string; name?: string } }>(
+      objects: Map<string, T>,
+      keep: (o: T) => boolean,
+    ) =>
+      new Map(
+        [...objects.values()]
+          .filter((o) => o.metadata?.namespace === scope.namespace && keep(o))
+          .map((o) => [o.metadata?.name ?? '', structuredClone(o)] as const),
+      );
+    const owned = (o: { metadata?: { labels?: Record<string, string> } }) => o.metadata?.labels?.owner === owner;
+    let stale = this.staleFirst ? this.history.get(owner) : undefined;
+    const emit = (): void => {
+      const deployments = inScope(this.deployments, (d) => d.metadata?.name === scope.name);
+      if (stale) {
+        deployments.set(scope.name, structuredClone(stale));
+        stale = undefined;
+      }
+      onChange({ deployments, replicaSets: inScope(this.replicaSets, owned), pods: inScope(this.pods, owned) });
+    };
     this.listeners.add(emit);
     emit();
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     this.listeners.delete(emit);
   }
 
-  /** True once a rollback patch (a whole template) was sent. */
+  /** True once a rollback patch was sent. */
   private restoring(): boolean {
-    return this.patches.some((p) => p.ops.some((op) => op.path === '/spec/template'));
+    return this.patches.some((p) =>
+      p.ops.some((op) => op.path === '/spec/template' || (op.op === 'test' && op.path.endsWith('/image'))),
+    );
   }
 
   async listEvents() {
@@ -202,7 +283,10 @@ export class FakeKube implements Kube {
     ];
   }
 
-  async readLog(): Promise<string> {
+  logRequests: LogRequest[] = [];
+
+  async readLog(request: LogRequest): Promise<string> {
+    this.logRequests.push(request);
     return 'starting\npanic: cannot connect to database\n';
   }
 }

@@ -13,6 +13,9 @@ describe('parseInputs', () => {
       context: '.',
       tags: ['0123456'],
       timeout: 600_000,
+      'allowed-restarts': 0,
+      bake: 30_000,
+      'rollback-timeout': 300_000,
       rollback: true,
       'fail-fast': true,
       comment: 'auto',
@@ -74,6 +77,15 @@ describe('parseInputs', () => {
     ],
     [{ timeout: '0s' }, 'Input "timeout": "0s" must be more than zero; write a duration such as 10m, 90s or 1h30m.'],
     [{ rollback: 'yes' }, 'Input "rollback": "yes" is not a boolean; write true or false.'],
+    [
+      { 'allowed-restarts': '-1' },
+      'Input "allowed-restarts": "-1" is not a whole number from 0 to 1000; write e.g. 0 or 2.',
+    ],
+    [{ bake: 'soon' }, 'Input "bake": "soon" is not a duration; write a duration such as 10m, 90s or 1h30m.'],
+    [
+      { 'rollback-timeout': '0' },
+      'Input "rollback-timeout": "0" must be more than zero; write a duration such as 10m, 90s or 1h30m.',
+    ],
     [{ comment: 'sometimes' }, 'Input "comment": "sometimes" is not one of auto, always, never.'],
     [{ 'pr-number': '#12' }, 'Input "pr-number": "#12" is not a pull request number.'],
     [
@@ -90,6 +102,11 @@ describe('parseInputs', () => {
     [{ namespace: 'Prod' }, 'Input "namespace": "Prod" is not a valid namespace name.'],
   ])('rejects %o', (over, message) => {
     expect(() => parseInputs(read(over), 'abcdef1234')).toThrow(message);
+  });
+
+  it('takes bake 0s (off), a restart budget and a rollback limit', () => {
+    const inputs = parseInputs(read({ bake: '0s', 'allowed-restarts': '2', 'rollback-timeout': '90s' }), 'abc');
+    expect(inputs).toMatchObject({ bake: 0, 'allowed-restarts': 2, 'rollback-timeout': 90_000 });
   });
 
   it('needs a tag when there is no commit', () => {

@@ -7,11 +7,11 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKube } from '../../src/kube-client.js';
-import { KubeError, type NamespaceState } from '../../src/kube.js';
+import { KubeError, type TargetState } from '../../src/kube.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
-async function apiServer(handler: Handler) {
+async function apiServer(handler: Handler, inactivityMs?: number) {
   const requests: string[] = [];
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -28,7 +28,7 @@ async function apiServer(handler: Handler) {
     { name: 'test', token: 'secret-token' },
   );
   return {
-    kube: createKube(config),
+    kube: createKube(config, inactivityMs === undefined ? {} : { inactivityMs }),
     requests,
     close: () =>
       new Promise<void>((r) => {
@@ -52,6 +52,8 @@ afterEach(async () => {
   await close?.();
   close = undefined;
 });
+
+const scope = { namespace: 'ns', name: 'web', selector: 'app=web' };
 
 describe('createKube().observe', () => {
   it('re-watches from the last resourceVersion when a watch closes, and relists on 410 Gone', async () => {
@@ -83,8 +85,8 @@ describe('createKube().observe', () => {
     const seen: number[] = [];
     const stop = new AbortController();
     const done = server.kube.observe(
-      'ns',
-      (state: NamespaceState) => {
+      scope,
+      (state: TargetState) => {
         seen.push(state.deployments.get('web')?.spec?.replicas ?? -1);
         if (state.deployments.get('web')?.metadata?.resourceVersion === '20') stop.abort();
       },
@@ -102,6 +104,96 @@ describe('createKube().observe', () => {
     ]);
   });
 
+  it("lists and watches only the target's own objects: the Deployment by name, the rest by its selector", async () => {
+    const queries: string[] = [];
+    const server = await apiServer((_req, res, url) => {
+      queries.push(
+        `${url.pathname.split('/').at(-1)} ${url.searchParams.get('fieldSelector') ?? ''}${url.searchParams.get('labelSelector') ?? ''}`,
+      );
+      if (url.searchParams.get('watch') === 'true') return;
+      res.end(list('List', '1', []));
+    });
+    close = server.close;
+    const stop = new AbortController();
+    await server.kube.observe(scope, () => stop.abort(), stop.signal);
+    expect(new Set(queries)).toEqual(new Set(['deployments metadata.name=web', 'replicasets app=web', 'pods app=web']));
+  });
+
+  it('keeps watching through quiet watches that the client ends for inactivity, however many', async () => {
+    const server = await apiServer((_req, res, url) => {
+      if (url.searchParams.get('watch') === 'true') return; // never a byte: the client's inactivity limit ends it
+      res.end(list('List', '5', url.pathname.endsWith('/deployments') ? [deployment('5', 1)] : []));
+    }, 30);
+    close = server.close;
+    const stop = new AbortController();
+    let changes = 0;
+    const done = server.kube.observe(scope, () => (changes += 1), stop.signal);
+    await new Promise((r) => setTimeout(r, 700));
+    const quiet = server.requests.filter((r) => r.includes('/deployments watch')).length;
+    stop.abort();
+    await expect(done).resolves.toBeUndefined();
+    expect(quiet).toBeGreaterThan(8);
+    // Re-watched from the same resourceVersion, never relisted.
+    expect(server.requests.filter((r) => r === 'GET /apis/apps/v1/namespaces/ns/deployments')).toHaveLength(1);
+    expect(changes).toBeGreaterThan(0);
+  });
+
+  it('retries a list refused with 429 or 500 or a dropped connection until it succeeds', async () => {
+    let deploymentLists = 0;
+    const server = await apiServer((req, res, url) => {
+      if (url.searchParams.get('watch') === 'true') return;
+      if (url.pathname.endsWith('/deployments')) {
+        deploymentLists += 1;
+        if (deploymentLists === 1) {
+          res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
+          res.end(JSON.stringify({ kind: 'Status', code: 429, message: 'too many requests' }));
+          return;
+        }
+        if (deploymentLists === 2) {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ kind: 'Status', code: 500, message: 'etcdserver: leader changed' }));
+          return;
+        }
+        if (deploymentLists === 3) {
+          req.socket.destroy();
+          return;
+        }
+      }
+      res.end(list('List', '1', url.pathname.endsWith('/deployments') ? [deployment('1', 2)] : []));
+    });
+    close = server.close;
+    const stop = new AbortController();
+    let replicas = -1;
+    await server.kube.observe(
+      scope,
+      (state) => {
+        replicas = state.deployments.get('web')?.spec?.replicas ?? -1;
+        stop.abort();
+      },
+      stop.signal,
+    );
+    expect(deploymentLists).toBe(4);
+    expect(replicas).toBe(2);
+  });
+
+  it('gives up at once on a watch refused with 403, keeping the status', async () => {
+    const server = await apiServer((_req, res, url) => {
+      if (url.searchParams.get('watch') === 'true') {
+        res.writeHead(403, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'Status', code: 403, message: 'forbidden' }));
+        return;
+      }
+      res.end(list('List', '1', []));
+    });
+    close = server.close;
+    const error = await server.kube
+      .observe(scope, () => undefined, new AbortController().signal)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KubeError);
+    expect((error as KubeError).status).toBe(403);
+    expect(server.requests.filter((r) => r.includes('watch')).length).toBeLessThanOrEqual(3);
+  });
+
   it('gives up on 403 with the Status message, without the token', async () => {
     const server = await apiServer((_req, res) => {
       res.writeHead(403, { 'content-type': 'application/json' });
@@ -116,7 +208,7 @@ describe('createKube().observe', () => {
     });
     close = server.close;
     const error = await server.kube
-      .observe('ns', () => undefined, new AbortController().signal)
+      .observe(scope, () => undefined, new AbortController().signal)
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KubeError);
     expect((error as KubeError).status).toBe(403);

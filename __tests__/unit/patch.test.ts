@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, changeCause, deployPatch, digestOf, rollbackPatch, sameTemplate } from '../../src/patch.js';
+import {
+  canonicalJson,
+  changeCause,
+  deployPatch,
+  digestOf,
+  planRestore,
+  rollbackPatch,
+  sameTemplate,
+  type RestoreRecord,
+} from '../../src/patch.js';
 
 const app = { kind: 'containers' as const, index: 0, name: 'app', image: 'ghcr.io/acme/web:1' };
 const migrate = { kind: 'initContainers' as const, index: 1, name: 'migrate', image: 'ghcr.io/acme/web:1' };
@@ -44,6 +53,81 @@ describe('rollbackPatch', () => {
       path: '/metadata/annotations/kubernetes.io~1change-cause',
     });
     expect(rollbackPatch('50', {}, template, undefined)).toHaveLength(2);
+  });
+});
+
+describe('planRestore', () => {
+  const recorded = {
+    metadata: { labels: { app: 'web' } },
+    spec: { containers: [{ name: 'app', image: 'ghcr.io/acme/web:1' }] },
+  };
+  const applied = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: ref }] } };
+  const record: RestoreRecord = {
+    uid: 'u1',
+    containers: [app],
+    template: recorded,
+    changeCause: 'old',
+    revision: '3',
+    applied: { template: applied, reference: ref, changeCause: 'ours' },
+  };
+  const live = (template: unknown, over: { uid?: string; cause?: string } = {}) => ({
+    metadata: {
+      uid: over.uid ?? 'u1',
+      resourceVersion: '9',
+      annotations: { 'kubernetes.io/change-cause': over.cause ?? 'ours' },
+    },
+    spec: { template: template as typeof applied },
+  });
+  const withEnv = { ...applied, spec: { containers: [{ name: 'app', image: ref, env: [{ name: 'A', value: '1' }] }] } };
+
+  it('unchanged since our patch: the whole recorded template and change-cause go back', () => {
+    expect(planRestore(record, live(applied))).toEqual({
+      kind: 'patch',
+      only: 'template',
+      ops: [
+        { op: 'replace', path: '/metadata/resourceVersion', value: '9' },
+        { op: 'replace', path: '/spec/template', value: recorded },
+        { op: 'add', path: '/metadata/annotations/kubernetes.io~1change-cause', value: 'old' },
+      ],
+      note: 'restored the recorded template (revision 3)',
+    });
+  });
+
+  it('changed by someone else: only our images are reverted, guarded by tests, and their change is kept', () => {
+    expect(planRestore(record, live(withEnv))).toEqual({
+      kind: 'patch',
+      only: 'images',
+      ops: [
+        { op: 'replace', path: '/metadata/resourceVersion', value: '9' },
+        { op: 'test', path: '/spec/template/spec/containers/0/name', value: 'app' },
+        { op: 'test', path: '/spec/template/spec/containers/0/image', value: ref },
+        { op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'ghcr.io/acme/web:1' },
+        { op: 'add', path: '/metadata/annotations/kubernetes.io~1change-cause', value: 'old' },
+      ],
+      note: 'someone else changed its pod template during the deploy: reverted only our images and kept their change',
+    });
+  });
+
+  it('keeps a change-cause someone else wrote since', () => {
+    const plan = planRestore(record, live(withEnv, { cause: 'kubectl set env' }));
+    expect(plan.kind === 'patch' && plan.ops.some((op) => op.path.includes('change-cause'))).toBe(false);
+  });
+
+  it.each([
+    ['the Deployment was re-created', live(applied, { uid: 'u2' }), /deleted and created again/],
+    [
+      'our container was changed again',
+      live({ ...applied, spec: { containers: [{ name: 'app', image: 'ghcr.io/acme/web:3' }] } }),
+      /changed again by someone else/,
+    ],
+  ])('%s: nothing is touched', (_name, deployment, note) => {
+    const plan = planRestore(record, deployment);
+    expect(plan.kind).toBe('leave');
+    expect(plan.note).toMatch(note);
+  });
+
+  it('already on the recorded template: nothing to do', () => {
+    expect(planRestore(record, live(recorded)).kind).toBe('nothing');
   });
 });
 

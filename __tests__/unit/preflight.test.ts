@@ -15,7 +15,7 @@ describe('preflight', () => {
     const kube = new FakeKube();
     kube.addDeployment('web', 'reg/web:v1');
     kube.addDeployment('paused', 'reg/web:v1');
-    kube.deployments.get('paused')!.spec!.paused = true;
+    kube.deployment('paused')!.spec!.paused = true;
     kube.denied.add('get pods/log');
     kube.denied.add('patch deployments');
     await expect(

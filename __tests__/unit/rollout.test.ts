@@ -13,7 +13,10 @@ function request(over: Partial<DeployRequest> = {}): DeployRequest {
     changeCause: 'test',
     timeoutMs: 5000,
     rollback: true,
+    rollbackTimeoutMs: 5000,
     failFast: true,
+    allowedRestarts: 0,
+    bakeMs: 0,
     signal: new AbortController().signal,
     ...over,
   };
@@ -33,7 +36,7 @@ describe('deploy', () => {
       revisionAfter: '2',
       imagesBefore: { app: 'reg/web:v1' },
     });
-    expect(kube.deployments.get('web')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:v2@${digest}`);
+    expect(kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:v2@${digest}`);
     expect(log.lines).toContain('[Deploy]');
     expect(log.lines).toContain('ns/web: deployment "web" successfully rolled out');
   });
@@ -42,7 +45,7 @@ describe('deploy', () => {
     const kube = new FakeKube();
     kube.addDeployment('web', 'reg/web:v1');
     kube.addDeployment('api', 'reg/web:v1');
-    const before = structuredClone(kube.deployments.get('web')?.spec?.template);
+    const before = structuredClone(kube.deployment('web')?.spec?.template);
     const crashing = request({
       reference: `reg/web:crash@${digest}`,
       targets: [
@@ -53,8 +56,8 @@ describe('deploy', () => {
     const result = await deploy(kube, crashing, recordingLog());
     expect(result.result).toBe('rolled-back');
     expect(result.failureReason).toMatch(/CrashLoopBackOff/);
-    expect(kube.deployments.get('web')?.spec?.template).toEqual(before);
-    expect(kube.deployments.get('api')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v1');
+    expect(kube.deployment('web')?.spec?.template).toEqual(before);
+    expect(kube.deployment('api')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v1');
     expect(result.targets.map((t) => t.outcome)).toEqual(['rolled-back', 'rolled-back']);
     expect(result.evidence[0]).toMatchObject({
       reason: 'CrashLoopBackOff',
@@ -76,7 +79,7 @@ describe('deploy', () => {
       recordingLog(),
     );
     expect(result.result).toBe('failed');
-    expect(kube.deployments.get('web')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:crash@${digest}`);
+    expect(kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:crash@${digest}`);
   });
 
   it('is a no-op when the digest already runs, without patching', async () => {
@@ -113,13 +116,173 @@ describe('deploy', () => {
   it('treats a watch that fails for good as a failed rollout, and still rolls back', async () => {
     const kube = new FakeKube();
     kube.addDeployment('web', 'reg/web:v1');
-    const before = structuredClone(kube.deployments.get('web')?.spec?.template);
+    const before = structuredClone(kube.deployment('web')?.spec?.template);
     kube.observeError = new KubeError(403, 'watch /apis/apps/v1/namespaces/ns/pods: pods is forbidden');
     const result = await deploy(kube, request(), recordingLog());
     expect(result.result).toBe('rolled-back');
     expect(result.failureReason).toBe(
-      'ns/web: WatchFailed: watching namespace ns failed: watch /apis/apps/v1/namespaces/ns/pods: pods is forbidden',
+      'ns/web: WatchFailed: watching ns/web failed: watch /apis/apps/v1/namespaces/ns/pods: pods is forbidden',
     );
-    expect(kube.deployments.get('web')?.spec?.template).toEqual(before);
+    expect(kube.deployment('web')?.spec?.template).toEqual(before);
+  });
+
+  it('waits only for the patched generation: a stale view of the old Deployment is not success', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    kube.staleFirst = true;
+    const result = await deploy(kube, request({ reference: `reg/web:crash@${digest}` }), recordingLog());
+    expect(result.result).toBe('rolled-back');
+  });
+
+  it('watches each target by its own namespace, name and selector', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1', 2, 'shop');
+    kube.addDeployment('web', 'reg/web:v1', 2, 'other');
+    const result = await deploy(
+      kube,
+      request({ targets: [{ namespace: 'shop', name: 'web', containers: [] }] }),
+      recordingLog(),
+    );
+    expect(result.result).toBe('success');
+    expect(kube.deployment('web', 'shop')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:v2@${digest}`);
+    expect(kube.deployment('web', 'other')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v1');
+    expect(kube.observed).toEqual([{ namespace: 'shop', name: 'web', selector: 'app=web' }]);
+  });
+
+  it('re-reads and restores again after a 409 Conflict during the rollback', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const before = structuredClone(kube.deployment('web')?.spec?.template);
+    kube.restoreConflicts = 1;
+    const log = recordingLog();
+    const result = await deploy(kube, request({ reference: `reg/web:crash@${digest}` }), log);
+    expect(result.result).toBe('rolled-back');
+    expect(kube.deployment('web')?.spec?.template).toEqual(before);
+    expect(log.lines).toContain('ns/web changed while being restored (409 Conflict); reading it again');
+  });
+
+  it('marks only the target whose restore failed as rollback-failed', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    kube.addDeployment('api', 'reg/web:v1');
+    kube.restoreErrors.set('api', new KubeError(403, 'patch deployment ns/api: forbidden'));
+    const result = await deploy(
+      kube,
+      request({
+        reference: `reg/web:crash@${digest}`,
+        targets: [
+          { namespace: 'ns', name: 'web', containers: [] },
+          { namespace: 'ns', name: 'api', containers: [] },
+        ],
+      }),
+      recordingLog(),
+    );
+    expect(result.result).toBe('failed');
+    expect(result.targets.map((t) => t.outcome)).toEqual(['rolled-back', 'rollback-failed']);
+    expect(result.rollbackError).toBe('ns/api: patch deployment ns/api: forbidden');
+  });
+
+  it("keeps a teammate's change made during a failing rollout and reverts only our image", async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    kube.afterPatch = (namespace, name) =>
+      kube.edit(namespace, name, (d) => {
+        d.spec!.template.spec!.containers[0]!.env = [{ name: 'FEATURE', value: 'on' }];
+      });
+    const log = recordingLog();
+    const result = await deploy(kube, request({ reference: `reg/web:crash@${digest}` }), log);
+    expect(result.result).toBe('rolled-back');
+    const container = kube.deployment('web')?.spec?.template.spec?.containers[0];
+    expect(container).toEqual({ name: 'app', image: 'reg/web:v1', env: [{ name: 'FEATURE', value: 'on' }] });
+    expect(result.targets[0]?.restoreNote).toMatch(/reverted only our images and kept their change/);
+    expect(log.lines.join('\n')).toMatch(/kept their change/);
+  });
+
+  it('touches nothing when the Deployment was deleted and created again during the rollout', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    kube.afterPatch = (namespace, name) => kube.edit(namespace, name, (d) => (d.metadata!.uid = 'uid-new'));
+    const result = await deploy(
+      kube,
+      request({ reference: `reg/web:crash@${digest}`, timeoutMs: 300 }),
+      recordingLog(),
+    );
+    expect(result.result).toBe('failed');
+    expect(result.targets[0]?.outcome).toBe('not-restored');
+    expect(result.rollbackError).toMatch(/deleted and created again/);
+    expect(kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:crash@${digest}`);
+  });
+
+  it('stops waiting and rolls nothing back when another deploy takes over: superseded', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    kube.afterPatch = (namespace, name) =>
+      kube.edit(namespace, name, (d) => (d.spec!.template.spec!.containers[0]!.image = 'reg/web:v3'));
+    const result = await deploy(kube, request({ reference: `reg/web:crash@${digest}` }), recordingLog());
+    expect(result.result).toBe('superseded');
+    expect(result.failureReason).toContain('app=reg/web:v3');
+    expect(kube.patches).toHaveLength(1);
+    expect(kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v3');
+  });
+
+  it('a no-op on a digest that is crash-looping is a failure with evidence, and changes nothing', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', `reg/web:crash@${digest}`);
+    const result = await deploy(kube, request({ reference: `reg/web:crash@${digest}` }), recordingLog());
+    expect(result.result).toBe('failed');
+    expect(result.failureReason).toMatch(/CrashLoopBackOff/);
+    expect(result.evidence).toHaveLength(1);
+    expect(kube.patches).toHaveLength(0);
+  });
+
+  it('bakes: pods that crash after the rollout is done fail the deploy and are rolled back', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const before = structuredClone(kube.deployment('web')?.spec?.template);
+    const log = recordingLog();
+    const result = await deploy(kube, request({ reference: `reg/web:late@${digest}`, bakeMs: 2000 }), log);
+    expect(result.result).toBe('rolled-back');
+    expect(result.failureReason).toMatch(/CrashLoopBackOff/);
+    expect(kube.deployment('web')?.spec?.template).toEqual(before);
+    expect(log.lines).toContain('ns/web: rolled out; baking 2s (bake: 0s to skip)');
+  });
+
+  it('without a bake, the same late crash is reported as deployed (what kubectl rollout status says)', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const result = await deploy(kube, request({ reference: `reg/web:late@${digest}`, bakeMs: 0 }), recordingLog());
+    expect(result.result).toBe('success');
+  });
+
+  it('a restart budget lets a crash loop within allowed-restarts pass', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const result = await deploy(
+      kube,
+      request({ reference: `reg/web:crash@${digest}`, allowedRestarts: 3, timeoutMs: 400 }),
+      recordingLog(),
+    );
+    expect(result.failureReason).toMatch(/Timeout/);
+  });
+
+  it('honours a cancel during the rollback wait: restored, not waited for', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const cancel = new AbortController();
+    const log = { ...recordingLog(), info: (m: string) => (m.startsWith('Rolling back') ? cancel.abort() : undefined) };
+    const result = await deploy(
+      kube,
+      request({ reference: `reg/web:crash@${digest}`, signal: cancel.signal, rollbackTimeoutMs: 60_000 }),
+      log,
+    );
+    expect(result.result).toBe('rolled-back');
+    expect(result.targets[0]?.message).toBe('restored (not waited for: cancelled)');
+  });
+
+  it('reads logs bounded in bytes', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    await deploy(kube, request({ reference: `reg/web:crash@${digest}` }), recordingLog());
+    expect(kube.logRequests[0]).toMatchObject({ previous: true, tailLines: 50, limitBytes: 65536 });
   });
 });

@@ -1,6 +1,14 @@
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1ContainerStatus, V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { newReplicaSet, podFailure, progressLine, readinessGraceMs, rolloutStatus } from '../../src/verdict.js';
+import {
+  newReplicaSet,
+  podFailure,
+  progressLine,
+  readinessGraceMs,
+  replicaFailure,
+  rolloutStatus,
+  type PodCheck,
+} from '../../src/verdict.js';
 
 function deployment(generation: number, specReplicas: number, status: V1Deployment['status']): V1Deployment {
   return {
@@ -156,11 +164,21 @@ function pod(name: string, statuses: NonNullable<V1Pod['status']>['containerStat
   return { metadata: { name }, status: { containerStatuses: statuses } };
 }
 
+const checkAt = (now: number, over: Partial<PodCheck> = {}): PodCheck => ({
+  now,
+  minReadySeconds: 0,
+  allowedRestarts: 0,
+  restartsBefore: () => 0,
+  wasReady: () => false,
+  ...over,
+});
+
 describe('podFailure', () => {
   const now = Date.parse('2026-01-01T00:01:00Z');
   it.each([
-    'CrashLoopBackOff',
     'ErrImagePull',
+    'ErrImageNeverPull',
+    'RegistryUnavailable',
     'ImagePullBackOff',
     'InvalidImageName',
     'CreateContainerConfigError',
@@ -180,8 +198,7 @@ describe('podFailure', () => {
         ]),
       ],
       [],
-      0,
-      now,
+      checkAt(now),
     );
     expect(failure).toEqual({
       state: 'failed',
@@ -216,33 +233,176 @@ describe('podFailure', () => {
       ]),
     };
     deleting.metadata = { name: 'web-2', deletionTimestamp: new Date() };
-    expect(podFailure([creating, deleting], [], 0, now)).toBeUndefined();
+    expect(podFailure([creating, deleting], [], checkAt(now))).toBeUndefined();
   });
 
-  it('fails readiness only after the grace window from the probe', () => {
-    const probe = { readinessProbe: { periodSeconds: 2, failureThreshold: 3, timeoutSeconds: 1 } };
-    const running = (seconds: number) =>
-      pod('web-1', [
-        {
-          name: 'app',
-          image: 'x',
-          imageID: '',
-          ready: false,
-          restartCount: 0,
-          state: { running: { startedAt: new Date(now - seconds * 1000) } },
-        },
-      ]);
+  const status = (over: Partial<V1ContainerStatus>): V1ContainerStatus => ({
+    name: 'app',
+    image: 'x',
+    imageID: '',
+    ready: false,
+    restartCount: 0,
+    ...over,
+  });
+  const ago = (seconds: number) => new Date(now - seconds * 1000);
+
+  it('fails readiness before the first Ready only after the probes budget, at least 60 s', () => {
+    const probe = { readinessProbe: { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 1 } };
+    const running = (seconds: number) => pod('web-1', [status({ state: { running: { startedAt: ago(seconds) } } })]);
     const containers = [{ name: 'app', ...probe }];
-    expect(readinessGraceMs(containers[0], 0)).toBe(10_000);
-    expect(readinessGraceMs(containers[0], 20)).toBe(27_000);
-    expect(readinessGraceMs(undefined, 0)).toBe(30_000);
-    expect(podFailure([running(9)], containers, 0, now)).toBeUndefined();
-    expect(podFailure([running(11)], containers, 0, now)).toMatchObject({
+    expect(readinessGraceMs(containers[0], 0)).toBe(60_000);
+    expect(
+      readinessGraceMs({ name: 'app', ...probe, startupProbe: { periodSeconds: 10, failureThreshold: 6 } }, 0),
+    ).toBe((61 + 31) * 1000);
+    expect(readinessGraceMs(containers[0], 0, true)).toBe(31_000);
+    expect(readinessGraceMs(undefined, 0, true)).toBe(30_000);
+    // An app that warms up for 45 s is not failed.
+    expect(podFailure([running(45)], containers, checkAt(now))).toBeUndefined();
+    expect(podFailure([running(61)], containers, checkAt(now))).toMatchObject({
       reason: 'ReadinessTimeout',
       pod: 'web-1',
       container: 'app',
     });
-    expect(podFailure([running(11)], containers, 20, now)).toBeUndefined();
+    expect(podFailure([running(61)], containers, checkAt(now, { minReadySeconds: 20 }))).toBeUndefined();
+  });
+
+  it('counts readiness from the last readiness change, not from container start', () => {
+    const flapped = (secondsSinceChange: number): V1Pod => ({
+      metadata: { name: 'web-1' },
+      status: {
+        conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: ago(secondsSinceChange) }],
+        containerStatuses: [status({ state: { running: { startedAt: ago(120) } } })],
+      },
+    });
+    const wasReady = { wasReady: () => true };
+    expect(podFailure([flapped(5)], [], checkAt(now, wasReady))).toBeUndefined();
+    expect(podFailure([flapped(31)], [], checkAt(now, wasReady))).toMatchObject({
+      reason: 'ReadinessTimeout',
+      message: expect.stringContaining('lost readiness for 31s'),
+    });
+  });
+
+  it('fails a crash loop past the restart budget, not within it', () => {
+    const looping = (restarts: number) =>
+      pod('web-1', [
+        status({
+          restartCount: restarts,
+          state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 20s' } },
+          lastState: { terminated: { exitCode: 2, reason: 'Error' } },
+        }),
+      ]);
+    expect(podFailure([looping(1)], [], checkAt(now))).toMatchObject({ reason: 'CrashLoopBackOff' });
+    expect(podFailure([looping(2)], [], checkAt(now, { allowedRestarts: 2 }))).toBeUndefined();
+    expect(podFailure([looping(3)], [], checkAt(now, { allowedRestarts: 2 }))).toMatchObject({
+      reason: 'CrashLoopBackOff',
+      message: expect.stringContaining('restarted 3 times (allowed-restarts: 2)'),
+    });
+  });
+
+  it('fails restarts of a running container counted from when watching began', () => {
+    const restarted = (restarts: number, exitCode: number, reason = 'Error') =>
+      pod('web-1', [
+        status({
+          ready: true,
+          restartCount: restarts,
+          state: { running: { startedAt: ago(1) } },
+          lastState: { terminated: { exitCode, reason } },
+        }),
+      ]);
+    expect(podFailure([restarted(1, 1)], [], checkAt(now))).toMatchObject({ reason: 'ContainerRestarted' });
+    expect(podFailure([restarted(1, 137, 'OOMKilled')], [], checkAt(now))).toMatchObject({ reason: 'OOMKilled' });
+    expect(podFailure([restarted(1, 0, 'Completed')], [], checkAt(now))).toBeUndefined();
+    expect(podFailure([restarted(5, 1)], [], checkAt(now, { restartsBefore: () => 5 }))).toBeUndefined();
+    expect(podFailure([restarted(6, 1)], [], checkAt(now, { restartsBefore: () => 5 }))).toMatchObject({
+      reason: 'ContainerRestarted',
+    });
+  });
+
+  it('fails an init container that failed', () => {
+    const init: V1Pod = {
+      metadata: { name: 'web-1' },
+      status: {
+        initContainerStatuses: [
+          status({ name: 'migrate', restartCount: 1, lastState: { terminated: { exitCode: 1, reason: 'Error' } } }),
+        ],
+      },
+    };
+    expect(podFailure([init], [], checkAt(now))).toMatchObject({ reason: 'InitContainerFailed', container: 'migrate' });
+  });
+
+  it('fails a pod the scheduler cannot place, after its window', () => {
+    const pending = (seconds: number): V1Pod => ({
+      metadata: { name: 'web-1' },
+      status: {
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: '0/3 nodes are available: 3 Insufficient cpu.',
+            lastTransitionTime: ago(seconds),
+          },
+        ],
+      },
+    });
+    expect(podFailure([pending(10)], [], checkAt(now))).toBeUndefined();
+    expect(podFailure([pending(31)], [], checkAt(now))).toMatchObject({
+      reason: 'Unschedulable',
+      message: 'pod web-1: not scheduled for 31s: 0/3 nodes are available: 3 Insufficient cpu.',
+    });
+  });
+});
+
+describe('replicaFailure', () => {
+  const now = Date.parse('2026-01-01T00:01:00Z');
+  const condition = (seconds: number) => ({
+    type: 'ReplicaFailure',
+    status: 'True',
+    reason: 'FailedCreate',
+    message: 'pods "web-2" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=3, limited: pods=3',
+    lastTransitionTime: new Date(now - seconds * 1000),
+  });
+  const rs = (seconds: number): V1ReplicaSet => ({
+    metadata: { name: 'web-2' },
+    status: { replicas: 0, conditions: [condition(seconds)] },
+  });
+  const d: V1Deployment = { metadata: { name: 'web' } };
+  it('fails once the new ReplicaSet could not create pods past the window, with the admission message', () => {
+    expect(replicaFailure(d, rs(5), [], now)).toBeUndefined();
+    expect(replicaFailure(d, rs(11), [], now)).toEqual({
+      state: 'failed',
+      reason: 'FailedCreate',
+      message: `web-2: FailedCreate: ${condition(0).message}`,
+    });
+  });
+  it('waits while a pod is terminating (its end may free the quota)', () => {
+    const terminating: V1Pod = { metadata: { name: 'web-1-a', deletionTimestamp: new Date() } };
+    expect(replicaFailure(d, rs(11), [terminating], now)).toBeUndefined();
+  });
+  it("falls back to the Deployment's copy of the condition", () => {
+    expect(replicaFailure({ ...d, status: { conditions: [condition(20)] } }, undefined, [], now)).toMatchObject({
+      reason: 'FailedCreate',
+    });
+  });
+});
+
+describe('rolloutStatus and a stale ProgressDeadlineExceeded', () => {
+  const withDeadline = (at: string): V1Deployment => ({
+    metadata: { name: 'web', generation: 2 },
+    spec: { replicas: 1, selector: {}, template: {} },
+    status: {
+      observedGeneration: 2,
+      replicas: 1,
+      updatedReplicas: 0,
+      conditions: [
+        { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', lastUpdateTime: new Date(at) },
+      ],
+    },
+  });
+  it('ignores one last updated at or before the patch, and fails on a newer one', () => {
+    expect(rolloutStatus(withDeadline('2026-01-01T00:00:00Z'), '2026-01-01T00:00:00.000Z').state).toBe('progressing');
+    expect(rolloutStatus(withDeadline('2026-01-01T00:05:00Z'), '2026-01-01T00:00:00.000Z').state).toBe('failed');
+    expect(rolloutStatus(withDeadline('2026-01-01T00:00:00Z')).state).toBe('failed');
   });
 });
 
