@@ -24,8 +24,11 @@ tag="smoke-$run_id"
 work="$(mktemp -d)"
 export DOCKER_CONFIG="$work/docker-config"   # temporary: the login below must not touch ~/.docker
 mkdir -p "$DOCKER_CONFIG"
+late_pids=()
 cleanup() {
-  kubectl -n "$NS" delete deployment smoke-web smoke-pullfail smoke-neverready --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  [[ ${#late_pids[@]} -eq 0 ]] || kill "${late_pids[@]}" 2>/dev/null || true
+  kubectl -n "$NS" delete deployment smoke-web smoke-pullfail smoke-neverready smoke-crashlate smoke-flaky smoke-oomkill \
+    smoke-readyflap --ignore-not-found --wait=false >/dev/null 2>&1 || true
   kubectl -n "$NS" delete pod smoke-delay --ignore-not-found --wait=false >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -84,6 +87,72 @@ fi
 # ---- cluster
 [[ "$(kubectl get nodes -l type=kwok --no-headers | grep -c ' Ready ')" -ge 3 ]] || fail "3 Ready nodes"
 pass "$(kubectl get nodes --no-headers | wc -l) nodes Ready, kubectl $(kubectl version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tr '\n' ' ')"
+
+# ---- crashlate, flaky, oomkill, readyflap: these take 5-20 s each, so they are watched in the background while
+# the checks below run; each prints its own "ok" line, and the end of the script waits for them.
+# late ST KIND JSONPATH: sets ST to the JSONPATH fields of the pod of Deployment smoke-KIND, "|"-separated.
+late() {
+  local -n out="$1"
+  out="$(kubectl -n "$NS" get pods -l "app=smoke-$2" -o jsonpath="{range .items[*]}$3{end}" 2>/dev/null)" || out=""
+}
+secs() { echo $(( $(date -d "$2" +%s) - $(date -d "$1" +%s) )); }   # secs FROM TO: whole seconds between timestamps
+c0='{.status.containerStatuses[0]'
+ready='{.status.conditions[?(@.type=="Ready")].status}|{.status.conditions[?(@.type=="Ready")].lastTransitionTime}'
+term="$c0.lastState.terminated.exitCode}|$c0.lastState.terminated.reason}|$c0.lastState.terminated.message}"
+check_crashlate() {
+  local st
+  poll 20 eval 'late st crashlate "$ready|$c0.restartCount}"; [[ "$st" == True\|*\|0 ]]' || fail "crashlate: never Ready ($st)"
+  # restartCount 1 lasts 3 s (CrashLoopBackOff 2 s, running 1 s): the first crash's record is still there.
+  poll 20 eval 'late st crashlate "$c0.restartCount}|$ready|$c0.lastState.terminated.startedAt}|$c0.lastState.terminated.finishedAt}|$term"; [[ "$st" == 1\|* ]]' ||
+    fail "crashlate: no first crash ($st)"
+  local -a f; IFS='|' read -r -a f <<<"$st"
+  [[ "${f[1]}|${f[5]}|${f[6]}|${f[7]}" == "False|2|Error|panic: late crash" ]] || fail "crashlate first crash: $st"
+  [[ "${f[2]}" == "${f[4]}" ]] || fail "crashlate: Ready lastTransitionTime ${f[2]} is not the crash time ${f[4]}"
+  local up; up="$(secs "${f[3]}" "${f[4]}")"
+  (( up >= 9 && up <= 12 )) || fail "crashlate: crashed ${up}s after it started (want ~10s)"
+  poll 10 eval 'late st crashlate "$c0.restartCount}"; (( ${st:-0} >= 2 ))' || fail "crashlate: restartCount stuck at $st"
+  pass "crashlate image: Ready, crashed ${up}s later (Ready=False, restartCount 1, lastState.terminated 2|Error|panic: late crash), then crash-looping"
+}
+check_flaky() {
+  local st
+  poll 20 eval 'late st flaky "$ready|$c0.restartCount}|{.status.startTime}|$term"; [[ "$st" == True\|* ]]' || fail "flaky: never Ready ($st)"
+  local -a f; IFS='|' read -r -a f <<<"$st"
+  [[ "${f[2]}|${f[4]}|${f[5]}|${f[6]}" == "2|1|Error|flaky: warming up" ]] || fail "flaky when Ready: $st"
+  local took; took="$(secs "${f[3]}" "${f[1]}")"
+  (( took <= 12 )) || fail "flaky: Ready ${took}s after it started"
+  sleep 3
+  late st flaky "$ready|$c0.restartCount}"
+  [[ "$st" == "True|${f[1]}|2" ]] || fail "flaky did not stay Ready: $st"
+  pass "flaky image: crashed twice (lastState.terminated 1|Error|flaky: warming up), Ready ${took}s after start with restartCount 2, stays Ready"
+}
+check_oomkill() {
+  local st
+  poll 20 eval 'late st oomkill "$c0.restartCount}|$c0.state.waiting.reason}|$term"; [[ "$st" =~ ^([2-9]|[1-9][0-9]+)\|CrashLoopBackOff\| ]]' ||
+    fail "oomkill: no CrashLoopBackOff with restartCount >= 2 ($st)"
+  [[ "${st#*|*|}" == "137|OOMKilled|" ]] || fail "oomkill lastState.terminated: $st"
+  pass "oomkill image: CrashLoopBackOff, restartCount rising, lastState.terminated 137|OOMKilled"
+}
+check_readyflap() {
+  local st
+  poll 20 eval 'late st readyflap "$ready"; [[ "$st" == True\|* ]]' || fail "readyflap: never Ready ($st)"
+  local t1="${st#*|}"
+  poll 20 eval 'late st readyflap "$ready|$c0.ready}|$c0.restartCount}"; [[ "$st" == False\|* ]]' || fail "readyflap: never lost readiness ($st)"
+  local -a f; IFS='|' read -r -a f <<<"$st"
+  [[ "${f[2]}|${f[3]}" == "false|0" ]] || fail "readyflap when not Ready: $st"
+  local t2="${f[1]}"
+  poll 20 eval 'late st readyflap "$ready|$c0.ready}|$c0.restartCount}"; [[ "$st" == True\|* ]]' || fail "readyflap: never Ready again ($st)"
+  IFS='|' read -r -a f <<<"$st"
+  [[ "${f[2]}|${f[3]}" == "true|0" ]] || fail "readyflap when Ready again: $st"
+  local up down; up="$(secs "$t1" "$t2")"; down="$(secs "$t2" "${f[1]}")"
+  (( up >= 9 && up <= 12 && down >= 4 && down <= 7 )) || fail "readyflap: Ready ${up}s, not Ready ${down}s (want ~10s, ~5s)"
+  pass "readyflap image: Ready, ${up}s later not Ready for ${down}s, then Ready again; restartCount 0"
+}
+late_kinds=(crashlate flaky oomkill readyflap)
+for kind in "${late_kinds[@]}"; do
+  kubectl -n "$NS" create deployment "smoke-$kind" --image="$REGISTRY/$repo_path:$kind-$tag" --replicas=1 >/dev/null
+  "check_$kind" &
+  late_pids+=($!)
+done
 
 cat <<EOF | kubectl -n "$NS" apply -f - >/dev/null
 apiVersion: apps/v1
@@ -199,5 +268,10 @@ kubectl -n "$NS" wait --for=condition=Ready pod/smoke-delay --timeout=30s >/dev/
 waited=$(( ($(date +%s%N) - s) / 1000000 ))
 (( waited >= 3500 )) || fail "annotated pod Ready after ${waited}ms (< 4s)"
 pass "annotation kube-ship.dev/ready-delay=4s: Ready after ${waited}ms"
+
+for i in "${!late_pids[@]}"; do
+  wait "${late_pids[$i]}" || fail "the ${late_kinds[$i]} check failed"
+done
+late_pids=()
 
 echo "smoke test passed in $(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN{printf "%.1f", (b-a)/1e9}')s"
