@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the local stack: deploys the sample multi-stage app from examples/web with the bundled action,
-# then a broken version (its image crash-loops) that kube-ship catches and rolls back. Prints both summaries.
+# then a broken version (its image crash-loops) that kube-ship catches and rolls back, then a version that is Ready
+# and crashes 10 s later (what `kubectl rollout status` calls a success), caught by the bake. Prints the summaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -17,9 +18,9 @@ kubectl -n kube-ship-demo rollout status deployment/web --timeout=120s >/dev/nul
 
 run_dir=$(mktemp -d)
 stamp=$(date +%s)
-# deploy NAME TAG VARIANT: runs dist/main/index.js as the GitHub runner does (INPUT_* and GITHUB_* variables).
+# deploy NAME TAG VARIANT BAKE: runs dist/main/index.js as the GitHub runner does (INPUT_* and GITHUB_* variables).
 deploy() {
-  local name=$1 tag=$2 variant=$3 dir="$run_dir/$1"
+  local name=$1 tag=$2 variant=$3 bake=$4 dir="$run_dir/$1"
   mkdir -p "$dir"
   : >"$dir/output"; : >"$dir/summary"; : >"$dir/state"
   echo
@@ -31,7 +32,7 @@ deploy() {
     INPUT_IMAGE="$REGISTRY/demo/web" INPUT_TAGS="$tag" INPUT_CONTEXT=examples/web INPUT_NETWORK=host \
     "INPUT_BUILD-ARGS=VARIANT=$variant
 BASE_IMAGE=$BASE_IMAGE" \
-    INPUT_DEPLOYMENTS=kube-ship-demo/web INPUT_TIMEOUT=5m INPUT_ROLLBACK=true INPUT_FAIL-FAST=true \
+    INPUT_DEPLOYMENTS=kube-ship-demo/web INPUT_TIMEOUT=5m INPUT_ROLLBACK=true INPUT_FAIL-FAST=true INPUT_BAKE="$bake" \
     INPUT_ENVIRONMENT=demo INPUT_COMMENT=never \
     node dist/main/index.js || rc=$?
   echo
@@ -43,14 +44,18 @@ for (const m of t.matchAll(/^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) console.log(
   return $rc
 }
 
-deploy good "v-$stamp" "good-$stamp"
-if deploy broken "crashloop-$stamp" "broken-$stamp"; then
-  echo "the broken deploy was expected to fail and roll back" >&2
-  exit 1
-fi
-result=$(sed -n '/^result<</{n;p;}' "$run_dir/broken/output")
-[[ "$result" == rolled-back ]] || { echo "expected result rolled-back, got $result" >&2; exit 1; }
+deploy good "v-$stamp" "good-$stamp" 5s
+for bad in broken:crashloop late:crashlate; do
+  name=${bad%%:*}
+  if deploy "$name" "${bad#*:}-$stamp" "$name-$stamp" 30s; then
+    echo "the $name deploy was expected to fail and roll back" >&2
+    exit 1
+  fi
+  result=$(sed -n '/^result<</{n;p;}' "$run_dir/$name/output")
+  [[ "$result" == rolled-back ]] || { echo "expected result rolled-back for $name, got $result" >&2; exit 1; }
+done
 echo
-echo "demo done: the good version deployed, the broken one was caught and rolled back."
+echo "demo done: the good version deployed; the crash-looping one was caught in seconds and rolled back; the one"
+echo "that crashed 10 s after becoming Ready (kubectl rollout status: success) was caught by the bake and rolled back."
 kubectl -n kube-ship-demo get deployment web -o wide
 rm -rf "$run_dir"

@@ -6,7 +6,17 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { NAMESPACE, REGISTRY, appInputs, createDeployment, env, podImages, runAction, template } from './harness.js';
+import {
+  NAMESPACE,
+  REGISTRY,
+  appInputs,
+  createDeployment,
+  env,
+  patched,
+  podImages,
+  runAction,
+  template,
+} from './harness.js';
 
 const withoutMasks = (log: string) =>
   log
@@ -61,7 +71,7 @@ describe('build paths and interruptions', () => {
   it('a cancelled job (SIGINT mid-rollout) restores the recorded template itself', async () => {
     const recorded = template('cancel');
     const run = await runAction(appInputs('cancel', 'crashloop-cancel', 'cancel', { 'fail-fast': 'false' }), {
-      interrupt: { when: (state) => state.records !== undefined, signal: 'SIGINT' },
+      interrupt: { when: patched, signal: 'SIGINT' },
     });
     expect(run.exitCode).not.toBe(0);
     expect(run.log).toContain('Cancelled: stopping the rollout and restoring the recorded templates');
@@ -73,14 +83,26 @@ describe('build paths and interruptions', () => {
     const recorded = template('killed');
     const inputs = appInputs('killed', 'crashloop-killed', 'killed', { 'fail-fast': 'false' });
     const run = await runAction(inputs, {
-      interrupt: { when: (state) => state.records !== undefined, signal: 'SIGKILL' },
+      interrupt: { when: patched, signal: 'SIGKILL' },
     });
     expect(run.exitCode).not.toBe(0);
     expect(run.state.finished).toBeUndefined();
     expect(template('killed')).not.toEqual(recorded);
     const post = await runAction(inputs, { post: true, state: run.state });
     expect(post.exitCode, post.log).toBe(0);
-    expect(post.log).toContain(`The deploy did not finish: restoring ${NAMESPACE}/killed to the recorded templates`);
+    expect(post.log).toContain(`The deploy did not finish: undoing what it changed in ${NAMESPACE}/killed`);
     expect(template('killed')).toEqual(recorded);
+  });
+
+  it('a step killed mid-rollout with rollback: false is left as it is by the post step', async () => {
+    const inputs = appInputs('killed', 'crashloop-kept', 'kept', { 'fail-fast': 'false', rollback: 'false' });
+    const run = await runAction(inputs, { interrupt: { when: patched, signal: 'SIGKILL' } });
+    expect(run.exitCode).not.toBe(0);
+    const left = template('killed');
+    const post = await runAction(inputs, { post: true, state: run.state });
+    expect(post.exitCode, post.log).toBe(0);
+    expect(post.log).toContain(`${NAMESPACE}/killed left as they are (rollback: false)`);
+    expect(template('killed')).toEqual(left);
+    expect(JSON.stringify(left)).toContain('crashloop-kept');
   });
 });

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
+/** The bundle under test: dist/ by default; another build (e.g. an older one, to see a test fail) with KUBE_SHIP_DIST. */
+const DIST = process.env.KUBE_SHIP_DIST || join(ROOT, 'dist');
 const NODE = join(ROOT, 'node_modules/.bin/node');
 
 /** The stack's environment (from `.stack/env`, written by `npm run stack:up`). Fails, never skips, without it. */
@@ -48,6 +50,11 @@ export interface DeploymentOptions {
   progressDeadlineSeconds?: number;
   readinessProbe?: boolean;
   extraContainer?: { name: string; image: string };
+  namespace?: string;
+  /** RollingUpdate maxSurge / maxUnavailable. */
+  surge?: number | string;
+  unavailable?: number | string;
+  nodeSelector?: Record<string, string>;
 }
 
 /** Creates (or replaces) a Deployment in the e2e namespace and waits until it is rolled out. */
@@ -59,20 +66,32 @@ export function createDeployment(name: string, image: string, options: Deploymen
       : { readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1, failureThreshold: 2 } };
   const containers = [{ name: 'app', image, ...probe }];
   if (options.extraContainer) containers.push({ ...options.extraContainer, ...probe });
+  const namespace = options.namespace ?? NAMESPACE;
+  const strategy =
+    options.surge === undefined && options.unavailable === undefined
+      ? {}
+      : {
+          strategy: {
+            type: 'RollingUpdate',
+            rollingUpdate: { maxSurge: options.surge ?? '25%', maxUnavailable: options.unavailable ?? '25%' },
+          },
+        };
+  const nodeSelector = options.nodeSelector ? { nodeSelector: options.nodeSelector } : {};
   const manifest = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: NAMESPACE },
+    metadata: { name, namespace },
     spec: {
       replicas: options.replicas ?? 3,
       progressDeadlineSeconds: options.progressDeadlineSeconds ?? 600,
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name }, annotations }, spec: { containers } },
+      ...strategy,
+      template: { metadata: { labels: { app: name }, annotations }, spec: { containers, ...nodeSelector } },
     },
   };
-  kubectl(['delete', 'deployment', name, '-n', NAMESPACE, '--ignore-not-found', '--wait=true']);
+  kubectl(['delete', 'deployment', name, '-n', namespace, '--ignore-not-found', '--wait=true']);
   kubectl(['apply', '-f', '-'], JSON.stringify(manifest));
-  kubectl(['rollout', 'status', `deployment/${name}`, '-n', NAMESPACE, '--timeout=120s']);
+  kubectl(['rollout', 'status', `deployment/${name}`, '-n', namespace, '--timeout=300s']);
 }
 
 export interface Rule {
@@ -183,11 +202,13 @@ export async function runAction(
     env?: Record<string, string>;
     /** Sends `signal` to the step once the state it saved satisfies `when` (e.g. records saved = patched). */
     interrupt?: { when: (state: Record<string, string>) => boolean; signal: NodeJS.Signals };
+    /** Runs `run` once, while the step goes on, as soon as it has patched its targets (saved its records). */
+    whenPatched?: () => void;
   } = {},
 ): Promise<ActionRun> {
   const stateEnv = Object.fromEntries(Object.entries(options.state ?? {}).map(([k, v]) => [`STATE_${k}`, v]));
   const { env: childEnv, files } = runnerEnvironment(inputs, { ...stateEnv, ...options.env });
-  const script = join(ROOT, options.post ? 'dist/post/index.js' : 'dist/main/index.js');
+  const script = join(DIST, options.post ? 'post/index.js' : 'main/index.js');
   const started = Date.now();
   const child = spawn(NODE, [script], { env: childEnv, cwd: ROOT });
   let log = '';
@@ -202,10 +223,20 @@ export async function runAction(
         }
       }, 50)
     : undefined;
+  const whenPatched = options.whenPatched;
+  const patchPoll = whenPatched
+    ? setInterval(() => {
+        if (patched(parseRunnerFile(readFileSync(files.GITHUB_STATE, 'utf8')))) {
+          clearInterval(patchPoll);
+          whenPatched();
+        }
+      }, 50)
+    : undefined;
   const exitCode = await new Promise<number>((done) =>
     child.on('close', (code, signal) => done(code ?? (signal ? 128 : -1))),
   );
   if (poll) clearInterval(poll);
+  if (patchPoll) clearInterval(patchPoll);
   return {
     exitCode,
     log,
@@ -216,6 +247,19 @@ export async function runAction(
   };
 }
 
+/** Whether the state the step saved says it has patched its targets (this bundle's key, or an older one's). */
+export function patched(state: Record<string, string>): boolean {
+  return state['records-file'] !== undefined || state.records !== undefined;
+}
+
+/** Kills one part of the stack by its PID and starts it again with the stack's own scripts. */
+export function restartStackPart(name: string, secondsDown = 0): void {
+  execFileSync('bash', [join(ROOT, 'scripts/stack/restart.sh'), name, String(secondsDown)], {
+    env: { ...process.env, ...env },
+    stdio: 'inherit',
+  });
+}
+
 /** The images of every pod of a Deployment's current pods (by its selector). */
 export function podImages(name: string): string[] {
   const pods = kubectlJson<{
@@ -224,8 +268,8 @@ export function podImages(name: string): string[] {
   return pods.items.filter((p) => !p.metadata.deletionTimestamp).flatMap((p) => p.spec.containers.map((c) => c.image));
 }
 
-export function template(name: string): unknown {
-  return kubectlJson<{ spec: { template: unknown } }>(['get', 'deployment', name, '-n', NAMESPACE]).spec.template;
+export function template(name: string, namespace = NAMESPACE): unknown {
+  return kubectlJson<{ spec: { template: unknown } }>(['get', 'deployment', name, '-n', namespace]).spec.template;
 }
 
 /** A multi-stage sample app (examples/web) with a variant baked in, so each variant has its own digest. */
