@@ -93,6 +93,24 @@ describe('verdicts on long, stuck, late-crashing and contested rollouts', () => 
     expect(new Set(podImages('flaky'))).toEqual(new Set([run.outputs.image]));
   });
 
+  it('a container killed for memory fails fast as OOMKilled, with its exit code', async () => {
+    createDeployment('oom', initial('oom'), { replicas: 2 });
+    const recorded = template('oom');
+    const run = await runAction(appInputs('oom', 'oomkill-1', 'oom'));
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs.result).toBe('rolled-back');
+    expect(run.outputs['failure-reason']).toMatch(/container app: OOMKilled, restarted \d+ times?, exit code 137/);
+    expect(template('oom')).toEqual(recorded);
+  });
+
+  it('a pod that loses readiness for 5 s once during the bake is not a failure', async () => {
+    createDeployment('flap', initial('flap'), { replicas: 2 });
+    const run = await runAction(appInputs('flap', 'readyflap-1', 'flap', { bake: '25s' }));
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('success');
+    expect(new Set(podImages('flap'))).toEqual(new Set([run.outputs.image]));
+  });
+
   it("a teammate's env change made during a failing rollout survives the rollback", async () => {
     createDeployment('team', initial('team'), { replicas: 2, readyDelay: '4s' });
     const run = await runAction(appInputs('team', 'crashloop-team', 'team'), {
