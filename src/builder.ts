@@ -108,7 +108,8 @@ export function buildxArgs(spec: BuildSpec, metadataFile: string): string[] {
   for (const from of spec.cacheFrom) args.push('--cache-from', from);
   for (const to of spec.cacheTo) args.push('--cache-to', withMaxCacheMode(to));
   if (spec.platforms.length > 0) args.push('--platform', spec.platforms.join(','));
-  args.push('--metadata-file', metadataFile, '--push', spec.context);
+  // The context after `--`: a context named like a flag (`-v`) must stay a path.
+  args.push('--metadata-file', metadataFile, '--push', '--', spec.context);
   return args;
 }
 
@@ -126,7 +127,7 @@ export function buildkitArgs(spec: BuildSpec, iidFile: string): string[] {
   const args = ['build', '--progress', 'plain', ...commonArgs(spec)];
   for (const from of spec.cacheFrom) args.push('--cache-from', cacheImageRef(from));
   if (spec.cacheTo.length > 0) args.push('--build-arg', 'BUILDKIT_INLINE_CACHE=1');
-  args.push('--iidfile', iidFile, spec.context);
+  args.push('--iidfile', iidFile, '--', spec.context);
   return args;
 }
 

@@ -1,10 +1,18 @@
-/** The Log the domain code writes to, on @actions/core: for the main step and the post step alike. */
+/**
+ * The Log the domain code writes to, on @actions/core, for the main step and the post step alike. Every line is
+ * scrubbed of known secrets and made safe to print (`logLine`): messages carry text from the cluster, which must
+ * never become a workflow command. Warnings go through @actions/core's command escaping, which keeps them on one line.
+ */
 import * as core from '@actions/core';
 import type { Log } from './log.js';
+import { logLine } from './log-text.js';
+import type { Secrets } from './secrets.js';
 
-export const coreLog: Log = {
-  info: (m) => core.info(m),
-  warning: (m) => core.warning(m),
-  debug: (m) => core.debug(m),
-  group: (name, fn) => core.group(name, fn),
-};
+export function logTo(secrets: Secrets): Log {
+  return {
+    info: (m) => core.info(logLine(secrets.scrub(m))),
+    warning: (m) => core.warning(secrets.scrub(m)),
+    debug: (m) => core.debug(secrets.scrub(m)),
+    group: (name, fn) => core.group(name, fn),
+  };
+}

@@ -45,11 +45,18 @@ export function warningEvents(events: CoreV1Event[]): EventLine[] {
   return [...lines.values()];
 }
 
-/** Last `max` non-empty lines of a log. */
+/** Longest log line kept: a 1 MiB line is cut here, and says so. */
+export const LOG_LINE_CHARS = 2000;
+
+/** Last `max` lines of a log (trailing blank lines dropped), each cut at LOG_LINE_CHARS. */
 export function lastLines(log: string, max: number): string[] {
   const lines = log.replace(/\r/g, '').split('\n');
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return lines.slice(-max);
+  return lines
+    .slice(-max)
+    .map((l) =>
+      l.length > LOG_LINE_CHARS ? `${l.slice(0, LOG_LINE_CHARS)}… (${l.length - LOG_LINE_CHARS} characters cut)` : l,
+    );
 }
 
 export interface EvidenceRequest {

@@ -11,6 +11,8 @@ export interface IssueComment {
   id: number;
   body: string;
   url: string;
+  /** Login of the comment's author. */
+  author: string;
 }
 
 export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
@@ -30,8 +32,13 @@ export interface DeploymentStatus {
   logUrl: string;
 }
 
+/** The login the workflow's own token comments as (installation tokens cannot ask `GET /user`). */
+export const WORKFLOW_TOKEN_LOGIN = 'github-actions[bot]';
+
 /** The calls kube-ship makes, for one repository. */
 export interface GitHub {
+  /** The login the token acts as: the authenticated user, or the workflow token's bot. */
+  whoAmI(): Promise<string>;
   /** Every comment of an issue or pull request, oldest first, page by page. */
   listComments(issue: number): AsyncIterable<IssueComment[]>;
   createComment(issue: number, body: string): Promise<IssueComment>;
@@ -160,12 +167,30 @@ export function createGitHub(options: GitHubOptions): GitHub {
   const { owner, repo } = options;
   const spent = { seconds: 0 };
   const call = <T>(what: string, fn: () => Promise<T>): Promise<T> => withRetry(what, fn, retry, spent, options.log);
-  const comment = (c: { id: number; body?: string; html_url: string }): IssueComment => ({
+  const comment = (c: {
+    id: number;
+    body?: string;
+    html_url: string;
+    user?: { login?: string } | null;
+  }): IssueComment => ({
     id: c.id,
     body: c.body ?? '',
     url: c.html_url,
+    author: c.user?.login ?? '',
   });
   return {
+    async whoAmI() {
+      try {
+        const { data } = await call("read the token's user", () => octokit.rest.users.getAuthenticated());
+        return data.login;
+      } catch (error) {
+        // An installation token (the workflow's GITHUB_TOKEN) may not read /user: it acts as the Actions bot.
+        if (error instanceof GitHubError && (error.status === 401 || error.status === 403 || error.status === 404)) {
+          return WORKFLOW_TOKEN_LOGIN;
+        }
+        throw error;
+      }
+    },
     async *listComments(issue) {
       const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, {
         owner,

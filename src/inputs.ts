@@ -27,6 +27,8 @@ export interface Inputs {
   'registry-password': string;
   kubeconfig: string;
   'kube-context': string;
+  /** Allow a cluster server on plain http:// (its credentials travel unencrypted). */
+  'allow-http': boolean;
   namespace: string;
   deployments: TargetSpec[];
   /** Overall rollout time limit, in milliseconds. */
@@ -43,9 +45,14 @@ export interface Inputs {
   'environment-url': string;
   'github-deployment': boolean;
   comment: CommentMode;
+  /** Whether the PR comment shows the failing pod's log lines (the job summary always does). */
+  'comment-logs': boolean;
   'pr-number': number | undefined;
   'github-token': string;
 }
+
+/** Inputs whose values are secrets: registered as such, and kept out of child processes' environments. */
+export const SECRET_INPUTS = ['registry-password', 'github-token', 'kubeconfig', 'secrets'] as const;
 
 /** Reads one raw input by its action.yml name ('' when unset), e.g. from `INPUT_*` through @actions/core. */
 export type InputReader = (name: string) => string;
@@ -205,6 +212,7 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     'registry-password': password,
     kubeconfig: read('kubeconfig'),
     'kube-context': read('kube-context').trim(),
+    'allow-http': parseBoolean('allow-http', read('allow-http'), false),
     namespace,
     deployments: deploymentLines.map(parseTarget),
     timeout: parseDuration('timeout', read('timeout'), 600_000),
@@ -217,6 +225,7 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     'environment-url': read('environment-url').trim(),
     'github-deployment': parseBoolean('github-deployment', read('github-deployment'), false),
     comment: parseComment(read('comment')),
+    'comment-logs': parseBoolean('comment-logs', read('comment-logs'), true),
     'pr-number': parsePrNumber(read('pr-number')),
     'github-token': read('github-token'),
   };

@@ -9,13 +9,17 @@ import { InputError, messageOf } from './errors.js';
 import { run as exec, lastErrorLine } from './exec.js';
 import { parseInputs, type Inputs } from './inputs.js';
 import { createKube } from './kube-client.js';
-import { loadCluster } from './kubeconfig.js';
-import { coreLog } from './core-log.js';
+import { issuedToken, loadCluster } from './kubeconfig.js';
+import { logTo } from './core-log.js';
+import { fenced } from './log-text.js';
+import { registerSecretInputs, Secrets } from './secrets.js';
 import { saveRecords } from './records-file.js';
 import { renderReport, SUMMARY_LIMIT } from './markdown.js';
 import { changeCause } from './patch.js';
 import { createRegistry, splitRepository } from './registry.js';
 import { outputsOf, runUrlOf, type Report } from './report.js';
+import type { Evidence } from './evidence.js';
+import type { Log } from './log.js';
 import { publishReport, startDeployment, type DeploymentHandle } from './publish.js';
 import { preflight } from './preflight.js';
 import { deploy } from './rollout.js';
@@ -95,6 +99,8 @@ export async function run(): Promise<void> {
     runUrl: runUrlOf(env),
     durationSeconds: 0,
   };
+  const secrets = new Secrets((value) => core.setSecret(value));
+  const coreLog = logTo(secrets);
   let metadata: Record<string, unknown> | undefined;
   let inputs: Inputs | undefined;
   let deployment: DeploymentHandle | undefined;
@@ -108,8 +114,7 @@ export async function run(): Promise<void> {
   try {
     const parsed = parseInputs((name) => core.getInput(name), env.GITHUB_SHA ?? '');
     inputs = parsed;
-    if (parsed['registry-password']) core.setSecret(parsed['registry-password']);
-    for (const secret of parsed.secrets) core.setSecret(secret.slice(secret.indexOf('=') + 1));
+    registerSecretInputs(parsed, secrets, env);
     Object.assign(report, {
       environment: parsed.environment,
       environmentUrl: parsed['environment-url'],
@@ -118,10 +123,20 @@ export async function run(): Promise<void> {
     });
 
     const { kube, targets } = await core.group('Preflight', async () => {
-      const cluster = loadCluster(parsed.kubeconfig, parsed['kube-context'], env, (s) => core.setSecret(s));
+      const cluster = loadCluster(parsed.kubeconfig, parsed['kube-context'], env, (s) => secrets.add(s), {
+        allowHttp: parsed['allow-http'],
+      });
       const kube = createKube(cluster.config);
       core.info(`Cluster: ${kube.server} (from ${cluster.source}, context ${cluster.config.getCurrentContext()})`);
-      if (cluster.usesExec) core.info('The kubeconfig runs a credential command (exec) on this runner.');
+      if (cluster.credentialCommand !== undefined) {
+        core.info(`The kubeconfig runs a credential command on this runner: ${cluster.credentialCommand}`);
+      }
+      secrets.add(await issuedToken(cluster.config));
+      if (parsed['allow-http'] && kube.server.startsWith('http://')) {
+        core.warning(
+          `allow-http: the cluster ${kube.server} is reached over plain HTTP; its credentials are not encrypted.`,
+        );
+      }
       const targets = resolveTargets(parsed.deployments, parsed.namespace || cluster.contextNamespace || 'default');
       await preflight(kube, targets, parsed.image);
       core.info(`Targets: ${targets.map((t) => `${t.namespace}/${t.name}`).join(', ')}: found, permitted`);
@@ -206,7 +221,17 @@ export async function run(): Promise<void> {
     process.removeListener('SIGTERM', onSignal);
   }
   report.durationSeconds = Math.round((Date.now() - started) / 100) / 10;
-  await finishReport(report, metadata, inputs, deployment);
+  await finishReport(secrets.scrubAll(report), metadata && secrets.scrubAll(metadata), inputs, deployment, coreLog);
+}
+
+/** The evidence of one target as log lines (cluster text: printed fenced, see `fenced`). */
+function evidenceLines(e: Evidence): string[] {
+  const lines = [`Evidence for ${e.target}: ${e.reason} in pod ${e.pod} container ${e.container}`];
+  const t = e.lastTermination;
+  if (t) lines.push(`  last exit code ${t.exitCode} (${t.reason}): ${t.message}`);
+  for (const ev of e.events) lines.push(`  event ${ev.reason} x${ev.count}: ${ev.message}`);
+  lines.push(`  last ${e.logs.length} log lines (${e.logSource}):`, ...e.logs.map((line) => `  | ${line}`));
+  return lines;
 }
 
 /** Outputs, evidence in the log, the summary and the PR comment; then the verdict. */
@@ -215,19 +240,11 @@ async function finishReport(
   metadata: Record<string, unknown> | undefined,
   inputs: Inputs | undefined,
   deployment: DeploymentHandle | undefined,
+  coreLog: Log,
 ): Promise<void> {
   for (const [name, value] of Object.entries(outputsOf(report, metadata))) core.setOutput(name, value);
   await core.group('Report', async () => {
-    for (const e of report.evidence) {
-      core.info(`Evidence for ${e.target}: ${e.reason} in pod ${e.pod} container ${e.container}`);
-      if (e.lastTermination)
-        core.info(
-          `  last exit code ${e.lastTermination.exitCode} (${e.lastTermination.reason}): ${e.lastTermination.message}`,
-        );
-      for (const ev of e.events) core.info(`  event ${ev.reason} x${ev.count}: ${ev.message}`);
-      core.info(`  last ${e.logs.length} log lines (${e.logSource}):`);
-      for (const line of e.logs) core.info(`  | ${line}`);
-    }
+    for (const line of fenced(report.evidence.flatMap(evidenceLines))) core.info(line);
     try {
       await core.summary.addRaw(renderReport(report, { limit: SUMMARY_LIMIT, logLines: 50 }), true).write();
     } catch (error) {

@@ -5,10 +5,11 @@
  * log lines are dropped first, then whole evidence sections, then target rows, and the text says what was cut.
  */
 import type { Evidence } from './evidence.js';
+import { UNSAFE_CHARACTERS } from './log-text.js';
 import type { Report } from './report.js';
 import type { TargetReport } from './report.js';
 
-/** Limits: the job summary takes up to 1 MiB, a PR comment up to 65,536 characters. */
+/** Limits, in UTF-8 bytes: the job summary takes up to 1 MiB, a PR comment up to 65,536 characters. */
 export const SUMMARY_LIMIT = 512 * 1024;
 export const COMMENT_LIMIT = 60_000;
 /** Longest log line shown, and longest piece of other cluster text (messages, reasons). */
@@ -16,9 +17,14 @@ const LINE_LIMIT = 400;
 const TEXT_LIMIT = 1_000;
 const EVENTS_SHOWN = 15;
 
-// Terminal colours and other control characters (tab and newline kept): logs are full of them.
+// Terminal colours (logs are full of them), then C0/C1 controls (tab and newline kept) and bidi overrides, which
+// would make a comment read differently from what it says.
 // eslint-disable-next-line no-control-regex
-const CONTROL = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f]/g;
+const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g;
+const stripControls = (text: string): string => text.replace(ANSI, '').replace(UNSAFE_CHARACTERS, '');
+
+/** Size as GitHub counts it: UTF-8 bytes (CJK text takes three per character). */
+const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
 
 const ZERO_WIDTH_SPACE = '&#8203;';
 
@@ -61,13 +67,13 @@ function escapeCode(text: string): string {
 }
 
 function escapeLine(text: string, special: RegExp): string {
-  const flat = text.replace(CONTROL, '').replace(/\s*\r?\n\s*/g, ' ');
+  const flat = stripControls(text.replace(/\s*\r?\n\s*/g, ' '));
   return clip(flat, TEXT_LIMIT, 'cut').replace(special, (c) => TEXT_ESCAPES[c] ?? c);
 }
 
 /** Escapes a log line for a <pre> block: HTML only (markdown is not rendered there, nor mentions linked). */
 export function escapePre(line: string): string {
-  const clean = clip(line.replace(CONTROL, ''), LINE_LIMIT, 'line cut');
+  const clean = clip(stripControls(line), LINE_LIMIT, 'line cut');
   return clean.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -154,7 +160,7 @@ function targetRow(t: TargetReport, repository: string): string {
   return `| ${target} | ${images} | ${revision} | ${t.replicas} | ${OUTCOMES[t.outcome]} | ${timeCell(t)} |`;
 }
 
-function evidenceBlock(e: Evidence, logLines: number): string {
+function evidenceBlock(e: Evidence, logLines: number, logsLeftOut?: string): string {
   const where = `${e.pod ? ` in pod ${code(e.pod)}` : ''}${e.container ? `, container ${code(e.container)}` : ''}`;
   const parts = [`<details><summary><b>${escapeText(e.target)}</b>: ${escapeText(e.reason)}${where}</summary>`, ''];
   if (e.message) parts.push(`**Message:** ${escapeText(e.message)}`, '');
@@ -178,6 +184,8 @@ function evidenceBlock(e: Evidence, logLines: number): string {
       '',
       `<pre>${lines.map(escapePre).join('\n')}</pre>`,
     );
+  } else if (e.logs.length > 0 && logsLeftOut) {
+    parts.push(`*${e.logs.length} log lines ${logsLeftOut}.*`);
   } else if (e.logs.length > 0) {
     parts.push(`*${e.logs.length} log lines cut to fit; the job log has them.*`);
   } else {
@@ -193,6 +201,8 @@ export interface RenderOptions {
   logLines: number;
   /** Hidden marker the sticky comment is found by. */
   marker?: string;
+  /** Why log lines are left out on purpose (`comment-logs: false`), instead of "cut to fit". */
+  logsLeftOut?: string;
 }
 
 function headOf(report: Report, marker: string | undefined): string[] {
@@ -253,6 +263,16 @@ function buildOf(report: Report): string[] {
   ];
 }
 
+/** The text cut to `limit` UTF-8 bytes (never inside a character), ending with `note`. */
+function cutToBytes(text: string, limit: number, note: string): string {
+  const room = Math.max(0, limit - bytes(note) - 2);
+  const head = Buffer.from(text, 'utf8')
+    .subarray(0, room)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
+  return `${head}\n${note}`;
+}
+
 /** Renders the report; when over `limit`, log lines, then evidence, then target rows are cut, and the text says so. */
 export function renderReport(report: Report, options: RenderOptions): string {
   const head = headOf(report, options.marker).join('\n');
@@ -271,7 +291,7 @@ export function renderReport(report: Report, options: RenderOptions): string {
   // Fewer log lines first, then fewer evidence sections: the first failure is the one that matters most.
   const lineSteps = [...new Set([options.logLines, Math.min(options.logLines, 10), 0])];
   for (const lines of lineSteps) {
-    const blocks = report.evidence.map((e) => evidenceBlock(e, lines));
+    const blocks = report.evidence.map((e) => evidenceBlock(e, lines, options.logsLeftOut));
     for (let kept = blocks.length; kept >= 0; kept--) {
       const dropped = blocks.length - kept;
       const note =
@@ -279,16 +299,14 @@ export function renderReport(report: Report, options: RenderOptions): string {
           ? `*${dropped} of ${blocks.length} evidence sections cut to stay within GitHub's size limit; the job log has them all.*`
           : '';
       const body = assemble(rows, blocks.slice(0, kept), note);
-      if (body.length <= options.limit) return body;
+      if (bytes(body) <= options.limit) return body;
       if (lines !== 0) break;
     }
   }
   // Even without evidence it is too long: show as many targets as fit.
   const note = `*Report cut to stay within GitHub's size limit; the job log has it all.*`;
   let shown = rows.length;
-  while (shown > 0 && assemble(rows.slice(0, shown), [], note).length > options.limit) shown = Math.floor(shown / 2);
+  while (shown > 0 && bytes(assemble(rows.slice(0, shown), [], note)) > options.limit) shown = Math.floor(shown / 2);
   const body = assemble(rows.slice(0, shown), [], note);
-  return body.length <= options.limit
-    ? body
-    : `${head.slice(0, Math.max(0, options.limit - note.length - 2))}\n${note}`.slice(0, options.limit);
+  return bytes(body) <= options.limit ? body : cutToBytes(`${head}\n${note}`, options.limit, note);
 }

@@ -4,7 +4,7 @@
  * said `rollback: false`; then log out of a registry the main step logged in to.
  */
 import * as core from '@actions/core';
-import { coreLog } from './core-log.js';
+import { logTo } from './core-log.js';
 import { messageOf } from './errors.js';
 import { run as exec } from './exec.js';
 import { parseBoolean } from './inputs.js';
@@ -12,6 +12,7 @@ import { createKube } from './kube-client.js';
 import { loadCluster } from './kubeconfig.js';
 import { loadRecords } from './records-file.js';
 import { rollBack } from './rollout.js';
+import { Secrets } from './secrets.js';
 import { STATE } from './state.js';
 
 async function restoreUnfinished(): Promise<void> {
@@ -24,10 +25,17 @@ async function restoreUnfinished(): Promise<void> {
     return;
   }
   core.warning(`The deploy did not finish: undoing what it changed in ${keys}`);
-  const cluster = loadCluster(core.getInput('kubeconfig'), core.getInput('kube-context'), process.env, (s) =>
-    core.setSecret(s),
+  const secrets = new Secrets((value) => core.setSecret(value));
+  const cluster = loadCluster(
+    core.getInput('kubeconfig'),
+    core.getInput('kube-context'),
+    process.env,
+    (s) => secrets.add(s),
+    {
+      allowHttp: parseBoolean('allow-http', core.getInput('allow-http'), false),
+    },
   );
-  const { errors, notes } = await rollBack(createKube(cluster.config), records, coreLog);
+  const { errors, notes } = await rollBack(createKube(cluster.config), records, logTo(secrets));
   const problems = [
     ...errors.map((e) => `${e.key}: ${e.message}`),
     ...notes.filter((n) => n.left).map((n) => `${n.key}: not restored: ${n.note}`),

@@ -154,15 +154,20 @@ export async function finishDeployment(handle: DeploymentHandle | undefined, rep
   }
 }
 
-/** Finds the comment carrying `marker` and updates it, or creates it: one comment per marker, ever. */
+/**
+ * Finds our comment and updates it, or creates it: one comment per marker, ever. Ours means written by the token's
+ * own identity and starting with the marker: a comment by anyone else, even one that quotes the marker, is never
+ * edited.
+ */
 export async function upsertComment(
   github: GitHub,
   issue: number,
   marker: string,
   body: string,
 ): Promise<{ created: boolean; url: string }> {
+  const self = await github.whoAmI();
   for await (const page of github.listComments(issue)) {
-    const found = page.find((c) => c.body.includes(marker));
+    const found = page.find((c) => c.author === self && c.body.startsWith(marker));
     if (found) return { created: false, url: (await github.updateComment(found.id, body)).url };
   }
   return { created: true, url: (await github.createComment(issue, body)).url };
@@ -185,7 +190,13 @@ export async function publishReport(
     const issue = inputs['pr-number'] ?? opened?.context.pullRequest;
     if (opened && issue !== undefined) {
       const marker = commentMarker(inputs.environment);
-      const body = renderReport(report, { limit: COMMENT_LIMIT, logLines: COMMENT_LOG_LINES, marker });
+      const body = renderReport(report, {
+        limit: COMMENT_LIMIT,
+        marker,
+        ...(inputs['comment-logs']
+          ? { logLines: COMMENT_LOG_LINES }
+          : { logLines: 0, logsLeftOut: 'not shown here (comment-logs: false); the job summary and log have them' }),
+      });
       try {
         const { created, url } = await upsertComment(opened.github, issue, marker, body);
         log.info(`${created ? 'Commented on' : 'Updated the comment on'} pull request #${issue}: ${url}`);

@@ -37,11 +37,12 @@ export function splitRepository(repository: string): RepositoryParts {
   return { host, endpoint: host === 'docker.io' ? 'registry-1.docker.io' : host, path };
 }
 
+const isLoopback = (hostname: string): boolean =>
+  hostname === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === '[::1]' || hostname === '::1';
+
 /** Plain HTTP only for loopback registries (as the Docker engine treats 127.0.0.0/8 as insecure by default). */
 export function registryUrl(endpoint: string): string {
-  const hostname = endpoint.replace(/:\d+$/, '');
-  const loopback = hostname === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === '[::1]';
-  return `${loopback ? 'http' : 'https'}://${endpoint}`;
+  return `${isLoopback(endpoint.replace(/:\d+$/, '')) ? 'http' : 'https'}://${endpoint}`;
 }
 
 /** Credentials for a registry host from a Docker config file (`auths[host].auth`), if any. */
@@ -61,6 +62,43 @@ export function dockerConfigAuth(configJson: string, host: string): string | und
   }
   return undefined;
 }
+
+/** Token hosts that serve registries on other hosts: Docker Hub's and GitLab.com's. */
+const KNOWN_TOKEN_HOSTS = new Set(['auth.docker.io', 'gitlab.com']);
+
+/** The parent domain of a host name (`registry.example.com` -> `example.com`), for a sibling token host. */
+const parentDomain = (hostname: string): string => hostname.split('.').slice(1).join('.');
+
+/**
+ * The token realm a registry's Bearer challenge names, checked before any credentials go there: HTTPS (plain HTTP
+ * only on loopback), and on the registry's own host, a sibling under the same parent domain
+ * (registry.example.com -> gitlab.example.com), or a known token host. Anything else could be a registry (or a
+ * man in the middle) collecting the credentials.
+ */
+export function checkRealm(realm: string, endpoint: string): URL {
+  let url: URL;
+  try {
+    url = new URL(realm);
+  } catch {
+    throw new Error(`registry ${endpoint} named a token realm that is not a URL ("${realm}")`);
+  }
+  const registryHost = endpoint.replace(/:\d+$/, '');
+  const scheme = url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname));
+  const parent = parentDomain(registryHost);
+  const host =
+    url.hostname === registryHost ||
+    KNOWN_TOKEN_HOSTS.has(url.hostname) ||
+    (parent.includes('.') && parentDomain(url.hostname) === parent);
+  if (!scheme || !host) {
+    throw new Error(
+      `registry ${endpoint} asked for credentials at ${url.origin}, which is not ${scheme ? 'its own host or a known token host' : 'HTTPS'}; refusing to send them there`,
+    );
+  }
+  return url;
+}
+
+/** A manifest digest as registries must send it. */
+export const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /** Parses `Bearer realm="...",service="...",scope="..."`. */
 export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
@@ -98,7 +136,7 @@ export function createRegistry(basic: string | undefined, env: NodeJS.ProcessEnv
         if (challenge.scheme === 'basic' && credentials) {
           headers.Authorization = `Basic ${credentials}`;
         } else if (challenge.scheme === 'bearer' && challenge.params.realm) {
-          const tokenUrl = new URL(challenge.params.realm);
+          const tokenUrl = checkRealm(challenge.params.realm, endpoint);
           if (challenge.params.service) tokenUrl.searchParams.set('service', challenge.params.service);
           tokenUrl.searchParams.set('scope', challenge.params.scope ?? `repository:${path}:pull`);
           const tokenResponse = await fetch(
@@ -122,6 +160,11 @@ export function createRegistry(basic: string | undefined, env: NodeJS.ProcessEnv
       if (!response.ok) throw new Error(`registry ${host} answered HTTP ${response.status} for ${path}:${reference}`);
       const digest = response.headers.get('docker-content-digest');
       if (!digest) throw new Error(`registry ${host} sent no Docker-Content-Digest for ${path}:${reference}`);
+      if (!DIGEST.test(digest)) {
+        throw new Error(
+          `registry ${host} sent a Docker-Content-Digest that is not sha256:<64 hex> for ${path}:${reference}`,
+        );
+      }
       return digest;
     },
   };

@@ -58,6 +58,7 @@ describe('buildxArgs', () => {
         '--metadata-file',
         '/tmp/m.json',
         '--push',
+        '--',
         'app',
       ],
     ],
@@ -90,6 +91,7 @@ describe('buildxArgs', () => {
         '--metadata-file',
         '/tmp/m.json',
         '--push',
+        '--',
         'app',
       ],
     ],
@@ -126,6 +128,7 @@ describe('buildkitArgs', () => {
       'BUILDKIT_INLINE_CACHE=1',
       '--iidfile',
       '/tmp/iid',
+      '--',
       'app',
     ]);
   });

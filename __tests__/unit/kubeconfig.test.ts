@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeKubeconfig, kubeconfigSecrets, loadCluster } from '../../src/kubeconfig.js';
+import * as yaml from 'js-yaml';
+import { decodeKubeconfig, kubeconfigSecrets, loadCluster, mergeKubeconfigs } from '../../src/kubeconfig.js';
 
 const yamlText = `apiVersion: v1
 kind: Config
@@ -47,7 +48,28 @@ describe('decodeKubeconfig', () => {
 
 describe('kubeconfigSecrets', () => {
   it('lists every token, key and certificate', () => {
-    expect(kubeconfigSecrets(yamlText).sort()).toEqual(['Q0FEQVRB', 'S0VZREFUQQ==', 's3cr3t-token']);
+    expect(kubeconfigSecrets(yaml.load(yamlText)).sort()).toEqual(['Q0FEQVRB', 'S0VZREFUQQ==', 's3cr3t-token']);
+  });
+
+  it("lists an exec plugin's arguments and environment values, and a token file's contents", () => {
+    const document = {
+      users: [
+        {
+          name: 'a',
+          user: {
+            exec: {
+              command: 'get-token',
+              args: ['--cluster', 'prod', 'exec-arg-secret'],
+              env: [{ name: 'API_KEY', value: 'exec-env-secret' }],
+            },
+          },
+        },
+        { name: 'b', user: { 'token-file': '/var/run/token' } },
+      ],
+    };
+    const secrets = kubeconfigSecrets(document, (path) => (path === '/var/run/token' ? 'file-token' : undefined));
+    expect(secrets).toEqual(expect.arrayContaining(['prod', 'exec-arg-secret', 'exec-env-secret', 'file-token']));
+    expect(secrets).not.toContain('--cluster');
   });
 });
 
@@ -59,7 +81,76 @@ describe('loadCluster', () => {
     expect(masked).toContain(yamlText.trim());
     expect(cluster.contextNamespace).toBe('shop');
     expect(cluster.config.getCurrentCluster()?.server).toBe('https://10.0.0.1:6443');
-    expect(cluster.usesExec).toBe(false);
+    expect(cluster.credentialCommand).toBeUndefined();
+  });
+
+  it('announces a gcp/azure cmd-path credential command like an exec plugin', () => {
+    const withCmd = yamlText.replace(
+      '    token: s3cr3t-token\n',
+      '    auth-provider:\n      name: gcp\n      config: {cmd-path: /usr/bin/gcloud, cmd-args: config config-helper}\n',
+    );
+    expect(loadCluster(withCmd, '', {}, () => undefined).credentialCommand).toBe('/usr/bin/gcloud');
+  });
+
+  it('refuses a cluster on plain http:// unless allow-http is set, naming the fix', () => {
+    const http = yamlText.replace('https://10.0.0.1:6443', 'http://10.0.0.1:8080');
+    expect(() => loadCluster(http, '', {}, () => undefined)).toThrow(
+      'Input "kubeconfig": the kubeconfig input: cluster "prod" is served on plain http://10.0.0.1:8080, so its credentials would travel unencrypted; use its https:// address, or set allow-http: true',
+    );
+    expect(loadCluster(http, '', {}, () => undefined, { allowHttp: true }).config.getCurrentCluster()?.server).toBe(
+      'http://10.0.0.1:8080',
+    );
+  });
+
+  it('merges several KUBECONFIG files as kubectl does, and masks the secrets of each', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kube-ship-kc-'));
+    const second = `apiVersion: v1
+kind: Config
+current-context: other
+clusters:
+- name: prod
+  cluster: {server: https://ignored:6443}
+- name: stage
+  cluster: {server: https://10.0.0.2:6443, certificate-authority: ca.crt}
+contexts:
+- name: other
+  context: {cluster: stage, user: second}
+users:
+- name: second
+  user: {token: second-token}
+`;
+    writeFileSync(join(dir, 'a'), yamlText);
+    writeFileSync(join(dir, 'b'), second);
+    const masked: string[] = [];
+    const cluster = loadCluster('', '', { KUBECONFIG: `${join(dir, 'a')}:${join(dir, 'b')}` }, (s) => masked.push(s));
+    expect(cluster.config.getCurrentContext()).toBe('ci');
+    expect(cluster.config.getCurrentCluster()?.server).toBe('https://10.0.0.1:6443');
+    expect(cluster.source).toBe(`${join(dir, 'a')}:${join(dir, 'b')}`);
+    expect(masked).toEqual(expect.arrayContaining(['s3cr3t-token', 'second-token']));
+    const merged = mergeKubeconfigs([
+      { path: join(dir, 'a'), document: yaml.load(yamlText) },
+      { path: join(dir, 'b'), document: yaml.load(second) },
+    ]);
+    expect(merged.clusters?.map((c) => c.name)).toEqual(['prod', 'stage']);
+    expect(merged.clusters?.[1]?.cluster?.['certificate-authority']).toBe(join(dir, 'ca.crt'));
+  });
+
+  it('masks the in-cluster token', () => {
+    const masked: string[] = [];
+    try {
+      loadCluster(
+        '',
+        '',
+        { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', HOME: '/nonexistent' },
+        (s) => masked.push(s),
+        {
+          readFile: (path) => (path.endsWith('/token') ? 'in-cluster-token' : undefined),
+        },
+      );
+    } catch {
+      // client-node may refuse without the CA file; the token is masked before that matters
+    }
+    expect(masked).toContain('in-cluster-token');
   });
 
   it('never falls back to localhost:8080 when nothing is configured', () => {

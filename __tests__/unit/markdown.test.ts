@@ -118,6 +118,7 @@ describe('escaping hostile cluster text', () => {
     ['an entity already escaped', '&lt;b&gt; &#64;', '&amp;lt;b&amp;gt; &amp;#&#8203;64;'],
     ['newlines', 'one\ntwo\r\n  three', 'one two three'],
     ['terminal colours', '\u001b[31mred\u001b[0m\u0007', 'red'],
+    ['bidi overrides and C1 controls', 'user\u202egnp.exe \u2066x\u2069 \u009b1m', 'usergnp.exe x 1m'],
   ])('escapeText: %s', (_name, input, expected) => {
     expect(escapeText(input)).toBe(expected);
   });
@@ -126,6 +127,7 @@ describe('escaping hostile cluster text', () => {
     ['HTML', '<img src=x onerror=alert(1)> & </pre>', '&lt;img src=x onerror=alert(1)&gt; &amp; &lt;/pre&gt;'],
     ['markdown is left alone inside <pre>', '**not bold** | [x](y) @org', '**not bold** | [x](y) @org'],
     ['terminal colours', '\u001b[1;32mINFO\u001b[0m ready', 'INFO ready'],
+    ['bidi overrides and C1 controls', 'run \u202eexe.txt\u0085 now', 'run exe.txt now'],
   ])('escapePre: %s', (_name, input, expected) => {
     expect(escapePre(input)).toBe(expected);
   });
@@ -199,6 +201,18 @@ describe('size bounds', () => {
       '**Last 10 log lines**, previous run (before the last restart), 40 earlier lines cut to fit:',
     );
     expect(markdown).not.toContain('evidence sections cut');
+  });
+
+  it('counts the limit in UTF-8 bytes, as GitHub does: CJK evidence stays under it', () => {
+    const cjk = (i: number): Evidence => ({
+      ...CRASHLOOP_EVIDENCE,
+      target: `web/app-${i}`,
+      logs: Array.from({ length: 50 }, () => '数据库连接失败'.repeat(50)),
+    });
+    const report = { ...rolledBackReport(), evidence: Array.from({ length: 30 }, (_, i) => cjk(i)) };
+    const markdown = renderReport(report, { limit: COMMENT_LIMIT, logLines: 20 });
+    expect(Buffer.byteLength(markdown, 'utf8')).toBeLessThanOrEqual(COMMENT_LIMIT);
+    expect(markdown.length).toBeLessThan(COMMENT_LIMIT / 2);
   });
 
   it('cuts target rows when even the table is too long', () => {

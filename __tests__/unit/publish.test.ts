@@ -115,8 +115,32 @@ describe('the sticky PR comment', () => {
     const ours = fake.commentsOn(7).filter((c) => c.body.includes(commentMarker('staging')));
     expect(ours).toHaveLength(1);
     expect(ours[0]!.body).toContain('Nothing to deploy');
-    const pages = fake.requests.filter((r) => r.method === 'GET').map((r) => r.query.page ?? '1');
+    const pages = fake.requests
+      .filter((r) => r.method === 'GET' && r.path.endsWith('/comments'))
+      .map((r) => r.query.page ?? '1');
     expect(pages).toEqual(['1', '2', '1', '2']);
+  });
+
+  it("never edits another user's comment, even one that starts with the marker", async () => {
+    const forged = fake.addComment(7, `${commentMarker('staging')}\nlooks like kube-ship`, 'mallory');
+    const quoting = fake.addComment(7, `as the bot said: ${commentMarker('staging')}`, 'github-actions[bot]');
+    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+    expect(fake.comments.find((c) => c.id === forged.id)?.body).toBe(
+      `${commentMarker('staging')}\nlooks like kube-ship`,
+    );
+    expect(fake.comments.find((c) => c.id === quoting.id)?.body).toBe(`as the bot said: ${commentMarker('staging')}`);
+    const ours = fake
+      .commentsOn(7)
+      .filter((c) => c.user.login === 'github-actions[bot]' && c.body.startsWith(commentMarker('staging')));
+    expect(ours).toHaveLength(1);
+    expect(fake.requests.some((r) => r.method === 'PATCH')).toBe(false);
+  });
+
+  it('leaves the log lines out of the comment with comment-logs: false, and says so', async () => {
+    await publishReport(rolledBackReport(), inputsOf({ 'comment-logs': 'false' }), log, undefined, connection());
+    const body = fake.commentsOn(7)[0]?.body ?? '';
+    expect(body).not.toContain('DATABASE_URL is not set');
+    expect(body).toMatch(/\d+ log lines not shown here \(comment-logs: false\)/);
   });
 
   it('is one per environment', async () => {
@@ -283,7 +307,12 @@ describe('a read-only token, and rate limits', () => {
       headers: { 'retry-after': '1' },
     });
     await publishReport(successReport(), inputsOf(), log, undefined, connection());
-    expect(fake.requests.map((r) => r.method)).toEqual(['GET', 'GET', 'PATCH']);
+    expect(fake.requests.map((r) => `${r.method} ${r.path.split('/').at(-1)?.replace(/^\d+$/, 'ID')}`)).toEqual([
+      'GET user',
+      'GET comments',
+      'GET comments',
+      'PATCH ID',
+    ]);
     expect(fake.commentsOn(7)).toHaveLength(1);
     expect(log.warnings).toEqual([]);
   });

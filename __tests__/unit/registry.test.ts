@@ -2,13 +2,17 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  checkRealm,
   createRegistry,
+  DIGEST,
   dockerConfigAuth,
   MANIFEST_ACCEPT,
   parseChallenge,
   registryUrl,
   splitRepository,
 } from '../../src/registry.js';
+
+const DIGEST_V1 = `sha256:${'1'.repeat(64)}`;
 
 describe('registry helpers', () => {
   it.each([
@@ -59,7 +63,9 @@ describe('createRegistry against a token-auth registry', () => {
       res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="test"` }).end();
       return;
     }
-    if (req.url === '/v2/acme/web/manifests/v1') res.writeHead(200, { 'docker-content-digest': 'sha256:abc' }).end();
+    if (req.url === '/v2/acme/web/manifests/v1') res.writeHead(200, { 'docker-content-digest': DIGEST_V1 }).end();
+    else if (req.url === '/v2/acme/web/manifests/forged')
+      res.writeHead(200, { 'docker-content-digest': 'sha256:abc' }).end();
     else res.writeHead(404).end();
   });
   beforeAll(async () => {
@@ -70,7 +76,10 @@ describe('createRegistry against a token-auth registry', () => {
 
   it('gets a token with the credentials and reads the digest, sending the Docker v2 Accept types', async () => {
     const registry = createRegistry(Buffer.from('u:p').toString('base64'));
-    expect(await registry.manifestDigest(`127.0.0.1:${port}/acme/web`, 'v1')).toBe('sha256:abc');
+    expect(await registry.manifestDigest(`127.0.0.1:${port}/acme/web`, 'v1')).toBe(DIGEST_V1);
+    await expect(registry.manifestDigest(`127.0.0.1:${port}/acme/web`, 'forged')).rejects.toThrow(
+      'sent a Docker-Content-Digest that is not sha256:<64 hex>',
+    );
     expect(await registry.manifestDigest(`127.0.0.1:${port}/acme/web`, 'missing')).toBeUndefined();
     expect(seen[0]?.accept).toBe(MANIFEST_ACCEPT);
     expect(seen.at(-1)?.authorization).toBe('Bearer T');
@@ -81,5 +90,31 @@ describe('createRegistry against a token-auth registry', () => {
     await expect(registry.manifestDigest(`127.0.0.1:${port}/acme/web`, 'v1')).rejects.toThrow(
       `registry 127.0.0.1:${port} refused a pull token (HTTP 401); check the registry login`,
     );
+  });
+});
+
+describe('checkRealm', () => {
+  it.each([
+    ['https://ghcr.io/token', 'ghcr.io'],
+    ['https://auth.docker.io/token', 'registry-1.docker.io'],
+    ['https://gitlab.example.com/jwt/auth', 'registry.example.com'],
+    ['http://127.0.0.1:5001/token', '127.0.0.1:5001'],
+  ])('accepts %s for %s', (realm, endpoint) => {
+    expect(checkRealm(realm, endpoint).href).toBe(realm);
+  });
+
+  it.each([
+    ['http://ghcr.io/token', 'ghcr.io', 'is not HTTPS'],
+    ['https://collector.evil.example/token', 'ghcr.io', 'is not its own host or a known token host'],
+    ['https://example.com/token', 'registry.example.com', 'is not its own host or a known token host'],
+    ['file:///etc/passwd', 'ghcr.io', 'is not HTTPS'],
+  ])('refuses %s for %s', (realm, endpoint, why) => {
+    expect(() => checkRealm(realm, endpoint)).toThrow(why);
+  });
+
+  it('knows a digest when it sees one', () => {
+    expect(DIGEST.test(`sha256:${'a'.repeat(64)}`)).toBe(true);
+    expect(DIGEST.test(`sha256:${'a'.repeat(63)}\n`)).toBe(false);
+    expect(DIGEST.test('sha512:abc')).toBe(false);
   });
 });

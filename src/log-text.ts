@@ -1,0 +1,35 @@
+/**
+ * Text from the cluster or the deployed app, made safe for the job log. The runner executes a stdout line that
+ * starts (after spaces) with `::` as a workflow command, so a pod's termination message could forge an
+ * annotation, mask words or silence kube-ship's own failure. Every line printed is flattened to one line without
+ * control or bidi characters and never starts with `::`; multi-line evidence goes between `::stop-commands::`
+ * markers with a token the pod cannot guess.
+ */
+import { randomUUID } from 'node:crypto';
+
+/** C0 and C1 controls (tab kept), DEL, and the bidi embedding, override and isolate characters. */
+// eslint-disable-next-line no-control-regex
+export const UNSAFE_CHARACTERS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g;
+
+/** Longest line printed: a 1 MiB log line must not become a 1 MiB log line. */
+export const LOG_LINE_LIMIT = 4000;
+
+/** One line of log text: newlines shown as ⏎, unsafe characters dropped, cut at LOG_LINE_LIMIT, never a command. */
+export function logLine(text: string): string {
+  const flat = text
+    .replace(ANSI, '')
+    .replace(/\r?\n|\r/g, ' ⏎ ')
+    .replace(UNSAFE_CHARACTERS, '');
+  const cut =
+    flat.length > LOG_LINE_LIMIT
+      ? `${flat.slice(0, LOG_LINE_LIMIT)}… (${flat.length - LOG_LINE_LIMIT} characters cut)`
+      : flat;
+  return /^\s*::/.test(cut) ? `» ${cut}` : cut;
+}
+
+/** Lines printed between `::stop-commands::TOKEN` and `::TOKEN::`: the runner executes none of them. */
+export function fenced(lines: string[], token: string = randomUUID().replace(/-/g, '')): string[] {
+  return [`::stop-commands::${token}`, ...lines.map(logLine), `::${token}::`];
+}

@@ -1,0 +1,67 @@
+/**
+ * Every secret the step knows, in one place: each value is masked in the job log (line by line, as the runner
+ * masks only whole registered values) and scrubbed, replaced by `***`, from anything that leaves the step by
+ * another channel (failure reason, evidence, summary, PR comment, Deployment status, outputs), before any escaping
+ * changes how it is spelled. Text from the cluster also loses URL user-info (`scheme://user:pass@`) and the user
+ * name a registry's pull rate-limit message carries.
+ */
+
+import { SECRET_INPUTS, type Inputs } from './inputs.js';
+
+type SecretInput = (typeof SECRET_INPUTS)[number];
+
+/** Shorter values are not scrubbed (they would shred ordinary words); the runner still masks them in the log. */
+const MIN_SCRUBBED = 4;
+
+export class Secrets {
+  private readonly values = new Set<string>();
+
+  /** `mask`: how a value is hidden in the log (core.setSecret in the action). */
+  constructor(private readonly mask: (value: string) => void = () => undefined) {}
+
+  /** Registers a secret: the whole value and each of its lines. */
+  add(value: string | undefined): void {
+    if (value === undefined || value.trim() === '') return;
+    for (const part of [value, ...value.split(/\r?\n/).map((l) => l.trim())]) {
+      if (part === '' || this.values.has(part)) continue;
+      this.values.add(part);
+      this.mask(part);
+    }
+  }
+
+  /** The text with every registered value, URL user-info and credential-bearing message part replaced. */
+  scrub(text: string): string {
+    let out = text;
+    const longestFirst = [...this.values].filter((v) => v.length >= MIN_SCRUBBED).sort((a, b) => b.length - a.length);
+    for (const value of longestFirst) out = out.split(value).join('***');
+    return redactCredentials(out);
+  }
+
+  /** A deep copy of `value` with every string in it scrubbed (for the report and outputs). */
+  scrubAll<T>(value: T): T {
+    return JSON.parse(JSON.stringify(value), (_key, v: unknown) => (typeof v === 'string' ? this.scrub(v) : v)) as T;
+  }
+}
+
+/**
+ * Registers every secret input (masked line by line, scrubbed from every channel) and takes the secret inputs out
+ * of `env`, the environment that docker, credential plugins and every other child process inherit.
+ */
+export function registerSecretInputs(
+  inputs: Pick<Inputs, SecretInput>,
+  secrets: Secrets,
+  env: NodeJS.ProcessEnv,
+): void {
+  secrets.add(inputs['registry-password']);
+  secrets.add(inputs['github-token']);
+  secrets.add(inputs.kubeconfig);
+  for (const secret of inputs.secrets) secrets.add(secret.slice(secret.indexOf('=') + 1));
+  for (const name of SECRET_INPUTS) delete env[`INPUT_${name.toUpperCase()}`];
+}
+
+/** URL user-info and the user name in a registry's pull rate-limit message (as werf/kubedog redacts it). */
+export function redactCredentials(text: string): string {
+  return text
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+:[^\s/@]+@/gi, '$1***@')
+    .replace(/(pull rate limit as )'[^']*'/gi, "$1'***'");
+}
