@@ -20,6 +20,14 @@ export class PreflightError extends Error {
   }
 }
 
+/** The job was cancelled (SIGINT/SIGTERM from the runner) before anything was changed. */
+export class CancelledError extends Error {
+  constructor(message = 'the job was cancelled before anything was deployed') {
+    super(message);
+    this.name = 'CancelledError';
+  }
+}
+
 /** The message of anything thrown, without a stack; `ApiException` bodies are reduced to their Status message. */
 export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;

@@ -4,20 +4,64 @@
  * target's own objects with the informer of kube-watch.ts: the Deployment by name, its ReplicaSets and pods by its
  * label selector.
  */
-import { AppsV1Api, AuthorizationV1Api, CoreV1Api, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  AuthorizationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  Observable,
+  type KubernetesObject,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
 import { inform, toKubeError, type InformerOptions, type Source } from './kube-watch.js';
 import type { AccessCheck, Kube, TargetState } from './kube.js';
 import type { JsonPatchOp } from './patch.js';
 
-async function call<T>(what: string, request: () => Promise<T>): Promise<T> {
+/** How long one request may take before it is abandoned (an API server that accepts and never answers). */
+export const REQUEST_TIMEOUT_MS = 15_000;
+/** Lists may be large: a little longer. */
+export const LIST_TIMEOUT_MS = 30_000;
+
+/** Per-request options that abort the request after `ms`, or when `signal` aborts. */
+function bounded(ms: number, signal?: AbortSignal) {
+  const middleware: ObservableMiddleware = {
+    pre: (context: RequestContext) => {
+      const timeout = AbortSignal.timeout(ms);
+      context.setSignal(signal ? AbortSignal.any([signal, timeout]) : timeout);
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' as const };
+}
+
+async function call<T>(
+  what: string,
+  request: (options: ReturnType<typeof bounded>) => Promise<T>,
+  ms: number,
+): Promise<T> {
   try {
-    return await request();
+    return await request(bounded(ms));
   } catch (error) {
+    if ((error as { name?: string } | null)?.name === 'TimeoutError') {
+      throw toKubeError(new Error(`no answer within ${ms / 1000}s`), what);
+    }
     throw toKubeError(error, what);
   }
 }
 
-export function createKube(config: KubeConfig, options: InformerOptions = {}): Kube {
+export interface KubeOptions extends InformerOptions {
+  /** Limit of one request (lists get twice as long). */
+  requestTimeoutMs?: number;
+}
+
+export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube {
+  const requestMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const listMs = options.requestTimeoutMs === undefined ? LIST_TIMEOUT_MS : 2 * options.requestTimeoutMs;
+  const request = <T>(what: string, fn: (o: ReturnType<typeof bounded>) => Promise<T>): Promise<T> =>
+    call(what, fn, requestMs);
   const apps = config.makeApiClient(AppsV1Api);
   const core = config.makeApiClient(CoreV1Api);
   const authz = config.makeApiClient(AuthorizationV1Api);
@@ -26,22 +70,25 @@ export function createKube(config: KubeConfig, options: InformerOptions = {}): K
     server: config.getCurrentCluster()?.server ?? '',
 
     getDeployment: (namespace, name) =>
-      call(`get deployment ${namespace}/${name}`, () => apps.readNamespacedDeployment({ name, namespace })),
+      request(`get deployment ${namespace}/${name}`, (o) => apps.readNamespacedDeployment({ name, namespace }, o)),
 
     patchDeployment: (namespace, name, ops: JsonPatchOp[]) =>
-      call(`patch deployment ${namespace}/${name}`, () =>
-        apps.patchNamespacedDeployment({ name, namespace, body: ops, fieldManager: 'kube-ship' }),
+      request(`patch deployment ${namespace}/${name}`, (o) =>
+        apps.patchNamespacedDeployment({ name, namespace, body: ops, fieldManager: 'kube-ship' }, o),
       ),
 
     async canI(namespace: string, check: AccessCheck): Promise<boolean> {
-      const review = await call('create selfsubjectaccessreview', () =>
-        authz.createSelfSubjectAccessReview({
-          body: {
-            apiVersion: 'authorization.k8s.io/v1',
-            kind: 'SelfSubjectAccessReview',
-            spec: { resourceAttributes: { namespace, ...check } },
+      const review = await request('create selfsubjectaccessreview', (o) =>
+        authz.createSelfSubjectAccessReview(
+          {
+            body: {
+              apiVersion: 'authorization.k8s.io/v1',
+              kind: 'SelfSubjectAccessReview',
+              spec: { resourceAttributes: { namespace, ...check } },
+            },
           },
-        }),
+          o,
+        ),
       );
       return review.status?.allowed === true;
     },
@@ -56,7 +103,7 @@ export function createKube(config: KubeConfig, options: InformerOptions = {}): K
             what: `deployment ${namespace}/${name}`,
             path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
             query: byName,
-            list: () => apps.listNamespacedDeployment({ namespace, ...byName }),
+            list: (signal) => apps.listNamespacedDeployment({ namespace, ...byName }, bounded(listMs, signal)),
           },
           state.deployments as Map<string, KubernetesObject>,
         ],
@@ -65,7 +112,7 @@ export function createKube(config: KubeConfig, options: InformerOptions = {}): K
             what: `replicasets in ${namespace} (${selector})`,
             path: `/apis/apps/v1/namespaces/${namespace}/replicasets`,
             query: bySelector,
-            list: () => apps.listNamespacedReplicaSet({ namespace, ...bySelector }),
+            list: (signal) => apps.listNamespacedReplicaSet({ namespace, ...bySelector }, bounded(listMs, signal)),
           },
           state.replicaSets as Map<string, KubernetesObject>,
         ],
@@ -74,7 +121,7 @@ export function createKube(config: KubeConfig, options: InformerOptions = {}): K
             what: `pods in ${namespace} (${selector})`,
             path: `/api/v1/namespaces/${namespace}/pods`,
             query: bySelector,
-            list: () => core.listNamespacedPod({ namespace, ...bySelector }),
+            list: (signal) => core.listNamespacedPod({ namespace, ...bySelector }, bounded(listMs, signal)),
           },
           state.pods as Map<string, KubernetesObject>,
         ],
@@ -107,8 +154,8 @@ export function createKube(config: KubeConfig, options: InformerOptions = {}): K
     },
 
     async listEvents(namespace, name) {
-      const list = await call(`list events in ${namespace}`, () =>
-        core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` }),
+      const list = await request(`list events in ${namespace}`, (o) =>
+        core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` }, o),
       );
       const time = (e: (typeof list.items)[number]): number =>
         new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp ?? 0).getTime();
@@ -116,8 +163,8 @@ export function createKube(config: KubeConfig, options: InformerOptions = {}): K
     },
 
     readLog: ({ namespace, pod, container, previous, tailLines, limitBytes }) =>
-      call(`read log of ${namespace}/${pod}/${container}`, () =>
-        core.readNamespacedPodLog({ name: pod, namespace, container, previous, tailLines, limitBytes }),
+      request(`read log of ${namespace}/${pod}/${container}`, (o) =>
+        core.readNamespacedPodLog({ name: pod, namespace, container, previous, tailLines, limitBytes }, o),
       ),
   };
 }

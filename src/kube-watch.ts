@@ -64,7 +64,8 @@ export interface Source {
   what: string;
   path: string;
   query: Record<string, string>;
-  list(): Promise<ListResult>;
+  /** Lists the objects; `signal` aborts the request when the informer stops. */
+  list(signal: AbortSignal): Promise<ListResult>;
 }
 
 export interface InformerOptions {
@@ -186,7 +187,7 @@ export async function inform(
     let outcome: Outcome;
     if (resourceVersion === undefined) {
       try {
-        const result = await source.list();
+        const result = await source.list(signal);
         failures = 0;
         store.clear();
         for (const item of result.items) store.set(item.metadata?.name ?? '', item);
@@ -194,7 +195,12 @@ export async function inform(
         changed();
         continue;
       } catch (error) {
-        outcome = { kind: 'error', error: toKubeError(error, `list ${source.what}`) };
+        if (signal.aborted) return;
+        const timedOut = (error as { name?: string } | null)?.name === 'TimeoutError';
+        outcome = {
+          kind: 'error',
+          error: toKubeError(timedOut ? new Error('no answer in time') : error, `list ${source.what}`),
+        };
       }
     } else {
       const watchStarted = Date.now();

@@ -5,7 +5,8 @@
  */
 import * as core from '@actions/core';
 import { commitTime, createBuilder, withDefaultLabels, writeSecretFiles, type BuildOutput } from './builder.js';
-import { InputError, messageOf } from './errors.js';
+import { deadline } from './deadline.js';
+import { CancelledError, InputError, messageOf } from './errors.js';
 import { run as exec, lastErrorLine } from './exec.js';
 import { parseInputs, type Inputs } from './inputs.js';
 import { createKube } from './kube-client.js';
@@ -78,6 +79,10 @@ async function login(inputs: Inputs): Promise<void> {
   core.info(`Logged in to ${host} as ${inputs['registry-username']}`);
 }
 
+/** Limits of the steps before anything is built: a credential plugin, and preflight as a whole. */
+const CREDENTIAL_TIMEOUT_MS = 30_000;
+const PREFLIGHT_TIMEOUT_MS = 60_000;
+
 export async function run(): Promise<void> {
   const started = Date.now();
   const env = process.env;
@@ -131,14 +136,25 @@ export async function run(): Promise<void> {
       if (cluster.credentialCommand !== undefined) {
         core.info(`The kubeconfig runs a credential command on this runner: ${cluster.credentialCommand}`);
       }
-      secrets.add(await issuedToken(cluster.config));
+      const plugin = cluster.credentialCommand;
+      secrets.add(
+        await deadline(
+          CREDENTIAL_TIMEOUT_MS,
+          issuedToken(cluster.config),
+          `the kubeconfig's credential command (${plugin}) did not answer within ${CREDENTIAL_TIMEOUT_MS / 1000}s; check that it runs on this runner without prompting`,
+        ),
+      );
       if (parsed['allow-http'] && kube.server.startsWith('http://')) {
         core.warning(
           `allow-http: the cluster ${kube.server} is reached over plain HTTP; its credentials are not encrypted.`,
         );
       }
       const targets = resolveTargets(parsed.deployments, parsed.namespace || cluster.contextNamespace || 'default');
-      await preflight(kube, targets, parsed.image);
+      await deadline(
+        PREFLIGHT_TIMEOUT_MS,
+        preflight(kube, targets, parsed.image),
+        `preflight did not finish within ${PREFLIGHT_TIMEOUT_MS / 1000}s: the cluster at ${kube.server} is not answering`,
+      );
       core.info(`Targets: ${targets.map((t) => `${t.namespace}/${t.name}`).join(', ')}: found, permitted`);
       return { kube, targets };
     });
@@ -178,6 +194,7 @@ export async function run(): Promise<void> {
       core.info(`${parsed.image}:${tag} is ${served} in the registry`);
       return served;
     });
+    if (cancel.signal.aborted) throw new CancelledError();
     report.digest = digest;
     report.reference = `${parsed.image}:${parsed.tags[0]}@${digest}`;
     metadata ??= { 'containerimage.digest': digest, 'image.name': `${parsed.image}:${parsed.tags[0]}` };
@@ -214,7 +231,7 @@ export async function run(): Promise<void> {
       rollbackError: result.rollbackError,
     });
   } catch (error) {
-    report.result = 'error';
+    report.result = error instanceof CancelledError || cancel.signal.aborted ? 'cancelled' : 'error';
     report.failureReason = messageOf(error);
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -256,7 +273,12 @@ async function finishReport(
     core.info(report.result === 'no-op' ? 'Already running this digest: nothing changed.' : 'Deployed.');
     return;
   }
-  const prefix = report.result === 'rolled-back' ? 'Rolled back: ' : '';
+  const prefix =
+    report.result === 'rolled-back'
+      ? 'Rolled back: '
+      : report.result === 'cancelled' && !report.failureReason.includes('Cancelled')
+        ? 'Cancelled: '
+        : '';
   const rollback = report.rollbackError ? ` Rollback also failed: ${report.rollbackError}` : '';
   core.setFailed(`${prefix}${report.failureReason}${rollback}`);
 }

@@ -121,6 +121,8 @@ function headline(report: Report): string {
         : '➖ Nothing to deploy: already running this image';
     case 'superseded':
       return `⏭️ Deploy${to} superseded: another change took over during the rollout`;
+    case 'cancelled':
+      return `⏹️ Deploy${to} cancelled${report.targets.some((t) => t.outcome === 'rolled-back') ? ': what it changed was restored' : ''}`;
     case 'error':
       return `❌ Deploy${to} failed before changing anything`;
   }

@@ -137,6 +137,8 @@ export function deploymentStatusOf(report: Report): DeploymentStatus {
       return { ...base, state: 'failure', description: clip(`Failed: ${report.failureReason}`) };
     case 'superseded':
       return { ...base, state: 'inactive', description: clip(`Superseded: ${report.failureReason}`) };
+    case 'cancelled':
+      return { ...base, state: 'inactive', description: clip('Cancelled') };
     case 'error':
       return { ...base, state: 'inactive', description: clip(`Nothing deployed: ${report.failureReason}`) };
   }

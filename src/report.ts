@@ -28,8 +28,11 @@ export interface TargetReport {
   restoreNote?: string;
 }
 
-/** `superseded`: another change took over our containers during the wait; nothing was rolled back. */
-export type DeployResultKind = 'success' | 'rolled-back' | 'failed' | 'no-op' | 'superseded';
+/**
+ * `superseded`: another change took over our containers during the wait; nothing was rolled back. `cancelled`: the
+ * job was cancelled; whatever was patched was restored (not waited for).
+ */
+export type DeployResultKind = 'success' | 'rolled-back' | 'failed' | 'no-op' | 'superseded' | 'cancelled';
 
 export interface BuildReport {
   builder: 'buildx' | 'buildkit';

@@ -4,11 +4,13 @@
  * restored targets until healthy again.
  */
 import type { V1Deployment } from '@kubernetes/client-node';
+import { within } from './deadline.js';
 import { messageOf } from './errors.js';
 import { collectEvidence, type Evidence } from './evidence.js';
-import { isStatus, type Kube, type TargetState } from './kube.js';
+import { isStatus, KubeError, type Kube, type TargetState } from './kube.js';
+import { abortableSleep, isTransient, nextStep } from './kube-watch.js';
 import type { Log } from './log.js';
-import { deployPatch, digestOf, planRestore } from './patch.js';
+import { CHANGE_CAUSE_ANNOTATION, deployPatch, digestOf, planRestore } from './patch.js';
 import type { DeployResultKind, TargetReport } from './report.js';
 import { deadlineExceededAt, recordOf, type TargetRecord } from './target-record.js';
 import { targetKey, type Target } from './targets.js';
@@ -45,6 +47,8 @@ export interface DeployRequest {
 }
 
 const MAX_CONFLICTS = 3;
+/** How long a patch may keep meeting errors that can pass (API server restarting, 429, 5xx) before it gives up. */
+const PATCH_RETRY_MS = 30_000;
 /** Evidence is gathered for this long at most per target, in parallel with the restore. */
 const EVIDENCE_LIMIT_MS = 5000;
 
@@ -96,12 +100,60 @@ function reportOf(record: TargetRecord, reference: string, patched: boolean): Ta
 }
 
 /**
+ * Calls `fn` until it succeeds, retrying errors that can pass (no answer, 429, 5xx) with backoff until `deadline`;
+ * anything else, or the deadline, rethrows. `onRetry` says what happened.
+ */
+async function retryingTransient<T>(
+  fn: () => Promise<T>,
+  deadline: number,
+  onRetry: (error: KubeError) => void,
+): Promise<T> {
+  for (let failures = 1; ; failures += 1) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!(error instanceof KubeError) || !isTransient(error.status)) throw error;
+      const step = nextStep({ kind: 'error', error }, failures);
+      const delay = step.action === 'retry' ? step.delayMs : 0;
+      if (Date.now() + delay > deadline) throw error;
+      onRetry(error);
+      await abortableSleep(delay, new AbortController().signal);
+    }
+  }
+}
+
+/** Whether the live Deployment already carries this very deploy (a patch whose answer was lost did land). */
+function carriesOurPatch(deployment: V1Deployment, record: TargetRecord, request: DeployRequest): boolean {
+  const spec = deployment.spec?.template.spec;
+  const cause = deployment.metadata?.annotations?.[CHANGE_CAUSE_ANNOTATION];
+  return (
+    cause === request.changeCause &&
+    record.containers.every((c) => (spec?.[c.kind] ?? [])[c.index]?.image === request.reference)
+  );
+}
+
+/**
  * Patches one target, re-reading and re-deciding on 409 Conflict (someone changed it between our read and our
- * write): the new state becomes the record, and a target that meanwhile runs the digest needs no patch.
+ * write): the new state becomes the record, and a target that meanwhile runs the digest needs no patch. Errors that
+ * can pass are retried; if a patch's answer was lost but the patch landed, the record read before it stands.
  */
 async function patchTarget(kube: Kube, target: Target, request: DeployRequest, log: Log) {
-  for (let attempt = 1; ; attempt += 1) {
-    const current = await kube.getDeployment(target.namespace, target.name);
+  const key = targetKey(target);
+  const deadline = Date.now() + PATCH_RETRY_MS;
+  const retry = (error: KubeError): void => log.info(`${key}: ${error.message}; trying again`);
+  let before: TargetRecord | undefined;
+  let conflicts = 0;
+  let failures = 0;
+  for (;;) {
+    const current = await retryingTransient(() => kube.getDeployment(target.namespace, target.name), deadline, retry);
+    if (before !== undefined && carriesOurPatch(current, before, request)) {
+      before.applied = {
+        template: current.spec?.template ?? {},
+        reference: request.reference,
+        changeCause: request.changeCause,
+      };
+      return { record: before, patched: current };
+    }
     const record = recordOf(target, current, request.image);
     if (record.containers.every((c) => digestOf(c.image) === request.digest)) {
       return { record, patched: undefined };
@@ -113,6 +165,7 @@ async function patchTarget(kube: Kube, target: Target, request: DeployRequest, l
       request.reference,
       request.changeCause,
     );
+    before = record;
     try {
       const patched = await kube.patchDeployment(target.namespace, target.name, ops);
       log.info(`${record.key}: ${record.containers.map((c) => c.name).join(', ')} -> ${request.reference}`);
@@ -123,7 +176,16 @@ async function patchTarget(kube: Kube, target: Target, request: DeployRequest, l
       };
       return { record, patched };
     } catch (error) {
-      if (!isStatus(error, 409) || attempt >= MAX_CONFLICTS) throw error;
+      if (error instanceof KubeError && isTransient(error.status) && Date.now() < deadline) {
+        // The patch may have landed even so: the next read tells (carriesOurPatch).
+        retry(error);
+        failures += 1;
+        const step = nextStep({ kind: 'error', error }, failures);
+        await abortableSleep(step.action === 'retry' ? step.delayMs : 0, new AbortController().signal);
+        continue;
+      }
+      conflicts += 1;
+      if (!isStatus(error, 409) || conflicts >= MAX_CONFLICTS) throw error;
       log.info(`${record.key} changed while being patched (409 Conflict); reading it again`);
     }
   }
@@ -228,21 +290,6 @@ function failingPod(state: TargetState | undefined, deployment: V1Deployment | u
   return { pod, container };
 }
 
-const within = <T>(ms: number, work: Promise<T>, fallback: () => T): Promise<T> =>
-  new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(fallback()), ms);
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      () => {
-        clearTimeout(timer);
-        resolve(fallback());
-      },
-    );
-  });
-
 /** Step 4: evidence for every failed target, all at once, each bounded in time. */
 function gatherEvidence(kube: Kube, wait: WaitResult): Promise<Evidence[]> {
   const failed = [...wait.verdicts].filter(
@@ -285,10 +332,11 @@ export interface Restored {
   errors: { key: string; message: string }[];
 }
 
-/** Puts back one target as `planRestore` decides, re-reading and re-deciding on 409 Conflict. */
-async function restoreTarget(kube: Kube, record: TargetRecord, log: Log) {
-  for (let attempt = 1; ; attempt += 1) {
-    const live = await kube.getDeployment(record.namespace, record.name);
+/** Puts back one target as `planRestore` decides, re-reading and re-deciding on 409 Conflict or a lost answer. */
+async function restoreTarget(kube: Kube, record: TargetRecord, deadline: number, log: Log) {
+  const retry = (error: KubeError): void => log.info(`${record.key}: ${error.message}; trying again`);
+  for (let conflicts = 0; ;) {
+    const live = await retryingTransient(() => kube.getDeployment(record.namespace, record.name), deadline, retry);
     const plan = planRestore(record, live);
     if (plan.kind !== 'patch') {
       log.info(`${record.key}: ${plan.note}`);
@@ -299,19 +347,29 @@ async function restoreTarget(kube: Kube, record: TargetRecord, log: Log) {
       if (plan.note) log.info(`${record.key}: ${plan.note}`);
       return { plan, patched };
     } catch (error) {
-      if (!isStatus(error, 409) || attempt >= MAX_CONFLICTS) throw error;
+      if (error instanceof KubeError && isTransient(error.status) && Date.now() < deadline) {
+        retry(error); // the next read shows whether it landed
+        await abortableSleep(1000, new AbortController().signal);
+        continue;
+      }
+      conflicts += 1;
+      if (!isStatus(error, 409) || conflicts >= MAX_CONFLICTS) throw error;
       log.info(`${record.key} changed while being restored (409 Conflict); reading it again`);
     }
   }
 }
 
-/** Step 5: restore every record (only what we changed); returns what to wait for, what was left, and errors. */
-export async function rollBack(kube: Kube, records: TargetRecord[], log: Log): Promise<Restored> {
+/**
+ * Step 5: restore every record (only what we changed), riding out errors that can pass for up to `retryMs`;
+ * returns what to wait for, what was left, and errors.
+ */
+export async function rollBack(kube: Kube, records: TargetRecord[], log: Log, retryMs = 60_000): Promise<Restored> {
   const restored: Restored = { items: [], notes: [], errors: [] };
+  const deadline = Date.now() + retryMs;
   await Promise.all(
     records.map(async (record) => {
       try {
-        const { plan, patched } = await restoreTarget(kube, record, log);
+        const { plan, patched } = await restoreTarget(kube, record, deadline, log);
         if (patched !== undefined) restored.items.push(waitItemOf(record, patched));
         if (plan.kind !== 'patch' || plan.only === 'images') {
           restored.notes.push({ key: record.key, note: plan.note, left: plan.kind === 'leave' });
@@ -420,14 +478,15 @@ export async function deploy(
   const evidence = wait ? gatherEvidence(kube, wait) : Promise.resolve([]);
   // Superseded targets belong to whoever took them over: they are not ours to restore.
   const ours = records.filter((r) => reports.get(r.key)?.outcome !== 'superseded');
+  const cancelled = request.signal.aborted;
   if (!request.rollback || ours.length === 0) {
-    return finish('failed', failure, { evidence: await evidence, verdictMs });
+    return finish(cancelled ? 'cancelled' : 'failed', failure, { evidence: await evidence, verdictMs });
   }
   const rollbackError = await log.group('Rollback', async () => {
     log.info(`Rolling back ${ours.map((r) => r.key).join(', ')}: undoing what this deploy changed`);
-    const restored = await rollBack(kube, ours, log);
+    const restored = await rollBack(kube, ours, log, request.rollbackTimeoutMs);
     return waitRestored(kube, restored, request, reports, log, now);
   });
-  const result = rollbackError === undefined ? 'rolled-back' : 'failed';
+  const result = cancelled ? 'cancelled' : rollbackError === undefined ? 'rolled-back' : 'failed';
   return finish(result, failure, { evidence: await evidence, rollbackError, verdictMs, restoreMs: now() - verdictAt });
 }

@@ -75,7 +75,8 @@ describe('build paths and interruptions', () => {
     });
     expect(run.exitCode).not.toBe(0);
     expect(run.log).toContain('Cancelled: stopping the rollout and restoring the recorded templates');
-    expect(run.outputs.result).toBe('rolled-back');
+    expect(run.outputs.result).toBe('cancelled');
+    expect(run.summary).toContain('cancelled: what it changed was restored');
     expect(template('cancel')).toEqual(recorded);
   });
 

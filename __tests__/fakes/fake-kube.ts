@@ -46,6 +46,10 @@ export class FakeKube implements Kube {
   conflicts = 0;
   /** Conflicts to answer before accepting a restore patch (one that sends a template or reverts an image). */
   restoreConflicts = 0;
+  /** Reads to answer with "no answer" (status 0) before answering again: an API server restarting. */
+  getFailures = 0;
+  /** When set, the next deploy patch is applied but its answer is lost (a connection reset after the write). */
+  loseNextPatchAnswer = false;
   /** Names whose restore patch fails with this error. */
   restoreErrors = new Map<string, KubeError>();
   /** Called after each accepted deploy patch: a teammate's change, another run's deploy, a re-creation. */
@@ -183,6 +187,10 @@ export class FakeKube implements Kube {
   }
 
   async getDeployment(namespace: string, name: string): Promise<V1Deployment> {
+    if (this.getFailures > 0) {
+      this.getFailures -= 1;
+      throw new KubeError(0, `get deployment ${namespace}/${name}: fetch failed (connect ECONNREFUSED)`);
+    }
     const d = this.deployments.get(keyOf(namespace, name));
     if (!d) throw new KubeError(404, `deployments.apps "${name}" not found`);
     return structuredClone(d);
@@ -213,11 +221,14 @@ export class FakeKube implements Kube {
     next.metadata!.generation = (d.metadata!.generation ?? 0) + 1;
     this.deployments.set(key, next);
     const answer = structuredClone(next);
+    const lost = !restore && this.loseNextPatchAnswer;
+    this.loseNextPatchAnswer = false;
     setTimeout(() => {
       this.reconcile(namespace, name);
       if (!restore) this.afterPatch?.(namespace, name);
       this.notify();
     }, 5);
+    if (lost) throw new KubeError(0, `patch deployment ${namespace}/${name}: other side closed`);
     return answer;
   }
 

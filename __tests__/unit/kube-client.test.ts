@@ -11,7 +11,7 @@ import { KubeError, type TargetState } from '../../src/kube.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
-async function apiServer(handler: Handler, inactivityMs?: number) {
+async function apiServer(handler: Handler, inactivityMs?: number, requestTimeoutMs?: number) {
   const requests: string[] = [];
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -28,7 +28,10 @@ async function apiServer(handler: Handler, inactivityMs?: number) {
     { name: 'test', token: 'secret-token' },
   );
   return {
-    kube: createKube(config, inactivityMs === undefined ? {} : { inactivityMs }),
+    kube: createKube(config, {
+      ...(inactivityMs === undefined ? {} : { inactivityMs }),
+      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+    }),
     requests,
     close: () =>
       new Promise<void>((r) => {
@@ -214,6 +217,29 @@ describe('createKube().observe', () => {
     expect((error as KubeError).status).toBe(403);
     expect((error as KubeError).message).toMatch(/forbidden: User "ci" cannot list/);
     expect((error as KubeError).message).not.toContain('secret-token');
+  });
+});
+
+describe('bounded requests', () => {
+  it('abandons a request the API server accepts and never answers, naming the limit', async () => {
+    const server = await apiServer(() => undefined, undefined, 300);
+    close = server.close;
+    const started = Date.now();
+    const error = await server.kube.getDeployment('ns', 'web').catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(error).toMatchObject({ status: 0, message: 'get deployment ns/web: no answer within 0.3s' });
+  });
+
+  it('ends the watch loops promptly when the wait stops, even with a list in flight', async () => {
+    const server = await apiServer(() => undefined, undefined, 60_000);
+    close = server.close;
+    const stop = new AbortController();
+    const done = server.kube.observe(scope, () => undefined, stop.signal);
+    await new Promise((r) => setTimeout(r, 100));
+    const stopped = Date.now();
+    stop.abort();
+    await done;
+    expect(Date.now() - stopped).toBeLessThan(500);
   });
 });
 

@@ -285,4 +285,38 @@ describe('deploy', () => {
     await deploy(kube, request({ reference: `reg/web:crash@${digest}` }), recordingLog());
     expect(kube.logRequests[0]).toMatchObject({ previous: true, tailLines: 50, limitBytes: 65536 });
   });
+
+  it('rides out an API server that does not answer for a moment while patching and restoring', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const before = structuredClone(kube.deployment('web')?.spec?.template);
+    kube.getFailures = 2;
+    const log = recordingLog();
+    const result = await deploy(kube, request({ reference: `reg/web:crash@${digest}` }), log);
+    expect(result.result).toBe('rolled-back');
+    expect(kube.deployment('web')?.spec?.template).toEqual(before);
+    expect(log.lines.filter((l) => l.includes('ECONNREFUSED); trying again'))).toHaveLength(2);
+  });
+
+  it('a patch whose answer was lost but which landed keeps the record read before it, so the rollback is exact', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const before = structuredClone(kube.deployment('web')?.spec?.template);
+    kube.loseNextPatchAnswer = true;
+    const result = await deploy(kube, request({ reference: `reg/web:crash@${digest}` }), recordingLog());
+    expect(result.result).toBe('rolled-back');
+    expect(kube.patches.filter((p) => p.ops.some((op) => op.path.endsWith('/image')))).toHaveLength(1);
+    expect(result.targets[0]?.imagesBefore).toEqual({ app: 'reg/web:v1' });
+    expect(kube.deployment('web')?.spec?.template).toEqual(before);
+  });
+
+  it('a cancelled deploy says cancelled, after restoring what it patched', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const cancel = new AbortController();
+    const log = { ...recordingLog(), info: (m: string) => (m.includes(' -> ') ? cancel.abort() : undefined) };
+    const result = await deploy(kube, request({ reference: `reg/web:v2@${digest}`, signal: cancel.signal }), log);
+    expect(result.result).toBe('cancelled');
+    expect(kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v1');
+  });
 });

@@ -1,0 +1,37 @@
+/** Bounding waits: nothing kube-ship awaits may hold the job past a limit it names. */
+
+/** `work`'s value, or `fallback()`'s once `ms` have passed (or `work` failed). The timer never keeps Node alive. */
+export function within<T>(ms: number, work: Promise<T>, fallback: () => T): Promise<T> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(fallback()), ms);
+    timer.unref();
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(fallback());
+      },
+    );
+  });
+}
+
+/** `work`, or a rejection with `message` once `ms` have passed. */
+export function deadline<T>(ms: number, work: Promise<T>, message: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(message)), ms);
+    timer.unref();
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
