@@ -478,15 +478,15 @@ export async function deploy(
   const evidence = wait ? gatherEvidence(kube, wait) : Promise.resolve([]);
   // Superseded targets belong to whoever took them over: they are not ours to restore.
   const ours = records.filter((r) => reports.get(r.key)?.outcome !== 'superseded');
-  const cancelled = request.signal.aborted;
   if (!request.rollback || ours.length === 0) {
-    return finish(cancelled ? 'cancelled' : 'failed', failure, { evidence: await evidence, verdictMs });
+    return finish(request.signal.aborted ? 'cancelled' : 'failed', failure, { evidence: await evidence, verdictMs });
   }
   const rollbackError = await log.group('Rollback', async () => {
     log.info(`Rolling back ${ours.map((r) => r.key).join(', ')}: undoing what this deploy changed`);
     const restored = await rollBack(kube, ours, log, request.rollbackTimeoutMs);
     return waitRestored(kube, restored, request, reports, log, now);
   });
-  const result = cancelled ? 'cancelled' : rollbackError === undefined ? 'rolled-back' : 'failed';
+  // Cancelled at any point, even during the rollback wait: that is what the step says.
+  const result = request.signal.aborted ? 'cancelled' : rollbackError === undefined ? 'rolled-back' : 'failed';
   return finish(result, failure, { evidence: await evidence, rollbackError, verdictMs, restoreMs: now() - verdictAt });
 }

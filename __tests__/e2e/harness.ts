@@ -3,7 +3,7 @@
  * and the bundled action run the way the GitHub runner runs it: `node dist/main/index.js` with INPUT_* and
  * GITHUB_* variables and the runner's files for outputs, summary and state.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -193,6 +193,29 @@ export function runnerEnvironment(
   return { env: childEnv, files, dir };
 }
 
+/** What the step has written so far: its saved state and its log. */
+export interface StepProgress {
+  state: Record<string, string>;
+  log: string;
+}
+
+/** Something to do to the running step once `when` holds: send a signal, cancel as the runner does, or run code. */
+export interface DuringStep {
+  when: (seen: StepProgress) => boolean;
+  act: NodeJS.Signals | 'runner-cancel' | (() => void);
+}
+
+/**
+ * The runner's cancel, exactly (actions/runner ProcessInvoker): SIGINT, then SIGTERM 7.5 s later, then SIGKILL
+ * 2.5 s after that, each only if the step is still running.
+ */
+function cancelAsRunner(child: ChildProcess): void {
+  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+  child.kill('SIGINT');
+  setTimeout(() => alive() && child.kill('SIGTERM'), 7500);
+  setTimeout(() => alive() && child.kill('SIGKILL'), 10_000);
+}
+
 /** Runs the bundled action (main step, or post step with the state the main step saved). */
 export async function runAction(
   inputs: Record<string, string>,
@@ -204,6 +227,8 @@ export async function runAction(
     interrupt?: { when: (state: Record<string, string>) => boolean; signal: NodeJS.Signals };
     /** Runs `run` once, while the step goes on, as soon as it has patched its targets (saved its records). */
     whenPatched?: () => void;
+    /** More of the same, by the state and the log. */
+    during?: DuringStep[];
   } = {},
 ): Promise<ActionRun> {
   const stateEnv = Object.fromEntries(Object.entries(options.state ?? {}).map(([k, v]) => [`STATE_${k}`, v]));
@@ -214,29 +239,25 @@ export async function runAction(
   let log = '';
   child.stdout.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr.on('data', (d: Buffer) => (log += d.toString()));
-  const interrupt = options.interrupt;
-  const poll = interrupt
-    ? setInterval(() => {
-        if (interrupt.when(parseRunnerFile(readFileSync(files.GITHUB_STATE, 'utf8')))) {
-          child.kill(interrupt.signal);
-          clearInterval(poll);
-        }
-      }, 50)
-    : undefined;
-  const whenPatched = options.whenPatched;
-  const patchPoll = whenPatched
-    ? setInterval(() => {
-        if (patched(parseRunnerFile(readFileSync(files.GITHUB_STATE, 'utf8')))) {
-          clearInterval(patchPoll);
-          whenPatched();
-        }
-      }, 50)
-    : undefined;
+  const pending: DuringStep[] = [...(options.during ?? [])];
+  if (options.interrupt) {
+    const { when, signal } = options.interrupt;
+    pending.push({ when: (seen) => when(seen.state), act: signal });
+  }
+  if (options.whenPatched) pending.push({ when: (seen) => patched(seen.state), act: options.whenPatched });
+  const poll = setInterval(() => {
+    const seen = { state: parseRunnerFile(readFileSync(files.GITHUB_STATE, 'utf8')), log };
+    for (const step of pending.filter((p) => p.when(seen))) {
+      pending.splice(pending.indexOf(step), 1);
+      if (step.act === 'runner-cancel') cancelAsRunner(child);
+      else if (typeof step.act === 'string') child.kill(step.act);
+      else step.act();
+    }
+  }, 50);
   const exitCode = await new Promise<number>((done) =>
     child.on('close', (code, signal) => done(code ?? (signal ? 128 : -1))),
   );
-  if (poll) clearInterval(poll);
-  if (patchPoll) clearInterval(patchPoll);
+  clearInterval(poll);
   return {
     exitCode,
     log,
