@@ -158,11 +158,29 @@ export interface GitHubOptions {
   apiUrl: string;
   log?: Log;
   retry?: Partial<RetryOptions>;
+  /** Limit of one request: a GitHub API that does not answer must not hold the deploy's report for long. */
+  timeoutMs?: number;
 }
+
+export const GITHUB_TIMEOUT_MS = 10_000;
 
 /** The real adapter. */
 export function createGitHub(options: GitHubOptions): GitHub {
-  const octokit = actionsGitHub.getOctokit(options.token, { baseUrl: options.apiUrl.replace(/\/+$/, '') });
+  const timeoutMs = options.timeoutMs ?? GITHUB_TIMEOUT_MS;
+  const boundedFetch = async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    try {
+      return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      if ((error as { name?: string } | null)?.name === 'TimeoutError') {
+        throw new Error(`no answer within ${timeoutMs / 1000}s`);
+      }
+      throw error;
+    }
+  };
+  const octokit = actionsGitHub.getOctokit(options.token, {
+    baseUrl: options.apiUrl.replace(/\/+$/, ''),
+    request: { fetch: boundedFetch },
+  });
   const retry = { ...DEFAULT_RETRY, ...options.retry };
   const { owner, repo } = options;
   const spent = { seconds: 0 };

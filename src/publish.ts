@@ -26,20 +26,21 @@ export function commentMarker(environment: string): string {
 export interface DeploymentHandle {
   connection: Connection;
   deploymentId: number | undefined;
-  readOnlyWarned: boolean;
+  /** A GitHub problem was already reported: later ones go to the debug log, so a run warns once. */
+  warned: boolean;
 }
 
 function session(connection: Connection): DeploymentHandle {
-  return { connection, deploymentId: undefined, readOnlyWarned: false };
+  return { connection, deploymentId: undefined, warned: false };
 }
 
 function warn(handle: DeploymentHandle | undefined, log: Log, what: string, error: unknown): void {
+  if (handle?.warned) {
+    log.debug(`Could not ${what}: ${messageOf(error)} (a GitHub problem was already reported)`);
+    return;
+  }
+  if (handle) handle.warned = true;
   if (error instanceof GitHubError && error.readOnly) {
-    if (handle?.readOnlyWarned) {
-      log.debug(`Could not ${what}: the token is read-only (already reported)`);
-      return;
-    }
-    if (handle) handle.readOnlyWarned = true;
     log.warning(
       `Could not ${what}: the github-token may not write here (403 "Resource not accessible by integration"), ` +
         'as on pull requests from forks and on Dependabot runs. The deploy result stands and the job summary has the ' +

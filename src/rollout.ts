@@ -382,9 +382,17 @@ export async function rollBack(kube: Kube, records: TargetRecord[], log: Log, re
   return restored;
 }
 
+/** How to finish a restore that could not be made: the recorded template is the ReplicaSet of its revision. */
+function byHand(key: string, records: TargetRecord[]): string {
+  const record = records.find((r) => r.key === key);
+  if (record === undefined || record.revision === '') return 'restore it by hand';
+  return `it still runs this deploy's image; restore it by hand: kubectl -n ${record.namespace} rollout undo deployment/${record.name} --to-revision=${record.revision}`;
+}
+
 /** Step 6: wait for the restored targets (own limit; a cancel stops the wait, not the restore). */
 async function waitRestored(
   kube: Kube,
+  records: TargetRecord[],
   restored: Restored,
   request: DeployRequest,
   reports: Map<string, TargetReport>,
@@ -393,7 +401,7 @@ async function waitRestored(
 ): Promise<string | undefined> {
   const problems: string[] = [];
   for (const error of restored.errors) {
-    problems.push(`${error.key}: ${error.message}`);
+    problems.push(`${error.key}: ${error.message}; ${byHand(error.key, records)}`);
     const report = reports.get(error.key);
     if (report) report.outcome = 'rollback-failed';
   }
@@ -484,7 +492,7 @@ export async function deploy(
   const rollbackError = await log.group('Rollback', async () => {
     log.info(`Rolling back ${ours.map((r) => r.key).join(', ')}: undoing what this deploy changed`);
     const restored = await rollBack(kube, ours, log, request.rollbackTimeoutMs);
-    return waitRestored(kube, restored, request, reports, log, now);
+    return waitRestored(kube, ours, restored, request, reports, log, now);
   });
   // Cancelled at any point, even during the rollback wait: that is what the step says.
   const result = request.signal.aborted ? 'cancelled' : rollbackError === undefined ? 'rolled-back' : 'failed';

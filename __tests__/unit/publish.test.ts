@@ -265,8 +265,18 @@ describe('a read-only token, and rate limits', () => {
     expect(log.warnings).toHaveLength(1);
     expect(log.warnings[0]).toContain(`403 "${READ_ONLY_MESSAGE}"`);
     expect(log.warnings[0]).toContain('pull-requests: write');
-    expect(log.debugs.some((d) => d.includes('read-only (already reported)'))).toBe(true);
+    expect(log.debugs.some((d) => d.includes('(a GitHub problem was already reported)'))).toBe(true);
     expect(fake.comments).toEqual([]);
+  });
+
+  it('a GitHub API answering 502 to every call: one warning, and the deploy result stands', async () => {
+    for (let i = 0; i < 6; i++) fake.fail({ status: 502, message: 'Bad Gateway' });
+    const inputs = inputsOf({ 'github-deployment': 'true' });
+    const handle = await startDeployment(inputs, log, connection());
+    await publishReport(rolledBackReport(), inputs, log, handle);
+    expect(log.warnings).toHaveLength(1);
+    expect(log.warnings[0]).toContain('HTTP 502');
+    expect(log.warnings[0]).toContain('The deploy result stands');
   });
 
   it('warns once when only the comment is refused', async () => {

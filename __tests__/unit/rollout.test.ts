@@ -179,7 +179,9 @@ describe('deploy', () => {
     );
     expect(result.result).toBe('failed');
     expect(result.targets.map((t) => t.outcome)).toEqual(['rolled-back', 'rollback-failed']);
-    expect(result.rollbackError).toBe('ns/api: patch deployment ns/api: forbidden');
+    expect(result.rollbackError).toBe(
+      "ns/api: patch deployment ns/api: forbidden; it still runs this deploy's image; restore it by hand: kubectl -n ns rollout undo deployment/api --to-revision=1",
+    );
   });
 
   it("keeps a teammate's change made during a failing rollout and reverts only our image", async () => {
@@ -275,7 +277,7 @@ describe('deploy', () => {
       request({ reference: `reg/web:crash@${digest}`, signal: cancel.signal, rollbackTimeoutMs: 60_000 }),
       log,
     );
-    expect(result.result).toBe('rolled-back');
+    expect(result.result).toBe('cancelled');
     expect(result.targets[0]?.message).toBe('restored (not waited for: cancelled)');
   });
 
