@@ -21,8 +21,12 @@ export interface Inputs {
   'no-cache': boolean;
   network: string;
   push: boolean;
+  /** Repository, without tag or digest. */
   image: string;
+  /** Bare tags; the first is shown in the deployed reference. */
   tags: string[];
+  /** With build: false, a digest given in `image` (and the tag it came with): exactly that is deployed. */
+  pinned: { digest: string; tag?: string } | undefined;
   'registry-username': string;
   'registry-password': string;
   kubeconfig: string;
@@ -113,35 +117,82 @@ function parseKeyValues(name: string, raw: string, secret: boolean): string[] {
   return lines;
 }
 
-/** An image repository without tag or digest; the tags go in `tags`. */
-function parseImage(raw: string): string {
-  const value = raw.trim();
-  if (value === '') {
-    throw new InputError('image', 'is required; set it to the image repository, e.g. ghcr.io/acme/web.');
-  }
-  const lastSlash = value.lastIndexOf('/');
-  if (value.includes('@') || value.lastIndexOf(':') > lastSlash) {
-    throw new InputError(
-      'image',
-      `"${value}" has a tag or digest; give the repository only (e.g. ghcr.io/acme/web) and put tags in "tags".`,
-    );
-  }
-  if (!/^[a-z0-9]+([._:/-][a-z0-9]+)*$/.test(value)) {
-    throw new InputError('image', `"${value}" is not a valid repository; use lower case, e.g. ghcr.io/acme/web.`);
-  }
-  return value;
+const REPOSITORY = /^[a-z0-9]+([._:/-][a-z0-9]+)*$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** An image reference split into repository, tag and digest (`ghcr.io/acme/web:1.2@sha256:...`). */
+export function splitReference(reference: string): { repository: string; tag?: string; digest?: string } {
+  const at = reference.indexOf('@');
+  const name = at >= 0 ? reference.slice(0, at) : reference;
+  const digest = at >= 0 ? reference.slice(at + 1) : undefined;
+  const colon = name.lastIndexOf(':');
+  const hasTag = colon > name.lastIndexOf('/');
+  return {
+    repository: hasTag ? name.slice(0, colon) : name,
+    ...(hasTag ? { tag: name.slice(colon + 1) } : {}),
+    ...(digest !== undefined ? { digest } : {}),
+  };
 }
 
-function parseTags(raw: string, sha: string): string[] {
-  const tags = parseList(raw);
-  for (const tag of tags) {
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
-      throw new InputError('tags', `"${tag}" is not a valid tag; use letters, digits, "_", "." and "-" (max 128).`);
+/**
+ * `image` and `tags` as build-push-action and metadata-action write them: `tags` may hold bare tags (`v1`) or full
+ * references (`ghcr.io/acme/web:v1`), and `image` may then be left out; with `build: false`, `image` may pin a
+ * digest (`ghcr.io/acme/web@sha256:...`, optionally with a tag) to deploy exactly that.
+ */
+function parseImageAndTags(
+  imageRaw: string,
+  tagsRaw: string,
+  sha: string,
+  build: boolean,
+): { image: string; tags: string[]; pinned: Inputs['pinned'] } {
+  const fix = 'e.g. image: ghcr.io/acme/web with tags: v1, or tags: ghcr.io/acme/web:v1';
+  const lines = parseList(tagsRaw);
+  const full = lines.filter((line) => line.includes('/') || line.includes(':') || line.includes('@'));
+  const fromTags = [...new Set(full.map((line) => splitReference(line).repository))];
+  if (fromTags.length > 1) {
+    throw new InputError(
+      'tags',
+      `names several repositories (${fromTags.join(', ')}); deploy one image per step (${fix}).`,
+    );
+  }
+  const value = imageRaw.trim();
+  const named = value === '' ? undefined : splitReference(value);
+  const image = named?.repository ?? fromTags[0];
+  if (image === undefined) throw new InputError('image', `is required; set the image repository (${fix}).`);
+  if (!REPOSITORY.test(image)) {
+    throw new InputError('image', `"${image}" is not a valid repository; use lower case, e.g. ghcr.io/acme/web.`);
+  }
+  if (fromTags[0] !== undefined && fromTags[0] !== image) {
+    throw new InputError(
+      'tags',
+      `names ${fromTags[0]} but "image" is ${image}; make them the same repository, or leave "image" out.`,
+    );
+  }
+  if (named?.digest !== undefined && !DIGEST.test(named.digest)) {
+    throw new InputError('image', `"${value}" has a digest that is not sha256:<64 hex>.`);
+  }
+  if ((named?.tag !== undefined || named?.digest !== undefined) && build) {
+    throw new InputError(
+      'image',
+      `"${value}" has a tag or digest, but a build makes the digest; give the repository only and put tags in "tags" (or set build: false to deploy that image).`,
+    );
+  }
+  const tags = lines.map((line) => (full.includes(line) ? (splitReference(line).tag ?? '') : line));
+  for (const [i, tag] of tags.entries()) {
+    if (!TAG.test(tag)) {
+      throw new InputError(
+        'tags',
+        `"${lines[i]}" is not a valid tag; use letters, digits, "_", "." and "-" (max 128).`,
+      );
     }
   }
-  if (tags.length > 0) return tags;
+  const pinned =
+    named?.digest !== undefined ? { digest: named.digest, ...(named.tag ? { tag: named.tag } : {}) } : undefined;
+  if (named?.tag !== undefined && named.digest === undefined) tags.unshift(named.tag);
+  if (tags.length > 0 || pinned !== undefined) return { image, tags, pinned };
   if (sha === '') throw new InputError('tags', 'is empty and GITHUB_SHA is not set; give at least one tag.');
-  return [sha.slice(0, 7)];
+  return { image, tags: [sha.slice(0, 7)], pinned };
 }
 
 function parseCount(name: string, raw: string, fallback: number): number {
@@ -206,8 +257,7 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     'no-cache': parseBoolean('no-cache', read('no-cache'), false),
     network: read('network').trim(),
     push,
-    image: parseImage(read('image')),
-    tags: parseTags(read('tags'), sha),
+    ...parseImageAndTags(read('image'), read('tags'), sha, build),
     'registry-username': username,
     'registry-password': password,
     kubeconfig: read('kubeconfig'),

@@ -15,7 +15,7 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
-import { inform, toKubeError, type InformerOptions, type Source } from './kube-watch.js';
+import { abortableSleep, inform, toKubeError, type InformerOptions, type Source } from './kube-watch.js';
 import type { AccessCheck, Kube, TargetState } from './kube.js';
 import type { JsonPatchOp } from './patch.js';
 
@@ -37,18 +37,25 @@ function bounded(ms: number, signal?: AbortSignal) {
   return { middleware: [middleware], middlewareMergeStrategy: 'append' as const };
 }
 
+/** A 429 means the API server did not process the request: it is sent again, as Retry-After asks, this often. */
+const THROTTLED_ATTEMPTS = 6;
+
 async function call<T>(
   what: string,
   request: (options: ReturnType<typeof bounded>) => Promise<T>,
   ms: number,
 ): Promise<T> {
-  try {
-    return await request(bounded(ms));
-  } catch (error) {
-    if ((error as { name?: string } | null)?.name === 'TimeoutError') {
-      throw toKubeError(new Error(`no answer within ${ms / 1000}s`), what);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await request(bounded(ms));
+    } catch (error) {
+      if ((error as { name?: string } | null)?.name === 'TimeoutError') {
+        throw toKubeError(new Error(`no answer within ${ms / 1000}s`), what);
+      }
+      const failure = toKubeError(error, what);
+      if (failure.status !== 429 || attempt >= THROTTLED_ATTEMPTS) throw failure;
+      await abortableSleep(Math.min(failure.retryAfterMs ?? 1000, 5000) || 250, new AbortController().signal);
     }
-    throw toKubeError(error, what);
   }
 }
 

@@ -180,24 +180,27 @@ export async function run(): Promise<void> {
       };
       digest = output.digest;
     }
+    // The tag (or pinned digest) that names the image: what the registry is asked for, and what the reference shows.
+    const ref = parsed.pinned?.digest ?? parsed.tags[0] ?? '';
+    const shownTag = parsed.pinned ? parsed.pinned.tag : parsed.tags[0];
+    const named = ref.startsWith('sha256:') ? `${parsed.image}@${ref}` : `${parsed.image}:${ref}`;
     digest = await core.group('Push', async () => {
-      const tag = parsed.tags[0] ?? '';
-      const served = await registry.manifestDigest(parsed.image, tag);
+      const served = await registry.manifestDigest(parsed.image, ref);
       if (served === undefined) {
         throw new Error(
-          `${parsed.image}:${tag} is not in the registry; ${parsed.build ? 'the push did not land' : 'push it first or fix "tags"'}`,
+          `${named} is not in the registry; ${parsed.build ? 'the push did not land' : 'push it first or fix "image" / "tags"'}`,
         );
       }
       if (digest !== undefined && digest !== served) {
-        throw new Error(`the build reported ${digest} but the registry serves ${served} for ${parsed.image}:${tag}`);
+        throw new Error(`the build reported ${digest} but the registry serves ${served} for ${named}`);
       }
-      core.info(`${parsed.image}:${tag} is ${served} in the registry`);
+      core.info(`${named} is ${served} in the registry`);
       return served;
     });
     if (cancel.signal.aborted) throw new CancelledError();
     report.digest = digest;
-    report.reference = `${parsed.image}:${parsed.tags[0]}@${digest}`;
-    metadata ??= { 'containerimage.digest': digest, 'image.name': `${parsed.image}:${parsed.tags[0]}` };
+    report.reference = shownTag ? `${parsed.image}:${shownTag}@${digest}` : `${parsed.image}@${digest}`;
+    metadata ??= { 'containerimage.digest': digest, 'image.name': report.reference.split('@')[0] };
     metadata['containerimage.digest'] ??= digest;
 
     const result = await deploy(

@@ -46,10 +46,13 @@ describe('parseInputs', () => {
   });
 
   it.each([
-    [{ image: '' }, 'Input "image": is required; set it to the image repository, e.g. ghcr.io/acme/web.'],
+    [
+      { image: '' },
+      'Input "image": is required; set the image repository (e.g. image: ghcr.io/acme/web with tags: v1, or tags: ghcr.io/acme/web:v1).',
+    ],
     [
       { image: 'ghcr.io/acme/web:1.0' },
-      'Input "image": "ghcr.io/acme/web:1.0" has a tag or digest; give the repository only (e.g. ghcr.io/acme/web) and put tags in "tags".',
+      'Input "image": "ghcr.io/acme/web:1.0" has a tag or digest, but a build makes the digest; give the repository only and put tags in "tags" (or set build: false to deploy that image).',
     ],
     [
       { image: 'ghcr.io/Acme/Web' },
@@ -107,6 +110,42 @@ describe('parseInputs', () => {
   it('takes bake 0s (off), a restart budget and a rollback limit', () => {
     const inputs = parseInputs(read({ bake: '0s', 'allowed-restarts': '2', 'rollback-timeout': '90s' }), 'abc');
     expect(inputs).toMatchObject({ bake: 0, 'allowed-restarts': 2, 'rollback-timeout': 90_000 });
+  });
+
+  it('takes full references in tags as build-push-action and metadata-action write them, image then optional', () => {
+    const inputs = parseInputs(read({ image: '', tags: 'ghcr.io/acme/web:1.2.3\nghcr.io/acme/web:latest' }), 'abc');
+    expect(inputs).toMatchObject({ image: 'ghcr.io/acme/web', tags: ['1.2.3', 'latest'], pinned: undefined });
+    expect(parseInputs(read({ tags: 'ghcr.io/acme/web:1.2.3\nedge' }), 'abc').tags).toEqual(['1.2.3', 'edge']);
+  });
+
+  it.each([
+    [
+      { tags: 'ghcr.io/acme/web:1\nghcr.io/acme/api:1' },
+      'Input "tags": names several repositories (ghcr.io/acme/web, ghcr.io/acme/api); deploy one image per step',
+    ],
+    [
+      { image: 'ghcr.io/acme/web', tags: 'ghcr.io/acme/api:1' },
+      'Input "tags": names ghcr.io/acme/api but "image" is ghcr.io/acme/web; make them the same repository, or leave "image" out.',
+    ],
+    [
+      { build: 'false', image: 'ghcr.io/acme/web@sha256:abc' },
+      'Input "image": "ghcr.io/acme/web@sha256:abc" has a digest that is not sha256:<64 hex>.',
+    ],
+  ])('rejects image and tags %o', (over, message) => {
+    expect(() => parseInputs(read(over), 'abc')).toThrow(message);
+  });
+
+  it('with build: false, deploys a digest pinned in image, with or without its tag', () => {
+    const digest = `sha256:${'f'.repeat(64)}`;
+    expect(parseInputs(read({ build: 'false', image: `ghcr.io/acme/web@${digest}` }), 'abc')).toMatchObject({
+      image: 'ghcr.io/acme/web',
+      pinned: { digest },
+    });
+    expect(parseInputs(read({ build: 'false', image: `ghcr.io/acme/web:1.4@${digest}` }), 'abc').pinned).toEqual({
+      digest,
+      tag: '1.4',
+    });
+    expect(parseInputs(read({ build: 'false', image: 'ghcr.io/acme/web:1.4' }), 'abc').tags).toEqual(['1.4']);
   });
 
   it('needs a tag when there is no commit', () => {

@@ -243,6 +243,25 @@ describe('bounded requests', () => {
   });
 });
 
+describe('throttling', () => {
+  it('sends a request the API server refused with 429 again, as Retry-After asks', async () => {
+    let calls = 0;
+    const server = await apiServer((_req, res) => {
+      calls += 1;
+      if (calls <= 2) {
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
+        res.end(JSON.stringify({ kind: 'Status', code: 429, message: 'Too many requests' }));
+        return;
+      }
+      res.end(JSON.stringify(deployment('7', 2)));
+    });
+    close = server.close;
+    const got = await server.kube.getDeployment('ns', 'web');
+    expect(got.metadata?.resourceVersion).toBe('7');
+    expect(calls).toBe(3);
+  });
+});
+
 describe('createKube().patchDeployment', () => {
   it('sends JSON Patch and turns a 409 into a KubeError with status 409', async () => {
     let contentType = '';
