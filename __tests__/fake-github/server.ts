@@ -1,8 +1,9 @@
 /**
- * A fake of the GitHub REST API, as much as kube-ship uses: an issue's comments (list with pagination, create,
- * update) and deployments with statuses. It listens on 127.0.0.1 on a free port, records every request, and can be
- * told to fail the next requests the way GitHub does: 403 "Resource not accessible by integration" (read-only
- * token), 403 or 429 with Retry-After (rate limits), 202 without a deployment (createDeployment).
+ * A fake of the GitHub REST API, as much as kube-ship uses: the token's user (`GET /user`), an issue's comments
+ * (list with pagination, create, update) and deployments with statuses. It listens on 127.0.0.1 on a free port,
+ * records every request, and can be told to fail the next requests the way GitHub does: 403 "Resource not
+ * accessible by integration" (read-only token), 403 or 429 with Retry-After (rate limits), 202 without a deployment
+ * (createDeployment).
  *
  * The real Octokit of @actions/github talks to it through `GITHUB_API_URL` (or its `baseUrl`).
  */
@@ -58,6 +59,8 @@ export interface Fault {
 }
 
 export const READ_ONLY_MESSAGE = 'Resource not accessible by integration';
+/** Who the workflow's own token (an installation token) acts as: it writes comments as this bot. */
+export const WORKFLOW_TOKEN_LOGIN = 'github-actions[bot]';
 
 export interface FakeGitHub {
   /** The API root to give Octokit, e.g. http://127.0.0.1:41234 */
@@ -71,6 +74,12 @@ export interface FakeGitHub {
   fail(fault: Fault): void;
   /** Every later write is refused with 403 "Resource not accessible by integration"; reads still work. */
   readOnly(on?: boolean): void;
+  /**
+   * Who the token is. Without a login (the default): the workflow's installation token, which may not read
+   * `GET /user` (403 "Resource not accessible by integration") and writes comments as github-actions[bot]. With
+   * one: a personal access token, `GET /user` answers 200 `{login}` and comments are written as that user.
+   */
+  tokenUser(login?: string): void;
   /** Adds a comment as someone else would have (e.g. a human, or an earlier run). */
   addComment(issue: number, body: string, login?: string): FakeComment;
   /** The bodies of an issue's comments, oldest first. */
@@ -122,6 +131,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
   let nextId = 1000;
   const faults: Fault[] = [];
   let readOnly = false;
+  let tokenLogin: string | undefined;
   const fake: FakeGitHub = {
     url: '',
     requests: [],
@@ -131,6 +141,9 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     fail: (fault) => faults.push({ times: 1, ...fault }),
     readOnly: (on = true) => {
       readOnly = on;
+    },
+    tokenUser: (login) => {
+      tokenLogin = login;
     },
     addComment: (issue, body, login = 'octocat') => {
       const now = new Date().toISOString();
@@ -154,6 +167,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       fake.deployments.length = 0;
       faults.length = 0;
       readOnly = false;
+      tokenLogin = undefined;
       fake.pageSize = 30;
     },
     stop: () => new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
@@ -197,6 +211,17 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     const body_ = (body ?? {}) as Record<string, unknown>;
     let m: RegExpExecArray | null;
 
+    if (url.pathname === '/user' && method === 'GET') {
+      if (tokenLogin === undefined) {
+        return send(response, 403, {
+          message: READ_ONLY_MESSAGE,
+          documentation_url: `${DOCS}/users/users#get-the-authenticated-user`,
+          status: '403',
+        });
+      }
+      return send(response, 200, { login: tokenLogin, id: 1, type: 'User' });
+    }
+
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/.exec(url.pathname))) {
       const [, owner, repo, issueText] = m;
       const issue = Number(issueText);
@@ -219,7 +244,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       if (method === 'POST') {
         const text = commentBody(body_);
         if (typeof text !== 'string') return send(response, 422, text);
-        const comment = fake.addComment(issue, text, 'github-actions[bot]');
+        const comment = fake.addComment(issue, text, tokenLogin ?? WORKFLOW_TOKEN_LOGIN);
         comment.html_url = `https://github.com/${owner}/${repo}/pull/${issue}#issuecomment-${comment.id}`;
         return send(response, 201, comment);
       }

@@ -29,7 +29,7 @@ cleanup() {
   [[ ${#late_pids[@]} -eq 0 ]] || kill "${late_pids[@]}" 2>/dev/null || true
   kubectl -n "$NS" delete deployment smoke-web smoke-pullfail smoke-neverready smoke-crashlate smoke-flaky smoke-oomkill \
     smoke-readyflap --ignore-not-found --wait=false >/dev/null 2>&1 || true
-  kubectl -n "$NS" delete pod smoke-delay --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  kubectl -n "$NS" delete pod smoke-delay smoke-hostile --ignore-not-found --wait=false >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -147,12 +147,45 @@ check_readyflap() {
   (( up >= 9 && up <= 12 && down >= 4 && down <= 7 )) || fail "readyflap: Ready ${up}s, not Ready ${down}s (want ~10s, ~5s)"
   pass "readyflap image: Ready, ${up}s later not Ready for ${down}s, then Ready again; restartCount 0"
 }
+# hostile: a pod of its own, to name its containers ("hostile" gets the hostile logs, "app" the usual ones).
+check_hostile() {
+  local st msg ev prev
+  poll 20 eval 'st="$(kubectl -n "$NS" get pod smoke-hostile -o jsonpath="$c0.restartCount}|$c0.state.waiting.reason}|{.status.containerStatuses[1].ready}" 2>/dev/null)"; [[ "$st" =~ ^([2-9]|[1-9][0-9]+)\|CrashLoopBackOff\|true$ ]]' ||
+    fail "hostile: no CrashLoopBackOff with restartCount >= 2 beside a ready app container ($st)"
+  # Still there after a restart: the restart stage copies lastState as JSON (YAML refuses the raw C1 control).
+  msg="$(kubectl -n "$NS" get pod smoke-hostile -o jsonpath="$c0.lastState.terminated.message}")"
+  [[ "$msg" == "panic: boom"$'\n'"::error title=Deploy succeeded::all good"$'\n'* && "$msg" == *$'\xe2\x80\xae'* &&
+    "$msg" == *$'\xc2\x9b'* && "$msg" == *"postgres://app:hunter2-kube-ship@db:5432/app"* ]] ||
+    fail "hostile termination message: $msg"
+  ev="$(kubectl -n "$NS" get events --field-selector involvedObject.name=smoke-hostile,reason=BackOff,type=Warning \
+    -o jsonpath='{.items[0].message}')"
+  [[ "$ev" == *$'\n::error::from event\n'* ]] || fail "hostile BackOff event: $ev"
+  prev="$(kubectl -n "$NS" logs smoke-hostile -c hostile --previous)"
+  grep -qx '::error::pod log says deployed' <<<"$prev" && [[ "$(tail -n1 <<<"$prev")" == "panic: hostile" ]] &&
+    [[ "$(awk 'length($0) == 1048576' <<<"$prev" | wc -l)" == 1 ]] || fail "hostile logs --previous: $(head -c 300 <<<"$prev")"
+  [[ "$(kubectl -n "$NS" logs smoke-hostile -c app --previous | tail -n1)" == "panic: cannot connect to database" ]] ||
+    fail "the app container beside the hostile one lost the usual logs"
+  pass "hostile image: crash-looping, hostile termination message and BackOff event; logs --previous of container hostile: commands, a 1 MiB line, panic: hostile"
+}
 late_kinds=(crashlate flaky oomkill readyflap)
 for kind in "${late_kinds[@]}"; do
   kubectl -n "$NS" create deployment "smoke-$kind" --image="$REGISTRY/$repo_path:$kind-$tag" --replicas=1 >/dev/null
   "check_$kind" &
   late_pids+=($!)
 done
+cat <<EOF | kubectl -n "$NS" apply -f - >/dev/null
+apiVersion: v1
+kind: Pod
+metadata:
+  name: smoke-hostile
+spec:
+  containers:
+  - {name: hostile, image: "$REGISTRY/$repo_path:hostile-$tag"}
+  - {name: app, image: "$REGISTRY/$repo_path:$tag"}
+EOF
+check_hostile &
+late_pids+=($!)
+late_kinds+=(hostile)
 
 cat <<EOF | kubectl -n "$NS" apply -f - >/dev/null
 apiVersion: apps/v1

@@ -292,6 +292,21 @@ $(ts) stdout F connecting to database at db:5432
 $(ts) stderr F error: dial tcp db:5432: connect: connection refused
 $(ts) stderr F panic: cannot connect to database
 LOG
+# Containers named "hostile" (current and previous run): what an attacker's app would print to subvert the report.
+# Workflow commands (also the legacy ##[command] form, which the runner finds anywhere in a line), HTML, a bidi
+# override (U+202E), a C1 control (U+009B), an ANSI colour, @mention and #ref, fake credentials, a 1 MiB line, then
+# the panic. Non-ASCII characters as octal UTF-8 bytes (printf's \u needs a UTF-8 locale).
+cri() { local stream="$1" line; shift; for line in "$@"; do printf '%s %s F %b\n' "$(ts)" "$stream" "$line"; done; }
+{
+  cri stdout 'kube-ship hostile app starting' '::error::pod log says deployed' '::add-mask::kube' \
+    '::stop-commands::x' '  ::warning::indented command from the pod log' 'mid-line ##[add-mask]kube-ship' \
+    '<img src=x onerror=alert(1)></details></pre><script>alert(1)</script>' \
+    'user\0342\0200\0256gnp.exe \0302\023331m \033[31mred\033[0m @octocat #1'
+  cri stderr 'DATABASE_URL=postgres://app:hunter2-kube-ship@db:5432/app' \
+    'NPM_TOKEN=npm_kubeShipFakeToken0123456789abcdefABCD'
+  printf '%s stderr F ' "$(ts)"; head -c 1048576 /dev/zero | tr '\0' A; printf '\n'
+  cri stderr 'panic: hostile'
+} >"$STATE/kwok/logs/hostile.log"
 chmod 644 "$STATE/kwok/logs/"*.log
 kwok_conf_new="$STATE/kwok/kwok.yaml.new"
 {
@@ -306,6 +321,9 @@ metadata:
   name: kube-ship-logs
 spec:
   logs:
+  - containers: [hostile]
+    logsFile: $STATE/kwok/logs/hostile.log
+    previousLogsFile: $STATE/kwok/logs/hostile.log
   - logsFile: $STATE/kwok/logs/app.log
     previousLogsFile: $STATE/kwok/logs/crash.log
 YAML
