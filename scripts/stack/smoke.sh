@@ -30,6 +30,7 @@ cleanup() {
   kubectl -n "$NS" delete deployment smoke-web smoke-pullfail smoke-neverready smoke-crashlate smoke-flaky smoke-oomkill \
     smoke-readyflap --ignore-not-found --wait=false >/dev/null 2>&1 || true
   kubectl -n "$NS" delete pod smoke-delay smoke-hostile --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  bash "$here/fault.sh" remove smoke-latency >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -262,6 +263,23 @@ if dk -n default patch deployment smoke-web -p '{}' >"$work/403.txt" 2>&1; then 
 grep -q 'forbidden' "$work/403.txt" || fail "expected forbidden: $(cat "$work/403.txt")"
 pass "deployer kubeconfig: patch in $NS allowed, 403 Forbidden in default"
 kubectl -n "$NS" rollout status deployment/smoke-web --timeout=60s >/dev/null || fail "rollout after deployer patch"
+
+# ---- faults: toxiproxy in front of the API server; API Priority and Fairness' 429s for the throttled identity
+bash "$here/throttle.sh" hold 1 >"$work/hold.txt" 2>&1 &   # ~2 s, alongside the proxy checks
+hold_pid=$!
+fk() { kubectl --kubeconfig "$FAULT_KUBECONFIG" "$@"; }
+[[ "$(fk get namespace "$NS" -o name)" == "namespace/$NS" ]] || fail "admin kubectl through the proxy"
+[[ "$(kubectl --kubeconfig "$FAULT_DEPLOYER_KUBECONFIG" auth can-i patch deployments -n "$NS")" == yes ]] ||
+  fail "deployer kubectl through the proxy"
+bash "$here/fault.sh" add smoke-latency latency latency=700 2>/dev/null || fail "fault.sh add latency"
+s=$(date +%s%N)
+fk get --raw /readyz >/dev/null || fail "kubectl through the proxy with 700 ms latency"
+slow=$(( ($(date +%s%N) - s) / 1000000 ))
+bash "$here/fault.sh" remove smoke-latency 2>/dev/null || fail "fault.sh remove"
+(( slow >= 700 )) || fail "a 700 ms latency toxic, but the request took ${slow}ms"
+pass "kubectl through toxiproxy (${FAULT_KUBECONFIG##*/}, ${FAULT_DEPLOYER_KUBECONFIG##*/}); latency toxic 700 ms: ${slow}ms"
+wait "$hold_pid" || fail "throttle.sh hold: $(cat "$work/hold.txt")"
+pass "${THROTTLED_KUBECONFIG##*/}: $(sed -n 's/^throttle.sh: holding \([0-9]*\) seats[^:]*: /\1 APF seats held, /p' "$work/hold.txt")"
 
 # ---- pullfail and neverready
 for kind in pullfail neverready; do

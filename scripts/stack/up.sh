@@ -2,7 +2,9 @@
 # Brings the kube-ship local test bed up (idempotent: what already runs is kept, the rest is started).
 #   Docker engine (own, no bridge) or a reused one; registries on 127.0.0.1:5000 (open) and :5001 (htpasswd);
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler (Kubernetes from Go modules); KWOK with
-#   3 simulated nodes at 127.0.0.1. Everything binds to 127.0.0.1 only.
+#   3 simulated nodes at 127.0.0.1; toxiproxy (API on 127.0.0.1:8474) with the proxies 127.0.0.1:16443 -> the API
+#   server and 127.0.0.1:15000 -> the open registry, for fault tests (scripts/stack/fault.sh). Everything binds to
+#   127.0.0.1 only.
 # State (pid files, logs, certificates, kubeconfigs, registry storage, etcd data, env):
 #   ${KUBE_SHIP_STACK_DIR:-<repo>/.stack}. Source "$KUBE_SHIP_STACK_DIR/env" to use the stack.
 # Knobs: KUBE_SHIP_OWN_DOCKER=1 (always start our own dockerd), KUBE_SHIP_POD_READY_DELAY (default 1s),
@@ -19,6 +21,8 @@ source "$STACK_SCRIPTS/versions.sh"
 for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok; do
   [[ -x "$STACK_BIN/$b" ]] || die "$STACK_BIN/$b missing: run scripts/stack/install.sh (needs network once)"
 done
+[[ -x "$TOXIPROXY_BIN/toxiproxy-server" ]] ||
+  die "$TOXIPROXY_BIN/toxiproxy-server missing: run scripts/stack/install.sh (needs network once)"
 
 mkdir -p "$RUN" "$LOGS" "$STATE/pki" "$STATE/bin" "$STATE/kwok" "$STATE/registry"
 chmod 700 "$STATE"
@@ -28,10 +32,16 @@ KUBECTL="$STACK_BIN/kubectl"
 ADMIN_KC="$STATE/admin.kubeconfig"
 k() { "$KUBECTL" --kubeconfig "$ADMIN_KC" "$@"; }
 DEPLOYER_KC="$STATE/deployer.kubeconfig"
+THROTTLED_KC="$STATE/throttled.kubeconfig"
+FAULT_ADMIN_KC="$STATE/fault-admin.kubeconfig"
+FAULT_DEPLOYER_KC="$STATE/fault-deployer.kubeconfig"
 NS=kube-ship-e2e
 BASE_IMAGE=kube-ship/busybox:latest
 APISERVER_PORT=6443
 KWOK_PORT=10250
+TOXIPROXY_PORT=8474
+FAULT_APISERVER_PORT=16443
+FAULT_REGISTRY_PORT=15000
 stack_id="$(printf %s "$STATE" | sha256sum | cut -c1-10)"
 stack_name="$(basename "$STATE" | tr -c 'A-Za-z0-9_.\n-' '_' | cut -c1-24)"
 DOCKER_DATA_ROOT="/var/lib/kube-ship/docker-$stack_name-$stack_id"
@@ -235,11 +245,17 @@ else
   mv "$STATE/audit-policy.yaml.new" "$STATE/audit-policy.yaml"
   if pid_of kube-apiserver >/dev/null; then say "audit policy changed: restarting kube-apiserver"; stop_one kube-apiserver 15; fi
 fi
-# An API server started by an older up.sh (without the audit flags) is restarted once to pick them up.
-if apid="$(pid_of kube-apiserver)" && ! tr '\0' ' ' <"/proc/$apid/cmdline" | grep -qF -- "--audit-policy-file="; then
-  say "kube-apiserver lacks the audit flags: restarting it"
-  stop_one kube-apiserver 15
+# An API server started by an older up.sh (without the audit flags, or with API Priority and Fairness off) is
+# restarted once to pick up the current flags.
+if apid="$(pid_of kube-apiserver)"; then
+  apcmd="$(tr '\0' ' ' <"/proc/$apid/cmdline")"
+  if [[ "$apcmd" != *--audit-policy-file=* || "$apcmd" == *--enable-priority-and-fairness=false* ]]; then
+    say "kube-apiserver runs with older flags: restarting it"
+    stop_one kube-apiserver 15
+  fi
 fi
+# API Priority and Fairness is on (the default): bootstrap below adds a priority level that answers real 429s to
+# one ServiceAccount (kube-ship-throttled).
 start kube-apiserver "$STACK_BIN/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
   --audit-policy-file="$STATE/audit-policy.yaml" --audit-log-path="$LOGS/audit.log" --audit-log-format=json \
   --audit-log-maxsize=50 --audit-log-maxbackup=1 \
@@ -253,7 +269,7 @@ start kube-apiserver "$STACK_BIN/kube-apiserver" --etcd-servers=http://127.0.0.1
   --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
   --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
   --kubelet-certificate-authority="$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP \
-  --enable-priority-and-fairness=false --profiling=false --v=1
+  --profiling=false --v=1
 wait_for kube-apiserver 60 "$KUBECTL" --kubeconfig "$ADMIN_KC" get --raw /readyz
 
 start kube-controller-manager "$STACK_BIN/kube-controller-manager" \
@@ -344,6 +360,22 @@ start kwok "$STACK_BIN/kwok" --kubeconfig="$STATE/kwok.kubeconfig" --config="$ST
   --manage-all-nodes=true --node-ip=127.0.0.1 --node-name=kube-ship-kwok --node-port=$KWOK_PORT \
   --server-address=127.0.0.1:$KWOK_PORT --tls-cert-file="$PKI/kwok-serving.crt" \
   --tls-private-key-file="$PKI/kwok-serving.key" --node-lease-duration-seconds=40 --cidr=10.244.0.1/16
+
+# ---------------------------------------------------------------------------------------------- toxiproxy
+# TCP proxies for fault tests (scripts/stack/fault.sh adds latency, resets, timeouts... to them). A running
+# toxiproxy keeps its proxies and active toxics: /populate creates only what is missing or changed.
+TOXIPROXY_URL="http://127.0.0.1:$TOXIPROXY_PORT"
+cat >"$STATE/toxiproxy.json" <<JSON
+[
+  {"name": "kube-apiserver", "listen": "127.0.0.1:$FAULT_APISERVER_PORT", "upstream": "127.0.0.1:$APISERVER_PORT", "enabled": true},
+  {"name": "registry", "listen": "127.0.0.1:$FAULT_REGISTRY_PORT", "upstream": "127.0.0.1:5000", "enabled": true}
+]
+JSON
+start toxiproxy env LOG_LEVEL=warn "$TOXIPROXY_BIN/toxiproxy-server" -host 127.0.0.1 -port "$TOXIPROXY_PORT" \
+  -config "$STATE/toxiproxy.json"
+wait_for toxiproxy 30 curl -sf "$TOXIPROXY_URL/version"
+curl -sf -X POST --data-binary @"$STATE/toxiproxy.json" "$TOXIPROXY_URL/populate" >/dev/null ||
+  die "toxiproxy did not accept $STATE/toxiproxy.json (log: $LOGS/toxiproxy.log)"
 
 wait_for kube-controller-manager 60 curl -sfk https://127.0.0.1:10257/healthz
 wait_for kube-scheduler 60 curl -sfk https://127.0.0.1:10259/healthz
@@ -446,29 +478,118 @@ subjects:
 - kind: ServiceAccount
   name: kube-ship-deployer
   namespace: $NS
+- kind: ServiceAccount
+  name: kube-ship-throttled
+  namespace: $NS
+---
+# kube-ship-throttled: the deployer's rights, but every request goes to a priority level of about 3 seats that
+# neither borrows nor queues, so a little concurrency gets real 429s (with Retry-After) from API Priority and
+# Fairness. Nobody else is matched by this FlowSchema.
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: kube-ship-throttled
+  namespace: $NS
+---
+apiVersion: v1
+kind: Secret
+type: kubernetes.io/service-account-token
+metadata:
+  name: kube-ship-throttled-token
+  namespace: $NS
+  annotations:
+    kubernetes.io/service-account.name: kube-ship-throttled
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: kube-ship-throttled
+  namespace: $NS
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: kube-ship-deployer
+subjects:
+- kind: ServiceAccount
+  name: kube-ship-throttled
+  namespace: $NS
+---
+apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: PriorityLevelConfiguration
+metadata:
+  name: kube-ship-throttled
+spec:
+  type: Limited
+  limited:
+    nominalConcurrencyShares: 1
+    lendablePercent: 0
+    borrowingLimitPercent: 0
+    limitResponse:
+      type: Reject
+---
+apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: FlowSchema
+metadata:
+  name: kube-ship-throttled
+spec:
+  priorityLevelConfiguration:
+    name: kube-ship-throttled
+  matchingPrecedence: 1000
+  distinguisherMethod:
+    type: ByUser
+  rules:
+  - subjects:
+    - kind: ServiceAccount
+      serviceAccount:
+        name: kube-ship-throttled
+        namespace: $NS
+    resourceRules:
+    - verbs: ["*"]
+      apiGroups: ["*"]
+      resources: ["*"]
+      namespaces: ["*"]
+      clusterScope: true
+    nonResourceRules:
+    - verbs: ["*"]
+      nonResourceURLs: ["*"]
 YAML
 } >"$STATE/bootstrap.yaml.new"
 # Apply only when the manifest changed or the cluster lost it (a kubectl apply costs about a second).
 if cmp -s "$STATE/bootstrap.yaml.new" "$STATE/bootstrap.yaml" && k get namespace "$NS" >/dev/null 2>&1 \
-    && k -n "$NS" get secret kube-ship-deployer-token >/dev/null 2>&1; then
+    && k -n "$NS" get secret kube-ship-deployer-token kube-ship-throttled-token >/dev/null 2>&1 \
+    && k get flowschema kube-ship-throttled >/dev/null 2>&1; then
   rm -f "$STATE/bootstrap.yaml.new"
 else
   k apply -f "$STATE/bootstrap.yaml.new" >/dev/null
-  rm -f "$DEPLOYER_KC"   # re-read the token below (the Secret may be new)
+  rm -f "$DEPLOYER_KC" "$THROTTLED_KC"   # re-read the tokens below (the Secrets may be new)
   mv "$STATE/bootstrap.yaml.new" "$STATE/bootstrap.yaml"
 fi
 
-# The least-privilege kubeconfig: the ServiceAccount's token, filled in by the controller-manager.
-if [[ ! -s "$DEPLOYER_KC" ]]; then
-  token=""
+# sa_kubeconfig FILE SERVICEACCOUNT: a kubeconfig with the ServiceAccount's token (from its token Secret, filled in
+# by the controller-manager) and the context namespace $NS.
+sa_kubeconfig() {
+  [[ -s "$1" ]] && return 0
+  local token="" i
   for ((i = 0; i < 300; i++)); do
-    token="$(k -n "$NS" get secret kube-ship-deployer-token -o jsonpath='{.data.token}' 2>/dev/null || true)"
+    token="$(k -n "$NS" get secret "$2-token" -o jsonpath='{.data.token}' 2>/dev/null || true)"
     [[ -n "$token" ]] && break
     sleep 0.1
   done
-  [[ -n "$token" ]] || die "the token controller did not fill secret $NS/kube-ship-deployer-token"
-  kubeconfig "$DEPLOYER_KC" kube-ship-deployer "$NS" "    token: $(printf %s "$token" | base64 -d)"
-fi
+  [[ -n "$token" ]] || die "the token controller did not fill secret $NS/$2-token"
+  kubeconfig "$1" "$2" "$NS" "    token: $(printf %s "$token" | base64 -d)"
+}
+# The least-privilege kubeconfig, and the same rights under API Priority and Fairness' tight limit.
+sa_kubeconfig "$DEPLOYER_KC" kube-ship-deployer
+sa_kubeconfig "$THROTTLED_KC" kube-ship-throttled
+# The admin and deployer kubeconfigs through toxiproxy (same address, so the API server's certificate for IP
+# 127.0.0.1 stays valid); rewritten whenever the direct ones change.
+for pair in "$ADMIN_KC:$FAULT_ADMIN_KC" "$DEPLOYER_KC:$FAULT_DEPLOYER_KC"; do
+  sed "s#server: https://127.0.0.1:$APISERVER_PORT\$#server: https://127.0.0.1:$FAULT_APISERVER_PORT#" "${pair%%:*}" \
+    >"${pair#*:}.tmp"
+  chmod 600 "${pair#*:}.tmp"
+  if cmp -s "${pair#*:}.tmp" "${pair#*:}"; then rm -f "${pair#*:}.tmp"; else mv "${pair#*:}.tmp" "${pair#*:}"; fi
+done
+grep -q "server: https://127.0.0.1:$FAULT_APISERVER_PORT\$" "$FAULT_ADMIN_KC" || die "could not write $FAULT_ADMIN_KC"
 
 wait_for kwok 60 k wait --for=condition=Ready node -l type=kwok --timeout=1s
 if (( kwok_fresh )); then   # the new kwok holds the node leases: it is managing the nodes
@@ -479,6 +600,7 @@ wait_for kube-controller-manager 60 k -n "$NS" get serviceaccount default
 # ---------------------------------------------------------------------------------------------- env
 ln -sfn "$DOCKER_CLI" "$STATE/bin/docker"
 ln -sfn "$KUBECTL" "$STATE/bin/kubectl"
+ln -sfn "$TOXIPROXY_BIN/toxiproxy-cli" "$STATE/bin/toxiproxy-cli"
 BUILDX_LINE="# buildx: not built (scripts/stack/build-buildx.sh)"
 if [[ -n "${BUILDX_BIN:-}" && -x "$BUILDX_BIN" ]]; then
   BUILDX_LINE="export BUILDX_PLUGIN='$BUILDX_BIN'"
@@ -497,6 +619,12 @@ export AUTH_REGISTRY_USER='$AUTH_USER'
 export AUTH_REGISTRY_PASSWORD='$AUTH_PASSWORD'
 export BASE_IMAGE='$BASE_IMAGE'
 export KUBE_SHIP_STACK_BIN='$STACK_BIN'
+export THROTTLED_KUBECONFIG='$THROTTLED_KC'
+export TOXIPROXY_URL='$TOXIPROXY_URL'
+export FAULT_KUBECONFIG='$FAULT_ADMIN_KC'
+export FAULT_DEPLOYER_KUBECONFIG='$FAULT_DEPLOYER_KC'
+export FAULT_REGISTRY='127.0.0.1:$FAULT_REGISTRY_PORT'
+export KUBE_SHIP_FAULT='$STACK_SCRIPTS/fault.sh'
 $BUILDX_LINE
 case ":\$PATH:" in *":$STATE/bin:"*) ;; *) export PATH='$STATE/bin':"\$PATH" ;; esac
 ENV
@@ -504,4 +632,4 @@ chmod 600 "$STATE/env"
 
 elapsed="$(awk -v a="$started_ns" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')"
 nodes="$(k get nodes -l type=kwok --no-headers 2>/dev/null | grep -c ' Ready ' || true)"
-echo "stack up in ${elapsed}s: docker=$DOCKER_HOST_VALUE registries=127.0.0.1:5000,127.0.0.1:5001 apiserver=https://127.0.0.1:$APISERVER_PORT nodes=$nodes ready; source $STATE/env"
+echo "stack up in ${elapsed}s: docker=$DOCKER_HOST_VALUE registries=127.0.0.1:5000,127.0.0.1:5001 apiserver=https://127.0.0.1:$APISERVER_PORT (faults: :$FAULT_APISERVER_PORT, toxiproxy $TOXIPROXY_URL) nodes=$nodes ready; source $STATE/env"
