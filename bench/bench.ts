@@ -4,15 +4,18 @@
  * run. Prints one table and writes bench/results/latest.json. It measures and prints; it passes when it ran.
  *
  * Cases (issue 5): P1 failure verdict, P2 time to restored, P3 success detection, P4 API requests counted at the
- * server (audit log), P5 start-up and size, P6 50 Deployments in one step, P7 build with registry cache.
+ * server (audit log), P5 start-up and size, P6 50 Deployments in one step, P7 build with registry cache; P8 (in
+ * bench/verdicts.ts) the harder verdicts (unschedulable, quota-refused surge pod, a late crash under the bake), a slow
+ * healthy rollout and a namespace crowded with 2,000 other pods.
  */
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import {
   Audit,
   ROOT,
   env,
+  expectResult,
   kubectl,
   launch,
   now,
@@ -23,16 +26,23 @@ import {
   startAction,
   table,
   verbBreakdown,
+  waitComplete,
   type ActionProc,
   type Line,
   type Result,
 } from './lib.js';
 import { serviceAccountKubeconfig } from '../__tests__/e2e/harness.js';
+import { benchVerdicts } from './verdicts.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-/** BENCH_CASES=P3,P7 runs only those groups (P1 covers P1/P1b/P2, P3 covers P3/P5/P6b's baseline); default all. */
-const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7').split(',').map((c) => c.trim().toUpperCase());
+/**
+ * BENCH_CASES=P3,P7 runs only those groups (P1 covers P1/P1b/P2, P3 covers P3/P5/P6b's baseline, P8 covers P8-P8i);
+ * default all.
+ */
+const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8').split(',').map((c) => c.trim().toUpperCase());
 const want = (id: string): boolean => CASES.includes(id);
+/** P8's runs (each takes ~5 min: two 120 s progress deadlines, a 140 s rollout, 2,000 pods made and removed). */
+const P8_RUNS = Number(process.env.BENCH_P8_RUNS ?? Math.min(RUNS, 2));
 const NS = env.DEPLOYER_NAMESPACE ?? 'kube-ship-e2e';
 const BASE_NS = 'kube-ship-bench';
 const REGISTRY = env.REGISTRY ?? '127.0.0.1:5000';
@@ -115,34 +125,6 @@ function deploymentManifest(
   };
 }
 
-interface DeploymentStatus {
-  metadata: { name: string; generation: number };
-  spec: { replicas: number };
-  status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; availableReplicas?: number };
-}
-/** kubectl's rollout-status rule (without the deadline). */
-const complete = (d: DeploymentStatus): boolean => {
-  const s = d.status ?? {};
-  const upd = s.updatedReplicas ?? 0;
-  return (
-    (s.observedGeneration ?? 0) >= d.metadata.generation &&
-    upd === d.spec.replicas &&
-    (s.replicas ?? 0) === upd &&
-    (s.availableReplicas ?? 0) === upd
-  );
-};
-async function waitComplete(namespace: string, selector: string, timeoutMs = 240_000): Promise<void> {
-  const until = now() + timeoutMs;
-  for (;;) {
-    const list = JSON.parse(kubectl(['get', 'deployments', '-n', namespace, '-l', selector, '-o', 'json'])) as {
-      items: DeploymentStatus[];
-    };
-    if (list.items.length > 0 && list.items.every(complete)) return;
-    if (now() > until) throw new Error(`deployments ${selector} in ${namespace} not rolled out after ${timeoutMs} ms`);
-    await sleep(500);
-  }
-}
-
 /** A kubeconfig for the bench's own ServiceAccount (baselines), so that the audit log tells its requests apart. */
 function benchKubeconfig(): string {
   kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: BASE_NS } }));
@@ -218,20 +200,6 @@ const deployInputs = (tag: string, targets: string[]) => ({
   ...deployer,
 });
 const patchLine = (a: ActionProc, name: string): Promise<Line> => a.waitLine(new RegExp(`^${NS}/${name}: app -> `));
-async function expectResult(a: ActionProc, want: string) {
-  const fin = await a.finish();
-  if (fin.outputs.result !== want) {
-    throw new Error(
-      `expected result ${want}, got ${fin.outputs.result} (exit ${fin.code}):\n${a.lines
-        .filter((l) => !l.text.startsWith('::add-mask::'))
-        .slice(-30)
-        .map((l) => l.text)
-        .join('\n')}`,
-    );
-  }
-  return fin;
-}
-
 // ------------------------------------------------------------------------------------------------ P1, P2
 interface CrashRun {
   verdict: number;
@@ -445,28 +413,39 @@ async function main(): Promise<void> {
   say('setup: images, the bench ServiceAccount, Deployments');
   buildImage('good-a', 'bench-a');
   buildImage('good-b', 'bench-b');
-  buildImage('crashloop', 'bench-crash');
-  const crashRef = `${REPO}:crashloop@${await registryDigest(REPO, 'crashloop')}`;
+  if (want('P1')) buildImage('crashloop', 'bench-crash');
+  if (want('P8')) buildImage('crashlate', 'bench-crashlate'); // KWOK's crashlate stage reads the word in the reference
+  const crashRef = want('P1') ? `${REPO}:crashloop@${await registryDigest(REPO, 'crashloop')}` : '';
   const benchKc = benchKubeconfig();
   const good = `${REPO}:good-a`;
   const baseNames = Array.from({ length: RUNS }, (_, i) => `bench-base-${i + 1}`);
-  kubectl(
-    ['apply', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'List',
-      items: [
-        deploymentManifest('bench-p1', NS, good, { replicas: 3, bench: 'p1' }),
-        deploymentManifest('bench-p3', NS, good, { replicas: 3, bench: 'p3' }),
-        deploymentManifest('bench-p4', NS, good, { replicas: 3, readyDelay: '10s', bench: 'p4' }),
-        deploymentManifest('bench-p7', NS, good, { replicas: 1, bench: 'p7' }),
-        ...p6Names.map((n) => deploymentManifest(n, NS, good, { replicas: 2, bench: 'p6' })),
-        ...baseNames.map((n) => deploymentManifest(n, BASE_NS, good, { replicas: 3, bench: 'base' })),
-      ],
-    }),
-  );
-  await waitComplete(NS, 'bench in (p1,p3,p4,p6,p7)');
-  await waitComplete(BASE_NS, 'bench=base');
+  // Only the Deployments of the groups that run (P8 makes its own, per run).
+  const groups = [
+    { id: 'p1', on: want('P1'), items: [deploymentManifest('bench-p1', NS, good, { replicas: 3, bench: 'p1' })] },
+    {
+      id: 'p3',
+      on: want('P3') || want('P5'),
+      items: [deploymentManifest('bench-p3', NS, good, { replicas: 3, bench: 'p3' })],
+    },
+    {
+      id: 'p4',
+      on: want('P4'),
+      items: [deploymentManifest('bench-p4', NS, good, { replicas: 3, readyDelay: '10s', bench: 'p4' })],
+    },
+    { id: 'p7', on: want('P7'), items: [deploymentManifest('bench-p7', NS, good, { replicas: 1, bench: 'p7' })] },
+    {
+      id: 'p6',
+      on: want('P6'),
+      items: p6Names.map((n) => deploymentManifest(n, NS, good, { replicas: 2, bench: 'p6' })),
+    },
+  ].filter((g) => g.on);
+  const items = [
+    ...groups.flatMap((g) => g.items),
+    ...(want('P1') ? baseNames.map((n) => deploymentManifest(n, BASE_NS, good, { replicas: 3, bench: 'base' })) : []),
+  ];
+  if (items.length > 0) kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+  if (groups.length > 0) await waitComplete(NS, `bench in (${groups.map((g) => g.id).join(',')})`);
+  if (want('P1')) await waitComplete(BASE_NS, 'bench=base');
   say(`setup done in ${Math.round(secs(now() - benchStarted))} s`);
 
   // P1/P2 baselines take progressDeadlineSeconds (120 s) each: all runs at once, on their own Deployments in their
@@ -543,6 +522,20 @@ async function main(): Promise<void> {
       }
     }
   }
+
+  // P8: the harder verdicts and the crowded namespace (bench/verdicts.ts), each case beside kubectl, in one run.
+  const p8Started = now();
+  const p8 = want('P8')
+    ? await benchVerdicts({
+        runs: P8_RUNS,
+        repo: REPO,
+        ns: NS,
+        baseNs: BASE_NS,
+        deployerKubeconfig,
+        audit,
+      })
+    : [];
+  const p8Seconds = secs(now() - p8Started);
 
   const kubectlPath = run('bash', ['-c', 'readlink -f "$(command -v kubectl)"']).trim();
   const p4Seconds = api.map((r) => r.seconds);
@@ -665,30 +658,80 @@ async function main(): Promise<void> {
     );
   }
 
+  results.push(...p8);
+
+  // latest.json keeps the rows of the groups this run did not measure (each row says when it was measured).
+  const measuredAt = new Date().toISOString();
+  for (const r of results) r.measured_at = measuredAt;
+  const latest = join(ROOT, 'bench/results/latest.json');
+  const previous: Result[] = existsSync(latest) ? (JSON.parse(readFileSync(latest, 'utf8')) as Result[]) : [];
+  const kept = previous.filter((p) => !results.some((r) => r.id === p.id));
+  const merged = [...kept, ...results].sort((a, b) => order(a.id) - order(b.id));
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(latest, `${JSON.stringify(merged, null, 2)}\n`);
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   console.log(
-    `\nkube-ship bench, ${new Date().toISOString()}, node ${process.version}, ${RUNS} runs (P3/P5: ${p3Runs}), ${Math.round(secs(now() - benchStarted))} s total, load average ${load}`,
+    `\nkube-ship bench, ${new Date().toISOString()}, node ${process.version}, ${RUNS} runs (P3/P5: ${p3Runs}, P8: ${want('P8') ? P8_RUNS : 0}), ${Math.round(secs(now() - benchStarted))} s total, load average ${load}`,
   );
   console.log(table(results));
   console.log(
     [
       '',
       `Notes: medians, min – max show the machine's noise (2 cores, shared with other test runs). ratio = kube-ship / baseline.`,
-      `P1/P2: the baseline Deployments have progressDeadlineSeconds ${PDS}; with the Kubernetes default (600) kubectl waits ~480 s longer.`,
-      '       The baselines ran in parallel in their own namespace while P1-P4 of kube-ship ran (CPU noise for both).',
-      "P3: kubectl rollout status is started the instant kube-ship's patch returns (before it, it would see the old rollout as done).",
-      "P4: requests counted in the API server's audit log per identity (kube-ship: the deployer ServiceAccount; the loop: its own),",
-      "    over the same window; the loop does GET deployment + LIST replicasets every 2 s. kube-ship's count is flat in the rollout's",
-      "    length (list + watch), the loop's grows by 1 request/s.",
-      'P5b: baseline = the kubectl 1.34 binary. P6: 2 replicas each; baseline = the slowest of the 50 rollouts, each timed from its own patch',
-      "    to complete (kubectl's rule) by a separate watch. P6b: baseline = kube-ship with 1 Deployment (the P3 runs).",
-      "P7: each build after docker builder prune -af and removal of the app's local images; time = the action's Build group (build + push).",
+      ...(crash.length
+        ? [
+            `P1/P2: the baseline Deployments have progressDeadlineSeconds ${PDS}; with the Kubernetes default (600) kubectl waits ~480 s longer.`,
+            '       The baselines ran in parallel in their own namespace while P1-P4 of kube-ship ran (CPU noise for both).',
+          ]
+        : []),
+      ...(goodRuns.length
+        ? [
+            "P3: kubectl rollout status is started the instant kube-ship's patch returns (before it, it would see the old rollout as done).",
+          ]
+        : []),
+      ...(api.length
+        ? [
+            "P4: requests counted in the API server's audit log per identity (kube-ship: the deployer ServiceAccount; the loop: its own),",
+            "    over the same window; the loop does GET deployment + LIST replicasets every 2 s. kube-ship's count is flat in the rollout's",
+            "    length (list + watch), the loop's grows by 1 request/s.",
+          ]
+        : []),
+      ...(goodRuns.length ? ['P5b: baseline = the kubectl 1.34 binary.'] : []),
+      ...(scaleRuns.length
+        ? [
+            'P6: 2 replicas each; baseline = the slowest of the 50 rollouts, each timed from its own patch to complete',
+            "    (kubectl's rule) by a separate watch. P6b: baseline = kube-ship with 1 Deployment (the P3 runs).",
+          ]
+        : []),
+      ...(builds.web.warm.length
+        ? [
+            "P7: each build after docker builder prune -af and removal of the app's local images; time = the action's Build group (build + push).",
+          ]
+        : []),
+      ...(p8.length
+        ? [
+            'P8 (bench/verdicts.ts): cases 1-4 ran side by side (the two 120 s kubectl baselines in the background), the crowded',
+            '    namespace alone. P8/P8b/P8c baselines: admin kubectl set image + rollout status on a twin Deployment in its own namespace',
+            `    (P8b: a second namespace with the same quota); progressDeadlineSeconds ${PDS}, the Kubernetes default is 600 (~480 s longer).`,
+            "    P8c: kube-ship's time is patch -> its verdict; kubectl's is set image -> its exit (it reports success): not a speed ratio.",
+            "    P8d: kubectl started the instant kube-ship's patch returned; P8e counts each tool's ServiceAccount in the audit log.",
+            '    P8f-i: bake 0s; bytes counted by a TCP relay on 127.0.0.1 in front of the API server (TLS passes through, so they',
+            '    include TLS overhead); peak RSS from /usr/bin/time.',
+          ]
+        : []),
       ...results.filter((r) => r.note).map((r) => `${r.id}: ${r.note}`),
-      'Wrote bench/results/latest.json',
+      ...(p8.length
+        ? [`P8 group: ${p8Seconds.toFixed(0)} s wall time (${P8_RUNS} run${P8_RUNS === 1 ? '' : 's'})`]
+        : []),
+      `Wrote bench/results/latest.json (${results.length} rows from this run${kept.length ? `, ${kept.length} kept from the previous file: ${kept.map((r) => r.id).join(' ')}` : ''})`,
     ].join('\n'),
   );
+}
+
+/** Table order: P1, P1b, P2, ..., P8, P8b, ... */
+function order(id: string): number {
+  const m = /^P(\d+)([a-z]?)$/.exec(id);
+  return m ? Number(m[1]) * 100 + (m[2] ? m[2].charCodeAt(0) - 96 : 0) : 1e6;
 }
 
 function median(values: number[]): number {

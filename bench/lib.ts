@@ -154,6 +154,51 @@ export function startAction(inputs: Record<string, string>, extraEnv: Record<str
   };
 }
 
+// ------------------------------------------------------------------------------------------------ rollouts
+interface DeploymentStatus {
+  metadata: { name: string; generation: number };
+  spec: { replicas: number };
+  status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; availableReplicas?: number };
+}
+/** kubectl's rollout-status rule (without the deadline). */
+export const complete = (d: DeploymentStatus): boolean => {
+  const s = d.status ?? {};
+  const upd = s.updatedReplicas ?? 0;
+  return (
+    (s.observedGeneration ?? 0) >= d.metadata.generation &&
+    upd === d.spec.replicas &&
+    (s.replicas ?? 0) === upd &&
+    (s.availableReplicas ?? 0) === upd
+  );
+};
+/** Polls until every Deployment matching `selector` in `namespace` is rolled out (kubectl's rule). */
+export async function waitComplete(namespace: string, selector: string, timeoutMs = 240_000): Promise<void> {
+  const until = now() + timeoutMs;
+  for (;;) {
+    const list = JSON.parse(kubectl(['get', 'deployments', '-n', namespace, '-l', selector, '-o', 'json'])) as {
+      items: DeploymentStatus[];
+    };
+    if (list.items.length > 0 && list.items.every(complete)) return;
+    if (now() > until) throw new Error(`deployments ${selector} in ${namespace} not rolled out after ${timeoutMs} ms`);
+    await sleep(500);
+  }
+}
+
+/** The action's finish, or an error with its last lines when its `result` output is not `want`. */
+export async function expectResult(a: ActionProc, want: string) {
+  const fin = await a.finish();
+  if (fin.outputs.result !== want) {
+    throw new Error(
+      `expected result ${want}, got ${fin.outputs.result} (exit ${fin.code}):\n${a.lines
+        .filter((l) => !l.text.startsWith('::add-mask::'))
+        .slice(-30)
+        .map((l) => l.text)
+        .join('\n')}`,
+    );
+  }
+  return fin;
+}
+
 // ------------------------------------------------------------------------------------------------ audit log
 export interface AuditEvent {
   user: string;
@@ -250,6 +295,10 @@ export interface Result {
   baseline_min: number | null;
   baseline_max: number | null;
   note?: string;
+  /** Shown in the ratio column instead of a ratio, when the two numbers are not comparable (e.g. two verdicts). */
+  ratio_text?: string;
+  /** When the run that measured this row ended (rows kept from an earlier run keep theirs). */
+  measured_at?: string;
   samples?: { ours: number[]; baseline: number[] };
 }
 
@@ -293,13 +342,16 @@ export function table(results: Result[]): string {
     r.id,
     r.what,
     fmt(r.ours, r.unit),
-    `${fmt(r.ours_min, r.unit)} – ${fmt(r.ours_max, r.unit)}`.replace(/ (s|ms|MB|MiB|requests) –/, ' –'),
+    `${fmt(r.ours_min, r.unit)} – ${fmt(r.ours_max, r.unit)}`.replace(/ (s|ms|MB|MiB|KiB|requests) –/, ' –'),
     r.baseline === null ? '–' : fmt(r.baseline, r.unit),
     r.baseline === null
       ? '–'
-      : `${fmt(r.baseline_min, r.unit)} – ${fmt(r.baseline_max, r.unit)}`.replace(/ (s|ms|MB|MiB|requests) –/, ' –'),
+      : `${fmt(r.baseline_min, r.unit)} – ${fmt(r.baseline_max, r.unit)}`.replace(
+          / (s|ms|MB|MiB|KiB|requests) –/,
+          ' –',
+        ),
     r.baseline_tool,
-    r.ratio === null ? '–' : `${r.ratio}`,
+    r.ratio_text ?? (r.ratio === null ? '–' : `${r.ratio}`),
     String(r.runs),
   ]);
   const head = [
