@@ -2,7 +2,7 @@
  * Text from the cluster or the deployed app, made safe for the job log. The runner executes a stdout line that
  * starts (after spaces) with `::` as a workflow command, so a pod's termination message could forge an
  * annotation, mask words or silence kube-ship's own failure. Every line printed is flattened to one line without
- * control or bidi characters and never starts with `::`; multi-line evidence goes between `::stop-commands::`
+ * control or bidi characters, never starts with `::` and never holds `##[`; multi-line evidence goes between `::stop-commands::`
  * markers with a token the pod cannot guess.
  */
 import { randomUUID } from 'node:crypto';
@@ -26,7 +26,9 @@ export function logLine(text: string): string {
     flat.length > LOG_LINE_LIMIT
       ? `${flat.slice(0, LOG_LINE_LIMIT)}… (${flat.length - LOG_LINE_LIMIT} characters cut)`
       : flat;
-  return /^\s*::/.test(cut) ? `» ${cut}` : cut;
+  // The runner also reads the old `##[command]` form anywhere in a line: a zero-width space breaks it.
+  const inert = cut.replace(/##\[/g, '##\u200b[');
+  return /^\s*::/.test(inert) ? `» ${inert}` : inert;
 }
 
 /** Lines printed between `::stop-commands::TOKEN` and `::TOKEN::`: the runner executes none of them. */

@@ -224,7 +224,7 @@ export async function run(): Promise<void> {
     );
     core.saveState(STATE.finished, 'true');
     if (result.result !== 'no-op') core.info(`Verdict ${(result.verdictMs / 1000).toFixed(1)}s after the patch`);
-    if (result.restoreMs !== undefined)
+    if (result.restoreMs !== undefined && result.rollbackError === undefined)
       core.info(`Restored and healthy ${(result.restoreMs / 1000).toFixed(1)}s after the verdict`);
     Object.assign(report, {
       result: result.result,

@@ -119,8 +119,12 @@ const failed = (reason: string, pod: string, container: string, detail: string):
   ...(container ? { container } : {}),
 });
 
+/**
+ * Time since a condition's transition. The API server writes whole seconds, so the time is taken as the end of
+ * its second: a window is never cut short by up to a second.
+ */
 const ageMs = (time: Date | string | undefined, now: number): number =>
-  time === undefined ? 0 : now - new Date(time).getTime();
+  time === undefined ? 0 : now - new Date(time).getTime() - 999;
 
 /** The scheduler could not place the pod for longer than the window. */
 function unschedulable(pod: V1Pod, now: number): Verdict | undefined {
@@ -215,19 +219,13 @@ export function podFailure(pods: V1Pod[], templateContainers: V1Container[], che
 }
 
 /**
- * The new ReplicaSet cannot create its pods (quota, LimitRange, an admission webhook's denial): its
- * `ReplicaFailure` condition (or the Deployment's copy of it) has held past the window, and no pod of the target is
- * terminating (whose end might free the quota).
+ * The new ReplicaSet cannot create its pods (quota, LimitRange, an admission webhook's denial): its own
+ * `ReplicaFailure` condition has held past the window, and no pod of the target is terminating (whose end might
+ * free the quota). The Deployment's copy of the condition is not used: it outlives the ReplicaSet it was about
+ * (after a rollback it would blame the restored ReplicaSet for the failed one's pods).
  */
-export function replicaFailure(
-  deployment: V1Deployment,
-  replicaSet: V1ReplicaSet | undefined,
-  pods: V1Pod[],
-  now: number,
-): Verdict | undefined {
-  const condition =
-    replicaSet?.status?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True') ??
-    deployment.status?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+export function replicaFailure(replicaSet: V1ReplicaSet, pods: V1Pod[], now: number): Verdict | undefined {
+  const condition = replicaSet.status?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
   if (condition === undefined) return undefined;
   if (ageMs(condition.lastTransitionTime, now) < FAILED_CREATE_WINDOW_MS) return undefined;
   if (pods.some((p) => p.metadata?.deletionTimestamp)) return undefined;
@@ -235,7 +233,7 @@ export function replicaFailure(
   return {
     state: 'failed',
     reason,
-    message: `${replicaSet?.metadata?.name ?? deployment.metadata?.name ?? ''}: ${reason}: ${condition.message ?? ''}`,
+    message: `${replicaSet.metadata?.name ?? ''}: ${reason}: ${condition.message ?? ''}`,
   };
 }
 

@@ -111,9 +111,7 @@ export function decide(
   const check = history.check(now, deployment.spec?.minReadySeconds ?? 0, options.allowedRestarts);
   const containers = deployment.spec?.template.spec?.containers ?? [];
   return (
-    replicaFailure(deployment, replicaSet, allPods, now) ??
-    podFailure(podsOf(replicaSet, allPods), containers, check) ??
-    status
+    replicaFailure(replicaSet, allPods, now) ?? podFailure(podsOf(replicaSet, allPods), containers, check) ?? status
   );
 }
 

@@ -3,11 +3,18 @@
  * restarted. The rule for each: the deploy completes, or the target ends where the rollback rules put it, with a
  * clear message, within the time limits; never a stuck step.
  */
-import { describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeGitHub, type FakeGitHub } from '../fake-github/server.js';
 import {
   NAMESPACE,
   REGISTRY,
+  ROOT,
   appInputs,
+  env,
   createDeployment,
   kubectl,
   podImages,
@@ -73,5 +80,128 @@ describe('faults mid-deploy', () => {
     expect(run.exitCode, run.log).toBe(0);
     expect(run.outputs.result).toBe('success');
     expect(new Set(podImages('etcd'))).toEqual(new Set([run.outputs.image]));
+  });
+});
+
+/** scripts/stack/fault.sh: toxics on the proxy in front of the API server ($FAULT_KUBECONFIG goes through it). */
+function fault(...args: string[]): void {
+  execFileSync('bash', [join(ROOT, 'scripts/stack/fault.sh'), ...args], {
+    env: { ...process.env, ...env },
+    stdio: 'pipe',
+  });
+}
+const throughProxy = () => readFileSync(env.FAULT_KUBECONFIG ?? '', 'utf8');
+
+describe('network faults between kube-ship and the API server (toxiproxy)', () => {
+  afterEach(() => fault('reset'));
+
+  it('connections reset while it patches: the patch is retried and lands, the deploy succeeds', async () => {
+    createDeployment('reset', initial('reset'), { replicas: 1 });
+    const run = await runAction(appInputs('reset', 'v2', 'reset', { kubeconfig: throughProxy(), bake: '0s' }), {
+      during: [
+        {
+          when: ({ log }) => log.includes('::group::Push'),
+          act: () => {
+            fault('add', 'reset', 'reset_peer', 'timeout=0');
+            setTimeout(() => fault('remove', 'reset'), 2500);
+          },
+        },
+      ],
+    });
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('success');
+    expect(run.log).toMatch(/kube-ship-e2e\/reset: .*; trying again/);
+    expect(imageOf('reset')).toBe(run.outputs.image);
+  });
+
+  it('a blackhole during the watch: the deadline still ends the wait, and the rollback runs once the path heals', async () => {
+    createDeployment('hole', initial('hole'), { replicas: 1 });
+    const recorded = template('hole');
+    const run = await runAction(
+      appInputs('hole', 'neverready-hole', 'hole', { kubeconfig: throughProxy(), timeout: '15s' }),
+      {
+        whenPatched: () => {
+          fault('add', 'hole', 'timeout', 'timeout=0');
+          setTimeout(() => fault('remove', 'hole'), 22_000);
+        },
+      },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs.result).toBe('rolled-back');
+    expect(run.outputs['failure-reason']).toContain('Timeout');
+    expect(template('hole')).toEqual(recorded);
+    expect(run.ms).toBeLessThan(70_000);
+  });
+
+  it('2 s of latency on every request: slower, same verdict', async () => {
+    createDeployment('latent', initial('latent'), { replicas: 1 });
+    fault('add', 'slow', 'latency', 'latency=2000');
+    const run = await runAction(appInputs('latent', 'v2', 'latent', { kubeconfig: throughProxy(), bake: '0s' }));
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('success');
+    expect(run.ms).toBeGreaterThan(4000);
+  });
+});
+
+describe('real 429s from the API server (Priority and Fairness)', () => {
+  let hold: ChildProcess | undefined;
+  afterEach(() => hold?.kill());
+
+  it('every request refused with 429 for 6 s around the patch and the watch: retried as Retry-After asks', async () => {
+    createDeployment('throttled', initial('throttled'), { replicas: 1 });
+    const kubeconfig = readFileSync(env.THROTTLED_KUBECONFIG ?? '', 'utf8');
+    let holdStarted = 0;
+    const run = await runAction(appInputs('throttled', 'v2', 'throttled', { kubeconfig, namespace: '', bake: '0s' }), {
+      during: [
+        {
+          when: ({ log }) => log.includes('::group::Build'),
+          act: () => {
+            holdStarted = Date.now();
+            hold = spawn('bash', [join(ROOT, 'scripts/stack/throttle.sh'), 'hold', '6'], {
+              env: { ...process.env, ...env },
+              stdio: 'ignore',
+            });
+          },
+        },
+      ],
+    });
+    expect(holdStarted).toBeGreaterThan(0);
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('success');
+    expect(imageOf('throttled')).toBe(run.outputs.image);
+  });
+});
+
+describe('GitHub misbehaving (fake GitHub API)', () => {
+  let fake: FakeGitHub;
+  let eventPath: string;
+  beforeAll(async () => {
+    fake = await startFakeGitHub();
+    const dir = mkdtempSync(join(tmpdir(), 'kube-ship-event-'));
+    eventPath = join(dir, 'event.json');
+    writeFileSync(eventPath, JSON.stringify({ pull_request: { number: 21, head: { sha: 'c0ffee'.padEnd(40, '0') } } }));
+  });
+  afterAll(() => fake.stop());
+
+  it.each([
+    ['answers 502 to everything', { status: 502 as const, message: 'Bad Gateway' }],
+    ['never answers', { status: 'hang' as const }],
+  ])('%s: the deploy result stands, with one warning', async (_name, failure) => {
+    createDeployment('gh-down', initial('gh-down'), { replicas: 1 });
+    fake.reset();
+    fake.fail({ ...failure, times: 20 });
+    const run = await runAction(
+      appInputs('gh-down', `v-${failure.status}`, `gh-${failure.status}`, {
+        comment: 'auto',
+        'github-deployment': 'true',
+        'github-token': 'ghs_e2e',
+        bake: '0s',
+      }),
+      { env: { GITHUB_API_URL: fake.url, GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: eventPath } },
+    );
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('success');
+    expect(run.log.split('\n').filter((l) => l.startsWith('::warning'))).toHaveLength(1);
+    expect(run.ms).toBeLessThan(60_000);
   });
 });

@@ -52,7 +52,8 @@ export interface Fault {
   path?: RegExp;
   /** How many matching requests get the fault (default 1). */
   times?: number;
-  status: number;
+  /** The HTTP status to answer, or `hang` to accept the request and never answer (a GitHub that times out). */
+  status: number | 'hang';
   message?: string;
   headers?: Record<string, string>;
   body?: unknown;
@@ -170,7 +171,11 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       tokenLogin = undefined;
       fake.pageSize = 30;
     },
-    stop: () => new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
+    stop: () =>
+      new Promise((resolve, reject) => {
+        server.closeAllConnections(); // hung requests (status: 'hang') must not hold the close
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
   };
 
   const takeFault = (method: string, path: string): Fault | undefined => {
@@ -197,6 +202,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     });
 
     const fault = takeFault(method, url.pathname);
+    if (fault?.status === 'hang') return undefined;
     if (fault) {
       return send(
         response,

@@ -48,6 +48,7 @@ describe('logLine', () => {
     ['panic: boom\n::error title=Deploy succeeded::all good', 'panic: boom ⏎ ::error title=Deploy succeeded::all good'],
     ['::add-mask::Rolled', '» ::add-mask::Rolled'],
     ['   ::stop-commands::pwnd', '»    ::stop-commands::pwnd'],
+    ['mid-line ##[error]forged and ##[add-mask]x', 'mid-line ##\u200b[error]forged and ##\u200b[add-mask]x'],
     ['user\u202egnp.exe \u009b31m \u001b[31mred\u001b[0m', 'usergnp.exe 31m red'],
   ])('%j -> %j', (text, line) => {
     expect(logLine(text)).toBe(line);

@@ -346,7 +346,8 @@ describe('podFailure', () => {
       },
     });
     expect(podFailure([pending(10)], [], checkAt(now))).toBeUndefined();
-    expect(podFailure([pending(31)], [], checkAt(now))).toMatchObject({
+    expect(podFailure([pending(30)], [], checkAt(now))).toBeUndefined();
+    expect(podFailure([pending(32)], [], checkAt(now))).toMatchObject({
       reason: 'Unschedulable',
       message: 'pod web-1: not scheduled for 31s: 0/3 nodes are available: 3 Insufficient cpu.',
     });
@@ -366,10 +367,10 @@ describe('replicaFailure', () => {
     metadata: { name: 'web-2' },
     status: { replicas: 0, conditions: [condition(seconds)] },
   });
-  const d: V1Deployment = { metadata: { name: 'web' } };
   it('fails once the new ReplicaSet could not create pods past the window, with the admission message', () => {
-    expect(replicaFailure(d, rs(5), [], now)).toBeUndefined();
-    expect(replicaFailure(d, rs(11), [], now)).toEqual({
+    expect(replicaFailure(rs(5), [], now)).toBeUndefined();
+    expect(replicaFailure(rs(10), [], now)).toBeUndefined(); // whole-second timestamps: never early
+    expect(replicaFailure(rs(11), [], now)).toEqual({
       state: 'failed',
       reason: 'FailedCreate',
       message: `web-2: FailedCreate: ${condition(0).message}`,
@@ -377,12 +378,11 @@ describe('replicaFailure', () => {
   });
   it('waits while a pod is terminating (its end may free the quota)', () => {
     const terminating: V1Pod = { metadata: { name: 'web-1-a', deletionTimestamp: new Date() } };
-    expect(replicaFailure(d, rs(11), [terminating], now)).toBeUndefined();
+    expect(replicaFailure(rs(11), [terminating], now)).toBeUndefined();
   });
-  it("falls back to the Deployment's copy of the condition", () => {
-    expect(replicaFailure({ ...d, status: { conditions: [condition(20)] } }, undefined, [], now)).toMatchObject({
-      reason: 'FailedCreate',
-    });
+  it("ignores the Deployment's copy of the condition: a restored ReplicaSet without one is not failing", () => {
+    const restored: V1ReplicaSet = { metadata: { name: 'web-1' }, status: { replicas: 2, conditions: [] } };
+    expect(replicaFailure(restored, [], now)).toBeUndefined();
   });
 });
 
