@@ -10,6 +10,8 @@ import { ROOT, env, parseRunnerFile, runnerEnvironment } from '../__tests__/e2e/
 
 export { ROOT, env };
 export const NODE = join(ROOT, 'node_modules/.bin/node');
+/** The bundle measured: dist/index.js, or another build (e.g. an older one, to compare) with KUBE_SHIP_BUNDLE. */
+export const BUNDLE = process.env.KUBE_SHIP_BUNDLE || join(ROOT, 'dist/index.js');
 /** Wall-clock milliseconds with sub-millisecond resolution (comparable with the audit log's timestamps). */
 export const now = (): number => performance.timeOrigin + performance.now();
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -129,13 +131,13 @@ export interface ActionProc extends Proc {
 }
 
 /**
- * Starts `node dist/main/index.js` as the runner does (INPUT_* with the input names upper-cased, hyphens kept,
+ * Starts `node dist/index.js` as the runner does (INPUT_* with the input names upper-cased, hyphens kept,
  * GITHUB_* variables, the runner's files), under /usr/bin/time for the peak RSS.
  */
 export function startAction(inputs: Record<string, string>, extraEnv: Record<string, string> = {}): ActionProc {
   const { env: childEnv, files, dir } = runnerEnvironment(inputs, { INPUT_TIMEOUT: '5m', ...extraEnv });
   const rssFile = join(dir, 'rss');
-  const proc = launch('/usr/bin/time', ['-f', '%M', '-o', rssFile, NODE, join(ROOT, 'dist/main/index.js')], {
+  const proc = launch('/usr/bin/time', ['-f', '%M', '-o', rssFile, NODE, BUNDLE], {
     env: childEnv,
   });
   return {

@@ -10,7 +10,7 @@ export PATH="$root/node_modules/.bin:$PATH"
 bash scripts/stack/up.sh
 # shellcheck disable=SC1091
 source "${KUBE_SHIP_STACK_DIR:-$root/.stack}/env"
-[[ -f dist/main/index.js ]] || npm run build
+[[ -f dist/index.js ]] || npm run build
 
 kubectl create namespace kube-ship-demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl apply -f examples/web/deployment.yaml >/dev/null
@@ -18,7 +18,7 @@ kubectl -n kube-ship-demo rollout status deployment/web --timeout=120s >/dev/nul
 
 run_dir=$(mktemp -d)
 stamp=$(date +%s)
-# deploy NAME TAG VARIANT BAKE: runs dist/main/index.js as the GitHub runner does (INPUT_* and GITHUB_* variables).
+# deploy NAME TAG VARIANT BAKE: runs dist/index.js as the GitHub runner does (INPUT_* and GITHUB_* variables).
 deploy() {
   local name=$1 tag=$2 variant=$3 bake=$4 dir="$run_dir/$1"
   mkdir -p "$dir"
@@ -34,7 +34,7 @@ deploy() {
 BASE_IMAGE=$BASE_IMAGE" \
     INPUT_DEPLOYMENTS=kube-ship-demo/web INPUT_TIMEOUT=5m INPUT_ROLLBACK=true INPUT_FAIL-FAST=true INPUT_BAKE="$bake" \
     INPUT_ENVIRONMENT=demo INPUT_COMMENT=never \
-    node dist/main/index.js || rc=$?
+    node dist/index.js || rc=$?
   echo
   echo "------------------- job summary ($name, exit code $rc) -------------------"
   cat "$dir/summary"

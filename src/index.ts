@@ -1,3 +1,13 @@
+/**
+ * The one entry of the bundle, for action.yml's `main` and `post` alike (as build-push-action and checkout do):
+ * the main step saves the state `isPost`, so the runner's second start of this file runs the post step. One catch
+ * for both: anything thrown ends in setFailed.
+ */
+import * as core from '@actions/core';
+import { messageOf } from './errors.js';
 import { run } from './main.js';
+import { post } from './post.js';
 
-await run();
+const isPost = core.getState('isPost') === 'true';
+if (!isPost) core.saveState('isPost', 'true');
+await (isPost ? post() : run()).catch((error: unknown) => core.setFailed(messageOf(error)));

@@ -55,5 +55,3 @@ export async function post(): Promise<void> {
     if (result.exitCode !== 0) core.warning(`docker logout ${host} failed`);
   }
 }
-
-await post();

@@ -4,7 +4,7 @@
  * job summary already written, so a read-only token (fork PRs, Dependabot) or a GitHub outage must not change it.
  */
 import { messageOf } from './errors.js';
-import { connect, GitHubError, type Connection, type DeploymentStatus, type GitHub } from './github.js';
+import { GitHubError, type Connection, type DeploymentStatus, type GitHub } from './github.js';
 import type { Inputs } from './inputs.js';
 import type { Log } from './log.js';
 import { COMMENT_LIMIT, renderReport, shortReference } from './markdown.js';
@@ -51,10 +51,11 @@ function warn(handle: DeploymentHandle | undefined, log: Log, what: string, erro
   log.warning(`Could not ${what}: ${messageOf(error)}. The deploy result stands; the job summary has the report.`);
 }
 
-/** Opens the connection, or warns and gives `undefined` (e.g. an empty token). */
-function open(inputs: Inputs, log: Log, connection: Connection | undefined): Connection | undefined {
+/** Opens the connection (loading Octokit only now), or warns and gives `undefined` (e.g. an empty token). */
+async function open(inputs: Inputs, log: Log, connection: Connection | undefined): Promise<Connection | undefined> {
   if (connection) return connection;
   try {
+    const { connect } = await import('./github-client.js');
     return connect(inputs['github-token'], log);
   } catch (error) {
     log.warning(`Could not publish to GitHub: ${messageOf(error)}.`);
@@ -77,7 +78,7 @@ export async function startDeployment(
   connection?: Connection,
 ): Promise<DeploymentHandle | undefined> {
   if (!inputs['github-deployment']) return undefined;
-  const opened = open(inputs, log, connection);
+  const opened = await open(inputs, log, connection);
   if (!opened) return undefined;
   const handle = session(opened);
   const { github, context } = opened;
@@ -188,7 +189,7 @@ export async function publishReport(
   connection?: Connection,
 ): Promise<void> {
   if (inputs.comment !== 'never') {
-    const opened = open(inputs, log, connection ?? deployment?.connection);
+    const opened = await open(inputs, log, connection ?? deployment?.connection);
     const handle = deployment ?? (opened ? session(opened) : undefined);
     const issue = inputs['pr-number'] ?? opened?.context.pullRequest;
     if (opened && issue !== undefined) {

@@ -1,6 +1,6 @@
 /**
  * End-to-end harness: the real local stack (Docker engine, registries, Kubernetes control plane with KWOK nodes)
- * and the bundled action run the way the GitHub runner runs it: `node dist/main/index.js` with INPUT_* and
+ * and the bundled action run the way the GitHub runner runs it: `node dist/index.js` with INPUT_* and
  * GITHUB_* variables and the runner's files for outputs, summary and state.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -231,9 +231,11 @@ export async function runAction(
     during?: DuringStep[];
   } = {},
 ): Promise<ActionRun> {
-  const stateEnv = Object.fromEntries(Object.entries(options.state ?? {}).map(([k, v]) => [`STATE_${k}`, v]));
+  const state = options.post ? { isPost: 'true', ...options.state } : (options.state ?? {});
+  const stateEnv = Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v]));
   const { env: childEnv, files } = runnerEnvironment(inputs, { ...stateEnv, ...options.env });
-  const script = join(DIST, options.post ? 'post/index.js' : 'main/index.js');
+  // One bundle for both steps, as action.yml says: the post step is told apart by the isPost state.
+  const script = join(DIST, 'index.js');
   const started = Date.now();
   const child = spawn(NODE, [script], { env: childEnv, cwd: ROOT });
   let log = '';

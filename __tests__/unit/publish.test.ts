@@ -3,7 +3,8 @@
  * a run on GitHub makes, answered by a local server that records it and can fail the way GitHub does.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createGitHub, retryDelaySeconds, type Connection, type GitHubContext } from '../../src/github.js';
+import { createGitHub } from '../../src/github-client.js';
+import { retryDelaySeconds, type Connection, type GitHubContext } from '../../src/github.js';
 import { parseInputs, type Inputs } from '../../src/inputs.js';
 import type { Log } from '../../src/log.js';
 import { commentMarker, deploymentStatusOf, publishReport, startDeployment } from '../../src/publish.js';
