@@ -85,12 +85,16 @@ describe('kube-ship on the local stack', () => {
   });
 
   it('(f) the same digest again is a no-op that changes nothing', async () => {
-    const before = kubectlJson<{ metadata: { generation: number } }>(['get', 'deployment', 'web', '-n', NAMESPACE])
+    createDeployment('noop', initial('noop'), { replicas: 1 });
+    const first = await runAction(appInputs('noop', 'v1', 'f', deployer));
+    expect(first.outputs.result, first.log).toBe('success');
+    const before = kubectlJson<{ metadata: { generation: number } }>(['get', 'deployment', 'noop', '-n', NAMESPACE])
       .metadata.generation;
-    const run = await runAction(appInputs('web', 'v1', 'a', deployer));
+    const run = await runAction(appInputs('noop', 'v1', 'f', deployer));
     expect(run.exitCode, run.log).toBe(0);
     expect(run.outputs.result).toBe('no-op');
-    const after = kubectlJson<{ metadata: { generation: number } }>(['get', 'deployment', 'web', '-n', NAMESPACE])
+    expect(run.outputs.image).toBe(first.outputs.image);
+    const after = kubectlJson<{ metadata: { generation: number } }>(['get', 'deployment', 'noop', '-n', NAMESPACE])
       .metadata.generation;
     expect(after).toBe(before);
   });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeGitHub, type FakeGitHub } from '../fake-github/server.js';
 import {
+  DEPLOYER_RULES,
   NAMESPACE,
   REGISTRY,
   ROOT,
@@ -22,18 +23,9 @@ import {
   runAction,
   serviceAccountKubeconfig,
   template,
-  type Rule,
 } from './harness.js';
 
 const initial = (name: string) => `${REGISTRY}/e2e/${name}:initial`;
-
-/** The least-privilege Role of the README's "Permissions". */
-const DEPLOYER_RULES: Rule[] = [
-  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'patch'] },
-  { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
-];
 
 const imageOf = (name: string) =>
   (template(name) as { spec: { containers: { image: string }[] } }).spec.containers[0]?.image;

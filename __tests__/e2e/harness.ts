@@ -7,6 +7,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { REQUIRED_ACCESS } from '../../src/preflight.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 /** The bundle under test: dist/ by default; another build (e.g. an older one, to see a test fail) with KUBE_SHIP_DIST. */
@@ -99,6 +100,13 @@ export interface Rule {
   resources: string[];
   verbs: string[];
 }
+
+/** The least-privilege Role's rules, made from what preflight checks (one source: src/preflight.ts). */
+export const DEPLOYER_RULES: Rule[] = REQUIRED_ACCESS.map((a) => ({
+  apiGroups: [a.group],
+  resources: [a.subresource ? `${a.resource}/${a.subresource}` : a.resource],
+  verbs: [a.verb],
+}));
 
 /**
  * An identity of its own: a ServiceAccount in the e2e namespace bound to a Role with exactly `rules`, and a

@@ -426,19 +426,19 @@ kind: Role
 metadata:
   name: kube-ship-deployer
   namespace: $NS
-rules:
+rules:   # exactly REQUIRED_ACCESS of src/preflight.ts (checked by __tests__/unit/role.test.ts)
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["apps"]
   resources: ["replicasets"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: [""]
-  resources: ["pods", "events"]
-  verbs: ["get", "list", "watch"]
-- apiGroups: ["events.k8s.io"]
+  resources: ["pods"]
+  verbs: ["list", "watch"]
+- apiGroups: [""]
   resources: ["events"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list"]
 - apiGroups: [""]
   resources: ["pods/log"]
   verbs: ["get"]
