@@ -241,7 +241,10 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
   const build = parseBoolean('build', read('build'), true);
   const push = parseBoolean('push', read('push'), true);
   if (build && !push) {
-    throw new InputError('push', 'is false, but deploying needs the image in a registry; set push: true.');
+    throw new InputError(
+      'push',
+      'is false, but kube-ship deploys what it pushes; set push: true, or use docker/build-push-action for a build-only check.',
+    );
   }
   return {
     build,

@@ -101,7 +101,10 @@ describe('parseInputs', () => {
       { 'registry-username': 'bot' },
       'Input "registry-password": is set without its pair; set both registry-username and registry-password, or neither to use the existing Docker login.',
     ],
-    [{ push: 'false' }, 'Input "push": is false, but deploying needs the image in a registry; set push: true.'],
+    [
+      { push: 'false' },
+      'Input "push": is false, but kube-ship deploys what it pushes; set push: true, or use docker/build-push-action for a build-only check.',
+    ],
     [{ namespace: 'Prod' }, 'Input "namespace": "Prod" is not a valid namespace name.'],
   ])('rejects %o', (over, message) => {
     expect(() => parseInputs(read(over), 'abcdef1234')).toThrow(message);
