@@ -32,6 +32,7 @@ import {
   type Result,
 } from './lib.js';
 import { serviceAccountKubeconfig } from '../__tests__/e2e/harness.js';
+import { benchCancel } from './cancel.js';
 import { benchVerdicts } from './verdicts.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -39,7 +40,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
  * BENCH_CASES=P3,P7 runs only those groups (P1 covers P1/P1b/P2, P3 covers P3/P5/P6b's baseline, P8 covers P8-P8i);
  * default all.
  */
-const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8').split(',').map((c) => c.trim().toUpperCase());
+const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9').split(',').map((c) => c.trim().toUpperCase());
 const want = (id: string): boolean => CASES.includes(id);
 /** P8's runs (each takes ~5 min: two 120 s progress deadlines, a 140 s rollout, 2,000 pods made and removed). */
 const P8_RUNS = Number(process.env.BENCH_P8_RUNS ?? Math.min(RUNS, 2));
@@ -538,6 +539,8 @@ async function main(): Promise<void> {
       })
     : [];
   const p8Seconds = secs(now() - p8Started);
+  // P9: the runner's cancel mid-rollout (bench/cancel.ts).
+  const p9 = want('P9') ? await benchCancel({ runs: RUNS, repo: REPO, ns: NS, deployerKubeconfig }) : [];
 
   const kubectlPath = run('bash', ['-c', 'readlink -f "$(command -v kubectl)"']).trim();
   const p4Seconds = api.map((r) => r.seconds);
@@ -660,7 +663,7 @@ async function main(): Promise<void> {
     );
   }
 
-  results.push(...p8);
+  results.push(...p8, ...p9);
 
   // latest.json keeps the rows of the groups this run did not measure (each row says when it was measured).
   const measuredAt = new Date().toISOString();

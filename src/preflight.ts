@@ -4,23 +4,10 @@
  * are reported at once, each with its fix.
  */
 import { messageOf, PreflightError } from './errors.js';
+import { REQUIRED_ACCESS } from './access.js';
 import { isStatus, type AccessCheck, type Kube } from './kube.js';
 import { recordOf } from './target-record.js';
 import { targetKey, type Target } from './targets.js';
-
-/** The permissions a deploy needs in each namespace, checked with SelfSubjectAccessReview before building. */
-export const REQUIRED_ACCESS: AccessCheck[] = [
-  { verb: 'get', group: 'apps', resource: 'deployments' },
-  { verb: 'patch', group: 'apps', resource: 'deployments' },
-  { verb: 'list', group: 'apps', resource: 'deployments' },
-  { verb: 'watch', group: 'apps', resource: 'deployments' },
-  { verb: 'list', group: 'apps', resource: 'replicasets' },
-  { verb: 'watch', group: 'apps', resource: 'replicasets' },
-  { verb: 'list', group: '', resource: 'pods' },
-  { verb: 'watch', group: '', resource: 'pods' },
-  { verb: 'list', group: '', resource: 'events' },
-  { verb: 'get', group: '', resource: 'pods', subresource: 'log' },
-];
 
 /** A target that cannot be read, said with its fix. */
 function targetProblem(target: Target, error: unknown): string {

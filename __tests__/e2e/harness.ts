@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { REQUIRED_ACCESS } from '../../src/preflight.js';
+import { REQUIRED_ACCESS } from '../../src/access.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 /** The bundle under test: dist/ by default; another build (e.g. an older one, to see a test fail) with KUBE_SHIP_DIST. */

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { REQUIRED_ACCESS } from '../../src/preflight.js';
+import { REQUIRED_ACCESS } from '../../src/access.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };

@@ -426,7 +426,7 @@ kind: Role
 metadata:
   name: kube-ship-deployer
   namespace: $NS
-rules:   # exactly REQUIRED_ACCESS of src/preflight.ts (checked by __tests__/unit/role.test.ts)
+rules:   # exactly REQUIRED_ACCESS of src/access.ts (checked by __tests__/unit/role.test.ts)
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "patch"]
