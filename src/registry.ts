@@ -113,7 +113,26 @@ export function parseChallenge(header: string): { scheme: string; params: Record
  * A registry client for one set of credentials: `basic` is base64 `user:password` (from the inputs), else the
  * Docker config is read for the host.
  */
-export function createRegistry(basic: string | undefined, env: NodeJS.ProcessEnv = process.env): Registry {
+/** How long one registry request may take: a registry that accepts and never answers must not hold the job. */
+export const REGISTRY_TIMEOUT_MS = 15_000;
+
+/** A registry request, its failure said in one line that names the registry (no answer, refused, reset). */
+async function bounded(host: string, request: () => Promise<Response>): Promise<Response> {
+  try {
+    return await request();
+  } catch (error) {
+    const name = (error as { name?: string } | null)?.name;
+    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
+    const why = name === 'TimeoutError' ? 'did not answer in time' : `could not be reached${cause}`;
+    throw new Error(`registry ${host} ${why}; check that it is up and reachable from the runner`);
+  }
+}
+
+export function createRegistry(
+  basic: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs: number = REGISTRY_TIMEOUT_MS,
+): Registry {
   const configAuth = (host: string): string | undefined => {
     if (basic) return basic;
     try {
@@ -130,7 +149,9 @@ export function createRegistry(basic: string | undefined, env: NodeJS.ProcessEnv
       const url = `${registryUrl(endpoint)}/v2/${path}/manifests/${reference}`;
       const credentials = configAuth(host);
       const headers: Record<string, string> = { Accept: MANIFEST_ACCEPT };
-      let response = await fetch(url, { method: 'HEAD', headers });
+      let response = await bounded(host, () =>
+        fetch(url, { method: 'HEAD', headers, signal: AbortSignal.timeout(timeoutMs) }),
+      );
       if (response.status === 401) {
         const challenge = parseChallenge(response.headers.get('www-authenticate') ?? '');
         if (challenge.scheme === 'basic' && credentials) {
@@ -139,9 +160,11 @@ export function createRegistry(basic: string | undefined, env: NodeJS.ProcessEnv
           const tokenUrl = checkRealm(challenge.params.realm, endpoint);
           if (challenge.params.service) tokenUrl.searchParams.set('service', challenge.params.service);
           tokenUrl.searchParams.set('scope', challenge.params.scope ?? `repository:${path}:pull`);
-          const tokenResponse = await fetch(
-            tokenUrl,
-            credentials ? { headers: { Authorization: `Basic ${credentials}` } } : {},
+          const tokenResponse = await bounded(host, () =>
+            fetch(tokenUrl, {
+              signal: AbortSignal.timeout(timeoutMs),
+              ...(credentials ? { headers: { Authorization: `Basic ${credentials}` } } : {}),
+            }),
           );
           if (!tokenResponse.ok)
             throw new Error(
@@ -154,7 +177,9 @@ export function createRegistry(basic: string | undefined, env: NodeJS.ProcessEnv
             `registry ${host} needs credentials; set registry-username and registry-password, or log in first`,
           );
         }
-        response = await fetch(url, { method: 'HEAD', headers });
+        response = await bounded(host, () =>
+          fetch(url, { method: 'HEAD', headers, signal: AbortSignal.timeout(timeoutMs) }),
+        );
       }
       if (response.status === 404) return undefined;
       if (!response.ok) throw new Error(`registry ${host} answered HTTP ${response.status} for ${path}:${reference}`);

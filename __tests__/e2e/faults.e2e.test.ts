@@ -135,6 +135,40 @@ describe('network faults between kube-ship and the API server (toxiproxy)', () =
   });
 });
 
+describe('the registry failing at the digest check (toxiproxy in front of the open registry)', () => {
+  afterEach(() => fault('reset'));
+  const registryFault = (...args: string[]) =>
+    execFileSync('bash', [join(ROOT, 'scripts/stack/fault.sh'), ...args], {
+      env: { ...process.env, ...env, FAULT_PROXY: 'registry' },
+      stdio: 'pipe',
+    });
+
+  it.each([
+    ['refusing connections', ['down'], /registry 127\.0\.0\.1:15000 could not be reached/],
+    [
+      'accepting and never answering',
+      ['add', 'hang', 'timeout', 'timeout=0', '--upstream'],
+      /registry 127\.0\.0\.1:15000 did not answer in time/,
+    ],
+  ])('%s: the step fails before changing anything, naming the registry', async (_name, toxic, message) => {
+    const repository = `${env.FAULT_REGISTRY ?? '127.0.0.1:15000'}/e2e/regfault`;
+    createDeployment('regfault', `${repository}:initial`, { replicas: 1 });
+    const recorded = template('regfault');
+    registryFault(...toxic);
+    const run = await runAction({
+      build: 'false',
+      image: repository,
+      tags: 'v1',
+      deployments: `${NAMESPACE}/regfault`,
+    });
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs.result).toBe('failed');
+    expect(run.outputs['failure-reason']).toMatch(message);
+    expect(template('regfault')).toEqual(recorded);
+    expect(run.ms).toBeLessThan(30_000);
+  });
+});
+
 describe('real 429s from the API server (Priority and Fairness)', () => {
   let hold: ChildProcess | undefined;
   afterEach(() => hold?.kill());

@@ -118,3 +118,18 @@ describe('checkRealm', () => {
     expect(DIGEST.test('sha512:abc')).toBe(false);
   });
 });
+
+describe('a registry that does not answer', () => {
+  it('is given up on after the limit, naming the registry', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const started = Date.now();
+    await expect(createRegistry(undefined, {}, 300).manifestDigest(`127.0.0.1:${port}/acme/web`, 'v1')).rejects.toThrow(
+      `registry 127.0.0.1:${port} did not answer in time; check that it is up and reachable from the runner`,
+    );
+    expect(Date.now() - started).toBeLessThan(2000);
+    silent.closeAllConnections();
+    silent.close();
+  });
+});
