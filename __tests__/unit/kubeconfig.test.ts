@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as yaml from 'js-yaml';
-import { decodeKubeconfig, kubeconfigSecrets, loadCluster, mergeKubeconfigs } from '../../src/kubeconfig.js';
+import {
+  decodeKubeconfig,
+  issuedToken,
+  kubeconfigSecrets,
+  loadCluster,
+  mergeKubeconfigs,
+} from '../../src/kubeconfig.js';
 
 const yamlText = `apiVersion: v1
 kind: Config
@@ -173,5 +179,22 @@ users:
     expect(() => loadCluster(yamlText, 'staging', {}, () => undefined)).toThrow(
       'Input "kube-context": "staging" is not in the kubeconfig input (it has: ci).',
     );
+  });
+});
+
+describe('issuedToken', () => {
+  it('gets the token an exec plugin issues, so that it can be masked before any request', async () => {
+    const credential = JSON.stringify({
+      apiVersion: 'client.authentication.k8s.io/v1',
+      kind: 'ExecCredential',
+      status: { token: 'exec-issued-token' },
+    });
+    const withExec = yamlText.replace(
+      '    token: s3cr3t-token\n',
+      `    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: sh\n      args: ["-c", ${JSON.stringify(`echo '${credential}'`)}]\n      interactiveMode: Never\n`,
+    );
+    const cluster = loadCluster(withExec, '', {}, () => undefined);
+    expect(cluster.credentialCommand).toBe('sh');
+    expect(await issuedToken(cluster.config)).toBe('exec-issued-token');
   });
 });
