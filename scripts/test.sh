@@ -20,6 +20,9 @@ npm run --silent lint
 npm run --silent format:check
 npm run --silent check-dist
 
+echo "== workflows (actionlint: .github/workflows, __tests__/workflows, README.md's examples against action.yml) =="
+bash scripts/lint-workflows.sh
+
 echo "== unit tests =="
 unit_rc=0
 vitest run --reporter=default --reporter=json --outputFile.json=.test-results/unit.json || unit_rc=$?

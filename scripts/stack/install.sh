@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the local test bed needs: Debian packages (only the missing ones) and the Kubernetes, etcd, KWOK
-# and toxiproxy binaries built from Go modules (scripts/stack/build.sh, build-toxiproxy.sh, cached per version).
+# Installs what the local test bed needs: Debian packages (only the missing ones) and the Kubernetes, etcd, KWOK,
+# toxiproxy, act and actionlint binaries built from Go modules (scripts/stack/build.sh, build-toxiproxy.sh,
+# build-act.sh, cached per version).
 # Needs the network the first time; once everything is present it does nothing and needs no network, so up.sh can
 # run offline afterwards.
 set -euo pipefail
@@ -41,6 +42,8 @@ fi
 bash "$here/build.sh"
 # toxiproxy, for fault tests through 127.0.0.1:16443 (scripts/stack/fault.sh); up.sh needs it.
 bash "$here/build-toxiproxy.sh"
+# act (runs __tests__/workflows with `uses: ./`) and actionlint (scripts/lint-workflows.sh), for npm test.
+bash "$here/build-act.sh"
 # Optional docker buildx plugin (BUILDX_PLUGIN in the stack's env); a failure here is not fatal.
 if [[ "${KUBE_SHIP_SKIP_BUILDX:-0}" != 1 ]]; then
   bash "$here/build-buildx.sh" || echo "install.sh: warning: building buildx failed; the stack works without it" >&2

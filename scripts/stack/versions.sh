@@ -8,3 +8,8 @@ BUILDX_VERSION=v0.38.2
 BUILDX_BIN="$KUBE_SHIP_CACHE/bin/buildx-$BUILDX_VERSION/docker-buildx"
 TOXIPROXY_VERSION=v2.12.0
 TOXIPROXY_BIN="$KUBE_SHIP_CACHE/bin/toxiproxy-$TOXIPROXY_VERSION"
+# Runner emulation for the workflow tests (act) and the workflow linter (actionlint), built by build-act.sh.
+ACT_VERSION=v0.2.89
+ACT_BIN="$KUBE_SHIP_CACHE/bin/act-$ACT_VERSION/act"
+ACTIONLINT_VERSION=v1.7.12
+ACTIONLINT_BIN="$KUBE_SHIP_CACHE/bin/actionlint-$ACTIONLINT_VERSION/actionlint"
