@@ -167,19 +167,22 @@ export interface ClusterOptions {
   readFile?: (path: string) => string | undefined;
 }
 
-/** Loads the cluster configuration; `mask` is called with each secret before anything else happens. */
+/**
+ * Loads the cluster configuration; `mask` is called with each secret before anything else happens (with
+ * `whole: true` for the kubeconfig document itself, which is masked as one value, not line by line).
+ */
 export function loadCluster(
   input: string,
   context: string,
   env: NodeJS.ProcessEnv,
-  mask: (secret: string) => void,
+  mask: (secret: string, whole?: boolean) => void,
   options: ClusterOptions = {},
 ): ClusterConfig {
   const readFile = options.readFile ?? readIfExists;
   const config = new KubeConfig();
   let source: string;
   const load = (document: unknown): void => {
-    kubeconfigSecrets(document, readFile).forEach(mask);
+    kubeconfigSecrets(document, readFile).forEach((secret) => mask(secret));
     try {
       config.loadFromString(yaml.dump(document));
     } catch (error) {
@@ -190,7 +193,7 @@ export function loadCluster(
     }
   };
   if (input.trim() !== '') {
-    mask(input.trim());
+    mask(input.trim(), true);
     source = 'the kubeconfig input';
     load(parseYaml(decodeKubeconfig(input), source));
   } else {

@@ -128,9 +128,15 @@ export async function run(): Promise<void> {
     });
 
     const { kube, targets } = await core.group('Preflight', async () => {
-      const cluster = loadCluster(parsed.kubeconfig, parsed['kube-context'], env, (s) => secrets.add(s), {
-        allowHttp: parsed['allow-http'],
-      });
+      const cluster = loadCluster(
+        parsed.kubeconfig,
+        parsed['kube-context'],
+        env,
+        (s, whole) => secrets.add(s, { lines: !whole }),
+        {
+          allowHttp: parsed['allow-http'],
+        },
+      );
       const kube = createKube(cluster.config);
       core.info(`Cluster: ${kube.server} (from ${cluster.source}, context ${cluster.config.getCurrentContext()})`);
       if (cluster.credentialCommand !== undefined) {

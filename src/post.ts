@@ -30,7 +30,7 @@ async function restoreUnfinished(): Promise<void> {
     core.getInput('kubeconfig'),
     core.getInput('kube-context'),
     process.env,
-    (s) => secrets.add(s),
+    (s, whole) => secrets.add(s, { lines: !whole }),
     {
       allowHttp: parseBoolean('allow-http', core.getInput('allow-http'), false),
     },

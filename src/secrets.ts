@@ -19,10 +19,15 @@ export class Secrets {
   /** `mask`: how a value is hidden in the log (core.setSecret in the action). */
   constructor(private readonly mask: (value: string) => void = () => undefined) {}
 
-  /** Registers a secret: the whole value and each of its lines. */
-  add(value: string | undefined): void {
+  /**
+   * Registers a secret: the whole value and, unless `lines` is false, each of its lines (a PEM key, a token file).
+   * A document such as a kubeconfig is registered whole (its secret fields are registered one by one): masking
+   * each of its lines would mask words like `kind: Config` everywhere in the log.
+   */
+  add(value: string | undefined, { lines = true }: { lines?: boolean } = {}): void {
     if (value === undefined || value.trim() === '') return;
-    for (const part of [value, ...value.split(/\r?\n/).map((l) => l.trim())]) {
+    const parts = lines ? [value, ...value.split(/\r?\n/).map((l) => l.trim())] : [value];
+    for (const part of parts) {
       if (part === '' || this.values.has(part)) continue;
       this.values.add(part);
       this.mask(part);
@@ -54,7 +59,7 @@ export function registerSecretInputs(
 ): void {
   secrets.add(inputs['registry-password']);
   secrets.add(inputs['github-token']);
-  secrets.add(inputs.kubeconfig);
+  secrets.add(inputs.kubeconfig, { lines: false });
   for (const secret of inputs.secrets) secrets.add(secret.slice(secret.indexOf('=') + 1));
   for (const name of SECRET_INPUTS) delete env[`INPUT_${name.toUpperCase()}`];
 }

@@ -89,4 +89,14 @@ describe('registerSecretInputs', () => {
     expect(masked).toEqual(['reg-pass', 'ghs_token', 'kc-yaml', 'npm_x=y']);
     expect(env).toEqual({ INPUT_IMAGE: 'ghcr.io/acme/web', PATH: '/usr/bin' });
   });
+
+  it('registers a kubeconfig whole, never line by line (that would mask "kind: Config" everywhere)', () => {
+    const masked: string[] = [];
+    registerSecretInputs(
+      { 'registry-password': '', 'github-token': '', kubeconfig: 'apiVersion: v1\nkind: Config', secrets: [] },
+      new Secrets((v) => masked.push(v)),
+      {},
+    );
+    expect(masked).toEqual(['apiVersion: v1\nkind: Config']);
+  });
 });
