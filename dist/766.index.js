@@ -113,12 +113,11 @@ function createGitHub(options) {
         },
     };
 }
-const PULL_REQUEST_EVENTS = new Set(['pull_request', 'pull_request_target']);
 /** Where the run is, from the runner's environment and event payload (read by @actions/github at start). */
 function contextOf() {
     const context = _actions_github__WEBPACK_IMPORTED_MODULE_0__/* .context */ ._;
     const { owner, repo } = context.repo;
-    const pull = PULL_REQUEST_EVENTS.has(context.eventName) ? context.payload.pull_request : undefined;
+    const pull = _github_js__WEBPACK_IMPORTED_MODULE_1__/* .PULL_REQUEST_EVENTS */ .m_.has(context.eventName) ? context.payload.pull_request : undefined;
     const head = pull?.head?.sha;
     return {
         owner,

@@ -6,6 +6,7 @@ import * as actionsGitHub from '@actions/github';
 import {
   DEFAULT_RETRY,
   GitHubError,
+  PULL_REQUEST_EVENTS,
   WORKFLOW_TOKEN_LOGIN,
   withRetry,
   type Connection,
@@ -135,8 +136,6 @@ export function createGitHub(options: GitHubOptions): GitHub {
     },
   };
 }
-
-const PULL_REQUEST_EVENTS = new Set(['pull_request', 'pull_request_target']);
 
 /** Where the run is, from the runner's environment and event payload (read by @actions/github at start). */
 export function contextOf(): GitHubContext {

@@ -32,6 +32,9 @@ export interface DeploymentStatus {
   logUrl: string;
 }
 
+/** Events whose payload names a pull request. */
+export const PULL_REQUEST_EVENTS = new Set(['pull_request', 'pull_request_target']);
+
 /** The login the workflow's own token comments as (installation tokens cannot ask `GET /user`). */
 export const WORKFLOW_TOKEN_LOGIN = 'github-actions[bot]';
 

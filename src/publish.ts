@@ -4,7 +4,7 @@
  * job summary already written, so a read-only token (fork PRs, Dependabot) or a GitHub outage must not change it.
  */
 import { messageOf } from './errors.js';
-import { GitHubError, type Connection, type DeploymentStatus, type GitHub } from './github.js';
+import { GitHubError, PULL_REQUEST_EVENTS, type Connection, type DeploymentStatus, type GitHub } from './github.js';
 import type { Inputs } from './inputs.js';
 import type { Log } from './log.js';
 import { COMMENT_LIMIT, renderReport, shortReference } from './markdown.js';
@@ -188,7 +188,13 @@ export async function publishReport(
   deployment?: DeploymentHandle,
   connection?: Connection,
 ): Promise<void> {
-  if (inputs.comment !== 'never') {
+  const event = process.env.GITHUB_EVENT_NAME ?? '';
+  const mayHavePullRequest =
+    inputs.comment === 'always' || inputs['pr-number'] !== undefined || PULL_REQUEST_EVENTS.has(event);
+  if (inputs.comment !== 'never' && !mayHavePullRequest && connection === undefined && deployment === undefined) {
+    // comment: auto on a push: nothing to comment on, so no connection (and no Octokit) is needed.
+    log.debug(`No PR comment: the event is ${event || 'unknown'} and pr-number is not set.`);
+  } else if (inputs.comment !== 'never') {
     const opened = await open(inputs, log, connection ?? deployment?.connection);
     const handle = deployment ?? (opened ? session(opened) : undefined);
     const issue = inputs['pr-number'] ?? opened?.context.pullRequest;

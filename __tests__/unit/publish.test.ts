@@ -168,6 +168,20 @@ describe('the sticky PR comment', () => {
     ]);
   });
 
+  it('comment: auto on a push opens no connection: no request, no warning, even with an empty token', async () => {
+    const event = process.env.GITHUB_EVENT_NAME;
+    process.env.GITHUB_EVENT_NAME = 'push';
+    try {
+      await publishReport(successReport(), inputsOf({ 'github-token': '' }), log);
+    } finally {
+      if (event === undefined) delete process.env.GITHUB_EVENT_NAME;
+      else process.env.GITHUB_EVENT_NAME = event;
+    }
+    expect(fake.requests).toEqual([]);
+    expect(log.warnings).toEqual([]);
+    expect(log.debugs).toContain('No PR comment: the event is push and pr-number is not set.');
+  });
+
   it.each<[string, Record<string, string>, Partial<GitHubContext>, number | undefined, string[]]>([
     ['auto on a pull_request event', {}, {}, 7, []],
     ['auto on a push, no PR', {}, { eventName: 'push', pullRequest: undefined }, undefined, []],
