@@ -1,5 +1,8 @@
 /** Bounding waits: nothing kube-ship awaits may hold the job past a limit it names. */
 
+/** A pause before a retry. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** `work`'s value, or `fallback()`'s once `ms` have passed (or `work` failed). The timer never keeps Node alive. */
 export function within<T>(ms: number, work: Promise<T>, fallback: () => T): Promise<T> {
   return new Promise((resolve) => {

@@ -3,7 +3,7 @@
  * input, the value (never for secrets) and the fix, so a wrong workflow fails in the first second, before any build.
  */
 import { InputError } from './errors.js';
-import { parseTarget, type TargetSpec } from './targets.js';
+import { parseTarget, splitReference, type TargetSpec } from './targets.js';
 
 export type CommentMode = 'auto' | 'always' | 'never';
 
@@ -120,20 +120,6 @@ function parseKeyValues(name: string, raw: string, secret: boolean): string[] {
 const REPOSITORY = /^[a-z0-9]+([._:/-][a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
-
-/** An image reference split into repository, tag and digest (`ghcr.io/acme/web:1.2@sha256:...`). */
-export function splitReference(reference: string): { repository: string; tag?: string; digest?: string } {
-  const at = reference.indexOf('@');
-  const name = at >= 0 ? reference.slice(0, at) : reference;
-  const digest = at >= 0 ? reference.slice(at + 1) : undefined;
-  const colon = name.lastIndexOf(':');
-  const hasTag = colon > name.lastIndexOf('/');
-  return {
-    repository: hasTag ? name.slice(0, colon) : name,
-    ...(hasTag ? { tag: name.slice(colon + 1) } : {}),
-    ...(digest !== undefined ? { digest } : {}),
-  };
-}
 
 /**
  * `image` and `tags` as build-push-action and metadata-action write them: `tags` may hold bare tags (`v1`) or full

@@ -15,7 +15,8 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
-import { abortableSleep, inform, toKubeError, type InformerOptions, type Source } from './kube-watch.js';
+import { sleep } from './deadline.js';
+import { inform, toKubeError, type InformerOptions, type Source } from './kube-watch.js';
 import type { AccessCheck, Kube, TargetState } from './kube.js';
 import type { JsonPatchOp } from './patch.js';
 
@@ -54,7 +55,7 @@ async function call<T>(
       }
       const failure = toKubeError(error, what);
       if (failure.status !== 429 || attempt >= THROTTLED_ATTEMPTS) throw failure;
-      await abortableSleep(Math.min(failure.retryAfterMs ?? 1000, 5000) || 250, new AbortController().signal);
+      await sleep(Math.min(failure.retryAfterMs ?? 1000, 5000) || 250);
     }
   }
 }

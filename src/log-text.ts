@@ -16,12 +16,14 @@ const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g;
 /** Longest line printed: a 1 MiB log line must not become a 1 MiB log line. */
 export const LOG_LINE_LIMIT = 4000;
 
+/** Terminal colours, C0/C1 controls (tab and newline kept) and bidi characters removed: for the log and reports. */
+export function stripControls(text: string): string {
+  return text.replace(ANSI, '').replace(UNSAFE_CHARACTERS, '');
+}
+
 /** One line of log text: newlines shown as ⏎, unsafe characters dropped, cut at LOG_LINE_LIMIT, never a command. */
 export function logLine(text: string): string {
-  const flat = text
-    .replace(ANSI, '')
-    .replace(/\r?\n|\r/g, ' ⏎ ')
-    .replace(UNSAFE_CHARACTERS, '');
+  const flat = stripControls(text.replace(/\r?\n|\r/g, ' ⏎ '));
   const cut =
     flat.length > LOG_LINE_LIMIT
       ? `${flat.slice(0, LOG_LINE_LIMIT)}… (${flat.length - LOG_LINE_LIMIT} characters cut)`

@@ -5,7 +5,7 @@
  * log lines are dropped first, then whole evidence sections, then target rows, and the text says what was cut.
  */
 import type { Evidence } from './evidence.js';
-import { UNSAFE_CHARACTERS } from './log-text.js';
+import { stripControls } from './log-text.js';
 import type { Report } from './report.js';
 import type { TargetReport } from './report.js';
 
@@ -16,12 +16,6 @@ export const COMMENT_LIMIT = 60_000;
 const LINE_LIMIT = 400;
 const TEXT_LIMIT = 1_000;
 const EVENTS_SHOWN = 15;
-
-// Terminal colours (logs are full of them), then C0/C1 controls (tab and newline kept) and bidi overrides, which
-// would make a comment read differently from what it says.
-// eslint-disable-next-line no-control-regex
-const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g;
-const stripControls = (text: string): string => text.replace(ANSI, '').replace(UNSAFE_CHARACTERS, '');
 
 /** Size as GitHub counts it: UTF-8 bytes (CJK text takes three per character). */
 const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');

@@ -4,11 +4,11 @@
  * restored targets until healthy again.
  */
 import type { V1Deployment } from '@kubernetes/client-node';
-import { within } from './deadline.js';
+import { sleep, within } from './deadline.js';
 import { messageOf } from './errors.js';
 import { collectEvidence, type Evidence } from './evidence.js';
 import { isStatus, KubeError, type Kube, type TargetState } from './kube.js';
-import { abortableSleep, isTransient, nextStep } from './kube-watch.js';
+import { isTransient, nextStep } from './kube-watch.js';
 import type { Log } from './log.js';
 import { CHANGE_CAUSE_ANNOTATION, deployPatch, digestOf, planRestore } from './patch.js';
 import type { DeployResultKind, TargetReport } from './report.js';
@@ -117,7 +117,7 @@ async function retryingTransient<T>(
       const delay = step.action === 'retry' ? step.delayMs : 0;
       if (Date.now() + delay > deadline) throw error;
       onRetry(error);
-      await abortableSleep(delay, new AbortController().signal);
+      await sleep(delay);
     }
   }
 }
@@ -181,7 +181,7 @@ async function patchTarget(kube: Kube, target: Target, request: DeployRequest, l
         retry(error);
         failures += 1;
         const step = nextStep({ kind: 'error', error }, failures);
-        await abortableSleep(step.action === 'retry' ? step.delayMs : 0, new AbortController().signal);
+        await sleep(step.action === 'retry' ? step.delayMs : 0);
         continue;
       }
       conflicts += 1;
@@ -349,7 +349,7 @@ async function restoreTarget(kube: Kube, record: TargetRecord, deadline: number,
     } catch (error) {
       if (error instanceof KubeError && isTransient(error.status) && Date.now() < deadline) {
         retry(error); // the next read shows whether it landed
-        await abortableSleep(1000, new AbortController().signal);
+        await sleep(1000);
         continue;
       }
       conflicts += 1;

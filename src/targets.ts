@@ -81,17 +81,26 @@ export function targetKey(target: { namespace: string; name: string }): string {
   return `${target.namespace}/${target.name}`;
 }
 
+/** An image reference split into repository, tag and digest (`ghcr.io/acme/web:1.2@sha256:...`). */
+export function splitReference(reference: string): { repository: string; tag?: string; digest?: string } {
+  const at = reference.indexOf('@');
+  const name = at >= 0 ? reference.slice(0, at) : reference;
+  const digest = at >= 0 ? reference.slice(at + 1) : undefined;
+  const colon = name.lastIndexOf(':');
+  const hasTag = colon > name.lastIndexOf('/');
+  return {
+    repository: hasTag ? name.slice(0, colon) : name,
+    ...(hasTag ? { tag: name.slice(colon + 1) } : {}),
+    ...(digest !== undefined ? { digest } : {}),
+  };
+}
+
 /**
  * The repository part of an image reference: without tag and digest, with Docker Hub's implicit
  * `docker.io/library/` made explicit so that `nginx`, `library/nginx` and `docker.io/library/nginx` compare equal.
  */
 export function imageRepository(reference: string): string {
-  let ref = reference.trim();
-  const at = ref.indexOf('@');
-  if (at >= 0) ref = ref.slice(0, at);
-  const slash = ref.lastIndexOf('/');
-  const colon = ref.lastIndexOf(':');
-  if (colon > slash) ref = ref.slice(0, colon);
+  let ref = splitReference(reference.trim()).repository;
   const first = ref.split('/')[0] ?? '';
   const hasRegistry = ref.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
   if (!hasRegistry) ref = `docker.io/${ref.includes('/') ? ref : `library/${ref}`}`;
