@@ -1,11 +1,11 @@
 /**
- * The action's main step: Preflight, Build, Push, Deploy, Rollout, Rollback, Report. Inputs are read once; the
+ * The action's main step: Preflight, Build and push, Digest, Deploy, Rollout, Rollback, Report. Inputs are read once; the
  * cluster is checked before anything is built; outputs and the summary are written before a failure is reported;
  * there is one catch, at the top.
  */
 import * as core from '@actions/core';
 import { commitTime, createBuilder, withDefaultLabels, writeSecretFiles, type BuildOutput } from './builder.js';
-import { deadline } from './deadline.js';
+import { deadline, sleep } from './deadline.js';
 import { CancelledError, InputError, messageOf } from './errors.js';
 import { run as exec, lastErrorLine } from './exec.js';
 import { parseInputs, type Inputs } from './inputs.js';
@@ -17,7 +17,7 @@ import { registerSecretInputs, Secrets } from './secrets.js';
 import { saveRecords } from './records-file.js';
 import { renderReport, SUMMARY_LIMIT } from './markdown.js';
 import { changeCause } from './patch.js';
-import { createRegistry, splitRepository } from './registry.js';
+import { createRegistry, REGISTRY_RETRY_MS, splitRepository, withRetries } from './registry.js';
 import { outputsOf, runUrlOf, type Report } from './report.js';
 import type { Evidence } from './evidence.js';
 import type { Log } from './log.js';
@@ -166,15 +166,23 @@ export async function run(): Promise<void> {
     });
     deployment = await startDeployment(parsed, coreLog);
 
-    const registry = createRegistry(
-      parsed['registry-username']
-        ? Buffer.from(`${parsed['registry-username']}:${parsed['registry-password']}`).toString('base64')
-        : undefined,
+    const registry = withRetries(
+      createRegistry(
+        parsed['registry-username']
+          ? Buffer.from(`${parsed['registry-username']}:${parsed['registry-password']}`).toString('base64')
+          : undefined,
+      ),
+      {
+        budgetMs: REGISTRY_RETRY_MS,
+        sleep,
+        now: Date.now,
+        onRetry: (message, waitMs) => coreLog.info(`${message}; trying again in ${(waitMs / 1000).toFixed(1)}s`),
+      },
     );
     let digest: string | undefined;
     if (parsed.build) {
       await login(parsed);
-      const output = await core.group('Build', () => buildAndPush(parsed, env));
+      const output = await core.group('Build and push', () => buildAndPush(parsed, env));
       metadata = output.metadata;
       report.build = {
         builder: output.builder,
@@ -190,7 +198,7 @@ export async function run(): Promise<void> {
     const ref = parsed.pinned?.digest ?? parsed.tags[0] ?? '';
     const shownTag = parsed.pinned ? parsed.pinned.tag : parsed.tags[0];
     const named = ref.startsWith('sha256:') ? `${parsed.image}@${ref}` : `${parsed.image}:${ref}`;
-    digest = await core.group('Push', async () => {
+    digest = await core.group('Digest', async () => {
       const served = await registry.manifestDigest(parsed.image, ref);
       if (served === undefined) {
         throw new Error(

@@ -115,6 +115,23 @@ export function parseChallenge(header: string): { scheme: string; params: Record
  */
 /** How long one registry request may take: a registry that accepts and never answers must not hold the job. */
 export const REGISTRY_TIMEOUT_MS = 15_000;
+/** How long the digest check rides out a registry that refuses, resets or answers 5xx / 429. */
+export const REGISTRY_RETRY_MS = 20_000;
+
+/**
+ * A registry problem. `transient` when asking again may succeed: a refused or reset connection, a 5xx or a 429
+ * (a registry that blinks between the push and the digest check). A request that got no answer in time is not:
+ * it has already waited its whole limit.
+ */
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
 
 /** A registry request, its failure said in one line that names the registry (no answer, refused, reset). */
 async function bounded(host: string, request: () => Promise<Response>): Promise<Response> {
@@ -123,9 +140,42 @@ async function bounded(host: string, request: () => Promise<Response>): Promise<
   } catch (error) {
     const name = (error as { name?: string } | null)?.name;
     const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
-    const why = name === 'TimeoutError' ? 'did not answer in time' : `could not be reached${cause}`;
-    throw new Error(`registry ${host} ${why}; check that it is up and reachable from the runner`);
+    const timedOut = name === 'TimeoutError';
+    const why = timedOut ? 'did not answer in time' : `could not be reached${cause}`;
+    throw new RegistryError(`registry ${host} ${why}; check that it is up and reachable from the runner`, !timedOut);
   }
+}
+
+/** How long the digest check keeps asking a registry whose failures are transient, and how it waits. */
+export interface RetryOptions {
+  budgetMs: number;
+  sleep: (ms: number) => Promise<void>;
+  now: () => number;
+  /** Told of each failure that will be asked again, with the wait before the next try. */
+  onRetry: (message: string, waitMs: number) => void;
+}
+
+/**
+ * The registry, asked again with backoff (0.5 s doubling to 4 s) while its failures are transient and the budget
+ * lasts; the last failure is thrown as it was once the budget is spent.
+ */
+export function withRetries(registry: Registry, options: RetryOptions): Registry {
+  return {
+    async manifestDigest(repository, reference) {
+      const started = options.now();
+      for (let wait = 500; ; wait = Math.min(wait * 2, 4000)) {
+        try {
+          return await registry.manifestDigest(repository, reference);
+        } catch (error) {
+          const left = options.budgetMs - (options.now() - started);
+          if (!(error instanceof RegistryError) || !error.transient || left <= 0) throw error;
+          const pause = Math.min(wait, left);
+          options.onRetry(error.message, pause);
+          await options.sleep(pause);
+        }
+      }
+    },
+  };
 }
 
 export function createRegistry(
@@ -182,7 +232,12 @@ export function createRegistry(
         );
       }
       if (response.status === 404) return undefined;
-      if (!response.ok) throw new Error(`registry ${host} answered HTTP ${response.status} for ${path}:${reference}`);
+      if (!response.ok) {
+        throw new RegistryError(
+          `registry ${host} answered HTTP ${response.status} for ${path}:${reference}`,
+          response.status >= 500 || response.status === 429,
+        );
+      }
       const digest = response.headers.get('docker-content-digest');
       if (!digest) throw new Error(`registry ${host} sent no Docker-Content-Digest for ${path}:${reference}`);
       if (!DIGEST.test(digest)) {

@@ -4,7 +4,7 @@
  * clear message, within the time limits; never a stuck step.
  */
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +166,74 @@ describe('the registry failing at the digest check (toxiproxy in front of the op
     expect(run.outputs['failure-reason']).toMatch(message);
     expect(template('regfault')).toEqual(recorded);
     expect(run.ms).toBeLessThan(30_000);
+  });
+});
+
+/**
+ * A `docker` first on the step's PATH that runs the stack's real docker and then, the instant `docker push` has
+ * succeeded, takes the registry proxy down (and up again `healSeconds` later): the fault lands exactly between
+ * the push and the digest check, which no timer can aim at (they follow each other within milliseconds).
+ */
+function dockerThatDownsTheRegistryAfterPush(healSeconds: number | undefined): string {
+  const real = execFileSync('bash', ['-c', 'command -v docker'], { env: { ...process.env, ...env } })
+    .toString()
+    .trim();
+  const dir = mkdtempSync(join(tmpdir(), 'kube-ship-docker-'));
+  const faultSh = join(ROOT, 'scripts/stack/fault.sh');
+  const heal =
+    healSeconds === undefined
+      ? ''
+      : `(sleep ${healSeconds}; FAULT_PROXY=registry bash '${faultSh}' up) </dev/null >/dev/null 2>&1 &`;
+  writeFileSync(
+    join(dir, 'docker'),
+    [
+      '#!/usr/bin/env bash',
+      `'${real}' "$@"`,
+      'rc=$?',
+      'if [[ $rc == 0 && "$1" == push ]]; then',
+      `  FAULT_PROXY=registry bash '${faultSh}' down </dev/null >/dev/null 2>&1`,
+      `  ${heal}`,
+      'fi',
+      'exit $rc',
+      '',
+    ].join('\n'),
+  );
+  chmodSync(join(dir, 'docker'), 0o755);
+  return `${dir}:${env.PATH ?? process.env.PATH ?? ''}`;
+}
+
+describe('the registry and the Docker engine failing around the build', () => {
+  afterEach(() => fault('reset'));
+  const faultRegistry = env.FAULT_REGISTRY ?? '127.0.0.1:15000';
+
+  it('the registry down right after the push, back 3 s later: the digest check rides it out and the deploy succeeds', async () => {
+    createDeployment('blink', `${faultRegistry}/e2e/blink:initial`, { replicas: 1 });
+    const run = await runAction(
+      { ...appInputs('blink', 'v1', 'blink', { bake: '0s' }), image: `${faultRegistry}/e2e/blink` },
+      { env: { PATH: dockerThatDownsTheRegistryAfterPush(3) } },
+    );
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('success');
+    expect(run.log).toMatch(/registry 127\.0\.0\.1:15000 could not be reached.*; trying again in \d\.\ds/);
+    expect(imageOf('blink')).toBe(run.outputs.image);
+    expect(run.outputs.image).toMatch(/^127\.0\.0\.1:15000\/e2e\/blink:v1@sha256:[0-9a-f]{64}$/);
+  });
+
+  it('the registry down after the push for good: the step fails naming the registry and changes nothing', async () => {
+    createDeployment('gone', `${faultRegistry}/e2e/gone:initial`, { replicas: 1 });
+    const recorded = template('gone');
+    const run = await runAction(
+      { ...appInputs('gone', 'v1', 'gone'), image: `${faultRegistry}/e2e/gone` },
+      { env: { PATH: dockerThatDownsTheRegistryAfterPush(undefined) } },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs.result).toBe('failed');
+    expect(run.outputs['failure-reason']).toMatch(/registry 127\.0\.0\.1:15000 could not be reached/);
+    expect(run.log).not.toContain('::group::Deploy');
+    expect(template('gone')).toEqual(recorded);
+    // 20 s of asking again, then the verdict.
+    expect(run.ms).toBeGreaterThan(18_000);
+    expect(run.ms).toBeLessThan(45_000);
   });
 });
 
