@@ -8,6 +8,7 @@ import { commitTime, createBuilder, withDefaultLabels, writeSecretFiles, type Bu
 import { deadline, sleep } from './deadline.js';
 import { CancelledError, InputError, messageOf } from './errors.js';
 import { run as exec, lastErrorLine } from './exec.js';
+import { formatReference, splitRepository } from './image-ref.js';
 import { parseInputs, type Inputs } from './inputs.js';
 import { createKube } from './kube-client.js';
 import { issuedToken, loadCluster } from './kubeconfig.js';
@@ -17,7 +18,7 @@ import { registerSecretInputs, Secrets } from './secrets.js';
 import { saveRecords } from './records-file.js';
 import { renderReport, SUMMARY_LIMIT } from './markdown.js';
 import { changeCause } from './patch.js';
-import { createRegistry, REGISTRY_RETRY_MS, splitRepository, withRetries } from './registry.js';
+import { createRegistry, REGISTRY_RETRY_MS, withRetries } from './registry.js';
 import { outputsOf, runUrlOf, type Report } from './report.js';
 import type { Evidence } from './evidence.js';
 import type { Log } from './log.js';
@@ -196,8 +197,11 @@ export async function run(): Promise<void> {
     }
     // The tag (or pinned digest) that names the image: what the registry is asked for, and what the reference shows.
     const ref = parsed.pinned?.digest ?? parsed.tags[0] ?? '';
+    const named = formatReference(
+      parsed.pinned ? { repository: parsed.image, digest: ref } : { repository: parsed.image, tag: ref },
+    );
     const shownTag = parsed.pinned ? parsed.pinned.tag : parsed.tags[0];
-    const named = ref.startsWith('sha256:') ? `${parsed.image}@${ref}` : `${parsed.image}:${ref}`;
+    const shown = { repository: parsed.image, ...(shownTag ? { tag: shownTag } : {}) };
     digest = await core.group('Digest', async () => {
       const served = await registry.manifestDigest(parsed.image, ref);
       if (served === undefined) {
@@ -213,8 +217,8 @@ export async function run(): Promise<void> {
     });
     if (cancel.signal.aborted) throw new CancelledError();
     report.digest = digest;
-    report.reference = shownTag ? `${parsed.image}:${shownTag}@${digest}` : `${parsed.image}@${digest}`;
-    metadata ??= { 'containerimage.digest': digest, 'image.name': report.reference.split('@')[0] };
+    report.reference = formatReference({ ...shown, digest });
+    metadata ??= { 'containerimage.digest': digest, 'image.name': formatReference(shown) };
     metadata['containerimage.digest'] ??= digest;
 
     const result = await deploy(

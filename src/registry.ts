@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { DIGEST, DOCKER_HUB, splitRepository } from './image-ref.js';
 
 export interface Registry {
   /** The manifest digest the registry serves for a tag or digest, or undefined when it has none. */
@@ -18,24 +19,6 @@ export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.manifest.v1+json',
   'application/vnd.oci.image.index.v1+json',
 ].join(', ');
-
-export interface RepositoryParts {
-  /** Host as Docker names it (docker.io for Docker Hub). */
-  host: string;
-  /** Host to send requests to. */
-  endpoint: string;
-  path: string;
-}
-
-/** Splits `ghcr.io/acme/web` into host and path, with Docker Hub's defaults. */
-export function splitRepository(repository: string): RepositoryParts {
-  const first = repository.split('/')[0] ?? '';
-  const hasHost = repository.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
-  const host = hasHost ? first : 'docker.io';
-  let path = hasHost ? repository.slice(first.length + 1) : repository;
-  if (host === 'docker.io' && !path.includes('/')) path = `library/${path}`;
-  return { host, endpoint: host === 'docker.io' ? 'registry-1.docker.io' : host, path };
-}
 
 const isLoopback = (hostname: string): boolean =>
   hostname === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === '[::1]' || hostname === '::1';
@@ -50,7 +33,7 @@ export function dockerConfigAuth(configJson: string, host: string): string | und
   try {
     const config = JSON.parse(configJson) as { auths?: Record<string, { auth?: string }> };
     const keys =
-      host === 'docker.io'
+      host === DOCKER_HUB
         ? ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io']
         : [host, `https://${host}`, `http://${host}`];
     for (const key of keys) {
@@ -97,9 +80,6 @@ export function checkRealm(realm: string, endpoint: string): URL {
   return url;
 }
 
-/** A manifest digest as registries must send it. */
-export const DIGEST = /^sha256:[0-9a-f]{64}$/;
-
 /** Parses `Bearer realm="...",service="...",scope="..."`. */
 export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
   const space = header.indexOf(' ');
@@ -109,10 +89,6 @@ export function parseChallenge(header: string): { scheme: string; params: Record
   return { scheme, params };
 }
 
-/**
- * A registry client for one set of credentials: `basic` is base64 `user:password` (from the inputs), else the
- * Docker config is read for the host.
- */
 /** How long one registry request may take: a registry that accepts and never answers must not hold the job. */
 export const REGISTRY_TIMEOUT_MS = 15_000;
 /** How long the digest check rides out a registry that refuses, resets or answers 5xx / 429. */
@@ -178,6 +154,10 @@ export function withRetries(registry: Registry, options: RetryOptions): Registry
   };
 }
 
+/**
+ * A registry client for one set of credentials: `basic` is base64 `user:password` (from the inputs), else the
+ * Docker config is read for the host.
+ */
 export function createRegistry(
   basic: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
