@@ -21,8 +21,9 @@ import { changeCause } from './patch.js';
 import { createRegistry, REGISTRY_RETRY_MS, withRetries } from './registry.js';
 import { outputsOf, runUrlOf, type Report } from './report.js';
 import type { Evidence } from './evidence.js';
+import type { Connection } from './github.js';
 import type { Log } from './log.js';
-import { publishReport, startDeployment, type DeploymentHandle } from './publish.js';
+import { createPublisher, type Publisher } from './publish.js';
 import { preflight } from './preflight.js';
 import { deploy } from './rollout.js';
 import { STATE } from './state.js';
@@ -80,6 +81,14 @@ async function login(inputs: Inputs): Promise<void> {
   core.info(`Logged in to ${host} as ${inputs['registry-username']}`);
 }
 
+/** The real GitHub connection, made on first use: Octokit is loaded (its own chunk of the bundle) only then. */
+function connectGitHub(token: string, log: Log): () => Promise<Connection> {
+  return async () => {
+    const { connect } = await import('./github-client.js');
+    return connect(token, log);
+  };
+}
+
 /** Limits of the steps before anything is built: a credential plugin, and preflight as a whole. */
 const CREDENTIAL_TIMEOUT_MS = 30_000;
 const PREFLIGHT_TIMEOUT_MS = 60_000;
@@ -108,8 +117,7 @@ export async function run(): Promise<void> {
   const secrets = new Secrets((value) => core.setSecret(value));
   const coreLog = logTo(secrets);
   let metadata: Record<string, unknown> | undefined;
-  let inputs: Inputs | undefined;
-  let deployment: DeploymentHandle | undefined;
+  let publisher: Publisher | undefined;
   const cancel = new AbortController();
   const onSignal = (): void => {
     core.warning('Cancelled: stopping the rollout and restoring the recorded templates');
@@ -119,8 +127,13 @@ export async function run(): Promise<void> {
   process.once('SIGTERM', onSignal);
   try {
     const parsed = parseInputs((name) => core.getInput(name), env.GITHUB_SHA ?? '');
-    inputs = parsed;
     registerSecretInputs(parsed, secrets, env);
+    publisher = createPublisher({
+      inputs: parsed,
+      event: env.GITHUB_EVENT_NAME ?? '',
+      connect: connectGitHub(parsed['github-token'], coreLog),
+      log: coreLog,
+    });
     Object.assign(report, {
       environment: parsed.environment,
       environmentUrl: parsed['environment-url'],
@@ -165,7 +178,7 @@ export async function run(): Promise<void> {
       core.info(`Targets: ${targets.map((t) => `${t.namespace}/${t.name}`).join(', ')}: found, permitted`);
       return { kube, targets };
     });
-    deployment = await startDeployment(parsed, coreLog);
+    await publisher.startDeployment();
 
     const registry = withRetries(
       createRegistry(
@@ -259,7 +272,7 @@ export async function run(): Promise<void> {
     process.removeListener('SIGTERM', onSignal);
   }
   report.durationSeconds = Math.round((Date.now() - started) / 100) / 10;
-  await finishReport(secrets.scrubAll(report), metadata && secrets.scrubAll(metadata), inputs, deployment, coreLog);
+  await finishReport(secrets.scrubAll(report), metadata && secrets.scrubAll(metadata), publisher);
 }
 
 /** The evidence of one target as log lines (cluster text: printed fenced, see `fenced`). */
@@ -276,9 +289,7 @@ function evidenceLines(e: Evidence): string[] {
 async function finishReport(
   report: Report,
   metadata: Record<string, unknown> | undefined,
-  inputs: Inputs | undefined,
-  deployment: DeploymentHandle | undefined,
-  coreLog: Log,
+  publisher: Publisher | undefined,
 ): Promise<void> {
   for (const [name, value] of Object.entries(outputsOf(report, metadata))) core.setOutput(name, value);
   await core.group('Report', async () => {
@@ -288,7 +299,7 @@ async function finishReport(
     } catch (error) {
       core.warning(`Could not write the job summary: ${messageOf(error)}`);
     }
-    if (inputs) await publishReport(report, inputs, coreLog, deployment);
+    if (publisher) await publisher.publish(report);
   });
   if (report.result === 'success' || report.result === 'no-op') {
     core.info(report.result === 'no-op' ? 'Already running this digest: nothing changed.' : 'Deployed.');
