@@ -609,8 +609,8 @@ async function build(app: keyof typeof APPS, mode: 'seed' | 'cold' | 'cached'): 
     ...(mode === 'cached' ? { 'cache-from': cacheRef } : {}),
     ...deployer,
   });
-  const start = await a.waitLine(/^::group::Build$/);
-  const end = await a.waitLine(/^::group::Push$/);
+  const start = await a.waitLine(/^::group::Build and push$/);
+  const end = await a.waitLine(/^::group::Digest$/);
   const fin = await a.finish();
   if (fin.outputs.result !== 'success' && fin.outputs.result !== 'no-op')
     throw new Error(`P7 ${app} ${mode}: ${fin.outputs.result}: ${fin.outputs['failure-reason']}`);
