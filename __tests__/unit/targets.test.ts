@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseContainers, imageRepository, resolveTargets } from '../../src/targets.js';
+import { chooseContainers, imageRepository, resolveTargets, type Target } from '../../src/targets.js';
 
 const template = {
   containers: [
@@ -23,7 +23,7 @@ describe('imageRepository', () => {
 });
 
 describe('chooseContainers', () => {
-  const target = { namespace: 'shop', name: 'web', containers: [] as string[] };
+  const target: Target = { kind: 'deployment', namespace: 'shop', name: 'web', containers: [], input: 'deployments' };
 
   it('takes every container and initContainer running the image repository', () => {
     expect(chooseContainers(target, template, 'ghcr.io/acme/web')).toEqual([
@@ -53,14 +53,14 @@ describe('chooseContainers', () => {
 
 describe('resolveTargets', () => {
   it('gives targets the default namespace and refuses duplicates', () => {
-    expect(resolveTargets([{ namespace: undefined, name: 'web', containers: [] }], 'prod')).toEqual([
-      { namespace: 'prod', name: 'web', containers: [] },
+    expect(resolveTargets([{ kind: 'deployment', namespace: undefined, name: 'web', containers: [], input: 'deployments' }], 'prod')).toEqual([
+      { kind: 'deployment', namespace: 'prod', name: 'web', containers: [], input: 'deployments' },
     ]);
     expect(() =>
       resolveTargets(
         [
-          { namespace: undefined, name: 'web', containers: [] },
-          { namespace: 'prod', name: 'web', containers: [] },
+          { kind: 'deployment', namespace: undefined, name: 'web', containers: [], input: 'deployments' },
+          { kind: 'deployment', namespace: 'prod', name: 'web', containers: [], input: 'deployments' },
         ],
         'prod',
       ),
