@@ -6,28 +6,42 @@
  * Cases (issue 5): P1 failure verdict, P2 time to restored, P3 success detection, P4 API requests counted at the
  * server (audit log), P5 start-up and size, P6 50 Deployments in one step, P7 build with registry cache; P8 (in
  * bench/verdicts.ts) the harder verdicts (unschedulable, quota-refused surge pod, a late crash under the bake), a slow
- * healthy rollout and a namespace crowded with 2,000 other pods.
+ * healthy rollout and a namespace crowded with 2,000 other pods; P9 (in bench/cancel.ts) the runner's cancel.
+ *
+ * `main` runs the groups, then makes one row per case; each case's row is made by a function named for what it
+ * measures.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import {
   Audit,
+  DEPLOYER_SA,
+  NAMESPACE,
+  PROGRESS_DEADLINE_SECONDS,
+  READER_RULES,
+  REGISTRY,
   ROOT,
+  apply,
+  deploymentManifest,
   env,
   expectResult,
-  kubectl,
-  launch,
+  median,
+  namespaceManifest,
   now,
+  patchLine,
   result,
   run,
   say,
+  secs,
+  serviceAccountUser,
   sleep,
   startAction,
+  startKubectl,
   table,
   verbBreakdown,
   waitComplete,
-  type ActionProc,
+  watcher,
   type Line,
   type Result,
 } from './lib.js';
@@ -42,21 +56,67 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
  */
 const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9').split(',').map((c) => c.trim().toUpperCase());
 const want = (id: string): boolean => CASES.includes(id);
+/** P3/P5's runs: BENCH_RUNS, but at least 5. */
+const P3_RUNS = Math.max(RUNS, 5);
 /** P8's runs (each takes ~5 min: two 120 s progress deadlines, a 140 s rollout, 2,000 pods made and removed). */
 const P8_RUNS = Number(process.env.BENCH_P8_RUNS ?? Math.min(RUNS, 2));
-const NS = env.DEPLOYER_NAMESPACE ?? 'kube-ship-e2e';
 const BASE_NS = 'kube-ship-bench';
-const REGISTRY = env.REGISTRY ?? '127.0.0.1:5000';
+/** P1's baseline Deployments, one per run (they all run at once). */
+const BASE_NAMES = Array.from({ length: RUNS }, (_, i) => `bench-base-${i + 1}`);
 const REPO = `${REGISTRY}/bench/app`;
 const REPO7 = `${REGISTRY}/bench/web`;
-const PDS = 120;
-const DEPLOYER = `system:serviceaccount:${NS}:kube-ship-deployer`;
-const BENCH_USER = `system:serviceaccount:${NS}:kube-ship-bench`;
+const BENCH_SA = 'kube-ship-bench';
+const DEPLOYER = serviceAccountUser(NAMESPACE, DEPLOYER_SA);
+const BENCH_USER = serviceAccountUser(NAMESPACE, BENCH_SA);
 const deployerKubeconfig = readFileSync(env.DEPLOYER_KUBECONFIG ?? '', 'utf8');
-const deployer = { kubeconfig: deployerKubeconfig, namespace: NS };
+const deployer = { kubeconfig: deployerKubeconfig, namespace: NAMESPACE };
 const audit = new Audit();
 const benchStarted = now();
-const secs = (ms: number): number => ms / 1000;
+
+// ------------------------------------------------------------------------------------------------ main
+async function main(): Promise<void> {
+  const { benchKc, crashRef } = await setUp();
+  // P1/P2 baselines take progressDeadlineSeconds (120 s) each: all runs at once, on their own Deployments in their
+  // own namespace (kube-ship watches its namespace only), while kube-ship's cases run in the foreground.
+  const crashBaselines = want('P1') ? await startCrashBaselines(crashRef) : undefined;
+  const crash = want('P1') ? await crashLoopRuns() : [];
+  const good = want('P3') || want('P5') ? await goodRolloutRuns(benchKc) : [];
+  const api = want('P4') ? await apiCostRuns(benchKc) : [];
+  const crashBase = crashBaselines ? await crashBaselines.finished() : [];
+  const scale = want('P6') ? await scaleRuns() : [];
+  const web = want('P7') ? await buildRuns('web') : [];
+  const heavy = want('P7') ? await buildRuns('heavy') : [];
+  const verdicts = want('P8') ? await harderVerdicts() : { rows: [], seconds: NaN };
+  const cancel = want('P9') ? await benchCancel({ runs: RUNS, repo: REPO, ns: NAMESPACE, deployerKubeconfig }) : [];
+
+  const results: Result[] = [
+    ...(crash.length
+      ? [
+          crashLoopToVerdict(crash, crashBase),
+          firstCrashToVerdict(crash, crashBase),
+          crashLoopToRestored(crash, crashBase),
+        ]
+      : []),
+    ...(good.length ? [goodRolloutToDone(good)] : []),
+    ...(api.length ? [apiRequestsPerRollout(api)] : []),
+    ...(good.length ? [startupToFirstRequest(good), distSize()] : []),
+    ...(scale.length ? [manyDeploymentsToDone(scale), peakRssOfManyDeployments(scale, good)] : []),
+    ...(web.length ? [registryCachedBuild(web), registryCachedCostlyBuild(heavy)] : []),
+    ...verdicts.rows,
+    ...cancel,
+  ];
+  const kept = writeLatest(results);
+  printReport(results, kept, verdicts.seconds);
+}
+
+/** `one(i)` for i = 0 .. n - 1, one after the other. */
+async function repeat<T>(n: number, one: (i: number) => Promise<T>): Promise<T[]> {
+  const runs: T[] = [];
+  for (let i = 0; i < n; i += 1) runs.push(await one(i));
+  return runs;
+}
+/** The tag a run deploys: good-b, good-a, good-b, ... so that each run changes the image. */
+const tagOfRun = (i: number): string => (i % 2 === 0 ? 'good-b' : 'good-a');
 
 // ------------------------------------------------------------------------------------------------ images
 const ACCEPT =
@@ -92,63 +152,54 @@ function buildImage(tag: string, variant: string): void {
   run('docker', ['push', `${REPO}:${tag}`]);
 }
 
-// ------------------------------------------------------------------------------------------------ cluster objects
-function deploymentManifest(
-  name: string,
-  namespace: string,
-  image: string,
-  o: { replicas: number; readyDelay?: string; bench: string },
-) {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace, labels: { bench: o.bench } },
-    spec: {
-      replicas: o.replicas,
-      progressDeadlineSeconds: PDS,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: {
-          labels: { app: name },
-          annotations: o.readyDelay ? { 'kube-ship.dev/ready-delay': o.readyDelay } : {},
-        },
-        spec: {
-          containers: [
-            {
-              name: 'app',
-              image,
-              readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1, failureThreshold: 2 },
-            },
-          ],
-        },
-      },
-    },
-  };
+// ------------------------------------------------------------------------------------------------ setup
+/** Images, the bench's ServiceAccount and the Deployments of the groups that run. */
+async function setUp(): Promise<{ benchKc: string; crashRef: string }> {
+  say('setup: images, the bench ServiceAccount, Deployments');
+  buildImage('good-a', 'bench-a');
+  buildImage('good-b', 'bench-b');
+  if (want('P1')) buildImage('crashloop', 'bench-crash');
+  if (want('P8')) buildImage('crashlate', 'bench-crashlate'); // KWOK's crashlate stage reads the word in the reference
+  const crashRef = want('P1') ? `${REPO}:crashloop@${await registryDigest(REPO, 'crashloop')}` : '';
+  const benchKc = benchKubeconfig();
+  await createDeployments();
+  say(`setup done in ${Math.round(secs(now() - benchStarted))} s`);
+  return { benchKc, crashRef };
 }
 
 /** A kubeconfig for the bench's own ServiceAccount (baselines), so that the audit log tells its requests apart. */
 function benchKubeconfig(): string {
-  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: BASE_NS } }));
-  const yaml = serviceAccountKubeconfig(
-    'kube-ship-bench',
-    [
-      { apiGroups: ['apps'], resources: ['deployments', 'replicasets'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-    ],
-    '2h',
-  );
+  apply([namespaceManifest(BASE_NS)]);
+  const yaml = serviceAccountKubeconfig(BENCH_SA, READER_RULES, '2h');
   const file = join(process.env.BENCH_TMP ?? '/tmp', 'bench.kubeconfig');
   writeFileSync(file, yaml, { mode: 0o600 });
   return file;
 }
 
-// ------------------------------------------------------------------------------------------------ watchers
-/** `kubectl get -w` with custom columns; resolves once the initial listing printed `ready` (watch established). */
-async function watcher(args: string[], ready: RegExp) {
-  const w = launch('kubectl', ['--kubeconfig', env.KUBECONFIG ?? '', 'get', ...args, '-w', '--no-headers'], { env });
-  await w.waitLine(ready, 20_000);
-  return w;
+/** Only the Deployments of the groups that run (P8 and P9 make their own), on the good image, rolled out. */
+async function createDeployments(): Promise<void> {
+  const good = `${REPO}:good-a`;
+  const ofGroup = (name: string, bench: string, o: { replicas: number; readyDelay?: string }) =>
+    deploymentManifest(name, { namespace: NAMESPACE, image: good, labels: { bench }, ...o });
+  const groups = [
+    { id: 'p1', on: want('P1'), items: [ofGroup('bench-p1', 'p1', { replicas: 3 })] },
+    { id: 'p3', on: want('P3') || want('P5'), items: [ofGroup('bench-p3', 'p3', { replicas: 3 })] },
+    { id: 'p4', on: want('P4'), items: [ofGroup('bench-p4', 'p4', { replicas: 3, readyDelay: '10s' })] },
+    { id: 'p7', on: want('P7'), items: [ofGroup('bench-p7', 'p7', { replicas: 1 })] },
+    { id: 'p6', on: want('P6'), items: P6_NAMES.map((n) => ofGroup(n, 'p6', { replicas: 2 })) },
+  ].filter((g) => g.on);
+  const baselines = want('P1')
+    ? BASE_NAMES.map((n) =>
+        deploymentManifest(n, { namespace: BASE_NS, image: good, replicas: 3, labels: { bench: 'base' } }),
+      )
+    : [];
+  const items = [...groups.flatMap((g) => g.items), ...baselines];
+  if (items.length > 0) apply(items);
+  if (groups.length > 0) await waitComplete(NAMESPACE, `bench in (${groups.map((g) => g.id).join(',')})`);
+  if (want('P1')) await waitComplete(BASE_NS, 'bench=base');
 }
+
+// ------------------------------------------------------------------------------------------------ watchers
 const podColumns =
   '-o=custom-columns=NAME:.metadata.name,APP:.metadata.labels.app,REASON:.status.containerStatuses[*].state.waiting.reason';
 const firstCrash = (lines: Line[], app: string, after: number): number | undefined =>
@@ -178,8 +229,8 @@ function poller(kubeconfigFile: string, name: string): { stop: () => void; polls
   let stopped = false;
   const poll = async (): Promise<void> => {
     polls += 1;
-    await get(`/apis/apps/v1/namespaces/${NS}/deployments/${name}`);
-    await get(`/apis/apps/v1/namespaces/${NS}/replicasets?labelSelector=${encodeURIComponent(`app=${name}`)}`);
+    await get(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/${name}`);
+    await get(`/apis/apps/v1/namespaces/${NAMESPACE}/replicasets?labelSelector=${encodeURIComponent(`app=${name}`)}`);
   };
   void poll();
   const timer = setInterval(() => void (stopped || poll()), 2000);
@@ -199,11 +250,11 @@ const deployInputs = (tag: string, targets: string[]) => ({
   build: 'false',
   image: REPO,
   tags: tag,
-  deployments: targets.map((t) => `${NS}/${t}`).join('\n'),
+  deployments: targets.map((t) => `${NAMESPACE}/${t}`).join('\n'),
   ...deployer,
 });
-const patchLine = (a: ActionProc, name: string): Promise<Line> => a.waitLine(new RegExp(`^${NS}/${name}: app -> `));
-// ------------------------------------------------------------------------------------------------ P1, P2
+
+// ------------------------------------------------------------------------------------------------ P1, P1b, P2
 interface CrashRun {
   verdict: number;
   crashToVerdict: number;
@@ -212,11 +263,11 @@ interface CrashRun {
 
 /** kube-ship: patch to the crash-looping image; verdict; rollback; restored template healthy. */
 async function oursCrash(): Promise<CrashRun> {
-  const pods = await watcher(['pods', '-n', NS, '-l', 'app=bench-p1', podColumns], /bench-p1/);
+  const pods = await watcher(['pods', '-n', NAMESPACE, '-l', 'app=bench-p1', podColumns], /bench-p1/);
   try {
     const a = startAction(deployInputs('crashloop', ['bench-p1']));
-    const patched = await patchLine(a, 'bench-p1');
-    const verdict = await a.waitLine(new RegExp(`^${NS}/bench-p1: pod \\S+ container \\S+: [A-Za-z]+`));
+    const patched = await patchLine(a, `${NAMESPACE}/bench-p1`);
+    const verdict = await a.waitLine(new RegExp(`^${NAMESPACE}/bench-p1: pod \\S+ container \\S+: [A-Za-z]+`));
     await expectResult(a, 'rolled-back');
     const rollbackAt = a.lines.find((l) => l.text === '::group::Rollback')?.t ?? Infinity;
     const restored = a.lines.find(
@@ -237,8 +288,7 @@ async function oursCrash(): Promise<CrashRun> {
 
 /** The script people write: set image; rollout status; rollout undo; rollout status. Admin identity, own namespace. */
 async function baselineCrash(name: string, crashRef: string, pods: { lines: Line[] }): Promise<CrashRun> {
-  const k = (...args: string[]) =>
-    launch('kubectl', ['--kubeconfig', env.KUBECONFIG ?? '', '-n', BASE_NS, ...args], { env });
+  const k = (...args: string[]) => startKubectl(['-n', BASE_NS, ...args]);
   const patch = await k('set', 'image', `deployment/${name}`, `app=${crashRef}`).exited;
   if (patch.code !== 0) throw new Error(`kubectl set image ${name} failed`);
   const status = k('rollout', 'status', `deployment/${name}`);
@@ -255,7 +305,69 @@ async function baselineCrash(name: string, crashRef: string, pods: { lines: Line
   };
 }
 
-// ------------------------------------------------------------------------------------------------ P3, P5
+/** The P1/P2 baselines, started all at once; `finished` waits for them (each takes the progress deadline). */
+async function startCrashBaselines(crashRef: string): Promise<{ finished: () => Promise<CrashRun[]> }> {
+  say(
+    `P1/P2 baseline: ${RUNS} x (kubectl set image; rollout status; rollout undo; rollout status) in parallel, ~${PROGRESS_DEADLINE_SECONDS + 10} s`,
+  );
+  const pods = await watcher(['pods', '-n', BASE_NS, podColumns], /bench-base-1/);
+  const runs = Promise.all(BASE_NAMES.map((n) => baselineCrash(n, crashRef, pods)));
+  return {
+    finished: async () => {
+      say('waiting for the P1/P2 baselines (progress deadline)');
+      const base = await runs;
+      pods.stop();
+      return base;
+    },
+  };
+}
+
+const crashLoopRuns = (): Promise<CrashRun[]> =>
+  repeat(RUNS, async (i) => {
+    const r = await oursCrash();
+    say(
+      `P1/P2 kube-ship run ${i + 1}: verdict ${secs(r.verdict).toFixed(2)} s, restored ${secs(r.restored).toFixed(2)} s`,
+    );
+    return r;
+  });
+
+/** P1: patch to a crash-looping image -> the failure verdict. */
+function crashLoopToVerdict(ours: CrashRun[], base: CrashRun[]): Result {
+  return result(
+    'P1',
+    'failure verdict: patch to a crash-looping image -> verdict',
+    's',
+    ours.map((r) => secs(r.verdict)),
+    base.map((r) => secs(r.verdict)),
+    `kubectl rollout status, progressDeadlineSeconds ${PROGRESS_DEADLINE_SECONDS} (default 600)`,
+  );
+}
+
+/** P1b: the first pod in CrashLoopBackOff, seen by a watch -> the failure verdict. */
+function firstCrashToVerdict(ours: CrashRun[], base: CrashRun[]): Result {
+  return result(
+    'P1b',
+    'first pod in CrashLoopBackOff (seen by a watch) -> verdict',
+    'ms',
+    ours.map((r) => r.crashToVerdict),
+    base.map((r) => r.crashToVerdict),
+    'kubectl rollout status, same deadline',
+  );
+}
+
+/** P2: patch to a crash-looping image -> the old template healthy again. */
+function crashLoopToRestored(ours: CrashRun[], base: CrashRun[]): Result {
+  return result(
+    'P2',
+    'time to restored: patch -> old template healthy again',
+    's',
+    ours.map((r) => secs(r.restored)),
+    base.map((r) => secs(r.restored)),
+    'kubectl rollout status; undo; status',
+  );
+}
+
+// ------------------------------------------------------------------------------------------------ P3, P5, P5b
 interface GoodRun {
   ours: number;
   oursVerdict: number;
@@ -267,9 +379,9 @@ interface GoodRun {
 async function goodRollout(tag: string, benchKc: string): Promise<GoodRun> {
   const mark = audit.mark();
   const a = startAction(deployInputs(tag, ['bench-p3']));
-  const patched = await patchLine(a, 'bench-p3');
+  const patched = await patchLine(a, `${NAMESPACE}/bench-p3`);
   // kubectl starts the instant the patch is done (it cannot start earlier: it would see the old, complete rollout).
-  const k = launch('kubectl', ['--kubeconfig', benchKc, 'rollout', 'status', 'deployment/bench-p3', '-n', NS], { env });
+  const k = startKubectl(['rollout', 'status', 'deployment/bench-p3', '-n', NAMESPACE], benchKc);
   const [fin, kx] = await Promise.all([expectResult(a, 'success'), k.exited]);
   if (kx.code !== 0) throw new Error(`kubectl rollout status failed: ${k.lines.map((l) => l.text).join('\n')}`);
   const verdict = a.lines.find((l) => /bench-p3: deployment "bench-p3" successfully rolled out/.test(l.text));
@@ -285,6 +397,56 @@ async function goodRollout(tag: string, benchKc: string): Promise<GoodRun> {
     startKubectl: first(BENCH_USER, k.startedAt) - k.startedAt,
     rssKiB: fin.rssKiB,
   };
+}
+
+const goodRolloutRuns = (benchKc: string): Promise<GoodRun[]> =>
+  repeat(P3_RUNS, async (i) => {
+    const g = await goodRollout(tagOfRun(i), benchKc);
+    say(`P3 run ${i + 1}: kube-ship ${secs(g.ours).toFixed(2)} s, kubectl ${secs(g.kubectl).toFixed(2)} s`);
+    return g;
+  });
+
+/** P3: a good rollout of 3 replicas, patch -> the step's exit. */
+function goodRolloutToDone(good: GoodRun[]): Result {
+  return result(
+    'P3',
+    'good rollout, 3 replicas: patch -> done (step exit)',
+    's',
+    good.map((r) => secs(r.ours)),
+    good.map((r) => secs(r.kubectl)),
+    'kubectl rollout status',
+    `kube-ship's verdict line came ${Math.round(median(good.map((r) => r.ours - r.oursVerdict)))} ms before its exit (median)`,
+  );
+}
+
+/** P5: process start -> its first request at the API server (audit log). */
+function startupToFirstRequest(good: GoodRun[]): Result {
+  return result(
+    'P5',
+    'start-up: process start -> first API request',
+    'ms',
+    good.map((r) => r.startOurs),
+    good.map((r) => r.startKubectl),
+    'kubectl rollout status',
+  );
+}
+
+/** P5b: dist/ on disk, beside the kubectl binary. */
+function distSize(): Result {
+  const kubectlPath = run('bash', ['-c', 'readlink -f "$(command -v kubectl)"']).trim();
+  return result(
+    'P5b',
+    'size on disk of dist/',
+    'MB',
+    [duBytes(join(ROOT, 'dist')) / 1e6],
+    [statSync(kubectlPath).size / 1e6],
+    'kubectl 1.34 binary',
+  );
+}
+function duBytes(dir: string): number {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .reduce((sum, e) => sum + statSync(join(e.parentPath, e.name)).size, 0);
 }
 
 // ------------------------------------------------------------------------------------------------ P4
@@ -312,9 +474,29 @@ async function apiCost(tag: string, benchKc: string): Promise<ApiRun> {
   };
 }
 
-// ------------------------------------------------------------------------------------------------ P6
+const apiCostRuns = (benchKc: string): Promise<ApiRun[]> =>
+  repeat(RUNS, async (i) => {
+    const r = await apiCost(tagOfRun(i), benchKc);
+    say(`P4 run ${i + 1}: kube-ship ${r.ours} requests, polling ${r.polling} requests over ${r.seconds.toFixed(1)} s`);
+    return r;
+  });
+
+/** P4: the requests of one whole step, counted at the server, against a 2 s polling loop over the same window. */
+function apiRequestsPerRollout(api: ApiRun[]): Result {
+  return result(
+    'P4',
+    `API requests, one ${median(api.map((r) => r.seconds)).toFixed(0)} s rollout (whole step)`,
+    'requests',
+    api.map((r) => r.ours),
+    api.map((r) => r.polling),
+    '2 s polling loop (Helm legacy waiter)',
+    `kube-ship requests, first run: ${JSON.stringify(api[0]?.breakdown ?? {})}`,
+  );
+}
+
+// ------------------------------------------------------------------------------------------------ P6, P6b
 const P6_COUNT = 50;
-const p6Names = Array.from({ length: P6_COUNT }, (_, i) => `bench-p6-${String(i).padStart(2, '0')}`);
+const P6_NAMES = Array.from({ length: P6_COUNT }, (_, i) => `bench-p6-${String(i).padStart(2, '0')}`);
 interface ScaleRun {
   wall: number;
   slowest: number;
@@ -324,14 +506,14 @@ interface ScaleRun {
 async function scale(tag: string): Promise<ScaleRun> {
   const cols =
     '-o=custom-columns=NAME:.metadata.name,GEN:.metadata.generation,OBS:.status.observedGeneration,SPEC:.spec.replicas,REP:.status.replicas,UPD:.status.updatedReplicas,AVL:.status.availableReplicas';
-  const w = await watcher(['deployments', '-n', NS, '-l', 'bench=p6', cols], new RegExp(p6Names.at(-1) ?? ''));
+  const w = await watcher(['deployments', '-n', NAMESPACE, '-l', 'bench=p6', cols], new RegExp(P6_NAMES.at(-1) ?? ''));
   const gen0 = new Map(w.lines.map((l) => l.text.split(/\s+/)).map(([n, g]) => [n ?? '', Number(g)]));
   try {
-    const a = startAction(deployInputs(tag, p6Names));
+    const a = startAction(deployInputs(tag, P6_NAMES));
     const fin = await expectResult(a, 'success');
     await sleep(300);
-    const perTarget = p6Names.map((name) => {
-      const patched = a.lines.find((l) => l.text.startsWith(`${NS}/${name}: app -> `))?.t ?? NaN;
+    const perTarget = P6_NAMES.map((name) => {
+      const patched = a.lines.find((l) => l.text.startsWith(`${NAMESPACE}/${name}: app -> `))?.t ?? NaN;
       const done =
         w.lines.find((l) => {
           const [n, g, o, spec, rep, upd, avl] = l.text.split(/\s+/).map((x, i) => (i === 0 ? x : Number(x) || 0)) as [
@@ -362,7 +544,41 @@ async function scale(tag: string): Promise<ScaleRun> {
   }
 }
 
-// ------------------------------------------------------------------------------------------------ P7
+const scaleRuns = (): Promise<ScaleRun[]> =>
+  repeat(RUNS, async (i) => {
+    const r = await scale(tagOfRun(i));
+    say(
+      `P6 run ${i + 1}: all 50 done ${secs(r.wall).toFixed(2)} s after the first patch, slowest single ${secs(r.slowest).toFixed(2)} s`,
+    );
+    return r;
+  });
+
+/** P6: 50 Deployments in one step, first patch -> all done, against the slowest single rollout in it. */
+function manyDeploymentsToDone(scale: ScaleRun[]): Result {
+  return result(
+    'P6',
+    `${P6_COUNT} Deployments in one step: first patch -> all done`,
+    's',
+    scale.map((r) => secs(r.wall)),
+    scale.map((r) => secs(r.slowest)),
+    'slowest single rollout in it',
+    `whole step (start -> exit): ${median(scale.map((r) => secs(r.step))).toFixed(1)} s median`,
+  );
+}
+
+/** P6b: the step's peak RSS with 50 Deployments, against the step with one (P3's runs). */
+function peakRssOfManyDeployments(scale: ScaleRun[], good: GoodRun[]): Result {
+  return result(
+    'P6b',
+    `peak RSS of the step, ${P6_COUNT} Deployments`,
+    'MiB',
+    scale.map((r) => r.rssKiB / 1024),
+    good.length ? good.map((r) => r.rssKiB / 1024) : null,
+    'kube-ship, 1 Deployment',
+  );
+}
+
+// ------------------------------------------------------------------------------------------------ P7, P7b
 interface BuildRun {
   seconds: number;
   cached: string;
@@ -387,14 +603,14 @@ async function build(app: keyof typeof APPS, mode: 'seed' | 'cold' | 'cached'): 
     tags: mode === 'seed' ? 'cache' : `${mode}`,
     context,
     'build-args': `VARIANT=bench-p7\nBASE_IMAGE=${env.BASE_IMAGE}`,
-    deployments: `${NS}/bench-p7:app`,
+    deployments: `${NAMESPACE}/bench-p7:app`,
     ...(mode === 'cold' ? { 'no-cache': 'true' } : {}),
     ...(mode === 'seed' ? { 'cache-to': cacheRef } : {}),
     ...(mode === 'cached' ? { 'cache-from': cacheRef } : {}),
     ...deployer,
   });
-  const start = await a.waitLine(/^::group::Build$/);
-  const end = await a.waitLine(/^::group::Push$/);
+  const start = await a.waitLine(/^::group::Build and push$/);
+  const end = await a.waitLine(/^::group::Digest$/);
   const fin = await a.finish();
   if (fin.outputs.result !== 'success' && fin.outputs.result !== 'no-op')
     throw new Error(`P7 ${app} ${mode}: ${fin.outputs.result}: ${fin.outputs['failure-reason']}`);
@@ -402,270 +618,69 @@ async function build(app: keyof typeof APPS, mode: 'seed' | 'cold' | 'cached'): 
   return { seconds: secs(end.t - start.t), cached };
 }
 
-// ------------------------------------------------------------------------------------------------ main
-function duBytes(dir: string): number {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .reduce((sum, e) => sum + statSync(join(e.parentPath, e.name)).size, 0);
+/** One run of P7: a cold build, then one from the registry cache. */
+interface BuildPair {
+  cold: BuildRun;
+  cached: BuildRun;
+}
+/** Seeds the app's registry cache, then RUNS pairs of builds. */
+async function buildRuns(app: keyof typeof APPS): Promise<BuildPair[]> {
+  say(`P7 ${app}: seed the registry cache, then cold and cached builds, each after docker builder prune -af`);
+  await build(app, 'seed');
+  return repeat(RUNS, async (i) => {
+    const cold = await build(app, 'cold');
+    const cached = await build(app, 'cached');
+    say(
+      `P7 ${app} run ${i + 1}: cold ${cold.seconds.toFixed(2)} s, registry cache ${cached.seconds.toFixed(2)} s (${cached.cached})`,
+    );
+    return { cold, cached };
+  });
 }
 
-async function main(): Promise<void> {
-  const results: Result[] = [];
-  const toggle = (i: number): string => (i % 2 === 0 ? 'good-b' : 'good-a');
+/** P7: examples/web built and pushed from the registry cache, against a cold build. */
+function registryCachedBuild(web: BuildPair[]): Result {
+  return result(
+    'P7',
+    'examples/web build+push after prune, registry cache',
+    's',
+    web.map((r) => r.cached.seconds),
+    web.map((r) => r.cold.seconds),
+    'cold build (no-cache, no cache-from)',
+    `cache use: ${web[0]?.cached.cached} (classic BuildKit: cache-to becomes inline cache in the pushed image)`,
+  );
+}
 
-  say('setup: images, the bench ServiceAccount, Deployments');
-  buildImage('good-a', 'bench-a');
-  buildImage('good-b', 'bench-b');
-  if (want('P1')) buildImage('crashloop', 'bench-crash');
-  if (want('P8')) buildImage('crashlate', 'bench-crashlate'); // KWOK's crashlate stage reads the word in the reference
-  const crashRef = want('P1') ? `${REPO}:crashloop@${await registryDigest(REPO, 'crashloop')}` : '';
-  const benchKc = benchKubeconfig();
-  const good = `${REPO}:good-a`;
-  const baseNames = Array.from({ length: RUNS }, (_, i) => `bench-base-${i + 1}`);
-  // Only the Deployments of the groups that run (P8 makes its own, per run).
-  const groups = [
-    { id: 'p1', on: want('P1'), items: [deploymentManifest('bench-p1', NS, good, { replicas: 3, bench: 'p1' })] },
-    {
-      id: 'p3',
-      on: want('P3') || want('P5'),
-      items: [deploymentManifest('bench-p3', NS, good, { replicas: 3, bench: 'p3' })],
-    },
-    {
-      id: 'p4',
-      on: want('P4'),
-      items: [deploymentManifest('bench-p4', NS, good, { replicas: 3, readyDelay: '10s', bench: 'p4' })],
-    },
-    { id: 'p7', on: want('P7'), items: [deploymentManifest('bench-p7', NS, good, { replicas: 1, bench: 'p7' })] },
-    {
-      id: 'p6',
-      on: want('P6'),
-      items: p6Names.map((n) => deploymentManifest(n, NS, good, { replicas: 2, bench: 'p6' })),
-    },
-  ].filter((g) => g.on);
-  const items = [
-    ...groups.flatMap((g) => g.items),
-    ...(want('P1') ? baseNames.map((n) => deploymentManifest(n, BASE_NS, good, { replicas: 3, bench: 'base' })) : []),
-  ];
-  if (items.length > 0) kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
-  if (groups.length > 0) await waitComplete(NS, `bench in (${groups.map((g) => g.id).join(',')})`);
-  if (want('P1')) await waitComplete(BASE_NS, 'bench=base');
-  say(`setup done in ${Math.round(secs(now() - benchStarted))} s`);
+/** P7b: the same with a costly build stage (bench/fixtures/heavy). */
+function registryCachedCostlyBuild(heavy: BuildPair[]): Result {
+  return result(
+    'P7b',
+    'same with a costly build stage (fixtures/heavy)',
+    's',
+    heavy.map((r) => r.cached.seconds),
+    heavy.map((r) => r.cold.seconds),
+    'cold build (no-cache)',
+    `cache use: ${heavy[0]?.cached.cached}; bench/fixtures/heavy = examples/web plus a stage with ~8 s of CPU and a 32 MB layer`,
+  );
+}
 
-  // P1/P2 baselines take progressDeadlineSeconds (120 s) each: all runs at once, on their own Deployments in their
-  // own namespace (kube-ship watches its namespace only), while kube-ship's cases run in the foreground.
-  let baselines: Promise<CrashRun[]> | undefined;
-  let basePods: Awaited<ReturnType<typeof watcher>> | undefined;
-  const crash: CrashRun[] = [];
-  if (want('P1')) {
-    say(
-      `P1/P2 baseline: ${RUNS} x (kubectl set image; rollout status; rollout undo; rollout status) in parallel, ~${PDS + 10} s`,
-    );
-    const pods = await watcher(['pods', '-n', BASE_NS, podColumns], /bench-base-1/);
-    basePods = pods;
-    baselines = Promise.all(baseNames.map((n) => baselineCrash(n, crashRef, pods)));
-    for (let i = 0; i < RUNS; i += 1) {
-      crash.push(await oursCrash());
-      say(
-        `P1/P2 kube-ship run ${i + 1}: verdict ${secs(crash.at(-1)?.verdict ?? 0).toFixed(2)} s, restored ${secs(crash.at(-1)?.restored ?? 0).toFixed(2)} s`,
-      );
-    }
-  }
-  const goodRuns: GoodRun[] = [];
-  const p3Runs = Math.max(RUNS, 5);
-  if (want('P3') || want('P5')) {
-    for (let i = 0; i < p3Runs; i += 1) {
-      goodRuns.push(await goodRollout(toggle(i), benchKc));
-      const g = goodRuns.at(-1);
-      say(
-        `P3 run ${i + 1}: kube-ship ${secs(g?.ours ?? 0).toFixed(2)} s, kubectl ${secs(g?.kubectl ?? 0).toFixed(2)} s`,
-      );
-    }
-  }
-  const api: ApiRun[] = [];
-  if (want('P4')) {
-    for (let i = 0; i < RUNS; i += 1) {
-      api.push(await apiCost(toggle(i), benchKc));
-      say(
-        `P4 run ${i + 1}: kube-ship ${api.at(-1)?.ours} requests, polling ${api.at(-1)?.polling} requests over ${api.at(-1)?.seconds.toFixed(1)} s`,
-      );
-    }
-  }
-  let base: CrashRun[] = [];
-  if (baselines) {
-    say('waiting for the P1/P2 baselines (progress deadline)');
-    base = await baselines;
-    basePods?.stop();
-  }
+// ------------------------------------------------------------------------------------------------ P8
+/** P8: the harder verdicts and the crowded namespace (bench/verdicts.ts), each case beside kubectl, in one run. */
+async function harderVerdicts(): Promise<{ rows: Result[]; seconds: number }> {
+  const started = now();
+  const rows = await benchVerdicts({
+    runs: P8_RUNS,
+    repo: REPO,
+    ns: NAMESPACE,
+    baseNs: BASE_NS,
+    deployerKubeconfig,
+    audit,
+  });
+  return { rows, seconds: secs(now() - started) };
+}
 
-  const scaleRuns: ScaleRun[] = [];
-  if (want('P6')) {
-    for (let i = 0; i < RUNS; i += 1) {
-      scaleRuns.push(await scale(toggle(i)));
-      say(
-        `P6 run ${i + 1}: all 50 done ${secs(scaleRuns.at(-1)?.wall ?? 0).toFixed(2)} s after the first patch, slowest single ${secs(scaleRuns.at(-1)?.slowest ?? 0).toFixed(2)} s`,
-      );
-    }
-  }
-
-  const builds = {
-    web: { cold: [] as BuildRun[], warm: [] as BuildRun[] },
-    heavy: { cold: [] as BuildRun[], warm: [] as BuildRun[] },
-  };
-  if (want('P7')) {
-    for (const app of ['web', 'heavy'] as const) {
-      say(`P7 ${app}: seed the registry cache, then cold and cached builds, each after docker builder prune -af`);
-      await build(app, 'seed');
-      for (let i = 0; i < RUNS; i += 1) {
-        const { cold, warm } = builds[app];
-        cold.push(await build(app, 'cold'));
-        warm.push(await build(app, 'cached'));
-        say(
-          `P7 ${app} run ${i + 1}: cold ${cold.at(-1)?.seconds.toFixed(2)} s, registry cache ${warm.at(-1)?.seconds.toFixed(2)} s (${warm.at(-1)?.cached})`,
-        );
-      }
-    }
-  }
-
-  // P8: the harder verdicts and the crowded namespace (bench/verdicts.ts), each case beside kubectl, in one run.
-  const p8Started = now();
-  const p8 = want('P8')
-    ? await benchVerdicts({
-        runs: P8_RUNS,
-        repo: REPO,
-        ns: NS,
-        baseNs: BASE_NS,
-        deployerKubeconfig,
-        audit,
-      })
-    : [];
-  const p8Seconds = secs(now() - p8Started);
-  // P9: the runner's cancel mid-rollout (bench/cancel.ts).
-  const p9 = want('P9') ? await benchCancel({ runs: RUNS, repo: REPO, ns: NS, deployerKubeconfig }) : [];
-
-  const kubectlPath = run('bash', ['-c', 'readlink -f "$(command -v kubectl)"']).trim();
-  const p4Seconds = api.map((r) => r.seconds);
-  if (crash.length > 0) {
-    results.push(
-      result(
-        'P1',
-        'failure verdict: patch to a crash-looping image -> verdict',
-        's',
-        crash.map((r) => secs(r.verdict)),
-        base.map((r) => secs(r.verdict)),
-        `kubectl rollout status, progressDeadlineSeconds ${PDS} (default 600)`,
-      ),
-      result(
-        'P1b',
-        'first pod in CrashLoopBackOff (seen by a watch) -> verdict',
-        'ms',
-        crash.map((r) => r.crashToVerdict),
-        base.map((r) => r.crashToVerdict),
-        'kubectl rollout status, same deadline',
-      ),
-      result(
-        'P2',
-        'time to restored: patch -> old template healthy again',
-        's',
-        crash.map((r) => secs(r.restored)),
-        base.map((r) => secs(r.restored)),
-        'kubectl rollout status; undo; status',
-      ),
-    );
-  }
-  if (goodRuns.length > 0) {
-    results.push(
-      result(
-        'P3',
-        'good rollout, 3 replicas: patch -> done (step exit)',
-        's',
-        goodRuns.map((r) => secs(r.ours)),
-        goodRuns.map((r) => secs(r.kubectl)),
-        'kubectl rollout status',
-        `kube-ship's verdict line came ${Math.round(median(goodRuns.map((r) => r.ours - r.oursVerdict)))} ms before its exit (median)`,
-      ),
-    );
-  }
-  if (api.length > 0) {
-    results.push(
-      result(
-        'P4',
-        `API requests, one ${median(p4Seconds).toFixed(0)} s rollout (whole step)`,
-        'requests',
-        api.map((r) => r.ours),
-        api.map((r) => r.polling),
-        '2 s polling loop (Helm legacy waiter)',
-        `kube-ship requests, first run: ${JSON.stringify(api[0]?.breakdown ?? {})}`,
-      ),
-    );
-  }
-  if (goodRuns.length > 0) {
-    results.push(
-      result(
-        'P5',
-        'start-up: process start -> first API request',
-        'ms',
-        goodRuns.map((r) => r.startOurs),
-        goodRuns.map((r) => r.startKubectl),
-        'kubectl rollout status',
-      ),
-      result(
-        'P5b',
-        'size on disk of dist/',
-        'MB',
-        [duBytes(join(ROOT, 'dist')) / 1e6],
-        [statSync(kubectlPath).size / 1e6],
-        'kubectl 1.34 binary',
-      ),
-    );
-  }
-  if (scaleRuns.length > 0) {
-    results.push(
-      result(
-        'P6',
-        `${P6_COUNT} Deployments in one step: first patch -> all done`,
-        's',
-        scaleRuns.map((r) => secs(r.wall)),
-        scaleRuns.map((r) => secs(r.slowest)),
-        'slowest single rollout in it',
-        `whole step (start -> exit): ${median(scaleRuns.map((r) => secs(r.step))).toFixed(1)} s median`,
-      ),
-      result(
-        'P6b',
-        `peak RSS of the step, ${P6_COUNT} Deployments`,
-        'MiB',
-        scaleRuns.map((r) => r.rssKiB / 1024),
-        goodRuns.length ? goodRuns.map((r) => r.rssKiB / 1024) : null,
-        'kube-ship, 1 Deployment',
-      ),
-    );
-  }
-  if (builds.web.warm.length > 0) {
-    const { web, heavy } = builds;
-    results.push(
-      result(
-        'P7',
-        'examples/web build+push after prune, registry cache',
-        's',
-        web.warm.map((r) => r.seconds),
-        web.cold.map((r) => r.seconds),
-        'cold build (no-cache, no cache-from)',
-        `cache use: ${web.warm[0]?.cached} (classic BuildKit: cache-to becomes inline cache in the pushed image)`,
-      ),
-      result(
-        'P7b',
-        'same with a costly build stage (fixtures/heavy)',
-        's',
-        heavy.warm.map((r) => r.seconds),
-        heavy.cold.map((r) => r.seconds),
-        'cold build (no-cache)',
-        `cache use: ${heavy.warm[0]?.cached}; bench/fixtures/heavy = examples/web plus a stage with ~8 s of CPU and a 32 MB layer`,
-      ),
-    );
-  }
-
-  results.push(...p8, ...p9);
-
-  // latest.json keeps the rows of the groups this run did not measure (each row says when it was measured).
+// ------------------------------------------------------------------------------------------------ report
+/** latest.json keeps the rows of the groups this run did not measure (each row says when it was measured). */
+function writeLatest(results: Result[]): Result[] {
   const measuredAt = new Date().toISOString();
   for (const r of results) r.measured_at = measuredAt;
   const latest = join(ROOT, 'bench/results/latest.json');
@@ -674,63 +689,7 @@ async function main(): Promise<void> {
   const merged = [...kept, ...results].sort((a, b) => order(a.id) - order(b.id));
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(latest, `${JSON.stringify(merged, null, 2)}\n`);
-  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(
-    `\nkube-ship bench, ${new Date().toISOString()}, node ${process.version}, ${RUNS} runs (P3/P5: ${p3Runs}, P8: ${want('P8') ? P8_RUNS : 0}), ${Math.round(secs(now() - benchStarted))} s total, load average ${load}`,
-  );
-  console.log(table(results));
-  console.log(
-    [
-      '',
-      `Notes: medians, min – max show the machine's noise (2 cores, shared with other test runs). ratio = kube-ship / baseline.`,
-      ...(crash.length
-        ? [
-            `P1/P2: the baseline Deployments have progressDeadlineSeconds ${PDS}; with the Kubernetes default (600) kubectl waits ~480 s longer.`,
-            '       The baselines ran in parallel in their own namespace while P1-P4 of kube-ship ran (CPU noise for both).',
-          ]
-        : []),
-      ...(goodRuns.length
-        ? [
-            "P3: kubectl rollout status is started the instant kube-ship's patch returns (before it, it would see the old rollout as done).",
-          ]
-        : []),
-      ...(api.length
-        ? [
-            "P4: requests counted in the API server's audit log per identity (kube-ship: the deployer ServiceAccount; the loop: its own),",
-            "    over the same window; the loop does GET deployment + LIST replicasets every 2 s. kube-ship's count is flat in the rollout's",
-            "    length (list + watch), the loop's grows by 1 request/s.",
-          ]
-        : []),
-      ...(goodRuns.length ? ['P5b: baseline = the kubectl 1.34 binary.'] : []),
-      ...(scaleRuns.length
-        ? [
-            'P6: 2 replicas each; baseline = the slowest of the 50 rollouts, each timed from its own patch to complete',
-            "    (kubectl's rule) by a separate watch. P6b: baseline = kube-ship with 1 Deployment (the P3 runs).",
-          ]
-        : []),
-      ...(builds.web.warm.length
-        ? [
-            "P7: each build after docker builder prune -af and removal of the app's local images; time = the action's Build group (build + push).",
-          ]
-        : []),
-      ...(p8.length
-        ? [
-            'P8 (bench/verdicts.ts): cases 1-4 ran side by side (the two 120 s kubectl baselines in the background), the crowded',
-            '    namespace alone. P8/P8b/P8c baselines: admin kubectl set image + rollout status on a twin Deployment in its own namespace',
-            `    (P8b: a second namespace with the same quota); progressDeadlineSeconds ${PDS}, the Kubernetes default is 600 (~480 s longer).`,
-            "    P8c: kube-ship's time is patch -> its verdict; kubectl's is set image -> its exit (it reports success): not a speed ratio.",
-            "    P8d: kubectl started the instant kube-ship's patch returned; P8e counts each tool's ServiceAccount in the audit log.",
-            '    P8f-i: bake 0s; bytes counted by a TCP relay on 127.0.0.1 in front of the API server (TLS passes through, so they',
-            '    include TLS overhead); peak RSS from /usr/bin/time.',
-          ]
-        : []),
-      ...results.filter((r) => r.note).map((r) => `${r.id}: ${r.note}`),
-      ...(p8.length
-        ? [`P8 group: ${p8Seconds.toFixed(0)} s wall time (${P8_RUNS} run${P8_RUNS === 1 ? '' : 's'})`]
-        : []),
-      `Wrote bench/results/latest.json (${results.length} rows from this run${kept.length ? `, ${kept.length} kept from the previous file: ${kept.map((r) => r.id).join(' ')}` : ''})`,
-    ].join('\n'),
-  );
+  return kept;
 }
 
 /** Table order: P1, P1b, P2, ..., P8, P8b, ... */
@@ -739,9 +698,59 @@ function order(id: string): number {
   return m ? Number(m[1]) * 100 + (m[2] ? m[2].charCodeAt(0) - 96 : 0) : 1e6;
 }
 
-function median(values: number[]): number {
-  const v = [...values].filter(Number.isFinite).sort((a, b) => a - b);
-  return v.length ? ((v[Math.floor((v.length - 1) / 2)] ?? 0) + (v[Math.ceil((v.length - 1) / 2)] ?? 0)) / 2 : NaN;
+/** The notes under the table, each shown when this run made the row it is keyed by. */
+const NOTES: Record<string, string[]> = {
+  P1: [
+    `P1/P2: the baseline Deployments have progressDeadlineSeconds ${PROGRESS_DEADLINE_SECONDS}; with the Kubernetes default (600) kubectl waits ~480 s longer.`,
+    '       The baselines ran in parallel in their own namespace while P1-P4 of kube-ship ran (CPU noise for both).',
+  ],
+  P3: [
+    "P3: kubectl rollout status is started the instant kube-ship's patch returns (before it, it would see the old rollout as done).",
+  ],
+  P4: [
+    "P4: requests counted in the API server's audit log per identity (kube-ship: the deployer ServiceAccount; the loop: its own),",
+    "    over the same window; the loop does GET deployment + LIST replicasets every 2 s. kube-ship's count is flat in the rollout's",
+    "    length (list + watch), the loop's grows by 1 request/s.",
+  ],
+  P5b: ['P5b: baseline = the kubectl 1.34 binary.'],
+  P6: [
+    'P6: 2 replicas each; baseline = the slowest of the 50 rollouts, each timed from its own patch to complete',
+    "    (kubectl's rule) by a separate watch. P6b: baseline = kube-ship with 1 Deployment (the P3 runs).",
+  ],
+  P7: [
+    "P7: each build after docker builder prune -af and removal of the app's local images; time = the action's Build group (build + push).",
+  ],
+  P8: [
+    'P8 (bench/verdicts.ts): cases 1-4 ran side by side (the two 120 s kubectl baselines in the background), the crowded',
+    '    namespace alone. P8/P8b/P8c baselines: admin kubectl set image + rollout status on a twin Deployment in its own namespace',
+    `    (P8b: a second namespace with the same quota); progressDeadlineSeconds ${PROGRESS_DEADLINE_SECONDS}, the Kubernetes default is 600 (~480 s longer).`,
+    "    P8c: kube-ship's time is patch -> its verdict; kubectl's is set image -> its exit (it reports success): not a speed ratio.",
+    "    P8d: kubectl started the instant kube-ship's patch returned; P8e counts each tool's ServiceAccount in the audit log.",
+    '    P8f-i: bake 0s; bytes counted by a TCP relay on 127.0.0.1 in front of the API server (TLS passes through, so they',
+    '    include TLS overhead); peak RSS from /usr/bin/time.',
+  ],
+};
+
+/** The heading, the table and the notes, on stdout. */
+function printReport(results: Result[], kept: Result[], verdictSeconds: number): void {
+  const made = (id: string): boolean => results.some((r) => r.id === id);
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(
+    `\nkube-ship bench, ${new Date().toISOString()}, node ${process.version}, ${RUNS} runs (P3/P5: ${P3_RUNS}, P8: ${want('P8') ? P8_RUNS : 0}), ${Math.round(secs(now() - benchStarted))} s total, load average ${load}`,
+  );
+  console.log(table(results));
+  console.log(
+    [
+      '',
+      `Notes: medians, min – max show the machine's noise (2 cores, shared with other test runs). ratio = kube-ship / baseline.`,
+      ...Object.entries(NOTES).flatMap(([id, lines]) => (made(id) ? lines : [])),
+      ...results.filter((r) => r.note).map((r) => `${r.id}: ${r.note}`),
+      ...(made('P8')
+        ? [`P8 group: ${verdictSeconds.toFixed(0)} s wall time (${P8_RUNS} run${P8_RUNS === 1 ? '' : 's'})`]
+        : []),
+      `Wrote bench/results/latest.json (${results.length} rows from this run${kept.length ? `, ${kept.length} kept from the previous file: ${kept.map((r) => r.id).join(' ')}` : ''})`,
+    ].join('\n'),
+  );
 }
 
 await main();

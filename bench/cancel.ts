@@ -4,7 +4,7 @@
  * until the step has exited. The tool people use instead, `kubectl rollout status`, leaves the new template in
  * place when it is interrupted: there is no baseline time, only what each leaves behind.
  */
-import { BUNDLE, NODE, kubectl, launch, now, result, sleep, waitComplete, type Result } from './lib.js';
+import { BUNDLE, NODE, apply, kubectl, launch, now, result, sleep, waitComplete, type Result } from './lib.js';
 import { runnerEnvironment } from '../__tests__/e2e/harness.js';
 
 export interface CancelOptions {
@@ -68,7 +68,7 @@ async function cancelledDeploy(opts: CancelOptions): Promise<{ restored: number;
 
 export async function benchCancel(opts: CancelOptions): Promise<Result[]> {
   kubectl(['delete', 'deployment', NAME, '-n', opts.ns, '--ignore-not-found', '--wait=true']);
-  kubectl(['apply', '-f', '-'], JSON.stringify(manifest(opts.ns, `${opts.repo}:good-a`)));
+  apply([manifest(opts.ns, `${opts.repo}:good-a`)]);
   await waitComplete(opts.ns, 'bench=p9');
   const runs: { restored: number; exited: number }[] = [];
   for (let i = 0; i < opts.runs; i += 1) runs.push(await cancelledDeploy(opts));

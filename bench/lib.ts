@@ -1,14 +1,23 @@
 /**
- * Helpers of the bench (bench/bench.ts): processes whose output lines carry arrival times, the bundled action run
- * the way the GitHub runner runs it (same variables as __tests__/e2e/harness.ts), the API server's audit log read
- * back per identity, kubectl watchers, statistics and the table.
+ * What the bench's cases share (bench/bench.ts, verdicts.ts, cancel.ts, soak.ts): processes whose output lines carry
+ * arrival times, the bundled action run the way the GitHub runner runs it (same variables as
+ * __tests__/e2e/harness.ts), the bench's Deployments, kubectl watchers, the API server's audit log read back per
+ * identity, statistics and the table.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { openSync, readFileSync, readSync, closeSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, env, parseRunnerFile, runnerEnvironment } from '../__tests__/e2e/harness.js';
+import {
+  NAMESPACE,
+  REGISTRY,
+  ROOT,
+  env,
+  parseRunnerFile,
+  runnerEnvironment,
+  type Rule,
+} from '../__tests__/e2e/harness.js';
 
-export { ROOT, env };
+export { NAMESPACE, REGISTRY, ROOT, env };
 export const NODE = join(ROOT, 'node_modules/.bin/node');
 /** The bundle measured: dist/index.js, or another build (e.g. an older one, to compare) with KUBE_SHIP_BUNDLE. */
 export const BUNDLE = process.env.KUBE_SHIP_BUNDLE || join(ROOT, 'dist/index.js');
@@ -22,13 +31,15 @@ export interface Line {
   t: number;
   text: string;
 }
-/** The last lines of a process's output for an error message, without `::add-mask::` lines (they hold secrets). */
-const tail = (lines: Line[]): string =>
-  lines
-    .filter((l) => !l.text.startsWith('::add-mask::'))
-    .slice(-15)
+/** The lines a kept log or an error message may show: all but `::add-mask::` lines (they hold secrets). */
+export const shownLines = (lines: Line[]): Line[] => lines.filter((l) => !l.text.startsWith('::add-mask::'));
+/** The shown lines as text. */
+export const logText = (lines: Line[]): string =>
+  shownLines(lines)
     .map((l) => l.text)
     .join('\n');
+/** The last `n` shown lines as text, for an error message. */
+const tail = (lines: Line[], n: number): string => logText(shownLines(lines).slice(-n));
 export interface Proc {
   pid: number;
   startedAt: number;
@@ -85,14 +96,14 @@ export function launch(cmd: string, args: string[], options: { env?: NodeJS.Proc
           () =>
             reject(
               new Error(
-                `no line matching ${re} within ${timeoutMs} ms from ${cmd} ${args.slice(0, 3).join(' ')}\n${tail(lines)}`,
+                `no line matching ${re} within ${timeoutMs} ms from ${cmd} ${args.slice(0, 3).join(' ')}\n${tail(lines, 15)}`,
               ),
             ),
           timeoutMs,
         );
         waiters.push({ re, resolve: (l) => (clearTimeout(timer), resolve(l)) });
         void exited.then(() =>
-          setTimeout(() => reject(new Error(`exited before a line matching ${re}:\n${tail(lines)}`)), 50),
+          setTimeout(() => reject(new Error(`exited before a line matching ${re}:\n${tail(lines, 15)}`)), 50),
         );
       });
     },
@@ -119,8 +130,30 @@ export function run(
   return r.stdout;
 }
 
+/** `cmd args` under /usr/bin/time, which writes the process's peak RSS (KiB) to `rssFile` when it exits. */
+export function launchTimed(
+  cmd: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; rssFile: string },
+): Proc & { rssKiB(): number } {
+  const { rssFile } = options;
+  const proc = launch('/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args], { env: options.env });
+  return { ...proc, rssKiB: () => Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) };
+}
+
 export const kubectl = (args: string[], input?: string, kubeconfig = env.KUBECONFIG ?? ''): string =>
   run('kubectl', ['--kubeconfig', kubeconfig, ...args], { input });
+
+/** `kubectl ARGS` as a process whose lines are timed, with the stack's admin kubeconfig unless told another. */
+export const startKubectl = (args: string[], kubeconfig = env.KUBECONFIG ?? ''): Proc =>
+  launch('kubectl', ['--kubeconfig', kubeconfig, ...args], { env });
+
+/** `kubectl get -w` with custom columns; resolves once the initial listing printed `ready` (watch established). */
+export async function watcher(args: string[], ready: RegExp): Promise<Proc> {
+  const w = startKubectl(['get', ...args, '-w', '--no-headers']);
+  await w.waitLine(ready, 20_000);
+  return w;
+}
 
 // ------------------------------------------------------------------------------------------------ the action
 export interface ActionProc extends Proc {
@@ -137,9 +170,7 @@ export interface ActionProc extends Proc {
 export function startAction(inputs: Record<string, string>, extraEnv: Record<string, string> = {}): ActionProc {
   const { env: childEnv, files, dir } = runnerEnvironment(inputs, { INPUT_TIMEOUT: '5m', ...extraEnv });
   const rssFile = join(dir, 'rss');
-  const proc = launch('/usr/bin/time', ['-f', '%M', '-o', rssFile, NODE, BUNDLE], {
-    env: childEnv,
-  });
+  const proc = launchTimed(NODE, [BUNDLE], { env: childEnv, rssFile });
   return {
     ...proc,
     dir,
@@ -150,11 +181,79 @@ export function startAction(inputs: Record<string, string>, extraEnv: Record<str
         ...exit,
         outputs: parseRunnerFile(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
         summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
-        rssKiB: Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()),
+        rssKiB: proc.rssKiB(),
       };
     },
   };
 }
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/** The action's line saying it patched `key` (`namespace/name`), with its time. */
+export const patchLine = (a: ActionProc, key: string): Promise<Line> =>
+  a.waitLine(new RegExp(`^${escapeRegExp(key)}: app -> `));
+
+// ------------------------------------------------------------------------------------------------ cluster objects
+/** The bench Deployments' progressDeadlineSeconds (Kubernetes' default is 600): what kubectl waits on a stuck rollout. */
+export const PROGRESS_DEADLINE_SECONDS = 120;
+/** The stack's deployer ServiceAccount (kube-ship's identity; scripts/stack/up.sh), in NAMESPACE. */
+export const DEPLOYER_SA = 'kube-ship-deployer';
+/** The user name the audit log gives a ServiceAccount. */
+export const serviceAccountUser = (namespace: string, name: string): string =>
+  `system:serviceaccount:${namespace}:${name}`;
+/** What the baselines' own identities may do: read Deployments, ReplicaSets and pods, as kubectl rollout status does. */
+export const READER_RULES: Rule[] = [
+  { apiGroups: ['apps'], resources: ['deployments', 'replicasets'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+];
+
+export interface DeploymentSpec {
+  namespace: string;
+  replicas: number;
+  image: string;
+  labels: Record<string, string>;
+  /** The KWOK stage's `kube-ship.dev/ready-delay`: how long a new pod takes to become ready. */
+  readyDelay?: string;
+  nodeSelector?: Record<string, string>;
+  /** RollingUpdate maxSurge / maxUnavailable (Kubernetes' defaults when `surge` is left out). */
+  surge?: number;
+  unavailable?: number;
+}
+/** A Deployment of the bench: pods selected by `app: name`, a readiness probe that passes, the bench's deadline. */
+export function deploymentManifest(name: string, s: DeploymentSpec) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: s.namespace, labels: s.labels },
+    spec: {
+      replicas: s.replicas,
+      progressDeadlineSeconds: PROGRESS_DEADLINE_SECONDS,
+      selector: { matchLabels: { app: name } },
+      ...(s.surge === undefined
+        ? {}
+        : { strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: s.surge, maxUnavailable: s.unavailable } } }),
+      template: {
+        metadata: {
+          labels: { app: name },
+          annotations: s.readyDelay ? { 'kube-ship.dev/ready-delay': s.readyDelay } : {},
+        },
+        spec: {
+          ...(s.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),
+          containers: [
+            {
+              name: 'app',
+              image: s.image,
+              readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1, failureThreshold: 2 },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+export const namespaceManifest = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+/** `kubectl apply` (admin) of `items`, as one List. */
+export const apply = (items: object[]): string =>
+  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
 
 // ------------------------------------------------------------------------------------------------ rollouts
 interface DeploymentStatus {
@@ -190,13 +289,7 @@ export async function waitComplete(namespace: string, selector: string, timeoutM
 export async function expectResult(a: ActionProc, want: string) {
   const fin = await a.finish();
   if (fin.outputs.result !== want) {
-    throw new Error(
-      `expected result ${want}, got ${fin.outputs.result} (exit ${fin.code}):\n${a.lines
-        .filter((l) => !l.text.startsWith('::add-mask::'))
-        .slice(-30)
-        .map((l) => l.text)
-        .join('\n')}`,
-    );
+    throw new Error(`expected result ${want}, got ${fin.outputs.result} (exit ${fin.code}):\n${tail(a.lines, 30)}`);
   }
   return fin;
 }
@@ -269,6 +362,8 @@ export function verbBreakdown(events: AuditEvent[]): Record<string, number> {
 }
 
 // ------------------------------------------------------------------------------------------------ statistics
+export const secs = (ms: number): number => ms / 1000;
+
 export interface Stat {
   median: number;
   min: number;
@@ -282,6 +377,8 @@ export function stat(values: number[]): Stat {
   const median = v.length % 2 ? (v[mid] ?? NaN) : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
   return { median, min: v[0] ?? NaN, max: v[v.length - 1] ?? NaN, n: v.length };
 }
+/** The median of the finite values, NaN when there are none. */
+export const median = (values: number[]): number => stat(values).median;
 
 export interface Result {
   id: string;

@@ -5,11 +5,9 @@
  * no growth means no watch outlives its process. It prints, per cycle, the time from the step's last line to its
  * exit (nothing left keeping Node alive) and its peak RSS, then first/last/max of each.
  */
-import { env, kubectl, say, startAction, waitComplete } from './lib.js';
+import { NAMESPACE, REGISTRY, apply, env, kubectl, say, startAction, waitComplete } from './lib.js';
 
 const CYCLES = Number(process.env.SOAK_CYCLES ?? 100);
-const NAMESPACE = env.DEPLOYER_NAMESPACE ?? 'kube-ship-e2e';
-const REGISTRY = env.REGISTRY ?? '127.0.0.1:5000';
 const NAME = 'soak';
 
 /** Open WATCH requests the API server counts right now. */
@@ -36,7 +34,7 @@ function createTarget(): void {
     },
   };
   kubectl(['delete', 'deployment', NAME, '-n', NAMESPACE, '--ignore-not-found', '--wait=true']);
-  kubectl(['apply', '-f', '-'], JSON.stringify(manifest));
+  apply([manifest]);
 }
 
 async function main(): Promise<void> {

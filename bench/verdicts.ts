@@ -16,18 +16,32 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Audit,
+  DEPLOYER_SA,
+  PROGRESS_DEADLINE_SECONDS,
+  READER_RULES,
+  apply,
+  deploymentManifest,
   env,
   expectResult,
   kubectl,
-  launch,
+  launchTimed,
+  logText,
+  namespaceManifest,
   now,
+  patchLine,
   result,
   say,
+  secs,
+  serviceAccountUser,
+  shownLines,
   sleep,
   startAction,
+  startKubectl,
   verbBreakdown,
   waitComplete,
+  watcher,
   type ActionProc,
+  type DeploymentSpec,
   type Line,
   type Proc,
   type Result,
@@ -47,7 +61,6 @@ export interface P8Options {
   audit: Audit;
 }
 
-const PDS = 120;
 const NODE = 'kwok-node-0';
 const NODE_LABEL = 'kube-ship.dev/bench-p8';
 const QUOTA_NS = 'kube-ship-bench-quota';
@@ -57,12 +70,11 @@ const EMPTY_NS = 'kube-ship-bench-empty';
 const FILLER = 2000;
 const SLOW_REPLICAS = 7;
 const SLOW_DELAY = '45s';
-const secs = (ms: number): number => ms / 1000;
 const MiB = (kib: number): number => kib / 1024;
 const KiB = (bytes: number): number => bytes / 1024;
 const API_SERVER = 'https://127.0.0.1:6443';
 
-/** What each kind of identity may do: kube-ship's Role (README "Permissions"), and a read-only one for kubectl. */
+/** What kube-ship's identity may do (README "Permissions"); kubectl's is read-only (READER_RULES). */
 const DEPLOYER_RULES = [
   { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'patch'] },
   { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch'] },
@@ -70,55 +82,11 @@ const DEPLOYER_RULES = [
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
 ];
-const READER_RULES = [
-  { apiGroups: ['apps'], resources: ['deployments', 'replicasets'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-];
 
 // ------------------------------------------------------------------------------------------------ cluster objects
-interface Spec {
-  namespace: string;
-  replicas: number;
-  image: string;
-  readyDelay?: string;
-  nodeSelector?: Record<string, string>;
-  surge?: number;
-  unavailable?: number;
-}
-function manifest(name: string, s: Spec) {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: s.namespace, labels: { bench: 'p8', app: name } },
-    spec: {
-      replicas: s.replicas,
-      progressDeadlineSeconds: PDS,
-      selector: { matchLabels: { app: name } },
-      ...(s.surge === undefined
-        ? {}
-        : { strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: s.surge, maxUnavailable: s.unavailable } } }),
-      template: {
-        metadata: {
-          labels: { app: name },
-          annotations: s.readyDelay ? { 'kube-ship.dev/ready-delay': s.readyDelay } : {},
-        },
-        spec: {
-          ...(s.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),
-          containers: [
-            {
-              name: 'app',
-              image: s.image,
-              readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1, failureThreshold: 2 },
-            },
-          ],
-        },
-      },
-    },
-  };
-}
-const apply = (items: object[]): string =>
-  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
-const namespace = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+/** A P8 Deployment: labelled `bench: p8` and `app: name`. */
+const manifest = (name: string, s: Omit<DeploymentSpec, 'labels'>) =>
+  deploymentManifest(name, { ...s, labels: { bench: 'p8', app: name } });
 
 /** A Role with `rules` in `ns`, bound to the ServiceAccount `sa` of the bench's namespace. */
 function grant(opts: P8Options, ns: string, sa: string, rules: object[]) {
@@ -148,23 +116,10 @@ async function clear(ns: string): Promise<void> {
 
 // ------------------------------------------------------------------------------------------------ processes
 /** `kubectl ARGS` under /usr/bin/time (peak RSS), with the given kubeconfig. */
-function timedKubectl(kubeconfigFile: string, args: string[]): Proc & { rssKiB: () => number } {
-  const rssFile = `${kubeconfigFile}.rss`;
-  const p = launch('/usr/bin/time', ['-f', '%M', '-o', rssFile, 'kubectl', '--kubeconfig', kubeconfigFile, ...args], {
-    env,
-  });
-  return { ...p, rssKiB: () => Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) };
-}
+const timedKubectl = (kubeconfigFile: string, args: string[]): Proc & { rssKiB: () => number } =>
+  launchTimed('kubectl', ['--kubeconfig', kubeconfigFile, ...args], { env, rssFile: `${kubeconfigFile}.rss` });
 /** kubectl as admin in `ns` (the baselines of P1's kind). */
-const adminKubectl = (ns: string, ...args: string[]): Proc =>
-  launch('kubectl', ['--kubeconfig', env.KUBECONFIG ?? '', '-n', ns, ...args], { env });
-
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-const text = (lines: Line[]): string =>
-  lines
-    .filter((l) => !l.text.startsWith('::add-mask::'))
-    .map((l) => l.text)
-    .join('\n');
+const adminKubectl = (ns: string, ...args: string[]): Proc => startKubectl(['-n', ns, ...args]);
 
 /** With BENCH_LOG_DIR set, each P8 step's log (without its ::add-mask:: lines) is kept there as p8-NAME.log. */
 function keepLog(name: string, a: ActionProc): void {
@@ -172,8 +127,7 @@ function keepLog(name: string, a: ActionProc): void {
   if (!dir) return;
   mkdirSync(dir, { recursive: true });
   const stamp = (t: number): string => new Date(t).toISOString().slice(11, 23);
-  const body = a.lines
-    .filter((l) => !l.text.startsWith('::add-mask::'))
+  const body = shownLines(a.lines)
     .map((l) => `${stamp(l.t)} ${l.text}`)
     .join('\n');
   writeFileSync(join(dir, `p8-${name}-${new Date(a.startedAt).toISOString().slice(11, 19)}.log`), `${body}\n`);
@@ -186,7 +140,6 @@ function ship(opts: P8Options, key: string, tag: string, kubeconfig: string, ext
     extra,
   );
 }
-const patchLine = (a: ActionProc, key: string): Promise<Line> => a.waitLine(new RegExp(`^${escape(key)}: app -> `));
 
 /**
  * kube-ship's verdict on a failed target: the last line it printed about `key` before its Rollback group (the line
@@ -194,9 +147,9 @@ const patchLine = (a: ActionProc, key: string): Promise<Line> => a.waitLine(new 
  */
 function verdictLine(a: ActionProc, key: string): Line {
   const rollback = a.lines.findIndex((l) => l.text === '::group::Rollback');
-  if (rollback < 0) throw new Error(`${key}: kube-ship did not roll back:\n${text(a.lines.slice(-30))}`);
+  if (rollback < 0) throw new Error(`${key}: kube-ship did not roll back:\n${logText(a.lines.slice(-30))}`);
   const line = a.lines.slice(0, rollback).findLast((l) => l.text.startsWith(`${key}: `));
-  if (!line) throw new Error(`${key}: no line before the rollback:\n${text(a.lines.slice(-30))}`);
+  if (!line) throw new Error(`${key}: no line before the rollback:\n${logText(a.lines.slice(-30))}`);
   return line;
 }
 
@@ -297,12 +250,7 @@ async function lateCrashUnderDefaultBake(opts: P8Options): Promise<LateCrashRun>
   const name = 'bench-p8-late';
   const key = `${opts.ns}/${name}`;
   const cols = '-o=custom-columns=NAME:.metadata.name,RESTARTS:.status.containerStatuses[*].restartCount';
-  const pods = launch(
-    'kubectl',
-    ['--kubeconfig', env.KUBECONFIG ?? '', 'get', 'pods', '-n', opts.baseNs, '-l', `app=${name}-base`, cols, '-w'],
-    { env },
-  );
-  await pods.waitLine(new RegExp(`${name}-base`), 20_000);
+  const pods = await watcher(['pods', '-n', opts.baseNs, '-l', `app=${name}-base`, cols], new RegExp(`${name}-base`));
   try {
     // The runner passes every input with a default; the action's default bake is 30s (the harness sets 2s).
     const [ours, base] = await Promise.all([
@@ -351,10 +299,10 @@ async function slowHealthyRollout(opts: P8Options, ids: { shipKc: string; kubect
   const mark = opts.audit.mark();
   const a = ship(opts, key, 'good-b', ids.shipKc, { INPUT_BAKE: '0s' });
   const patched = await patchLine(a, key);
-  const k = launch('kubectl', ['--kubeconfig', ids.kubectlKcFile, 'rollout', 'status', `deployment/${name}`], { env });
+  const k = startKubectl(['rollout', 'status', `deployment/${name}`], ids.kubectlKcFile);
   const [fin, kx] = await Promise.all([expectResult(a, 'success'), k.exited]);
   keepLog('slow', a);
-  if (kx.code !== 0) throw new Error(`kubectl rollout status ${name} failed:\n${text(k.lines)}`);
+  if (kx.code !== 0) throw new Error(`kubectl rollout status ${name} failed:\n${logText(k.lines)}`);
   const verdict = a.lines.find((l) => l.text.startsWith(`${key}: deployment "${name}" successfully rolled out`));
   await sleep(1500); // a watch ended by the exit is logged when the server sees it end
   const events = opts.audit.since(mark);
@@ -372,9 +320,9 @@ async function slowHealthyRollout(opts: P8Options, ids: { shipKc: string; kubect
 }
 const SHIP_SA = 'kube-ship-p8';
 const KUBECTL_SA = 'kube-ship-p8-kubectl';
-const DEPLOYER_USER = (o: P8Options): string => `system:serviceaccount:${o.ns}:kube-ship-deployer`;
-const SHIP_USER = (o: P8Options): string => `system:serviceaccount:${o.ns}:${SHIP_SA}`;
-const KUBECTL_USER = (o: P8Options): string => `system:serviceaccount:${o.ns}:${KUBECTL_SA}`;
+const DEPLOYER_USER = (o: P8Options): string => serviceAccountUser(o.ns, DEPLOYER_SA);
+const SHIP_USER = (o: P8Options): string => serviceAccountUser(o.ns, SHIP_SA);
+const KUBECTL_USER = (o: P8Options): string => serviceAccountUser(o.ns, KUBECTL_SA);
 
 // ------------------------------------------------------------------------------------------------ case 5
 interface Footprint {
@@ -423,7 +371,7 @@ async function measuredDeploy(
     const k = timedKubectl(kcFile, ['--cache-dir', cache, '-n', ns, 'rollout', 'status', `deployment/${name}`]);
     const [fin, kx] = await Promise.all([expectResult(a, 'success'), k.exited]);
     keepLog(`crowd-${ns}`, a);
-    if (kx.code !== 0) throw new Error(`kubectl rollout status ${key} failed:\n${text(k.lines)}`);
+    if (kx.code !== 0) throw new Error(`kubectl rollout status ${key} failed:\n${logText(k.lines)}`);
     await sleep(1500); // a watch ended by the exit is logged when the server sees it end
     const events = opts.audit.since(mark);
     const count = (user: string, from: number): number =>
@@ -490,12 +438,12 @@ function setup(opts: P8Options): { shipKc: string; kubectlKcFile: string } {
     metadata: { name: 'pods', namespace: ns },
     spec: { hard: { pods: '3' } },
   });
-  apply([QUOTA_NS, QUOTA_BASE_NS, CROWD_NS, EMPTY_NS, opts.baseNs].map(namespace));
+  apply([QUOTA_NS, QUOTA_BASE_NS, CROWD_NS, EMPTY_NS, opts.baseNs].map(namespaceManifest));
   apply([quota(QUOTA_NS), quota(QUOTA_BASE_NS)]);
   const shipKc = serviceAccountKubeconfig(SHIP_SA, DEPLOYER_RULES, '2h');
   const kubectlKc = serviceAccountKubeconfig(KUBECTL_SA, READER_RULES, '2h');
   apply([
-    ...[QUOTA_NS, CROWD_NS, EMPTY_NS].flatMap((ns) => grant(opts, ns, 'kube-ship-deployer', DEPLOYER_RULES)),
+    ...[QUOTA_NS, CROWD_NS, EMPTY_NS].flatMap((ns) => grant(opts, ns, DEPLOYER_SA, DEPLOYER_RULES)),
     ...[CROWD_NS, EMPTY_NS].flatMap((ns) => grant(opts, ns, KUBECTL_SA, READER_RULES)),
   ]);
   const kubectlKcFile = join(process.env.BENCH_TMP ?? '/tmp', 'bench-p8-kubectl.kubeconfig');
@@ -588,7 +536,7 @@ export async function benchVerdicts(opts: P8Options): Promise<Result[]> {
       's',
       unsched.map((r) => r.ours),
       unsched.map((r) => r.kubectl),
-      `kubectl rollout status, progressDeadlineSeconds ${PDS} (default 600)`,
+      `kubectl rollout status, progressDeadlineSeconds ${PROGRESS_DEADLINE_SECONDS} (default 600)`,
       `kube-ship: ${distinct(unsched.map((r) => `${r.oursResult}, ${r.oursReason.slice(0, 240)}`))}; kubectl: ${distinct(unsched.map((r) => said(r.kubectlCode, r.kubectlSaid)))}`,
     ),
     result(
@@ -597,7 +545,7 @@ export async function benchVerdicts(opts: P8Options): Promise<Result[]> {
       's',
       quota.map((r) => r.ours),
       quota.map((r) => r.kubectl),
-      `kubectl rollout status, progressDeadlineSeconds ${PDS} (default 600)`,
+      `kubectl rollout status, progressDeadlineSeconds ${PROGRESS_DEADLINE_SECONDS} (default 600)`,
       `kube-ship: ${distinct(quota.map((r) => `${r.oursResult}, ${r.oursReason.slice(0, 240)}`))}; kubectl: ${distinct(quota.map((r) => said(r.kubectlCode, r.kubectlSaid)))}`,
     ),
     {

@@ -123,7 +123,6 @@ function contextOf() {
         owner,
         repo,
         sha: typeof head === 'string' && head !== '' ? head : (context.sha ?? ''),
-        eventName: context.eventName ?? '',
         pullRequest: typeof pull?.number === 'number' ? pull.number : undefined,
     };
 }

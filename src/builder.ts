@@ -6,6 +6,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { within } from './deadline.js';
 import { lastErrorLine, type Run } from './exec.js';
 
 export interface BuildSpec {
@@ -143,11 +144,46 @@ export function cacheUse(progress: string): { cachedSteps: number; totalSteps: n
   return { cachedSteps: [...cached].filter((s) => steps.has(s)).length, totalSteps: steps.size };
 }
 
+/** Last lines that mean the Docker engine itself went away (stopped, restarted, crashed), not the Dockerfile. */
+const ENGINE_LOST = [
+  /unexpected EOF/,
+  /Cannot connect to the Docker daemon/,
+  /error reading from server: EOF/,
+  /connection reset by peer/,
+  /broken pipe/,
+  /rpc error: code = Unavailable/,
+];
+
+/**
+ * A failed docker command in one line: its last error line, and when the engine stopped answering (`engineAnswers`
+ * false) or docker's own output (not a build step's, which BuildKit prefixes with `#N`) says the connection to it
+ * was lost, what that means: the build did not fail on its own, the engine went away under it.
+ */
+export function buildFailure(
+  what: string,
+  result: { exitCode: number; stdout: string; stderr: string },
+  engineAnswers: boolean,
+): string {
+  const own = `${result.stderr}\n${result.stdout}`.split('\n').filter((line) => !/^#\d+ /.test(line));
+  const lost = !engineAnswers || own.some((line) => ENGINE_LOST.some((pattern) => pattern.test(line)));
+  const hint = lost
+    ? ' (the connection to the Docker engine was lost: it was stopped or restarted during the build; run the job again once it is up)'
+    : '';
+  return `${what} failed: ${lastErrorLine(result)}${hint}`;
+}
+
+/** How long the engine gets to answer `docker version` after a failed command. */
+const ENGINE_PROBE_MS = 5000;
+
+/** Throws the failure of a docker command, asking the engine first whether it is still there. */
 async function failIfNonZero(
   result: { exitCode: number; stdout: string; stderr: string },
   what: string,
+  run: Run,
 ): Promise<void> {
-  if (result.exitCode !== 0) throw new Error(`${what} failed: ${lastErrorLine(result)}`);
+  if (result.exitCode === 0) return;
+  const probe = run('docker', ['version', '--format', '{{.Server.Version}}']).then((r) => r.exitCode === 0);
+  throw new Error(buildFailure(what, result, await within(ENGINE_PROBE_MS, probe, () => false)));
 }
 
 /** Detects buildx (`docker buildx version` succeeds) and returns the matching real builder. */
@@ -162,7 +198,7 @@ export async function createBuilder(run: Run, now: () => number = Date.now): Pro
           const metadataFile = join(dir, 'metadata.json');
           const started = now();
           const result = await run('docker', buildxArgs(spec, metadataFile), { stream: true });
-          await failIfNonZero(result, 'docker buildx build');
+          await failIfNonZero(result, 'docker buildx build', run);
           const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as Record<string, unknown>;
           const digest =
             typeof metadata['containerimage.digest'] === 'string' ? metadata['containerimage.digest'] : undefined;
@@ -193,11 +229,11 @@ export async function createBuilder(run: Run, now: () => number = Date.now): Pro
           stream: true,
           env: { DOCKER_BUILDKIT: '1' },
         });
-        await failIfNonZero(result, 'docker build');
+        await failIfNonZero(result, 'docker build', run);
         const imageId = (await readFile(iidFile, 'utf8')).trim();
         const built = now();
         for (const tag of spec.tags) {
-          await failIfNonZero(await run('docker', ['push', tag], { stream: true }), `docker push ${tag}`);
+          await failIfNonZero(await run('docker', ['push', tag], { stream: true }), `docker push ${tag}`, run);
         }
         const metadata = { 'containerimage.config.digest': imageId, 'image.name': spec.tags.join(',') };
         return {

@@ -28,7 +28,10 @@ export class CancelledError extends Error {
   }
 }
 
-/** The message of anything thrown, without a stack; `ApiException` bodies are reduced to their Status message. */
+/**
+ * The message of anything thrown, without the stack or the error's name: an Error's message, else the value as text.
+ * Kubernetes' ApiException is reduced to its Status message earlier, by `toKubeError`, not here.
+ */
 export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);

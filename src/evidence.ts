@@ -4,6 +4,7 @@
  * never allowed to fail the report: a missing log is noted, not thrown.
  */
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import { messageOf } from './errors.js';
 import type { Kube } from './kube.js';
 
 export interface EventLine {
@@ -108,7 +109,7 @@ export async function collectEvidence({
   try {
     evidence.events = warningEvents(await kube.listEvents(namespace, podName));
   } catch (error) {
-    evidence.events = [{ type: 'Warning', reason: 'EventsUnavailable', message: String(error), count: 1 }];
+    evidence.events = [{ type: 'Warning', reason: 'EventsUnavailable', message: messageOf(error), count: 1 }];
   }
   const previous = evidence.restartCount > 0 || status?.lastState?.terminated !== undefined;
   const started = previous || status?.state?.running !== undefined;
@@ -128,7 +129,7 @@ export async function collectEvidence({
     evidence.logs = lastLines(log, LOG_LINES);
     evidence.logSource = previous ? 'previous run (before the last restart)' : 'current run';
   } catch (error) {
-    evidence.logSource = `log unavailable: ${error instanceof Error ? error.message : String(error)}`;
+    evidence.logSource = `log unavailable: ${messageOf(error)}`;
   }
   return evidence;
 }

@@ -147,7 +147,6 @@ export function contextOf(): GitHubContext {
     owner,
     repo,
     sha: typeof head === 'string' && head !== '' ? head : (context.sha ?? ''),
-    eventName: context.eventName ?? '',
     pullRequest: typeof pull?.number === 'number' ? pull.number : undefined,
   };
 }

@@ -5,6 +5,7 @@
  * retries a 403/429 that carries `Retry-After` (or an exhausted rate limit with its reset time), within a bounded
  * total wait, because a deploy report must never hold the job for long.
  */
+import { sleep } from './deadline.js';
 import type { Log } from './log.js';
 
 export interface IssueComment {
@@ -57,7 +58,7 @@ export interface GitHubContext {
   repo: string;
   /** The commit to record a deployment for: the PR's head on pull request events, else GITHUB_SHA. */
   sha: string;
-  eventName: string;
+  /** The pull request of a pull request event's payload. */
   pullRequest: number | undefined;
 }
 
@@ -87,13 +88,17 @@ export interface RetryOptions {
   /** Longest total time to spend waiting for rate limits, across all calls of one adapter (one run). */
   maxWaitSeconds: number;
   attempts: number;
+  /** Waits before a retry; tests pass one that records the wait instead. */
   sleep: (ms: number) => Promise<void>;
+  /** The clock that an HTTP-date `Retry-After` or a rate limit's reset time is measured against. */
+  now: () => number;
 }
 
 export const DEFAULT_RETRY: RetryOptions = {
   maxWaitSeconds: 60,
   attempts: 4,
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep,
+  now: () => Date.now(),
 };
 
 type Headers = Record<string, string | number | undefined>;
@@ -138,7 +143,7 @@ export async function withRetry<T>(
     } catch (error) {
       if (!isOctokitFailure(error)) throw error;
       const failure = new GitHubError(`${what}: HTTP ${error.status}: ${error.message}`, error.status);
-      const delay = retryDelaySeconds(error.status, error.response?.headers ?? {});
+      const delay = retryDelaySeconds(error.status, error.response?.headers ?? {}, retry.now());
       if (delay === undefined) throw failure;
       if (attempt >= retry.attempts || spent.seconds + delay > retry.maxWaitSeconds) {
         throw new GitHubError(

@@ -3,7 +3,8 @@
  * input, the value (never for secrets) and the fix, so a wrong workflow fails in the first second, before any build.
  */
 import { InputError } from './errors.js';
-import { parseTarget, parseWorkload, splitReference, type TargetSpec } from './targets.js';
+import { DIGEST, REPOSITORY, splitReference, TAG } from './image-ref.js';
+import { parseTarget, parseWorkload, type TargetSpec } from './targets.js';
 
 export type CommentMode = 'auto' | 'always' | 'never';
 
@@ -119,10 +120,6 @@ function parseKeyValues(name: string, raw: string, secret: boolean): string[] {
   }
   return lines;
 }
-
-const REPOSITORY = /^[a-z0-9]+([._:/-][a-z0-9]+)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /**
  * `image` and `tags` as build-push-action and metadata-action write them: `tags` may hold bare tags (`v1`) or full

@@ -6,6 +6,7 @@
  * with their status kept. What to do after each outcome is the pure `nextStep`, tested on its own.
  */
 import { Watch, type KubeConfig, type KubernetesObject, type V1LabelSelector } from '@kubernetes/client-node';
+import { messageOf } from './errors.js';
 import { KubeError } from './kube.js';
 
 /** How one list or watch attempt ended. */
@@ -91,7 +92,7 @@ export function toKubeError(error: unknown, what: string): KubeError {
   if (error instanceof KubeError) return error;
   const e = error as { code?: unknown; statusCode?: unknown; body?: unknown; headers?: Record<string, string> };
   const status = typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : 0;
-  let message = status > 0 ? `HTTP ${status}` : error instanceof Error ? error.message : String(error);
+  let message = status > 0 ? `HTTP ${status}` : messageOf(error);
   let reason = '';
   if (status > 0 && e.body !== undefined) {
     try {

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
-import { InputError, PreflightError } from './errors.js';
+import { InputError, messageOf, PreflightError } from './errors.js';
 
 /** Decodes the input: raw YAML as is, otherwise base64 (whitespace ignored). */
 export function decodeKubeconfig(raw: string): string {
@@ -186,10 +186,7 @@ export function loadCluster(
     try {
       config.loadFromString(yaml.dump(document));
     } catch (error) {
-      throw new InputError(
-        'kubeconfig',
-        `${source} could not be loaded (${error instanceof Error ? error.message : error}).`,
-      );
+      throw new InputError('kubeconfig', `${source} could not be loaded (${messageOf(error)}).`);
     }
   };
   if (input.trim() !== '') {

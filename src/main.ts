@@ -1,13 +1,14 @@
 /**
- * The action's main step: Preflight, Build, Push, Deploy, Rollout, Rollback, Report. Inputs are read once; the
+ * The action's main step: Preflight, Build and push, Digest, Deploy, Rollout, Rollback, Report. Inputs are read once; the
  * cluster is checked before anything is built; outputs and the summary are written before a failure is reported;
  * there is one catch, at the top.
  */
 import * as core from '@actions/core';
 import { commitTime, createBuilder, withDefaultLabels, writeSecretFiles, type BuildOutput } from './builder.js';
-import { deadline } from './deadline.js';
+import { deadline, sleep } from './deadline.js';
 import { CancelledError, InputError, messageOf } from './errors.js';
 import { run as exec, lastErrorLine } from './exec.js';
+import { formatReference, splitRepository } from './image-ref.js';
 import { parseInputs, type Inputs } from './inputs.js';
 import { createKube } from './kube-client.js';
 import { issuedToken, loadCluster } from './kubeconfig.js';
@@ -17,11 +18,12 @@ import { registerSecretInputs, Secrets } from './secrets.js';
 import { saveRecords } from './records-file.js';
 import { renderReport, SUMMARY_LIMIT } from './markdown.js';
 import { changeCause } from './patch.js';
-import { createRegistry, splitRepository } from './registry.js';
+import { createRegistry, REGISTRY_RETRY_MS, withRetries } from './registry.js';
 import { outputsOf, runUrlOf, type Report } from './report.js';
 import type { Evidence } from './evidence.js';
+import type { Connection } from './github.js';
 import type { Log } from './log.js';
-import { publishReport, startDeployment, type DeploymentHandle } from './publish.js';
+import { createPublisher, type Publisher } from './publish.js';
 import { preflight } from './preflight.js';
 import { deploy } from './rollout.js';
 import { STATE } from './state.js';
@@ -79,6 +81,14 @@ async function login(inputs: Inputs): Promise<void> {
   core.info(`Logged in to ${host} as ${inputs['registry-username']}`);
 }
 
+/** The real GitHub connection, made on first use: Octokit is loaded (its own chunk of the bundle) only then. */
+function connectGitHub(token: string, log: Log): () => Promise<Connection> {
+  return async () => {
+    const { connect } = await import('./github-client.js');
+    return connect(token, log);
+  };
+}
+
 /** Limits of the steps before anything is built: a credential plugin, and preflight as a whole. */
 const CREDENTIAL_TIMEOUT_MS = 30_000;
 const PREFLIGHT_TIMEOUT_MS = 60_000;
@@ -107,8 +117,7 @@ export async function run(): Promise<void> {
   const secrets = new Secrets((value) => core.setSecret(value));
   const coreLog = logTo(secrets);
   let metadata: Record<string, unknown> | undefined;
-  let inputs: Inputs | undefined;
-  let deployment: DeploymentHandle | undefined;
+  let publisher: Publisher | undefined;
   const cancel = new AbortController();
   const onSignal = (): void => {
     core.warning('Cancelled: stopping the rollout and restoring the recorded templates');
@@ -118,8 +127,13 @@ export async function run(): Promise<void> {
   process.once('SIGTERM', onSignal);
   try {
     const parsed = parseInputs((name) => core.getInput(name), env.GITHUB_SHA ?? '');
-    inputs = parsed;
     registerSecretInputs(parsed, secrets, env);
+    publisher = createPublisher({
+      inputs: parsed,
+      event: env.GITHUB_EVENT_NAME ?? '',
+      connect: connectGitHub(parsed['github-token'], coreLog),
+      log: coreLog,
+    });
     Object.assign(report, {
       environment: parsed.environment,
       environmentUrl: parsed['environment-url'],
@@ -167,17 +181,25 @@ export async function run(): Promise<void> {
       core.info(`Targets: ${targets.map((t) => `${t.namespace}/${t.name}`).join(', ')}: found, permitted`);
       return { kube, targets };
     });
-    deployment = await startDeployment(parsed, coreLog);
+    await publisher.startDeployment();
 
-    const registry = createRegistry(
-      parsed['registry-username']
-        ? Buffer.from(`${parsed['registry-username']}:${parsed['registry-password']}`).toString('base64')
-        : undefined,
+    const registry = withRetries(
+      createRegistry(
+        parsed['registry-username']
+          ? Buffer.from(`${parsed['registry-username']}:${parsed['registry-password']}`).toString('base64')
+          : undefined,
+      ),
+      {
+        budgetMs: REGISTRY_RETRY_MS,
+        sleep,
+        now: Date.now,
+        onRetry: (message, waitMs) => coreLog.info(`${message}; trying again in ${(waitMs / 1000).toFixed(1)}s`),
+      },
     );
     let digest: string | undefined;
     if (parsed.build) {
       await login(parsed);
-      const output = await core.group('Build', () => buildAndPush(parsed, env));
+      const output = await core.group('Build and push', () => buildAndPush(parsed, env));
       metadata = output.metadata;
       report.build = {
         builder: output.builder,
@@ -191,9 +213,12 @@ export async function run(): Promise<void> {
     }
     // The tag (or pinned digest) that names the image: what the registry is asked for, and what the reference shows.
     const ref = parsed.pinned?.digest ?? parsed.tags[0] ?? '';
+    const named = formatReference(
+      parsed.pinned ? { repository: parsed.image, digest: ref } : { repository: parsed.image, tag: ref },
+    );
     const shownTag = parsed.pinned ? parsed.pinned.tag : parsed.tags[0];
-    const named = ref.startsWith('sha256:') ? `${parsed.image}@${ref}` : `${parsed.image}:${ref}`;
-    digest = await core.group('Push', async () => {
+    const shown = { repository: parsed.image, ...(shownTag ? { tag: shownTag } : {}) };
+    digest = await core.group('Digest', async () => {
       const served = await registry.manifestDigest(parsed.image, ref);
       if (served === undefined) {
         throw new Error(
@@ -208,8 +233,8 @@ export async function run(): Promise<void> {
     });
     if (cancel.signal.aborted) throw new CancelledError();
     report.digest = digest;
-    report.reference = shownTag ? `${parsed.image}:${shownTag}@${digest}` : `${parsed.image}@${digest}`;
-    metadata ??= { 'containerimage.digest': digest, 'image.name': report.reference.split('@')[0] };
+    report.reference = formatReference({ ...shown, digest });
+    metadata ??= { 'containerimage.digest': digest, 'image.name': formatReference(shown) };
     metadata['containerimage.digest'] ??= digest;
 
     const result = await deploy(
@@ -250,7 +275,7 @@ export async function run(): Promise<void> {
     process.removeListener('SIGTERM', onSignal);
   }
   report.durationSeconds = Math.round((Date.now() - started) / 100) / 10;
-  await finishReport(secrets.scrubAll(report), metadata && secrets.scrubAll(metadata), inputs, deployment, coreLog);
+  await finishReport(secrets.scrubAll(report), metadata && secrets.scrubAll(metadata), publisher);
 }
 
 /** The evidence of one target as log lines (cluster text: printed fenced, see `fenced`). */
@@ -267,9 +292,7 @@ function evidenceLines(e: Evidence): string[] {
 async function finishReport(
   report: Report,
   metadata: Record<string, unknown> | undefined,
-  inputs: Inputs | undefined,
-  deployment: DeploymentHandle | undefined,
-  coreLog: Log,
+  publisher: Publisher | undefined,
 ): Promise<void> {
   for (const [name, value] of Object.entries(outputsOf(report, metadata))) core.setOutput(name, value);
   await core.group('Report', async () => {
@@ -279,7 +302,7 @@ async function finishReport(
     } catch (error) {
       core.warning(`Could not write the job summary: ${messageOf(error)}`);
     }
-    if (inputs) await publishReport(report, inputs, coreLog, deployment);
+    if (publisher) await publisher.publish(report);
   });
   if (report.result === 'success' || report.result === 'no-op') {
     core.info(report.result === 'no-op' ? 'Already running this digest: nothing changed.' : 'Deployed.');

@@ -5,6 +5,7 @@
  * log lines are dropped first, then whole evidence sections, then target rows, and the text says what was cut.
  */
 import type { Evidence } from './evidence.js';
+import { formatReference, splitReference } from './image-ref.js';
 import { stripControls } from './log-text.js';
 import type { Report } from './report.js';
 import type { TargetReport } from './report.js';
@@ -89,8 +90,8 @@ export function shortDigest(digest: string): string {
 
 /** `repo:tag@sha256:abc...` shown as `repo:tag@abc123456789`. */
 export function shortReference(reference: string): string {
-  const at = reference.indexOf('@');
-  return at < 0 ? reference : `${reference.slice(0, at)}@${shortDigest(reference.slice(at + 1))}`;
+  const parts = splitReference(reference);
+  return parts.digest === undefined ? reference : formatReference({ ...parts, digest: shortDigest(parts.digest) });
 }
 
 /** A reference of the report's own repository shown as `tag@digest`: the repository is in the header already. */

@@ -72,12 +72,6 @@ export function changeCause(reference: string, sha: string, actor: string, runUr
   return parts.join(' ');
 }
 
-/** Digest of an image reference (`...@sha256:...`), or undefined for a tag-only reference. */
-export function digestOf(reference: string): string | undefined {
-  const at = reference.lastIndexOf('@');
-  return at >= 0 ? reference.slice(at + 1) : undefined;
-}
-
 /** Templates compared as the API server stores them: key order and undefined fields do not matter. */
 export function sameTemplate(a: unknown, b: unknown): boolean {
   return canonicalJson(a) === canonicalJson(b);

@@ -19,99 +19,9 @@ export function commentMarker(environment: string): string {
   return `<!-- kube-ship:comment environment=${encodeURIComponent(environment)} -->`;
 }
 
-/**
- * The run's link to GitHub: the connection, the deployment it created (if any), and whether the read-only warning
- * was already given, so that a read-only token warns once per run however many calls it refuses.
- */
-export interface DeploymentHandle {
-  connection: Connection;
-  deploymentId: number | undefined;
-  /** A GitHub problem was already reported: later ones go to the debug log, so a run warns once. */
-  warned: boolean;
-}
-
-function session(connection: Connection): DeploymentHandle {
-  return { connection, deploymentId: undefined, warned: false };
-}
-
-function warn(handle: DeploymentHandle | undefined, log: Log, what: string, error: unknown): void {
-  if (handle?.warned) {
-    log.debug(`Could not ${what}: ${messageOf(error)} (a GitHub problem was already reported)`);
-    return;
-  }
-  if (handle) handle.warned = true;
-  if (error instanceof GitHubError && error.readOnly) {
-    log.warning(
-      `Could not ${what}: the github-token may not write here (403 "Resource not accessible by integration"), ` +
-        'as on pull requests from forks and on Dependabot runs. The deploy result stands and the job summary has the ' +
-        'report. To publish it too, grant the workflow "pull-requests: write" and "deployments: write".',
-    );
-    return;
-  }
-  log.warning(`Could not ${what}: ${messageOf(error)}. The deploy result stands; the job summary has the report.`);
-}
-
-/** Opens the connection (loading Octokit only now), or warns and gives `undefined` (e.g. an empty token). */
-async function open(inputs: Inputs, log: Log, connection: Connection | undefined): Promise<Connection | undefined> {
-  if (connection) return connection;
-  try {
-    const { connect } = await import('./github-client.js');
-    return connect(inputs['github-token'], log);
-  } catch (error) {
-    log.warning(`Could not publish to GitHub: ${messageOf(error)}.`);
-    return undefined;
-  }
-}
-
 function clip(text: string, limit: number = DESCRIPTION_LIMIT): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > limit ? `${flat.slice(0, limit - 1)}…` : flat;
-}
-
-/**
- * Creates the GitHub Deployment and sets it in progress. Call it before changing the cluster; with
- * `github-deployment: false` it does nothing and gives `undefined`.
- */
-export async function startDeployment(
-  inputs: Inputs,
-  log: Log,
-  connection?: Connection,
-): Promise<DeploymentHandle | undefined> {
-  if (!inputs['github-deployment']) return undefined;
-  const opened = await open(inputs, log, connection);
-  if (!opened) return undefined;
-  const handle = session(opened);
-  const { github, context } = opened;
-  const environment = inputs.environment;
-  try {
-    const created = await github.createDeployment({
-      sha: context.sha,
-      environment,
-      description: clip(`kube-ship: ${inputs.image} to ${environment}`),
-    });
-    if (created.id === undefined) {
-      log.warning(
-        `GitHub accepted the deployment for ${environment} without creating one (202${created.message ? `: ${created.message}` : ''}); no deployment statuses will be set.`,
-      );
-      return handle;
-    }
-    handle.deploymentId = created.id;
-    log.info(`GitHub Deployment ${created.id} for ${environment} at ${context.sha.slice(0, 7)}`);
-  } catch (error) {
-    warn(handle, log, `create a GitHub Deployment for ${environment}`, error);
-    return handle;
-  }
-  try {
-    await github.createDeploymentStatus(handle.deploymentId, {
-      state: 'in_progress',
-      description: clip(`Deploying ${inputs.image} to ${environment}`),
-      environmentUrl: '',
-      logUrl: '',
-    });
-  } catch (error) {
-    warn(handle, log, `set GitHub Deployment ${handle.deploymentId} in progress`, error);
-  }
-  return handle;
 }
 
 /** The final deployment status for a report: live, failed, or (nothing was changed) inactive. */
@@ -146,18 +56,6 @@ export function deploymentStatusOf(report: Report): DeploymentStatus {
   }
 }
 
-/** Sets the deployment's final status from the report. */
-export async function finishDeployment(handle: DeploymentHandle | undefined, report: Report, log: Log): Promise<void> {
-  if (handle?.deploymentId === undefined) return;
-  const status = deploymentStatusOf(report);
-  try {
-    await handle.connection.github.createDeploymentStatus(handle.deploymentId, status);
-    log.info(`GitHub Deployment ${handle.deploymentId}: ${status.state}`);
-  } catch (error) {
-    warn(handle, log, `set GitHub Deployment ${handle.deploymentId} to ${status.state}`, error);
-  }
-}
-
 /**
  * Finds our comment and updates it, or creates it: one comment per marker, ever. Ours means written by the token's
  * own identity and starting with the marker: a comment by anyone else, even one that quotes the marker, is never
@@ -177,49 +75,169 @@ export async function upsertComment(
   return { created: true, url: (await github.createComment(issue, body)).url };
 }
 
+/** The inputs publishing reads, by their action.yml names. */
+export type PublishInputs = Pick<
+  Inputs,
+  'environment' | 'image' | 'github-deployment' | 'comment' | 'comment-logs' | 'pr-number'
+>;
+
+export interface PublisherOptions {
+  inputs: PublishInputs;
+  /** The event that started the run (GITHUB_EVENT_NAME): on a push, `comment: auto` has nothing to comment on. */
+  event: string;
+  /**
+   * Opens the connection to GitHub. Called at most once per run, and only when something is to be published: the
+   * real one loads Octokit, which a deploy that publishes nothing never pays for.
+   */
+  connect: () => Promise<Connection>;
+  log: Log;
+}
+
+/** The run's reporting to GitHub. Neither call throws for GitHub's sake. */
+export interface Publisher {
+  /**
+   * Creates the GitHub Deployment and sets it in progress: call it before changing the cluster. Does nothing with
+   * `github-deployment: false`.
+   */
+  startDeployment(): Promise<void>;
+  /**
+   * Publishes the report: the sticky PR comment (per `comment`, `pr-number` and the event), then the final status
+   * of the deployment `startDeployment` created.
+   */
+  publish(report: Report): Promise<void>;
+}
+
+/** The warning for a refused GitHub call: a read-only token gets the permissions that fix it. */
+function warningOf(what: string, error: unknown): string {
+  if (error instanceof GitHubError && error.readOnly) {
+    return (
+      `Could not ${what}: the github-token may not write here (403 "Resource not accessible by integration"), ` +
+      'as on pull requests from forks and on Dependabot runs. The deploy result stands and the job summary has the ' +
+      'report. To publish it too, grant the workflow "pull-requests: write" and "deployments: write".'
+    );
+  }
+  return `Could not ${what}: ${messageOf(error)}. The deploy result stands; the job summary has the report.`;
+}
+
 /**
- * Publishes the report: the sticky PR comment (per `comment`, `pr-number` and the event), then the deployment's
- * final status when `deployment` came from `startDeployment`. Never throws for GitHub's sake.
+ * The run's link to GitHub: one connection, opened on first use; the deployment it created; and one warning per
+ * run, however many calls a read-only token or an outage refuses (the later ones go to the debug log).
  */
-export async function publishReport(
-  report: Report,
-  inputs: Inputs,
-  log: Log,
-  deployment?: DeploymentHandle,
-  connection?: Connection,
-): Promise<void> {
-  const event = process.env.GITHUB_EVENT_NAME ?? '';
-  const mayHavePullRequest =
-    inputs.comment === 'always' || inputs['pr-number'] !== undefined || PULL_REQUEST_EVENTS.has(event);
-  if (inputs.comment !== 'never' && !mayHavePullRequest && connection === undefined && deployment === undefined) {
-    // comment: auto on a push: nothing to comment on, so no connection (and no Octokit) is needed.
-    log.debug(`No PR comment: the event is ${event || 'unknown'} and pr-number is not set.`);
-  } else if (inputs.comment !== 'never') {
-    const opened = await open(inputs, log, connection ?? deployment?.connection);
-    const handle = deployment ?? (opened ? session(opened) : undefined);
-    const issue = inputs['pr-number'] ?? opened?.context.pullRequest;
-    if (opened && issue !== undefined) {
-      const marker = commentMarker(inputs.environment);
-      const body = renderReport(report, {
-        limit: COMMENT_LIMIT,
-        marker,
-        ...(inputs['comment-logs']
-          ? { logLines: COMMENT_LOG_LINES }
-          : { logLines: 0, logsLeftOut: 'not shown here (comment-logs: false); the job summary and log have them' }),
+export function createPublisher(options: PublisherOptions): Publisher {
+  const { inputs, event, log } = options;
+  let connection: Promise<Connection | undefined> | undefined;
+  let deployment: { github: GitHub; id: number } | undefined;
+  let warned = false;
+
+  const connectOnce = async (): Promise<Connection | undefined> => {
+    try {
+      return await options.connect();
+    } catch (error) {
+      log.warning(`Could not publish to GitHub: ${messageOf(error)}.`);
+      return undefined;
+    }
+  };
+  /** The connection, or `undefined` once opening it failed (e.g. an empty token), which was warned about then. */
+  const open = (): Promise<Connection | undefined> => (connection ??= connectOnce());
+
+  const warn = (what: string, error: unknown): void => {
+    if (warned) {
+      log.debug(`Could not ${what}: ${messageOf(error)} (a GitHub problem was already reported)`);
+      return;
+    }
+    warned = true;
+    log.warning(warningOf(what, error));
+  };
+
+  async function startDeployment(): Promise<void> {
+    if (!inputs['github-deployment']) return;
+    const opened = await open();
+    if (!opened) return;
+    const { github, context } = opened;
+    const environment = inputs.environment;
+    let id: number;
+    try {
+      const created = await github.createDeployment({
+        sha: context.sha,
+        environment,
+        description: clip(`kube-ship: ${inputs.image} to ${environment}`),
       });
-      try {
-        const { created, url } = await upsertComment(opened.github, issue, marker, body);
-        log.info(`${created ? 'Commented on' : 'Updated the comment on'} pull request #${issue}: ${url}`);
-      } catch (error) {
-        warn(handle, log, `comment on pull request #${issue}`, error);
+      if (created.id === undefined) {
+        log.warning(
+          `GitHub accepted the deployment for ${environment} without creating one (202${created.message ? `: ${created.message}` : ''}); no deployment statuses will be set.`,
+        );
+        return;
       }
-    } else if (opened && inputs.comment === 'always') {
-      log.warning(
-        `comment is "always" but there is no pull request to comment on: the event is ${opened.context.eventName || 'unknown'} and pr-number is not set.`,
-      );
-    } else if (opened) {
-      log.debug(`No PR comment: the event is ${opened.context.eventName || 'unknown'} and pr-number is not set.`);
+      id = created.id;
+      deployment = { github, id };
+      log.info(`GitHub Deployment ${id} for ${environment} at ${context.sha.slice(0, 7)}`);
+    } catch (error) {
+      warn(`create a GitHub Deployment for ${environment}`, error);
+      return;
+    }
+    try {
+      await github.createDeploymentStatus(id, {
+        state: 'in_progress',
+        description: clip(`Deploying ${inputs.image} to ${environment}`),
+        environmentUrl: '',
+        logUrl: '',
+      });
+    } catch (error) {
+      warn(`set GitHub Deployment ${id} in progress`, error);
     }
   }
-  await finishDeployment(deployment, report, log);
+
+  async function comment(report: Report): Promise<void> {
+    if (inputs.comment === 'never') return;
+    const noPullRequest = `the event is ${event || 'unknown'} and pr-number is not set`;
+    if (inputs.comment === 'auto' && inputs['pr-number'] === undefined && !PULL_REQUEST_EVENTS.has(event)) {
+      // Nothing to comment on (a push, say), so no connection is needed, and Octokit is never loaded.
+      log.debug(`No PR comment: ${noPullRequest}.`);
+      return;
+    }
+    const opened = await open();
+    if (!opened) return;
+    const issue = inputs['pr-number'] ?? opened.context.pullRequest;
+    if (issue === undefined) {
+      if (inputs.comment === 'always') {
+        log.warning(`comment is "always" but there is no pull request to comment on: ${noPullRequest}.`);
+      } else {
+        log.debug(`No PR comment: ${noPullRequest}.`);
+      }
+      return;
+    }
+    const marker = commentMarker(inputs.environment);
+    const body = renderReport(report, {
+      limit: COMMENT_LIMIT,
+      marker,
+      ...(inputs['comment-logs']
+        ? { logLines: COMMENT_LOG_LINES }
+        : { logLines: 0, logsLeftOut: 'not shown here (comment-logs: false); the job summary and log have them' }),
+    });
+    try {
+      const { created, url } = await upsertComment(opened.github, issue, marker, body);
+      log.info(`${created ? 'Commented on' : 'Updated the comment on'} pull request #${issue}: ${url}`);
+    } catch (error) {
+      warn(`comment on pull request #${issue}`, error);
+    }
+  }
+
+  async function finishDeployment(report: Report): Promise<void> {
+    if (deployment === undefined) return;
+    const status = deploymentStatusOf(report);
+    try {
+      await deployment.github.createDeploymentStatus(deployment.id, status);
+      log.info(`GitHub Deployment ${deployment.id}: ${status.state}`);
+    } catch (error) {
+      warn(`set GitHub Deployment ${deployment.id} to ${status.state}`, error);
+    }
+  }
+
+  return {
+    startDeployment,
+    async publish(report) {
+      await comment(report);
+      await finishDeployment(report);
+    },
+  };
 }

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { DIGEST, DOCKER_HUB, splitRepository } from './image-ref.js';
 
 export interface Registry {
   /** The manifest digest the registry serves for a tag or digest, or undefined when it has none. */
@@ -18,24 +19,6 @@ export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.manifest.v1+json',
   'application/vnd.oci.image.index.v1+json',
 ].join(', ');
-
-export interface RepositoryParts {
-  /** Host as Docker names it (docker.io for Docker Hub). */
-  host: string;
-  /** Host to send requests to. */
-  endpoint: string;
-  path: string;
-}
-
-/** Splits `ghcr.io/acme/web` into host and path, with Docker Hub's defaults. */
-export function splitRepository(repository: string): RepositoryParts {
-  const first = repository.split('/')[0] ?? '';
-  const hasHost = repository.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
-  const host = hasHost ? first : 'docker.io';
-  let path = hasHost ? repository.slice(first.length + 1) : repository;
-  if (host === 'docker.io' && !path.includes('/')) path = `library/${path}`;
-  return { host, endpoint: host === 'docker.io' ? 'registry-1.docker.io' : host, path };
-}
 
 const isLoopback = (hostname: string): boolean =>
   hostname === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === '[::1]' || hostname === '::1';
@@ -50,7 +33,7 @@ export function dockerConfigAuth(configJson: string, host: string): string | und
   try {
     const config = JSON.parse(configJson) as { auths?: Record<string, { auth?: string }> };
     const keys =
-      host === 'docker.io'
+      host === DOCKER_HUB
         ? ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io']
         : [host, `https://${host}`, `http://${host}`];
     for (const key of keys) {
@@ -97,9 +80,6 @@ export function checkRealm(realm: string, endpoint: string): URL {
   return url;
 }
 
-/** A manifest digest as registries must send it. */
-export const DIGEST = /^sha256:[0-9a-f]{64}$/;
-
 /** Parses `Bearer realm="...",service="...",scope="..."`. */
 export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
   const space = header.indexOf(' ');
@@ -109,12 +89,25 @@ export function parseChallenge(header: string): { scheme: string; params: Record
   return { scheme, params };
 }
 
-/**
- * A registry client for one set of credentials: `basic` is base64 `user:password` (from the inputs), else the
- * Docker config is read for the host.
- */
 /** How long one registry request may take: a registry that accepts and never answers must not hold the job. */
 export const REGISTRY_TIMEOUT_MS = 15_000;
+/** How long the digest check rides out a registry that refuses, resets or answers 5xx / 429. */
+export const REGISTRY_RETRY_MS = 20_000;
+
+/**
+ * A registry problem. `transient` when asking again may succeed: a refused or reset connection, a 5xx or a 429
+ * (a registry that blinks between the push and the digest check). A request that got no answer in time is not:
+ * it has already waited its whole limit.
+ */
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
 
 /** A registry request, its failure said in one line that names the registry (no answer, refused, reset). */
 async function bounded(host: string, request: () => Promise<Response>): Promise<Response> {
@@ -123,11 +116,48 @@ async function bounded(host: string, request: () => Promise<Response>): Promise<
   } catch (error) {
     const name = (error as { name?: string } | null)?.name;
     const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
-    const why = name === 'TimeoutError' ? 'did not answer in time' : `could not be reached${cause}`;
-    throw new Error(`registry ${host} ${why}; check that it is up and reachable from the runner`);
+    const timedOut = name === 'TimeoutError';
+    const why = timedOut ? 'did not answer in time' : `could not be reached${cause}`;
+    throw new RegistryError(`registry ${host} ${why}; check that it is up and reachable from the runner`, !timedOut);
   }
 }
 
+/** How long the digest check keeps asking a registry whose failures are transient, and how it waits. */
+export interface RetryOptions {
+  budgetMs: number;
+  sleep: (ms: number) => Promise<void>;
+  now: () => number;
+  /** Told of each failure that will be asked again, with the wait before the next try. */
+  onRetry: (message: string, waitMs: number) => void;
+}
+
+/**
+ * The registry, asked again with backoff (0.5 s doubling to 4 s) while its failures are transient and the budget
+ * lasts; the last failure is thrown as it was once the budget is spent.
+ */
+export function withRetries(registry: Registry, options: RetryOptions): Registry {
+  return {
+    async manifestDigest(repository, reference) {
+      const started = options.now();
+      for (let wait = 500; ; wait = Math.min(wait * 2, 4000)) {
+        try {
+          return await registry.manifestDigest(repository, reference);
+        } catch (error) {
+          const left = options.budgetMs - (options.now() - started);
+          if (!(error instanceof RegistryError) || !error.transient || left <= 0) throw error;
+          const pause = Math.min(wait, left);
+          options.onRetry(error.message, pause);
+          await options.sleep(pause);
+        }
+      }
+    },
+  };
+}
+
+/**
+ * A registry client for one set of credentials: `basic` is base64 `user:password` (from the inputs), else the
+ * Docker config is read for the host.
+ */
 export function createRegistry(
   basic: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
@@ -182,7 +212,12 @@ export function createRegistry(
         );
       }
       if (response.status === 404) return undefined;
-      if (!response.ok) throw new Error(`registry ${host} answered HTTP ${response.status} for ${path}:${reference}`);
+      if (!response.ok) {
+        throw new RegistryError(
+          `registry ${host} answered HTTP ${response.status} for ${path}:${reference}`,
+          response.status >= 500 || response.status === 429,
+        );
+      }
       const digest = response.headers.get('docker-content-digest');
       if (!digest) throw new Error(`registry ${host} sent no Docker-Content-Digest for ${path}:${reference}`);
       if (!DIGEST.test(digest)) {

@@ -6,10 +6,11 @@
 import { sleep, within } from './deadline.js';
 import { messageOf } from './errors.js';
 import { collectEvidence, type Evidence } from './evidence.js';
+import { splitReference } from './image-ref.js';
 import { isStatus, KubeError, type Kube, type TargetState } from './kube.js';
 import { isTransient, nextStep } from './kube-watch.js';
 import type { Log } from './log.js';
-import { CHANGE_CAUSE_ANNOTATION, deployPatch, digestOf, planRestore } from './patch.js';
+import { CHANGE_CAUSE_ANNOTATION, deployPatch, planRestore } from './patch.js';
 import type { DeployResultKind, TargetReport } from './report.js';
 import { deadlineExceededAt, recordOf, revisionOf, type TargetRecord } from './target-record.js';
 import { targetKey, type Target } from './targets.js';
@@ -149,7 +150,7 @@ async function patchTarget(kube: Kube, target: Target, request: DeployRequest, l
       return { record: before, patched: current };
     }
     const record = recordOf(target, current, request.image);
-    if (record.containers.every((c) => digestOf(c.image) === request.digest)) {
+    if (record.containers.every((c) => splitReference(c.image).digest === request.digest)) {
       return { record, patched: undefined };
     }
     const ops = deployPatch(

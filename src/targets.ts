@@ -4,6 +4,7 @@
  * strategic merge patch with a wrong name does) is what users of other tools get bitten by.
  */
 import { InputError } from './errors.js';
+import { imageRepository } from './image-ref.js';
 import { kindNamed, type WorkloadKind } from './workload.js';
 
 /** The input a target was listed in, for messages. */
@@ -122,33 +123,6 @@ export function resolveTargets(specs: TargetSpec[], defaultNamespace: string): T
 export function targetKey(target: { kind?: WorkloadKind; namespace: string; name: string }): string {
   const kind = target.kind ?? 'deployment';
   return kind === 'deployment' ? `${target.namespace}/${target.name}` : `${target.namespace}/${kind}/${target.name}`;
-}
-
-/** An image reference split into repository, tag and digest (`ghcr.io/acme/web:1.2@sha256:...`). */
-export function splitReference(reference: string): { repository: string; tag?: string; digest?: string } {
-  const at = reference.indexOf('@');
-  const name = at >= 0 ? reference.slice(0, at) : reference;
-  const digest = at >= 0 ? reference.slice(at + 1) : undefined;
-  const colon = name.lastIndexOf(':');
-  const hasTag = colon > name.lastIndexOf('/');
-  return {
-    repository: hasTag ? name.slice(0, colon) : name,
-    ...(hasTag ? { tag: name.slice(colon + 1) } : {}),
-    ...(digest !== undefined ? { digest } : {}),
-  };
-}
-
-/**
- * The repository part of an image reference: without tag and digest, with Docker Hub's implicit
- * `docker.io/library/` made explicit so that `nginx`, `library/nginx` and `docker.io/library/nginx` compare equal.
- */
-export function imageRepository(reference: string): string {
-  let ref = splitReference(reference.trim()).repository;
-  const first = ref.split('/')[0] ?? '';
-  const hasRegistry = ref.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
-  if (!hasRegistry) ref = `docker.io/${ref.includes('/') ? ref : `library/${ref}`}`;
-  if (ref.startsWith('index.docker.io/')) ref = `docker.io/${ref.slice('index.docker.io/'.length)}`;
-  return ref.toLowerCase();
 }
 
 /**

@@ -73,7 +73,7 @@ describe('kube-ship on the local stack', () => {
     expect(annotations['kubernetes.io/change-cause']).toContain(
       `kube-ship deployed ${run.outputs.image} commit 0123456789ab by octocat`,
     );
-    for (const group of ['Preflight', 'Build', 'Push', 'Deploy', 'Rollout', 'Report'])
+    for (const group of ['Preflight', 'Build and push', 'Digest', 'Deploy', 'Rollout', 'Report'])
       expect(run.log).toContain(`::group::${group}`);
     expect(run.log).toMatch(/kube-ship-e2e\/web: \d\/3 updated, \d available/);
     expect(run.log).toMatch(/Verdict \d+\.\d+s after the patch/);

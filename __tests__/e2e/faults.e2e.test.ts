@@ -4,7 +4,8 @@
  * clear message, within the time limits; never a stuck step.
  */
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +167,168 @@ describe('the registry failing at the digest check (toxiproxy in front of the op
     expect(run.outputs['failure-reason']).toMatch(message);
     expect(template('regfault')).toEqual(recorded);
     expect(run.ms).toBeLessThan(30_000);
+  });
+});
+
+/** What the `docker` shim does to the registry proxy around `docker push` (see `dockerWithRegistryFault`). */
+interface PushFault {
+  /** fault.sh arguments run just before the real push starts, or right after it succeeded. */
+  before?: string[];
+  after?: string[];
+  /** fault.sh arguments run in the background this many seconds after the fault (the registry healing). */
+  heal?: { seconds: number; args: string[] };
+}
+
+/**
+ * A `docker` first on the step's PATH that runs the stack's real docker, with a fault on the registry proxy at an
+ * exact instant of `docker push`: as it starts (its uploads cut), or the instant it has succeeded (between the push
+ * and the digest check, which follow each other within milliseconds: no timer can aim there).
+ */
+function dockerWithRegistryFault(fault: PushFault): string {
+  const real = execFileSync('bash', ['-c', 'command -v docker'], { env: { ...process.env, ...env } })
+    .toString()
+    .trim();
+  const dir = mkdtempSync(join(tmpdir(), 'kube-ship-docker-'));
+  const run = (args: string[]) =>
+    `FAULT_PROXY=registry bash '${join(ROOT, 'scripts/stack/fault.sh')}' ${args.map((a) => `'${a}'`).join(' ')} </dev/null >/dev/null 2>&1`;
+  const heal = fault.heal ? `(sleep ${fault.heal.seconds}; ${run(fault.heal.args)}) </dev/null >/dev/null 2>&1 &` : '';
+  writeFileSync(
+    join(dir, 'docker'),
+    [
+      '#!/usr/bin/env bash',
+      ...(fault.before ? ['if [[ "$1" == push ]]; then', `  ${run(fault.before)}`, `  ${heal}`, 'fi'] : []),
+      `'${real}' "$@"`,
+      'rc=$?',
+      ...(fault.after ? ['if [[ $rc == 0 && "$1" == push ]]; then', `  ${run(fault.after)}`, `  ${heal}`, 'fi'] : []),
+      'exit $rc',
+      '',
+    ].join('\n'),
+  );
+  chmodSync(join(dir, 'docker'), 0o755);
+  return `${dir}:${env.PATH ?? process.env.PATH ?? ''}`;
+}
+
+/** A build context with a 3 MB layer of random bytes: an upload that takes many packets. */
+function bigLayerContext(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kube-ship-big-'));
+  writeFileSync(join(dir, 'blob.bin'), randomBytes(3_000_000));
+  writeFileSync(join(dir, 'Dockerfile'), 'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY blob.bin /blob.bin\nCMD ["sh"]\n');
+  return dir;
+}
+
+/** A build context whose RUN step takes `seconds`: long enough to stop the Docker engine in the middle of it. */
+function slowBuildContext(seconds: number): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kube-ship-slow-'));
+  writeFileSync(
+    join(dir, 'Dockerfile'),
+    `ARG BASE_IMAGE\nFROM \${BASE_IMAGE}\nRUN sleep ${seconds} && echo slow > /slow\nCMD ["sh"]\n`,
+  );
+  return dir;
+}
+
+describe('the registry and the Docker engine failing around the build', () => {
+  afterEach(() => fault('reset'));
+  const faultRegistry = env.FAULT_REGISTRY ?? '127.0.0.1:15000';
+
+  it('the registry down right after the push, back 3 s later: the digest check rides it out and the deploy succeeds', async () => {
+    createDeployment('blink', `${faultRegistry}/e2e/blink:initial`, { replicas: 1 });
+    const run = await runAction(
+      { ...appInputs('blink', 'v1', 'blink', { bake: '0s' }), image: `${faultRegistry}/e2e/blink` },
+      { env: { PATH: dockerWithRegistryFault({ after: ['down'], heal: { seconds: 3, args: ['up'] } }) } },
+    );
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('success');
+    expect(run.log).toMatch(/registry 127\.0\.0\.1:15000 could not be reached.*; trying again in \d\.\ds/);
+    expect(imageOf('blink')).toBe(run.outputs.image);
+    expect(run.outputs.image).toMatch(/^127\.0\.0\.1:15000\/e2e\/blink:v1@sha256:[0-9a-f]{64}$/);
+  });
+
+  it('the registry down after the push for good: the step fails naming the registry and changes nothing', async () => {
+    createDeployment('gone', `${faultRegistry}/e2e/gone:initial`, { replicas: 1 });
+    const recorded = template('gone');
+    const run = await runAction(
+      { ...appInputs('gone', 'v1', 'gone'), image: `${faultRegistry}/e2e/gone` },
+      { env: { PATH: dockerWithRegistryFault({ after: ['down'] }) } },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs.result).toBe('failed');
+    expect(run.outputs['failure-reason']).toMatch(/registry 127\.0\.0\.1:15000 could not be reached/);
+    expect(run.log).not.toContain('::group::Deploy');
+    expect(template('gone')).toEqual(recorded);
+    // 20 s of asking again, then the verdict.
+    expect(run.ms).toBeGreaterThan(18_000);
+    expect(run.ms).toBeLessThan(45_000);
+  });
+});
+
+describe('the image and its inline build cache cut off mid-upload, and the Docker engine stopped mid-build', () => {
+  afterEach(() => fault('reset'));
+  const faultRegistry = env.FAULT_REGISTRY ?? '127.0.0.1:15000';
+  // Each upload connection is closed after 64 KiB: the image's layers (and the cache metadata that `cache-to`
+  // writes into them, classic BuildKit's inline cache) never arrive whole.
+  const cut = ['add', 'cut', 'limit_data', 'bytes=65536', '--upstream'];
+  const bigLayerInputs = (name: string) => ({
+    ...appInputs(name, 'v1', name, { bake: '0s' }),
+    image: `${faultRegistry}/e2e/${name}`,
+    context: bigLayerContext(),
+    'cache-to': `${faultRegistry}/e2e/${name}:buildcache`,
+  });
+
+  it('uploads cut for 4 s: docker push retries its layers and the deploy succeeds', async () => {
+    createDeployment('upcut', `${faultRegistry}/e2e/upcut:initial`, { replicas: 1 });
+    const run = await runAction(bigLayerInputs('upcut'), {
+      env: { PATH: dockerWithRegistryFault({ before: cut, heal: { seconds: 4, args: ['remove', 'cut'] } }) },
+    });
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('success');
+    expect(run.log).toMatch(/Retrying in \d+ seconds?/);
+    expect(imageOf('upcut')).toBe(run.outputs.image);
+  });
+
+  it('uploads cut for good: the push fails, named in the reason, and nothing is deployed', async () => {
+    createDeployment('upgone', `${faultRegistry}/e2e/upgone:initial`, { replicas: 1 });
+    const recorded = template('upgone');
+    const run = await runAction(bigLayerInputs('upgone'), { env: { PATH: dockerWithRegistryFault({ before: cut }) } });
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs.result).toBe('failed');
+    expect(run.outputs['failure-reason']).toMatch(/^docker push 127\.0\.0\.1:15000\/e2e\/upgone:v1 failed: /);
+    expect(run.log).not.toContain('::group::Deploy');
+    expect(template('upgone')).toEqual(recorded);
+    // docker push gives up after its own retries (about 50 s here); the step ends right after.
+    expect(run.ms).toBeLessThan(120_000);
+  });
+
+  it('dockerd killed in the middle of a build: the step fails saying the engine was lost, and nothing is deployed', async () => {
+    createDeployment('dockerd', initial('dockerd'), { replicas: 1 });
+    const recorded = template('dockerd');
+    const run = await runAction(
+      {
+        ...appInputs('dockerd', 'v1', 'dockerd'),
+        context: slowBuildContext(15),
+        'build-args': `BASE_IMAGE=${env.BASE_IMAGE ?? 'kube-ship/busybox:latest'}`,
+      },
+      {
+        during: [
+          {
+            when: ({ log }) => log.includes('RUN sleep 15'),
+            act: () => restartStackPart('dockerd', 2),
+          },
+        ],
+      },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs.result).toBe('failed');
+    expect(run.outputs['failure-reason'], run.log).toContain('docker build failed: ');
+    expect(run.outputs['failure-reason'], run.log).toContain('the connection to the Docker engine was lost');
+    expect(run.log).not.toContain('::group::Deploy');
+    expect(template('dockerd')).toEqual(recorded);
+    expect(run.ms).toBeLessThan(30_000);
+    // The engine is back for the tests after this one.
+    expect(
+      execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], {
+        env: { ...process.env, ...env },
+      }).toString(),
+    ).not.toBe('');
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  buildFailure,
   buildkitArgs,
   buildxArgs,
   cacheImageRef,
@@ -192,5 +193,29 @@ describe('commitTime', () => {
     expect(await commitTime({ SOURCE_DATE_EPOCH: '1767225600' }, '.', git('x'))).toBe('2026-01-01T00:00:00.000Z');
     expect(await commitTime({}, '.', git('2026-02-03T04:05:06+01:00\n'))).toBe('2026-02-03T03:05:06.000Z');
     expect(await commitTime({}, '.', git('', 128))).toBeUndefined();
+  });
+});
+
+describe('buildFailure', () => {
+  const failed = (stderr: string) => ({ exitCode: 1, stdout: '', stderr });
+  it.each([
+    ['unexpected EOF\ncannot write /tmp/x/iid because server did not provide an image ID', true],
+    ['Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?', true],
+    ['error reading from server: EOF', true],
+    ['write unix @->/run/docker.sock: write: broken pipe', true],
+    ['#5 [2/2] RUN ./fetch\n#5 0.3 unexpected EOF\nprocess "/bin/sh -c ./fetch" did not complete successfully', false],
+    ['process "/bin/sh -c make" did not complete successfully: exit code: 2', false],
+  ])('%s: engine lost %s', (stderr, lost) => {
+    const message = buildFailure('docker build', failed(stderr), true);
+    expect(message.startsWith(`docker build failed: ${stderr.split('\n').at(-1) ?? ''}`)).toBe(true);
+    expect(message.includes('the connection to the Docker engine was lost')).toBe(lost);
+  });
+
+  it('says the engine was lost when it no longer answers, whatever the build printed', () => {
+    const stderr = 'cannot write /tmp/x/iid because server did not provide an image ID';
+    expect(buildFailure('docker build', failed(stderr), false)).toBe(
+      `docker build failed: ${stderr} (the connection to the Docker engine was lost: it was stopped or restarted during the build; run the job again once it is up)`,
+    );
+    expect(buildFailure('docker build', failed(stderr), true)).toBe(`docker build failed: ${stderr}`);
   });
 });

@@ -3,7 +3,6 @@ import {
   canonicalJson,
   changeCause,
   deployPatch,
-  digestOf,
   planRestore,
   rollbackPatch,
   sameTemplate,
@@ -136,10 +135,6 @@ describe('helpers', () => {
     expect(changeCause(ref, '0123456789abcdef', 'octocat', 'https://github.com/acme/web/actions/runs/1')).toBe(
       'kube-ship deployed ghcr.io/acme/web:abc1234@sha256:ffff commit 0123456789ab by octocat https://github.com/acme/web/actions/runs/1',
     );
-  });
-  it('digestOf', () => {
-    expect(digestOf(ref)).toBe('sha256:ffff');
-    expect(digestOf('ghcr.io/acme/web:1')).toBeUndefined();
   });
   it('sameTemplate ignores key order, undefined and null, and compares dates as the server prints them', () => {
     expect(sameTemplate({ a: 1, b: { c: undefined, d: [1, 2] } }, { b: { d: [1, 2], e: null }, a: 1 })).toBe(true);

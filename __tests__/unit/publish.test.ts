@@ -1,13 +1,16 @@
 /**
  * Publishing through the real adapter (Octokit from @actions/github) against the fake GitHub server: the same HTTP
- * a run on GitHub makes, answered by a local server that records it and can fail the way GitHub does.
+ * a run on GitHub makes, answered by a local server that records it and can fail the way GitHub does. The adapter
+ * gets a clock and a sleep that record the waits GitHub asks for instead of taking them.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createGitHub } from '../../src/github-client.js';
-import { retryDelaySeconds, type Connection, type GitHubContext } from '../../src/github.js';
+import { connect, createGitHub } from '../../src/github-client.js';
+import { retryDelaySeconds, type Connection } from '../../src/github.js';
 import { parseInputs, type Inputs } from '../../src/inputs.js';
 import type { Log } from '../../src/log.js';
-import { commentMarker, deploymentStatusOf, publishReport, startDeployment } from '../../src/publish.js';
+import { commentMarker, createPublisher, deploymentStatusOf, type Publisher } from '../../src/publish.js';
 import type { Report } from '../../src/report.js';
 import {
   ACCEPTED_WITHOUT_DEPLOYMENT,
@@ -18,6 +21,8 @@ import {
 import { errorReport, noOpReport, rolledBackReport, successReport } from '../fixtures/reports.js';
 
 const HEAD_SHA = 'feedfacecafebeef0123456789abcdef01234567';
+/** When each test starts, on the clock the adapter is given (a whole second, as HTTP dates are). */
+const T0 = 1_000_000_000_000;
 
 class RecordingLog implements Log {
   infos: string[] = [];
@@ -42,7 +47,6 @@ function inputsOf(raw: Record<string, string> = {}): Inputs {
     image: 'ghcr.io/acme/web',
     deployments: 'web/frontend',
     environment: 'staging',
-    'github-token': 'ghs_test',
     ...raw,
   };
   return parseInputs((name) => values[name] ?? '', HEAD_SHA);
@@ -50,8 +54,23 @@ function inputsOf(raw: Record<string, string> = {}): Inputs {
 
 let fake: FakeGitHub;
 let log: RecordingLog;
+/** The waits the adapter asked for, in ms: none is really taken; each moves `clock` on. */
+let sleeps: number[];
+let clock: number;
+/** How often a publisher opened its connection to GitHub. */
+let connects: number;
 
-function connection(context: Partial<GitHubContext> = {}, maxWaitSeconds = 5): Connection {
+interface RunOptions {
+  /** GITHUB_EVENT_NAME of the run. */
+  event?: string;
+  /** The pull request of the event's payload. */
+  pullRequest?: number | undefined;
+  /** The adapter's budget for rate-limit waits. */
+  maxWaitSeconds?: number;
+}
+
+/** The real adapter against the fake GitHub, on a clock that only moves when it sleeps. */
+function connection(pullRequest: number | undefined, maxWaitSeconds: number): Connection {
   return {
     github: createGitHub({
       token: 'ghs_test',
@@ -59,10 +78,40 @@ function connection(context: Partial<GitHubContext> = {}, maxWaitSeconds = 5): C
       repo: 'web',
       apiUrl: fake.url,
       log,
-      retry: { maxWaitSeconds },
+      retry: {
+        maxWaitSeconds,
+        sleep: (ms) => {
+          sleeps.push(ms);
+          clock += ms;
+          return Promise.resolve();
+        },
+        now: () => clock,
+      },
     }),
-    context: { owner: 'acme', repo: 'web', sha: HEAD_SHA, eventName: 'pull_request', pullRequest: 7, ...context },
+    context: { owner: 'acme', repo: 'web', sha: HEAD_SHA, pullRequest },
   };
+}
+
+/** The publisher of one run, as main.ts makes it, with the adapter above. */
+function publisher(raw: Record<string, string> = {}, run: RunOptions = {}): Publisher {
+  const { event = 'pull_request', maxWaitSeconds = 5 } = run;
+  const pullRequest = 'pullRequest' in run ? run.pullRequest : 7;
+  return createPublisher({
+    inputs: inputsOf(raw),
+    event,
+    connect: () => {
+      connects += 1;
+      return Promise.resolve(connection(pullRequest, maxWaitSeconds));
+    },
+    log,
+  });
+}
+
+/** One run that publishes only its report (no GitHub Deployment unless `raw` asks for one). */
+async function publish(report: Report, raw: Record<string, string> = {}, run: RunOptions = {}): Promise<void> {
+  const publishing = publisher(raw, run);
+  await publishing.startDeployment();
+  await publishing.publish(report);
 }
 
 const writes = () => fake.requests.filter((r) => r.method !== 'GET');
@@ -76,12 +125,15 @@ afterAll(async () => {
 beforeEach(() => {
   fake.reset();
   log = new RecordingLog();
+  sleeps = [];
+  clock = T0;
+  connects = 0;
 });
 
 describe('the sticky PR comment', () => {
   it('is created on the first run and updated in place on the next: never a second one', async () => {
-    await publishReport(rolledBackReport(), inputsOf(), log, undefined, connection());
-    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+    await publish(rolledBackReport());
+    await publish(successReport());
 
     const comments = fake.commentsOn(7);
     expect(comments).toHaveLength(1);
@@ -99,7 +151,7 @@ describe('the sticky PR comment', () => {
   });
 
   it("carries a failed deploy's evidence", async () => {
-    await publishReport(rolledBackReport(), inputsOf(), log, undefined, connection());
+    await publish(rolledBackReport());
     const body = fake.commentsOn(7)[0]!.body;
     expect(body).toContain('### ↩️ Deploy to staging failed and was rolled back');
     expect(body).toContain('CrashLoopBackOff in pod <code>frontend-7d9f8c6b5-x2k4q</code>');
@@ -109,9 +161,9 @@ describe('the sticky PR comment', () => {
 
   it('is found again on a later page among many other comments', async () => {
     for (let i = 0; i < 130; i++) fake.addComment(7, `comment ${i}`);
-    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+    await publish(successReport());
     for (let i = 0; i < 20; i++) fake.addComment(7, `later comment ${i}`);
-    await publishReport(noOpReport(), inputsOf(), log, undefined, connection());
+    await publish(noOpReport());
 
     const ours = fake.commentsOn(7).filter((c) => c.body.includes(commentMarker('staging')));
     expect(ours).toHaveLength(1);
@@ -125,7 +177,7 @@ describe('the sticky PR comment', () => {
   it("never edits another user's comment, even one that starts with the marker", async () => {
     const forged = fake.addComment(7, `${commentMarker('staging')}\nlooks like kube-ship`, 'mallory');
     const quoting = fake.addComment(7, `as the bot said: ${commentMarker('staging')}`, 'github-actions[bot]');
-    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+    await publish(successReport());
     expect(fake.comments.find((c) => c.id === forged.id)?.body).toBe(
       `${commentMarker('staging')}\nlooks like kube-ship`,
     );
@@ -138,28 +190,16 @@ describe('the sticky PR comment', () => {
   });
 
   it('leaves the log lines out of the comment with comment-logs: false, and says so', async () => {
-    await publishReport(rolledBackReport(), inputsOf({ 'comment-logs': 'false' }), log, undefined, connection());
+    await publish(rolledBackReport(), { 'comment-logs': 'false' });
     const body = fake.commentsOn(7)[0]?.body ?? '';
     expect(body).not.toContain('DATABASE_URL is not set');
     expect(body).toMatch(/\d+ log lines not shown here \(comment-logs: false\)/);
   });
 
   it('is one per environment', async () => {
-    await publishReport({ ...successReport(), environment: 'staging' }, inputsOf(), log, undefined, connection());
-    await publishReport(
-      { ...successReport(), environment: 'production' },
-      inputsOf({ environment: 'production' }),
-      log,
-      undefined,
-      connection(),
-    );
-    await publishReport(
-      { ...rolledBackReport(), environment: 'production' },
-      inputsOf({ environment: 'production' }),
-      log,
-      undefined,
-      connection(),
-    );
+    await publish({ ...successReport(), environment: 'staging' });
+    await publish({ ...successReport(), environment: 'production' }, { environment: 'production' });
+    await publish({ ...rolledBackReport(), environment: 'production' }, { environment: 'production' });
 
     const bodies = fake.commentsOn(7).map((c) => c.body.split('\n').slice(0, 2).join('\n'));
     expect(bodies).toEqual([
@@ -168,49 +208,46 @@ describe('the sticky PR comment', () => {
     ]);
   });
 
-  it('comment: auto on a push opens no connection: no request, no warning, even with an empty token', async () => {
-    const event = process.env.GITHUB_EVENT_NAME;
-    process.env.GITHUB_EVENT_NAME = 'push';
-    try {
-      await publishReport(successReport(), inputsOf({ 'github-token': '' }), log);
-    } finally {
-      if (event === undefined) delete process.env.GITHUB_EVENT_NAME;
-      else process.env.GITHUB_EVENT_NAME = event;
-    }
+  it('comment: auto on a push opens no connection (so Octokit is never loaded): no request, no warning', async () => {
+    await publish(successReport(), {}, { event: 'push', pullRequest: undefined });
+    expect(connects).toBe(0);
     expect(fake.requests).toEqual([]);
     expect(log.warnings).toEqual([]);
     expect(log.debugs).toContain('No PR comment: the event is push and pr-number is not set.');
   });
 
-  it.each<[string, Record<string, string>, Partial<GitHubContext>, number | undefined, string[]]>([
-    ['auto on a pull_request event', {}, {}, 7, []],
-    ['auto on a push, no PR', {}, { eventName: 'push', pullRequest: undefined }, undefined, []],
-    ['auto on a push with pr-number', { 'pr-number': '12' }, { eventName: 'push', pullRequest: undefined }, 12, []],
-    ['never on a pull_request event', { comment: 'never' }, {}, undefined, []],
+  it.each<[string, Record<string, string>, RunOptions, number | undefined, string[], number]>([
+    ['auto on a pull_request event', {}, {}, 7, [], 1],
+    ['auto on a push, no PR', {}, { event: 'push', pullRequest: undefined }, undefined, [], 0],
+    ['auto on a push with pr-number', { 'pr-number': '12' }, { event: 'push', pullRequest: undefined }, 12, [], 1],
+    ['auto on a pull_request_target event', {}, { event: 'pull_request_target', pullRequest: 9 }, 9, [], 1],
+    ['never on a pull_request event', { comment: 'never' }, {}, undefined, [], 0],
     [
       'always without a PR',
       { comment: 'always' },
-      { eventName: 'workflow_dispatch', pullRequest: undefined },
+      { event: 'workflow_dispatch', pullRequest: undefined },
       undefined,
       [
         'comment is "always" but there is no pull request to comment on: the event is workflow_dispatch and pr-number is not set.',
       ],
+      1,
     ],
-  ])('comment mode: %s', async (_name, raw, context, issue, warnings) => {
-    await publishReport(successReport(), inputsOf(raw), log, undefined, connection(context));
+  ])('comment mode: %s', async (_name, raw, run, issue, warnings, opened) => {
+    await publish(successReport(), raw, run);
     expect(writes().map((r) => r.path)).toEqual(
       issue === undefined ? [] : [`/repos/acme/web/issues/${issue}/comments`],
     );
     expect(log.warnings).toEqual(warnings);
+    expect(connects).toBe(opened);
   });
 });
 
 describe('GitHub Deployments', () => {
   it('creates the deployment, sets it in progress, then success with the environment URL', async () => {
-    const inputs = inputsOf({ 'github-deployment': 'true', 'environment-url': 'https://staging.acme.example' });
-    const handle = await startDeployment(inputs, log, connection());
-    expect(handle?.deploymentId).toBeDefined();
-    await publishReport(successReport(), inputs, log, handle);
+    const publishing = publisher({ 'github-deployment': 'true', 'environment-url': 'https://staging.acme.example' });
+    await publishing.startDeployment();
+    expect(fake.deployments.map((d) => d.statuses.map((s) => s.state))).toEqual([['in_progress']]);
+    await publishing.publish(successReport());
 
     expect(fake.deployments).toHaveLength(1);
     const deployment = fake.deployments[0]!;
@@ -231,6 +268,7 @@ describe('GitHub Deployments', () => {
       },
     ]);
     expect(fake.commentsOn(7)).toHaveLength(1);
+    expect(connects).toBe(1);
     expect(log.warnings).toEqual([]);
   });
 
@@ -240,9 +278,7 @@ describe('GitHub Deployments', () => {
     ['no-op', 'success', noOpReport],
   ])('%s ends %s, with a description GitHub accepts', async (_name, state, make) => {
     const report = { ...make(), failureReason: `${make().failureReason} ${'very long reason '.repeat(20)}` };
-    const inputs = inputsOf({ 'github-deployment': 'true', comment: 'never' });
-    const handle = await startDeployment(inputs, log, connection());
-    await publishReport(report, inputs, log, handle);
+    await publish(report, { 'github-deployment': 'true', comment: 'never' });
     const final = fake.deployments[0]!.statuses[1]!;
     expect(final.state).toBe(state);
     expect(final.description.length).toBeLessThan(140);
@@ -252,10 +288,7 @@ describe('GitHub Deployments', () => {
 
   it('handles a 202 without a deployment with a warning and no statuses', async () => {
     fake.fail(ACCEPTED_WITHOUT_DEPLOYMENT);
-    const inputs = inputsOf({ 'github-deployment': 'true' });
-    const handle = await startDeployment(inputs, log, connection());
-    expect(handle?.deploymentId).toBeUndefined();
-    await publishReport(successReport(), inputs, log, handle);
+    await publish(successReport(), { 'github-deployment': 'true' });
 
     expect(fake.requests.filter((r) => r.path.endsWith('/statuses'))).toEqual([]);
     expect(log.warnings).toEqual([
@@ -265,7 +298,8 @@ describe('GitHub Deployments', () => {
   });
 
   it('does nothing unless github-deployment is true', async () => {
-    expect(await startDeployment(inputsOf(), log, connection())).toBeUndefined();
+    await publisher({ comment: 'never' }).startDeployment();
+    expect(connects).toBe(0);
     expect(fake.requests).toEqual([]);
   });
 });
@@ -273,9 +307,7 @@ describe('GitHub Deployments', () => {
 describe('a read-only token, and rate limits', () => {
   it('warns once for the whole run and never throws', async () => {
     fake.readOnly();
-    const inputs = inputsOf({ 'github-deployment': 'true' });
-    const handle = await startDeployment(inputs, log, connection());
-    await publishReport(rolledBackReport(), inputs, log, handle);
+    await publish(rolledBackReport(), { 'github-deployment': 'true' });
 
     expect(log.warnings).toHaveLength(1);
     expect(log.warnings[0]).toContain(`403 "${READ_ONLY_MESSAGE}"`);
@@ -286,9 +318,7 @@ describe('a read-only token, and rate limits', () => {
 
   it('a GitHub API answering 502 to every call: one warning, and the deploy result stands', async () => {
     for (let i = 0; i < 6; i++) fake.fail({ status: 502, message: 'Bad Gateway' });
-    const inputs = inputsOf({ 'github-deployment': 'true' });
-    const handle = await startDeployment(inputs, log, connection());
-    await publishReport(rolledBackReport(), inputs, log, handle);
+    await publish(rolledBackReport(), { 'github-deployment': 'true' });
     expect(log.warnings).toHaveLength(1);
     expect(log.warnings[0]).toContain('HTTP 502');
     expect(log.warnings[0]).toContain('The deploy result stands');
@@ -296,29 +326,53 @@ describe('a read-only token, and rate limits', () => {
 
   it('warns once when only the comment is refused', async () => {
     fake.readOnly();
-    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+    await publish(successReport());
     expect(log.warnings).toHaveLength(1);
     expect(log.warnings[0]).toMatch(/^Could not comment on pull request #7: the github-token may not write here/);
   });
 
-  it.each([
-    ['429 with Retry-After', 429],
-    ['403 with Retry-After (secondary rate limit)', 403],
-  ])('waits as %s asks, then succeeds', async (_name, status) => {
+  it('a connection that cannot be opened (an empty token) is tried once and warned about once', async () => {
+    const publishing = createPublisher({
+      inputs: inputsOf({ 'github-deployment': 'true' }),
+      event: 'pull_request',
+      connect: () => {
+        connects += 1;
+        return Promise.resolve(connect('', log));
+      },
+      log,
+    });
+    await publishing.startDeployment();
+    await publishing.publish(successReport());
+    expect(connects).toBe(1);
+    expect(log.warnings).toEqual([
+      'Could not publish to GitHub: the github-token input is empty; leave it unset to use the workflow token.',
+    ]);
+  });
+
+  it.each<[string, number, Record<string, string>, number]>([
+    ['429 with Retry-After', 429, { 'retry-after': '2' }, 2000],
+    ['403 with Retry-After (secondary rate limit)', 403, { 'retry-after': '2' }, 2000],
+    ['Retry-After as an HTTP date', 429, { 'retry-after': new Date(T0 + 30_000).toUTCString() }, 30_000],
+    [
+      'an exhausted primary limit, until its reset',
+      403,
+      { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(T0 / 1000 + 42) },
+      42_000,
+    ],
+  ])('waits as %s asks, then succeeds', async (_name, status, headers, waitMs) => {
     fake.fail({
       method: 'POST',
       path: /\/comments$/,
       status,
       message: 'You have exceeded a secondary rate limit',
-      headers: { 'retry-after': '1' },
+      headers,
     });
-    const started = Date.now();
-    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+    await publish(successReport(), {}, { maxWaitSeconds: 60 });
 
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(sleeps).toEqual([waitMs]);
     expect(fake.commentsOn(7)).toHaveLength(1);
     expect(writes()).toHaveLength(2);
-    expect(log.infos[0]).toBe('GitHub rate limit on comment on #7: retrying in 1s as Retry-After asks');
+    expect(log.infos[0]).toBe(`GitHub rate limit on comment on #7: retrying in ${waitMs / 1000}s as Retry-After asks`);
     expect(log.warnings).toEqual([]);
   });
 
@@ -331,7 +385,8 @@ describe('a read-only token, and rate limits', () => {
       message: 'API rate limit exceeded',
       headers: { 'retry-after': '1' },
     });
-    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+    await publish(successReport());
+    expect(sleeps).toEqual([1000]);
     expect(fake.requests.map((r) => `${r.method} ${r.path.split('/').at(-1)?.replace(/^\d+$/, 'ID')}`)).toEqual([
       'GET user',
       'GET comments',
@@ -342,7 +397,7 @@ describe('a read-only token, and rate limits', () => {
     expect(log.warnings).toEqual([]);
   });
 
-  it('gives up with a warning when the wait asked for is beyond the budget', async () => {
+  it('gives up with a warning, without waiting, when the wait asked for is beyond the budget', async () => {
     fake.fail({
       method: 'POST',
       path: /\/comments$/,
@@ -350,10 +405,9 @@ describe('a read-only token, and rate limits', () => {
       message: 'API rate limit exceeded',
       headers: { 'retry-after': '3600' },
     });
-    const started = Date.now();
-    await publishReport(successReport(), inputsOf(), log, undefined, connection({}, 5));
+    await publish(successReport(), {}, { maxWaitSeconds: 5 });
 
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(sleeps).toEqual([]);
     expect(fake.comments).toEqual([]);
     expect(log.warnings).toHaveLength(1);
     expect(log.warnings[0]).toContain('HTTP 429');
@@ -361,9 +415,44 @@ describe('a read-only token, and rate limits', () => {
     expect(log.warnings[0]).toContain('The deploy result stands');
   });
 
+  it('counts every wait of the run against the budget', async () => {
+    fake.fail({
+      method: 'POST',
+      path: /\/comments$/,
+      times: 2,
+      status: 429,
+      message: 'API rate limit exceeded',
+      headers: { 'retry-after': '3' },
+    });
+    await publish(successReport(), {}, { maxWaitSeconds: 5 });
+
+    expect(sleeps).toEqual([3000]);
+    expect(fake.comments).toEqual([]);
+    expect(log.warnings).toHaveLength(1);
+    expect(log.warnings[0]).toContain('gave up after 2 attempt(s), GitHub asked to wait 3s more');
+  });
+
+  it('gives up after a bounded number of attempts, however short the waits', async () => {
+    fake.fail({
+      method: 'POST',
+      path: /\/comments$/,
+      times: 4,
+      status: 429,
+      message: 'API rate limit exceeded',
+      headers: { 'retry-after': '1' },
+    });
+    await publish(successReport(), {}, { maxWaitSeconds: 60 });
+
+    expect(sleeps).toEqual([1000, 1000, 1000]);
+    expect(fake.comments).toEqual([]);
+    expect(log.warnings).toHaveLength(1);
+    expect(log.warnings[0]).toContain('gave up after 4 attempt(s)');
+  });
+
   it('a plain 403 is not retried', async () => {
     fake.fail({ method: 'POST', path: /\/comments$/, status: 403, message: 'Must have admin rights to Repository.' });
-    await publishReport(successReport(), inputsOf(), log, undefined, connection());
+    await publish(successReport());
+    expect(sleeps).toEqual([]);
     expect(writes()).toHaveLength(1);
     expect(log.warnings[0]).toContain('Must have admin rights');
   });
@@ -381,5 +470,34 @@ describe('a read-only token, and rate limits', () => {
     ['a 500', 500, { 'retry-after': '7' }, undefined],
   ])('retryDelaySeconds: %s', (_name, status, headers, expected) => {
     expect(retryDelaySeconds(status, headers, 1_000_000_000_000)).toBe(expected);
+  });
+});
+
+/** The relative modules and packages a source file imports at load time (`import type` and `import()` excluded). */
+function staticImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/^(?:import|export)\s+(?!type\s)(?:[^;]*?\sfrom\s+)?'([^']+)'/gm)].map((m) => m[1]!);
+}
+
+describe('Octokit loads only when something is published', () => {
+  it('nothing that src/index.ts imports at load time imports @actions/github or github-client.ts', () => {
+    const src = join(import.meta.dirname, '../../src');
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const spec of staticImports(join(src, file))) {
+        if (spec.startsWith('./')) visit(spec.slice(2).replace(/\.js$/, '.ts'));
+        else packages.add(spec);
+      }
+    };
+    visit('index.ts');
+    expect([...seen]).toEqual(expect.arrayContaining(['main.ts', 'publish.ts', 'github.ts']));
+    expect(packages).toContain('@actions/core');
+    expect(seen).not.toContain('github-client.ts');
+    expect(packages).not.toContain('@actions/github');
+    // The scan itself sees the import it guards against.
+    expect(staticImports(join(src, 'github-client.ts'))).toContain('@actions/github');
   });
 });

@@ -4,24 +4,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkRealm,
   createRegistry,
-  DIGEST,
   dockerConfigAuth,
   MANIFEST_ACCEPT,
   parseChallenge,
+  RegistryError,
   registryUrl,
-  splitRepository,
+  withRetries,
+  type Registry,
 } from '../../src/registry.js';
 
 const DIGEST_V1 = `sha256:${'1'.repeat(64)}`;
 
 describe('registry helpers', () => {
-  it.each([
-    ['ghcr.io/acme/web', { host: 'ghcr.io', endpoint: 'ghcr.io', path: 'acme/web' }],
-    ['nginx', { host: 'docker.io', endpoint: 'registry-1.docker.io', path: 'library/nginx' }],
-    ['acme/web', { host: 'docker.io', endpoint: 'registry-1.docker.io', path: 'acme/web' }],
-    ['127.0.0.1:5000/demo/web', { host: '127.0.0.1:5000', endpoint: '127.0.0.1:5000', path: 'demo/web' }],
-  ])('splitRepository(%s)', (repo, parts) => expect(splitRepository(repo)).toEqual(parts));
-
   it('uses plain HTTP for loopback only', () => {
     expect(registryUrl('127.0.0.1:5000')).toBe('http://127.0.0.1:5000');
     expect(registryUrl('localhost:5000')).toBe('http://localhost:5000');
@@ -111,12 +105,6 @@ describe('checkRealm', () => {
   ])('refuses %s for %s', (realm, endpoint, why) => {
     expect(() => checkRealm(realm, endpoint)).toThrow(why);
   });
-
-  it('knows a digest when it sees one', () => {
-    expect(DIGEST.test(`sha256:${'a'.repeat(64)}`)).toBe(true);
-    expect(DIGEST.test(`sha256:${'a'.repeat(63)}\n`)).toBe(false);
-    expect(DIGEST.test('sha512:abc')).toBe(false);
-  });
 });
 
 describe('a registry that does not answer', () => {
@@ -131,5 +119,95 @@ describe('a registry that does not answer', () => {
     expect(Date.now() - started).toBeLessThan(2000);
     silent.closeAllConnections();
     silent.close();
+  });
+});
+
+describe('the digest check asked again while the registry blinks', () => {
+  /** A registry that fails with each of `failures` in turn, then serves DIGEST_V1; and a clock that sleeps. */
+  function blinking(failures: Error[]) {
+    let clock = 0;
+    const asked: number[] = [];
+    const waits: number[] = [];
+    const registry: Registry = {
+      manifestDigest: () => {
+        asked.push(clock);
+        const failure = failures.shift();
+        return failure ? Promise.reject(failure) : Promise.resolve(DIGEST_V1);
+      },
+    };
+    const retries = (budgetMs: number) =>
+      withRetries(registry, {
+        budgetMs,
+        now: () => clock,
+        sleep: (ms) => {
+          clock += ms;
+          return Promise.resolve();
+        },
+        onRetry: (_message, waitMs) => waits.push(waitMs),
+      });
+    return { retries, asked, waits };
+  }
+  const refused = () => new RegistryError('registry r could not be reached', true);
+
+  it('rides out refused connections and 5xx, backing off 0.5 s doubling to 4 s', async () => {
+    const { retries, asked, waits } = blinking([refused(), refused(), refused(), refused(), refused()]);
+    expect(await retries(20_000).manifestDigest('r/web', 'v1')).toBe(DIGEST_V1);
+    expect(waits).toEqual([500, 1000, 2000, 4000, 4000]);
+    expect(asked).toEqual([0, 500, 1500, 3500, 7500, 11_500]);
+  });
+
+  it('gives up with the last failure once the budget is spent, the last wait cut to what is left', async () => {
+    const { retries, waits } = blinking(Array.from({ length: 20 }, refused));
+    await expect(retries(5000).manifestDigest('r/web', 'v1')).rejects.toThrow('could not be reached');
+    expect(waits).toEqual([500, 1000, 2000, 1500]);
+  });
+
+  it.each([
+    ['a request that got no answer in time', new RegistryError('registry r did not answer in time', false)],
+    ['a failure that is not the registry', new Error('boom')],
+  ])('does not ask again after %s', async (_name, failure) => {
+    const { retries, asked } = blinking([failure]);
+    await expect(retries(20_000).manifestDigest('r/web', 'v1')).rejects.toThrow(failure.message);
+    expect(asked).toHaveLength(1);
+  });
+});
+
+describe('which registry failures are transient', () => {
+  let status = 200;
+  const server = createServer((_req, res) => {
+    res.writeHead(status, { 'docker-content-digest': DIGEST_V1 }).end();
+  });
+  let port = 0;
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it.each([
+    [503, true],
+    [502, true],
+    [429, true],
+    [403, false],
+    [400, false],
+  ])('HTTP %i: transient %s', async (code, transient) => {
+    status = code;
+    const failure = await createRegistry(undefined, {})
+      .manifestDigest(`127.0.0.1:${port}/acme/web`, 'v1')
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(RegistryError);
+    expect((failure as RegistryError).transient).toBe(transient);
+  });
+
+  it('a refused connection is transient', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const freed = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const failure = await createRegistry(undefined, {})
+      .manifestDigest(`127.0.0.1:${freed}/acme/web`, 'v1')
+      .catch((error: unknown) => error);
+    expect((failure as RegistryError).transient).toBe(true);
+    expect((failure as Error).message).toContain('could not be reached');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseContainers, imageRepository, resolveTargets, type Target } from '../../src/targets.js';
+import { chooseContainers, resolveTargets, type Target } from '../../src/targets.js';
 
 const template = {
   containers: [
@@ -8,19 +8,6 @@ const template = {
   ],
   initContainers: [{ name: 'migrate', image: 'ghcr.io/acme/web@sha256:aaaa' }],
 };
-
-describe('imageRepository', () => {
-  it.each([
-    ['nginx', 'docker.io/library/nginx'],
-    ['nginx:1.27', 'docker.io/library/nginx'],
-    ['library/nginx', 'docker.io/library/nginx'],
-    ['docker.io/library/nginx@sha256:abc', 'docker.io/library/nginx'],
-    ['index.docker.io/acme/web', 'docker.io/acme/web'],
-    ['127.0.0.1:5000/web:tag@sha256:abc', '127.0.0.1:5000/web'],
-    ['localhost/web', 'localhost/web'],
-    ['GHCR.io/acme/web:1', 'ghcr.io/acme/web'],
-  ])('%s -> %s', (ref, repo) => expect(imageRepository(ref)).toBe(repo));
-});
 
 describe('chooseContainers', () => {
   const target: Target = { kind: 'deployment', namespace: 'shop', name: 'web', containers: [], input: 'deployments' };
