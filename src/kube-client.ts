@@ -93,7 +93,12 @@ export function watchSources(
           state.replicaSets as Map<string, KubernetesObject>,
         ]
       : [
-          source(`controllerrevisions in ${namespace} (${selector})`, 'controllerrevisions', '/apis/apps/v1', bySelector),
+          source(
+            `controllerrevisions in ${namespace} (${selector})`,
+            'controllerrevisions',
+            '/apis/apps/v1',
+            bySelector,
+          ),
           state.revisions as Map<string, KubernetesObject>,
         ];
   return [
@@ -102,7 +107,10 @@ export function watchSources(
       state.workloads as Map<string, KubernetesObject>,
     ],
     revisions,
-    [source(`pods in ${namespace} (${selector})`, 'pods', '/api/v1', bySelector), state.pods as Map<string, KubernetesObject>],
+    [
+      source(`pods in ${namespace} (${selector})`, 'pods', '/api/v1', bySelector),
+      state.pods as Map<string, KubernetesObject>,
+    ],
   ];
 }
 
@@ -170,12 +178,18 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
     },
 
     async observe(scope, onChange, signal): Promise<void> {
-      const state: TargetState = { workloads: new Map(), replicaSets: new Map(), revisions: new Map(), pods: new Map() };
+      const state: TargetState = {
+        workloads: new Map(),
+        replicaSets: new Map(),
+        revisions: new Map(),
+        pods: new Map(),
+      };
       const sources = watchSources(scope, state, (namespace, query, kind, signal) => {
         const options = bounded(listMs, signal);
         if (kind === 'pods') return core.listNamespacedPod({ namespace, ...query }, options);
         if (kind === 'replicasets') return apps.listNamespacedReplicaSet({ namespace, ...query }, options);
-        if (kind === 'controllerrevisions') return apps.listNamespacedControllerRevision({ namespace, ...query }, options);
+        if (kind === 'controllerrevisions')
+          return apps.listNamespacedControllerRevision({ namespace, ...query }, options);
         if (kind === 'statefulsets') return apps.listNamespacedStatefulSet({ namespace, ...query }, options);
         if (kind === 'daemonsets') return apps.listNamespacedDaemonSet({ namespace, ...query }, options);
         return apps.listNamespacedDeployment({ namespace, ...query }, options);

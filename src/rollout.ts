@@ -303,7 +303,11 @@ function gatherEvidence(kube: Kube, wait: WaitResult, targets: Target[]): Promis
   return Promise.all(
     failed.map(([key, verdict]) => {
       const state = wait.states.get(key);
-      const { pod, container } = failingPod(state, targets.find((t) => targetKey(t) === key), verdict);
+      const { pod, container } = failingPod(
+        state,
+        targets.find((t) => targetKey(t) === key),
+        verdict,
+      );
       const namespace = key.slice(0, key.indexOf('/'));
       const request = {
         kube,

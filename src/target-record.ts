@@ -46,7 +46,9 @@ function undeployable(target: Target, workload: Workload): string | undefined {
     return `${key} is paused; resume it (kubectl rollout resume deployment/${target.name}) or remove it.`;
   }
   const strategy =
-    target.kind === 'deployment' ? undefined : (workload.spec as { updateStrategy?: { type?: string } } | undefined)?.updateStrategy?.type;
+    target.kind === 'deployment'
+      ? undefined
+      : (workload.spec as { updateStrategy?: { type?: string } } | undefined)?.updateStrategy?.type;
   if (strategy === 'OnDelete') {
     return (
       `${key} uses the OnDelete update strategy: its pods change only when someone deletes them, so no rollout can be ` +

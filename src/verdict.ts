@@ -367,7 +367,10 @@ export function daemonSetHash(ds: V1DaemonSet, revisions: V1ControllerRevision[]
   if (!observed(ds)) return undefined;
   const uid = ds.metadata?.uid;
   const own = revisions.filter((r) => (r.metadata?.ownerReferences ?? []).some((o) => o.uid === uid && o.controller));
-  const newest = own.reduce<V1ControllerRevision | undefined>((a, r) => (a && a.revision >= r.revision ? a : r), undefined);
+  const newest = own.reduce<V1ControllerRevision | undefined>(
+    (a, r) => (a && a.revision >= r.revision ? a : r),
+    undefined,
+  );
   return newest?.metadata?.labels?.[REVISION_HASH_LABEL];
 }
 

@@ -135,13 +135,17 @@ export function decide(
   // Only a Deployment's ReplicaSet says that it cannot create its pods; the other controllers only emit events.
   const replicaSet =
     item.kind === 'deployment' ? newReplicaSet(workload as V1Deployment, [...state.replicaSets.values()]) : undefined;
-  return (
-    (replicaSet && replicaFailure(replicaSet, allPods, now)) ?? podFailure(pods, containers, check) ?? status
-  );
+  return (replicaSet && replicaFailure(replicaSet, allPods, now)) ?? podFailure(pods, containers, check) ?? status;
 }
 
 /** New pods present when the bake began that are gone or going, while the workload was not scaled down. */
-function replacedPods(item: WaitItem, workload: Workload, state: TargetState, atBakeStart: Set<string>, wanted: number) {
+function replacedPods(
+  item: WaitItem,
+  workload: Workload,
+  state: TargetState,
+  atBakeStart: Set<string>,
+  wanted: number,
+) {
   if (wantedPods(item.kind, workload) < wanted) return [];
   return [...atBakeStart].filter((name) => {
     const pod = state.pods.get(name);
@@ -210,7 +214,10 @@ export async function waitForRollouts(
     const verdict = decide(item, state, options, histories.get(item.key) ?? new PodHistory(), time);
     const workload = state.workloads.get(item.name);
     const seen = workload !== undefined && observed(workload);
-    say(item, verdict.state === 'progressing' && workload && seen ? progressLine(workload, item.kind) : verdict.message);
+    say(
+      item,
+      verdict.state === 'progressing' && workload && seen ? progressLine(workload, item.kind) : verdict.message,
+    );
     const bakeMs = item.bakeMs ?? 0;
     if (verdict.state !== 'done' || bakeMs <= 0 || workload === undefined) return verdict;
     result.rolledOutAt.set(item.key, time);
@@ -257,9 +264,7 @@ export async function waitForRollouts(
   const countRestarts = (item: WaitItem, state: TargetState): void => {
     const pods = currentPods(item, state);
     if (pods === undefined) return;
-    const total = pods
-      .flatMap((p) => p.status?.containerStatuses ?? [])
-      .reduce((sum, cs) => sum + cs.restartCount, 0);
+    const total = pods.flatMap((p) => p.status?.containerStatuses ?? []).reduce((sum, cs) => sum + cs.restartCount, 0);
     result.restarts.set(item.key, total);
   };
 

@@ -48,7 +48,10 @@ describe('parseInputs', () => {
 
   it('parses workloads by kind, as kubectl names the kinds', () => {
     const inputs = parseInputs(
-      read({ deployments: '', workloads: 'sts/db\ndata/StatefulSet/db:postgres\nds/agent\nshop/deploy/web\ndaemonsets/agent2' }),
+      read({
+        deployments: '',
+        workloads: 'sts/db\ndata/StatefulSet/db:postgres\nds/agent\nshop/deploy/web\ndaemonsets/agent2',
+      }),
       'abc',
     );
     expect(inputs.deployments).toEqual([]);
@@ -70,7 +73,9 @@ describe('parseInputs', () => {
     ['sts/db:', '"sts/db:" has ":" but no container names'],
     ['sts/db:a:b', '"sts/db:a:b" has more than one ":"'],
   ])('rejects the workload %s, naming the input', (line, message) => {
-    expect(() => parseInputs(read({ deployments: '', workloads: line }), 'abc')).toThrow(`Input "workloads": ${message}`);
+    expect(() => parseInputs(read({ deployments: '', workloads: line }), 'abc')).toThrow(
+      `Input "workloads": ${message}`,
+    );
   });
 
   it.each([

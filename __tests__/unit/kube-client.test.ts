@@ -225,7 +225,9 @@ describe('bounded requests', () => {
     const server = await apiServer(() => undefined, undefined, 300);
     close = server.close;
     const started = Date.now();
-    const error = await server.kube.getWorkload({ kind: 'deployment', namespace: 'ns', name: 'web' }).catch((e: unknown) => e);
+    const error = await server.kube
+      .getWorkload({ kind: 'deployment', namespace: 'ns', name: 'web' })
+      .catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(error).toMatchObject({ status: 0, message: 'get deployment ns/web: no answer within 0.3s' });
   });
@@ -278,7 +280,9 @@ describe('createKube().patchDeployment', () => {
     });
     close = server.close;
     const ops = [{ op: 'replace' as const, path: '/metadata/resourceVersion', value: '7' }];
-    const error = await server.kube.patchWorkload({ kind: 'deployment', namespace: 'ns', name: 'web' }, ops).catch((e: unknown) => e);
+    const error = await server.kube
+      .patchWorkload({ kind: 'deployment', namespace: 'ns', name: 'web' }, ops)
+      .catch((e: unknown) => e);
     expect(contentType).toBe('application/json-patch+json');
     expect(JSON.parse(body)).toEqual(ops);
     expect(error).toMatchObject({

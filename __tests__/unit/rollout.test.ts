@@ -140,7 +140,9 @@ describe('deploy', () => {
     kube.addDeployment('web', 'reg/web:v1', 2, 'other');
     const result = await deploy(
       kube,
-      request({ targets: [{ kind: 'deployment', namespace: 'shop', name: 'web', containers: [], input: 'deployments' }] }),
+      request({
+        targets: [{ kind: 'deployment', namespace: 'shop', name: 'web', containers: [], input: 'deployments' }],
+      }),
       recordingLog(),
     );
     expect(result.result).toBe('success');

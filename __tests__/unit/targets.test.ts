@@ -40,9 +40,12 @@ describe('chooseContainers', () => {
 
 describe('resolveTargets', () => {
   it('gives targets the default namespace and refuses duplicates', () => {
-    expect(resolveTargets([{ kind: 'deployment', namespace: undefined, name: 'web', containers: [], input: 'deployments' }], 'prod')).toEqual([
-      { kind: 'deployment', namespace: 'prod', name: 'web', containers: [], input: 'deployments' },
-    ]);
+    expect(
+      resolveTargets(
+        [{ kind: 'deployment', namespace: undefined, name: 'web', containers: [], input: 'deployments' }],
+        'prod',
+      ),
+    ).toEqual([{ kind: 'deployment', namespace: 'prod', name: 'web', containers: [], input: 'deployments' }]);
     expect(() =>
       resolveTargets(
         [
