@@ -1,19 +1,51 @@
 /**
- * The permissions a deploy needs in each namespace: what preflight checks with SelfSubjectAccessReview, what the
- * README's Role grants and what the test bed grants its deployer (a unit test keeps the three equal). Plain data,
- * so tests and the bench can read it without loading the action.
+ * The permissions a deploy needs in each namespace: what preflight checks with SelfSubjectAccessReview (only what
+ * the kinds deployed there need), what the README's Role grants and what the test bed grants its deployer (all of
+ * it; a unit test keeps the three equal). Plain data, so tests and the bench can read it without loading the action.
  */
 import type { AccessCheck } from './kube.js';
+import type { WorkloadKind } from './workload.js';
 
-export const REQUIRED_ACCESS: AccessCheck[] = [
-  { verb: 'get', group: 'apps', resource: 'deployments' },
-  { verb: 'patch', group: 'apps', resource: 'deployments' },
-  { verb: 'list', group: 'apps', resource: 'deployments' },
-  { verb: 'watch', group: 'apps', resource: 'deployments' },
-  { verb: 'list', group: 'apps', resource: 'replicasets' },
-  { verb: 'watch', group: 'apps', resource: 'replicasets' },
+/** What every deploy needs: its pods watched, their events and logs read for the evidence. */
+const COMMON: AccessCheck[] = [
   { verb: 'list', group: '', resource: 'pods' },
   { verb: 'watch', group: '', resource: 'pods' },
   { verb: 'list', group: '', resource: 'events' },
   { verb: 'get', group: '', resource: 'pods', subresource: 'log' },
 ];
+
+const workload = (resource: string): AccessCheck[] =>
+  ['get', 'patch', 'list', 'watch'].map((verb) => ({ verb, group: 'apps', resource }));
+
+/** What each kind adds: the workload itself, and what its revisions are watched through. */
+const BY_KIND: Record<WorkloadKind, AccessCheck[]> = {
+  deployment: [
+    ...workload('deployments'),
+    { verb: 'list', group: 'apps', resource: 'replicasets' },
+    { verb: 'watch', group: 'apps', resource: 'replicasets' },
+  ],
+  statefulset: [
+    ...workload('statefulsets'),
+    { verb: 'list', group: 'apps', resource: 'controllerrevisions' },
+    { verb: 'watch', group: 'apps', resource: 'controllerrevisions' },
+    // A rollback deletes the failed revision's pods that are not Ready: the controller waits for them otherwise.
+    { verb: 'delete', group: '', resource: 'pods' },
+  ],
+  daemonset: [
+    ...workload('daemonsets'),
+    { verb: 'list', group: 'apps', resource: 'controllerrevisions' },
+    { verb: 'watch', group: 'apps', resource: 'controllerrevisions' },
+  ],
+};
+
+const key = (a: AccessCheck): string => `${a.verb} ${a.group} ${a.resource} ${a.subresource ?? ''}`;
+
+/** What deploying these kinds in one namespace needs, each permission once. */
+export function accessFor(kinds: WorkloadKind[]): AccessCheck[] {
+  const all = [...new Set(kinds)].flatMap((kind) => BY_KIND[kind]);
+  const unique = new Map(all.map((a) => [key(a), a]));
+  return [...unique.values(), ...COMMON];
+}
+
+/** Everything any deploy may need: the Role to grant a deployer of all three kinds. */
+export const REQUIRED_ACCESS: AccessCheck[] = accessFor(['deployment', 'statefulset', 'daemonset']);

@@ -4,7 +4,7 @@
  */
 import { InputError } from './errors.js';
 import { DIGEST, REPOSITORY, splitReference, TAG } from './image-ref.js';
-import { parseTarget, type TargetSpec } from './targets.js';
+import { parseTarget, parseWorkload, type TargetSpec } from './targets.js';
 
 export type CommentMode = 'auto' | 'always' | 'never';
 
@@ -35,7 +35,10 @@ export interface Inputs {
   /** Allow a cluster server on plain http:// (its credentials travel unencrypted). */
   'allow-http': boolean;
   namespace: string;
+  /** Deployments by name (`deployments`). */
   deployments: TargetSpec[];
+  /** Deployments, StatefulSets and DaemonSets by kind and name (`workloads`). */
+  workloads: TargetSpec[];
   /** Overall rollout time limit, in milliseconds. */
   timeout: number;
   /** Restarts a new pod's container may have before a crash fails the rollout. */
@@ -203,10 +206,12 @@ function parsePrNumber(raw: string): number | undefined {
 /** Reads and validates every input. `sha` is the commit (GITHUB_SHA), the default tag's source. */
 export function parseInputs(read: InputReader, sha: string): Inputs {
   const deploymentLines = parseList(read('deployments'));
-  if (deploymentLines.length === 0) {
+  const workloadLines = parseList(read('workloads'));
+  if (deploymentLines.length === 0 && workloadLines.length === 0) {
     throw new InputError(
       'deployments',
-      'is required; list the Deployments to update, one NAME or NAMESPACE/NAME per line.',
+      'is required (or "workloads"); list the Deployments to update, one NAME or NAMESPACE/NAME per line, or the ' +
+        'workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset).',
     );
   }
   const namespace = read('namespace').trim();
@@ -251,6 +256,7 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     'allow-http': parseBoolean('allow-http', read('allow-http'), false),
     namespace,
     deployments: deploymentLines.map(parseTarget),
+    workloads: workloadLines.map(parseWorkload),
     timeout: parseDuration('timeout', read('timeout'), 600_000),
     'allowed-restarts': parseCount('allowed-restarts', read('allowed-restarts'), 0),
     bake: parseDuration('bake', read('bake'), 30_000, true),

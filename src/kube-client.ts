@@ -1,8 +1,8 @@
 /**
  * The real Kubernetes adapter, on @kubernetes/client-node. It turns ApiException into KubeError (status and the
  * Status message only: client-node's own message embeds headers and body, which may carry tokens) and watches each
- * target's own objects with the informer of kube-watch.ts: the Deployment by name, its ReplicaSets and pods by its
- * label selector.
+ * target's own objects with the informer of kube-watch.ts: the workload by name, its ReplicaSets (a Deployment) or
+ * ControllerRevisions (a StatefulSet, a DaemonSet) and its pods by its label selector.
  */
 import {
   AppsV1Api,
@@ -17,8 +17,9 @@ import {
 } from '@kubernetes/client-node';
 import { sleep } from './deadline.js';
 import { inform, toKubeError, type InformerOptions, type Source } from './kube-watch.js';
-import type { AccessCheck, Kube, TargetState } from './kube.js';
+import type { AccessCheck, Kube, TargetState, WatchScope, WorkloadRef } from './kube.js';
 import type { JsonPatchOp } from './patch.js';
+import { resourceOf, type Workload } from './workload.js';
 
 /** How long one request may take before it is abandoned (an API server that accepts and never answers). */
 export const REQUEST_TIMEOUT_MS = 15_000;
@@ -60,6 +61,59 @@ async function call<T>(
   }
 }
 
+type Listed = 'deployments' | 'statefulsets' | 'daemonsets' | 'replicasets' | 'controllerrevisions' | 'pods';
+type Lister = (
+  namespace: string,
+  query: Record<string, string>,
+  kind: Listed,
+  signal: AbortSignal,
+) => Promise<{ metadata?: { resourceVersion?: string }; items: KubernetesObject[] }>;
+
+/**
+ * What one target's rollout is watched through: the workload by name; a Deployment's ReplicaSets or a StatefulSet's
+ * or DaemonSet's ControllerRevisions by its selector; its pods by its selector. Each with the store it keeps.
+ */
+export function watchSources(
+  { kind, namespace, name, selector }: WatchScope,
+  state: TargetState,
+  list: Lister,
+): [Source, Map<string, KubernetesObject>][] {
+  const byName = { fieldSelector: `metadata.name=${name}` };
+  const bySelector = { labelSelector: selector };
+  const source = (what: string, resource: Listed, group: string, query: Record<string, string>): Source => ({
+    what,
+    path: `${group}/namespaces/${namespace}/${resource}`,
+    query,
+    list: (signal) => list(namespace, query, resource, signal),
+  });
+  const revisions: [Source, Map<string, KubernetesObject>] =
+    kind === 'deployment'
+      ? [
+          source(`replicasets in ${namespace} (${selector})`, 'replicasets', '/apis/apps/v1', bySelector),
+          state.replicaSets as Map<string, KubernetesObject>,
+        ]
+      : [
+          source(
+            `controllerrevisions in ${namespace} (${selector})`,
+            'controllerrevisions',
+            '/apis/apps/v1',
+            bySelector,
+          ),
+          state.revisions as Map<string, KubernetesObject>,
+        ];
+  return [
+    [
+      source(`${kind} ${namespace}/${name}`, resourceOf(kind), '/apis/apps/v1', byName),
+      state.workloads as Map<string, KubernetesObject>,
+    ],
+    revisions,
+    [
+      source(`pods in ${namespace} (${selector})`, 'pods', '/api/v1', bySelector),
+      state.pods as Map<string, KubernetesObject>,
+    ],
+  ];
+}
+
 export interface KubeOptions extends InformerOptions {
   /** Limit of one request (lists get twice as long). */
   requestTimeoutMs?: number;
@@ -77,13 +131,35 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
   return {
     server: config.getCurrentCluster()?.server ?? '',
 
-    getDeployment: (namespace, name) =>
-      request(`get deployment ${namespace}/${name}`, (o) => apps.readNamespacedDeployment({ name, namespace }, o)),
+    getWorkload: ({ kind, namespace, name }) =>
+      request(`get ${kind} ${namespace}/${name}`, (o): Promise<Workload> => {
+        if (kind === 'statefulset') return apps.readNamespacedStatefulSet({ name, namespace }, o);
+        if (kind === 'daemonset') return apps.readNamespacedDaemonSet({ name, namespace }, o);
+        return apps.readNamespacedDeployment({ name, namespace }, o);
+      }),
 
-    patchDeployment: (namespace, name, ops: JsonPatchOp[]) =>
-      request(`patch deployment ${namespace}/${name}`, (o) =>
-        apps.patchNamespacedDeployment({ name, namespace, body: ops, fieldManager: 'kube-ship' }, o),
-      ),
+    patchWorkload: ({ kind, namespace, name }: WorkloadRef, ops: JsonPatchOp[]) =>
+      request(`patch ${kind} ${namespace}/${name}`, (o): Promise<Workload> => {
+        const body = { name, namespace, body: ops, fieldManager: 'kube-ship' };
+        if (kind === 'statefulset') return apps.patchNamespacedStatefulSet(body, o);
+        if (kind === 'daemonset') return apps.patchNamespacedDaemonSet(body, o);
+        return apps.patchNamespacedDeployment(body, o);
+      }),
+
+    listPods: async (namespace, selector) =>
+      (
+        await call(
+          `list pods in ${namespace} (${selector})`,
+          (o) => core.listNamespacedPod({ namespace, labelSelector: selector }, o),
+          listMs,
+        )
+      ).items,
+
+    deletePod: async (namespace, name, uid) => {
+      await request(`delete pod ${namespace}/${name}`, (o) =>
+        core.deleteNamespacedPod({ name, namespace, body: { preconditions: { uid } } }, o),
+      );
+    },
 
     async canI(namespace: string, check: AccessCheck): Promise<boolean> {
       const review = await request('create selfsubjectaccessreview', (o) =>
@@ -101,40 +177,24 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
       return review.status?.allowed === true;
     },
 
-    async observe({ namespace, name, selector }, onChange, signal): Promise<void> {
-      const state: TargetState = { deployments: new Map(), replicaSets: new Map(), pods: new Map() };
-      const byName = { fieldSelector: `metadata.name=${name}` };
-      const bySelector = { labelSelector: selector };
-      const sources: [Source, Map<string, KubernetesObject>][] = [
-        [
-          {
-            what: `deployment ${namespace}/${name}`,
-            path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
-            query: byName,
-            list: (signal) => apps.listNamespacedDeployment({ namespace, ...byName }, bounded(listMs, signal)),
-          },
-          state.deployments as Map<string, KubernetesObject>,
-        ],
-        [
-          {
-            what: `replicasets in ${namespace} (${selector})`,
-            path: `/apis/apps/v1/namespaces/${namespace}/replicasets`,
-            query: bySelector,
-            list: (signal) => apps.listNamespacedReplicaSet({ namespace, ...bySelector }, bounded(listMs, signal)),
-          },
-          state.replicaSets as Map<string, KubernetesObject>,
-        ],
-        [
-          {
-            what: `pods in ${namespace} (${selector})`,
-            path: `/api/v1/namespaces/${namespace}/pods`,
-            query: bySelector,
-            list: (signal) => core.listNamespacedPod({ namespace, ...bySelector }, bounded(listMs, signal)),
-          },
-          state.pods as Map<string, KubernetesObject>,
-        ],
-      ];
-      // Nothing is decided on a partial view: callbacks start once all three kinds have been listed.
+    async observe(scope, onChange, signal): Promise<void> {
+      const state: TargetState = {
+        workloads: new Map(),
+        replicaSets: new Map(),
+        revisions: new Map(),
+        pods: new Map(),
+      };
+      const sources = watchSources(scope, state, (namespace, query, kind, signal) => {
+        const options = bounded(listMs, signal);
+        if (kind === 'pods') return core.listNamespacedPod({ namespace, ...query }, options);
+        if (kind === 'replicasets') return apps.listNamespacedReplicaSet({ namespace, ...query }, options);
+        if (kind === 'controllerrevisions')
+          return apps.listNamespacedControllerRevision({ namespace, ...query }, options);
+        if (kind === 'statefulsets') return apps.listNamespacedStatefulSet({ namespace, ...query }, options);
+        if (kind === 'daemonsets') return apps.listNamespacedDaemonSet({ namespace, ...query }, options);
+        return apps.listNamespacedDeployment({ namespace, ...query }, options);
+      });
+      // Nothing is decided on a partial view: callbacks start once every kind has been listed.
       const listed = new Set<string>();
       const local = new AbortController();
       const stop = (): void => local.abort();

@@ -2,17 +2,27 @@
  * What kube-ship needs from the Kubernetes API, as an interface: the rollout engine takes it as an argument, the
  * real adapter (kube-client.ts) talks to the API server, and unit tests pass a fake.
  */
-import type { CoreV1Event, V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import type { CoreV1Event, V1ControllerRevision, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { JsonPatchOp } from './patch.js';
+import type { Workload, WorkloadKind } from './workload.js';
 
 /**
- * The objects one target's rollout is decided on, kept current by list + watch: the Deployment itself (by name)
- * and the ReplicaSets and pods its selector matches, so the cost of watching does not grow with the namespace.
+ * The objects one target's rollout is decided on, kept current by list + watch: the workload itself (by name), and
+ * the ReplicaSets (a Deployment's) or ControllerRevisions (a StatefulSet's or DaemonSet's) and pods its selector
+ * matches, so the cost of watching does not grow with the namespace.
  */
 export interface TargetState {
-  deployments: Map<string, V1Deployment>;
+  workloads: Map<string, Workload>;
   replicaSets: Map<string, V1ReplicaSet>;
+  revisions: Map<string, V1ControllerRevision>;
   pods: Map<string, V1Pod>;
+}
+
+/** One workload, by kind, namespace and name. */
+export interface WorkloadRef {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
 }
 
 export interface AccessCheck {
@@ -23,10 +33,8 @@ export interface AccessCheck {
 }
 
 /** What to watch for one target. */
-export interface WatchScope {
-  namespace: string;
-  name: string;
-  /** The Deployment's label selector, as the `labelSelector` query parameter writes it. */
+export interface WatchScope extends WorkloadRef {
+  /** The workload's label selector, as the `labelSelector` query parameter writes it. */
   selector: string;
 }
 
@@ -44,14 +52,18 @@ export interface LogRequest {
 export interface Kube {
   /** Where requests go (server URL), for messages. */
   readonly server: string;
-  getDeployment(namespace: string, name: string): Promise<V1Deployment>;
+  getWorkload(ref: WorkloadRef): Promise<Workload>;
   /** JSON Patch; a stale resourceVersion in the ops gives a `KubeError` with status 409. */
-  patchDeployment(namespace: string, name: string, ops: JsonPatchOp[]): Promise<V1Deployment>;
+  patchWorkload(ref: WorkloadRef, ops: JsonPatchOp[]): Promise<Workload>;
+  /** The pods a label selector matches. */
+  listPods(namespace: string, selector: string): Promise<V1Pod[]>;
+  /** Deletes a pod, only if it is still the one with `uid` (a precondition: a replacement is never deleted). */
+  deletePod(namespace: string, name: string, uid: string): Promise<void>;
   /** SelfSubjectAccessReview for the current identity. */
   canI(namespace: string, check: AccessCheck): Promise<boolean>;
   /**
    * Keeps a TargetState current (list, then watch; re-watch when a watch ends, relist on 410 Gone, retry what a
-   * healthy cluster does for a while) and calls `onChange` after every change once all three kinds are listed,
+   * healthy cluster does for a while) and calls `onChange` after every change once every kind is listed,
    * until `signal` aborts. Rejects only on errors that retrying cannot fix (401, 403, 404), status kept.
    */
   observe(scope: WatchScope, onChange: (state: TargetState) => void, signal: AbortSignal): Promise<void>;

@@ -169,7 +169,10 @@ export async function run(): Promise<void> {
           `allow-http: the cluster ${kube.server} is reached over plain HTTP; its credentials are not encrypted.`,
         );
       }
-      const targets = resolveTargets(parsed.deployments, parsed.namespace || cluster.contextNamespace || 'default');
+      const targets = resolveTargets(
+        [...parsed.deployments, ...parsed.workloads],
+        parsed.namespace || cluster.contextNamespace || 'default',
+      );
       await deadline(
         PREFLIGHT_TIMEOUT_MS,
         preflight(kube, targets, parsed.image),

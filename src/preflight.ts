@@ -4,16 +4,17 @@
  * are reported at once, each with its fix.
  */
 import { messageOf, PreflightError } from './errors.js';
-import { REQUIRED_ACCESS } from './access.js';
+import { accessFor } from './access.js';
 import { isStatus, type AccessCheck, type Kube } from './kube.js';
 import { recordOf } from './target-record.js';
 import { targetKey, type Target } from './targets.js';
+import { kindTitle } from './workload.js';
 
 /** A target that cannot be read, said with its fix. */
 function targetProblem(target: Target, error: unknown): string {
   const key = targetKey(target);
   if (isStatus(error, 404)) {
-    return `Input "deployments": ${key} does not exist (no Deployment "${target.name}" in namespace "${target.namespace}"); check the name and the namespace`;
+    return `Input "${target.input}": ${key} does not exist (no ${kindTitle(target.kind)} "${target.name}" in namespace "${target.namespace}"); check the kind, the name and the namespace`;
   }
   if (isStatus(error, 401)) {
     return `the cluster refused the kubeconfig's credentials (401 Unauthorized) reading ${key}; refresh the token or certificate in "kubeconfig"`;
@@ -31,7 +32,7 @@ export async function preflight(kube: Kube, targets: Target[], image: string): P
   const found = await Promise.all(
     targets.map(async (target) => {
       try {
-        recordOf(target, await kube.getDeployment(target.namespace, target.name), image);
+        recordOf(target, await kube.getWorkload(target), image);
         return undefined;
       } catch (error) {
         return targetProblem(target, error);
@@ -41,8 +42,9 @@ export async function preflight(kube: Kube, targets: Target[], image: string): P
   const problems = found.filter((p): p is string => p !== undefined);
   for (const namespace of [...new Set(targets.map((t) => t.namespace))]) {
     const denied: string[] = [];
+    const kinds = targets.filter((t) => t.namespace === namespace).map((t) => t.kind);
     await Promise.all(
-      REQUIRED_ACCESS.map(async (access) => {
+      accessFor(kinds).map(async (access) => {
         if (!(await kube.canI(namespace, access))) denied.push(accessName(access));
       }),
     );

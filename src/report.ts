@@ -2,12 +2,14 @@
  * The deploy report: one plain object that the job summary, the PR comment and the outputs are all made from.
  */
 import type { Evidence } from './evidence.js';
+import type { WorkloadKind } from './workload.js';
 
 export type TargetOutcome =
   'success' | 'no-op' | 'failed' | 'rolled-back' | 'rollback-failed' | 'not-restored' | 'superseded' | 'interrupted';
 
 export interface TargetReport {
   key: string;
+  kind: WorkloadKind;
   containers: string[];
   imagesBefore: Record<string, string>;
   imageAfter: string;

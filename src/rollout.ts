@@ -3,7 +3,6 @@
  * (and bake), decide, and if anything failed gather the evidence while restoring what we changed, then watch the
  * restored targets until healthy again.
  */
-import type { V1Deployment } from '@kubernetes/client-node';
 import { sleep, within } from './deadline.js';
 import { messageOf } from './errors.js';
 import { collectEvidence, type Evidence } from './evidence.js';
@@ -13,10 +12,11 @@ import { isTransient, nextStep } from './kube-watch.js';
 import type { Log } from './log.js';
 import { CHANGE_CAUSE_ANNOTATION, deployPatch, planRestore } from './patch.js';
 import type { DeployResultKind, TargetReport } from './report.js';
-import { deadlineExceededAt, recordOf, type TargetRecord } from './target-record.js';
+import { deadlineExceededAt, recordOf, revisionOf, type TargetRecord } from './target-record.js';
 import { targetKey, type Target } from './targets.js';
-import { REVISION_ANNOTATION, newReplicaSet, podsOf, type Verdict } from './verdict.js';
+import { newPods, type Verdict } from './verdict.js';
 import { waitForRollouts, type WaitItem, type WaitResult } from './wait.js';
+import { REVISION_HASH_LABEL, type Workload } from './workload.js';
 
 export interface DeployResult {
   result: DeployResultKind;
@@ -65,17 +65,10 @@ function describe(verdict: Failed): string {
   return verdict.message.includes(verdict.reason) ? verdict.message : `${verdict.reason}: ${verdict.message}`;
 }
 
-function revisionOf(deployment: V1Deployment | undefined): string {
-  return deployment?.metadata?.annotations?.[REVISION_ANNOTATION] ?? '';
-}
-
-function waitItemOf(
-  record: TargetRecord,
-  patched: V1Deployment | undefined,
-  expected?: WaitItem['expected'],
-): WaitItem {
+function waitItemOf(record: TargetRecord, patched: Workload | undefined, expected?: WaitItem['expected']): WaitItem {
   return {
     key: record.key,
+    kind: record.kind,
     namespace: record.namespace,
     name: record.name,
     selector: record.selector,
@@ -88,6 +81,7 @@ function waitItemOf(
 function reportOf(record: TargetRecord, reference: string, patched: boolean): TargetReport {
   return {
     key: record.key,
+    kind: record.kind,
     containers: record.containers.map((c) => c.name),
     imagesBefore: Object.fromEntries(record.containers.map((c) => [c.name, c.image])),
     imageAfter: reference,
@@ -123,10 +117,10 @@ async function retryingTransient<T>(
   }
 }
 
-/** Whether the live Deployment already carries this very deploy (a patch whose answer was lost did land). */
-function carriesOurPatch(deployment: V1Deployment, record: TargetRecord, request: DeployRequest): boolean {
-  const spec = deployment.spec?.template.spec;
-  const cause = deployment.metadata?.annotations?.[CHANGE_CAUSE_ANNOTATION];
+/** Whether the live workload already carries this very deploy (a patch whose answer was lost did land). */
+function carriesOurPatch(workload: Workload, record: TargetRecord, request: DeployRequest): boolean {
+  const spec = workload.spec?.template.spec;
+  const cause = workload.metadata?.annotations?.[CHANGE_CAUSE_ANNOTATION];
   return (
     cause === request.changeCause &&
     record.containers.every((c) => (spec?.[c.kind] ?? [])[c.index]?.image === request.reference)
@@ -146,7 +140,7 @@ async function patchTarget(kube: Kube, target: Target, request: DeployRequest, l
   let conflicts = 0;
   let failures = 0;
   for (;;) {
-    const current = await retryingTransient(() => kube.getDeployment(target.namespace, target.name), deadline, retry);
+    const current = await retryingTransient(() => kube.getWorkload(target), deadline, retry);
     if (before !== undefined && carriesOurPatch(current, before, request)) {
       before.applied = {
         template: current.spec?.template ?? {},
@@ -168,7 +162,7 @@ async function patchTarget(kube: Kube, target: Target, request: DeployRequest, l
     );
     before = record;
     try {
-      const patched = await kube.patchDeployment(target.namespace, target.name, ops);
+      const patched = await kube.patchWorkload(target, ops);
       log.info(`${record.key}: ${record.containers.map((c) => c.name).join(', ')} -> ${request.reference}`);
       record.applied = {
         template: patched.spec?.template ?? {},
@@ -254,7 +248,7 @@ function decideAll(wait: WaitResult, reports: Map<string, TargetReport>, started
     const report = reports.get(key);
     if (report === undefined) continue;
     const patched = report.outcome !== 'no-op';
-    report.revisionAfter = revisionOf(wait.deployments.get(key)) || report.revisionAfter;
+    report.revisionAfter = revisionOf(report.kind, wait.workloads.get(key)) || report.revisionAfter;
     report.seconds = seconds(wait.finishedAt.get(key) ?? now()) ?? 0;
     report.rolledOutSeconds = seconds(wait.rolledOutAt.get(key));
     if (report.rolledOutSeconds !== undefined)
@@ -278,28 +272,42 @@ function decideAll(wait: WaitResult, reports: Map<string, TargetReport>, started
   return { failure, superseded };
 }
 
-/** The pod a failure is about: the one the verdict names, else the first not-ready pod of the new ReplicaSet. */
-function failingPod(state: TargetState | undefined, deployment: V1Deployment | undefined, verdict: Verdict) {
+/** The pod a failure is about: the one the verdict names, else the first not-ready pod of the current template. */
+function failingPod(state: TargetState | undefined, target: Target | undefined, verdict: Verdict) {
   if (state === undefined) return { pod: undefined, container: '' };
   if (verdict.state === 'failed' && verdict.pod) {
     return { pod: state.pods.get(verdict.pod), container: verdict.container ?? '' };
   }
-  const replicaSet = deployment ? newReplicaSet(deployment, [...state.replicaSets.values()]) : undefined;
-  const pods = replicaSet ? podsOf(replicaSet, [...state.pods.values()]) : [];
+  const workload = state.workloads.get(target?.name ?? '');
+  const pods =
+    (workload &&
+      target &&
+      newPods({
+        kind: target.kind,
+        workload,
+        replicaSets: [...state.replicaSets.values()],
+        revisions: [...state.revisions.values()],
+        pods: [...state.pods.values()],
+      })) ??
+    [];
   const pod = pods.find((p) => !(p.status?.containerStatuses ?? []).every((c) => c.ready)) ?? pods[0];
   const container = (pod?.status?.containerStatuses ?? []).find((c) => !c.ready)?.name ?? '';
   return { pod, container };
 }
 
 /** Step 4: evidence for every failed target, all at once, each bounded in time. */
-function gatherEvidence(kube: Kube, wait: WaitResult): Promise<Evidence[]> {
+function gatherEvidence(kube: Kube, wait: WaitResult, targets: Target[]): Promise<Evidence[]> {
   const failed = [...wait.verdicts].filter(
     (entry): entry is [string, Failed] => entry[1].state === 'failed' && entry[1].reason !== 'Cancelled',
   );
   return Promise.all(
     failed.map(([key, verdict]) => {
       const state = wait.states.get(key);
-      const { pod, container } = failingPod(state, wait.deployments.get(key), verdict);
+      const { pod, container } = failingPod(
+        state,
+        targets.find((t) => targetKey(t) === key),
+        verdict,
+      );
       const namespace = key.slice(0, key.indexOf('/'));
       const request = {
         kube,
@@ -337,16 +345,17 @@ export interface Restored {
 async function restoreTarget(kube: Kube, record: TargetRecord, deadline: number, log: Log) {
   const retry = (error: KubeError): void => log.info(`${record.key}: ${error.message}; trying again`);
   for (let conflicts = 0; ;) {
-    const live = await retryingTransient(() => kube.getDeployment(record.namespace, record.name), deadline, retry);
+    const live = await retryingTransient(() => kube.getWorkload(record), deadline, retry);
     const plan = planRestore(record, live);
     if (plan.kind !== 'patch') {
       log.info(`${record.key}: ${plan.note}`);
-      return { plan, patched: undefined };
+      return { plan, patched: undefined, failedRevision: undefined };
     }
+    const failedRevision = revisionOf(record.kind, live);
     try {
-      const patched = await kube.patchDeployment(record.namespace, record.name, plan.ops);
+      const patched = await kube.patchWorkload(record, plan.ops);
       if (plan.note) log.info(`${record.key}: ${plan.note}`);
-      return { plan, patched };
+      return { plan, patched, failedRevision: failedRevision !== record.revision ? failedRevision : undefined };
     } catch (error) {
       if (error instanceof KubeError && isTransient(error.status) && Date.now() < deadline) {
         retry(error); // the next read shows whether it landed
@@ -360,6 +369,46 @@ async function restoreTarget(kube: Kube, record: TargetRecord, deadline: number,
   }
 }
 
+/** How long a StatefulSet's controller gets to take in the restored template before its stuck pods are released. */
+const OBSERVE_RESTORE_MS = 15_000;
+
+/**
+ * A StatefulSet (OrderedReady) waits for a broken pod to become Ready before it replaces it, so a restored template
+ * alone leaves the failed revision's pod crash-looping for good. Once the controller has taken in the restore (its
+ * update revision no longer the failed one), every pod of the failed revision that is not Ready is deleted (only
+ * that very pod: uid precondition), and the controller makes it again from the restored template.
+ */
+async function releaseStuckPods(kube: Kube, record: TargetRecord, failedRevision: string, patched: Workload, log: Log) {
+  const until = Date.now() + OBSERVE_RESTORE_MS;
+  for (;;) {
+    const live = (await kube.getWorkload(record)) as Workload & { status?: { updateRevision?: string } };
+    const taken =
+      (live.status?.observedGeneration ?? 0) >= (patched.metadata?.generation ?? 0) &&
+      live.status?.updateRevision !== failedRevision;
+    if (taken) break;
+    if (Date.now() > until) {
+      log.info(`${record.key}: the controller has not taken in the restored template yet; its pods are left to it`);
+      return;
+    }
+    await sleep(250);
+  }
+  const pods = await kube.listPods(record.namespace, record.selector);
+  const stuck = pods.filter(
+    (p) =>
+      p.metadata?.deletionTimestamp === undefined &&
+      p.metadata?.labels?.[REVISION_HASH_LABEL] === failedRevision &&
+      (p.metadata.ownerReferences ?? []).some((o) => o.uid === record.uid && o.controller === true) &&
+      !(p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+  );
+  for (const pod of stuck) {
+    await kube.deletePod(record.namespace, pod.metadata?.name ?? '', pod.metadata?.uid ?? '');
+    log.info(
+      `${record.key}: deleted pod ${pod.metadata?.name ?? ''} of the failed revision (not Ready), so that the ` +
+        'StatefulSet makes it again from the restored template instead of waiting for it',
+    );
+  }
+}
+
 /**
  * Step 5: restore every record (only what we changed), riding out errors that can pass for up to `retryMs`;
  * returns what to wait for, what was left, and errors.
@@ -370,7 +419,10 @@ export async function rollBack(kube: Kube, records: TargetRecord[], log: Log, re
   await Promise.all(
     records.map(async (record) => {
       try {
-        const { plan, patched } = await restoreTarget(kube, record, deadline, log);
+        const { plan, patched, failedRevision } = await restoreTarget(kube, record, deadline, log);
+        if (patched !== undefined && record.kind === 'statefulset' && failedRevision !== undefined) {
+          await releaseStuckPods(kube, record, failedRevision, patched, log);
+        }
         if (patched !== undefined) restored.items.push(waitItemOf(record, patched));
         if (plan.kind !== 'patch' || plan.only === 'images') {
           restored.notes.push({ key: record.key, note: plan.note, left: plan.kind === 'leave' });
@@ -383,11 +435,16 @@ export async function rollBack(kube: Kube, records: TargetRecord[], log: Log, re
   return restored;
 }
 
-/** How to finish a restore that could not be made: the recorded template is the ReplicaSet of its revision. */
+/** How to finish a restore that could not be made: `kubectl rollout undo` to the recorded revision. */
 function byHand(key: string, records: TargetRecord[]): string {
   const record = records.find((r) => r.key === key);
-  if (record === undefined || record.revision === '') return 'restore it by hand';
-  return `it still runs this deploy's image; restore it by hand: kubectl -n ${record.namespace} rollout undo deployment/${record.name} --to-revision=${record.revision}`;
+  if (record === undefined) return 'restore it by hand';
+  const undo = `kubectl -n ${record.namespace} rollout undo ${record.kind}/${record.name}`;
+  if (record.kind === 'deployment' && record.revision !== '') {
+    return `it still runs this deploy's image; restore it by hand: ${undo} --to-revision=${record.revision}`;
+  }
+  if (record.kind === 'deployment') return 'restore it by hand';
+  return `it still runs this deploy's image; restore it by hand: ${undo} (after checking kubectl -n ${record.namespace} rollout history ${record.kind}/${record.name})`;
 }
 
 /** Step 6: wait for the restored targets (own limit; a cancel stops the wait, not the restore). */
@@ -427,7 +484,7 @@ async function waitRestored(
     for (const [key, verdict] of back.verdicts) {
       const report = reports.get(key);
       if (report === undefined) continue;
-      report.revisionAfter = revisionOf(back.deployments.get(key)) || report.revisionAfter;
+      report.revisionAfter = revisionOf(report.kind, back.workloads.get(key)) || report.revisionAfter;
       if (verdict.state === 'done') {
         report.outcome = 'rolled-back';
       } else if (verdict.state === 'failed' && verdict.reason === 'Cancelled') {
@@ -484,7 +541,7 @@ export async function deploy(
     return finish(patched.length === 0 ? 'no-op' : 'success', '', { verdictMs });
   }
 
-  const evidence = wait ? gatherEvidence(kube, wait) : Promise.resolve([]);
+  const evidence = wait ? gatherEvidence(kube, wait, request.targets) : Promise.resolve([]);
   // Superseded targets belong to whoever took them over: they are not ours to restore.
   const ours = records.filter((r) => reports.get(r.key)?.outcome !== 'superseded');
   if (!request.rollback || ours.length === 0) {

@@ -3,7 +3,17 @@
  * that make waiting pointless (a crash loop, an image that cannot be pulled, readiness that never comes). Pure
  * functions over plain objects, so the table tests can use kubectl's and kstatus's own cases.
  */
-import type { V1Container, V1ContainerStatus, V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import type {
+  V1Container,
+  V1ContainerStatus,
+  V1ControllerRevision,
+  V1DaemonSet,
+  V1Deployment,
+  V1Pod,
+  V1ReplicaSet,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
+import { kindTitle, REVISION_HASH_LABEL, type Workload, type WorkloadKind } from './workload.js';
 
 export type Verdict =
   | { state: 'progressing'; message: string }
@@ -54,6 +64,90 @@ export function rolloutStatus(deployment: V1Deployment, staleDeadlineAt?: string
     return { state: 'progressing', message: `${available} of ${updated} updated replicas are available` };
   }
   return { state: 'done', message: `deployment "${name}" successfully rolled out` };
+}
+
+/**
+ * kubectl's `rollout status` rule for a StatefulSet, in its order: the update strategy must be RollingUpdate (with
+ * OnDelete the pods change only when someone deletes them); nothing counts until the controller has observed the
+ * current generation; every replica ready; with a partition (the API server always sets one, 0 by default) the
+ * pods at or above it updated; without one the update revision become the current one.
+ */
+export function statefulSetStatus(sts: V1StatefulSet): Verdict {
+  const name = sts.metadata?.name ?? '';
+  const strategy = sts.spec?.updateStrategy;
+  const status = sts.status ?? { replicas: 0 };
+  if ((strategy?.type ?? 'RollingUpdate') !== 'RollingUpdate') {
+    return {
+      state: 'failed',
+      reason: 'OnDeleteStrategy',
+      message: `statefulset "${name}" uses the ${strategy?.type} update strategy: its pods change only when deleted`,
+    };
+  }
+  const observed = status.observedGeneration ?? 0;
+  if (observed === 0 || (sts.metadata?.generation ?? 0) > observed) {
+    return { state: 'progressing', message: 'waiting for the statefulset spec update to be observed' };
+  }
+  const replicas = sts.spec?.replicas;
+  const ready = status.readyReplicas ?? 0;
+  if (replicas !== undefined && ready < replicas) {
+    return { state: 'progressing', message: `waiting for ${replicas - ready} pods to be ready` };
+  }
+  const updated = status.updatedReplicas ?? 0;
+  const rolling = strategy?.rollingUpdate;
+  if (rolling !== undefined) {
+    const partition = rolling.partition;
+    if (replicas !== undefined && partition !== undefined && updated < replicas - partition) {
+      return {
+        state: 'progressing',
+        message: `partitioned roll out: ${updated} out of ${replicas - partition} new pods have been updated`,
+      };
+    }
+    return { state: 'done', message: `statefulset "${name}" rolled out: ${updated} new pods have been updated` };
+  }
+  if (status.updateRevision !== status.currentRevision) {
+    return {
+      state: 'progressing',
+      message: `waiting for the rolling update to complete: ${updated} pods at revision ${status.updateRevision ?? ''}`,
+    };
+  }
+  return { state: 'done', message: `statefulset "${name}" rolled out: ${status.currentReplicas ?? 0} pods` };
+}
+
+/**
+ * kubectl's `rollout status` rule for a DaemonSet: RollingUpdate only; once the controller has observed the
+ * current generation, every node that should run a pod runs an updated one, and every one of them is available.
+ */
+export function daemonSetStatus(ds: V1DaemonSet): Verdict {
+  const name = ds.metadata?.name ?? '';
+  const type = ds.spec?.updateStrategy?.type ?? 'RollingUpdate';
+  if (type !== 'RollingUpdate') {
+    return {
+      state: 'failed',
+      reason: 'OnDeleteStrategy',
+      message: `daemonset "${name}" uses the ${type} update strategy: its pods change only when deleted`,
+    };
+  }
+  const status = ds.status;
+  if ((ds.metadata?.generation ?? 0) > (status?.observedGeneration ?? 0)) {
+    return { state: 'progressing', message: 'waiting for the daemonset spec update to be observed' };
+  }
+  const desired = status?.desiredNumberScheduled ?? 0;
+  const updated = status?.updatedNumberScheduled ?? 0;
+  const available = status?.numberAvailable ?? 0;
+  if (updated < desired) {
+    return { state: 'progressing', message: `${updated} out of ${desired} new pods have been updated` };
+  }
+  if (available < desired) {
+    return { state: 'progressing', message: `${available} of ${desired} updated pods are available` };
+  }
+  return { state: 'done', message: `daemonset "${name}" successfully rolled out` };
+}
+
+/** kubectl's rule for the workload's kind (a Deployment's stale progress deadline: see `rolloutStatus`). */
+export function workloadStatus(kind: WorkloadKind, workload: Workload, staleDeadlineAt?: string): Verdict {
+  if (kind === 'statefulset') return statefulSetStatus(workload as V1StatefulSet);
+  if (kind === 'daemonset') return daemonSetStatus(workload as V1DaemonSet);
+  return rolloutStatus(workload as V1Deployment, staleDeadlineAt);
 }
 
 /** Waiting reasons after which the pod will not recover by waiting (a crash loop is judged by its restarts). */
@@ -260,13 +354,87 @@ export function podsOf(replicaSet: V1ReplicaSet, pods: V1Pod[]): V1Pod[] {
   return pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === uid && o.controller === true));
 }
 
+/** Whether the controller has observed the workload's current generation (its status is about this spec). */
+export function observed(workload: Workload): boolean {
+  return (workload.metadata?.generation ?? 0) <= (workload.status?.observedGeneration ?? 0);
+}
+
+/**
+ * The revision hash a DaemonSet's new pods carry: its newest ControllerRevision's (the controller labels both with
+ * it). Undefined until the controller has observed the current generation.
+ */
+export function daemonSetHash(ds: V1DaemonSet, revisions: V1ControllerRevision[]): string | undefined {
+  if (!observed(ds)) return undefined;
+  const uid = ds.metadata?.uid;
+  const own = revisions.filter((r) => (r.metadata?.ownerReferences ?? []).some((o) => o.uid === uid && o.controller));
+  const newest = own.reduce<V1ControllerRevision | undefined>(
+    (a, r) => (a && a.revision >= r.revision ? a : r),
+    undefined,
+  );
+  return newest?.metadata?.labels?.[REVISION_HASH_LABEL];
+}
+
+/** What the engine sees of one workload: the workload, its ReplicaSets or ControllerRevisions, its pods. */
+export interface WorkloadView {
+  kind: WorkloadKind;
+  workload: Workload;
+  replicaSets: V1ReplicaSet[];
+  revisions: V1ControllerRevision[];
+  pods: V1Pod[];
+}
+
+/**
+ * The pods of the workload's current template, the ones whose signals count: the new ReplicaSet's (Deployment), or
+ * those labelled with the update revision (StatefulSet) or the newest revision's hash (DaemonSet). Undefined while
+ * the current template's revision is not known yet, so that old pods' signals are never taken for new ones'.
+ */
+export function newPods(view: WorkloadView): V1Pod[] | undefined {
+  const controlled = (uid: string | undefined) =>
+    view.pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === uid && o.controller === true));
+  if (view.kind === 'deployment') {
+    const replicaSet = newReplicaSet(view.workload as V1Deployment, view.replicaSets);
+    return replicaSet ? podsOf(replicaSet, view.pods) : undefined;
+  }
+  const hash =
+    view.kind === 'statefulset'
+      ? observed(view.workload)
+        ? (view.workload as V1StatefulSet).status?.updateRevision
+        : undefined
+      : daemonSetHash(view.workload as V1DaemonSet, view.revisions);
+  if (hash === undefined || hash === '') return undefined;
+  return controlled(view.workload.metadata?.uid).filter((p) => p.metadata?.labels?.[REVISION_HASH_LABEL] === hash);
+}
+
+/** How many pods the workload wants now: replicas, or the nodes a DaemonSet should run on. */
+export function wantedPods(kind: WorkloadKind, workload: Workload): number {
+  if (kind === 'daemonset') return (workload as V1DaemonSet).status?.desiredNumberScheduled ?? 0;
+  return (workload as V1Deployment | V1StatefulSet).spec?.replicas ?? 1;
+}
+
+/** The workload's name as kubectl says it in messages: `deployment "web"`. */
+export function workloadName(kind: WorkloadKind, name: string): string {
+  return `${kindTitle(kind).toLowerCase()} "${name}"`;
+}
+
 /**
  * A short line for the log, e.g. `2/3 updated, 3 available, 1 old`, printed only when it changes. Available counts
- * old and new pods, so during a surge it can exceed the replicas wanted.
+ * old and new pods, so during a surge it can exceed the replicas wanted. StatefulSets say ready (kubectl's rule
+ * counts ready pods), DaemonSets count nodes.
  */
-export function progressLine(deployment: V1Deployment): string {
-  const wanted = deployment.spec?.replicas ?? 0;
-  const s = deployment.status ?? {};
+export function progressLine(deployment: Workload, kind: WorkloadKind = 'deployment'): string {
+  if (kind === 'statefulset') {
+    const sts = deployment as V1StatefulSet;
+    const s = sts.status;
+    return `${s?.updatedReplicas ?? 0}/${sts.spec?.replicas ?? 0} updated, ${s?.readyReplicas ?? 0} ready`;
+  }
+  if (kind === 'daemonset') {
+    const s = (deployment as V1DaemonSet).status;
+    const wanted = s?.desiredNumberScheduled ?? 0;
+    return `${s?.updatedNumberScheduled ?? 0}/${wanted} nodes updated, ${s?.numberAvailable ?? 0} available`;
+  }
+  const d = deployment as V1Deployment;
+  const wanted = d.spec?.replicas ?? 0;
+  const s = d.status ?? {};
   const old = (s.replicas ?? 0) - (s.updatedReplicas ?? 0);
   const parts = [`${s.updatedReplicas ?? 0}/${wanted} updated`, `${s.availableReplicas ?? 0} available`];
   if (old > 0) parts.push(`${old} old`);

@@ -9,23 +9,28 @@ import { messageOf } from './errors.js';
 import type { Kube, TargetState } from './kube.js';
 import type { Log } from './log.js';
 import {
+  newPods,
   newReplicaSet,
+  observed,
   podFailure,
-  podsOf,
   progressLine,
   replicaFailure,
-  rolloutStatus,
+  wantedPods,
+  workloadName,
+  workloadStatus,
   type PodCheck,
   type Verdict,
 } from './verdict.js';
+import { kindTitle, type Workload, type WorkloadKind } from './workload.js';
 
 export interface WaitItem {
   key: string;
+  kind: WorkloadKind;
   namespace: string;
   name: string;
-  /** The Deployment's label selector (labelSelector syntax): what its ReplicaSets and pods are watched by. */
+  /** The workload's label selector (labelSelector syntax): what its ReplicaSets or revisions and pods are watched by. */
   selector: string;
-  /** The generation the Deployment had after our patch: anything older is a stale view. */
+  /** The generation the workload had after our patch: anything older is a stale view. */
   minGeneration: number;
   /** Our containers and the reference they must carry; another image there means another deploy took over. */
   expected?: { containers: string[]; reference: string };
@@ -76,12 +81,25 @@ export class PodHistory {
 }
 
 /** The images our containers carry now, if any of them is not the reference we deployed. */
-function supersededBy(item: WaitItem, deployment: V1Deployment): string | undefined {
+function supersededBy(item: WaitItem, workload: Workload): string | undefined {
   if (item.expected === undefined) return undefined;
-  const spec = deployment.spec?.template.spec;
+  const spec = workload.spec?.template.spec;
   const all = [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])];
   const changed = all.filter((c) => item.expected?.containers.includes(c.name) && c.image !== item.expected.reference);
   return changed.length > 0 ? changed.map((c) => `${c.name}=${c.image}`).join(', ') : undefined;
+}
+
+/** The pods of the target's current template, once its revision is known (see `newPods`). */
+function currentPods(item: WaitItem, state: TargetState): V1Pod[] | undefined {
+  const workload = state.workloads.get(item.name);
+  if (workload === undefined) return undefined;
+  return newPods({
+    kind: item.kind,
+    workload,
+    replicaSets: [...state.replicaSets.values()],
+    revisions: [...state.revisions.values()],
+    pods: [...state.pods.values()],
+  });
 }
 
 /** The verdict of one target from its state (kubectl's rule, then the signals of its new pods). */
@@ -92,32 +110,43 @@ export function decide(
   history: PodHistory,
   now: number,
 ): Verdict {
-  const deployment = state.deployments.get(item.name);
-  if (deployment === undefined) {
-    return { state: 'failed', reason: 'Deleted', message: `deployment ${item.key} was deleted during the rollout` };
+  const workload = state.workloads.get(item.name);
+  if (workload === undefined) {
+    return {
+      state: 'failed',
+      reason: 'Deleted',
+      message: `${kindTitle(item.kind).toLowerCase()} ${item.key} was deleted during the rollout`,
+    };
   }
-  if ((deployment.metadata?.generation ?? 0) < item.minGeneration) {
-    return { state: 'progressing', message: 'waiting for the patched deployment to be seen' };
+  if ((workload.metadata?.generation ?? 0) < item.minGeneration) {
+    return { state: 'progressing', message: `waiting for the patched ${item.kind} to be seen` };
   }
-  const image = supersededBy(item, deployment);
+  const image = supersededBy(item, workload);
   if (image !== undefined) {
     return { state: 'superseded', image, message: `another change took over during the rollout: now ${image}` };
   }
-  const status = rolloutStatus(deployment, item.staleDeadlineAt);
+  const status = workloadStatus(item.kind, workload, item.staleDeadlineAt);
   if (status.state === 'failed' || !options.failFast) return status;
-  const replicaSet = newReplicaSet(deployment, [...state.replicaSets.values()]);
-  if (replicaSet === undefined) return status;
+  const pods = currentPods(item, state);
+  if (pods === undefined) return status;
   const allPods = [...state.pods.values()];
-  const check = history.check(now, deployment.spec?.minReadySeconds ?? 0, options.allowedRestarts);
-  const containers = deployment.spec?.template.spec?.containers ?? [];
-  return (
-    replicaFailure(replicaSet, allPods, now) ?? podFailure(podsOf(replicaSet, allPods), containers, check) ?? status
-  );
+  const check = history.check(now, workload.spec?.minReadySeconds ?? 0, options.allowedRestarts);
+  const containers = workload.spec?.template.spec?.containers ?? [];
+  // Only a Deployment's ReplicaSet says that it cannot create its pods; the other controllers only emit events.
+  const replicaSet =
+    item.kind === 'deployment' ? newReplicaSet(workload as V1Deployment, [...state.replicaSets.values()]) : undefined;
+  return (replicaSet && replicaFailure(replicaSet, allPods, now)) ?? podFailure(pods, containers, check) ?? status;
 }
 
-/** New pods present when the bake began that are gone or going, while the Deployment was not scaled down. */
-function replacedPods(deployment: V1Deployment, state: TargetState, atBakeStart: Set<string>, replicas: number) {
-  if ((deployment.spec?.replicas ?? 0) < replicas) return [];
+/** New pods present when the bake began that are gone or going, while the workload was not scaled down. */
+function replacedPods(
+  item: WaitItem,
+  workload: Workload,
+  state: TargetState,
+  atBakeStart: Set<string>,
+  wanted: number,
+) {
+  if (wantedPods(item.kind, workload) < wanted) return [];
   return [...atBakeStart].filter((name) => {
     const pod = state.pods.get(name);
     return pod === undefined || pod.metadata?.deletionTimestamp !== undefined;
@@ -127,13 +156,14 @@ function replacedPods(deployment: V1Deployment, state: TargetState, atBakeStart:
 interface Bake {
   since: number;
   pods: Set<string>;
-  replicas: number;
+  /** Pods the workload wanted when the bake began. */
+  wanted: number;
 }
 
 export interface WaitResult {
   verdicts: Map<string, Verdict>;
-  /** The last Deployment seen for each target (replica counts, revision). */
-  deployments: Map<string, V1Deployment>;
+  /** The last workload seen for each target (replica counts, revision). */
+  workloads: Map<string, Workload>;
   /** When each target met kubectl's rule (before its bake). */
   rolledOutAt: Map<string, number>;
   /** When each target's verdict became final (after its bake). */
@@ -158,13 +188,13 @@ export async function waitForRollouts(
 ): Promise<WaitResult> {
   const result: WaitResult = {
     verdicts: new Map(items.map((i) => [i.key, { state: 'progressing', message: 'not seen yet' }])),
-    deployments: new Map(),
+    workloads: new Map(),
     rolledOutAt: new Map(),
     finishedAt: new Map(),
     restarts: new Map(),
     states: new Map(),
   };
-  const { verdicts, deployments, states, finishedAt } = result;
+  const { verdicts, workloads, states, finishedAt } = result;
   const histories = new Map(items.map((i) => [i.key, new PodHistory()]));
   const bakes = new Map<string, Bake>();
   const lastLine = new Map<string, string>();
@@ -182,18 +212,20 @@ export async function waitForRollouts(
   /** One target, rolling out: kubectl's rule and the pod signals; on success, its bake begins. */
   const evaluateRollout = (item: WaitItem, state: TargetState, time: number): Verdict => {
     const verdict = decide(item, state, options, histories.get(item.key) ?? new PodHistory(), time);
-    const deployment = state.deployments.get(item.name);
-    const observed = (deployment?.status?.observedGeneration ?? 0) >= (deployment?.metadata?.generation ?? 0);
-    say(item, verdict.state === 'progressing' && deployment && observed ? progressLine(deployment) : verdict.message);
+    const workload = state.workloads.get(item.name);
+    const seen = workload !== undefined && observed(workload);
+    say(
+      item,
+      verdict.state === 'progressing' && workload && seen ? progressLine(workload, item.kind) : verdict.message,
+    );
     const bakeMs = item.bakeMs ?? 0;
-    if (verdict.state !== 'done' || bakeMs <= 0 || deployment === undefined) return verdict;
+    if (verdict.state !== 'done' || bakeMs <= 0 || workload === undefined) return verdict;
     result.rolledOutAt.set(item.key, time);
-    const replicaSet = newReplicaSet(deployment, [...state.replicaSets.values()]);
-    const pods = replicaSet ? podsOf(replicaSet, [...state.pods.values()]) : [];
+    const pods = currentPods(item, state) ?? [];
     bakes.set(item.key, {
       since: time,
       pods: new Set(pods.map((p) => p.metadata?.name ?? '')),
-      replicas: deployment.spec?.replicas ?? 0,
+      wanted: wantedPods(item.kind, workload),
     });
     say(item, `rolled out; baking ${Math.round(bakeMs / 1000)}s (bake: 0s to skip)`);
     return { state: 'progressing', message: 'baking' };
@@ -209,8 +241,8 @@ export async function waitForRollouts(
       time,
     );
     if (verdict.state === 'failed' || verdict.state === 'superseded') return verdict;
-    const deployment = state.deployments.get(item.name);
-    const gone = deployment ? replacedPods(deployment, state, bake.pods, bake.replicas) : [];
+    const workload = state.workloads.get(item.name);
+    const gone = workload ? replacedPods(item, workload, state, bake.pods, bake.wanted) : [];
     if (gone.length > 0) {
       return {
         state: 'failed',
@@ -226,16 +258,13 @@ export async function waitForRollouts(
       item,
       `baked ${Math.round(bakeMs / 1000)}s: ${restarts === 0 ? 'no restarts' : `${restarts} restarts`}, all ready`,
     );
-    return { state: 'done', message: `deployment "${item.name}" successfully rolled out and baked` };
+    return { state: 'done', message: `${workloadName(item.kind, item.name)} successfully rolled out and baked` };
   };
 
   const countRestarts = (item: WaitItem, state: TargetState): void => {
-    const deployment = state.deployments.get(item.name);
-    const replicaSet = deployment ? newReplicaSet(deployment, [...state.replicaSets.values()]) : undefined;
-    if (replicaSet === undefined) return;
-    const total = podsOf(replicaSet, [...state.pods.values()])
-      .flatMap((p) => p.status?.containerStatuses ?? [])
-      .reduce((sum, cs) => sum + cs.restartCount, 0);
+    const pods = currentPods(item, state);
+    if (pods === undefined) return;
+    const total = pods.flatMap((p) => p.status?.containerStatuses ?? []).reduce((sum, cs) => sum + cs.restartCount, 0);
     result.restarts.set(item.key, total);
   };
 
@@ -246,8 +275,8 @@ export async function waitForRollouts(
       if (state === undefined || verdicts.get(item.key)?.state !== 'progressing') continue;
       histories.get(item.key)?.see(state.pods.values());
       countRestarts(item, state);
-      const deployment = state.deployments.get(item.name);
-      if (deployment) deployments.set(item.key, deployment);
+      const workload = state.workloads.get(item.name);
+      if (workload) workloads.set(item.key, workload);
       const bake = bakes.get(item.key);
       const verdict = bake ? evaluateBake(item, state, bake, time) : evaluateRollout(item, state, time);
       verdicts.set(item.key, verdict);
@@ -287,7 +316,7 @@ export async function waitForRollouts(
   const observers = items.map((item) =>
     kube
       .observe(
-        { namespace: item.namespace, name: item.name, selector: item.selector },
+        { kind: item.kind, namespace: item.namespace, name: item.name, selector: item.selector },
         (state) => {
           states.set(item.key, state);
           evaluate();

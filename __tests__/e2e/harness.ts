@@ -95,6 +95,40 @@ export function createDeployment(name: string, image: string, options: Deploymen
   kubectl(['rollout', 'status', `deployment/${name}`, '-n', namespace, '--timeout=300s']);
 }
 
+/** Creates (or replaces) a StatefulSet or DaemonSet of the sample app and waits until kubectl calls it rolled out. */
+export function createWorkload(
+  kind: 'statefulset' | 'daemonset',
+  name: string,
+  image: string,
+  options: { replicas?: number; updateStrategy?: string } = {},
+): void {
+  const probe = { readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1, failureThreshold: 2 } };
+  const template = { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image, ...probe }] } };
+  const strategy = options.updateStrategy ? { updateStrategy: { type: options.updateStrategy } } : {};
+  const spec =
+    kind === 'statefulset'
+      ? {
+          serviceName: name,
+          replicas: options.replicas ?? 3,
+          selector: { matchLabels: { app: name } },
+          template,
+          ...strategy,
+        }
+      : { selector: { matchLabels: { app: name } }, template, ...strategy };
+  const manifest = {
+    apiVersion: 'apps/v1',
+    kind: kind === 'statefulset' ? 'StatefulSet' : 'DaemonSet',
+    metadata: { name, namespace: NAMESPACE },
+    spec,
+  };
+  kubectl(['delete', kind, name, '-n', NAMESPACE, '--ignore-not-found', '--wait=true']);
+  kubectl(['delete', 'pods', '-n', NAMESPACE, '-l', `app=${name}`, '--ignore-not-found', '--wait=true']);
+  kubectl(['apply', '-f', '-'], JSON.stringify(manifest));
+  if (options.updateStrategy !== 'OnDelete') {
+    kubectl(['rollout', 'status', `${kind}/${name}`, '-n', NAMESPACE, '--timeout=300s']);
+  }
+}
+
 export interface Rule {
   apiGroups: string[];
   resources: string[];

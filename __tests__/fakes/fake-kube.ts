@@ -13,6 +13,7 @@ import {
   type LogRequest,
   type TargetState,
   type WatchScope,
+  type WorkloadRef,
 } from '../../src/kube.js';
 import type { Log } from '../../src/log.js';
 import { canonicalJson, type JsonPatchOp } from '../../src/patch.js';
@@ -186,7 +187,9 @@ export class FakeKube implements Kube {
     };
   }
 
-  async getDeployment(namespace: string, name: string): Promise<V1Deployment> {
+  /** The fake knows Deployments only: any other kind is not found. */
+  async getWorkload({ kind, namespace, name }: WorkloadRef): Promise<V1Deployment> {
+    if (kind !== 'deployment') throw new KubeError(404, `${kind}s.apps "${name}" not found`);
     if (this.getFailures > 0) {
       this.getFailures -= 1;
       throw new KubeError(0, `get deployment ${namespace}/${name}: fetch failed (connect ECONNREFUSED)`);
@@ -196,7 +199,8 @@ export class FakeKube implements Kube {
     return structuredClone(d);
   }
 
-  async patchDeployment(namespace: string, name: string, ops: JsonPatchOp[]): Promise<V1Deployment> {
+  async patchWorkload({ kind, namespace, name }: WorkloadRef, ops: JsonPatchOp[]): Promise<V1Deployment> {
+    if (kind !== 'deployment') throw new KubeError(404, `${kind}s.apps "${name}" not found`);
     const key = keyOf(namespace, name);
     const d = this.deployments.get(key);
     if (!d) throw new KubeError(404, `deployments.apps "${name}" not found`);
@@ -266,12 +270,35 @@ export class FakeKube implements Kube {
         deployments.set(scope.name, structuredClone(stale));
         stale = undefined;
       }
-      onChange({ deployments, replicaSets: inScope(this.replicaSets, owned), pods: inScope(this.pods, owned) });
+      onChange({
+        workloads: deployments,
+        replicaSets: inScope(this.replicaSets, owned),
+        revisions: new Map(),
+        pods: inScope(this.pods, owned),
+      });
     };
     this.listeners.add(emit);
     emit();
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     this.listeners.delete(emit);
+  }
+
+  /** Pods deleted through deletePod, as `namespace/name`. */
+  deletedPods: string[] = [];
+
+  async listPods(namespace: string, selector: string): Promise<V1Pod[]> {
+    const [key = '', value = ''] = selector.split('=');
+    return [...this.pods.values()]
+      .filter((p) => p.metadata?.namespace === namespace && p.metadata.labels?.[key] === value)
+      .map((p) => structuredClone(p));
+  }
+
+  async deletePod(namespace: string, name: string, uid: string): Promise<void> {
+    const pod = this.pods.get(keyOf(namespace, name));
+    if (!pod || pod.metadata?.uid !== uid) throw new KubeError(409, `precondition failed for pod ${name}`);
+    this.deletedPods.push(keyOf(namespace, name));
+    this.pods.delete(keyOf(namespace, name));
+    this.notify();
   }
 
   /** True once a rollback patch was sent. */

@@ -20,7 +20,8 @@ describe('parseInputs', () => {
       'fail-fast': true,
       comment: 'auto',
       environment: 'default',
-      deployments: [{ namespace: undefined, name: 'web', containers: [] }],
+      deployments: [{ kind: 'deployment', namespace: undefined, name: 'web', containers: [], input: 'deployments' }],
+      workloads: [],
     });
   });
 
@@ -36,13 +37,45 @@ describe('parseInputs', () => {
       '',
     );
     expect(inputs.deployments).toEqual([
-      { namespace: undefined, name: 'web', containers: [] },
-      { namespace: 'shop', name: 'api', containers: ['app', 'sidecar'] },
+      { kind: 'deployment', namespace: undefined, name: 'web', containers: [], input: 'deployments' },
+      { kind: 'deployment', namespace: 'shop', name: 'api', containers: ['app', 'sidecar'], input: 'deployments' },
     ]);
     expect(inputs.tags).toEqual(['v1.2.3', 'latest']);
     expect(inputs['build-args']).toEqual(['A=1', 'B=two=2']);
     expect(inputs.platforms).toEqual(['linux/amd64', 'linux/arm64']);
     expect(inputs.timeout).toBe(5_400_000);
+  });
+
+  it('parses workloads by kind, as kubectl names the kinds', () => {
+    const inputs = parseInputs(
+      read({
+        deployments: '',
+        workloads: 'sts/db\ndata/StatefulSet/db:postgres\nds/agent\nshop/deploy/web\ndaemonsets/agent2',
+      }),
+      'abc',
+    );
+    expect(inputs.deployments).toEqual([]);
+    expect(inputs.workloads).toEqual([
+      { kind: 'statefulset', namespace: undefined, name: 'db', containers: [], input: 'workloads' },
+      { kind: 'statefulset', namespace: 'data', name: 'db', containers: ['postgres'], input: 'workloads' },
+      { kind: 'daemonset', namespace: undefined, name: 'agent', containers: [], input: 'workloads' },
+      { kind: 'deployment', namespace: 'shop', name: 'web', containers: [], input: 'workloads' },
+      { kind: 'daemonset', namespace: undefined, name: 'agent2', containers: [], input: 'workloads' },
+    ]);
+  });
+
+  it.each([
+    ['db', '"db" names no KIND/NAME'],
+    ['a/b/c/d', '"a/b/c/d" names no KIND/NAME'],
+    ['job/db', '"job/db": "job" is not a kind kube-ship deploys'],
+    ['sts/DB', '"sts/DB": "DB" is not a valid name'],
+    ['Data/sts/db', '"Data/sts/db": "Data" is not a valid namespace'],
+    ['sts/db:', '"sts/db:" has ":" but no container names'],
+    ['sts/db:a:b', '"sts/db:a:b" has more than one ":"'],
+  ])('rejects the workload %s, naming the input', (line, message) => {
+    expect(() => parseInputs(read({ deployments: '', workloads: line }), 'abc')).toThrow(
+      `Input "workloads": ${message}`,
+    );
   });
 
   it.each([
@@ -60,7 +93,7 @@ describe('parseInputs', () => {
     ],
     [
       { deployments: '' },
-      'Input "deployments": is required; list the Deployments to update, one NAME or NAMESPACE/NAME per line.',
+      'Input "deployments": is required (or "workloads"); list the Deployments to update, one NAME or NAMESPACE/NAME per line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset).',
     ],
     [
       { deployments: 'a/b/c' },
@@ -72,7 +105,7 @@ describe('parseInputs', () => {
     ],
     [
       { deployments: 'Web' },
-      'Input "deployments": "Web": "Web" is not a valid Deployment name; write NAME or NAMESPACE/NAME, optionally followed by :CONTAINER[,CONTAINER...].',
+      'Input "deployments": "Web": "Web" is not a valid name; write NAME or NAMESPACE/NAME, optionally followed by :CONTAINER[,CONTAINER...].',
     ],
     [
       { timeout: '10 minutes' },

@@ -4,10 +4,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKube } from '../../src/kube-client.js';
-import { KubeError, type TargetState } from '../../src/kube.js';
+import { KubeError, type TargetState, type WatchScope } from '../../src/kube.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
@@ -56,7 +56,7 @@ afterEach(async () => {
   close = undefined;
 });
 
-const scope = { namespace: 'ns', name: 'web', selector: 'app=web' };
+const scope: WatchScope = { kind: 'deployment', namespace: 'ns', name: 'web', selector: 'app=web' };
 
 describe('createKube().observe', () => {
   it('re-watches from the last resourceVersion when a watch closes, and relists on 410 Gone', async () => {
@@ -90,8 +90,8 @@ describe('createKube().observe', () => {
     const done = server.kube.observe(
       scope,
       (state: TargetState) => {
-        seen.push(state.deployments.get('web')?.spec?.replicas ?? -1);
-        if (state.deployments.get('web')?.metadata?.resourceVersion === '20') stop.abort();
+        seen.push((state.workloads.get('web') as V1Deployment | undefined)?.spec?.replicas ?? -1);
+        if ((state.workloads.get('web') as V1Deployment | undefined)?.metadata?.resourceVersion === '20') stop.abort();
       },
       stop.signal,
     );
@@ -170,7 +170,7 @@ describe('createKube().observe', () => {
     await server.kube.observe(
       scope,
       (state) => {
-        replicas = state.deployments.get('web')?.spec?.replicas ?? -1;
+        replicas = (state.workloads.get('web') as V1Deployment | undefined)?.spec?.replicas ?? -1;
         stop.abort();
       },
       stop.signal,
@@ -225,7 +225,9 @@ describe('bounded requests', () => {
     const server = await apiServer(() => undefined, undefined, 300);
     close = server.close;
     const started = Date.now();
-    const error = await server.kube.getDeployment('ns', 'web').catch((e: unknown) => e);
+    const error = await server.kube
+      .getWorkload({ kind: 'deployment', namespace: 'ns', name: 'web' })
+      .catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(error).toMatchObject({ status: 0, message: 'get deployment ns/web: no answer within 0.3s' });
   });
@@ -256,7 +258,7 @@ describe('throttling', () => {
       res.end(JSON.stringify(deployment('7', 2)));
     });
     close = server.close;
-    const got = await server.kube.getDeployment('ns', 'web');
+    const got = await server.kube.getWorkload({ kind: 'deployment', namespace: 'ns', name: 'web' });
     expect(got.metadata?.resourceVersion).toBe('7');
     expect(calls).toBe(3);
   });
@@ -278,7 +280,9 @@ describe('createKube().patchDeployment', () => {
     });
     close = server.close;
     const ops = [{ op: 'replace' as const, path: '/metadata/resourceVersion', value: '7' }];
-    const error = await server.kube.patchDeployment('ns', 'web', ops).catch((e: unknown) => e);
+    const error = await server.kube
+      .patchWorkload({ kind: 'deployment', namespace: 'ns', name: 'web' }, ops)
+      .catch((e: unknown) => e);
     expect(contentType).toBe('application/json-patch+json');
     expect(JSON.parse(body)).toEqual(ops);
     expect(error).toMatchObject({

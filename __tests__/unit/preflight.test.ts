@@ -1,8 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { preflight } from '../../src/preflight.js';
+import type { Target } from '../../src/targets.js';
 import { FakeKube } from '../fakes/fake-kube.js';
 
-const target = (name: string, containers: string[] = []) => ({ namespace: 'ns', name, containers });
+const target = (name: string, containers: string[] = []): Target => ({
+  kind: 'deployment',
+  namespace: 'ns',
+  name,
+  containers,
+  input: 'deployments',
+});
 
 describe('preflight', () => {
   it('passes when every target resolves and every permission is held', async () => {
@@ -24,7 +31,7 @@ describe('preflight', () => {
       [
         'Preflight failed:',
         '- Input "deployments": ns/web has no container "nope" (it has: app); name one of its containers or leave the name out.',
-        '- Input "deployments": ns/missing does not exist (no Deployment "missing" in namespace "ns"); check the name and the namespace',
+        '- Input "deployments": ns/missing does not exist (no Deployment "missing" in namespace "ns"); check the kind, the name and the namespace',
         '- ns/paused is paused; resume it (kubectl rollout resume deployment/paused) or remove it.',
         '- the kubeconfig\'s identity may not get pods/log, patch deployments.apps in namespace ns; grant them with a Role bound to it (see the README\'s "Permissions")',
       ].join('\n'),

@@ -6,7 +6,7 @@ import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 const digest = 'sha256:' + 'a'.repeat(64);
 function request(over: Partial<DeployRequest> = {}): DeployRequest {
   return {
-    targets: [{ namespace: 'ns', name: 'web', containers: [] }],
+    targets: [{ kind: 'deployment', namespace: 'ns', name: 'web', containers: [], input: 'deployments' }],
     image: 'reg/web',
     reference: `reg/web:v2@${digest}`,
     digest,
@@ -49,8 +49,8 @@ describe('deploy', () => {
     const crashing = request({
       reference: `reg/web:crash@${digest}`,
       targets: [
-        { namespace: 'ns', name: 'web', containers: [] },
-        { namespace: 'ns', name: 'api', containers: [] },
+        { kind: 'deployment', namespace: 'ns', name: 'web', containers: [], input: 'deployments' },
+        { kind: 'deployment', namespace: 'ns', name: 'api', containers: [], input: 'deployments' },
       ],
     });
     const result = await deploy(kube, crashing, recordingLog());
@@ -140,13 +140,15 @@ describe('deploy', () => {
     kube.addDeployment('web', 'reg/web:v1', 2, 'other');
     const result = await deploy(
       kube,
-      request({ targets: [{ namespace: 'shop', name: 'web', containers: [] }] }),
+      request({
+        targets: [{ kind: 'deployment', namespace: 'shop', name: 'web', containers: [], input: 'deployments' }],
+      }),
       recordingLog(),
     );
     expect(result.result).toBe('success');
     expect(kube.deployment('web', 'shop')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:v2@${digest}`);
     expect(kube.deployment('web', 'other')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v1');
-    expect(kube.observed).toEqual([{ namespace: 'shop', name: 'web', selector: 'app=web' }]);
+    expect(kube.observed).toEqual([{ kind: 'deployment', namespace: 'shop', name: 'web', selector: 'app=web' }]);
   });
 
   it('re-reads and restores again after a 409 Conflict during the rollback', async () => {
@@ -171,8 +173,8 @@ describe('deploy', () => {
       request({
         reference: `reg/web:crash@${digest}`,
         targets: [
-          { namespace: 'ns', name: 'web', containers: [] },
-          { namespace: 'ns', name: 'api', containers: [] },
+          { kind: 'deployment', namespace: 'ns', name: 'web', containers: [], input: 'deployments' },
+          { kind: 'deployment', namespace: 'ns', name: 'api', containers: [], input: 'deployments' },
         ],
       }),
       recordingLog(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseContainers, resolveTargets } from '../../src/targets.js';
+import { chooseContainers, resolveTargets, type Target } from '../../src/targets.js';
 
 const template = {
   containers: [
@@ -10,7 +10,7 @@ const template = {
 };
 
 describe('chooseContainers', () => {
-  const target = { namespace: 'shop', name: 'web', containers: [] as string[] };
+  const target: Target = { kind: 'deployment', namespace: 'shop', name: 'web', containers: [], input: 'deployments' };
 
   it('takes every container and initContainer running the image repository', () => {
     expect(chooseContainers(target, template, 'ghcr.io/acme/web')).toEqual([
@@ -40,14 +40,17 @@ describe('chooseContainers', () => {
 
 describe('resolveTargets', () => {
   it('gives targets the default namespace and refuses duplicates', () => {
-    expect(resolveTargets([{ namespace: undefined, name: 'web', containers: [] }], 'prod')).toEqual([
-      { namespace: 'prod', name: 'web', containers: [] },
-    ]);
+    expect(
+      resolveTargets(
+        [{ kind: 'deployment', namespace: undefined, name: 'web', containers: [], input: 'deployments' }],
+        'prod',
+      ),
+    ).toEqual([{ kind: 'deployment', namespace: 'prod', name: 'web', containers: [], input: 'deployments' }]);
     expect(() =>
       resolveTargets(
         [
-          { namespace: undefined, name: 'web', containers: [] },
-          { namespace: 'prod', name: 'web', containers: [] },
+          { kind: 'deployment', namespace: undefined, name: 'web', containers: [], input: 'deployments' },
+          { kind: 'deployment', namespace: 'prod', name: 'web', containers: [], input: 'deployments' },
         ],
         'prod',
       ),
