@@ -47,7 +47,7 @@ import {
   type Result,
 } from './lib.js';
 import { startRelay, type Relay } from './relay.js';
-import { serviceAccountKubeconfig } from '../__tests__/e2e/harness.js';
+import { DEPLOYER_RULES, serviceAccountKubeconfig } from '../__tests__/e2e/harness.js';
 
 export interface P8Options {
   runs: number;
@@ -74,14 +74,7 @@ const MiB = (kib: number): number => kib / 1024;
 const KiB = (bytes: number): number => bytes / 1024;
 const API_SERVER = 'https://127.0.0.1:6443';
 
-/** What kube-ship's identity may do (README "Permissions"); kubectl's is read-only (READER_RULES). */
-const DEPLOYER_RULES = [
-  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'patch'] },
-  { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
-];
+// kube-ship's identity may do what README "Permissions" grants (DEPLOYER_RULES); kubectl's is read-only (READER_RULES).
 
 // ------------------------------------------------------------------------------------------------ cluster objects
 /** A P8 Deployment: labelled `bench: p8` and `app: name`. */
