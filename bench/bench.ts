@@ -47,6 +47,7 @@ import {
 } from './lib.js';
 import { serviceAccountKubeconfig } from '../__tests__/e2e/harness.js';
 import { benchCancel } from './cancel.js';
+import { benchStatefulSet } from './statefulset.js';
 import { benchVerdicts } from './verdicts.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -54,7 +55,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
  * BENCH_CASES=P3,P7 runs only those groups (P1 covers P1/P1b/P2, P3 covers P3/P5/P6b's baseline, P8 covers P8-P8i);
  * default all.
  */
-const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9').split(',').map((c) => c.trim().toUpperCase());
+const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9,P10').split(',').map((c) => c.trim().toUpperCase());
 const want = (id: string): boolean => CASES.includes(id);
 /** P3/P5's runs: BENCH_RUNS, but at least 5. */
 const P3_RUNS = Math.max(RUNS, 5);
@@ -88,6 +89,9 @@ async function main(): Promise<void> {
   const heavy = want('P7') ? await buildRuns('heavy') : [];
   const verdicts = want('P8') ? await harderVerdicts() : { rows: [], seconds: NaN };
   const cancel = want('P9') ? await benchCancel({ runs: RUNS, repo: REPO, ns: NAMESPACE, deployerKubeconfig }) : [];
+  const statefulSet = want('P10')
+    ? await benchStatefulSet({ runs: RUNS, repo: REPO, ns: NAMESPACE, deployerKubeconfig, kubectlTimeoutS: 60 })
+    : [];
 
   const results: Result[] = [
     ...(crash.length
@@ -104,6 +108,7 @@ async function main(): Promise<void> {
     ...(web.length ? [registryCachedBuild(web), registryCachedCostlyBuild(heavy)] : []),
     ...verdicts.rows,
     ...cancel,
+    ...statefulSet,
   ];
   const kept = writeLatest(results);
   printReport(results, kept, verdicts.seconds);
@@ -158,7 +163,7 @@ async function setUp(): Promise<{ benchKc: string; crashRef: string }> {
   say('setup: images, the bench ServiceAccount, Deployments');
   buildImage('good-a', 'bench-a');
   buildImage('good-b', 'bench-b');
-  if (want('P1')) buildImage('crashloop', 'bench-crash');
+  if (want('P1') || want('P10')) buildImage('crashloop', 'bench-crash');
   if (want('P8')) buildImage('crashlate', 'bench-crashlate'); // KWOK's crashlate stage reads the word in the reference
   const crashRef = want('P1') ? `${REPO}:crashloop@${await registryDigest(REPO, 'crashloop')}` : '';
   const benchKc = benchKubeconfig();

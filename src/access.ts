@@ -49,3 +49,12 @@ export function accessFor(kinds: WorkloadKind[]): AccessCheck[] {
 
 /** Everything any deploy may need: the Role to grant a deployer of all three kinds. */
 export const REQUIRED_ACCESS: AccessCheck[] = accessFor(['deployment', 'statefulset', 'daemonset']);
+
+/**
+ * Read for the report only, so not checked by preflight: without them the report says where a workload is reachable
+ * is not shown. The README's Role and the test bed's grant them too.
+ */
+export const REPORT_ACCESS: AccessCheck[] = [
+  { verb: 'list', group: '', resource: 'services' },
+  { verb: 'list', group: 'networking.k8s.io', resource: 'ingresses' },
+];

@@ -9,6 +9,7 @@ import {
   AuthorizationV1Api,
   CoreV1Api,
   KubeConfig,
+  NetworkingV1Api,
   Observable,
   type KubernetesObject,
   type ObservableMiddleware,
@@ -127,6 +128,7 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
   const apps = config.makeApiClient(AppsV1Api);
   const core = config.makeApiClient(CoreV1Api);
   const authz = config.makeApiClient(AuthorizationV1Api);
+  const networking = config.makeApiClient(NetworkingV1Api);
 
   return {
     server: config.getCurrentCluster()?.server ?? '',
@@ -219,6 +221,14 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
         signal.removeEventListener('abort', stop);
         stop();
       }
+    },
+
+    async listRoutes(namespace) {
+      const [services, ingresses] = await Promise.all([
+        request(`list services in ${namespace}`, (o) => core.listNamespacedService({ namespace }, o)),
+        request(`list ingresses in ${namespace}`, (o) => networking.listNamespacedIngress({ namespace }, o)),
+      ]);
+      return { services: services.items, ingresses: ingresses.items };
     },
 
     async listEvents(namespace, name) {

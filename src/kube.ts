@@ -2,7 +2,14 @@
  * What kube-ship needs from the Kubernetes API, as an interface: the rollout engine takes it as an argument, the
  * real adapter (kube-client.ts) talks to the API server, and unit tests pass a fake.
  */
-import type { CoreV1Event, V1ControllerRevision, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import type {
+  CoreV1Event,
+  V1ControllerRevision,
+  V1Ingress,
+  V1Pod,
+  V1ReplicaSet,
+  V1Service,
+} from '@kubernetes/client-node';
 import type { JsonPatchOp } from './patch.js';
 import type { Workload, WorkloadKind } from './workload.js';
 
@@ -67,6 +74,8 @@ export interface Kube {
    * until `signal` aborts. Rejects only on errors that retrying cannot fix (401, 403, 404), status kept.
    */
   observe(scope: WatchScope, onChange: (state: TargetState) => void, signal: AbortSignal): Promise<void>;
+  /** The Services and Ingresses of a namespace (for where a workload is reachable). */
+  listRoutes(namespace: string): Promise<{ services: V1Service[]; ingresses: V1Ingress[] }>;
   /** Events whose involved object is `name`, oldest first. */
   listEvents(namespace: string, name: string): Promise<CoreV1Event[]>;
   /** The end of a container's log; `previous` for the run before the last restart. */

@@ -27,7 +27,8 @@ import { createPublisher, type Publisher } from './publish.js';
 import { preflight } from './preflight.js';
 import { deploy } from './rollout.js';
 import { STATE } from './state.js';
-import { resolveTargets } from './targets.js';
+import { gatherRoutes } from './routes.js';
+import { resolveTargets, targetKey } from './targets.js';
 
 async function buildAndPush(inputs: Inputs, env: NodeJS.ProcessEnv): Promise<BuildOutput> {
   const builder = await createBuilder(exec);
@@ -267,6 +268,13 @@ export async function run(): Promise<void> {
       evidence: result.evidence,
       rollbackError: result.rollbackError,
     });
+    if (!cancel.signal.aborted) {
+      const routes = await gatherRoutes(
+        kube,
+        targets.map((t) => ({ ...t, key: targetKey(t) })),
+      );
+      for (const target of report.targets) target.routes = routes.get(target.key);
+    }
   } catch (error) {
     report.result = error instanceof CancelledError || cancel.signal.aborted ? 'cancelled' : 'error';
     report.failureReason = messageOf(error);

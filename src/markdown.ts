@@ -243,6 +243,28 @@ function restoredOf(report: Report): string[] {
   ];
 }
 
+/**
+ * Where each target is reachable: its Services (type, ports) and the Ingress paths to them, all cluster text, so
+ * shown as code and never as links (a host named by the cluster is not one the workflow vouched for).
+ */
+function reachableOf(report: Report): string[] {
+  const lines = report.targets.flatMap((t) => {
+    const routes = t.routes;
+    if (routes === undefined) return [];
+    if (routes.note !== undefined) return [`- ${code(t.key)}: ${escapeText(routes.note)}`];
+    if (routes.services.length === 0) return [`- ${code(t.key)}: no Service selects its pods`];
+    const services = routes.services.map(
+      (s) =>
+        `Service ${code(s.name)} (${escapeText(s.type)}${s.ports.length ? ` ${s.ports.map(code).join(' ')}` : ''})`,
+    );
+    const ingresses = routes.ingresses.map(
+      (i) => `Ingress ${code(i.ingress)} ${code(i.url)} → ${code(`${i.service}:${i.port}`)}`,
+    );
+    return [`- ${code(t.key)}: ${[...services, ...ingresses].join('; ')}`];
+  });
+  return lines.length > 0 ? ['**Where it is reachable**', '', ...lines, ''] : [];
+}
+
 function buildOf(report: Report): string[] {
   if (!report.build) return [];
   const b = report.build;
@@ -273,7 +295,7 @@ function cutToBytes(text: string, limit: number, note: string): string {
 /** Renders the report; when over `limit`, log lines, then evidence, then target rows are cut, and the text says so. */
 export function renderReport(report: Report, options: RenderOptions): string {
   const head = headOf(report, options.marker).join('\n');
-  const tail = [...restoredOf(report), ...buildOf(report)].join('\n');
+  const tail = [...restoredOf(report), ...reachableOf(report), ...buildOf(report)].join('\n');
   const rows = report.targets.map((t) => targetRow(t, report.image));
   const tableHead =
     '| Target | Image before → after | Revision | Replicas | Result | Time |\n|---|---|---|---|---|---|\n';

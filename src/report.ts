@@ -2,6 +2,7 @@
  * The deploy report: one plain object that the job summary, the PR comment and the outputs are all made from.
  */
 import type { Evidence } from './evidence.js';
+import type { TargetRoutes } from './routes.js';
 import type { WorkloadKind } from './workload.js';
 
 export type TargetOutcome =
@@ -10,6 +11,8 @@ export type TargetOutcome =
 export interface TargetReport {
   key: string;
   kind: WorkloadKind;
+  /** Where its pods are reachable (Services, Ingress paths), read after the rollout. */
+  routes?: TargetRoutes;
   containers: string[];
   imagesBefore: Record<string, string>;
   imageAfter: string;

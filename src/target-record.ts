@@ -7,7 +7,7 @@ import type { V1Deployment, V1PodTemplateSpec, V1StatefulSet } from '@kubernetes
 import { selectorString } from './kube-watch.js';
 import { CHANGE_CAUSE_ANNOTATION } from './patch.js';
 import { chooseContainers, targetKey, type ChosenContainer, type Target } from './targets.js';
-import { REVISION_ANNOTATION } from './verdict.js';
+import { REVISION_ANNOTATION, wantedPods } from './verdict.js';
 import type { Workload, WorkloadKind } from './workload.js';
 
 export interface TargetRecord {
@@ -78,7 +78,7 @@ export function recordOf(target: Target, workload: Workload, image: string): Tar
     template,
     changeCause: workload.metadata?.annotations?.[CHANGE_CAUSE_ANNOTATION],
     revision: revisionOf(target.kind, workload),
-    replicas: target.kind === 'daemonset' ? 0 : ((workload as V1Deployment).spec?.replicas ?? 1),
+    replicas: wantedPods(target.kind, workload),
   };
 }
 

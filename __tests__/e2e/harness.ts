@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { REQUIRED_ACCESS } from '../../src/access.js';
+import { REPORT_ACCESS, REQUIRED_ACCESS } from '../../src/access.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 /** The bundle under test: dist/ by default; another build (e.g. an older one, to see a test fail) with KUBE_SHIP_DIST. */
@@ -135,8 +135,8 @@ export interface Rule {
   verbs: string[];
 }
 
-/** The least-privilege Role's rules, made from what preflight checks (one source: src/preflight.ts). */
-export const DEPLOYER_RULES: Rule[] = REQUIRED_ACCESS.map((a) => ({
+/** The least-privilege Role's rules, made from what kube-ship may ask for (one source: src/access.ts). */
+export const DEPLOYER_RULES: Rule[] = [...REQUIRED_ACCESS, ...REPORT_ACCESS].map((a) => ({
   apiGroups: [a.group],
   resources: [a.subresource ? `${a.resource}/${a.subresource}` : a.resource],
   verbs: [a.verb],

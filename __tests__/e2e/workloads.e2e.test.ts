@@ -3,8 +3,19 @@
  * kind, the pod signals of the new revision, and a rollback to the recorded template that leaves every pod Ready
  * with no manual step (a StatefulSet's stuck pod of the failed revision is deleted so the controller makes it again).
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { NAMESPACE, REGISTRY, appInputs, createWorkload, kubectlJson, runAction } from './harness.js';
+import {
+  NAMESPACE,
+  REGISTRY,
+  appInputs,
+  createDeployment,
+  createWorkload,
+  env,
+  kubectl,
+  kubectlJson,
+  runAction,
+} from './harness.js';
 
 interface Pod {
   metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
@@ -104,5 +115,54 @@ describe('DaemonSets', () => {
     expect(pods).toHaveLength(3);
     expect(pods.every(ready)).toBe(true);
     expect(new Set(pods.map((p) => p.spec.containers[0]?.image))).toEqual(new Set([initial('shipper')]));
+  });
+});
+
+describe('where it is reachable', () => {
+  it("the summary lists the Services that select the workload's pods and the Ingress paths to them", async () => {
+    createDeployment('storefront', initial('storefront'), { replicas: 1 });
+    const objects = [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'storefront', namespace: NAMESPACE },
+        spec: { selector: { app: 'storefront' }, ports: [{ port: 80, targetPort: 8080 }] },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'other', namespace: NAMESPACE },
+        spec: { selector: { app: 'other' }, ports: [{ port: 80 }] },
+      },
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name: 'storefront', namespace: NAMESPACE },
+        spec: {
+          rules: [
+            {
+              host: 'shop.example.test',
+              http: {
+                paths: [
+                  { path: '/', pathType: 'Prefix', backend: { service: { name: 'storefront', port: { number: 80 } } } },
+                ],
+              },
+            },
+          ],
+        },
+      },
+    ];
+    kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+    // The least-privilege deployer: its Role grants list on services and ingresses for the report.
+    const run = await runAction({
+      ...appInputs('storefront', 'v1', 'storefront', { bake: '0s' }),
+      kubeconfig: readFileSync(env.DEPLOYER_KUBECONFIG ?? '', 'utf8'),
+    });
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.summary).toContain('**Where it is reachable**');
+    expect(run.summary).toContain(
+      `- <code>${NAMESPACE}/storefront</code>: Service <code>storefront</code> (ClusterIP <code>80→8080/TCP</code>); Ingress <code>storefront</code> <code>http://shop.example.test/</code> → <code>storefront:80</code>`,
+    );
+    expect(run.summary).not.toContain('<code>other</code>');
   });
 });

@@ -5,7 +5,7 @@
  * keyed by namespace and name, as the API server keys them. For unit tests of the engine; the real thing is the
  * e2e suite.
  */
-import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import {
   KubeError,
   type AccessCheck,
@@ -306,6 +306,14 @@ export class FakeKube implements Kube {
     return this.patches.some((p) =>
       p.ops.some((op) => op.path === '/spec/template' || (op.op === 'test' && op.path.endsWith('/image'))),
     );
+  }
+
+  /** What listRoutes answers (the Services and Ingresses of every namespace), or an error to throw. */
+  routes: { services: V1Service[]; ingresses: V1Ingress[] } | KubeError = { services: [], ingresses: [] };
+
+  async listRoutes(): Promise<{ services: V1Service[]; ingresses: V1Ingress[] }> {
+    if (this.routes instanceof KubeError) throw this.routes;
+    return structuredClone(this.routes);
   }
 
   async listEvents() {
