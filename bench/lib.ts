@@ -5,7 +5,7 @@
  * identity, statistics and the table.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { openSync, readFileSync, readSync, closeSync, statSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   NAMESPACE,
@@ -14,10 +14,13 @@ import {
   env,
   parseRunnerFile,
   runnerEnvironment,
+  type AuditEvent,
   type Rule,
 } from '../__tests__/e2e/harness.js';
 
 export { NAMESPACE, REGISTRY, ROOT, env };
+// The audit log reader and the ServiceAccount user names are the end-to-end harness's: one copy for tests and bench.
+export { Audit, serviceAccountUser, type AuditEvent } from '../__tests__/e2e/harness.js';
 export const NODE = join(ROOT, 'node_modules/.bin/node');
 /** The bundle measured: dist/index.js, or another build (e.g. an older one, to compare) with KUBE_SHIP_BUNDLE. */
 export const BUNDLE = process.env.KUBE_SHIP_BUNDLE || join(ROOT, 'dist/index.js');
@@ -197,9 +200,6 @@ export const patchLine = (a: ActionProc, key: string): Promise<Line> =>
 export const PROGRESS_DEADLINE_SECONDS = 120;
 /** The stack's deployer ServiceAccount (kube-ship's identity; scripts/stack/up.sh), in NAMESPACE. */
 export const DEPLOYER_SA = 'kube-ship-deployer';
-/** The user name the audit log gives a ServiceAccount. */
-export const serviceAccountUser = (namespace: string, name: string): string =>
-  `system:serviceaccount:${namespace}:${name}`;
 /** What the baselines' own identities may do: read Deployments, ReplicaSets and pods, as kubectl rollout status does. */
 export const READER_RULES: Rule[] = [
   { apiGroups: ['apps'], resources: ['deployments', 'replicasets'], verbs: ['get', 'list', 'watch'] },
@@ -295,55 +295,6 @@ export async function expectResult(a: ActionProc, want: string) {
 }
 
 // ------------------------------------------------------------------------------------------------ audit log
-export interface AuditEvent {
-  user: string;
-  verb: string;
-  uri: string;
-  received: number;
-  code: number;
-}
-
-/** The audit log written by scripts/stack/up.sh (level Metadata, ServiceAccounts of the e2e namespace only). */
-export class Audit {
-  readonly path = join(env.KUBE_SHIP_STACK_DIR ?? join(ROOT, '.stack'), 'logs/audit.log');
-  mark(): number {
-    return existsSync(this.path) ? statSync(this.path).size : 0;
-  }
-  /** Events written after `mark` (from the start if the log was rotated since), optionally for one user. */
-  since(mark: number, user?: string): AuditEvent[] {
-    const size = this.mark();
-    const from = size < mark ? 0 : mark;
-    const fd = openSync(this.path, 'r');
-    const buffer = Buffer.alloc(size - from);
-    readSync(fd, buffer, 0, buffer.length, from);
-    closeSync(fd);
-    const events: AuditEvent[] = [];
-    for (const line of buffer.toString('utf8').split('\n')) {
-      if (!line.trim()) continue;
-      const e = JSON.parse(line) as {
-        user?: { username?: string };
-        verb: string;
-        requestURI: string;
-        requestReceivedTimestamp: string;
-        responseStatus?: { code?: number };
-      };
-      const event = {
-        user: e.user?.username ?? '',
-        verb: e.verb,
-        uri: e.requestURI,
-        received: Date.parse(e.requestReceivedTimestamp) + micros(e.requestReceivedTimestamp),
-        code: e.responseStatus?.code ?? 0,
-      };
-      if (user === undefined || event.user === user) events.push(event);
-    }
-    return events;
-  }
-}
-/** Date.parse keeps milliseconds only: add the microseconds' remainder. */
-function micros(ts: string): number {
-  const m = /\.(\d+)Z$/.exec(ts);
-  return m ? (Number(`0.${m[1]}`) * 1000) % 1 : 0;
-}
 
 export function verbBreakdown(events: AuditEvent[]): Record<string, number> {
   const out: Record<string, number> = {};

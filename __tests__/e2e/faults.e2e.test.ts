@@ -8,9 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeGitHub, type FakeGitHub } from '../fake-github/server.js';
 import {
+  Audit,
   DEPLOYER_RULES,
   NAMESPACE,
   REGISTRY,
@@ -27,6 +28,28 @@ import {
 } from './harness.js';
 
 const initial = (name: string) => `${REGISTRY}/e2e/${name}:initial`;
+
+/**
+ * API requests each fault cost, counted at the server (the audit log keeps the e2e namespace's ServiceAccounts, the
+ * identities the steps run as; the tests' own kubectl is the admin), printed when the file ends: the README's fault
+ * table takes them from there.
+ */
+const audit = new Audit();
+const costs: string[] = [];
+let mark = 0;
+beforeEach(() => {
+  mark = audit.mark();
+});
+afterEach(async ({ task }) => {
+  // The step's last requests reach the audit log a moment after it exits.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  costs.push(`  ${task.name}: ${audit.since(mark).length}`);
+});
+afterAll(() => console.log(`API requests per fault (audit log):\n${costs.join('\n')}`));
+
+/** The least-privilege deployer, directly or through the fault proxy: its requests are the ones counted. */
+const deployer = (): string => readFileSync(env.DEPLOYER_KUBECONFIG ?? '', 'utf8');
+const throughProxy = (): string => readFileSync(env.FAULT_DEPLOYER_KUBECONFIG ?? '', 'utf8');
 
 const imageOf = (name: string) =>
   (template(name) as { spec: { containers: { image: string }[] } }).spec.containers[0]?.image;
@@ -67,7 +90,7 @@ describe('faults mid-deploy', () => {
 
   it('etcd restarted in the middle of a rollout: the verdict does not change', async () => {
     createDeployment('etcd', initial('etcd'), { replicas: 3, surge: 1, unavailable: 0, readyDelay: '6s' });
-    const run = await runAction(appInputs('etcd', 'v2', 'etcd', { bake: '0s' }), {
+    const run = await runAction(appInputs('etcd', 'v2', 'etcd', { bake: '0s', kubeconfig: deployer() }), {
       whenPatched: () => setTimeout(() => restartStackPart('etcd', 2), 2000),
     });
     expect(run.exitCode, run.log).toBe(0);
@@ -83,7 +106,6 @@ function fault(...args: string[]): void {
     stdio: 'pipe',
   });
 }
-const throughProxy = () => readFileSync(env.FAULT_KUBECONFIG ?? '', 'utf8');
 
 describe('network faults between kube-ship and the API server (toxiproxy)', () => {
   afterEach(() => fault('reset'));
@@ -161,6 +183,7 @@ describe('the registry failing at the digest check (toxiproxy in front of the op
       image: repository,
       tags: 'v1',
       deployments: `${NAMESPACE}/regfault`,
+      kubeconfig: deployer(),
     });
     expect(run.exitCode).toBe(1);
     expect(run.outputs.result).toBe('failed');
@@ -233,7 +256,10 @@ describe('the registry and the Docker engine failing around the build', () => {
   it('the registry down right after the push, back 3 s later: the digest check rides it out and the deploy succeeds', async () => {
     createDeployment('blink', `${faultRegistry}/e2e/blink:initial`, { replicas: 1 });
     const run = await runAction(
-      { ...appInputs('blink', 'v1', 'blink', { bake: '0s' }), image: `${faultRegistry}/e2e/blink` },
+      {
+        ...appInputs('blink', 'v1', 'blink', { bake: '0s', kubeconfig: deployer() }),
+        image: `${faultRegistry}/e2e/blink`,
+      },
       { env: { PATH: dockerWithRegistryFault({ after: ['down'], heal: { seconds: 3, args: ['up'] } }) } },
     );
     expect(run.exitCode, run.log).toBe(0);
@@ -247,7 +273,7 @@ describe('the registry and the Docker engine failing around the build', () => {
     createDeployment('gone', `${faultRegistry}/e2e/gone:initial`, { replicas: 1 });
     const recorded = template('gone');
     const run = await runAction(
-      { ...appInputs('gone', 'v1', 'gone'), image: `${faultRegistry}/e2e/gone` },
+      { ...appInputs('gone', 'v1', 'gone', { kubeconfig: deployer() }), image: `${faultRegistry}/e2e/gone` },
       { env: { PATH: dockerWithRegistryFault({ after: ['down'] }) } },
     );
     expect(run.exitCode).toBe(1);
@@ -268,7 +294,7 @@ describe('the image and its inline build cache cut off mid-upload, and the Docke
   // writes into them, classic BuildKit's inline cache) never arrive whole.
   const cut = ['add', 'cut', 'limit_data', 'bytes=65536', '--upstream'];
   const bigLayerInputs = (name: string) => ({
-    ...appInputs(name, 'v1', name, { bake: '0s' }),
+    ...appInputs(name, 'v1', name, { bake: '0s', kubeconfig: deployer() }),
     image: `${faultRegistry}/e2e/${name}`,
     context: bigLayerContext(),
     'cache-to': `${faultRegistry}/e2e/${name}:buildcache`,
@@ -303,7 +329,7 @@ describe('the image and its inline build cache cut off mid-upload, and the Docke
     const recorded = template('dockerd');
     const run = await runAction(
       {
-        ...appInputs('dockerd', 'v1', 'dockerd'),
+        ...appInputs('dockerd', 'v1', 'dockerd', { kubeconfig: deployer() }),
         context: slowBuildContext(15),
         'build-args': `BASE_IMAGE=${env.BASE_IMAGE ?? 'kube-ship/busybox:latest'}`,
       },
@@ -385,6 +411,7 @@ describe('GitHub misbehaving (fake GitHub API)', () => {
         'github-deployment': 'true',
         'github-token': 'ghs_e2e',
         bake: '0s',
+        kubeconfig: deployer(),
       }),
       { env: { GITHUB_API_URL: fake.url, GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: eventPath } },
     );

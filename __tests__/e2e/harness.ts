@@ -4,7 +4,7 @@
  * GITHUB_* variables and the runner's files for outputs, summary and state.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { REPORT_ACCESS, REQUIRED_ACCESS } from '../../src/access.js';
@@ -353,3 +353,57 @@ export function appInputs(
     ...extra,
   };
 }
+
+export interface AuditEvent {
+  user: string;
+  verb: string;
+  uri: string;
+  received: number;
+  code: number;
+}
+
+/** The audit log written by scripts/stack/up.sh (level Metadata, ServiceAccounts of the e2e namespace only). */
+export class Audit {
+  readonly path = join(env.KUBE_SHIP_STACK_DIR ?? join(ROOT, '.stack'), 'logs/audit.log');
+  mark(): number {
+    return existsSync(this.path) ? statSync(this.path).size : 0;
+  }
+  /** Events written after `mark` (from the start if the log was rotated since), optionally for one user. */
+  since(mark: number, user?: string): AuditEvent[] {
+    const size = this.mark();
+    const from = size < mark ? 0 : mark;
+    const fd = openSync(this.path, 'r');
+    const buffer = Buffer.alloc(size - from);
+    readSync(fd, buffer, 0, buffer.length, from);
+    closeSync(fd);
+    const events: AuditEvent[] = [];
+    for (const line of buffer.toString('utf8').split('\n')) {
+      if (!line.trim()) continue;
+      const e = JSON.parse(line) as {
+        user?: { username?: string };
+        verb: string;
+        requestURI: string;
+        requestReceivedTimestamp: string;
+        responseStatus?: { code?: number };
+      };
+      const event = {
+        user: e.user?.username ?? '',
+        verb: e.verb,
+        uri: e.requestURI,
+        received: Date.parse(e.requestReceivedTimestamp) + micros(e.requestReceivedTimestamp),
+        code: e.responseStatus?.code ?? 0,
+      };
+      if (user === undefined || event.user === user) events.push(event);
+    }
+    return events;
+  }
+}
+/** Date.parse keeps milliseconds only: add the microseconds' remainder. */
+function micros(ts: string): number {
+  const m = /\.(\d+)Z$/.exec(ts);
+  return m ? (Number(`0.${m[1]}`) * 1000) % 1 : 0;
+}
+
+/** How the API server (and so the audit log) names a ServiceAccount. */
+export const serviceAccountUser = (namespace: string, name: string): string =>
+  `system:serviceaccount:${namespace}:${name}`;
