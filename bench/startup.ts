@@ -8,11 +8,12 @@
  * and of the step's main-thread CPU time by then (from /proc, Linux), which a busy machine inflates less.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { stepEnvironment } from '../__tests__/e2e/step-env.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -92,40 +93,10 @@ const kubeconfig = [
   'current-context: fake',
 ].join('\n');
 
-/** The runner's variables and files for one step, as runnerEnvironment in __tests__/e2e/harness.ts makes them. */
-function runnerEnvironment(run: number): Record<string, string> {
-  const dir = mkdtempSync(join(tmp, `run-${run}-`));
-  const files = {
-    GITHUB_OUTPUT: join(dir, 'output'),
-    GITHUB_STEP_SUMMARY: join(dir, 'summary'),
-    GITHUB_STATE: join(dir, 'state'),
-  };
-  for (const file of Object.values(files)) writeFileSync(file, '');
-  const childEnv: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    GITHUB_ACTIONS: 'true',
-    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
-    GITHUB_REPOSITORY: 'acme/web',
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_RUN_ID: '42',
-    GITHUB_ACTOR: 'octocat',
-    GITHUB_EVENT_NAME: 'push',
-    GITHUB_WORKSPACE: ROOT,
-    RUNNER_TEMP: dir,
-    INPUT_ENVIRONMENT: 'default',
-    INPUT_COMMENT: 'never',
-    INPUT_TIMEOUT: '5m',
-    INPUT_BAKE: '0s',
-    INPUT_NETWORK: 'host',
-    INPUT_BUILD: 'false',
-    INPUT_IMAGE: IMAGE,
-    INPUT_TAGS: 'v1',
-    INPUT_DEPLOYMENTS: 'apps/web',
-    INPUT_KUBECONFIG: kubeconfig,
-    ...files,
-  };
-  delete childEnv.ACTIONS_STEP_DEBUG;
-  return childEnv;
+/** The runner's variables and files for one step (the end-to-end tests' `stepEnvironment`). */
+function runnerEnvironment(): { env: Record<string, string>; dir: string } {
+  const inputs = { build: 'false', image: IMAGE, tags: 'v1', deployments: 'apps/web', kubeconfig };
+  return stepEnvironment(process.env as Record<string, string>, inputs, { INPUT_TIMEOUT: '5m', INPUT_BAKE: '0s' });
 }
 
 interface Sample {
@@ -134,10 +105,11 @@ interface Sample {
 }
 
 /** One step: start -> first request (and the step's CPU time by then); resolves once the step has exited. */
-async function once(bundle: string, run: number): Promise<Sample> {
+async function once(bundle: string): Promise<Sample> {
   let sample: Sample | undefined;
+  const step = runnerEnvironment();
   const started = now();
-  const child = spawn(NODE, [bundle], { env: runnerEnvironment(run), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [bundle], { env: step.env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   onFirst = (t) => (sample = { firstMs: t - started, cpuMs: cpuMs(child.pid ?? 0) });
   let log = '';
   child.stdout.on('data', (d: Buffer) => (log += d.toString()));
@@ -145,6 +117,7 @@ async function once(bundle: string, run: number): Promise<Sample> {
   const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
   await new Promise((done) => child.on('close', done));
   clearTimeout(kill);
+  rmSync(step.dir, { recursive: true, force: true });
   if (sample === undefined) {
     const shown = log.split('\n').filter((l) => !l.startsWith('::add-mask::'));
     throw new Error(`${bundle} sent no request to the API server:\n${shown.slice(-15).join('\n')}`);
@@ -163,7 +136,7 @@ const stats = (xs: number[]): string =>
 try {
   const samples = new Map<string, Sample[]>(bundles.map((b) => [b, []]));
   for (let run = 1; run <= RUNS; run += 1) {
-    for (const bundle of bundles) samples.get(bundle)?.push(await once(bundle, run));
+    for (const bundle of bundles) samples.get(bundle)?.push(await once(bundle));
   }
   for (const [bundle, list] of samples) {
     console.log(`${bundle}, ${RUNS} runs:`);

@@ -4,10 +4,10 @@
  * GITHUB_* variables and the runner's files for outputs, summary and state.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { REPORT_ACCESS, REQUIRED_ACCESS } from '../../src/access.js';
+import { stepEnvironment, type StepEnvironment } from './step-env.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 /** The bundle under test: dist/ by default; another build (e.g. an older one, to see a test fail) with KUBE_SHIP_DIST. */
@@ -191,48 +191,11 @@ export function parseRunnerFile(text: string): Record<string, string> {
 }
 
 /**
- * What the runner gives a step: INPUT_* (input names upper-cased, hyphens kept), GITHUB_* for a push to acme/web,
- * and fresh files for outputs, summary and state in a temporary RUNNER_TEMP. `extra` overrides any of it.
+ * What the runner gives a step (see `stepEnvironment`), on top of the stack's environment: kubectl, docker and the
+ * kubeconfig of the stack. `extra` overrides any of it.
  */
-export function runnerEnvironment(
-  inputs: Record<string, string>,
-  extra: Record<string, string> = {},
-): {
-  env: Record<string, string>;
-  files: { GITHUB_OUTPUT: string; GITHUB_STEP_SUMMARY: string; GITHUB_STATE: string };
-  dir: string;
-} {
-  const dir = mkdtempSync(join(tmpdir(), 'kube-ship-run-'));
-  const files = {
-    GITHUB_OUTPUT: join(dir, 'output'),
-    GITHUB_STEP_SUMMARY: join(dir, 'summary'),
-    GITHUB_STATE: join(dir, 'state'),
-  };
-  for (const file of Object.values(files)) writeFileSync(file, '');
-  const inputEnv = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]));
-  const childEnv: Record<string, string> = {
-    ...env,
-    GITHUB_ACTIONS: 'true',
-    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
-    GITHUB_REPOSITORY: 'acme/web',
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_RUN_ID: '42',
-    GITHUB_ACTOR: 'octocat',
-    GITHUB_EVENT_NAME: 'push',
-    GITHUB_WORKSPACE: ROOT,
-    RUNNER_TEMP: dir,
-    INPUT_ENVIRONMENT: 'default',
-    INPUT_COMMENT: 'never',
-    INPUT_TIMEOUT: '3m',
-    // The default bake (30s) would add half a minute to every good deploy; tests of the bake set their own.
-    INPUT_BAKE: '2s',
-    INPUT_NETWORK: 'host',
-    ...files,
-    ...inputEnv,
-    ...extra,
-  };
-  delete childEnv.ACTIONS_STEP_DEBUG;
-  return { env: childEnv, files, dir };
+export function runnerEnvironment(inputs: Record<string, string>, extra: Record<string, string> = {}): StepEnvironment {
+  return stepEnvironment(env, inputs, extra);
 }
 
 /** What the step has written so far: its saved state and its log. */
