@@ -179,7 +179,7 @@ export async function run(): Promise<void> {
         preflight(kube, targets, parsed.image),
         `preflight did not finish within ${PREFLIGHT_TIMEOUT_MS / 1000}s: the cluster at ${kube.server} is not answering`,
       );
-      core.info(`Targets: ${targets.map((t) => `${t.namespace}/${t.name}`).join(', ')}: found, permitted`);
+      core.info(`Targets: ${targets.map(targetKey).join(', ')}: found, permitted`);
       return { kube, targets };
     });
     await publisher.startDeployment();

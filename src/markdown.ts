@@ -226,8 +226,10 @@ function headOf(report: Report, marker: string | undefined): string[] {
 
 function restoredOf(report: Report): string[] {
   const restored = report.targets.filter((t) => t.outcome === 'rolled-back');
-  const list = restored.map(
-    (t) => `${code(t.key)} to revision ${escapeText(t.revisionBefore)} (now ${escapeText(t.revisionAfter)})`,
+  const list = restored.map((t) =>
+    t.revisionBefore === ''
+      ? code(t.key)
+      : `${code(t.key)} to revision ${escapeText(t.revisionBefore)} (now ${escapeText(t.revisionAfter)})`,
   );
   const notes = report.targets
     .filter((t) => t.restoreNote)

@@ -88,6 +88,10 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
+/** What a whole-template restore says; a DaemonSet's status names no revision. */
+const restoredNote = (revision: string): string =>
+  revision === '' ? 'restored the recorded template' : `restored the recorded template (revision ${revision})`;
+
 /** What to do to put back a target we patched, decided from the live Deployment (see `planRestore`). */
 export type RestorePlan =
   | { kind: 'nothing'; note: string }
@@ -135,7 +139,7 @@ export function planRestore(record: RestoreRecord, live: LiveDeployment): Restor
     note,
   });
   // Without what was applied (a record that was never patched) the recorded template is the only guide.
-  if (applied === undefined) return wholeTemplate(`restored the recorded template (revision ${record.revision})`);
+  if (applied === undefined) return wholeTemplate(restoredNote(record.revision));
   const stillOurs = record.containers.every((c) => {
     const container = (template?.spec?.[c.kind] ?? [])[c.index];
     return container?.name === c.name && container.image === applied.reference;
@@ -144,7 +148,7 @@ export function planRestore(record: RestoreRecord, live: LiveDeployment): Restor
     return { kind: 'leave', note: 'its containers were changed again by someone else; left as it is' };
   }
   if (sameTemplate(template, applied.template)) {
-    return wholeTemplate(`restored the recorded template (revision ${record.revision})`);
+    return wholeTemplate(restoredNote(record.revision));
   }
   return {
     kind: 'patch',

@@ -3,6 +3,7 @@
  * (and bake), decide, and if anything failed gather the evidence while restoring what we changed, then watch the
  * restored targets until healthy again.
  */
+import type { V1StatefulSet } from '@kubernetes/client-node';
 import { sleep, within } from './deadline.js';
 import { messageOf } from './errors.js';
 import { collectEvidence, type Evidence } from './evidence.js';
@@ -349,13 +350,12 @@ async function restoreTarget(kube: Kube, record: TargetRecord, deadline: number,
     const plan = planRestore(record, live);
     if (plan.kind !== 'patch') {
       log.info(`${record.key}: ${plan.note}`);
-      return { plan, patched: undefined, failedRevision: undefined };
+      return { plan, patched: undefined };
     }
-    const failedRevision = revisionOf(record.kind, live);
     try {
       const patched = await kube.patchWorkload(record, plan.ops);
       if (plan.note) log.info(`${record.key}: ${plan.note}`);
-      return { plan, patched, failedRevision: failedRevision !== record.revision ? failedRevision : undefined };
+      return { plan, patched };
     } catch (error) {
       if (error instanceof KubeError && isTransient(error.status) && Date.now() < deadline) {
         retry(error); // the next read shows whether it landed
@@ -372,40 +372,65 @@ async function restoreTarget(kube: Kube, record: TargetRecord, deadline: number,
 /** How long a StatefulSet's controller gets to take in the restored template before its stuck pods are released. */
 const OBSERVE_RESTORE_MS = 15_000;
 
+interface Release {
+  kube: Kube;
+  record: TargetRecord;
+  /** The rollback's own limit: nothing here waits past it. */
+  deadline: number;
+  log: Log;
+}
+
 /**
  * A StatefulSet (OrderedReady) waits for a broken pod to become Ready before it replaces it, so a restored template
- * alone leaves the failed revision's pod crash-looping for good. Once the controller has taken in the restore (its
- * update revision no longer the failed one), every pod of the failed revision that is not Ready is deleted (only
- * that very pod: uid precondition), and the controller makes it again from the restored template.
+ * alone leaves the failed release's pod crash-looping for good. Once the controller has taken in the restore (its
+ * update revision the recorded one again), every own pod of another revision that is not Ready is deleted (only that
+ * very pod: uid precondition), and the controller makes it again from the restored template. Returns the live
+ * StatefulSet when it deleted any (to wait for), undefined otherwise; a problem here is logged, never thrown: the
+ * restore itself has landed.
  */
-async function releaseStuckPods(kube: Kube, record: TargetRecord, failedRevision: string, patched: Workload, log: Log) {
-  const until = Date.now() + OBSERVE_RESTORE_MS;
-  for (;;) {
-    const live = (await kube.getWorkload(record)) as Workload & { status?: { updateRevision?: string } };
-    const taken =
-      (live.status?.observedGeneration ?? 0) >= (patched.metadata?.generation ?? 0) &&
-      live.status?.updateRevision !== failedRevision;
-    if (taken) break;
-    if (Date.now() > until) {
-      log.info(`${record.key}: the controller has not taken in the restored template yet; its pods are left to it`);
-      return;
+async function releaseStuckPods({ kube, record, deadline, log }: Release): Promise<Workload | undefined> {
+  const retry = (error: KubeError): void => log.info(`${record.key}: ${error.message}; trying again`);
+  try {
+    const until = Math.min(Date.now() + OBSERVE_RESTORE_MS, deadline);
+    let live: V1StatefulSet;
+    for (;;) {
+      live = (await retryingTransient(() => kube.getWorkload(record), deadline, retry)) as V1StatefulSet;
+      const caughtUp = (live.status?.observedGeneration ?? 0) >= (live.metadata?.generation ?? 0);
+      if (caughtUp && live.status?.updateRevision === record.revision) break;
+      if (Date.now() > until) {
+        log.info(`${record.key}: the controller has not taken in the restored template yet; its pods are left to it`);
+        return undefined;
+      }
+      await sleep(250);
     }
-    await sleep(250);
-  }
-  const pods = await kube.listPods(record.namespace, record.selector);
-  const stuck = pods.filter(
-    (p) =>
-      p.metadata?.deletionTimestamp === undefined &&
-      p.metadata?.labels?.[REVISION_HASH_LABEL] === failedRevision &&
-      (p.metadata.ownerReferences ?? []).some((o) => o.uid === record.uid && o.controller === true) &&
-      !(p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
-  );
-  for (const pod of stuck) {
-    await kube.deletePod(record.namespace, pod.metadata?.name ?? '', pod.metadata?.uid ?? '');
-    log.info(
-      `${record.key}: deleted pod ${pod.metadata?.name ?? ''} of the failed revision (not Ready), so that the ` +
-        'StatefulSet makes it again from the restored template instead of waiting for it',
+    const pods = await retryingTransient(() => kube.listPods(record.namespace, record.selector), deadline, retry);
+    const stuck = pods.filter(
+      (p) =>
+        p.metadata?.deletionTimestamp === undefined &&
+        p.metadata?.labels?.[REVISION_HASH_LABEL] !== record.revision &&
+        (p.metadata?.ownerReferences ?? []).some((o) => o.uid === record.uid && o.controller === true) &&
+        !(p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
     );
+    for (const pod of stuck) {
+      const name = pod.metadata?.name ?? '';
+      try {
+        await retryingTransient(() => kube.deletePod(record.namespace, name, pod.metadata?.uid ?? ''), deadline, retry);
+        log.info(
+          `${record.key}: deleted pod ${name} of the failed revision (not Ready), so that the StatefulSet makes it ` +
+            'again from the restored template instead of waiting for it',
+        );
+      } catch (error) {
+        // Gone already, or replaced by the controller (another uid): nothing of the failed release is left there.
+        if (!isStatus(error, 404) && !isStatus(error, 409)) throw error;
+      }
+    }
+    return stuck.length > 0 ? live : undefined;
+  } catch (error) {
+    log.info(
+      `${record.key}: could not replace the failed revision's pods that are not Ready (${messageOf(error)}); ` +
+        `the StatefulSet waits for them: delete them by hand (kubectl -n ${record.namespace} delete pod NAME)`,
+    );
+    return undefined;
   }
 }
 
@@ -419,11 +444,16 @@ export async function rollBack(kube: Kube, records: TargetRecord[], log: Log, re
   await Promise.all(
     records.map(async (record) => {
       try {
-        const { plan, patched, failedRevision } = await restoreTarget(kube, record, deadline, log);
-        if (patched !== undefined && record.kind === 'statefulset' && failedRevision !== undefined) {
-          await releaseStuckPods(kube, record, failedRevision, patched, log);
-        }
-        if (patched !== undefined) restored.items.push(waitItemOf(record, patched));
+        const { plan, patched } = await restoreTarget(kube, record, deadline, log);
+        // The recorded template is back (sent now, or found there: an answer lost, or the main step restored it
+        // before the runner killed it): a StatefulSet's stuck pods of the failed release go, and it is waited for.
+        const wholeTemplate = plan.kind === 'nothing' || (plan.kind === 'patch' && plan.only === 'template');
+        const released =
+          record.kind === 'statefulset' && record.revision !== '' && record.applied !== undefined && wholeTemplate
+            ? await releaseStuckPods({ kube, record, deadline, log })
+            : undefined;
+        const waitFor = patched ?? released;
+        if (waitFor !== undefined) restored.items.push(waitItemOf(record, waitFor));
         if (plan.kind !== 'patch' || plan.only === 'images') {
           restored.notes.push({ key: record.key, note: plan.note, left: plan.kind === 'leave' });
         }

@@ -13,6 +13,7 @@ import type {
   V1ReplicaSet,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import { sameTemplate } from './patch.js';
 import { kindTitle, REVISION_HASH_LABEL, type Workload, type WorkloadKind } from './workload.js';
 
 export type Verdict =
@@ -200,9 +201,9 @@ export interface PodCheck {
   /** Restarts a new pod's container may have before that fails the rollout (input `allowed-restarts`). */
   allowedRestarts: number;
   /** Restarts a container had when watching began: only restarts after that count against the budget. */
-  restartsBefore(pod: string, container: string): number;
+  restartsBefore(pod: V1Pod, container: string): number;
   /** Whether the pod has been seen Ready: losing readiness then gets the shorter grace. */
-  wasReady(pod: string): boolean;
+  wasReady(pod: V1Pod): boolean;
 }
 
 const failed = (reason: string, pod: string, container: string, detail: string): Verdict => ({
@@ -242,7 +243,7 @@ function containerFailure(pod: V1Pod, status: V1ContainerStatus, init: boolean, 
   const last = status.lastState?.terminated ?? status.state?.terminated;
   const crashLooping = reason === 'CrashLoopBackOff';
   // A crash loop counts every restart; a container that restarted and runs again counts those since we looked.
-  const restarts = crashLooping ? status.restartCount : status.restartCount - check.restartsBefore(name, status.name);
+  const restarts = crashLooping ? status.restartCount : status.restartCount - check.restartsBefore(pod, status.name);
   const abnormal = crashLooping || (last !== undefined && (last.exitCode !== 0 || last.reason === 'OOMKilled'));
   if (!abnormal || restarts <= check.allowedRestarts) return undefined;
   const kind =
@@ -268,7 +269,7 @@ function notReady(pod: V1Pod, status: V1ContainerStatus, spec: V1Container | und
   const name = pod.metadata?.name ?? '';
   const readyChange = pod.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime;
   const since = Math.max(new Date(startedAt).getTime(), readyChange ? new Date(readyChange).getTime() : 0);
-  const wasReady = check.wasReady(name);
+  const wasReady = check.wasReady(pod);
   const grace = readinessGraceMs(spec, check.minReadySeconds, wasReady);
   const notReadyFor = check.now - since;
   if (notReadyFor <= grace) return undefined;
@@ -359,19 +360,28 @@ export function observed(workload: Workload): boolean {
   return (workload.metadata?.generation ?? 0) <= (workload.status?.observedGeneration ?? 0);
 }
 
+/** The pod template a ControllerRevision records (its data is `{spec: {template: {..., $patch: replace}}}`). */
+function recordedTemplate(revision: V1ControllerRevision): unknown {
+  const template = (revision.data as { spec?: { template?: Record<string, unknown> } } | undefined)?.spec?.template;
+  if (template === undefined) return undefined;
+  return Object.fromEntries(Object.entries(template).filter(([key]) => key !== '$patch'));
+}
+
 /**
- * The revision hash a DaemonSet's new pods carry: its newest ControllerRevision's (the controller labels both with
- * it). Undefined until the controller has observed the current generation.
+ * The revision hash a DaemonSet's new pods carry: that of its own ControllerRevision recording its current template
+ * (the controller labels both with it). Chosen by template, not by the highest revision number: the revisions are
+ * listed apart from the DaemonSet, and a list served before the controller made (or renumbered) the new one must
+ * not pass the old pods off as new. Undefined until that revision is seen and the generation observed.
  */
 export function daemonSetHash(ds: V1DaemonSet, revisions: V1ControllerRevision[]): string | undefined {
   if (!observed(ds)) return undefined;
   const uid = ds.metadata?.uid;
-  const own = revisions.filter((r) => (r.metadata?.ownerReferences ?? []).some((o) => o.uid === uid && o.controller));
-  const newest = own.reduce<V1ControllerRevision | undefined>(
-    (a, r) => (a && a.revision >= r.revision ? a : r),
-    undefined,
+  const current = revisions.find(
+    (r) =>
+      (r.metadata?.ownerReferences ?? []).some((o) => o.uid === uid && o.controller) &&
+      sameTemplate(recordedTemplate(r), ds.spec?.template),
   );
-  return newest?.metadata?.labels?.[REVISION_HASH_LABEL];
+  return current?.metadata?.labels?.[REVISION_HASH_LABEL];
 }
 
 /** What the engine sees of one workload: the workload, its ReplicaSets or ControllerRevisions, its pods. */

@@ -50,7 +50,11 @@ export interface WaitOptions {
   tickMs?: number;
 }
 
-/** What was seen of a target's pods before: restart counts when watching began, and pods once Ready. */
+/**
+ * What was seen of a target's pods before: restart counts when watching began, and pods once Ready. Kept by the
+ * pod's uid, not its name: a StatefulSet's new pod takes the name of the old one it replaces, and must not inherit
+ * its readiness or its restarts.
+ */
 export class PodHistory {
   private readonly restarts = new Map<string, number>();
   private readonly ready = new Set<string>();
@@ -59,11 +63,11 @@ export class PodHistory {
   /** Notes what the pods show now; restart counts are kept only from the first view. */
   see(pods: Iterable<V1Pod>): void {
     for (const pod of pods) {
-      const name = pod.metadata?.name ?? '';
-      if (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) this.ready.add(name);
+      const id = podId(pod);
+      if (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) this.ready.add(id);
       if (this.started) continue;
       for (const cs of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
-        this.restarts.set(`${name}/${cs.name}`, cs.restartCount);
+        this.restarts.set(`${id}/${cs.name}`, cs.restartCount);
       }
     }
     this.started = true;
@@ -74,11 +78,14 @@ export class PodHistory {
       now,
       minReadySeconds,
       allowedRestarts,
-      restartsBefore: (pod, container) => this.restarts.get(`${pod}/${container}`) ?? 0,
-      wasReady: (pod) => this.ready.has(pod),
+      restartsBefore: (pod, container) => this.restarts.get(`${podId(pod)}/${container}`) ?? 0,
+      wasReady: (pod) => this.ready.has(podId(pod)),
     };
   }
 }
+
+/** A pod's identity: its uid (its name only where a uid is missing). */
+const podId = (pod: V1Pod): string => pod.metadata?.uid ?? `name:${pod.metadata?.name ?? ''}`;
 
 /** The images our containers carry now, if any of them is not the reference we deployed. */
 function supersededBy(item: WaitItem, workload: Workload): string | undefined {

@@ -14,6 +14,7 @@ import {
   env,
   kubectl,
   kubectlJson,
+  patched,
   runAction,
 } from './harness.js';
 
@@ -68,6 +69,42 @@ describe('StatefulSets', () => {
     expect(pods.every(ready)).toBe(true);
     expect(new Set(pods.map((p) => p.spec.containers[0]?.image))).toEqual(new Set([initial('ledger')]));
     expect(run.summary).toContain('panic: cannot connect to database');
+  });
+
+  it('a step killed mid-rollout: the post step restores the template and replaces the stuck pod', async () => {
+    createWorkload('statefulset', 'journal', initial('journal'), { replicas: 3 });
+    const recorded = templateOf('statefulset', 'journal');
+    const inputs = {
+      ...appInputs('journal', 'crashloop-v2', 'crashloop-journal', { 'fail-fast': 'false' }),
+      deployments: '',
+      workloads: `${NAMESPACE}/sts/journal`,
+    };
+    // Killed 5 s after the patch, when the new pod crash-loops: the controller now waits for it for good.
+    let patchedAt = 0;
+    const run = await runAction(inputs, {
+      during: [
+        {
+          when: ({ state }) => {
+            if (!patched(state)) return false;
+            patchedAt ||= Date.now();
+            return Date.now() - patchedAt > 5000;
+          },
+          act: 'SIGKILL',
+        },
+      ],
+    });
+    expect(run.state.finished).toBeUndefined();
+    const post = await runAction(inputs, { post: true, state: run.state });
+    expect(post.exitCode, post.log).toBe(0);
+    expect(post.log).toMatch(/deleted pod journal-2 of the failed revision \(not Ready\)/);
+    expect(templateOf('statefulset', 'journal')).toEqual(recorded);
+    // The controller makes the pod again from the restored template: every pod Ready, no manual step.
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && !(podsOf('journal').length === 3 && podsOf('journal').every(ready))) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(podsOf('journal').every(ready)).toBe(true);
+    expect(new Set(podsOf('journal').map((p) => p.spec.containers[0]?.image))).toEqual(new Set([initial('journal')]));
   });
 
   it('refuses an OnDelete StatefulSet in preflight, naming the fix, before anything is built', async () => {

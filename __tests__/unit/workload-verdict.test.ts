@@ -2,6 +2,7 @@ import type { V1ControllerRevision, V1DaemonSet, V1Pod, V1StatefulSet } from '@k
 import { describe, expect, it } from 'vitest';
 import { accessFor, REQUIRED_ACCESS } from '../../src/access.js';
 import { daemonSetStatus, newPods, progressLine, statefulSetStatus, wantedPods } from '../../src/verdict.js';
+import { PodHistory } from '../../src/wait.js';
 
 /** A StatefulSet as kubectl's status viewer tests write them: generation, spec and status fields. */
 function sts(
@@ -164,14 +165,23 @@ const pod = (name: string, owner: string, hash: string): V1Pod => ({
     ownerReferences: [{ apiVersion: 'apps/v1', kind: 'X', name: 'x', uid: owner, controller: true }],
   },
 });
-const revision = (hash: string, number: number, owner = 'ds-uid'): V1ControllerRevision => ({
+const revision = (hash: string, number: number, image: string, owner = 'ds-uid'): V1ControllerRevision => ({
   revision: number,
+  data: { spec: { template: { ...templateOf(image), $patch: 'replace' } } },
   metadata: {
     name: `agent-${hash}`,
     labels: { 'controller-revision-hash': hash },
     ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'agent', uid: owner, controller: true }],
   },
 });
+const templateOf = (image: string) => ({
+  metadata: { labels: { app: 'agent' } },
+  spec: { containers: [{ name: 'app', image }] },
+});
+const dsOn = (image: string, generation: number, observedGeneration: number): V1DaemonSet => {
+  const object = ds(generation, { observedGeneration });
+  return { ...object, spec: { ...object.spec, selector: {}, template: templateOf(image) } };
+};
 
 describe("newPods: the pods of the current template, by the controller's revision hash", () => {
   const pods = [pod('db-0', 'sts-uid', 'db-old'), pod('db-2', 'sts-uid', 'db-new'), pod('other', 'x-uid', 'db-new')];
@@ -187,21 +197,43 @@ describe("newPods: the pods of the current template, by the controller's revisio
     expect(newPods({ kind: 'statefulset', workload: object, replicaSets: [], revisions: [], pods })).toBeUndefined();
   });
 
-  it("a DaemonSet's: the hash of its newest own ControllerRevision", () => {
+  it("a DaemonSet's: the hash of its own ControllerRevision recording the current template", () => {
     const agents = [pod('agent-a', 'ds-uid', 'h1'), pod('agent-b', 'ds-uid', 'h2')];
-    const revisions = [revision('h2', 2), revision('h1', 1), revision('h9', 9, 'someone-else')];
-    const object = ds(2, { observedGeneration: 2 });
-    const found = newPods({ kind: 'daemonset', workload: object, replicaSets: [], revisions, pods: agents });
-    expect(found?.map((p) => p.metadata?.name)).toEqual(['agent-b']);
-    expect(
-      newPods({
-        kind: 'daemonset',
-        workload: ds(3, { observedGeneration: 2 }),
-        replicaSets: [],
-        revisions,
-        pods: agents,
-      }),
-    ).toBeUndefined();
+    const revisions = [
+      revision('h1', 1, 'web:1'),
+      revision('h2', 2, 'web:2'),
+      revision('h9', 9, 'web:2', 'someone-else'),
+    ];
+    const view = (object: V1DaemonSet, list: V1ControllerRevision[]) =>
+      newPods({ kind: 'daemonset', workload: object, replicaSets: [], revisions: list, pods: agents });
+    expect(view(dsOn('web:2', 2, 2), revisions)?.map((p) => p.metadata?.name)).toEqual(['agent-b']);
+    // Restored to the first template: its revision is the older one, whatever the numbers say.
+    expect(view(dsOn('web:1', 3, 3), revisions)?.map((p) => p.metadata?.name)).toEqual(['agent-a']);
+    // A list of revisions served before the controller made the current one: no pod is taken for new.
+    expect(view(dsOn('web:3', 3, 3), revisions)).toBeUndefined();
+    // The generation not observed yet.
+    expect(view(dsOn('web:2', 3, 2), revisions)).toBeUndefined();
+  });
+});
+
+describe('PodHistory: a StatefulSet pod replaced under the same name starts afresh', () => {
+  const named = (uid: string, ready: boolean, restarts: number): V1Pod => ({
+    metadata: { name: 'db-1', uid },
+    status: {
+      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+      containerStatuses: [{ name: 'app', image: 'x', imageID: '', ready, restartCount: restarts }],
+    },
+  });
+
+  it('keeps readiness and restarts by uid, not by name', () => {
+    const history = new PodHistory();
+    history.see([named('old-uid', true, 5)]);
+    history.see([named('new-uid', false, 0)]);
+    const check = history.check(0, 0, 0);
+    expect(check.wasReady(named('old-uid', true, 5))).toBe(true);
+    expect(check.wasReady(named('new-uid', false, 0))).toBe(false);
+    expect(check.restartsBefore(named('old-uid', true, 5), 'app')).toBe(5);
+    expect(check.restartsBefore(named('new-uid', false, 0), 'app')).toBe(0);
   });
 });
 
