@@ -223,13 +223,12 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
       }
     },
 
-    async listRoutes(namespace) {
-      const [services, ingresses] = await Promise.all([
-        request(`list services in ${namespace}`, (o) => core.listNamespacedService({ namespace }, o)),
-        request(`list ingresses in ${namespace}`, (o) => networking.listNamespacedIngress({ namespace }, o)),
-      ]);
-      return { services: services.items, ingresses: ingresses.items };
-    },
+    listServices: async (namespace) =>
+      (await request(`list services in ${namespace}`, (o) => core.listNamespacedService({ namespace }, o))).items,
+
+    listIngresses: async (namespace) =>
+      (await request(`list ingresses in ${namespace}`, (o) => networking.listNamespacedIngress({ namespace }, o)))
+        .items,
 
     async listEvents(namespace, name) {
       const list = await request(`list events in ${namespace}`, (o) =>

@@ -74,8 +74,10 @@ export interface Kube {
    * until `signal` aborts. Rejects only on errors that retrying cannot fix (401, 403, 404), status kept.
    */
   observe(scope: WatchScope, onChange: (state: TargetState) => void, signal: AbortSignal): Promise<void>;
-  /** The Services and Ingresses of a namespace (for where a workload is reachable). */
-  listRoutes(namespace: string): Promise<{ services: V1Service[]; ingresses: V1Ingress[] }>;
+  /** The Services of a namespace (for where a workload is reachable). */
+  listServices(namespace: string): Promise<V1Service[]>;
+  /** The Ingresses of a namespace. */
+  listIngresses(namespace: string): Promise<V1Ingress[]>;
   /** Events whose involved object is `name`, oldest first. */
   listEvents(namespace: string, name: string): Promise<CoreV1Event[]>;
   /** The end of a container's log; `previous` for the run before the last restart. */

@@ -253,8 +253,12 @@ function reachableOf(report: Report): string[] {
   const lines = report.targets.flatMap((t) => {
     const routes = t.routes;
     if (routes === undefined) return [];
-    if (routes.note !== undefined) return [`- ${code(t.key)}: ${escapeText(routes.note)}`];
-    if (routes.services.length === 0) return [`- ${code(t.key)}: no Service selects its pods`];
+    const note = routes.note === undefined ? '' : ` (${escapeText(routes.note)})`;
+    if (routes.services.length === 0) {
+      return [
+        `- ${code(t.key)}: ${routes.note === undefined ? 'no Service selects its pods' : escapeText(routes.note)}`,
+      ];
+    }
     const services = routes.services.map(
       (s) =>
         `Service ${code(s.name)} (${escapeText(s.type)}${s.ports.length ? ` ${s.ports.map(code).join(' ')}` : ''})`,
@@ -262,7 +266,7 @@ function reachableOf(report: Report): string[] {
     const ingresses = routes.ingresses.map(
       (i) => `Ingress ${code(i.ingress)} ${code(i.url)} → ${code(`${i.service}:${i.port}`)}`,
     );
-    return [`- ${code(t.key)}: ${[...services, ...ingresses].join('; ')}`];
+    return [`- ${code(t.key)}: ${[...services, ...ingresses].join('; ')}${note}`];
   });
   return lines.length > 0 ? ['**Where it is reachable**', '', ...lines, ''] : [];
 }

@@ -26,7 +26,7 @@ export interface IngressRoute {
 export interface TargetRoutes {
   services: ServiceRoute[];
   ingresses: IngressRoute[];
-  /** Why nothing could be read (a missing permission), when so. */
+  /** What could not be read (a missing permission), when so; the Services are shown even when only Ingresses failed. */
   note?: string;
 }
 
@@ -80,16 +80,34 @@ export function routesOf(labels: Record<string, string>, services: V1Service[], 
 /** How long the report waits for the Services and Ingresses of all targets. */
 export const ROUTES_LIMIT_MS = 5000;
 
+/** Why a list could not be read, for the report. */
+function notShown(what: string, namespace: string, error: unknown): string {
+  return isStatus(error, 403)
+    ? `${what} not shown: the identity may not list them in ${namespace}`
+    : `${what} not shown: ${messageOf(error)}`;
+}
+
+/** The Services and Ingresses of one namespace, each list on its own: a refused Ingress list keeps the Services. */
+async function namespaceRoutes(kube: Kube, namespace: string) {
+  const [services, ingresses] = await Promise.allSettled([kube.listServices(namespace), kube.listIngresses(namespace)]);
+  if (services.status === 'rejected') throw services.reason;
+  return {
+    services: services.value,
+    ingresses: ingresses.status === 'fulfilled' ? ingresses.value : [],
+    note: ingresses.status === 'rejected' ? notShown('ingresses', namespace, ingresses.reason) : undefined,
+  };
+}
+
 /** The routes to each target's pods (by its live pod template's labels), keyed like the report's targets. */
 export async function gatherRoutes(
   kube: Kube,
   targets: (WorkloadRef & { key: string })[],
 ): Promise<Map<string, TargetRoutes>> {
-  const byNamespace = new Map<string, Promise<{ services: V1Service[]; ingresses: V1Ingress[] }>>();
+  const byNamespace = new Map<string, ReturnType<typeof namespaceRoutes>>();
   const listed = (namespace: string) => {
     let found = byNamespace.get(namespace);
     if (found === undefined) {
-      found = kube.listRoutes(namespace);
+      found = namespaceRoutes(kube, namespace);
       byNamespace.set(namespace, found);
     }
     return found;
@@ -97,13 +115,14 @@ export async function gatherRoutes(
   const one = async (target: WorkloadRef & { key: string }): Promise<[string, TargetRoutes]> => {
     try {
       const workload = await kube.getWorkload(target);
-      const { services, ingresses } = await listed(target.namespace);
-      return [target.key, routesOf(workload.spec?.template.metadata?.labels ?? {}, services, ingresses)];
+      const { services, ingresses, note } = await listed(target.namespace);
+      const routes = routesOf(workload.spec?.template.metadata?.labels ?? {}, services, ingresses);
+      return [target.key, note === undefined ? routes : { ...routes, note }];
     } catch (error) {
-      const note = isStatus(error, 403)
-        ? `not shown: the identity may not list services and ingresses in ${target.namespace}`
-        : `not shown: ${messageOf(error)}`;
-      return [target.key, { services: [], ingresses: [], note }];
+      return [
+        target.key,
+        { services: [], ingresses: [], note: notShown('services and ingresses', target.namespace, error) },
+      ];
     }
   };
   const timedOut = (): [string, TargetRoutes][] =>

@@ -308,12 +308,18 @@ export class FakeKube implements Kube {
     );
   }
 
-  /** What listRoutes answers (the Services and Ingresses of every namespace), or an error to throw. */
-  routes: { services: V1Service[]; ingresses: V1Ingress[] } | KubeError = { services: [], ingresses: [] };
+  /** What listServices and listIngresses answer (every namespace alike), or an error to throw. */
+  services: V1Service[] | KubeError = [];
+  ingresses: V1Ingress[] | KubeError = [];
 
-  async listRoutes(): Promise<{ services: V1Service[]; ingresses: V1Ingress[] }> {
-    if (this.routes instanceof KubeError) throw this.routes;
-    return structuredClone(this.routes);
+  async listServices(): Promise<V1Service[]> {
+    if (this.services instanceof KubeError) throw this.services;
+    return structuredClone(this.services);
+  }
+
+  async listIngresses(): Promise<V1Ingress[]> {
+    if (this.ingresses instanceof KubeError) throw this.ingresses;
+    return structuredClone(this.ingresses);
   }
 
   async listEvents() {

@@ -76,7 +76,8 @@ describe('gatherRoutes', () => {
   it("reads the live pod template's labels and the namespace's Services and Ingresses", async () => {
     const kube = new FakeKube();
     kube.addDeployment('web', 'ghcr.io/acme/web:1');
-    kube.routes = { services: [service('web', { app: 'web' })], ingresses: [ingress('shop', 'shop.example', 'web')] };
+    kube.services = [service('web', { app: 'web' })];
+    kube.ingresses = [ingress('shop', 'shop.example', 'web')];
     const routes = await gatherRoutes(kube, [target]);
     expect(routes.get('ns/web')?.services.map((s) => s.name)).toEqual(['web']);
     expect(routes.get('ns/web')?.ingresses.map((i) => i.url)).toEqual(['http://shop.example/shop']);
@@ -85,13 +86,23 @@ describe('gatherRoutes', () => {
   it('says so when the identity may not list them, and never throws', async () => {
     const kube = new FakeKube();
     kube.addDeployment('web', 'ghcr.io/acme/web:1');
-    kube.routes = new KubeError(403, 'services is forbidden');
+    kube.services = new KubeError(403, 'services is forbidden');
     const routes = await gatherRoutes(kube, [target]);
     expect(routes.get('ns/web')).toEqual({
       services: [],
       ingresses: [],
-      note: 'not shown: the identity may not list services and ingresses in ns',
+      note: 'services and ingresses not shown: the identity may not list them in ns',
     });
+  });
+
+  it('keeps the Services when only the Ingresses may not be listed', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'ghcr.io/acme/web:1');
+    kube.services = [service('web', { app: 'web' })];
+    kube.ingresses = new KubeError(403, 'ingresses.networking.k8s.io is forbidden');
+    const routes = await gatherRoutes(kube, [target]);
+    expect(routes.get('ns/web')?.services.map((s) => s.name)).toEqual(['web']);
+    expect(routes.get('ns/web')?.note).toBe('ingresses not shown: the identity may not list them in ns');
   });
 });
 
