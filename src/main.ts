@@ -1,7 +1,7 @@
 /**
- * The action's main step: Preflight, Build and push, Digest, Deploy, Rollout, Rollback, Report. Inputs are read once; the
- * cluster is checked before anything is built; outputs and the summary are written before a failure is reported;
- * there is one catch, at the top.
+ * The action's main step: Preflight, Build and push, Digest, Deploy, Rollout, Rollback, Report. Inputs are read
+ * once; the cluster is checked before anything is built; outputs and the summary are written before a failure is
+ * reported; there is one catch, at the top.
  */
 import * as core from '@actions/core';
 import { commitTime, createBuilder, withDefaultLabels, writeSecretFiles, type BuildOutput } from './builder.js';
