@@ -56,11 +56,18 @@ export interface DeploymentOptions {
   surge?: number | string;
   unavailable?: number | string;
   nodeSelector?: Record<string, string>;
+  /** More pod-template annotations, e.g. `{ 'kube-ship.dev/fault': 'crashloop' }` (scripts/stack/kwok). */
+  annotations?: Record<string, string>;
+  /** Wait until it is rolled out (default true). */
+  wait?: boolean;
 }
 
-/** Creates (or replaces) a Deployment in the e2e namespace and waits until it is rolled out. */
+/** Creates (or replaces) a Deployment in the e2e namespace and waits until it is rolled out (unless `wait: false`). */
 export function createDeployment(name: string, image: string, options: DeploymentOptions = {}): void {
-  const annotations = options.readyDelay ? { 'kube-ship.dev/ready-delay': options.readyDelay } : {};
+  const annotations = {
+    ...(options.readyDelay ? { 'kube-ship.dev/ready-delay': options.readyDelay } : {}),
+    ...options.annotations,
+  };
   const probe =
     options.readinessProbe === false
       ? {}
@@ -92,6 +99,7 @@ export function createDeployment(name: string, image: string, options: Deploymen
   };
   kubectl(['delete', 'deployment', name, '-n', namespace, '--ignore-not-found', '--wait=true']);
   kubectl(['apply', '-f', '-'], JSON.stringify(manifest));
+  if (options.wait === false) return;
   kubectl(['rollout', 'status', `deployment/${name}`, '-n', namespace, '--timeout=300s']);
 }
 
