@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on the local stack: deploys the sample multi-stage app from examples/web with the bundled action,
-# then a broken version (its image crash-loops) that kube-ship catches and rolls back, then a version that is Ready
+# The main job on the local stack: a first deploy of the sample multi-stage app from its manifests
+# (examples/web/k8s: Deployment, Service, Ingress, ConfigMap), a good update, and a broken config change that is
+# rolled back, ConfigMap included; then, on an existing Deployment, a good version, a broken version (its image crash-loops) that kube-ship catches and rolls back, then a version that is Ready
 # and crashes 10 s later (what `kubectl rollout status` calls a success), caught by the bake, then a crash-looping
 # release of a StatefulSet, rolled back with its stuck pod replaced (kubectl rollout undo would leave it stuck).
 # Prints the summaries.
@@ -15,18 +16,23 @@ source "${KUBE_SHIP_STACK_DIR:-$root/.stack}/env"
 [[ -f dist/index.js ]] || npm run build
 
 kubectl create namespace kube-ship-demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# The manifests' namespace starts empty: the first deploy makes everything in it.
+kubectl delete namespace kube-ship-demo-app --ignore-not-found --wait=true >/dev/null
+kubectl create namespace kube-ship-demo-app >/dev/null
 kubectl apply -f examples/web/deployment.yaml -f examples/web/statefulset.yaml >/dev/null
 kubectl -n kube-ship-demo rollout status deployment/web --timeout=120s >/dev/null
 kubectl -n kube-ship-demo rollout status statefulset/web-cache --timeout=120s >/dev/null
 
 run_dir=$(mktemp -d)
 stamp=$(date +%s)
-# deploy NAME TAG VARIANT BAKE [WORKLOADS]: runs dist/index.js as the GitHub runner does (INPUT_* and GITHUB_*
-# variables), on the Deployment web, or on WORKLOADS (`workloads` input) when given.
+# deploy NAME TAG VARIANT BAKE [WORKLOADS [MANIFESTS]]: runs dist/index.js as the GitHub runner does (INPUT_* and
+# GITHUB_* variables), on the Deployment web, or on WORKLOADS (`workloads` input), or applying MANIFESTS (in the
+# namespace kube-ship-demo-app) when given.
 deploy() {
-  local name=$1 tag=$2 variant=$3 bake=$4 workloads=${5:-} dir="$run_dir/$1"
-  local deployments=kube-ship-demo/web
-  [[ -z "$workloads" ]] || deployments=""
+  local name=$1 tag=$2 variant=$3 bake=$4 workloads=${5:-} manifests=${6:-} dir="$run_dir/$1"
+  local deployments=kube-ship-demo/web namespace=""
+  [[ -z "$workloads" && -z "$manifests" ]] || deployments=""
+  [[ -z "$manifests" ]] || namespace=kube-ship-demo-app""
   mkdir -p "$dir"
   : >"$dir/output"; : >"$dir/summary"; : >"$dir/state"
   echo
@@ -38,6 +44,7 @@ deploy() {
     INPUT_IMAGE="$REGISTRY/demo/web" INPUT_TAGS="$tag" INPUT_CONTEXT=examples/web INPUT_NETWORK=host \
     "INPUT_BUILD-ARGS=VARIANT=$variant
 BASE_IMAGE=$BASE_IMAGE" \
+    GITHUB_WORKSPACE="$root" INPUT_MANIFESTS="$manifests" INPUT_NAMESPACE="$namespace" \
     INPUT_DEPLOYMENTS="$deployments" INPUT_WORKLOADS="$workloads" INPUT_TIMEOUT=5m INPUT_ROLLBACK=true INPUT_FAIL-FAST=true INPUT_BAKE="$bake" \
     INPUT_ENVIRONMENT=demo INPUT_COMMENT=never \
     node dist/index.js || rc=$?
@@ -50,6 +57,27 @@ for (const m of t.matchAll(/^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) console.log(
   return $rc
 }
 
+expect_rolled_back() {
+  local result
+  result=$(sed -n '/^result<</{n;p;}' "$run_dir/$1/output")
+  [[ "$result" == rolled-back ]] || { echo "expected result rolled-back for $1, got $result" >&2; exit 1; }
+}
+
+deploy first-manifests "m1-$stamp" "first-$stamp" 5s "" examples/web/k8s
+deploy update-manifests "m2-$stamp" "update-$stamp" 5s "" examples/web/k8s
+# The broken config change: a new MODE in the ConfigMap, rolled out through the template's annotation; with it the
+# pods crash (the test bed's kube-ship.dev/fault annotation stands for what the app would do with that config).
+broken="$root/.stack/demo-broken-config"
+rm -rf "$broken" && mkdir -p "$broken" && cp examples/web/k8s/*.yaml "$broken/"
+sed -i 's/MODE: normal/MODE: broken/' "$broken/configmap.yaml"
+sed -i 's/config-version: "1"/config-version: "2"\n        kube-ship.dev\/fault: crashloop/' "$broken/deployment.yaml"
+if deploy config-manifests "m2-$stamp" "update-$stamp" 5s "" "${broken#"$root/"}"; then
+  echo "the broken config change was expected to fail and roll back" >&2
+  exit 1
+fi
+expect_rolled_back config-manifests
+echo "ConfigMap after the rollback: MODE=$(kubectl -n kube-ship-demo-app get configmap web-config -o jsonpath='{.data.MODE}')"
+
 deploy good "v-$stamp" "good-$stamp" 5s
 for bad in broken:crashloop late:crashlate statefulset:crashloop; do
   name=${bad%%:*}
@@ -59,13 +87,14 @@ for bad in broken:crashloop late:crashlate statefulset:crashloop; do
     echo "the $name deploy was expected to fail and roll back" >&2
     exit 1
   fi
-  result=$(sed -n '/^result<</{n;p;}' "$run_dir/$name/output")
-  [[ "$result" == rolled-back ]] || { echo "expected result rolled-back for $name, got $result" >&2; exit 1; }
+  expect_rolled_back "$name"
 done
 echo
-echo "demo done: the good version deployed; the crash-looping one was caught in seconds and rolled back; the one"
+echo "demo done: the manifests made their first deploy and a good update; the broken config change was rolled"
+echo "back, ConfigMap and template both; the good version deployed; the crash-looping one was caught in seconds and rolled back; the one"
 echo "that crashed 10 s after becoming Ready (kubectl rollout status: success) was caught by the bake and rolled back;"
 echo "the StatefulSet's crash-looping release was rolled back and its stuck pod replaced: every pod Ready again."
+kubectl -n kube-ship-demo-app get deployment,service,ingress,configmap -o wide
 kubectl -n kube-ship-demo get deployment web -o wide
 kubectl -n kube-ship-demo get statefulset web-cache -o wide
 rm -rf "$run_dir"

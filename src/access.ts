@@ -58,3 +58,8 @@ export const REPORT_ACCESS: AccessCheck[] = [
   { verb: 'list', group: '', resource: 'services' },
   { verb: 'list', group: 'networking.k8s.io', resource: 'ingresses' },
 ];
+
+/** What applying and undoing objects of a resource needs: read it, create or change it, delete what was created. */
+export function objectAccess(group: string, resource: string): AccessCheck[] {
+  return ['get', 'create', 'patch', 'delete'].map((verb) => ({ verb, group, resource }));
+}

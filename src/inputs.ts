@@ -39,6 +39,10 @@ export interface Inputs {
   deployments: TargetSpec[];
   /** Deployments, StatefulSets and DaemonSets by kind and name (`workloads`). */
   workloads: TargetSpec[];
+  /** Manifest files or globs (`manifests`), applied before the targets are patched. */
+  manifests: string[];
+  /** Take over fields other field managers own when applying the manifests. */
+  'force-conflicts': boolean;
   /** Overall rollout time limit, in milliseconds. */
   timeout: number;
   /** Restarts a new pod's container may have before a crash fails the rollout. */
@@ -207,11 +211,13 @@ function parsePrNumber(raw: string): number | undefined {
 export function parseInputs(read: InputReader, sha: string): Inputs {
   const deploymentLines = parseList(read('deployments'));
   const workloadLines = parseList(read('workloads'));
-  if (deploymentLines.length === 0 && workloadLines.length === 0) {
+  const manifests = parseList(read('manifests'));
+  if (deploymentLines.length === 0 && workloadLines.length === 0 && manifests.length === 0) {
     throw new InputError(
       'deployments',
-      'is required (or "workloads"); list the Deployments to update, one NAME or NAMESPACE/NAME per line, or the ' +
-        'workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset).',
+      'is required (or "workloads", or "manifests"); list the Deployments to update, one NAME or NAMESPACE/NAME per ' +
+        'line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset), or the ' +
+        'manifest files to apply.',
     );
   }
   const namespace = read('namespace').trim();
@@ -257,6 +263,8 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     namespace,
     deployments: deploymentLines.map(parseTarget),
     workloads: workloadLines.map(parseWorkload),
+    manifests,
+    'force-conflicts': parseBoolean('force-conflicts', read('force-conflicts'), false),
     timeout: parseDuration('timeout', read('timeout'), 600_000),
     'allowed-restarts': parseCount('allowed-restarts', read('allowed-restarts'), 0),
     bake: parseDuration('bake', read('bake'), 30_000, true),

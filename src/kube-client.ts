@@ -17,6 +17,7 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 import { sleep } from './deadline.js';
+import { objectClient } from './kube-objects.js';
 import { inform, toKubeError, type InformerOptions, type Source } from './kube-watch.js';
 import type { AccessCheck, Kube, TargetState, WatchScope, WorkloadRef } from './kube.js';
 import type { JsonPatchOp } from './patch.js';
@@ -132,6 +133,7 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
 
   return {
     server: config.getCurrentCluster()?.server ?? '',
+    ...objectClient(config, requestMs),
 
     getWorkload: ({ kind, namespace, name }) =>
       request(`get ${kind} ${namespace}/${name}`, (o): Promise<Workload> => {

@@ -56,6 +56,45 @@ export interface LogRequest {
   limitBytes: number;
 }
 
+/** Any object of the API, as JSON (manifests: applied, recorded, restored). */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [field: string]: unknown;
+  };
+  [field: string]: unknown;
+}
+
+/** One object by API version, kind, namespace (none: cluster-scoped) and name. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+/** How the API serves a kind (from discovery). */
+export interface KindInfo {
+  namespaced: boolean;
+  /** The resource (plural), for access checks. */
+  resource: string;
+}
+
+export interface ApplyOptions {
+  /** Server-side dry run: everything is checked (schema, admission, quota, RBAC), nothing is stored. */
+  dryRun: boolean;
+  /** Take over fields another field manager owns instead of failing with 409 Conflict. */
+  force: boolean;
+}
+
 export interface Kube {
   /** Where requests go (server URL), for messages. */
   readonly server: string;
@@ -74,6 +113,14 @@ export interface Kube {
    * until `signal` aborts. Rejects only on errors that retrying cannot fix (401, 403, 404), status kept.
    */
   observe(scope: WatchScope, onChange: (state: TargetState) => void, signal: AbortSignal): Promise<void>;
+  /** How the API serves a kind; a `KubeError` with status 404 when it does not serve it. */
+  kindInfo(apiVersion: string, kind: string): Promise<KindInfo>;
+  /** One object, or undefined when it does not exist. */
+  getObject(ref: ObjectRef): Promise<KubeObject | undefined>;
+  /** Server-side apply with field manager `kube-ship`: the object as stored (or as it would be, dry run). */
+  applyObject(object: KubeObject, options: ApplyOptions): Promise<KubeObject>;
+  /** Deletes an object only if it is still the one with `uid`; its dependents are deleted by the garbage collector. */
+  deleteObject(ref: ObjectRef, uid: string): Promise<void>;
   /** The Services of a namespace (for where a workload is reachable). */
   listServices(namespace: string): Promise<V1Service[]>;
   /** The Ingresses of a namespace. */

@@ -15,7 +15,10 @@ import { issuedToken, loadCluster } from './kubeconfig.js';
 import { logTo } from './core-log.js';
 import { fenced } from './log-text.js';
 import { registerSecretInputs, Secrets } from './secrets.js';
-import { saveRecords } from './records-file.js';
+import { objectRecordsFile, saveRecords, writeObjectRecords } from './records-file.js';
+import { readManifestFiles } from './manifest-files.js';
+import { objectKey, secretValues, withImage, workloadKindOf, type ManifestObject } from './manifests.js';
+import type { ObjectRecord } from './object-record.js';
 import { renderReport, SUMMARY_LIMIT } from './markdown.js';
 import { changeCause } from './patch.js';
 import { createRegistry, REGISTRY_RETRY_MS, withRetries } from './registry.js';
@@ -24,11 +27,12 @@ import type { Evidence } from './evidence.js';
 import type { Connection } from './github.js';
 import type { Log } from './log.js';
 import { createPublisher, type Publisher } from './publish.js';
-import { preflight } from './preflight.js';
-import { deploy } from './rollout.js';
+import { preflight, preflightManifests } from './preflight.js';
+import { DELETED_NOTE, deploy } from './rollout.js';
 import { STATE } from './state.js';
 import { gatherRoutes } from './routes.js';
-import { resolveTargets, targetKey } from './targets.js';
+import { resolveTargets, targetKey, type Target } from './targets.js';
+import type { Kube, WorkloadRef } from './kube.js';
 
 async function buildAndPush(inputs: Inputs, env: NodeJS.ProcessEnv): Promise<BuildOutput> {
   const builder = await createBuilder(exec);
@@ -90,6 +94,61 @@ function connectGitHub(token: string, log: Log): () => Promise<Connection> {
   };
 }
 
+/** Reads, parses and checks the manifests (dry run included); their Secrets' values are masked from here on. */
+async function checkManifests(
+  kube: Kube,
+  inputs: Inputs,
+  defaultNamespace: string,
+  secrets: Secrets,
+  env: NodeJS.ProcessEnv,
+) {
+  const files = readManifestFiles(inputs.manifests, env.GITHUB_WORKSPACE || process.cwd());
+  const tag = inputs.pinned ? { digest: inputs.pinned.digest } : { tag: inputs.tags[0] ?? 'latest' };
+  const checked = await preflightManifests(kube, {
+    files,
+    image: inputs.image,
+    dryRunReference: formatReference({ repository: inputs.image, ...tag }),
+    defaultNamespace,
+    force: inputs['force-conflicts'],
+  });
+  for (const value of secretValues(checked.objects)) secrets.add(value, { lines: true });
+  const created = checked.objects.map((m) => objectKey(m.object));
+  core.info(`Manifests: ${files.map((f) => f.file).join(', ')}: ${created.length} objects, dry run accepted`);
+  return checked;
+}
+
+/** A workload both listed as a target and in the manifests would be changed twice: refused before the build. */
+function refuseTwice(targets: Target[], objects: ManifestObject[]): void {
+  for (const { object } of objects) {
+    const kind = workloadKindOf(object);
+    const key = kind && targetKey({ kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name });
+    const target = key ? targets.find((t) => targetKey(t) === key) : undefined;
+    if (target) {
+      throw new InputError(target.input, `${key} is also in the manifests; list it in one place only.`);
+    }
+  }
+}
+
+/** The workloads among the manifests' objects. */
+function manifestWorkloadRefs(objects: ManifestObject[]): WorkloadRef[] {
+  return objects.flatMap(({ object }) => {
+    const kind = workloadKindOf(object);
+    return kind ? [{ kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name }] : [];
+  });
+}
+
+/** Saves the manifests' records after every object applied, to one file (the post step's). */
+function saveObjectRecords(env: NodeJS.ProcessEnv): (records: ObjectRecord[]) => void {
+  let file: string | undefined;
+  return (records) => {
+    if (file === undefined) {
+      file = objectRecordsFile(env);
+      core.saveState(STATE.objectsFile, file);
+    }
+    writeObjectRecords(file, records);
+  };
+}
+
 /** Limits of the steps before anything is built: a credential plugin, and preflight as a whole. */
 const CREDENTIAL_TIMEOUT_MS = 30_000;
 const PREFLIGHT_TIMEOUT_MS = 60_000;
@@ -108,6 +167,7 @@ export async function run(): Promise<void> {
     digest: '',
     build: undefined,
     targets: [],
+    objects: [],
     evidence: [],
     rollbackError: undefined,
     sha: env.GITHUB_SHA ?? '',
@@ -142,7 +202,7 @@ export async function run(): Promise<void> {
       tags: parsed.tags,
     });
 
-    const { kube, targets } = await core.group('Preflight', async () => {
+    const { kube, targets, manifests } = await core.group('Preflight', async () => {
       const cluster = loadCluster(
         parsed.kubeconfig,
         parsed['kube-context'],
@@ -170,17 +230,20 @@ export async function run(): Promise<void> {
           `allow-http: the cluster ${kube.server} is reached over plain HTTP; its credentials are not encrypted.`,
         );
       }
-      const targets = resolveTargets(
-        [...parsed.deployments, ...parsed.workloads],
-        parsed.namespace || cluster.contextNamespace || 'default',
-      );
-      await deadline(
-        PREFLIGHT_TIMEOUT_MS,
+      const defaultNamespace = parsed.namespace || cluster.contextNamespace || 'default';
+      const targets = resolveTargets([...parsed.deployments, ...parsed.workloads], defaultNamespace);
+      const checks = Promise.all([
         preflight(kube, targets, parsed.image),
+        parsed.manifests.length > 0 ? checkManifests(kube, parsed, defaultNamespace, secrets, env) : undefined,
+      ]);
+      const [, manifests] = await deadline(
+        PREFLIGHT_TIMEOUT_MS,
+        checks,
         `preflight did not finish within ${PREFLIGHT_TIMEOUT_MS / 1000}s: the cluster at ${kube.server} is not answering`,
       );
-      core.info(`Targets: ${targets.map(targetKey).join(', ')}: found, permitted`);
-      return { kube, targets };
+      if (targets.length > 0) core.info(`Targets: ${targets.map(targetKey).join(', ')}: found, permitted`);
+      if (manifests) refuseTwice(targets, manifests.objects);
+      return { kube, targets, manifests };
     });
     await publisher.startDeployment();
 
@@ -254,6 +317,11 @@ export async function run(): Promise<void> {
         bakeMs: parsed.bake,
         signal: cancel.signal,
         onPatched: (records) => core.saveState(STATE.recordsFile, saveRecords(records, env)),
+        manifests: manifests && {
+          ...withImage(manifests.objects, parsed.image, report.reference),
+          force: parsed['force-conflicts'],
+          onApplied: saveObjectRecords(env),
+        },
       },
       coreLog,
     );
@@ -265,14 +333,16 @@ export async function run(): Promise<void> {
       result: result.result,
       failureReason: result.failureReason,
       targets: result.targets,
+      objects: result.objects,
       evidence: result.evidence,
       rollbackError: result.rollbackError,
     });
     if (!cancel.signal.aborted) {
-      const routes = await gatherRoutes(
-        kube,
-        targets.map((t) => ({ ...t, key: targetKey(t) })),
-      );
+      // Routes to what runs now: a workload the rollback deleted has none.
+      const running = [...targets, ...manifestWorkloadRefs(manifests?.objects ?? [])]
+        .map((t) => ({ ...t, key: targetKey(t) }))
+        .filter((t) => result.targets.some((r) => r.key === t.key && r.restoreNote !== DELETED_NOTE));
+      const routes = await gatherRoutes(kube, running);
       for (const target of report.targets) target.routes = routes.get(target.key);
     }
   } catch (error) {

@@ -8,7 +8,7 @@ import type { Evidence } from './evidence.js';
 import { formatReference, splitReference } from './image-ref.js';
 import { stripControls } from './log-text.js';
 import type { Report } from './report.js';
-import type { TargetReport } from './report.js';
+import type { ObjectReport, TargetReport } from './report.js';
 
 /** Limits, in UTF-8 bytes: the job summary takes up to 1 MiB, a PR comment up to 65,536 characters. */
 export const SUMMARY_LIMIT = 512 * 1024;
@@ -146,9 +146,10 @@ function timeCell(t: TargetReport): string {
 function targetRow(t: TargetReport, repository: string): string {
   const before = [...new Set(Object.values(t.imagesBefore))];
   const unchanged = before.length === 1 && before[0] === t.imageAfter;
+  const from = before.length === 0 ? 'new' : before.map((i) => imageCell(i, repository)).join('<br>');
   const images = unchanged
     ? `${imageCell(t.imageAfter, repository)} (unchanged)`
-    : `${before.map((i) => imageCell(i, repository)).join('<br>')} → ${imageCell(t.imageAfter, repository)}`;
+    : `${from} → ${imageCell(t.imageAfter, repository)}`;
   const revision =
     t.revisionAfter && t.revisionAfter !== t.revisionBefore
       ? `${escapeText(t.revisionBefore)} → ${escapeText(t.revisionAfter)}`
@@ -222,6 +223,25 @@ function headOf(report: Report, marker: string | undefined): string[] {
   }
   if (report.rollbackError) head.push(`> **Rollback problem:** ${escapeText(report.rollbackError)}`, '');
   return head;
+}
+
+const OBJECT_OUTCOMES: Record<ObjectReport['outcome'], string> = {
+  created: '🆕&nbsp;created',
+  configured: '✏️&nbsp;configured',
+  unchanged: '➖&nbsp;unchanged',
+  restored: '↩️&nbsp;restored',
+  deleted: '🗑️&nbsp;deleted',
+  'not-restored': '⚠️&nbsp;left&nbsp;as&nbsp;is',
+};
+
+/** What the deploy did to each object of the manifests (names are the manifests' text: shown as code). */
+function objectsOf(report: Report): string[] {
+  if (report.objects.length === 0) return [];
+  const rows = report.objects.map(
+    (o) =>
+      `| ${code(o.key)} | ${code(o.source)} | ${OBJECT_OUTCOMES[o.outcome]}${o.note ? `: ${escapeText(o.note)}` : ''} |`,
+  );
+  return ['| Object | From | Result |', '|---|---|---|', ...rows, ''];
 }
 
 function restoredOf(report: Report): string[] {
@@ -301,7 +321,7 @@ function cutToBytes(text: string, limit: number, note: string): string {
 /** Renders the report; when over `limit`, log lines, then evidence, then target rows are cut, and the text says so. */
 export function renderReport(report: Report, options: RenderOptions): string {
   const head = headOf(report, options.marker).join('\n');
-  const tail = [...restoredOf(report), ...reachableOf(report), ...buildOf(report)].join('\n');
+  const tail = [...objectsOf(report), ...restoredOf(report), ...reachableOf(report), ...buildOf(report)].join('\n');
   const rows = report.targets.map((t) => targetRow(t, report.image));
   const tableHead =
     '| Target | Image before → after | Revision | Replicas | Result | Time |\n|---|---|---|---|---|---|\n';

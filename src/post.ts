@@ -10,16 +10,19 @@ import { run as exec } from './exec.js';
 import { parseBoolean } from './inputs.js';
 import { createKube } from './kube-client.js';
 import { loadCluster } from './kubeconfig.js';
-import { loadRecords } from './records-file.js';
+import { restoreObjects } from './apply.js';
+import { loadObjectRecords, loadRecords } from './records-file.js';
 import { rollBack } from './rollout.js';
 import { Secrets } from './secrets.js';
 import { STATE } from './state.js';
 
 async function restoreUnfinished(): Promise<void> {
   const file = core.getState(STATE.recordsFile);
-  if (file === '' || core.getState(STATE.finished) === 'true') return;
-  const records = loadRecords(file);
-  const keys = records.map((r) => r.key).join(', ');
+  const objectsFile = core.getState(STATE.objectsFile);
+  if ((file === '' && objectsFile === '') || core.getState(STATE.finished) === 'true') return;
+  const records = file === '' ? [] : loadRecords(file);
+  const objects = objectsFile === '' ? [] : loadObjectRecords(objectsFile);
+  const keys = [...records.map((r) => r.key), ...objects.map((o) => o.key)].join(', ');
   if (!parseBoolean('rollback', core.getInput('rollback'), true)) {
     core.warning(`The deploy did not finish; ${keys} left as they are (rollback: false)`);
     return;
@@ -35,8 +38,13 @@ async function restoreUnfinished(): Promise<void> {
       allowHttp: parseBoolean('allow-http', core.getInput('allow-http'), false),
     },
   );
-  const { errors, notes } = await rollBack(createKube(cluster.config), records, logTo(secrets));
+  const kube = createKube(cluster.config);
+  const log = logTo(secrets);
+  // Objects the deploy applied: what it created goes, what it changed is set back (newest first).
+  const undone = await restoreObjects(kube, objects, log, 60_000);
+  const { errors, notes } = await rollBack(kube, records, log);
   const problems = [
+    ...undone.errors.map((e) => `${e.key}: ${e.message}`),
     ...errors.map((e) => `${e.key}: ${e.message}`),
     ...notes.filter((n) => n.left).map((n) => `${n.key}: not restored: ${n.note}`),
   ];

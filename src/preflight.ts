@@ -4,11 +4,21 @@
  * are reported at once, each with its fix.
  */
 import { messageOf, PreflightError } from './errors.js';
-import { accessFor } from './access.js';
-import { isStatus, type AccessCheck, type Kube } from './kube.js';
-import { recordOf } from './target-record.js';
+import { accessFor, objectAccess } from './access.js';
+import { applyProblem } from './apply.js';
+import { isStatus, type AccessCheck, type KindInfo, type Kube } from './kube.js';
+import {
+  applyOrder,
+  parseManifests,
+  placeObjects,
+  sourceOf,
+  withImage,
+  workloadKindOf,
+  type ManifestObject,
+} from './manifests.js';
+import { recordOf, undeployable } from './target-record.js';
 import { targetKey, type Target } from './targets.js';
-import { kindTitle } from './workload.js';
+import { kindTitle, type Workload } from './workload.js';
 
 /** A target that cannot be read, said with its fix. */
 function targetProblem(target: Target, error: unknown): string {
@@ -56,4 +66,91 @@ export async function preflight(kube: Kube, targets: Target[], image: string): P
     }
   }
   if (problems.length > 0) throw new PreflightError(`Preflight failed:\n- ${problems.join('\n- ')}`);
+}
+
+export interface ManifestPreflight {
+  files: { file: string; text: string }[];
+  image: string;
+  /** What the dry run gives the matched containers: the reference as far as it is known before the build. */
+  dryRunReference: string;
+  defaultNamespace: string;
+  force: boolean;
+}
+
+/** The API group of an apiVersion (`apps/v1` -> `apps`, `v1` -> core). */
+const groupOf = (apiVersion: string): string => (apiVersion.includes('/') ? (apiVersion.split('/')[0] ?? '') : '');
+
+/** Each object's kind as the cluster serves it (scope and resource), or the problem with it. */
+async function discover(kube: Kube, objects: ManifestObject[]) {
+  const kinds = new Map<string, Promise<KindInfo | string>>();
+  for (const { object } of objects) {
+    const id = `${object.apiVersion} ${object.kind}`;
+    if (!kinds.has(id))
+      kinds.set(
+        id,
+        kube.kindInfo(object.apiVersion, object.kind).catch((error: unknown) => messageOf(error)),
+      );
+  }
+  const info = new Map<string, KindInfo | string>();
+  for (const [id, found] of kinds) info.set(id, await found);
+  return (m: ManifestObject) => info.get(`${m.object.apiVersion} ${m.object.kind}`) ?? 'not discovered';
+}
+
+/**
+ * Checks manifests before any build: the files parse, every kind is served, the image is used, every object passes
+ * a server-side dry run of the very apply (schema, admission, quota, RBAC, field conflicts), every workload can be
+ * watched, and the identity may undo what it applies. Returns the objects in apply order, namespaces given, and
+ * the containers the image goes to. All problems at once, each naming its file and document.
+ */
+export async function preflightManifests(kube: Kube, request: ManifestPreflight) {
+  const parsed = parseManifests(request.files);
+  const kindOf = await discover(kube, parsed);
+  const problems: string[] = [];
+  for (const m of parsed) {
+    const info = kindOf(m);
+    if (typeof info === 'string') problems.push(`${sourceOf(m)} (${m.object.kind} ${m.object.metadata.name}): ${info}`);
+  }
+  if (problems.length > 0) throw new PreflightError(`Preflight failed:\n- ${problems.join('\n- ')}`);
+  const placed = applyOrder(placeObjects(parsed, (m) => (kindOf(m) as KindInfo).namespaced, request.defaultNamespace));
+  const { objects, uses } = withImage(placed, request.image, request.dryRunReference);
+  await Promise.all(
+    objects.map(async (m) => {
+      try {
+        const result = await kube.applyObject(m.object, { dryRun: true, force: request.force });
+        const kind = workloadKindOf(result);
+        const problem =
+          kind &&
+          undeployable(
+            { kind, namespace: result.metadata.namespace ?? '', name: result.metadata.name },
+            result as unknown as Workload,
+          );
+        if (problem) problems.push(`${sourceOf(m)}: ${problem}`);
+      } catch (error) {
+        problems.push(`dry run of ${applyProblem(m, error)}`);
+      }
+    }),
+  );
+  const byNamespace = new Map<string, AccessCheck[]>();
+  for (const m of placed) {
+    const namespace = m.object.metadata.namespace ?? '';
+    const kind = workloadKindOf(m.object);
+    const { resource } = kindOf(m) as KindInfo;
+    const checks = byNamespace.get(namespace) ?? [];
+    checks.push(...objectAccess(groupOf(m.object.apiVersion), resource), ...(kind ? accessFor([kind]) : []));
+    byNamespace.set(namespace, checks);
+  }
+  for (const [namespace, checks] of byNamespace) {
+    const unique = [...new Map(checks.map((c) => [accessName(c), c])).values()];
+    const denied = (await Promise.all(unique.map(async (c) => ((await kube.canI(namespace, c)) ? '' : accessName(c)))))
+      .filter((d) => d !== '')
+      .sort();
+    if (denied.length > 0) {
+      problems.push(
+        `the kubeconfig's identity may not ${denied.join(', ')} ${namespace ? `in namespace ${namespace}` : 'cluster-wide'}; ` +
+          `applying the manifests and undoing them need these (see the README's "Permissions")`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new PreflightError(`Preflight failed:\n- ${problems.sort().join('\n- ')}`);
+  return { objects: placed, uses };
 }

@@ -2,6 +2,7 @@
  * The deploy report: one plain object that the job summary, the PR comment and the outputs are all made from.
  */
 import type { Evidence } from './evidence.js';
+import type { ObjectOutcome } from './object-record.js';
 import type { TargetRoutes } from './routes.js';
 import type { WorkloadKind } from './workload.js';
 
@@ -33,6 +34,17 @@ export interface TargetReport {
   restoreNote?: string;
 }
 
+/** What the deploy (and its rollback) did to one object of the manifests. */
+export interface ObjectReport {
+  /** `Kind namespace/name`. */
+  key: string;
+  /** `file document N`. */
+  source: string;
+  outcome: ObjectOutcome;
+  /** Why it was not restored, or whose later change was kept. */
+  note?: string;
+}
+
 /**
  * `superseded`: another change took over our containers during the wait; nothing was rolled back. `cancelled`: the
  * job was cancelled; whatever was patched was restored (not waited for).
@@ -60,6 +72,8 @@ export interface Report {
   digest: string;
   build: BuildReport | undefined;
   targets: TargetReport[];
+  /** The objects of the manifests, in apply order. */
+  objects: ObjectReport[];
   evidence: Evidence[];
   rollbackError: string | undefined;
   sha: string;
@@ -91,6 +105,7 @@ export function outputsOf(report: Report, metadata: Record<string, unknown> | un
     'failure-reason': report.failureReason,
     'previous-images': JSON.stringify(previous),
     revisions: JSON.stringify(revisions),
+    objects: JSON.stringify(Object.fromEntries(report.objects.map((o) => [o.key, o.outcome]))),
     duration: String(report.durationSeconds),
   };
 }

@@ -6,18 +6,22 @@
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import { sleep, within } from './deadline.js';
 import { messageOf } from './errors.js';
+import { applyAll, manifestWorkloads, restoreObjects, type ObjectsRestored, workloadItem } from './apply.js';
 import { collectEvidence, type Evidence } from './evidence.js';
+import type { ImageUse, ManifestObject } from './manifests.js';
+import type { ObjectRecord } from './object-record.js';
 import { splitReference } from './image-ref.js';
 import { isStatus, KubeError, type Kube, type TargetState } from './kube.js';
 import { isTransient, nextStep } from './kube-watch.js';
+import { retryingTransient } from './retry.js';
 import type { Log } from './log.js';
 import { CHANGE_CAUSE_ANNOTATION, deployPatch, planRestore } from './patch.js';
-import type { DeployResultKind, TargetReport } from './report.js';
+import type { DeployResultKind, ObjectReport, TargetReport } from './report.js';
 import { deadlineExceededAt, recordOf, revisionOf, type TargetRecord } from './target-record.js';
 import { targetKey, type Target } from './targets.js';
 import { newPods, type Verdict } from './verdict.js';
 import { waitForRollouts, type WaitItem, type WaitResult } from './wait.js';
-import { REVISION_HASH_LABEL, type Workload } from './workload.js';
+import { REVISION_HASH_LABEL, type Workload, type WorkloadKind } from './workload.js';
 
 export interface DeployResult {
   result: DeployResultKind;
@@ -25,6 +29,8 @@ export interface DeployResult {
   targets: TargetReport[];
   evidence: Evidence[];
   rollbackError: string | undefined;
+  /** Every object of the manifests, with what the deploy (and the rollback) did to it. */
+  objects: ObjectReport[];
   /** Milliseconds from the last patch to the verdict, and from the verdict to "restored and healthy". */
   verdictMs: number;
   restoreMs: number | undefined;
@@ -46,6 +52,14 @@ export interface DeployRequest {
   signal: AbortSignal;
   /** Called once the targets are patched, with the records needed to restore them (saved for the post step). */
   onPatched?: (records: TargetRecord[]) => void;
+  /** Objects of the `manifests` input, in apply order with the image given: applied before any target is patched. */
+  manifests?: {
+    objects: ManifestObject[];
+    uses: ImageUse[];
+    force: boolean;
+    /** Called after each object is applied, with the records needed to undo them all (saved for the post step). */
+    onApplied?: (records: ObjectRecord[]) => void;
+  };
 }
 
 const MAX_CONFLICTS = 3;
@@ -60,6 +74,19 @@ interface Patched {
 }
 
 type Failed = Extract<Verdict, { state: 'failed' }>;
+
+/** A workload being watched: a target, or a workload of the manifests. */
+interface Watched {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  key: string;
+}
+
+/** The target key of a manifest record that is a workload ('' for any other object). */
+function workloadKeyOf(record: ObjectRecord): string {
+  return workloadItem(record.after)?.key ?? '';
+}
 
 /** A failed verdict in one line, with its reason named once. */
 function describe(verdict: Failed): string {
@@ -93,29 +120,6 @@ function reportOf(record: TargetRecord, reference: string, patched: boolean): Ta
     message: patched ? 'patched, not judged yet' : 'already running this digest',
     seconds: 0,
   };
-}
-
-/**
- * Calls `fn` until it succeeds, retrying errors that can pass (no answer, 429, 5xx) with backoff until `deadline`;
- * anything else, or the deadline, rethrows. `onRetry` says what happened.
- */
-async function retryingTransient<T>(
-  fn: () => Promise<T>,
-  deadline: number,
-  onRetry: (error: KubeError) => void,
-): Promise<T> {
-  for (let failures = 1; ; failures += 1) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (!(error instanceof KubeError) || !isTransient(error.status)) throw error;
-      const step = nextStep({ kind: 'error', error }, failures);
-      const delay = step.action === 'retry' ? step.delayMs : 0;
-      if (Date.now() + delay > deadline) throw error;
-      onRetry(error);
-      await sleep(delay);
-    }
-  }
 }
 
 /** Whether the live workload already carries this very deploy (a patch whose answer was lost did land). */
@@ -217,7 +221,7 @@ async function patchAll(kube: Kube, request: DeployRequest, reports: Map<string,
 /** Step 2: watch every patched target until rolled out and baked, and every unchanged one until judged healthy. */
 function watchAll(
   kube: Kube,
-  patched: Patched[],
+  changed: WaitItem[],
   unchanged: WaitItem[],
   request: DeployRequest,
   started: number,
@@ -227,7 +231,7 @@ function watchAll(
   return log.group('Rollout', () =>
     waitForRollouts(
       kube,
-      [...patched.map((p) => ({ ...p.item, bakeMs: request.bakeMs })), ...unchanged.map((i) => ({ ...i, bakeMs: 0 }))],
+      [...changed.map((i) => ({ ...i, bakeMs: request.bakeMs })), ...unchanged.map((i) => ({ ...i, bakeMs: 0 }))],
       {
         deadline: started + request.timeoutMs,
         failFast: request.failFast,
@@ -274,7 +278,7 @@ function decideAll(wait: WaitResult, reports: Map<string, TargetReport>, started
 }
 
 /** The pod a failure is about: the one the verdict names, else the first not-ready pod of the current template. */
-function failingPod(state: TargetState | undefined, target: Target | undefined, verdict: Verdict) {
+function failingPod(state: TargetState | undefined, target: Watched | undefined, verdict: Verdict) {
   if (state === undefined) return { pod: undefined, container: '' };
   if (verdict.state === 'failed' && verdict.pod) {
     return { pod: state.pods.get(verdict.pod), container: verdict.container ?? '' };
@@ -297,7 +301,7 @@ function failingPod(state: TargetState | undefined, target: Target | undefined, 
 }
 
 /** Step 4: evidence for every failed target, all at once, each bounded in time. */
-function gatherEvidence(kube: Kube, wait: WaitResult, targets: Target[]): Promise<Evidence[]> {
+function gatherEvidence(kube: Kube, wait: WaitResult, targets: Watched[]): Promise<Evidence[]> {
   const failed = [...wait.verdicts].filter(
     (entry): entry is [string, Failed] => entry[1].state === 'failed' && entry[1].reason !== 'Cancelled',
   );
@@ -306,7 +310,7 @@ function gatherEvidence(kube: Kube, wait: WaitResult, targets: Target[]): Promis
       const state = wait.states.get(key);
       const { pod, container } = failingPod(
         state,
-        targets.find((t) => targetKey(t) === key),
+        targets.find((t) => t.key === key),
         verdict,
       );
       const namespace = key.slice(0, key.indexOf('/'));
@@ -528,6 +532,39 @@ async function waitRestored(
   return problems.length > 0 ? problems.join('; ') : undefined;
 }
 
+/** Step 1a: apply the manifests (before any target is patched: configuration first). */
+async function applyManifests(kube: Kube, request: DeployRequest, reports: Map<string, TargetReport>, log: Log) {
+  const manifests = request.manifests;
+  if (manifests === undefined) return { records: [], objects: [], changed: [], unchanged: [], error: undefined };
+  const applied = await log.group('Apply', () =>
+    applyAll(
+      kube,
+      manifests.objects,
+      { force: manifests.force, retryMs: PATCH_RETRY_MS, onApplied: manifests.onApplied },
+      log,
+    ),
+  );
+  const workloads = manifestWorkloads(applied.records, applied.reports, manifests.uses, request.reference);
+  for (const target of workloads.targets) reports.set(target.key, target);
+  return { ...applied, objects: applied.reports, changed: workloads.changed, unchanged: workloads.unchanged };
+}
+
+/** What the report says of a workload the rollback deleted because the deploy had created it. */
+export const DELETED_NOTE = 'deleted: this deploy created it';
+
+/** Merges what the objects' restore did into the targets' restore and reports. */
+function withObjects(restored: Restored, objects: ObjectsRestored, reports: Map<string, TargetReport>): Restored {
+  for (const key of objects.deleted) {
+    const report = reports.get(key);
+    if (report) Object.assign(report, { outcome: 'rolled-back', restoreNote: DELETED_NOTE });
+  }
+  return {
+    items: [...restored.items, ...objects.items],
+    notes: restored.notes,
+    errors: [...restored.errors, ...objects.errors],
+  };
+}
+
 /** Patch, watch, decide, gather evidence, restore. Never throws for a failed rollout: that is a result, not an error. */
 export async function deploy(
   kube: Kube,
@@ -537,9 +574,20 @@ export async function deploy(
 ): Promise<DeployResult> {
   const started = now();
   const reports = new Map<string, TargetReport>();
-  const { patched, unchanged, patchError } = await patchAll(kube, request, reports, log);
+  const manifests = await applyManifests(kube, request, reports, log);
+  const objects = new Map(manifests.objects.map((o) => [o.key, o]));
+  const { patched, unchanged, patchError } =
+    manifests.error === undefined
+      ? await patchAll(kube, request, reports, log)
+      : { patched: [], unchanged: [], patchError: undefined };
   const records = patched.map((p) => p.record);
   if (records.length > 0) request.onPatched?.(records);
+  const watched = [...request.targets, ...manifests.changed, ...manifests.unchanged].map((t) => ({
+    kind: t.kind,
+    namespace: t.namespace,
+    name: t.name,
+    key: targetKey(t),
+  }));
 
   const finish = (
     result: DeployResultKind,
@@ -548,9 +596,10 @@ export async function deploy(
   ): DeployResult => ({
     result,
     failureReason,
-    targets: request.targets.map((t) => reports.get(targetKey(t))).filter((r): r is TargetReport => r !== undefined),
+    targets: watched.map((t) => reports.get(t.key)).filter((r): r is TargetReport => r !== undefined),
     evidence: [],
     rollbackError: undefined,
+    objects: [...objects.values()],
     verdictMs: 0,
     restoreMs: undefined,
     ...extra,
@@ -558,29 +607,37 @@ export async function deploy(
 
   const patchedAt = now();
   let wait: WaitResult | undefined;
-  let failure = patchError;
+  let failure = manifests.error ?? patchError;
   let superseded: string | undefined;
-  if (patchError === undefined) {
-    wait = await watchAll(kube, patched, unchanged, request, started, log, now);
+  if (failure === undefined) {
+    const changed = [...patched.map((p) => p.item), ...manifests.changed];
+    wait = await watchAll(kube, changed, [...unchanged, ...manifests.unchanged], request, started, log, now);
     ({ failure, superseded } = decideAll(wait, reports, started, now));
   }
   const verdictAt = now();
   const verdictMs = verdictAt - patchedAt;
   if (failure === undefined) {
     if (superseded !== undefined) return finish('superseded', superseded, { verdictMs });
-    return finish(patched.length === 0 ? 'no-op' : 'success', '', { verdictMs });
+    const changedAny = patched.length > 0 || manifests.objects.some((o) => o.outcome !== 'unchanged');
+    return finish(changedAny ? 'success' : 'no-op', '', { verdictMs });
   }
 
-  const evidence = wait ? gatherEvidence(kube, wait, request.targets) : Promise.resolve([]);
+  const evidence = wait ? gatherEvidence(kube, wait, watched) : Promise.resolve([]);
   // Superseded targets belong to whoever took them over: they are not ours to restore.
   const ours = records.filter((r) => reports.get(r.key)?.outcome !== 'superseded');
-  if (!request.rollback || ours.length === 0) {
+  const ourObjects = manifests.records.filter(
+    (r) => objects.get(r.key)?.outcome !== 'unchanged' && reports.get(workloadKeyOf(r))?.outcome !== 'superseded',
+  );
+  if (!request.rollback || ours.length + ourObjects.length === 0) {
     return finish(request.signal.aborted ? 'cancelled' : 'failed', failure, { evidence: await evidence, verdictMs });
   }
   const rollbackError = await log.group('Rollback', async () => {
-    log.info(`Rolling back ${ours.map((r) => r.key).join(', ')}: undoing what this deploy changed`);
+    const keys = [...ours.map((r) => r.key), ...ourObjects.map((r) => r.key)];
+    log.info(`Rolling back ${keys.join(', ')}: undoing what this deploy changed`);
+    const undone = await restoreObjects(kube, ourObjects, log, request.rollbackTimeoutMs);
+    for (const [key, report] of undone.reports) objects.set(key, report);
     const restored = await rollBack(kube, ours, log, request.rollbackTimeoutMs);
-    return waitRestored(kube, ours, restored, request, reports, log, now);
+    return waitRestored(kube, ours, withObjects(restored, undone, reports), request, reports, log, now);
   });
   // Cancelled at any point, even during the rollback wait: that is what the step says.
   const result = request.signal.aborted ? 'cancelled' : rollbackError === undefined ? 'rolled-back' : 'failed';

@@ -8,6 +8,8 @@ export const STATE = {
    * at 128 KiB (about 30 pod templates).
    */
   recordsFile: 'records-file',
+  /** Path of a file with the ObjectRecords of the manifests applied so far (same reasons). */
+  objectsFile: 'objects-file',
   /** Set when the main step reached its verdict (and rollback, if any). */
   finished: 'finished',
 } as const;

@@ -39,8 +39,11 @@ export function revisionOf(kind: WorkloadKind, workload: Workload | undefined): 
   return '';
 }
 
-/** Why a workload cannot be deployed by patching its template and watching, or undefined when it can. */
-function undeployable(target: Target, workload: Workload): string | undefined {
+/** Why a workload cannot be deployed by changing its template and watching, or undefined when it can. */
+export function undeployable(
+  target: Pick<Target, 'kind' | 'namespace' | 'name'>,
+  workload: Workload,
+): string | undefined {
   const key = targetKey(target);
   if (target.kind === 'deployment' && (workload as V1Deployment).spec?.paused) {
     return `${key} is paused; resume it (kubectl rollout resume deployment/${target.name}) or remove it.`;

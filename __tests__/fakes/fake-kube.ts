@@ -9,7 +9,11 @@ import type { V1Deployment, V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@k
 import {
   KubeError,
   type AccessCheck,
+  type ApplyOptions,
+  type KindInfo,
   type Kube,
+  type KubeObject,
+  type ObjectRef,
   type LogRequest,
   type TargetState,
   type WatchScope,
@@ -306,6 +310,76 @@ export class FakeKube implements Kube {
     return this.patches.some((p) =>
       p.ops.some((op) => op.path === '/spec/template' || (op.op === 'test' && op.path.endsWith('/image'))),
     );
+  }
+
+  /**
+   * Objects of any kind (manifests), keyed `Kind namespace/name`. A toy server-side apply: the applied fields
+   * replace the stored ones (a map merged key by key), the resourceVersion moves only when something changed, and
+   * `refuse` makes an apply of that key fail.
+   */
+  objects = new Map<string, KubeObject>();
+  refuse = new Map<string, KubeError>();
+  applies: { object: KubeObject; options: ApplyOptions }[] = [];
+  deleted: string[] = [];
+  private nextVersion = 1000;
+
+  async kindInfo(_apiVersion: string, kind: string): Promise<KindInfo> {
+    return { namespaced: !['Namespace', 'ClusterRole'].includes(kind), resource: `${kind.toLowerCase()}s` };
+  }
+
+  private objectKeyOf(ref: ObjectRef): string {
+    return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
+  }
+
+  async getObject(ref: ObjectRef): Promise<KubeObject | undefined> {
+    const found = this.objects.get(this.objectKeyOf(ref));
+    return found && structuredClone(found);
+  }
+
+  async applyObject(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+    this.applies.push({ object: structuredClone(object), options });
+    const key = this.objectKeyOf({ ...object, ...object.metadata });
+    const refusal = this.refuse.get(key);
+    if (refusal) throw refusal;
+    const live = this.objects.get(key);
+    const wanted = object.metadata.resourceVersion;
+    if (wanted !== undefined && live?.metadata.resourceVersion !== wanted)
+      throw new KubeError(409, 'the object has been modified');
+    const merge = (a: unknown, b: unknown): unknown => {
+      if (
+        typeof a !== 'object' ||
+        a === null ||
+        Array.isArray(a) ||
+        typeof b !== 'object' ||
+        b === null ||
+        Array.isArray(b)
+      )
+        return structuredClone(b);
+      const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+      for (const [k, v] of Object.entries(b)) out[k] = merge(out[k], v);
+      return out;
+    };
+    const next = merge(live ?? {}, object) as KubeObject;
+    const versionless = (o: KubeObject): string =>
+      canonicalJson({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+    const changed = live === undefined || versionless(live) !== versionless(next);
+    next.metadata = {
+      ...next.metadata,
+      uid: live?.metadata.uid ?? `uid-${key}`,
+      resourceVersion: changed ? String((this.nextVersion += 1)) : (live?.metadata.resourceVersion ?? ''),
+      generation: (live?.metadata.generation ?? 0) + (changed ? 1 : 0),
+    };
+    if (!options.dryRun) this.objects.set(key, next);
+    return structuredClone(next);
+  }
+
+  async deleteObject(ref: ObjectRef, uid: string): Promise<void> {
+    const key = this.objectKeyOf(ref);
+    const live = this.objects.get(key);
+    if (live === undefined) throw new KubeError(404, 'not found');
+    if (live.metadata.uid !== uid) throw new KubeError(409, 'precondition failed: uid');
+    this.objects.delete(key);
+    this.deleted.push(key);
   }
 
   /** What listServices and listIngresses answer (every namespace alike), or an error to throw. */

@@ -93,7 +93,7 @@ describe('parseInputs', () => {
     ],
     [
       { deployments: '' },
-      'Input "deployments": is required (or "workloads"); list the Deployments to update, one NAME or NAMESPACE/NAME per line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset).',
+      'Input "deployments": is required (or "workloads", or "manifests"); list the Deployments to update, one NAME or NAMESPACE/NAME per line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset), or the manifest files to apply.',
     ],
     [
       { deployments: 'a/b/c' },

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../src/kube.js';
+import { appliedOutcome, changedFields, planObjectRestore, type ObjectRecord } from '../../src/object-record.js';
+
+const config = (data: Record<string, string>, rv: string, labels: Record<string, string> = {}): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'web', namespace: 'shop', uid: 'u1', resourceVersion: rv, labels, managedFields: [] },
+  data,
+});
+
+const record = (before: KubeObject | undefined, after: KubeObject): ObjectRecord => ({
+  key: 'ConfigMap shop/web',
+  source: 'k8s/config.yaml document 1',
+  ref: { apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'web' },
+  before,
+  applied: {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'web', namespace: 'shop', labels: after.metadata.labels ?? {} },
+    data: after.data,
+  },
+  after,
+});
+
+describe('appliedOutcome', () => {
+  it('tells created, configured and unchanged apart', () => {
+    expect(appliedOutcome(undefined, config({}, '2'))).toBe('created');
+    expect(appliedOutcome(config({}, '2'), config({ a: '1' }, '3'))).toBe('configured');
+    expect(appliedOutcome(config({}, '2'), config({}, '2'))).toBe('unchanged');
+  });
+});
+
+describe('changedFields', () => {
+  it('lists the leaves the apply changed, not the server bookkeeping', () => {
+    const before = config({ MODE: 'safe', KEEP: 'x' }, '2', { app: 'web' });
+    const after = { ...config({ MODE: 'broken', KEEP: 'x', NEW: 'y' }, '3', { app: 'web', tier: 'front' }) };
+    after.metadata.generation = 5;
+    expect(changedFields(before, after)).toEqual([
+      ['data', 'MODE'],
+      ['data', 'NEW'],
+      ['metadata', 'labels', 'tier'],
+    ]);
+  });
+});
+
+describe('planObjectRestore', () => {
+  const before = config({ MODE: 'safe' }, '2');
+  const after = config({ MODE: 'broken', NEW: 'y' }, '3');
+
+  it('sets back every changed field and drops the added one, guarded by the live resourceVersion', () => {
+    const plan = planObjectRestore(record(before, after), config({ MODE: 'broken', NEW: 'y' }, '7'));
+    expect(plan).toMatchObject({ kind: 'apply', restored: ['data.MODE', 'data.NEW'], kept: [] });
+    if (plan.kind !== 'apply') throw new Error(plan.kind);
+    expect(plan.object.data).toEqual({ MODE: 'safe' });
+    expect(plan.object.metadata.resourceVersion).toBe('7');
+  });
+
+  it('keeps a field someone else changed after the deploy, and says so', () => {
+    const plan = planObjectRestore(record(before, after), config({ MODE: 'theirs', NEW: 'y' }, '8'));
+    expect(plan).toMatchObject({ kind: 'apply', restored: ['data.NEW'], kept: ['data.MODE'] });
+    if (plan.kind !== 'apply') throw new Error(plan.kind);
+    expect(plan.object.data).toEqual({});
+  });
+
+  it('leaves an object whose every change someone else has since replaced', () => {
+    const plan = planObjectRestore(record(before, after), config({ MODE: 'theirs', NEW: 'z' }, '8'));
+    expect(plan).toEqual({
+      kind: 'leave',
+      note: 'changed since the deploy by someone else (data.MODE, data.NEW); left as it is',
+    });
+  });
+
+  it('does nothing to an object already as it was', () => {
+    expect(planObjectRestore(record(before, after), config({ MODE: 'safe' }, '9')).kind).toBe('nothing');
+  });
+
+  it('deletes what the deploy created, only that very object', () => {
+    expect(planObjectRestore(record(undefined, after), after)).toEqual({ kind: 'delete', uid: 'u1' });
+    const replaced = { ...after, metadata: { ...after.metadata, uid: 'u2' } };
+    expect(planObjectRestore(record(undefined, after), replaced).kind).toBe('leave');
+    expect(planObjectRestore(record(undefined, after), undefined)).toEqual({ kind: 'nothing', note: 'already gone' });
+  });
+
+  it('does not make again an object someone deleted after the deploy', () => {
+    expect(planObjectRestore(record(before, after), undefined).kind).toBe('leave');
+  });
+});
