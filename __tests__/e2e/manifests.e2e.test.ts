@@ -155,6 +155,28 @@ describe('manifests', () => {
     expect(next.exitCode, next.log).toBe(0);
   });
 
+  it('a step killed after the apply: the post step deletes every object the deploy created', async () => {
+    const ns = namespace('killed');
+    const config = inputs(ns, 'crashloop-m3', 'manifest-killed', { 'fail-fast': 'false' });
+    // Killed once every object is applied and the crash-looping pods are being waited for.
+    const run = await runAction(config, {
+      during: [{ when: ({ log }) => log.includes(`Ingress ${ns}/web: created`), act: 'SIGKILL' }],
+    });
+    expect(run.state.finished).toBeUndefined();
+    expect(exists(ns, 'deployment', 'web')).toBe(true);
+    const post = await runAction(config, { post: true, state: run.state });
+    expect(post.exitCode, post.log).toBe(0);
+    expect(post.log).toContain('The deploy did not finish: undoing what it changed');
+    for (const [kind, name] of [
+      ['deployment', 'web'],
+      ['service', 'web'],
+      ['ingress', 'web'],
+      ['configmap', 'web-config'],
+    ] as const) {
+      expect(exists(ns, kind, name), `${kind}/${name}`).toBe(false);
+    }
+  });
+
   it('preflight names the file and document the API server refuses, before anything is built', async () => {
     const ns = namespace('refused');
     const bad = editedExample((file, text) =>
