@@ -43,6 +43,8 @@ export interface Inputs {
   manifests: string[];
   /** Take over fields other field managers own when applying the manifests. */
   'force-conflicts': boolean;
+  /** Plan the deploy and check it with server-side dry runs; change nothing in the cluster. */
+  preview: boolean;
   /** Overall rollout time limit, in milliseconds. */
   timeout: number;
   /** Restarts a new pod's container may have before a crash fails the rollout. */
@@ -265,6 +267,7 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     workloads: workloadLines.map(parseWorkload),
     manifests,
     'force-conflicts': parseBoolean('force-conflicts', read('force-conflicts'), false),
+    preview: parseBoolean('preview', read('preview'), false),
     timeout: parseDuration('timeout', read('timeout'), 600_000),
     'allowed-restarts': parseCount('allowed-restarts', read('allowed-restarts'), 0),
     bake: parseDuration('bake', read('bake'), 30_000, true),

@@ -142,9 +142,10 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
         return apps.readNamespacedDeployment({ name, namespace }, o);
       }),
 
-    patchWorkload: ({ kind, namespace, name }: WorkloadRef, ops: JsonPatchOp[]) =>
+    patchWorkload: ({ kind, namespace, name }: WorkloadRef, ops: JsonPatchOp[], options = {}) =>
       request(`patch ${kind} ${namespace}/${name}`, (o): Promise<Workload> => {
-        const body = { name, namespace, body: ops, fieldManager: 'kube-ship' };
+        const dryRun = options.dryRun ? { dryRun: 'All' } : {};
+        const body = { name, namespace, body: ops, fieldManager: 'kube-ship', ...dryRun };
         if (kind === 'statefulset') return apps.patchNamespacedStatefulSet(body, o);
         if (kind === 'daemonset') return apps.patchNamespacedDaemonSet(body, o);
         return apps.patchNamespacedDeployment(body, o);

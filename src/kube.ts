@@ -100,7 +100,7 @@ export interface Kube {
   readonly server: string;
   getWorkload(ref: WorkloadRef): Promise<Workload>;
   /** JSON Patch; a stale resourceVersion in the ops gives a `KubeError` with status 409. */
-  patchWorkload(ref: WorkloadRef, ops: JsonPatchOp[]): Promise<Workload>;
+  patchWorkload(ref: WorkloadRef, ops: JsonPatchOp[], options?: { dryRun?: boolean }): Promise<Workload>;
   /** The pods a label selector matches. */
   listPods(namespace: string, selector: string): Promise<V1Pod[]>;
   /** Deletes a pod, only if it is still the one with `uid` (a precondition: a replacement is never deleted). */

@@ -4,6 +4,7 @@
  * reported; there is one catch, at the top.
  */
 import * as core from '@actions/core';
+import { readFileSync } from 'node:fs';
 import { commitTime, createBuilder, withDefaultLabels, writeSecretFiles, type BuildOutput } from './builder.js';
 import { deadline, sleep } from './deadline.js';
 import { CancelledError, InputError, messageOf } from './errors.js';
@@ -22,12 +23,13 @@ import type { ObjectRecord } from './object-record.js';
 import { renderReport, SUMMARY_LIMIT } from './markdown.js';
 import { changeCause } from './patch.js';
 import { createRegistry, REGISTRY_RETRY_MS, withRetries } from './registry.js';
-import { outputsOf, runUrlOf, type Report } from './report.js';
+import { outputsOf, runUrlOf, type Report, type TargetReport } from './report.js';
 import type { Evidence } from './evidence.js';
 import type { Connection } from './github.js';
 import type { Log } from './log.js';
 import { createPublisher, type Publisher } from './publish.js';
 import { preflight, preflightManifests } from './preflight.js';
+import { planDeploy, wouldFail, type Plan } from './preview.js';
 import { DELETED_NOTE, deploy } from './rollout.js';
 import { STATE } from './state.js';
 import { gatherRoutes } from './routes.js';
@@ -190,7 +192,8 @@ export async function run(): Promise<void> {
     const parsed = parseInputs((name) => core.getInput(name), env.GITHUB_SHA ?? '');
     registerSecretInputs(parsed, secrets, env);
     publisher = createPublisher({
-      inputs: parsed,
+      // A preview changes nothing: no GitHub Deployment is made for it.
+      inputs: parsed.preview ? { ...parsed, 'github-deployment': false } : parsed,
       event: env.GITHUB_EVENT_NAME ?? '',
       connect: connectGitHub(parsed['github-token'], coreLog),
       log: coreLog,
@@ -301,6 +304,32 @@ export async function run(): Promise<void> {
     metadata ??= { 'containerimage.digest': digest, 'image.name': formatReference(shown) };
     metadata['containerimage.digest'] ??= digest;
 
+    if (parsed.preview) {
+      const plan = await core.group('Preview', () =>
+        planDeploy(kube, {
+          targets,
+          image: parsed.image,
+          reference: report.reference,
+          digest,
+          changeCause: changeCause(report.reference, report.sha, report.actor, report.runUrl),
+          manifests: manifests && {
+            objects: withImage(manifests.objects, parsed.image, report.reference).objects,
+            force: parsed['force-conflicts'],
+          },
+        }),
+      );
+      for (const line of fenced(planLines(plan))) core.info(line);
+      core.saveState(STATE.finished, 'true');
+      // The plan is of the pull request's head commit (GITHUB_SHA is the merge commit on pull_request events).
+      Object.assign(report, { result: 'preview', plan, sha: headSha(env) ?? report.sha });
+      if (wouldFail(plan)) report.failureReason = 'the cluster would refuse this deploy (see the plan)';
+      const routes = await gatherRoutes(
+        kube,
+        [...targets, ...manifestWorkloadRefs(manifests?.objects ?? [])].map((t) => ({ ...t, key: targetKey(t) })),
+      );
+      report.targets = [...routes].map(([key, r]) => ({ ...previewTarget(key), routes: r }));
+      return;
+    }
     const result = await deploy(
       kube,
       {
@@ -346,14 +375,61 @@ export async function run(): Promise<void> {
       for (const target of report.targets) target.routes = routes.get(target.key);
     }
   } catch (error) {
+    report.plan = undefined;
     report.result = error instanceof CancelledError || cancel.signal.aborted ? 'cancelled' : 'error';
     report.failureReason = messageOf(error);
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    report.durationSeconds = Math.round((Date.now() - started) / 100) / 10;
+    await finishReport(secrets.scrubAll(report), metadata && secrets.scrubAll(metadata), publisher);
   }
-  report.durationSeconds = Math.round((Date.now() - started) / 100) / 10;
-  await finishReport(secrets.scrubAll(report), metadata && secrets.scrubAll(metadata), publisher);
+}
+
+/** The head commit of the pull request the event is about, if it is about one. */
+function headSha(env: NodeJS.ProcessEnv): string | undefined {
+  if (!env.GITHUB_EVENT_PATH) return undefined;
+  try {
+    const event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as {
+      pull_request?: { head?: { sha?: string } };
+    };
+    return event.pull_request?.head?.sha;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The plan as log lines (cluster text: printed fenced, see `fenced`). */
+function planLines(plan: Plan): string[] {
+  return [
+    ...plan.destructive.map((d) => `Destructive: ${d}`),
+    ...plan.targets.map(
+      (t) =>
+        `${t.key} (resourceVersion ${t.resourceVersion}): ${t.noop ? 'already runs this digest' : t.containers.map((c) => `${c.name} ${c.before} -> ${c.after}`).join(', ')}; ` +
+        (t.refusal ? `would fail: ${t.refusal}` : 'the dry run is accepted'),
+    ),
+    ...plan.objects.flatMap((o) => [
+      `${o.key} (${o.source}): would ${o.action === 'unchanged' ? 'stay unchanged' : o.action}; ${o.refusal ? `would fail: ${o.refusal}` : 'the dry run is accepted'}`,
+      ...o.changes.map((c) => `  ${c.field}: ${c.before} -> ${c.after}`),
+    ]),
+  ];
+}
+
+/** A target row of a preview's report, only to carry where it is reachable. */
+function previewTarget(key: string): TargetReport {
+  return {
+    key,
+    kind: 'deployment',
+    containers: [],
+    imagesBefore: {},
+    imageAfter: '',
+    revisionBefore: '',
+    revisionAfter: '',
+    replicas: 0,
+    outcome: 'no-op',
+    message: 'preview',
+    seconds: 0,
+  };
 }
 
 /** The evidence of one target as log lines (cluster text: printed fenced, see `fenced`). */
@@ -382,6 +458,11 @@ async function finishReport(
     }
     if (publisher) await publisher.publish(report);
   });
+  if (report.result === 'preview') {
+    if (report.failureReason) core.setFailed(`Preview: ${report.failureReason}`);
+    else core.info('Preview: the cluster accepts this deploy; nothing was changed.');
+    return;
+  }
   if (report.result === 'success' || report.result === 'no-op') {
     core.info(report.result === 'no-op' ? 'Already running this digest: nothing changed.' : 'Deployed.');
     return;

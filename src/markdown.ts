@@ -120,6 +120,8 @@ function headline(report: Report): string {
       return `⏹️ Deploy${to} cancelled${report.targets.some((t) => t.outcome === 'rolled-back') ? ': what it changed was restored' : ''}`;
     case 'error':
       return `❌ Deploy${to} failed before changing anything`;
+    case 'preview':
+      return previewHeadline(report, to);
   }
 }
 
@@ -225,6 +227,72 @@ function headOf(report: Report, marker: string | undefined): string[] {
   return head;
 }
 
+/** One line first: how many targets and objects would change, and whether the cluster would refuse any. */
+function previewHeadline(report: Report, to: string): string {
+  const plan = report.plan;
+  if (plan === undefined) return `🔍 Preview of the deploy${to}`;
+  const changing =
+    plan.targets.filter((t) => !t.noop).length + plan.objects.filter((o) => o.action !== 'unchanged').length;
+  const refused = plan.targets.filter((t) => t.refusal).length + plan.objects.filter((o) => o.refusal).length;
+  const what = changing === 0 ? 'nothing would change' : `${changing} change${changing === 1 ? '' : 's'}`;
+  return `🔍 Preview of the deploy${to}: ${what}${refused > 0 ? `, ${refused} would fail` : ', the cluster accepts it'}`;
+}
+
+const ACTIONS: Record<'create' | 'change' | 'unchanged', string> = {
+  create: '🆕&nbsp;would&nbsp;create',
+  change: '✏️&nbsp;would&nbsp;change',
+  unchanged: '➖&nbsp;unchanged',
+};
+
+/** The plan of a preview: destructive changes first, then each target and object, details collapsed. */
+function planOf(report: Report): string[] {
+  const plan = report.plan;
+  if (plan === undefined) return [];
+  const out: string[] = [];
+  if (plan.destructive.length > 0) {
+    out.push(`> [!WARNING]`, `> **Destructive:** ${plan.destructive.map(escapeText).join('; ')}`, '');
+  }
+  out.push(`Plan for commit ${code(report.sha)}: nothing has been changed in the cluster.`, '');
+  const verdict = (refusal: string | undefined): string =>
+    refusal === undefined ? '✅&nbsp;accepted' : `❌&nbsp;would&nbsp;fail: ${escapeText(refusal)}`;
+  if (plan.targets.length > 0) {
+    out.push('| Target | Image before → after | resourceVersion | Dry run |', '|---|---|---|---|');
+    for (const t of plan.targets) {
+      const images = t.noop
+        ? `${imageCell(t.containers[0]?.after ?? '', report.image)} (unchanged)`
+        : t.containers
+            .map(
+              (c) =>
+                `${escapeText(c.name)}: ${imageCell(c.before, report.image)} → ${imageCell(c.after, report.image)}`,
+            )
+            .join('<br>');
+      out.push(
+        `| ${code(t.key)} | ${images} | ${code(t.resourceVersion)} | ${t.noop ? '➖&nbsp;no-op' : verdict(t.refusal)} |`,
+      );
+    }
+    out.push('');
+  }
+  if (plan.objects.length > 0) {
+    out.push('| Object | From | Would | resourceVersion | Dry run |', '|---|---|---|---|---|');
+    for (const o of plan.objects) {
+      out.push(
+        `| ${code(o.key)} | ${code(o.source)} | ${ACTIONS[o.action]} | ${o.resourceVersion ? code(o.resourceVersion) : ''} | ${verdict(o.refusal)} |`,
+      );
+    }
+    out.push('');
+    for (const o of plan.objects.filter((x) => x.changes.length > 0)) {
+      out.push(
+        `<details><summary>${escapeText(o.key)}: ${o.changes.length} field${o.changes.length === 1 ? '' : 's'}</summary>`,
+        '',
+      );
+      out.push('| Field | Now | After |', '|---|---|---|');
+      for (const c of o.changes) out.push(`| ${code(c.field)} | ${code(c.before)} | ${code(c.after)} |`);
+      out.push('', '</details>', '');
+    }
+  }
+  return out;
+}
+
 const OBJECT_OUTCOMES: Record<ObjectReport['outcome'], string> = {
   created: '🆕&nbsp;created',
   configured: '✏️&nbsp;configured',
@@ -321,6 +389,11 @@ function cutToBytes(text: string, limit: number, note: string): string {
 /** Renders the report; when over `limit`, log lines, then evidence, then target rows are cut, and the text says so. */
 export function renderReport(report: Report, options: RenderOptions): string {
   const head = headOf(report, options.marker).join('\n');
+  if (report.plan) {
+    const body = `${head}\n${[...planOf(report), ...reachableOf(report), ...buildOf(report)].join('\n')}\n`;
+    const note = `*Plan cut to stay within GitHub's size limit; the job log and the plan output have it all.*`;
+    return bytes(body) <= options.limit ? body : cutToBytes(body, options.limit, note);
+  }
   const tail = [...objectsOf(report), ...restoredOf(report), ...reachableOf(report), ...buildOf(report)].join('\n');
   const rows = report.targets.map((t) => targetRow(t, report.image));
   const tableHead =

@@ -51,6 +51,8 @@ export function deploymentStatusOf(report: Report): DeploymentStatus {
       return { ...base, state: 'inactive', description: clip(`Superseded: ${report.failureReason}`) };
     case 'cancelled':
       return { ...base, state: 'inactive', description: clip('Cancelled') };
+    case 'preview':
+      return { ...base, state: 'inactive', description: clip(`Preview of ${image}: nothing deployed`) };
     case 'error':
       return { ...base, state: 'inactive', description: clip(`Nothing deployed: ${report.failureReason}`) };
   }

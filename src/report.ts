@@ -3,6 +3,7 @@
  */
 import type { Evidence } from './evidence.js';
 import type { ObjectOutcome } from './object-record.js';
+import type { Plan } from './preview.js';
 import type { TargetRoutes } from './routes.js';
 import type { WorkloadKind } from './workload.js';
 
@@ -49,7 +50,7 @@ export interface ObjectReport {
  * `superseded`: another change took over our containers during the wait; nothing was rolled back. `cancelled`: the
  * job was cancelled; whatever was patched was restored (not waited for).
  */
-export type DeployResultKind = 'success' | 'rolled-back' | 'failed' | 'no-op' | 'superseded' | 'cancelled';
+export type DeployResultKind = 'success' | 'rolled-back' | 'failed' | 'no-op' | 'superseded' | 'cancelled' | 'preview';
 
 export interface BuildReport {
   builder: 'buildx' | 'buildkit';
@@ -72,6 +73,8 @@ export interface Report {
   digest: string;
   build: BuildReport | undefined;
   targets: TargetReport[];
+  /** With `preview: true`: what the deploy would do, as the cluster answered its dry runs. */
+  plan?: Plan;
   /** The objects of the manifests, in apply order. */
   objects: ObjectReport[];
   evidence: Evidence[];
@@ -105,6 +108,7 @@ export function outputsOf(report: Report, metadata: Record<string, unknown> | un
     'failure-reason': report.failureReason,
     'previous-images': JSON.stringify(previous),
     revisions: JSON.stringify(revisions),
+    plan: report.plan ? JSON.stringify({ sha: report.sha, ...report.plan }) : '',
     objects: JSON.stringify(Object.fromEntries(report.objects.map((o) => [o.key, o.outcome]))),
     duration: String(report.durationSeconds),
   };

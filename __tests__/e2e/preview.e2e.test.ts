@@ -1,0 +1,184 @@
+/**
+ * The preview (input `preview: true`) on a pull_request event, with the fake GitHub API: the plan is the sticky
+ * comment, every change is a server-side dry run on the real API server (admission included), and nothing changes.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeGitHub, type FakeGitHub } from '../fake-github/server.js';
+import { NAMESPACE, REGISTRY, ROOT, appInputs, createDeployment, kubectl, kubectlJson, runAction } from './harness.js';
+
+const PR = 12;
+const HEAD_SHA = 'feedface00000000000000000000000000000012';
+let fake: FakeGitHub;
+let eventPath: string;
+
+function preview(inputs: Record<string, string>) {
+  return runAction(
+    { environment: 'staging', comment: 'auto', 'github-token': 'ghs_e2e', preview: 'true', ...inputs },
+    { env: { GITHUB_API_URL: fake.url, GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: eventPath } },
+  );
+}
+
+const versionOf = (kind: string, name: string, ns = NAMESPACE) =>
+  kubectlJson<{ metadata: { resourceVersion: string; generation?: number } }>(['get', kind, name, '-n', ns]).metadata;
+
+describe('preview', () => {
+  beforeAll(async () => {
+    fake = await startFakeGitHub();
+    const dir = mkdtempSync(join(tmpdir(), 'kube-ship-event-'));
+    eventPath = join(dir, 'event.json');
+    writeFileSync(
+      eventPath,
+      JSON.stringify({ action: 'synchronize', number: PR, pull_request: { number: PR, head: { sha: HEAD_SHA } } }),
+    );
+  });
+  afterAll(async () => {
+    await fake?.stop();
+  });
+
+  it('posts one comment with before and after per target, tied to the head commit, and changes nothing', async () => {
+    createDeployment('pv-web', `${REGISTRY}/e2e/pv-web:initial`);
+    const before = versionOf('deployment', 'pv-web');
+    const run = await preview(appInputs('pv-web', 'pv1', 'preview-1'));
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('preview');
+    expect(versionOf('deployment', 'pv-web')).toEqual(before);
+    const plan = JSON.parse(run.outputs.plan ?? '{}') as {
+      sha: string;
+      targets: { key: string; resourceVersion: string; containers: { before: string; after: string }[] }[];
+    };
+    expect(plan.sha).toBe(HEAD_SHA);
+    expect(plan.targets[0]).toMatchObject({
+      key: `${NAMESPACE}/pv-web`,
+      resourceVersion: before.resourceVersion,
+      containers: [{ before: `${REGISTRY}/e2e/pv-web:initial`, after: run.outputs.image }],
+    });
+    const comments = fake.commentsOn(PR);
+    expect(comments).toHaveLength(1);
+    const body = comments[0]!.body;
+    expect(body).toContain('### 🔍 Preview of the deploy to staging: 1 change, the cluster accepts it');
+    expect(body).toContain(`Plan for commit <code>${HEAD_SHA}</code>`);
+    expect(body).toContain(`<code>${before.resourceVersion}</code> | ✅&nbsp;accepted`);
+    expect(run.summary).toContain('🔍 Preview');
+    // A new push to the pull request updates the same comment.
+    const again = await preview(appInputs('pv-web', 'pv2', 'preview-2'));
+    expect(again.exitCode, again.log).toBe(0);
+    expect(fake.commentsOn(PR)).toHaveLength(1);
+    expect(fake.commentsOn(PR)[0]!.body).toContain('pv2@');
+  });
+
+  it("says the deploy would fail, with the API server's message, when admission refuses the patch", async () => {
+    createDeployment('pv-guarded', `${REGISTRY}/e2e/pv-guarded:initial`);
+    const policy = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: 'kube-ship-e2e-no-forbidden-tags' },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          resourceRules: [
+            { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['deployments'] },
+          ],
+        },
+        validations: [
+          {
+            expression: "object.spec.template.spec.containers.all(c, !c.image.contains(':forbidden'))",
+            message: 'images tagged forbidden may not run here',
+          },
+        ],
+      },
+    };
+    const binding = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: 'kube-ship-e2e-no-forbidden-tags' },
+      spec: {
+        policyName: 'kube-ship-e2e-no-forbidden-tags',
+        validationActions: ['Deny'],
+        matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NAMESPACE } } },
+      },
+    };
+    kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [policy, binding] }));
+    try {
+      const before = versionOf('deployment', 'pv-guarded');
+      // The policy takes a moment to be enforced: ask until the dry run is refused, at most 20 s.
+      let run = await preview(appInputs('pv-guarded', 'forbidden', 'preview-guarded'));
+      for (let i = 0; i < 10 && !run.log.includes('would fail'); i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        run = await preview(appInputs('pv-guarded', 'forbidden', 'preview-guarded'));
+      }
+      expect(run.exitCode, run.log).toBe(1);
+      expect(run.outputs.result).toBe('preview');
+      expect(run.log).toContain('would fail');
+      expect(run.log).toContain('images tagged forbidden may not run here');
+      expect(run.summary).toContain('1 would fail');
+      expect(run.summary).toContain('images tagged forbidden may not run here');
+      expect(versionOf('deployment', 'pv-guarded')).toEqual(before);
+    } finally {
+      kubectl([
+        'delete',
+        'validatingadmissionpolicybinding,validatingadmissionpolicy',
+        'kube-ship-e2e-no-forbidden-tags',
+      ]);
+    }
+  });
+
+  it('shows the objects of manifests that would be created and changed, Secret values never shown', async () => {
+    const ns = 'kube-ship-m-preview';
+    kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
+    kubectl(['create', 'namespace', ns]);
+    const dir = mkdtempSync(join(ROOT, '.stack', 'preview-'));
+    const secret = (value: string) =>
+      `apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-secret\nstringData:\n  PASSWORD: ${value}\n`;
+    const example = join(ROOT, 'examples/web/k8s');
+    writeFileSync(join(dir, 'configmap.yaml'), readFileSync(join(example, 'configmap.yaml'), 'utf8'));
+    writeFileSync(join(dir, 'deployment.yaml'), readFileSync(join(example, 'deployment.yaml'), 'utf8'));
+    writeFileSync(join(dir, 'secret.yaml'), secret('first-s3cret-value'));
+    const inputs = {
+      ...appInputs('web', 'pvm1', 'preview-manifests'),
+      image: `${REGISTRY}/demo/web`,
+      deployments: '',
+      namespace: ns,
+      manifests: relative(ROOT, dir),
+    };
+    const deployed = await runAction({ ...inputs, bake: '0s' });
+    expect(deployed.exitCode, deployed.log).toBe(0);
+    // The change: a new Secret value, a new ConfigMap value, and a Service that does not exist yet.
+    writeFileSync(join(dir, 'secret.yaml'), secret('second-s3cret-value'));
+    writeFileSync(
+      join(dir, 'configmap.yaml'),
+      readFileSync(join(example, 'configmap.yaml'), 'utf8').replace('GREETING: hello', 'GREETING: bonjour'),
+    );
+    writeFileSync(join(dir, 'service.yaml'), readFileSync(join(example, 'service.yaml'), 'utf8'));
+    const versions = ['configmap/web-config', 'secret/web-secret', 'deployment/web'].map((o) =>
+      versionOf(o.split('/')[0]!, o.split('/')[1]!, ns),
+    );
+    const run = await preview({ ...inputs, tags: 'pvm1' });
+    expect(run.exitCode, run.log).toBe(0);
+    const body = fake.commentsOn(PR).at(-1)!.body;
+    expect(body).toContain(
+      `| <code>Service ${ns}/web</code> | <code>${relative(ROOT, dir)}/service.yaml document 1</code> | 🆕&nbsp;would&nbsp;create |`,
+    );
+    expect(body).toContain(`<code>ConfigMap ${ns}/web-config</code>`);
+    expect(body).toContain('| <code>data.GREETING</code> | <code>hello</code> | <code>bonjour</code> |');
+    expect(body).toContain('(secret value, not shown)');
+    // The log registers the values as secrets (the runner masks them everywhere); nothing else carries them.
+    const shownLog = run.log
+      .split('\n')
+      .filter((l) => !l.startsWith('::add-mask::'))
+      .join('\n');
+    expect(run.log).toContain('::add-mask::second-s3cret-value');
+    for (const text of [body, run.summary, shownLog, run.outputs.plan ?? '']) {
+      expect(text).not.toContain('s3cret-value');
+      expect(text).not.toContain(Buffer.from('second-s3cret-value').toString('base64'));
+    }
+    expect(
+      ['configmap/web-config', 'secret/web-secret', 'deployment/web'].map((o) =>
+        versionOf(o.split('/')[0]!, o.split('/')[1]!, ns),
+      ),
+    ).toEqual(versions);
+    expect(kubectl(['get', 'service', 'web', '-n', ns, '--ignore-not-found', '-o', 'name']).trim()).toBe('');
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * The preview (input `preview`): what a deploy would do, checked by the cluster, with nothing changed. Every target
+ * is resolved as a deploy resolves it and its very patch is sent as a server-side dry run with the deploy's own
+ * credentials; every manifest object is dry-run applied and compared with the live one. The plan keeps each
+ * target's live resourceVersion, so a later deploy can tell whether it still holds.
+ */
+import { applyProblem, refOf } from './apply.js';
+import { messageOf } from './errors.js';
+import { splitReference } from './image-ref.js';
+import type { Kube, KubeObject } from './kube.js';
+import { objectKey, sourceOf, type ManifestObject } from './manifests.js';
+import { changedFields, fieldName } from './object-record.js';
+import { deployPatch } from './patch.js';
+import { recordOf } from './target-record.js';
+import { targetKey, type Target } from './targets.js';
+
+export interface PlanContainer {
+  name: string;
+  before: string;
+  after: string;
+}
+
+export interface PlanTarget {
+  key: string;
+  resourceVersion: string;
+  generation: number;
+  containers: PlanContainer[];
+  /** Already runs the digest: the deploy would only check its health. */
+  noop: boolean;
+  /** The API server's answer to the dry run of the patch: undefined when it would be accepted. */
+  refusal?: string;
+}
+
+export interface PlanChange {
+  field: string;
+  before: string;
+  after: string;
+}
+
+export interface PlanObject {
+  key: string;
+  source: string;
+  action: 'create' | 'change' | 'unchanged';
+  resourceVersion: string;
+  changes: PlanChange[];
+  refusal?: string;
+  /** A workload scaled down or losing containers. */
+  destructive?: string[];
+}
+
+export interface Plan {
+  targets: PlanTarget[];
+  objects: PlanObject[];
+  /** Changes a reviewer must see first: replicas reduced, containers removed. */
+  destructive: string[];
+}
+
+export interface PlanRequest {
+  targets: Target[];
+  image: string;
+  reference: string;
+  digest: string;
+  changeCause: string;
+  /** The manifests in apply order with the image given; dry-run applied with `force`. */
+  manifests?: { objects: ManifestObject[]; force: boolean };
+}
+
+const VALUE_LIMIT = 200;
+
+/** A field's value as the plan shows it: JSON, clipped; every value of a Secret's data is never shown. */
+function shown(object: KubeObject, field: string[], value: unknown): string {
+  if (value === undefined) return '(none)';
+  if (object.kind === 'Secret' && (field[0] === 'data' || field[0] === 'stringData'))
+    return '(secret value, not shown)';
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > VALUE_LIMIT ? `${text.slice(0, VALUE_LIMIT - 1)}…` : text;
+}
+
+function valueAt(value: unknown, path: string[]): unknown {
+  let node = value;
+  for (const part of path) node = (node as Record<string, unknown> | undefined)?.[part];
+  return node;
+}
+
+async function planTarget(kube: Kube, target: Target, request: PlanRequest): Promise<PlanTarget> {
+  const live = await kube.getWorkload(target);
+  const record = recordOf(target, live, request.image);
+  const containers = record.containers.map((c) => ({ name: c.name, before: c.image, after: request.reference }));
+  const plan: PlanTarget = {
+    key: targetKey(target),
+    resourceVersion: live.metadata?.resourceVersion ?? '',
+    generation: live.metadata?.generation ?? 0,
+    containers,
+    noop: record.containers.every((c) => splitReference(c.image).digest === request.digest),
+  };
+  if (plan.noop) return plan;
+  const ops = deployPatch(
+    plan.resourceVersion,
+    live.metadata?.annotations,
+    record.containers,
+    request.reference,
+    request.changeCause,
+  );
+  try {
+    await kube.patchWorkload(target, ops, { dryRun: true });
+  } catch (error) {
+    plan.refusal = messageOf(error);
+  }
+  return plan;
+}
+
+async function planObject(kube: Kube, m: ManifestObject, force: boolean): Promise<PlanObject> {
+  const live = await kube.getObject(refOf(m.object));
+  const base = { key: objectKey(m.object), source: sourceOf(m), resourceVersion: live?.metadata.resourceVersion ?? '' };
+  let result: KubeObject;
+  try {
+    result = await kube.applyObject(m.object, { dryRun: true, force });
+  } catch (error) {
+    return { ...base, action: live ? 'change' : 'create', changes: [], refusal: applyProblem(m, error) };
+  }
+  if (live === undefined) return { ...base, action: 'create', changes: [] };
+  const changes = changedFields(live, result).map((path) => ({
+    field: fieldName(path),
+    before: shown(live, path, valueAt(live, path)),
+    after: shown(result, path, valueAt(result, path)),
+  }));
+  const destructive = destructiveOf(base.key, live, result);
+  return {
+    ...base,
+    action: changes.length > 0 ? 'change' : 'unchanged',
+    changes,
+    ...(destructive.length > 0 ? { destructive } : {}),
+  };
+}
+
+/** What a reviewer must see first: a workload scaled down, or losing containers. */
+function destructiveOf(key: string, live: KubeObject, result: KubeObject): string[] {
+  const out: string[] = [];
+  const replicas = (o: KubeObject): unknown => valueAt(o, ['spec', 'replicas']);
+  const [was, will] = [replicas(live), replicas(result)];
+  if (typeof was === 'number' && typeof will === 'number' && will < was) out.push(`${key}: replicas ${was} → ${will}`);
+  for (const list of ['containers', 'initContainers']) {
+    const names = (o: KubeObject): string[] =>
+      ((valueAt(o, ['spec', 'template', 'spec', list]) as { name: string }[] | undefined) ?? []).map((c) => c.name);
+    const gone = names(live).filter((n) => !names(result).includes(n));
+    if (gone.length > 0)
+      out.push(`${key}: ${list === 'containers' ? 'container' : 'initContainer'} ${gone.join(', ')} removed`);
+  }
+  return out;
+}
+
+/** Plans the deploy: every target and object, at once; nothing is changed. */
+export async function planDeploy(kube: Kube, request: PlanRequest): Promise<Plan> {
+  const targets = await Promise.all(request.targets.map((t) => planTarget(kube, t, request)));
+  const manifests = request.manifests;
+  const objects = manifests
+    ? await Promise.all(manifests.objects.map((m) => planObject(kube, m, manifests.force)))
+    : [];
+  return { targets, objects, destructive: objects.flatMap((o) => o.destructive ?? []) };
+}
+
+/** Whether the plan says the deploy would be refused anywhere. */
+export function wouldFail(plan: Plan): boolean {
+  return plan.targets.some((t) => t.refusal) || plan.objects.some((o) => o.refusal);
+}
