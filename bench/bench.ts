@@ -6,7 +6,9 @@
  * Cases (issue 5): P1 failure verdict, P2 time to restored, P3 success detection, P4 API requests counted at the
  * server (audit log), P5 start-up and size, P6 50 Deployments in one step, P7 build with registry cache; P8 (in
  * bench/verdicts.ts) the harder verdicts (unschedulable, quota-refused surge pod, a late crash under the bake), a slow
- * healthy rollout and a namespace crowded with 2,000 other pods; P9 (in bench/cancel.ts) the runner's cancel.
+ * healthy rollout and a namespace crowded with 2,000 other pods; P9 (in bench/cancel.ts) the runner's cancel; P10 (in
+ * bench/statefulset.ts) a crash-looping StatefulSet release; P11 (in bench/manifests.ts) a first deploy of the
+ * example's manifests into a fresh namespace.
  *
  * `main` runs the groups, then makes one row per case; each case's row is made by a function named for what it
  * measures.
@@ -47,15 +49,18 @@ import {
 } from './lib.js';
 import { serviceAccountKubeconfig } from '../__tests__/e2e/harness.js';
 import { benchCancel } from './cancel.js';
+import { CHECKED, benchManifests } from './manifests.js';
 import { benchStatefulSet } from './statefulset.js';
 import { benchVerdicts } from './verdicts.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /**
- * BENCH_CASES=P3,P7 runs only those groups (P1 covers P1/P1b/P2, P3 covers P3/P5/P6b's baseline, P8 covers P8-P8i);
- * default all.
+ * BENCH_CASES=P3,P7 runs only those groups (P1 covers P1/P1b/P2, P3 covers P3/P5/P6b's baseline, P8 covers P8-P8i,
+ * P11 covers P11-P11d); default all.
  */
-const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9,P10').split(',').map((c) => c.trim().toUpperCase());
+const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9,P10,P11')
+  .split(',')
+  .map((c) => c.trim().toUpperCase());
 const want = (id: string): boolean => CASES.includes(id);
 /** P3/P5's runs: BENCH_RUNS, but at least 5. */
 const P3_RUNS = Math.max(RUNS, 5);
@@ -92,6 +97,7 @@ async function main(): Promise<void> {
   const statefulSet = want('P10')
     ? await benchStatefulSet({ runs: RUNS, repo: REPO, ns: NAMESPACE, deployerKubeconfig, kubectlTimeoutS: 60 })
     : [];
+  const manifests = want('P11') ? await benchManifests({ runs: RUNS }) : [];
 
   const results: Result[] = [
     ...(crash.length
@@ -109,6 +115,7 @@ async function main(): Promise<void> {
     ...verdicts.rows,
     ...cancel,
     ...statefulSet,
+    ...manifests,
   ];
   const kept = writeLatest(results);
   printReport(results, kept, verdicts.seconds);
@@ -733,6 +740,14 @@ const NOTES: Record<string, string[]> = {
     "    P8d: kubectl started the instant kube-ship's patch returned; P8e counts each tool's ServiceAccount in the audit log.",
     '    P8f-i: bake 0s; bytes counted by a TCP relay on 127.0.0.1 in front of the API server (TLS passes through, so they',
     '    include TLS overhead); peak RSS from /usr/bin/time.',
+  ],
+  P11: [
+    "P11 (bench/manifests.ts): each run a fresh empty namespace per side, both with the stack's admin kubeconfig; kube-ship builds",
+    '    and pushes a new variant of examples/web, then kubectl applies a copy of the same files with that digest reference.',
+    `    What kube-ship checked: ${CHECKED.ours}.`,
+    `    What kubectl checked: ${CHECKED.kubectl}.`,
+    '    P11b: the step minus its Build and push group (node start-up, preflight and dry run, digest, apply, rollout, report).',
+    '    P11c/P11d: from the line opening its Apply group (after preflight, build+push and the digest) to its exit / its Verdict line.',
   ],
 };
 
