@@ -18,7 +18,8 @@ import { fenced } from './log-text.js';
 import { registerSecretInputs, Secrets } from './secrets.js';
 import { objectRecordsFile, saveRecords, writeObjectRecords } from './records-file.js';
 import { readManifestFiles } from './manifest-files.js';
-import { objectKey, secretValues, withImage, workloadKindOf, type ManifestObject } from './manifests.js';
+import { workloadItem } from './apply.js';
+import { objectKey, secretValues, withImage, type ManifestObject } from './manifests.js';
 import type { ObjectRecord } from './object-record.js';
 import { renderReport, SUMMARY_LIMIT } from './markdown.js';
 import { changeCause } from './patch.js';
@@ -121,21 +122,17 @@ async function checkManifests(
 
 /** A workload both listed as a target and in the manifests would be changed twice: refused before the build. */
 function refuseTwice(targets: Target[], objects: ManifestObject[]): void {
-  for (const { object } of objects) {
-    const kind = workloadKindOf(object);
-    const key = kind && targetKey({ kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name });
-    const target = key ? targets.find((t) => targetKey(t) === key) : undefined;
-    if (target) {
-      throw new InputError(target.input, `${key} is also in the manifests; list it in one place only.`);
-    }
+  for (const { key } of manifestWorkloads(objects)) {
+    const target = targets.find((t) => targetKey(t) === key);
+    if (target) throw new InputError(target.input, `${key} is also in the manifests; list it in one place only.`);
   }
 }
 
-/** The workloads among the manifests' objects. */
-function manifestWorkloadRefs(objects: ManifestObject[]): WorkloadRef[] {
+/** The workloads among the manifests' objects (as the engine watches them: `workloadItem`). */
+function manifestWorkloads(objects: ManifestObject[]): (WorkloadRef & { key: string })[] {
   return objects.flatMap(({ object }) => {
-    const kind = workloadKindOf(object);
-    return kind ? [{ kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name }] : [];
+    const item = workloadItem(object);
+    return item ? [{ kind: item.kind, namespace: item.namespace, name: item.name, key: item.key }] : [];
   });
 }
 
@@ -323,10 +320,10 @@ export async function run(): Promise<void> {
       // The plan is of the pull request's head commit (GITHUB_SHA is the merge commit on pull_request events).
       Object.assign(report, { result: 'preview', plan, sha: headSha(env) ?? report.sha });
       if (wouldFail(plan)) report.failureReason = 'the cluster would refuse this deploy (see the plan)';
-      const routes = await gatherRoutes(
-        kube,
-        [...targets, ...manifestWorkloadRefs(manifests?.objects ?? [])].map((t) => ({ ...t, key: targetKey(t) })),
-      );
+      const routes = await gatherRoutes(kube, [
+        ...targets.map((t) => ({ ...t, key: targetKey(t) })),
+        ...manifestWorkloads(manifests?.objects ?? []),
+      ]);
       report.targets = [...routes].map(([key, r]) => ({ ...previewTarget(key), routes: r }));
       return;
     }
@@ -368,9 +365,10 @@ export async function run(): Promise<void> {
     });
     if (!cancel.signal.aborted) {
       // Routes to what runs now: a workload the rollback deleted has none.
-      const running = [...targets, ...manifestWorkloadRefs(manifests?.objects ?? [])]
-        .map((t) => ({ ...t, key: targetKey(t) }))
-        .filter((t) => result.targets.some((r) => r.key === t.key && r.restoreNote !== DELETED_NOTE));
+      const running = [
+        ...targets.map((t) => ({ ...t, key: targetKey(t) })),
+        ...manifestWorkloads(manifests?.objects ?? []),
+      ].filter((t) => result.targets.some((r) => r.key === t.key && r.restoreNote !== DELETED_NOTE));
       const routes = await gatherRoutes(kube, running);
       for (const target of report.targets) target.routes = routes.get(target.key);
     }

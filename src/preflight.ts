@@ -99,8 +99,8 @@ async function discover(kube: Kube, objects: ManifestObject[]) {
 /**
  * Checks manifests before any build: the files parse, every kind is served, the image is used, every object passes
  * a server-side dry run of the very apply (schema, admission, quota, RBAC, field conflicts), every workload can be
- * watched, and the identity may undo what it applies. Returns the objects in apply order, namespaces given, and
- * the containers the image goes to. All problems at once, each naming its file and document.
+ * watched, and the identity may undo what it applies. Returns the objects in apply order, namespaces given (the
+ * image is given to them at deploy time, once the digest is known). All problems at once, each naming its file and document.
  */
 export async function preflightManifests(kube: Kube, request: ManifestPreflight) {
   const parsed = parseManifests(request.files);
@@ -112,7 +112,7 @@ export async function preflightManifests(kube: Kube, request: ManifestPreflight)
   }
   if (problems.length > 0) throw new PreflightError(`Preflight failed:\n- ${problems.join('\n- ')}`);
   const placed = applyOrder(placeObjects(parsed, (m) => (kindOf(m) as KindInfo).namespaced, request.defaultNamespace));
-  const { objects, uses } = withImage(placed, request.image, request.dryRunReference);
+  const { objects } = withImage(placed, request.image, request.dryRunReference);
   await Promise.all(
     objects.map(async (m) => {
       try {
@@ -152,5 +152,5 @@ export async function preflightManifests(kube: Kube, request: ManifestPreflight)
     }
   }
   if (problems.length > 0) throw new PreflightError(`Preflight failed:\n- ${problems.sort().join('\n- ')}`);
-  return { objects: placed, uses };
+  return { objects: placed };
 }
