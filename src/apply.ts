@@ -52,7 +52,12 @@ export async function applyAll(
       );
       const outcome = appliedOutcome(before, after);
       records.push({ key, source: sourceOf(m), ref: refOf(m.object), before, applied: m.object, after });
-      reports.push({ key, source: sourceOf(m), outcome });
+      reports.push({
+        key,
+        source: sourceOf(m),
+        outcome,
+        resourceVersionBefore: before?.metadata.resourceVersion ?? '',
+      });
       options.onApplied?.(records);
       log.info(`${key}: ${outcome}`);
     } catch (error) {
@@ -214,6 +219,7 @@ export function manifestWorkloads(
       imageAfter: containers.length > 0 ? reference : '',
       revisionBefore: revision,
       revisionAfter: revision,
+      resourceVersionBefore: record.before?.metadata.resourceVersion ?? '',
       replicas: wantedPods(item.kind, after),
       outcome: changed ? 'interrupted' : 'no-op',
       message: changed

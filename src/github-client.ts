@@ -102,6 +102,15 @@ export function createGitHub(options: GitHubOptions): GitHub {
       );
       return comment(data);
     },
+    async mergedPullRequestsOf(sha) {
+      const { data } = await call(`list the pull requests of commit ${sha.slice(0, 7)}`, () =>
+        octokit.rest.repos.listPullRequestsAssociatedWithCommit({ owner, repo, commit_sha: sha, per_page: 100 }),
+      );
+      return data
+        .filter((pull) => pull.merged_at && pull.merge_commit_sha === sha)
+        .sort((a, b) => Date.parse(b.merged_at ?? '') - Date.parse(a.merged_at ?? ''))
+        .map((pull) => pull.number);
+    },
     async createDeployment(request) {
       const response = await call(`create a deployment for ${request.environment}`, () =>
         octokit.rest.repos.createDeployment({

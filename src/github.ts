@@ -47,6 +47,8 @@ export interface GitHub {
   listComments(issue: number): AsyncIterable<IssueComment[]>;
   createComment(issue: number, body: string): Promise<IssueComment>;
   updateComment(id: number, body: string): Promise<IssueComment>;
+  /** The pull requests whose merge made this commit (the merge, squash or last rebased commit), newest first. */
+  mergedPullRequestsOf(sha: string): Promise<number[]>;
   /** The new deployment's id; `undefined` when GitHub answers 202 and creates none. */
   createDeployment(request: DeploymentRequest): Promise<{ id: number | undefined; message: string }>;
   createDeploymentStatus(deployment: number, status: DeploymentStatus): Promise<void>;

@@ -31,6 +31,7 @@ import type { Log } from './log.js';
 import { createPublisher, type Publisher } from './publish.js';
 import { preflight, preflightManifests } from './preflight.js';
 import { planDeploy, wouldFail, type Plan } from './preview.js';
+import { changedSince, sincePreview } from './since-preview.js';
 import { DELETED_NOTE, deploy } from './rollout.js';
 import { STATE } from './state.js';
 import { gatherRoutes } from './routes.js';
@@ -440,14 +441,32 @@ function evidenceLines(e: Evidence): string[] {
   return lines;
 }
 
+/** A deploy that follows a preview: says per target and object whether the cluster changed it since (the report too). */
+async function compareWithPreview(report: Report, publisher: Publisher): Promise<void> {
+  const deployed = report.targets.length > 0 || report.objects.length > 0;
+  if (report.result === 'preview' || report.result === 'error' || !deployed) return;
+  const stamp = await publisher.findPreview();
+  if (stamp === undefined) return;
+  report.sincePreview = sincePreview(stamp, report.targets, report.objects);
+  const items = [...report.sincePreview.targets, ...report.sincePreview.objects];
+  const changed = items.filter(changedSince);
+  for (const i of changed) {
+    core.warning(
+      `${i.key} changed in the cluster since the preview of ${stamp.sha.slice(0, 7)} (resourceVersion ${i.atPreview || '(none)'} then, ${i.atDeploy || '(none)'} before this deploy): the plan reviewed did not hold for it`,
+    );
+  }
+  if (changed.length === 0) core.info(`Since the preview of ${stamp.sha.slice(0, 7)}: nothing it planned for changed`);
+}
+
 /** Outputs, evidence in the log, the summary and the PR comment; then the verdict. */
 async function finishReport(
   report: Report,
   metadata: Record<string, unknown> | undefined,
   publisher: Publisher | undefined,
 ): Promise<void> {
-  for (const [name, value] of Object.entries(outputsOf(report, metadata))) core.setOutput(name, value);
   await core.group('Report', async () => {
+    if (publisher) await compareWithPreview(report, publisher);
+    for (const [name, value] of Object.entries(outputsOf(report, metadata))) core.setOutput(name, value);
     for (const line of fenced(report.evidence.flatMap(evidenceLines))) core.info(line);
     try {
       await core.summary.addRaw(renderReport(report, { limit: SUMMARY_LIMIT, logLines: 50 }), true).write();

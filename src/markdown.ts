@@ -9,6 +9,7 @@ import { formatReference, splitReference } from './image-ref.js';
 import { stripControls } from './log-text.js';
 import type { Report } from './report.js';
 import type { ObjectReport, TargetReport } from './report.js';
+import { changedSince, stampLine, stampOf, type SinceItem } from './since-preview.js';
 
 /** Limits, in UTF-8 bytes: the job summary takes up to 1 MiB, a PR comment up to 65,536 characters. */
 export const SUMMARY_LIMIT = 512 * 1024;
@@ -208,6 +209,8 @@ export interface RenderOptions {
 function headOf(report: Report, marker: string | undefined): string[] {
   const head: string[] = [];
   if (marker) head.push(marker);
+  // A preview's comment carries its stamp, for the deploy after the merge to compare with (since-preview.ts).
+  if (marker && report.plan) head.push(stampLine(stampOf(report.plan, report.sha)));
   head.push(`### ${headline(report)}`, '');
   const image = report.reference || report.image;
   const facts = image ? [code(shortReference(image))] : [];
@@ -290,6 +293,42 @@ function planOf(report: Report): string[] {
       out.push('', '</details>', '');
     }
   }
+  return out;
+}
+
+const SINCE = {
+  changed: '⚠️&nbsp;changed since the preview',
+  unchanged: '✅&nbsp;as previewed',
+  new: '➕&nbsp;not in the preview',
+};
+
+/**
+ * A deploy that follows a preview: whether the cluster changed each target and object between the two. Anything
+ * changed is called out first: the plan the reviewers approved did not hold for it.
+ */
+function sinceOf(report: Report): string[] {
+  const since = report.sincePreview;
+  if (since === undefined) return [];
+  const items = [...since.targets, ...since.objects];
+  const changed = items.filter(changedSince);
+  const of = `the preview of commit ${code(since.sha.slice(0, 7))}`;
+  const out =
+    changed.length > 0
+      ? [
+          '> [!WARNING]',
+          `> **Changed in the cluster since ${of}:** ${changed.map((i) => code(i.key)).join(', ')}. The plan reviewed did not hold for ${changed.length === 1 ? 'it' : 'them'}.`,
+          '',
+        ]
+      : [`**Since ${of}:** nothing it planned for was changed in the cluster before this deploy.`, ''];
+  const version = (v: string | undefined): string => (v === undefined ? '' : v === '' ? '(none)' : code(v));
+  const state = (i: SinceItem): string =>
+    i.atPreview === undefined ? SINCE.new : changedSince(i) ? SINCE.changed : SINCE.unchanged;
+  out.push(
+    '| Target or object | resourceVersion at the preview | before this deploy | Since the preview |',
+    '|---|---|---|---|',
+    ...items.map((i) => `| ${code(i.key)} | ${version(i.atPreview)} | ${version(i.atDeploy)} | ${state(i)} |`),
+    '',
+  );
   return out;
 }
 
@@ -394,7 +433,13 @@ export function renderReport(report: Report, options: RenderOptions): string {
     const note = `*Plan cut to stay within GitHub's size limit; the job log and the plan output have it all.*`;
     return bytes(body) <= options.limit ? body : cutToBytes(body, options.limit, note);
   }
-  const tail = [...objectsOf(report), ...restoredOf(report), ...reachableOf(report), ...buildOf(report)].join('\n');
+  const tail = [
+    ...sinceOf(report),
+    ...objectsOf(report),
+    ...restoredOf(report),
+    ...reachableOf(report),
+    ...buildOf(report),
+  ].join('\n');
   const rows = report.targets.map((t) => targetRow(t, report.image));
   const tableHead =
     '| Target | Image before → after | Revision | Replicas | Result | Time |\n|---|---|---|---|---|---|\n';

@@ -4,11 +4,19 @@
  * job summary already written, so a read-only token (fork PRs, Dependabot) or a GitHub outage must not change it.
  */
 import { messageOf } from './errors.js';
-import { GitHubError, PULL_REQUEST_EVENTS, type Connection, type DeploymentStatus, type GitHub } from './github.js';
+import {
+  GitHubError,
+  PULL_REQUEST_EVENTS,
+  type Connection,
+  type DeploymentStatus,
+  type GitHub,
+  type IssueComment,
+} from './github.js';
 import type { Inputs } from './inputs.js';
 import type { Log } from './log.js';
 import { COMMENT_LIMIT, renderReport, shortReference } from './markdown.js';
 import type { Report } from './report.js';
+import { readStamp, type PreviewStamp } from './since-preview.js';
 
 /** Log lines per failing pod in the comment (the summary shows more). */
 export const COMMENT_LOG_LINES = 20;
@@ -69,12 +77,19 @@ export async function upsertComment(
   marker: string,
   body: string,
 ): Promise<{ created: boolean; url: string }> {
+  const found = await ownComment(github, issue, marker);
+  if (found) return { created: false, url: (await github.updateComment(found.id, body)).url };
+  return { created: true, url: (await github.createComment(issue, body)).url };
+}
+
+/** The comment with this marker that the token's own identity wrote, if there is one. */
+async function ownComment(github: GitHub, issue: number, marker: string): Promise<IssueComment | undefined> {
   const self = await github.whoAmI();
   for await (const page of github.listComments(issue)) {
     const found = page.find((c) => c.author === self && c.body.startsWith(marker));
-    if (found) return { created: false, url: (await github.updateComment(found.id, body)).url };
+    if (found) return found;
   }
-  return { created: true, url: (await github.createComment(issue, body)).url };
+  return undefined;
 }
 
 /** The inputs publishing reads, by their action.yml names. */
@@ -107,6 +122,12 @@ export interface Publisher {
    * of the deployment `startDeployment` created.
    */
   publish(report: Report): Promise<void>;
+  /**
+   * The stamp of the preview this deploy follows: the environment's sticky comment on the pull request of the
+   * event or `pr-number`, or else on the pull request whose merge made this commit. `undefined` when there is none
+   * (or `comment: never`). A deploy after the merge then also updates that comment with its own report.
+   */
+  findPreview(): Promise<PreviewStamp | undefined>;
 }
 
 /** The warning for a refused GitHub call: a read-only token gets the permissions that fix it. */
@@ -130,6 +151,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
   let connection: Promise<Connection | undefined> | undefined;
   let deployment: { github: GitHub; id: number } | undefined;
   let warned = false;
+  /** The pull request whose merge this deploy follows, where its preview comment was found. */
+  let merged: number | undefined;
 
   const connectOnce = async (): Promise<Connection | undefined> => {
     try {
@@ -192,14 +215,19 @@ export function createPublisher(options: PublisherOptions): Publisher {
   async function comment(report: Report): Promise<void> {
     if (inputs.comment === 'never') return;
     const noPullRequest = `the event is ${event || 'unknown'} and pr-number is not set`;
-    if (inputs.comment === 'auto' && inputs['pr-number'] === undefined && !PULL_REQUEST_EVENTS.has(event)) {
+    if (
+      inputs.comment === 'auto' &&
+      inputs['pr-number'] === undefined &&
+      !PULL_REQUEST_EVENTS.has(event) &&
+      merged === undefined
+    ) {
       // Nothing to comment on (a push, say), so no connection is needed, and Octokit is never loaded.
       log.debug(`No PR comment: ${noPullRequest}.`);
       return;
     }
     const opened = await open();
     if (!opened) return;
-    const issue = inputs['pr-number'] ?? opened.context.pullRequest;
+    const issue = inputs['pr-number'] ?? opened.context.pullRequest ?? merged;
     if (issue === undefined) {
       if (inputs.comment === 'always') {
         log.warning(`comment is "always" but there is no pull request to comment on: ${noPullRequest}.`);
@@ -235,8 +263,40 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   }
 
+  async function findPreview(): Promise<PreviewStamp | undefined> {
+    if (inputs.comment === 'never') return undefined;
+    const opened = await open();
+    if (!opened) return undefined;
+    const { github, context } = opened;
+    const marker = commentMarker(inputs.environment);
+    let issue = inputs['pr-number'] ?? context.pullRequest;
+    try {
+      const fromMerge = issue === undefined;
+      if (fromMerge) issue = (await github.mergedPullRequestsOf(context.sha))[0];
+      if (issue === undefined) {
+        log.debug(`No preview to compare with: no pull request was merged as ${context.sha.slice(0, 7)}.`);
+        return undefined;
+      }
+      const found = await ownComment(github, issue, marker);
+      const stamp = found && readStamp(found.body);
+      if (stamp === undefined) {
+        log.debug(
+          `No preview to compare with: pull request #${issue} has no preview comment for ${inputs.environment}.`,
+        );
+        return undefined;
+      }
+      if (fromMerge) merged = issue;
+      log.info(`Preview of commit ${stamp.sha.slice(0, 7)} found on pull request #${issue}`);
+      return stamp;
+    } catch (error) {
+      warn(`look for the preview of this deploy`, error);
+      return undefined;
+    }
+  }
+
   return {
     startDeployment,
+    findPreview,
     async publish(report) {
       await comment(report);
       await finishDeployment(report);

@@ -4,6 +4,7 @@
 import type { Evidence } from './evidence.js';
 import type { ObjectOutcome } from './object-record.js';
 import type { Plan } from './preview.js';
+import { changedSince, type SincePreview } from './since-preview.js';
 import type { TargetRoutes } from './routes.js';
 import type { WorkloadKind } from './workload.js';
 
@@ -20,6 +21,8 @@ export interface TargetReport {
   imageAfter: string;
   revisionBefore: string;
   revisionAfter: string;
+  /** Its resourceVersion just before the deploy changed it (what a preview's stamp is compared with). */
+  resourceVersionBefore?: string;
   replicas: number;
   outcome: TargetOutcome;
   message: string;
@@ -42,6 +45,8 @@ export interface ObjectReport {
   /** `file document N`. */
   source: string;
   outcome: ObjectOutcome;
+  /** Its resourceVersion just before the apply; empty when it did not exist. */
+  resourceVersionBefore?: string;
   /** Why it was not restored, or whose later change was kept. */
   note?: string;
 }
@@ -75,6 +80,8 @@ export interface Report {
   targets: TargetReport[];
   /** With `preview: true`: what the deploy would do, as the cluster answered its dry runs. */
   plan?: Plan;
+  /** A deploy that follows a preview: what changed in the cluster since that preview. */
+  sincePreview?: SincePreview;
   /** The objects of the manifests, in apply order. */
   objects: ObjectReport[];
   evidence: Evidence[];
@@ -109,6 +116,14 @@ export function outputsOf(report: Report, metadata: Record<string, unknown> | un
     'previous-images': JSON.stringify(previous),
     revisions: JSON.stringify(revisions),
     plan: report.plan ? JSON.stringify({ sha: report.sha, ...report.plan }) : '',
+    'since-preview': report.sincePreview
+      ? JSON.stringify({
+          sha: report.sincePreview.sha,
+          changed: [...report.sincePreview.targets, ...report.sincePreview.objects]
+            .filter(changedSince)
+            .map((i) => i.key),
+        })
+      : '',
     objects: JSON.stringify(Object.fromEntries(report.objects.map((o) => [o.key, o.outcome]))),
     duration: String(report.durationSeconds),
   };

@@ -115,6 +115,7 @@ function reportOf(record: TargetRecord, reference: string, patched: boolean): Ta
     imageAfter: reference,
     revisionBefore: record.revision,
     revisionAfter: record.revision,
+    resourceVersionBefore: record.resourceVersion,
     replicas: record.replicas,
     outcome: patched ? 'interrupted' : 'no-op',
     message: patched ? 'patched, not judged yet' : 'already running this digest',

@@ -17,6 +17,8 @@ export interface TargetRecord {
   name: string;
   /** The workload's identity: another uid means it was deleted and created again. */
   uid: string;
+  /** Its resourceVersion when read for this record: what a preview's stamp is compared with. */
+  resourceVersion: string;
   /** Its label selector (labelSelector syntax): what its ReplicaSets and pods are watched by. */
   selector: string;
   containers: ChosenContainer[];
@@ -72,6 +74,7 @@ export function recordOf(target: Target, workload: Workload, image: string): Tar
     namespace: target.namespace,
     name: target.name,
     uid: workload.metadata?.uid ?? '',
+    resourceVersion: workload.metadata?.resourceVersion ?? '',
     selector: selectorString(workload.spec?.selector),
     containers: chooseContainers(
       target,

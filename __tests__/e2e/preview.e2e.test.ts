@@ -8,17 +8,28 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeGitHub, type FakeGitHub } from '../fake-github/server.js';
 import { NAMESPACE, REGISTRY, ROOT, appInputs, createDeployment, kubectl, kubectlJson, runAction } from './harness.js';
+import { STEP_SHA } from './step-env.js';
 
 const PR = 12;
 const HEAD_SHA = 'feedface00000000000000000000000000000012';
 let fake: FakeGitHub;
 let eventPath: string;
 
-function preview(inputs: Record<string, string>) {
+function preview(inputs: Record<string, string>, event = eventPath) {
   return runAction(
     { environment: 'staging', comment: 'auto', 'github-token': 'ghs_e2e', preview: 'true', ...inputs },
-    { env: { GITHUB_API_URL: fake.url, GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: eventPath } },
+    { env: { GITHUB_API_URL: fake.url, GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: event } },
   );
+}
+
+/** A pull_request event's payload for this pull request and head commit. */
+function pullRequestEvent(pr: number, head: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'kube-ship-event-')), 'event.json');
+  writeFileSync(
+    path,
+    JSON.stringify({ action: 'synchronize', number: pr, pull_request: { number: pr, head: { sha: head } } }),
+  );
+  return path;
 }
 
 const versionOf = (kind: string, name: string, ns = NAMESPACE) =>
@@ -27,12 +38,7 @@ const versionOf = (kind: string, name: string, ns = NAMESPACE) =>
 describe('preview', () => {
   beforeAll(async () => {
     fake = await startFakeGitHub();
-    const dir = mkdtempSync(join(tmpdir(), 'kube-ship-event-'));
-    eventPath = join(dir, 'event.json');
-    writeFileSync(
-      eventPath,
-      JSON.stringify({ action: 'synchronize', number: PR, pull_request: { number: PR, head: { sha: HEAD_SHA } } }),
-    );
+    eventPath = pullRequestEvent(PR, HEAD_SHA);
   });
   afterAll(async () => {
     await fake?.stop();
@@ -180,5 +186,91 @@ describe('preview', () => {
       ),
     ).toEqual(versions);
     expect(kubectl(['get', 'service', 'web', '-n', ns, '--ignore-not-found', '-o', 'name']).trim()).toBe('');
+  });
+
+  it("says the deploy would fail, with the API server's message, when the real quota admission refuses an apply", async () => {
+    const ns = 'kube-ship-m-preview-quota';
+    kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
+    kubectl(['create', 'namespace', ns]);
+    const dir = mkdtempSync(join(ROOT, '.stack', 'preview-quota-'));
+    const example = join(ROOT, 'examples/web/k8s');
+    for (const file of ['configmap.yaml', 'deployment.yaml', 'service.yaml']) {
+      writeFileSync(join(dir, file), readFileSync(join(example, file), 'utf8'));
+    }
+    const inputs = {
+      ...appInputs('web', 'pvq1', 'preview-quota'),
+      image: `${REGISTRY}/demo/web`,
+      deployments: '',
+      namespace: ns,
+      manifests: relative(ROOT, dir),
+    };
+    const deployed = await runAction({ ...inputs, bake: '0s' });
+    expect(deployed.exitCode, deployed.log).toBe(0);
+    // The namespace may have no load balancers; the change under review asks for one.
+    kubectl(['create', 'quota', 'no-load-balancers', '-n', ns, '--hard=services.loadbalancers=0']);
+    const quotaReady = () =>
+      kubectlJson<{ status?: { hard?: Record<string, string> } }>([
+        'get',
+        'resourcequota',
+        'no-load-balancers',
+        '-n',
+        ns,
+      ]).status?.hard !== undefined;
+    for (let i = 0; i < 20 && !quotaReady(); i += 1) await new Promise((resolve) => setTimeout(resolve, 500));
+    writeFileSync(
+      join(dir, 'service.yaml'),
+      readFileSync(join(example, 'service.yaml'), 'utf8').replace('spec:\n', 'spec:\n  type: LoadBalancer\n'),
+    );
+    const service = versionOf('service', 'web', ns);
+    const run = await preview({ ...inputs, tags: 'pvq2' });
+    expect(run.exitCode, run.log).toBe(1);
+    expect(run.outputs.result).toBe('preview');
+    expect(run.log).toContain('would fail');
+    expect(run.log).toMatch(/exceeded quota: no-load-balancers/);
+    expect(run.summary).toContain('1 would fail');
+    expect(run.summary).toMatch(/exceeded quota: no-load-balancers/);
+    expect(fake.commentsOn(PR).at(-1)!.body).toMatch(/exceeded quota: no-load-balancers/);
+    expect(versionOf('service', 'web', ns)).toEqual(service);
+    expect(kubectl(['get', 'service', 'web', '-n', ns, '-o', 'jsonpath={.spec.type}'])).toBe('ClusterIP');
+  });
+
+  it('the deploy after the merge says which targets the cluster changed since the preview, on the same comment', async () => {
+    const merged = 14;
+    const head = 'feedface00000000000000000000000000000014';
+    createDeployment('pv-kept', `${REGISTRY}/e2e/pv-kept:initial`);
+    createDeployment('pv-moved', `${REGISTRY}/e2e/pv-kept:initial`);
+    const inputs = appInputs('pv-kept', 'merged', 'preview-merged', {
+      deployments: `${NAMESPACE}/pv-kept\n${NAMESPACE}/pv-moved`,
+    });
+    const planned = await preview(inputs, pullRequestEvent(merged, head));
+    expect(planned.exitCode, planned.log).toBe(0);
+    // After the review, someone else changes one of the two in the cluster.
+    kubectl(['annotate', 'deployment', 'pv-moved', '-n', NAMESPACE, 'example.com/changed-by=someone-else']);
+    const moved = versionOf('deployment', 'pv-moved');
+    const kept = versionOf('deployment', 'pv-kept');
+    // The merge: the push of its commit (the run's GITHUB_SHA) deploys; GitHub knows which pull request made it.
+    fake.merge(merged, STEP_SHA);
+    const run = await runAction(
+      { ...inputs, environment: 'staging', comment: 'auto', 'github-token': 'ghs_e2e' },
+      { env: { GITHUB_API_URL: fake.url } },
+    );
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('success');
+    expect(JSON.parse(run.outputs['since-preview'] ?? '{}')).toEqual({ sha: head, changed: [`${NAMESPACE}/pv-moved`] });
+    expect(run.log).toContain(`::warning::${NAMESPACE}/pv-moved changed in the cluster since the preview of feedfac`);
+    expect(run.summary).toContain('Changed in the cluster since the preview of commit <code>feedfac</code>');
+    expect(run.summary).toMatch(
+      new RegExp(
+        `\\| <code>${NAMESPACE}/pv-moved</code> \\| <code>\\d+</code> \\| <code>${moved.resourceVersion}</code> \\| ⚠️&nbsp;changed since the preview \\|`,
+      ),
+    );
+    expect(run.summary).toContain(
+      `| <code>${NAMESPACE}/pv-kept</code> | <code>${kept.resourceVersion}</code> | <code>${kept.resourceVersion}</code> | ✅&nbsp;as previewed |`,
+    );
+    // The preview's comment on the merged pull request became the deploy's report.
+    const comments = fake.commentsOn(merged);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.body).not.toContain('Preview of the deploy');
+    expect(comments[0]!.body).toContain('⚠️&nbsp;changed since the preview');
   });
 });

@@ -5,6 +5,9 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
+/** The commit every step runs at (GITHUB_SHA), unless a test gives another. */
+export const STEP_SHA = '0123456789abcdef0123456789abcdef01234567';
+
 export interface StepEnvironment {
   env: Record<string, string>;
   files: { GITHUB_OUTPUT: string; GITHUB_STEP_SUMMARY: string; GITHUB_STATE: string };
@@ -32,7 +35,7 @@ export function stepEnvironment(
   const childEnv: Record<string, string> = {
     ...base,
     GITHUB_ACTIONS: 'true',
-    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+    GITHUB_SHA: STEP_SHA,
     GITHUB_REPOSITORY: 'acme/web',
     GITHUB_SERVER_URL: 'https://github.com',
     GITHUB_RUN_ID: '42',

@@ -85,6 +85,8 @@ export interface FakeGitHub {
   addComment(issue: number, body: string, login?: string): FakeComment;
   /** The bodies of an issue's comments, oldest first. */
   commentsOn(issue: number): FakeComment[];
+  /** Merges a pull request as this commit: `GET /repos/o/r/commits/SHA/pulls` lists it, merged. */
+  merge(issue: number, sha: string): void;
   reset(): void;
   stop(): Promise<void>;
 }
@@ -133,6 +135,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
   const faults: Fault[] = [];
   let readOnly = false;
   let tokenLogin: string | undefined;
+  const merges = new Map<string, number>();
   const fake: FakeGitHub = {
     url: '',
     requests: [],
@@ -162,7 +165,11 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       return comment;
     },
     commentsOn: (issue) => fake.comments.filter((c) => c.issue === issue),
+    merge: (issue, sha) => {
+      merges.set(sha, issue);
+    },
     reset: () => {
+      merges.clear();
       fake.requests.length = 0;
       fake.comments.length = 0;
       fake.deployments.length = 0;
@@ -226,6 +233,17 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
         });
       }
       return send(response, 200, { login: tokenLogin, id: 1, type: 'User' });
+    }
+
+    if ((m = /^\/repos\/[^/]+\/[^/]+\/commits\/([0-9a-f]+)\/pulls$/.exec(url.pathname)) && method === 'GET') {
+      const sha = m[1]!;
+      const issue = merges.get(sha);
+      // As GitHub lists them: the merged pull request with its merge commit (and nothing for a commit of none).
+      const pulls =
+        issue === undefined
+          ? []
+          : [{ number: issue, state: 'closed', merged_at: '2026-12-01T12:00:00Z', merge_commit_sha: sha }];
+      return send(response, 200, pulls);
     }
 
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/.exec(url.pathname))) {

@@ -501,3 +501,43 @@ describe('Octokit loads only when something is published', () => {
     expect(staticImports(join(src, 'github-client.ts'))).toContain('@actions/github');
   });
 });
+
+describe('the preview a deploy follows', () => {
+  const stampBody = (sha: string) =>
+    `${commentMarker('staging')}\n<!-- kube-ship:preview ${Buffer.from(
+      JSON.stringify({ sha, targets: { 'web/frontend': '100' }, objects: {} }),
+    ).toString('base64url')} -->\n### 🔍 Preview`;
+
+  it('is found on the pull request merged as this commit, whose comment the deploy then updates', async () => {
+    fake.addComment(9, stampBody('feedface09'), 'github-actions[bot]');
+    fake.merge(9, HEAD_SHA);
+    const publishing = publisher({}, { event: 'push', pullRequest: undefined });
+    expect(await publishing.findPreview()).toEqual({
+      sha: 'feedface09',
+      targets: { 'web/frontend': '100' },
+      objects: {},
+    });
+    await publishing.publish(successReport());
+    const comments = fake.commentsOn(9);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.body).toContain('### ✅ Deployed to staging');
+    expect(log.warnings).toEqual([]);
+  });
+
+  it('is none when no pull request was merged as this commit: a push comments nowhere, and warns of nothing', async () => {
+    const publishing = publisher({}, { event: 'push', pullRequest: undefined });
+    expect(await publishing.findPreview()).toBeUndefined();
+    await publishing.publish(successReport());
+    expect(writes()).toEqual([]);
+    expect(log.warnings).toEqual([]);
+  });
+
+  it("is not read from someone else's comment that quotes the stamp, and never looked for with comment: never", async () => {
+    fake.addComment(9, stampBody('feedface09'), 'mallory');
+    fake.merge(9, HEAD_SHA);
+    expect(await publisher({}, { event: 'push', pullRequest: undefined }).findPreview()).toBeUndefined();
+    fake.requests.length = 0;
+    expect(await publisher({ comment: 'never' }, { event: 'push' }).findPreview()).toBeUndefined();
+    expect(fake.requests).toEqual([]);
+  });
+});

@@ -41,7 +41,8 @@ wait_for() {
   local name="$1" secs="$2" i; shift 2
   for ((i = 0; i < secs * 10; i++)); do
     if "$@" >/dev/null 2>&1; then return 0; fi
-    if [[ -s "$RUN/$name.pid" ]] && ! pid_of "$name" >/dev/null; then
+    # Asked twice: while nohup and setsid exec into CMD, its /proc cmdline can be unreadable for an instant.
+    if [[ -s "$RUN/$name.pid" ]] && ! pid_of "$name" >/dev/null && ! { sleep 0.5; pid_of "$name" >/dev/null; }; then
       tail -n 30 "$LOGS/$name.log" >&2 || true
       die "$name exited (log: $LOGS/$name.log)"
     fi

@@ -1,0 +1,93 @@
+/**
+ * The preview's promise, checked by the deploy that follows it. A preview's comment carries a stamp (hidden in the
+ * comment: the commit and every target's and object's live resourceVersion when the plan was made); the deploy
+ * after the merge finds that comment, reads the stamp and says, per target and object, whether the cluster changed
+ * it since. A plan that no longer holds is then never shipped unknowingly.
+ */
+import type { Plan } from './preview.js';
+
+export interface PreviewStamp {
+  /** The commit the plan was made for (the pull request's head). */
+  sha: string;
+  /** resourceVersion per target key when the plan was made. */
+  targets: Record<string, string>;
+  /** resourceVersion per object key (`Kind namespace/name`); empty for one that did not exist. */
+  objects: Record<string, string>;
+}
+
+export interface SinceItem {
+  key: string;
+  /** The resourceVersion the preview saw; undefined when the preview did not have this target or object. */
+  atPreview: string | undefined;
+  /** The resourceVersion the deploy read just before changing it; empty for an object that did not exist. */
+  atDeploy: string;
+}
+
+/** What the deploy found against the preview it follows. */
+export interface SincePreview {
+  sha: string;
+  targets: SinceItem[];
+  objects: SinceItem[];
+}
+
+const STAMP = /<!-- kube-ship:preview ([A-Za-z0-9_-]+) -->/;
+/** A stamp larger than this is not read: a comment is at most 65,536 characters anyway. */
+const STAMP_LIMIT = 60_000;
+
+export function stampOf(plan: Plan, sha: string): PreviewStamp {
+  return {
+    sha,
+    targets: Object.fromEntries(plan.targets.map((t) => [t.key, t.resourceVersion])),
+    objects: Object.fromEntries(plan.objects.map((o) => [o.key, o.resourceVersion])),
+  };
+}
+
+/** The stamp as a hidden comment line (base64url JSON: nothing in it can close the HTML comment). */
+export function stampLine(stamp: PreviewStamp): string {
+  return `<!-- kube-ship:preview ${Buffer.from(JSON.stringify(stamp)).toString('base64url')} -->`;
+}
+
+/** A resourceVersion as the API server writes them (opaque, but never more than this): what the log may show. */
+const VERSION = /^[0-9A-Za-z._-]{0,64}$/;
+
+const isVersionMap = (value: unknown): value is Record<string, string> =>
+  typeof value === 'object' &&
+  value !== null &&
+  !Array.isArray(value) &&
+  Object.values(value as Record<string, unknown>).every((v) => typeof v === 'string' && VERSION.test(v));
+
+/** The stamp of a preview comment's body, or undefined when it has none (or one that is not a stamp). */
+export function readStamp(body: string): PreviewStamp | undefined {
+  const found = STAMP.exec(body);
+  if (!found || found[1]!.length > STAMP_LIMIT) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(found[1]!, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const { sha, targets, objects } = (parsed ?? {}) as Record<string, unknown>;
+  if (typeof sha !== 'string' || !/^[0-9a-f]{0,64}$/i.test(sha)) return undefined;
+  if (!isVersionMap(targets) || !isVersionMap(objects)) return undefined;
+  return { sha, targets, objects };
+}
+
+/** Compares what the deploy read before changing anything with what the preview saw. */
+export function sincePreview(
+  stamp: PreviewStamp,
+  targets: { key: string; resourceVersionBefore?: string }[],
+  objects: { key: string; resourceVersionBefore?: string }[],
+): SincePreview {
+  const items = (list: typeof targets, seen: Record<string, string>): SinceItem[] =>
+    list.map((t) => ({
+      key: t.key,
+      atPreview: Object.hasOwn(seen, t.key) ? seen[t.key] : undefined,
+      atDeploy: t.resourceVersionBefore ?? '',
+    }));
+  return { sha: stamp.sha, targets: items(targets, stamp.targets), objects: items(objects, stamp.objects) };
+}
+
+/** Whether the cluster changed this target or object between the preview and the deploy. */
+export function changedSince(item: SinceItem): boolean {
+  return item.atPreview !== undefined && item.atPreview !== item.atDeploy;
+}
