@@ -114,6 +114,7 @@ async function checkManifests(
     dryRunReference: formatReference({ repository: inputs.image, ...tag }),
     defaultNamespace,
     force: inputs['force-conflicts'],
+    refusalsInPlan: inputs.preview,
   });
   for (const value of secretValues(checked.objects)) secrets.add(value, { lines: true });
   const created = checked.objects.map((m) => objectKey(m.object));

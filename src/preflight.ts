@@ -75,6 +75,11 @@ export interface ManifestPreflight {
   dryRunReference: string;
   defaultNamespace: string;
   force: boolean;
+  /**
+   * A preview: a dry run the API server refuses is not a preflight error but part of the plan, which sends the same
+   * dry run with the real digest and reports it as "would fail".
+   */
+  refusalsInPlan: boolean;
 }
 
 /** The API group of an apiVersion (`apps/v1` -> `apps`, `v1` -> core). */
@@ -126,7 +131,7 @@ export async function preflightManifests(kube: Kube, request: ManifestPreflight)
           );
         if (problem) problems.push(`${sourceOf(m)}: ${problem}`);
       } catch (error) {
-        problems.push(`dry run of ${applyProblem(m, error)}`);
+        if (!request.refusalsInPlan) problems.push(`dry run of ${applyProblem(m, error)}`);
       }
     }),
   );

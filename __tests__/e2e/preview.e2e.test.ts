@@ -35,6 +35,30 @@ function pullRequestEvent(pr: number, head: string): string {
 const versionOf = (kind: string, name: string, ns = NAMESPACE) =>
   kubectlJson<{ metadata: { resourceVersion: string; generation?: number } }>(['get', kind, name, '-n', ns]).metadata;
 
+const EXAMPLE = join(ROOT, 'examples/web/k8s');
+const example = (file: string) => readFileSync(join(EXAMPLE, file), 'utf8');
+
+/**
+ * A fresh namespace and a folder of manifests (file name -> text) deployed there once; the inputs that deploy or
+ * preview them again (with `tags` set per run).
+ */
+async function deployedManifests(ns: string, files: Record<string, string>, tag: string) {
+  kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
+  kubectl(['create', 'namespace', ns]);
+  const dir = mkdtempSync(join(ROOT, '.stack', `${ns}-`));
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+  const inputs = {
+    ...appInputs('web', tag, ns),
+    image: `${REGISTRY}/demo/web`,
+    deployments: '',
+    namespace: ns,
+    manifests: relative(ROOT, dir),
+  };
+  const deployed = await runAction({ ...inputs, bake: '0s' });
+  expect(deployed.exitCode, deployed.log).toBe(0);
+  return { dir, inputs };
+}
+
 describe('preview', () => {
   beforeAll(async () => {
     fake = await startFakeGitHub();
@@ -133,31 +157,24 @@ describe('preview', () => {
 
   it('shows the objects of manifests that would be created and changed, Secret values never shown', async () => {
     const ns = 'kube-ship-m-preview';
-    kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
-    kubectl(['create', 'namespace', ns]);
-    const dir = mkdtempSync(join(ROOT, '.stack', 'preview-'));
     const secret = (value: string) =>
       `apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-secret\nstringData:\n  PASSWORD: ${value}\n`;
-    const example = join(ROOT, 'examples/web/k8s');
-    writeFileSync(join(dir, 'configmap.yaml'), readFileSync(join(example, 'configmap.yaml'), 'utf8'));
-    writeFileSync(join(dir, 'deployment.yaml'), readFileSync(join(example, 'deployment.yaml'), 'utf8'));
-    writeFileSync(join(dir, 'secret.yaml'), secret('first-s3cret-value'));
-    const inputs = {
-      ...appInputs('web', 'pvm1', 'preview-manifests'),
-      image: `${REGISTRY}/demo/web`,
-      deployments: '',
-      namespace: ns,
-      manifests: relative(ROOT, dir),
-    };
-    const deployed = await runAction({ ...inputs, bake: '0s' });
-    expect(deployed.exitCode, deployed.log).toBe(0);
+    const { dir, inputs } = await deployedManifests(
+      ns,
+      {
+        'configmap.yaml': example('configmap.yaml'),
+        'deployment.yaml': example('deployment.yaml'),
+        'secret.yaml': secret('first-s3cret-value'),
+      },
+      'pvm1',
+    );
     // The change: a new Secret value, a new ConfigMap value, and a Service that does not exist yet.
     writeFileSync(join(dir, 'secret.yaml'), secret('second-s3cret-value'));
     writeFileSync(
       join(dir, 'configmap.yaml'),
-      readFileSync(join(example, 'configmap.yaml'), 'utf8').replace('GREETING: hello', 'GREETING: bonjour'),
+      example('configmap.yaml').replace('GREETING: hello', 'GREETING: bonjour'),
     );
-    writeFileSync(join(dir, 'service.yaml'), readFileSync(join(example, 'service.yaml'), 'utf8'));
+    writeFileSync(join(dir, 'service.yaml'), example('service.yaml'));
     const versions = ['configmap/web-config', 'secret/web-secret', 'deployment/web'].map((o) =>
       versionOf(o.split('/')[0]!, o.split('/')[1]!, ns),
     );
@@ -190,22 +207,8 @@ describe('preview', () => {
 
   it("says the deploy would fail, with the API server's message, when the real quota admission refuses an apply", async () => {
     const ns = 'kube-ship-m-preview-quota';
-    kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
-    kubectl(['create', 'namespace', ns]);
-    const dir = mkdtempSync(join(ROOT, '.stack', 'preview-quota-'));
-    const example = join(ROOT, 'examples/web/k8s');
-    for (const file of ['configmap.yaml', 'deployment.yaml', 'service.yaml']) {
-      writeFileSync(join(dir, file), readFileSync(join(example, file), 'utf8'));
-    }
-    const inputs = {
-      ...appInputs('web', 'pvq1', 'preview-quota'),
-      image: `${REGISTRY}/demo/web`,
-      deployments: '',
-      namespace: ns,
-      manifests: relative(ROOT, dir),
-    };
-    const deployed = await runAction({ ...inputs, bake: '0s' });
-    expect(deployed.exitCode, deployed.log).toBe(0);
+    const files = ['configmap.yaml', 'deployment.yaml', 'service.yaml'];
+    const { dir, inputs } = await deployedManifests(ns, Object.fromEntries(files.map((f) => [f, example(f)])), 'pvq1');
     // The namespace may have no load balancers; the change under review asks for one.
     kubectl(['create', 'quota', 'no-load-balancers', '-n', ns, '--hard=services.loadbalancers=0']);
     const quotaReady = () =>
@@ -219,12 +222,12 @@ describe('preview', () => {
     for (let i = 0; i < 20 && !quotaReady(); i += 1) await new Promise((resolve) => setTimeout(resolve, 500));
     writeFileSync(
       join(dir, 'service.yaml'),
-      readFileSync(join(example, 'service.yaml'), 'utf8').replace('spec:\n', 'spec:\n  type: LoadBalancer\n'),
+      example('service.yaml').replace('spec:\n', 'spec:\n  type: LoadBalancer\n'),
     );
     const service = versionOf('service', 'web', ns);
     const run = await preview({ ...inputs, tags: 'pvq2' });
     expect(run.exitCode, run.log).toBe(1);
-    expect(run.outputs.result).toBe('preview');
+    expect(run.outputs.result, run.log).toBe('preview');
     expect(run.log).toContain('would fail');
     expect(run.log).toMatch(/exceeded quota: no-load-balancers/);
     expect(run.summary).toContain('1 would fail');
