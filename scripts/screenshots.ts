@@ -1,5 +1,5 @@
 /**
- * Renders the job summary and the PR comment of the sample reports (success, rolled back, no-op) the way GitHub
+ * Renders the job summary and the PR comment of the sample reports (success, rolled back, no-op, preview) the way GitHub
  * shows them (GFM by `marked`, GitHub's styles from `github-markdown-css`), screenshots each in Debian's headless
  * Chromium and writes docs/*.png. Offline: the page loads nothing but itself.
  *
@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { marked } from 'marked';
-import { noOpReport, rolledBackReport, successReport } from '../__tests__/fixtures/reports.js';
+import { noOpReport, previewReport, rolledBackReport, successReport } from '../__tests__/fixtures/reports.js';
 import { COMMENT_LIMIT, renderReport, SUMMARY_LIMIT } from '../src/markdown.js';
 import { COMMENT_LOG_LINES, commentMarker } from '../src/publish.js';
 import type { Report } from '../src/report.js';
@@ -30,9 +30,11 @@ const SHOTS: Shot[] = [
   { name: 'success', kind: 'comment', report: successReport() },
   { name: 'rolled-back', kind: 'comment', report: rolledBackReport() },
   { name: 'no-op', kind: 'comment', report: noOpReport() },
+  { name: 'preview', kind: 'comment', report: previewReport() },
   { name: 'success', kind: 'summary', report: successReport() },
   { name: 'rolled-back', kind: 'summary', report: rolledBackReport() },
   { name: 'no-op', kind: 'summary', report: noOpReport() },
+  { name: 'preview', kind: 'summary', report: previewReport() },
 ];
 
 const FRAME_CSS = `
@@ -50,22 +52,31 @@ const FRAME_CSS = `
 `;
 
 function page(shot: Shot, markdown: string): string {
-  // The evidence is collapsed on GitHub; the picture shows it opened, as after one click.
-  const html = (marked.parse(markdown, { gfm: true, async: false }) as string).replace(
-    /<details><summary><b>/g,
-    '<details open><summary><b>',
+  // The evidence and a preview's changed fields are collapsed on GitHub; the picture shows them opened, as after a click.
+  const opened = shot.report.result === 'preview' ? /<details>/g : /<details><summary><b>/g;
+  const html = (marked.parse(markdown, { gfm: true, async: false }) as string).replace(opened, (d) =>
+    d.replace('<details>', '<details open>'),
+  );
+  // GitHub renders a `> [!WARNING]` quote as an alert box; marked leaves it a quote.
+  const alerted = html.replace(
+    /<blockquote>\s*<p>\[!WARNING\]\s*([\s\S]*?)<\/blockquote>/g,
+    '<div class="markdown-alert markdown-alert-warning"><p class="markdown-alert-title">⚠️ Warning</p><p>$1</div>',
   );
   const head =
     shot.kind === 'comment'
       ? `<span class="avatar">A</span><b>github-actions</b><span class="badge">bot</span> commented`
       : `<b>deploy</b> summary`;
   const caption =
-    shot.report.evidence.length > 0 ? '<p class="caption">Evidence shown expanded (one click on GitHub).</p>' : '';
+    shot.report.evidence.length > 0
+      ? '<p class="caption">Evidence shown expanded (one click on GitHub).</p>'
+      : shot.report.result === 'preview'
+        ? '<p class="caption">Changed fields shown expanded (one click each on GitHub).</p>'
+        : '';
   const width = shot.kind === 'comment' ? 860 : 1012;
   return `<!doctype html><html><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <style>${CSS}</style><style>${FRAME_CSS} .frame { width: ${width}px; }</style></head>
-<body><div class="page">${caption}<div class="frame"><div class="frame-head">${head}</div><article class="markdown-body">${html}</article></div></div>
+<body><div class="page">${caption}<div class="frame"><div class="frame-head">${head}</div><article class="markdown-body">${alerted}</article></div></div>
 <script>const r = document.querySelector('.page').getBoundingClientRect();
 document.title = String(Math.ceil(r.bottom + 24)) + 'x' + String(Math.ceil(r.right + 24));</script>
 </body></html>`;

@@ -289,7 +289,11 @@ function planOf(report: Report): string[] {
         '',
       );
       out.push('| Field | Now | After |', '|---|---|---|');
-      for (const c of o.changes) out.push(`| ${code(c.field)} | ${code(c.before)} | ${code(c.after)} |`);
+      for (const c of o.changes) {
+        // A container's image is shown as in the targets' table: tag and short digest.
+        const value = (v: string): string => (c.field.endsWith('.image') ? imageCell(v, report.image) : code(v));
+        out.push(`| ${code(c.field)} | ${value(c.before)} | ${value(c.after)} |`);
+      }
       out.push('', '</details>', '');
     }
   }

@@ -109,6 +109,48 @@ async function planTarget(kube: Kube, target: Target, request: PlanRequest): Pro
   return plan;
 }
 
+type Path = string[];
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A list whose items all have a name (containers, env, ports, volumes): compared item by item, by name. */
+const isNamedList = (value: unknown): value is Record<string, unknown>[] =>
+  Array.isArray(value) && value.length > 0 && value.every((v) => isRecord(v) && typeof v.name === 'string');
+
+const itemNamed = (list: Record<string, unknown>[], name: string): unknown => list.find((i) => i.name === name);
+
+/** Where `a` and `b` differ, down to the fields of named list items; each path with its two values. */
+function differencesIn(a: unknown, b: unknown, path: Path): { path: Path; before: unknown; after: unknown }[] {
+  if (isRecord(a) && isRecord(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((key) => differencesIn(a[key], b[key], [...path, key]));
+  }
+  if (isNamedList(a) && isNamedList(b)) {
+    const names = [...new Set([...a, ...b].map((i) => i.name as string))];
+    return names.flatMap((name) => differencesIn(itemNamed(a, name), itemNamed(b, name), [...path, `[${name}]`]));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [{ path, before: a, after: b }];
+}
+
+/**
+ * The fields the apply would change, as a reviewer reads them: a container's image is
+ * `spec.template.spec.containers[web].image`, not the whole list of containers as JSON.
+ */
+export function changesOf(live: KubeObject, result: KubeObject): PlanChange[] {
+  return changedFields(live, result).flatMap((path) => {
+    const [before, after] = [valueAt(live, path), valueAt(result, path)];
+    const fine = differencesIn(before, after, path);
+    // Only key order differs below this field: show it whole, as the apply's comparison found it.
+    const items = fine.length > 0 ? fine : [{ path, before, after }];
+    return items.map((d) => ({
+      field: fieldName(d.path).replaceAll('.[', '['),
+      before: shown(live, d.path, d.before),
+      after: shown(result, d.path, d.after),
+    }));
+  });
+}
+
 async function planObject(kube: Kube, m: ManifestObject, force: boolean): Promise<PlanObject> {
   const live = await kube.getObject(refOf(m.object));
   const base = { key: objectKey(m.object), source: sourceOf(m), resourceVersion: live?.metadata.resourceVersion ?? '' };
@@ -119,11 +161,7 @@ async function planObject(kube: Kube, m: ManifestObject, force: boolean): Promis
     return { ...base, action: live ? 'change' : 'create', changes: [], refusal: applyProblem(m, error) };
   }
   if (live === undefined) return { ...base, action: 'create', changes: [] };
-  const changes = changedFields(live, result).map((path) => ({
-    field: fieldName(path),
-    before: shown(live, path, valueAt(live, path)),
-    after: shown(result, path, valueAt(result, path)),
-  }));
+  const changes = changesOf(live, result);
   const destructive = destructiveOf(base.key, live, result);
   return {
     ...base,

@@ -69,6 +69,34 @@ describe('a preview report', () => {
     expect(body).toContain('| <code>data.MODE</code> | <code>normal</code> | <code>fast</code> |');
   });
 
+  it("shows a manifest container's image change as tag and short digest, like the targets' images", () => {
+    const withImage: Report = {
+      ...preview,
+      image: 'ghcr.io/acme/web',
+      plan: {
+        ...plan,
+        objects: [
+          {
+            key: 'Deployment shop/web',
+            source: 'k8s/deployment.yaml document 1',
+            action: 'change',
+            resourceVersion: '9',
+            changes: [
+              {
+                field: 'spec.template.spec.containers[web].image',
+                before: `ghcr.io/acme/web:v1@sha256:${'a'.repeat(64)}`,
+                after: `ghcr.io/acme/web:v2@sha256:${'b'.repeat(64)}`,
+              },
+            ],
+          },
+        ],
+      },
+    };
+    expect(renderReport(withImage, COMMENT)).toContain(
+      '| <code>spec.template.spec.containers&#91;web&#93;.image</code> | <code>v1@aaaaaaaaaaaa</code> | <code>v2@bbbbbbbbbbbb</code> |',
+    );
+  });
+
   it('gives the plan as a JSON output, with the commit', () => {
     const out = outputsOf(preview, undefined);
     expect(out.result).toBe('preview');
