@@ -63,18 +63,24 @@ export function createGitHub(options: GitHubOptions): GitHub {
     url: c.html_url,
     author: c.user?.login ?? '',
   });
+  const askLogin = async (): Promise<string> => {
+    try {
+      const { data } = await call("read the token's user", () => octokit.rest.users.getAuthenticated());
+      return data.login;
+    } catch (error) {
+      // An installation token (the workflow's GITHUB_TOKEN) may not read /user: it acts as the Actions bot.
+      if (error instanceof GitHubError && (error.status === 401 || error.status === 403 || error.status === 404)) {
+        return WORKFLOW_TOKEN_LOGIN;
+      }
+      throw error;
+    }
+  };
+  // The token's user does not change during a run: asked once (the preview lookup and the comment both need it).
+  let login: string | undefined;
   return {
     async whoAmI() {
-      try {
-        const { data } = await call("read the token's user", () => octokit.rest.users.getAuthenticated());
-        return data.login;
-      } catch (error) {
-        // An installation token (the workflow's GITHUB_TOKEN) may not read /user: it acts as the Actions bot.
-        if (error instanceof GitHubError && (error.status === 401 || error.status === 403 || error.status === 404)) {
-          return WORKFLOW_TOKEN_LOGIN;
-        }
-        throw error;
-      }
+      login ??= await askLogin();
+      return login;
     },
     async *listComments(issue) {
       const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, {

@@ -30,15 +30,15 @@ export function appliedOutcome(before: KubeObject | undefined, after: KubeObject
   return before.metadata.resourceVersion === after.metadata.resourceVersion ? 'unchanged' : 'configured';
 }
 
-type Path = string[];
+export type Path = string[];
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
+export const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
 
-function at(value: unknown, path: Path): unknown {
+export function at(value: unknown, path: Path): unknown {
   let node = value;
   for (const part of path) {
     if (!isRecord(node)) return undefined;

@@ -9,7 +9,7 @@ import { messageOf } from './errors.js';
 import { splitReference } from './image-ref.js';
 import type { Kube, KubeObject } from './kube.js';
 import { objectKey, sourceOf, type ManifestObject } from './manifests.js';
-import { changedFields, fieldName } from './object-record.js';
+import { at, changedFields, fieldName, isRecord, same, type Path } from './object-record.js';
 import { deployPatch } from './patch.js';
 import { recordOf } from './target-record.js';
 import { targetKey, type Target } from './targets.js';
@@ -76,12 +76,6 @@ function shown(object: KubeObject, field: string[], value: unknown): string {
   return text.length > VALUE_LIMIT ? `${text.slice(0, VALUE_LIMIT - 1)}…` : text;
 }
 
-function valueAt(value: unknown, path: string[]): unknown {
-  let node = value;
-  for (const part of path) node = (node as Record<string, unknown> | undefined)?.[part];
-  return node;
-}
-
 async function planTarget(kube: Kube, target: Target, request: PlanRequest): Promise<PlanTarget> {
   const live = await kube.getWorkload(target);
   const record = recordOf(target, live, request.image);
@@ -109,11 +103,6 @@ async function planTarget(kube: Kube, target: Target, request: PlanRequest): Pro
   return plan;
 }
 
-type Path = string[];
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /** A list whose items all have a name (containers, env, ports, volumes): compared item by item, by name. */
 const isNamedList = (value: unknown): value is Record<string, unknown>[] =>
   Array.isArray(value) && value.length > 0 && value.every((v) => isRecord(v) && typeof v.name === 'string');
@@ -130,7 +119,7 @@ function differencesIn(a: unknown, b: unknown, path: Path): { path: Path; before
     const names = [...new Set([...a, ...b].map((i) => i.name as string))];
     return names.flatMap((name) => differencesIn(itemNamed(a, name), itemNamed(b, name), [...path, `[${name}]`]));
   }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [{ path, before: a, after: b }];
+  return same(a, b) ? [] : [{ path, before: a, after: b }];
 }
 
 /**
@@ -139,7 +128,7 @@ function differencesIn(a: unknown, b: unknown, path: Path): { path: Path; before
  */
 export function changesOf(live: KubeObject, result: KubeObject): PlanChange[] {
   return changedFields(live, result).flatMap((path) => {
-    const [before, after] = [valueAt(live, path), valueAt(result, path)];
+    const [before, after] = [at(live, path), at(result, path)];
     const fine = differencesIn(before, after, path);
     // Only key order differs below this field: show it whole, as the apply's comparison found it.
     const items = fine.length > 0 ? fine : [{ path, before, after }];
@@ -174,12 +163,12 @@ async function planObject(kube: Kube, m: ManifestObject, force: boolean): Promis
 /** What a reviewer must see first: a workload scaled down, or losing containers. */
 function destructiveOf(key: string, live: KubeObject, result: KubeObject): string[] {
   const out: string[] = [];
-  const replicas = (o: KubeObject): unknown => valueAt(o, ['spec', 'replicas']);
+  const replicas = (o: KubeObject): unknown => at(o, ['spec', 'replicas']);
   const [was, will] = [replicas(live), replicas(result)];
   if (typeof was === 'number' && typeof will === 'number' && will < was) out.push(`${key}: replicas ${was} → ${will}`);
   for (const list of ['containers', 'initContainers']) {
     const names = (o: KubeObject): string[] =>
-      ((valueAt(o, ['spec', 'template', 'spec', list]) as { name: string }[] | undefined) ?? []).map((c) => c.name);
+      ((at(o, ['spec', 'template', 'spec', list]) as { name: string }[] | undefined) ?? []).map((c) => c.name);
     const gone = names(live).filter((n) => !names(result).includes(n));
     if (gone.length > 0)
       out.push(`${key}: ${list === 'containers' ? 'container' : 'initContainer'} ${gone.join(', ')} removed`);

@@ -289,7 +289,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
       log.info(`Preview of commit ${stamp.sha.slice(0, 7)} found on pull request #${issue}`);
       return stamp;
     } catch (error) {
-      warn(`look for the preview of this deploy`, error);
+      // Most deploys follow no preview: a token that may not list pull requests, or GitHub away, is no warning.
+      log.info(`No preview to compare with: could not look for it (${messageOf(error)}).`);
       return undefined;
     }
   }

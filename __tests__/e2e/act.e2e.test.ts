@@ -15,6 +15,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeGitHub, type FakeGitHub } from '../fake-github/server.js';
 import { NAMESPACE, REGISTRY, ROOT, createDeployment, env, kubectl, podImages, template } from './harness.js';
 
 const REPO = process.env.KUBE_SHIP_ACT_REPO || ROOT;
@@ -51,21 +52,26 @@ interface ActRun {
 }
 
 let work = '';
+/** GitHub's API for the runs (act would point the step at api.github.com). */
+let github: FakeGitHub | undefined;
 let sha7 = '';
 
-beforeAll(() => {
+beforeAll(async () => {
   expect(existsSync(ACT), `act is built by scripts/stack/install.sh (build-act.sh) into ${ACT}`).toBe(true);
   work = mkdtempSync(join(tmpdir(), 'kube-ship-act-'));
   sha7 = execFileSync('git', ['-C', REPO, 'rev-parse', '--short=7', 'HEAD'], { encoding: 'utf8' }).trim();
   // What the repository's settings would hold: variables and secrets (YAML files, as act reads them).
   writeFileSync(join(work, 'empty'), '');
+  github = await startFakeGitHub();
+  writeFileSync(join(work, 'env'), `GITHUB_API_URL=${github.url}\n`);
   writeFileSync(
     join(work, 'vars.yml'),
     JSON.stringify({ REGISTRY, AUTH_REGISTRY, BASE_IMAGE: env.BASE_IMAGE ?? 'kube-ship/busybox:latest', NAMESPACE }),
   );
 });
 
-afterAll(() => {
+afterAll(async () => {
+  await github?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
   const names = ['defaults', 'rollback', 'staging', 'production', 'cancel', 'web', 'worker'].map((n) => `act-${n}`);
   kubectl(['delete', 'deployment', ...names, '-n', NAMESPACE, '--ignore-not-found', '--wait=false']);
@@ -108,7 +114,7 @@ async function runAct(
     '--var-file',
     join(work, 'vars.yml'),
     '--env-file',
-    join(work, 'empty'),
+    join(work, 'env'),
     '--input-file',
     join(work, 'empty'),
     '--actor',
@@ -236,8 +242,11 @@ describe('kube-ship under act', () => {
       [`${NAMESPACE}/act-defaults`]: { app: image('defaults', 'v0') },
     });
     expect(stepLog(run, '3')).toContain(`outputs checked: result=success image=${out.image}`);
-    // The defaults at work: the kubeconfig from KUBECONFIG, the 30 s bake, no GitHub publishing on a push.
+    // The defaults at work: the kubeconfig from KUBECONFIG, the 30 s bake, no GitHub publishing on a push; GitHub
+    // is only asked (at GITHUB_API_URL, the fake) which pull request was merged as the commit, for its preview.
     expect(stepLog(run, 'ship')).toContain('baking 30s');
+    expect(github?.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(github?.requests.some((r) => /\/commits\/[0-9a-f]{40}\/pulls$/.test(r.path))).toBe(true);
     expect(run.lines.filter((l) => l.command === 'warning' || l.command === 'error')).toEqual([]);
     expect(summaries(run).join('')).toContain('Deployed');
     expect(appImage('act-defaults')).toBe(out.image);

@@ -4,12 +4,19 @@
  * GITHUB_* variables and the runner's files for outputs, summary and state.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { REPORT_ACCESS, REQUIRED_ACCESS } from '../../src/access.js';
 import { stepEnvironment, type StepEnvironment } from './step-env.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
+
+/** A new folder inside the workspace (the step's GITHUB_WORKSPACE is ROOT) for files a step reads; git ignores it. */
+export function workspaceDir(prefix: string): string {
+  const base = join(ROOT, '.stack-files');
+  mkdirSync(base, { recursive: true });
+  return mkdtempSync(join(base, prefix));
+}
 /** The bundle under test: dist/ by default; another build (e.g. an older one, to see a test fail) with KUBE_SHIP_DIST. */
 const DIST = process.env.KUBE_SHIP_DIST || join(ROOT, 'dist');
 const NODE = join(ROOT, 'node_modules/.bin/node');

@@ -3,10 +3,10 @@
  * Ingress and ConfigMap, the dry run before the build, and a rollback that deletes what a failed first deploy made and
  * sets back what a failed change changed, ConfigMap included.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REGISTRY, ROOT, appInputs, kubectl, kubectlJson, runAction } from './harness.js';
+import { REGISTRY, ROOT, appInputs, kubectl, kubectlJson, runAction, workspaceDir } from './harness.js';
 
 const EXAMPLE = 'examples/web/k8s';
 const IMAGE = `${REGISTRY}/demo/web`;
@@ -32,7 +32,7 @@ function inputs(ns: string, tag: string, variant: string, extra: Record<string, 
 
 /** The example's files copied to a folder under the repository, changed by `edit` (file name -> new text). */
 function editedExample(edit: (file: string, text: string) => string): string {
-  const dir = mkdtempSync(join(ROOT, '.stack', 'manifests-'));
+  const dir = workspaceDir('manifests-');
   for (const file of ['configmap.yaml', 'deployment.yaml', 'service.yaml', 'ingress.yaml']) {
     writeFileSync(join(dir, file), edit(file, readFileSync(join(ROOT, EXAMPLE, file), 'utf8')));
   }

@@ -7,7 +7,17 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeGitHub, type FakeGitHub } from '../fake-github/server.js';
-import { NAMESPACE, REGISTRY, ROOT, appInputs, createDeployment, kubectl, kubectlJson, runAction } from './harness.js';
+import {
+  NAMESPACE,
+  REGISTRY,
+  ROOT,
+  appInputs,
+  createDeployment,
+  kubectl,
+  kubectlJson,
+  runAction,
+  workspaceDir,
+} from './harness.js';
 import { STEP_SHA } from './step-env.js';
 
 const PR = 12;
@@ -45,7 +55,7 @@ const example = (file: string) => readFileSync(join(EXAMPLE, file), 'utf8');
 async function deployedManifests(ns: string, files: Record<string, string>, tag: string) {
   kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
   kubectl(['create', 'namespace', ns]);
-  const dir = mkdtempSync(join(ROOT, '.stack', `${ns}-`));
+  const dir = workspaceDir(`${ns}-`);
   for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
   const inputs = {
     ...appInputs('web', tag, ns),
@@ -253,6 +263,7 @@ describe('preview', () => {
     const kept = versionOf('deployment', 'pv-kept');
     // The merge: the push of its commit (the run's GITHUB_SHA) deploys; GitHub knows which pull request made it.
     fake.merge(merged, STEP_SHA);
+    const asked = fake.requests.length;
     const run = await runAction(
       { ...inputs, environment: 'staging', comment: 'auto', 'github-token': 'ghs_e2e' },
       { env: { GITHUB_API_URL: fake.url } },
@@ -275,5 +286,8 @@ describe('preview', () => {
     expect(comments).toHaveLength(1);
     expect(comments[0]!.body).not.toContain('Preview of the deploy');
     expect(comments[0]!.body).toContain('⚠️&nbsp;changed since the preview');
+    // Finding the preview and updating the comment ask for the token's user once between them.
+    const requests = fake.requests.slice(asked).map((r) => `${r.method} ${r.path}`);
+    expect(requests.filter((r) => r === 'GET /user')).toHaveLength(1);
   });
 });

@@ -532,6 +532,14 @@ describe('the preview a deploy follows', () => {
     expect(log.warnings).toEqual([]);
   });
 
+  it('is none, without a warning, when the token may not list the pull requests of the commit', async () => {
+    fake.fail({ method: 'GET', path: /\/pulls$/, status: 403, message: 'Resource not accessible by integration' });
+    const publishing = publisher({}, { event: 'push', pullRequest: undefined });
+    expect(await publishing.findPreview()).toBeUndefined();
+    expect(log.warnings).toEqual([]);
+    expect(log.infos.some((l) => l.startsWith('No preview to compare with: could not look for it'))).toBe(true);
+  });
+
   it("is not read from someone else's comment that quotes the stamp, and never looked for with comment: never", async () => {
     fake.addComment(9, stampBody('feedface09'), 'mallory');
     fake.merge(9, HEAD_SHA);
