@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { marked } from 'marked';
 import { noOpReport, previewReport, rolledBackReport, successReport } from '../__tests__/fixtures/reports.js';
-import { COMMENT_LIMIT, renderReport, SUMMARY_LIMIT } from '../src/markdown.js';
-import { COMMENT_LOG_LINES, commentMarker } from '../src/publish.js';
-import type { Report } from '../src/report.js';
+import { COMMENT_LIMIT, renderReport, SUMMARY_LIMIT } from '../src/report/markdown.js';
+import { COMMENT_LOG_LINES, commentMarker } from '../src/report/publish.js';
+import type { Report } from '../src/report/report.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DOCS = join(ROOT, 'docs');

@@ -4,9 +4,9 @@
  * never become a workflow command. Warnings go through @actions/core's command escaping, which keeps them on one line.
  */
 import * as core from '@actions/core';
-import type { Log } from './log.js';
-import { logLine } from './log-text.js';
-import type { Secrets } from './secrets.js';
+import type { Log } from './lib/log.js';
+import { logLine } from './lib/log-text.js';
+import type { Secrets } from './lib/secrets.js';
 
 export function logTo(secrets: Secrets): Log {
   return {

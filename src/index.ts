@@ -4,7 +4,7 @@
  * for both: anything thrown ends in setFailed.
  */
 import * as core from '@actions/core';
-import { messageOf } from './errors.js';
+import { messageOf } from './lib/errors.js';
 import { run } from './main.js';
 import { post } from './post.js';
 

@@ -5,38 +5,38 @@
  */
 import * as core from '@actions/core';
 import { readFileSync } from 'node:fs';
-import { commitTime, createBuilder, withDefaultLabels, writeSecretFiles, type BuildOutput } from './builder.js';
-import { deadline, sleep } from './deadline.js';
-import { CancelledError, InputError, messageOf } from './errors.js';
-import { run as exec, lastErrorLine } from './exec.js';
-import { formatReference, splitRepository } from './image-ref.js';
-import { parseInputs, type Inputs } from './inputs.js';
-import { createKube } from './kube-client.js';
-import { issuedToken, loadCluster } from './kubeconfig.js';
+import { commitTime, createBuilder, withDefaultLabels, writeSecretFiles, type BuildOutput } from './build/builder.js';
+import { deadline, sleep } from './lib/deadline.js';
+import { CancelledError, InputError, messageOf } from './lib/errors.js';
+import { run as exec, lastErrorLine } from './build/exec.js';
+import { formatReference, splitRepository } from './spec/image-ref.js';
+import { parseInputs, registerSecretInputs, type Inputs } from './spec/inputs.js';
+import { createKube } from './cluster/kube-client.js';
+import { issuedToken, loadCluster } from './cluster/kubeconfig.js';
 import { logTo } from './core-log.js';
-import { fenced } from './log-text.js';
-import { registerSecretInputs, Secrets } from './secrets.js';
-import { objectRecordsFile, saveRecords, writeObjectRecords } from './records-file.js';
-import { readManifestFiles } from './manifest-files.js';
-import { workloadItem } from './apply.js';
-import { objectKey, secretValues, withImage, type ManifestObject } from './manifests.js';
-import type { ObjectRecord } from './object-record.js';
-import { renderReport, SUMMARY_LIMIT } from './markdown.js';
-import { changeCause } from './patch.js';
-import { createRegistry, REGISTRY_RETRY_MS, withRetries } from './registry.js';
-import { outputsOf, runUrlOf, type Report, type TargetReport } from './report.js';
-import type { Evidence } from './evidence.js';
-import type { Connection } from './github.js';
-import type { Log } from './log.js';
-import { createPublisher, type Publisher } from './publish.js';
-import { preflight, preflightManifests } from './preflight.js';
-import { planDeploy, wouldFail, type Plan } from './preview.js';
-import { changedSince, sincePreview } from './since-preview.js';
-import { DELETED_NOTE, deploy } from './rollout.js';
+import { fenced } from './lib/log-text.js';
+import { Secrets } from './lib/secrets.js';
+import { objectRecordsFile, saveRecords, writeObjectRecords } from './deploy/records-file.js';
+import { readManifestFiles } from './spec/manifest-files.js';
+import { workloadItem } from './deploy/apply.js';
+import { objectKey, secretValues, withImage, type ManifestObject } from './spec/manifests.js';
+import type { ObjectRecord } from './deploy/object-record.js';
+import { renderReport, SUMMARY_LIMIT } from './report/markdown.js';
+import { changeCause } from './deploy/patch.js';
+import { createRegistry, REGISTRY_RETRY_MS, withRetries } from './build/registry.js';
+import { outputsOf, runUrlOf, type Report, type TargetReport } from './report/report.js';
+import type { Evidence } from './deploy/evidence.js';
+import type { Connection } from './report/github.js';
+import type { Log } from './lib/log.js';
+import { createPublisher, type Publisher } from './report/publish.js';
+import { preflight, preflightManifests } from './steps/preflight.js';
+import { planDeploy, wouldFail, type Plan } from './preview/preview.js';
+import { changedSince, sincePreview } from './preview/since-preview.js';
+import { DELETED_NOTE, deploy } from './deploy/rollout.js';
 import { STATE } from './state.js';
-import { gatherRoutes } from './routes.js';
-import { resolveTargets, targetKey, type Target } from './targets.js';
-import type { Kube, WorkloadRef } from './kube.js';
+import { gatherRoutes } from './report/routes.js';
+import { resolveTargets, targetKey, type Target } from './spec/targets.js';
+import type { Kube, WorkloadRef } from './cluster/kube.js';
 
 async function buildAndPush(inputs: Inputs, env: NodeJS.ProcessEnv): Promise<BuildOutput> {
   const builder = await createBuilder(exec);
@@ -93,7 +93,7 @@ async function login(inputs: Inputs): Promise<void> {
 /** The real GitHub connection, made on first use: Octokit is loaded (its own chunk of the bundle) only then. */
 function connectGitHub(token: string, log: Log): () => Promise<Connection> {
   return async () => {
-    const { connect } = await import('./github-client.js');
+    const { connect } = await import('./report/github-client.js');
     return connect(token, log);
   };
 }

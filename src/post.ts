@@ -5,15 +5,15 @@
  */
 import * as core from '@actions/core';
 import { logTo } from './core-log.js';
-import { messageOf } from './errors.js';
-import { run as exec } from './exec.js';
-import { parseBoolean } from './inputs.js';
-import { createKube } from './kube-client.js';
-import { loadCluster } from './kubeconfig.js';
-import { restoreObjects } from './apply.js';
-import { loadObjectRecords, loadRecords } from './records-file.js';
-import { rollBack } from './rollout.js';
-import { Secrets } from './secrets.js';
+import { messageOf } from './lib/errors.js';
+import { run as exec } from './build/exec.js';
+import { parseBoolean } from './spec/inputs.js';
+import { createKube } from './cluster/kube-client.js';
+import { loadCluster } from './cluster/kubeconfig.js';
+import { restoreObjects } from './deploy/apply.js';
+import { loadObjectRecords, loadRecords } from './deploy/records-file.js';
+import { rollBack } from './deploy/rollout.js';
+import { Secrets } from './lib/secrets.js';
 import { STATE } from './state.js';
 
 async function restoreUnfinished(): Promise<void> {

@@ -18,9 +18,10 @@ import {
   type TargetState,
   type WatchScope,
   type WorkloadRef,
-} from '../../src/kube.js';
-import type { Log } from '../../src/log.js';
-import { canonicalJson, type JsonPatchOp } from '../../src/patch.js';
+} from '../../src/cluster/kube.js';
+import type { Log } from '../../src/lib/log.js';
+import type { JsonPatchOp } from '../../src/cluster/kube.js';
+import { canonicalJson } from '../../src/deploy/patch.js';
 
 function applyPatch(target: Record<string, unknown>, ops: JsonPatchOp[]): void {
   for (const op of ops) {

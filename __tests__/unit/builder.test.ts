@@ -9,7 +9,7 @@ import {
   withDefaultLabels,
   withMaxCacheMode,
   type BuildSpec,
-} from '../../src/builder.js';
+} from '../../src/build/builder.js';
 
 const spec: BuildSpec = {
   context: 'app',

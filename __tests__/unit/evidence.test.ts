@@ -1,7 +1,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { collectEvidence, LOG_LINE_CHARS, lastLines } from '../../src/evidence.js';
-import { KubeError } from '../../src/kube.js';
+import { collectEvidence, LOG_LINE_CHARS, lastLines } from '../../src/deploy/evidence.js';
+import { KubeError } from '../../src/cluster/kube.js';
 import { FakeKube } from '../fakes/fake-kube.js';
 
 describe('lastLines', () => {

@@ -6,8 +6,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createKube } from '../../src/kube-client.js';
-import { KubeError, type TargetState, type WatchScope } from '../../src/kube.js';
+import { createKube } from '../../src/cluster/kube-client.js';
+import { KubeError, type TargetState, type WatchScope } from '../../src/cluster/kube.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 

@@ -9,7 +9,7 @@ import {
   kubeconfigSecrets,
   loadCluster,
   mergeKubeconfigs,
-} from '../../src/kubeconfig.js';
+} from '../../src/cluster/kubeconfig.js';
 
 const yamlText = `apiVersion: v1
 kind: Config

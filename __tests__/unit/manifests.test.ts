@@ -6,7 +6,7 @@ import {
   secretValues,
   withImage,
   workloadKindOf,
-} from '../../src/manifests.js';
+} from '../../src/spec/manifests.js';
 
 const deployment = `apiVersion: apps/v1
 kind: Deployment

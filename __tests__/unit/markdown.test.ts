@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Evidence } from '../../src/evidence.js';
-import { COMMENT_LIMIT, escapePre, escapeText, renderReport, SUMMARY_LIMIT } from '../../src/markdown.js';
-import type { Report } from '../../src/report.js';
+import type { Evidence } from '../../src/deploy/evidence.js';
+import { COMMENT_LIMIT, escapePre, escapeText, renderReport, SUMMARY_LIMIT } from '../../src/report/markdown.js';
+import type { Report } from '../../src/report/report.js';
 import { CRASHLOOP_EVIDENCE, errorReport, noOpReport, rolledBackReport, successReport } from '../fixtures/reports.js';
 
 const SUMMARY = { limit: SUMMARY_LIMIT, logLines: 50 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../src/kube.js';
-import { appliedOutcome, changedFields, planObjectRestore, type ObjectRecord } from '../../src/object-record.js';
+import type { KubeObject } from '../../src/cluster/kube.js';
+import { appliedOutcome, changedFields, planObjectRestore, type ObjectRecord } from '../../src/deploy/object-record.js';
 
 const config = (data: Record<string, string>, rv: string, labels: Record<string, string> = {}): KubeObject => ({
   apiVersion: 'v1',

@@ -7,7 +7,7 @@ import {
   rollbackPatch,
   sameTemplate,
   type RestoreRecord,
-} from '../../src/patch.js';
+} from '../../src/deploy/patch.js';
 
 const app = { kind: 'containers' as const, index: 0, name: 'app', image: 'ghcr.io/acme/web:1' };
 const migrate = { kind: 'initContainers' as const, index: 1, name: 'migrate', image: 'ghcr.io/acme/web:1' };

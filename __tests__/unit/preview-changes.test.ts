@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../src/kube.js';
-import { changesOf } from '../../src/preview.js';
+import type { KubeObject } from '../../src/cluster/kube.js';
+import { changesOf } from '../../src/preview/preview.js';
 
 const deployment = (image: string, extra: Record<string, unknown>[] = [], replicas = 3): KubeObject =>
   ({

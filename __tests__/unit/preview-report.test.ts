@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { COMMENT_LIMIT, renderReport } from '../../src/markdown.js';
-import type { Plan } from '../../src/preview.js';
-import { outputsOf, type Report } from '../../src/report.js';
+import { COMMENT_LIMIT, renderReport } from '../../src/report/markdown.js';
+import type { Plan } from '../../src/preview/preview.js';
+import { outputsOf, type Report } from '../../src/report/report.js';
 import { successReport } from '../fixtures/reports.js';
 
 const COMMENT = { limit: COMMENT_LIMIT, logLines: 20, marker: '<!-- kube-ship:comment environment=staging -->' };

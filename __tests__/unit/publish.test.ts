@@ -4,14 +4,14 @@
  * gets a clock and a sleep that record the waits GitHub asks for instead of taking them.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { connect, createGitHub } from '../../src/github-client.js';
-import { retryDelaySeconds, type Connection } from '../../src/github.js';
-import { parseInputs, type Inputs } from '../../src/inputs.js';
-import type { Log } from '../../src/log.js';
-import { commentMarker, createPublisher, deploymentStatusOf, type Publisher } from '../../src/publish.js';
-import type { Report } from '../../src/report.js';
+import { connect, createGitHub } from '../../src/report/github-client.js';
+import { retryDelaySeconds, type Connection } from '../../src/report/github.js';
+import { parseInputs, type Inputs } from '../../src/spec/inputs.js';
+import type { Log } from '../../src/lib/log.js';
+import { commentMarker, createPublisher, deploymentStatusOf, type Publisher } from '../../src/report/publish.js';
+import type { Report } from '../../src/report/report.js';
 import {
   ACCEPTED_WITHOUT_DEPLOYMENT,
   READ_ONLY_MESSAGE,
@@ -488,17 +488,17 @@ describe('Octokit loads only when something is published', () => {
       if (seen.has(file)) return;
       seen.add(file);
       for (const spec of staticImports(join(src, file))) {
-        if (spec.startsWith('./')) visit(spec.slice(2).replace(/\.js$/, '.ts'));
+        if (spec.startsWith('.')) visit(join(dirname(file), spec).replace(/\.js$/, '.ts'));
         else packages.add(spec);
       }
     };
     visit('index.ts');
-    expect([...seen]).toEqual(expect.arrayContaining(['main.ts', 'publish.ts', 'github.ts']));
+    expect([...seen]).toEqual(expect.arrayContaining(['main.ts', 'report/publish.ts', 'report/github.ts']));
     expect(packages).toContain('@actions/core');
-    expect(seen).not.toContain('github-client.ts');
+    expect(seen).not.toContain('report/github-client.ts');
     expect(packages).not.toContain('@actions/github');
     // The scan itself sees the import it guards against.
-    expect(staticImports(join(src, 'github-client.ts'))).toContain('@actions/github');
+    expect(staticImports(join(src, 'report/github-client.ts'))).toContain('@actions/github');
   });
 });
 

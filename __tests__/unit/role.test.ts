@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { REPORT_ACCESS, REQUIRED_ACCESS } from '../../src/access.js';
+import { REPORT_ACCESS, REQUIRED_ACCESS } from '../../src/cluster/access.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deploy, type DeployRequest } from '../../src/rollout.js';
-import { KubeError } from '../../src/kube.js';
+import { deploy, type DeployRequest } from '../../src/deploy/rollout.js';
+import { KubeError } from '../../src/cluster/kube.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
 const digest = 'sha256:' + 'a'.repeat(64);

@@ -1,8 +1,8 @@
 import type { V1Ingress, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { KubeError } from '../../src/kube.js';
-import { renderReport } from '../../src/markdown.js';
-import { gatherRoutes, routesOf } from '../../src/routes.js';
+import { KubeError } from '../../src/cluster/kube.js';
+import { renderReport } from '../../src/report/markdown.js';
+import { gatherRoutes, routesOf } from '../../src/report/routes.js';
 import { successReport } from '../fixtures/reports.js';
 import { FakeKube } from '../fakes/fake-kube.js';
 

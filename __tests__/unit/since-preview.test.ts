@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { COMMENT_LIMIT, renderReport } from '../../src/markdown.js';
-import type { Plan } from '../../src/preview.js';
-import { outputsOf, type Report } from '../../src/report.js';
-import { changedSince, readStamp, sincePreview, stampLine, stampOf } from '../../src/since-preview.js';
+import { COMMENT_LIMIT, renderReport } from '../../src/report/markdown.js';
+import type { Plan } from '../../src/preview/preview.js';
+import { outputsOf, type Report } from '../../src/report/report.js';
+import { changedSince, readStamp, sincePreview, stampLine, stampOf } from '../../src/preview/since-preview.js';
 import { successReport } from '../fixtures/reports.js';
 
 const MARKER = '<!-- kube-ship:comment environment=staging -->';

@@ -8,7 +8,7 @@ import {
   replicaFailure,
   rolloutStatus,
   type PodCheck,
-} from '../../src/verdict.js';
+} from '../../src/deploy/verdict.js';
 
 function deployment(generation: number, specReplicas: number, status: V1Deployment['status']): V1Deployment {
   return {

@@ -1,8 +1,8 @@
 import type { V1ControllerRevision, V1DaemonSet, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { accessFor, REQUIRED_ACCESS } from '../../src/access.js';
-import { daemonSetStatus, newPods, progressLine, statefulSetStatus, wantedPods } from '../../src/verdict.js';
-import { PodHistory } from '../../src/wait.js';
+import { accessFor, REQUIRED_ACCESS } from '../../src/cluster/access.js';
+import { daemonSetStatus, newPods, progressLine, statefulSetStatus, wantedPods } from '../../src/deploy/verdict.js';
+import { PodHistory } from '../../src/deploy/wait.js';
 
 /** A StatefulSet as kubectl's status viewer tests write them: generation, spec and status fields. */
 function sts(

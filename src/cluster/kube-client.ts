@@ -1,0 +1,249 @@
+/**
+ * The real Kubernetes adapter, on @kubernetes/client-node. It turns ApiException into KubeError (status and the
+ * Status message only: client-node's own message embeds headers and body, which may carry tokens) and watches each
+ * target's own objects with the informer of kube-watch.ts: the workload by name, its ReplicaSets (a Deployment) or
+ * ControllerRevisions (a StatefulSet, a DaemonSet) and its pods by its label selector.
+ */
+import {
+  AppsV1Api,
+  AuthorizationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  NetworkingV1Api,
+  Observable,
+  type KubernetesObject,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+import { sleep } from '../lib/deadline.js';
+import { objectClient } from './kube-objects.js';
+import { inform, toKubeError, type InformerOptions, type Source } from './kube-watch.js';
+import type { AccessCheck, JsonPatchOp, Kube, TargetState, WatchScope, WorkloadRef } from './kube.js';
+import { resourceOf, type Workload } from './workload.js';
+
+/** How long one request may take before it is abandoned (an API server that accepts and never answers). */
+export const REQUEST_TIMEOUT_MS = 15_000;
+/** Lists may be large: a little longer. */
+export const LIST_TIMEOUT_MS = 30_000;
+
+/** Per-request options that abort the request after `ms`, or when `signal` aborts. */
+function bounded(ms: number, signal?: AbortSignal) {
+  const middleware: ObservableMiddleware = {
+    pre: (context: RequestContext) => {
+      const timeout = AbortSignal.timeout(ms);
+      context.setSignal(signal ? AbortSignal.any([signal, timeout]) : timeout);
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' as const };
+}
+
+/** A 429 means the API server did not process the request: it is sent again, as Retry-After asks, this often. */
+const THROTTLED_ATTEMPTS = 6;
+
+async function call<T>(
+  what: string,
+  request: (options: ReturnType<typeof bounded>) => Promise<T>,
+  ms: number,
+): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await request(bounded(ms));
+    } catch (error) {
+      if ((error as { name?: string } | null)?.name === 'TimeoutError') {
+        throw toKubeError(new Error(`no answer within ${ms / 1000}s`), what);
+      }
+      const failure = toKubeError(error, what);
+      if (failure.status !== 429 || attempt >= THROTTLED_ATTEMPTS) throw failure;
+      await sleep(Math.min(failure.retryAfterMs ?? 1000, 5000) || 250);
+    }
+  }
+}
+
+type Listed = 'deployments' | 'statefulsets' | 'daemonsets' | 'replicasets' | 'controllerrevisions' | 'pods';
+type Lister = (
+  namespace: string,
+  query: Record<string, string>,
+  kind: Listed,
+  signal: AbortSignal,
+) => Promise<{ metadata?: { resourceVersion?: string }; items: KubernetesObject[] }>;
+
+/**
+ * What one target's rollout is watched through: the workload by name; a Deployment's ReplicaSets or a StatefulSet's
+ * or DaemonSet's ControllerRevisions by its selector; its pods by its selector. Each with the store it keeps.
+ */
+export function watchSources(
+  { kind, namespace, name, selector }: WatchScope,
+  state: TargetState,
+  list: Lister,
+): [Source, Map<string, KubernetesObject>][] {
+  const byName = { fieldSelector: `metadata.name=${name}` };
+  const bySelector = { labelSelector: selector };
+  const source = (what: string, resource: Listed, group: string, query: Record<string, string>): Source => ({
+    what,
+    path: `${group}/namespaces/${namespace}/${resource}`,
+    query,
+    list: (signal) => list(namespace, query, resource, signal),
+  });
+  const revisions: [Source, Map<string, KubernetesObject>] =
+    kind === 'deployment'
+      ? [
+          source(`replicasets in ${namespace} (${selector})`, 'replicasets', '/apis/apps/v1', bySelector),
+          state.replicaSets as Map<string, KubernetesObject>,
+        ]
+      : [
+          source(
+            `controllerrevisions in ${namespace} (${selector})`,
+            'controllerrevisions',
+            '/apis/apps/v1',
+            bySelector,
+          ),
+          state.revisions as Map<string, KubernetesObject>,
+        ];
+  return [
+    [
+      source(`${kind} ${namespace}/${name}`, resourceOf(kind), '/apis/apps/v1', byName),
+      state.workloads as Map<string, KubernetesObject>,
+    ],
+    revisions,
+    [
+      source(`pods in ${namespace} (${selector})`, 'pods', '/api/v1', bySelector),
+      state.pods as Map<string, KubernetesObject>,
+    ],
+  ];
+}
+
+export interface KubeOptions extends InformerOptions {
+  /** Limit of one request (lists get twice as long). */
+  requestTimeoutMs?: number;
+}
+
+export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube {
+  const requestMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const listMs = options.requestTimeoutMs === undefined ? LIST_TIMEOUT_MS : 2 * options.requestTimeoutMs;
+  const request = <T>(what: string, fn: (o: ReturnType<typeof bounded>) => Promise<T>): Promise<T> =>
+    call(what, fn, requestMs);
+  const apps = config.makeApiClient(AppsV1Api);
+  const core = config.makeApiClient(CoreV1Api);
+  const authz = config.makeApiClient(AuthorizationV1Api);
+  const networking = config.makeApiClient(NetworkingV1Api);
+
+  return {
+    server: config.getCurrentCluster()?.server ?? '',
+    ...objectClient(config, requestMs),
+
+    getWorkload: ({ kind, namespace, name }) =>
+      request(`get ${kind} ${namespace}/${name}`, (o): Promise<Workload> => {
+        if (kind === 'statefulset') return apps.readNamespacedStatefulSet({ name, namespace }, o);
+        if (kind === 'daemonset') return apps.readNamespacedDaemonSet({ name, namespace }, o);
+        return apps.readNamespacedDeployment({ name, namespace }, o);
+      }),
+
+    patchWorkload: ({ kind, namespace, name }: WorkloadRef, ops: JsonPatchOp[], options = {}) =>
+      request(`patch ${kind} ${namespace}/${name}`, (o): Promise<Workload> => {
+        const dryRun = options.dryRun ? { dryRun: 'All' } : {};
+        const body = { name, namespace, body: ops, fieldManager: 'kube-ship', ...dryRun };
+        if (kind === 'statefulset') return apps.patchNamespacedStatefulSet(body, o);
+        if (kind === 'daemonset') return apps.patchNamespacedDaemonSet(body, o);
+        return apps.patchNamespacedDeployment(body, o);
+      }),
+
+    listPods: async (namespace, selector) =>
+      (
+        await call(
+          `list pods in ${namespace} (${selector})`,
+          (o) => core.listNamespacedPod({ namespace, labelSelector: selector }, o),
+          listMs,
+        )
+      ).items,
+
+    deletePod: async (namespace, name, uid) => {
+      await request(`delete pod ${namespace}/${name}`, (o) =>
+        core.deleteNamespacedPod({ name, namespace, body: { preconditions: { uid } } }, o),
+      );
+    },
+
+    async canI(namespace: string, check: AccessCheck): Promise<boolean> {
+      const review = await request('create selfsubjectaccessreview', (o) =>
+        authz.createSelfSubjectAccessReview(
+          {
+            body: {
+              apiVersion: 'authorization.k8s.io/v1',
+              kind: 'SelfSubjectAccessReview',
+              spec: { resourceAttributes: { namespace, ...check } },
+            },
+          },
+          o,
+        ),
+      );
+      return review.status?.allowed === true;
+    },
+
+    async observe(scope, onChange, signal): Promise<void> {
+      const state: TargetState = {
+        workloads: new Map(),
+        replicaSets: new Map(),
+        revisions: new Map(),
+        pods: new Map(),
+      };
+      const sources = watchSources(scope, state, (namespace, query, kind, signal) => {
+        const options = bounded(listMs, signal);
+        if (kind === 'pods') return core.listNamespacedPod({ namespace, ...query }, options);
+        if (kind === 'replicasets') return apps.listNamespacedReplicaSet({ namespace, ...query }, options);
+        if (kind === 'controllerrevisions')
+          return apps.listNamespacedControllerRevision({ namespace, ...query }, options);
+        if (kind === 'statefulsets') return apps.listNamespacedStatefulSet({ namespace, ...query }, options);
+        if (kind === 'daemonsets') return apps.listNamespacedDaemonSet({ namespace, ...query }, options);
+        return apps.listNamespacedDeployment({ namespace, ...query }, options);
+      });
+      // Nothing is decided on a partial view: callbacks start once every kind has been listed.
+      const listed = new Set<string>();
+      const local = new AbortController();
+      const stop = (): void => local.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      const loops = sources.map(([source, store]) =>
+        inform(
+          config,
+          source,
+          store,
+          () => {
+            listed.add(source.path);
+            if (listed.size === sources.length) onChange(state);
+          },
+          local.signal,
+          options,
+        ),
+      );
+      try {
+        // One loop failing for good ends the others too.
+        await Promise.all(loops.map((loop) => loop.catch((error: unknown) => (stop(), Promise.reject(error)))));
+      } finally {
+        signal.removeEventListener('abort', stop);
+        stop();
+      }
+    },
+
+    listServices: async (namespace) =>
+      (await request(`list services in ${namespace}`, (o) => core.listNamespacedService({ namespace }, o))).items,
+
+    listIngresses: async (namespace) =>
+      (await request(`list ingresses in ${namespace}`, (o) => networking.listNamespacedIngress({ namespace }, o)))
+        .items,
+
+    async listEvents(namespace, name) {
+      const list = await request(`list events in ${namespace}`, (o) =>
+        core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` }, o),
+      );
+      const time = (e: (typeof list.items)[number]): number =>
+        new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp ?? 0).getTime();
+      return [...list.items].sort((a, b) => time(a) - time(b));
+    },
+
+    readLog: ({ namespace, pod, container, previous, tailLines, limitBytes }) =>
+      request(`read log of ${namespace}/${pod}/${container}`, (o) =>
+        core.readNamespacedPodLog({ name: pod, namespace, container, previous, tailLines, limitBytes }, o),
+      ),
+  };
+}

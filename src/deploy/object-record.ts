@@ -1,0 +1,135 @@
+/**
+ * What a manifest deploy did to each object, and how to undo exactly that. An object the deploy created is deleted
+ * (only that very object: its uid). An object that existed gets back the values it had in every field kube-ship's
+ * apply changed (spec, data, labels, annotations, any field), by applying the same configuration with those fields
+ * set back, so kube-ship stays the one field manager of what it applied and the next deploy meets no conflict with
+ * itself. A field someone else changed after the deploy keeps their value; that is said, never overwritten.
+ */
+import type { KubeObject, ObjectRef } from '../cluster/kube.js';
+import { canonicalJson } from './patch.js';
+
+export type ObjectOutcome = 'created' | 'configured' | 'unchanged' | 'restored' | 'deleted' | 'not-restored';
+
+export interface ObjectRecord {
+  /** `Kind namespace/name`. */
+  key: string;
+  /** `file document N`. */
+  source: string;
+  ref: ObjectRef;
+  /** The object before the deploy; undefined when the deploy created it. */
+  before: KubeObject | undefined;
+  /** The configuration that was applied (the manifest, with the image given). */
+  applied: KubeObject;
+  /** The object as the apply left it. */
+  after: KubeObject;
+}
+
+/** What the apply did: made it, changed it, or found it already so (the resourceVersion did not move). */
+export function appliedOutcome(before: KubeObject | undefined, after: KubeObject): ObjectOutcome {
+  if (before === undefined) return 'created';
+  return before.metadata.resourceVersion === after.metadata.resourceVersion ? 'unchanged' : 'configured';
+}
+
+export type Path = string[];
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
+
+export function at(value: unknown, path: Path): unknown {
+  let node = value;
+  for (const part of path) {
+    if (!isRecord(node)) return undefined;
+    node = node[part];
+  }
+  return node;
+}
+
+/** Sets (or, for undefined, removes) the value at `path`, making the maps on the way; false when a non-map is in the way. */
+function setAt(target: Record<string, unknown>, path: Path, value: unknown): boolean {
+  let node = target;
+  for (const part of path.slice(0, -1)) {
+    if (node[part] === undefined) {
+      if (value === undefined) return true;
+      node[part] = {};
+    }
+    const next = node[part];
+    if (!isRecord(next)) return false;
+    node = next;
+  }
+  const last = path[path.length - 1] ?? '';
+  if (value === undefined) delete node[last];
+  else node[last] = structuredClone(value);
+  return true;
+}
+
+/** The leaves (scalars and lists) where two values differ; maps are compared key by key. */
+function differences(a: unknown, b: unknown, path: Path = []): Path[] {
+  if (isRecord(a) && isRecord(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((key) => differences(a[key], b[key], [...path, key]));
+  }
+  return same(a, b) ? [] : [path];
+}
+
+/** The parts of an object a deploy can change: everything but identity, status and server bookkeeping. */
+function content(object: KubeObject): Record<string, unknown> {
+  const rest: Record<string, unknown> = { ...object };
+  for (const field of ['apiVersion', 'kind', 'metadata', 'status']) delete rest[field];
+  const { labels = {}, annotations = {} } = object.metadata;
+  return { ...rest, metadata: { labels, annotations } };
+}
+
+/** The fields (dotted) whose value the apply changed. */
+export function changedFields(before: KubeObject, after: KubeObject): Path[] {
+  return differences(content(before), content(after));
+}
+
+export const fieldName = (path: Path): string => path.join('.');
+
+export type ObjectRestorePlan =
+  | { kind: 'delete'; uid: string }
+  | { kind: 'apply'; object: KubeObject; restored: string[]; kept: string[] }
+  | { kind: 'nothing'; note: string }
+  | { kind: 'leave'; note: string };
+
+/** How to undo what the deploy did to one object, given the object as it is now. */
+export function planObjectRestore(record: ObjectRecord, live: KubeObject | undefined): ObjectRestorePlan {
+  const uid = record.after.metadata.uid ?? '';
+  if (live === undefined) {
+    return record.before === undefined
+      ? { kind: 'nothing', note: 'already gone' }
+      : { kind: 'leave', note: 'deleted since the deploy by someone else; not made again' };
+  }
+  if (live.metadata.uid !== uid) {
+    return { kind: 'leave', note: 'deleted and made again since the deploy by someone else; left as it is' };
+  }
+  if (record.before === undefined) return { kind: 'delete', uid };
+
+  const before = content(record.before);
+  const after = content(record.after);
+  const now = content(live);
+  const object = structuredClone(record.applied);
+  const restored: string[] = [];
+  const kept: string[] = [];
+  for (const path of changedFields(record.before, record.after)) {
+    if (same(at(now, path), at(before, path))) continue;
+    if (!same(at(now, path), at(after, path))) {
+      kept.push(fieldName(path));
+      // Not ours any more: left out of the configuration, so applying it leaves their value.
+      setAt(object as unknown as Record<string, unknown>, path, undefined);
+      continue;
+    }
+    if (setAt(object as unknown as Record<string, unknown>, path, at(before, path))) restored.push(fieldName(path));
+    else kept.push(fieldName(path));
+  }
+  if (restored.length === 0) {
+    return kept.length === 0
+      ? { kind: 'nothing', note: 'already as it was before the deploy' }
+      : { kind: 'leave', note: `changed since the deploy by someone else (${kept.join(', ')}); left as it is` };
+  }
+  object.metadata = { ...object.metadata, resourceVersion: live.metadata.resourceVersion };
+  return { kind: 'apply', object, restored, kept };
+}

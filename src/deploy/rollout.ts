@@ -1,0 +1,646 @@
+/**
+ * The rollout engine, read top to bottom: patch every target (recording what it was), watch every rollout at once
+ * (and bake), decide, and if anything failed gather the evidence while restoring what we changed, then watch the
+ * restored targets until healthy again.
+ */
+import type { V1StatefulSet } from '@kubernetes/client-node';
+import { sleep, within } from '../lib/deadline.js';
+import { messageOf } from '../lib/errors.js';
+import { applyAll, manifestWorkloads, restoreObjects, type ObjectsRestored, workloadItem } from './apply.js';
+import { collectEvidence, type Evidence } from './evidence.js';
+import type { ImageUse, ManifestObject } from '../spec/manifests.js';
+import type { ObjectRecord } from './object-record.js';
+import { splitReference } from '../spec/image-ref.js';
+import { isStatus, KubeError, type Kube, type TargetState } from '../cluster/kube.js';
+import { isTransient, nextStep } from '../cluster/kube-watch.js';
+import { retryingTransient } from '../cluster/retry.js';
+import type { Log } from '../lib/log.js';
+import { CHANGE_CAUSE_ANNOTATION, deployPatch, planRestore } from './patch.js';
+import type { DeployResultKind, ObjectResult, TargetResult } from './result.js';
+import { deadlineExceededAt, recordOf, revisionOf, type TargetRecord } from './target-record.js';
+import { targetKey, type Target } from '../spec/targets.js';
+import { newPods, type Verdict } from './verdict.js';
+import { waitForRollouts, type WaitItem, type WaitResult } from './wait.js';
+import { REVISION_HASH_LABEL, type Workload, type WorkloadKind } from '../cluster/workload.js';
+
+export interface DeployResult {
+  result: DeployResultKind;
+  failureReason: string;
+  targets: TargetResult[];
+  evidence: Evidence[];
+  rollbackError: string | undefined;
+  /** Every object of the manifests, with what the deploy (and the rollback) did to it. */
+  objects: ObjectResult[];
+  /** Milliseconds from the last patch to the verdict, and from the verdict to "restored and healthy". */
+  verdictMs: number;
+  restoreMs: number | undefined;
+}
+
+export interface DeployRequest {
+  targets: Target[];
+  image: string;
+  reference: string;
+  digest: string;
+  changeCause: string;
+  timeoutMs: number;
+  rollback: boolean;
+  /** Limit of the wait for the restored targets. */
+  rollbackTimeoutMs: number;
+  failFast: boolean;
+  allowedRestarts: number;
+  bakeMs: number;
+  signal: AbortSignal;
+  /** Called once the targets are patched, with the records needed to restore them (saved for the post step). */
+  onPatched?: (records: TargetRecord[]) => void;
+  /** Objects of the `manifests` input, in apply order with the image given: applied before any target is patched. */
+  manifests?: {
+    objects: ManifestObject[];
+    uses: ImageUse[];
+    force: boolean;
+    /** Called after each object is applied, with the records needed to undo them all (saved for the post step). */
+    onApplied?: (records: ObjectRecord[]) => void;
+  };
+}
+
+const MAX_CONFLICTS = 3;
+/** How long a patch may keep meeting errors that can pass (API server restarting, 429, 5xx) before it gives up. */
+const PATCH_RETRY_MS = 30_000;
+/** Evidence is gathered for this long at most per target, in parallel with the restore. */
+const EVIDENCE_LIMIT_MS = 5000;
+
+interface Patched {
+  record: TargetRecord;
+  item: WaitItem;
+}
+
+type Failed = Extract<Verdict, { state: 'failed' }>;
+
+/** A workload being watched: a target, or a workload of the manifests. */
+interface Watched {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  key: string;
+}
+
+/** The target key of a manifest record that is a workload ('' for any other object). */
+function workloadKeyOf(record: ObjectRecord): string {
+  return workloadItem(record.after)?.key ?? '';
+}
+
+/** A failed verdict in one line, with its reason named once. */
+function describe(verdict: Failed): string {
+  return verdict.message.includes(verdict.reason) ? verdict.message : `${verdict.reason}: ${verdict.message}`;
+}
+
+function waitItemOf(record: TargetRecord, patched: Workload | undefined, expected?: WaitItem['expected']): WaitItem {
+  return {
+    key: record.key,
+    kind: record.kind,
+    namespace: record.namespace,
+    name: record.name,
+    selector: record.selector,
+    minGeneration: patched?.metadata?.generation ?? 0,
+    staleDeadlineAt: patched ? deadlineExceededAt(patched) : undefined,
+    ...(expected ? { expected } : {}),
+  };
+}
+
+function reportOf(record: TargetRecord, reference: string, patched: boolean): TargetResult {
+  return {
+    key: record.key,
+    kind: record.kind,
+    containers: record.containers.map((c) => c.name),
+    imagesBefore: Object.fromEntries(record.containers.map((c) => [c.name, c.image])),
+    imageAfter: reference,
+    revisionBefore: record.revision,
+    revisionAfter: record.revision,
+    resourceVersionBefore: record.resourceVersion,
+    replicas: record.replicas,
+    outcome: patched ? 'interrupted' : 'no-op',
+    message: patched ? 'patched, not judged yet' : 'already running this digest',
+    seconds: 0,
+  };
+}
+
+/** Whether the live workload already carries this very deploy (a patch whose answer was lost did land). */
+function carriesOurPatch(workload: Workload, record: TargetRecord, request: DeployRequest): boolean {
+  const spec = workload.spec?.template.spec;
+  const cause = workload.metadata?.annotations?.[CHANGE_CAUSE_ANNOTATION];
+  return (
+    cause === request.changeCause &&
+    record.containers.every((c) => (spec?.[c.kind] ?? [])[c.index]?.image === request.reference)
+  );
+}
+
+/**
+ * Patches one target, re-reading and re-deciding on 409 Conflict (someone changed it between our read and our
+ * write): the new state becomes the record, and a target that meanwhile runs the digest needs no patch. Errors that
+ * can pass are retried; if a patch's answer was lost but the patch landed, the record read before it stands.
+ */
+async function patchTarget(kube: Kube, target: Target, request: DeployRequest, log: Log) {
+  const key = targetKey(target);
+  const deadline = Date.now() + PATCH_RETRY_MS;
+  const retry = (error: KubeError): void => log.info(`${key}: ${error.message}; trying again`);
+  let before: TargetRecord | undefined;
+  let conflicts = 0;
+  let failures = 0;
+  for (;;) {
+    const current = await retryingTransient(() => kube.getWorkload(target), deadline, retry);
+    if (before !== undefined && carriesOurPatch(current, before, request)) {
+      before.applied = {
+        template: current.spec?.template ?? {},
+        reference: request.reference,
+        changeCause: request.changeCause,
+      };
+      return { record: before, patched: current };
+    }
+    const record = recordOf(target, current, request.image);
+    if (record.containers.every((c) => splitReference(c.image).digest === request.digest)) {
+      return { record, patched: undefined };
+    }
+    const ops = deployPatch(
+      current.metadata?.resourceVersion ?? '',
+      current.metadata?.annotations,
+      record.containers,
+      request.reference,
+      request.changeCause,
+    );
+    before = record;
+    try {
+      const patched = await kube.patchWorkload(target, ops);
+      log.info(`${record.key}: ${record.containers.map((c) => c.name).join(', ')} -> ${request.reference}`);
+      record.applied = {
+        template: patched.spec?.template ?? {},
+        reference: request.reference,
+        changeCause: request.changeCause,
+      };
+      return { record, patched };
+    } catch (error) {
+      if (error instanceof KubeError && isTransient(error.status) && Date.now() < deadline) {
+        // The patch may have landed even so: the next read tells (carriesOurPatch).
+        retry(error);
+        failures += 1;
+        const step = nextStep({ kind: 'error', error }, failures);
+        await sleep(step.action === 'retry' ? step.delayMs : 0);
+        continue;
+      }
+      conflicts += 1;
+      if (!isStatus(error, 409) || conflicts >= MAX_CONFLICTS) throw error;
+      log.info(`${record.key} changed while being patched (409 Conflict); reading it again`);
+    }
+  }
+}
+
+/** Step 1: patch every target; a target already on the digest is only checked for health. */
+async function patchAll(kube: Kube, request: DeployRequest, reports: Map<string, TargetResult>, log: Log) {
+  const patched: Patched[] = [];
+  const unchanged: WaitItem[] = [];
+  let patchError: string | undefined;
+  await log.group('Deploy', () =>
+    Promise.all(
+      request.targets.map(async (target) => {
+        try {
+          const { record, patched: after } = await patchTarget(kube, target, request, log);
+          reports.set(record.key, reportOf(record, request.reference, after !== undefined));
+          if (after === undefined) {
+            log.info(`${record.key}: already runs ${request.digest}; checking that it is healthy`);
+            unchanged.push(waitItemOf(record, undefined));
+          } else {
+            const containers = record.containers.map((c) => c.name);
+            patched.push({ record, item: waitItemOf(record, after, { containers, reference: request.reference }) });
+          }
+        } catch (error) {
+          patchError ??= `${targetKey(target)}: ${messageOf(error)}`;
+        }
+      }),
+    ),
+  );
+  return { patched, unchanged, patchError };
+}
+
+/** Step 2: watch every patched target until rolled out and baked, and every unchanged one until judged healthy. */
+function watchAll(
+  kube: Kube,
+  changed: WaitItem[],
+  unchanged: WaitItem[],
+  request: DeployRequest,
+  started: number,
+  log: Log,
+  now: () => number,
+) {
+  return log.group('Rollout', () =>
+    waitForRollouts(
+      kube,
+      [...changed.map((i) => ({ ...i, bakeMs: request.bakeMs })), ...unchanged.map((i) => ({ ...i, bakeMs: 0 }))],
+      {
+        deadline: started + request.timeoutMs,
+        failFast: request.failFast,
+        allowedRestarts: request.allowedRestarts,
+        signal: request.signal,
+      },
+      log,
+      now,
+    ),
+  );
+}
+
+/** Step 3: each target's outcome from its verdict; the first failure is the deploy's reason. */
+function decideAll(wait: WaitResult, reports: Map<string, TargetResult>, started: number, now: () => number) {
+  let failure: string | undefined;
+  let superseded: string | undefined;
+  const seconds = (t: number | undefined) => (t === undefined ? undefined : Math.round((t - started) / 100) / 10);
+  for (const [key, verdict] of wait.verdicts) {
+    const report = reports.get(key);
+    if (report === undefined) continue;
+    const patched = report.outcome !== 'no-op';
+    report.revisionAfter = revisionOf(report.kind, wait.workloads.get(key)) || report.revisionAfter;
+    report.seconds = seconds(wait.finishedAt.get(key) ?? now()) ?? 0;
+    report.rolledOutSeconds = seconds(wait.rolledOutAt.get(key));
+    if (report.rolledOutSeconds !== undefined)
+      report.bakedSeconds = Math.round((report.seconds - report.rolledOutSeconds) * 10) / 10;
+    report.restarts = wait.restarts.get(key);
+    if (verdict.state === 'failed') {
+      report.outcome = 'failed';
+      report.message = describe(verdict);
+      failure ??= `${key}: ${describe(verdict)}`;
+    } else if (verdict.state === 'superseded') {
+      report.outcome = 'superseded';
+      report.message = verdict.message;
+      superseded ??= `${key}: ${verdict.message}`;
+    } else if (patched) {
+      report.outcome = verdict.state === 'done' ? 'success' : 'interrupted';
+      report.message = verdict.message;
+    } else if (verdict.state === 'done') {
+      report.message = 'already running this digest, and healthy';
+    }
+  }
+  return { failure, superseded };
+}
+
+/** The pod a failure is about: the one the verdict names, else the first not-ready pod of the current template. */
+function failingPod(state: TargetState | undefined, target: Watched | undefined, verdict: Verdict) {
+  if (state === undefined) return { pod: undefined, container: '' };
+  if (verdict.state === 'failed' && verdict.pod) {
+    return { pod: state.pods.get(verdict.pod), container: verdict.container ?? '' };
+  }
+  const workload = state.workloads.get(target?.name ?? '');
+  const pods =
+    (workload &&
+      target &&
+      newPods({
+        kind: target.kind,
+        workload,
+        replicaSets: [...state.replicaSets.values()],
+        revisions: [...state.revisions.values()],
+        pods: [...state.pods.values()],
+      })) ??
+    [];
+  const pod = pods.find((p) => !(p.status?.containerStatuses ?? []).every((c) => c.ready)) ?? pods[0];
+  const container = (pod?.status?.containerStatuses ?? []).find((c) => !c.ready)?.name ?? '';
+  return { pod, container };
+}
+
+/** Step 4: evidence for every failed target, all at once, each bounded in time. */
+function gatherEvidence(kube: Kube, wait: WaitResult, targets: Watched[]): Promise<Evidence[]> {
+  const failed = [...wait.verdicts].filter(
+    (entry): entry is [string, Failed] => entry[1].state === 'failed' && entry[1].reason !== 'Cancelled',
+  );
+  return Promise.all(
+    failed.map(([key, verdict]) => {
+      const state = wait.states.get(key);
+      const { pod, container } = failingPod(
+        state,
+        targets.find((t) => t.key === key),
+        verdict,
+      );
+      const namespace = key.slice(0, key.indexOf('/'));
+      const request = {
+        kube,
+        target: key,
+        namespace,
+        pod,
+        container,
+        reason: verdict.reason,
+        message: verdict.message,
+      };
+      return within(EVIDENCE_LIMIT_MS, collectEvidence(request), () => ({
+        target: key,
+        pod: pod?.metadata?.name ?? '',
+        container,
+        reason: verdict.reason,
+        message: verdict.message,
+        restartCount: 0,
+        events: [],
+        logs: [],
+        logSource: `not gathered within ${EVIDENCE_LIMIT_MS / 1000}s`,
+      }));
+    }),
+  );
+}
+
+export interface Restored {
+  /** Targets patched back, to wait for. */
+  items: WaitItem[];
+  /** Targets already as recorded, or left alone, with why. */
+  notes: { key: string; note: string; left: boolean }[];
+  errors: { key: string; message: string }[];
+}
+
+/** Puts back one target as `planRestore` decides, re-reading and re-deciding on 409 Conflict or a lost answer. */
+async function restoreTarget(kube: Kube, record: TargetRecord, deadline: number, log: Log) {
+  const retry = (error: KubeError): void => log.info(`${record.key}: ${error.message}; trying again`);
+  for (let conflicts = 0; ;) {
+    const live = await retryingTransient(() => kube.getWorkload(record), deadline, retry);
+    const plan = planRestore(record, live);
+    if (plan.kind !== 'patch') {
+      log.info(`${record.key}: ${plan.note}`);
+      return { plan, patched: undefined };
+    }
+    try {
+      const patched = await kube.patchWorkload(record, plan.ops);
+      if (plan.note) log.info(`${record.key}: ${plan.note}`);
+      return { plan, patched };
+    } catch (error) {
+      if (error instanceof KubeError && isTransient(error.status) && Date.now() < deadline) {
+        retry(error); // the next read shows whether it landed
+        await sleep(1000);
+        continue;
+      }
+      conflicts += 1;
+      if (!isStatus(error, 409) || conflicts >= MAX_CONFLICTS) throw error;
+      log.info(`${record.key} changed while being restored (409 Conflict); reading it again`);
+    }
+  }
+}
+
+/** How long a StatefulSet's controller gets to take in the restored template before its stuck pods are released. */
+const OBSERVE_RESTORE_MS = 15_000;
+
+interface Release {
+  kube: Kube;
+  record: TargetRecord;
+  /** The rollback's own limit: nothing here waits past it. */
+  deadline: number;
+  log: Log;
+}
+
+/**
+ * A StatefulSet (OrderedReady) waits for a broken pod to become Ready before it replaces it, so a restored template
+ * alone leaves the failed release's pod crash-looping for good. Once the controller has taken in the restore (its
+ * update revision the recorded one again), every own pod of another revision that is not Ready is deleted (only that
+ * very pod: uid precondition), and the controller makes it again from the restored template. Returns the live
+ * StatefulSet when it deleted any (to wait for), undefined otherwise; a problem here is logged, never thrown: the
+ * restore itself has landed.
+ */
+async function releaseStuckPods({ kube, record, deadline, log }: Release): Promise<Workload | undefined> {
+  const retry = (error: KubeError): void => log.info(`${record.key}: ${error.message}; trying again`);
+  try {
+    const until = Math.min(Date.now() + OBSERVE_RESTORE_MS, deadline);
+    let live: V1StatefulSet;
+    for (;;) {
+      live = (await retryingTransient(() => kube.getWorkload(record), deadline, retry)) as V1StatefulSet;
+      const caughtUp = (live.status?.observedGeneration ?? 0) >= (live.metadata?.generation ?? 0);
+      if (caughtUp && live.status?.updateRevision === record.revision) break;
+      if (Date.now() > until) {
+        log.info(`${record.key}: the controller has not taken in the restored template yet; its pods are left to it`);
+        return undefined;
+      }
+      await sleep(250);
+    }
+    const pods = await retryingTransient(() => kube.listPods(record.namespace, record.selector), deadline, retry);
+    const stuck = pods.filter(
+      (p) =>
+        p.metadata?.deletionTimestamp === undefined &&
+        p.metadata?.labels?.[REVISION_HASH_LABEL] !== record.revision &&
+        (p.metadata?.ownerReferences ?? []).some((o) => o.uid === record.uid && o.controller === true) &&
+        !(p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+    for (const pod of stuck) {
+      const name = pod.metadata?.name ?? '';
+      try {
+        await retryingTransient(() => kube.deletePod(record.namespace, name, pod.metadata?.uid ?? ''), deadline, retry);
+        log.info(
+          `${record.key}: deleted pod ${name} of the failed revision (not Ready), so that the StatefulSet makes it ` +
+            'again from the restored template instead of waiting for it',
+        );
+      } catch (error) {
+        // Gone already, or replaced by the controller (another uid): nothing of the failed release is left there.
+        if (!isStatus(error, 404) && !isStatus(error, 409)) throw error;
+      }
+    }
+    return stuck.length > 0 ? live : undefined;
+  } catch (error) {
+    log.info(
+      `${record.key}: could not replace the failed revision's pods that are not Ready (${messageOf(error)}); ` +
+        `the StatefulSet waits for them: delete them by hand (kubectl -n ${record.namespace} delete pod NAME)`,
+    );
+    return undefined;
+  }
+}
+
+/**
+ * Step 5: restore every record (only what we changed), riding out errors that can pass for up to `retryMs`;
+ * returns what to wait for, what was left, and errors.
+ */
+export async function rollBack(kube: Kube, records: TargetRecord[], log: Log, retryMs = 60_000): Promise<Restored> {
+  const restored: Restored = { items: [], notes: [], errors: [] };
+  const deadline = Date.now() + retryMs;
+  await Promise.all(
+    records.map(async (record) => {
+      try {
+        const { plan, patched } = await restoreTarget(kube, record, deadline, log);
+        // The recorded template is back (sent now, or found there: an answer lost, or the main step restored it
+        // before the runner killed it): a StatefulSet's stuck pods of the failed release go, and it is waited for.
+        const wholeTemplate = plan.kind === 'nothing' || (plan.kind === 'patch' && plan.only === 'template');
+        const released =
+          record.kind === 'statefulset' && record.revision !== '' && record.applied !== undefined && wholeTemplate
+            ? await releaseStuckPods({ kube, record, deadline, log })
+            : undefined;
+        const waitFor = patched ?? released;
+        if (waitFor !== undefined) restored.items.push(waitItemOf(record, waitFor));
+        if (plan.kind !== 'patch' || plan.only === 'images') {
+          restored.notes.push({ key: record.key, note: plan.note, left: plan.kind === 'leave' });
+        }
+      } catch (error) {
+        restored.errors.push({ key: record.key, message: messageOf(error) });
+      }
+    }),
+  );
+  return restored;
+}
+
+/** How to finish a restore that could not be made: `kubectl rollout undo` to the recorded revision. */
+function byHand(key: string, records: TargetRecord[]): string {
+  const record = records.find((r) => r.key === key);
+  if (record === undefined) return 'restore it by hand';
+  const undo = `kubectl -n ${record.namespace} rollout undo ${record.kind}/${record.name}`;
+  if (record.kind === 'deployment' && record.revision !== '') {
+    return `it still runs this deploy's image; restore it by hand: ${undo} --to-revision=${record.revision}`;
+  }
+  if (record.kind === 'deployment') return 'restore it by hand';
+  return `it still runs this deploy's image; restore it by hand: ${undo} (after checking kubectl -n ${record.namespace} rollout history ${record.kind}/${record.name})`;
+}
+
+/** Step 6: wait for the restored targets (own limit; a cancel stops the wait, not the restore). */
+async function waitRestored(
+  kube: Kube,
+  records: TargetRecord[],
+  restored: Restored,
+  request: DeployRequest,
+  reports: Map<string, TargetResult>,
+  log: Log,
+  now: () => number,
+): Promise<string | undefined> {
+  const problems: string[] = [];
+  for (const error of restored.errors) {
+    problems.push(`${error.key}: ${error.message}; ${byHand(error.key, records)}`);
+    const report = reports.get(error.key);
+    if (report) report.outcome = 'rollback-failed';
+  }
+  for (const { key, note, left } of restored.notes) {
+    const report = reports.get(key);
+    if (report) Object.assign(report, { restoreNote: note, outcome: left ? 'not-restored' : 'rolled-back' });
+    if (left) problems.push(`${key}: not restored: ${note}`);
+  }
+  if (restored.items.length > 0) {
+    const back = await waitForRollouts(
+      kube,
+      restored.items,
+      {
+        deadline: now() + request.rollbackTimeoutMs,
+        failFast: request.failFast,
+        allowedRestarts: request.allowedRestarts,
+        signal: request.signal,
+      },
+      log,
+      now,
+    );
+    for (const [key, verdict] of back.verdicts) {
+      const report = reports.get(key);
+      if (report === undefined) continue;
+      report.revisionAfter = revisionOf(report.kind, back.workloads.get(key)) || report.revisionAfter;
+      if (verdict.state === 'done') {
+        report.outcome = 'rolled-back';
+      } else if (verdict.state === 'failed' && verdict.reason === 'Cancelled') {
+        Object.assign(report, { outcome: 'rolled-back', message: 'restored (not waited for: cancelled)' });
+      } else {
+        report.outcome = 'rollback-failed';
+        problems.push(`${key}: ${verdict.state === 'failed' ? describe(verdict) : verdict.message}`);
+      }
+    }
+  }
+  return problems.length > 0 ? problems.join('; ') : undefined;
+}
+
+/** Step 1a: apply the manifests (before any target is patched: configuration first). */
+async function applyManifests(kube: Kube, request: DeployRequest, reports: Map<string, TargetResult>, log: Log) {
+  const manifests = request.manifests;
+  if (manifests === undefined) return { records: [], objects: [], changed: [], unchanged: [], error: undefined };
+  const applied = await log.group('Apply', () =>
+    applyAll(
+      kube,
+      manifests.objects,
+      { force: manifests.force, retryMs: PATCH_RETRY_MS, onApplied: manifests.onApplied },
+      log,
+    ),
+  );
+  const workloads = manifestWorkloads(applied.records, applied.reports, manifests.uses, request.reference);
+  for (const target of workloads.targets) reports.set(target.key, target);
+  return { ...applied, objects: applied.reports, changed: workloads.changed, unchanged: workloads.unchanged };
+}
+
+/** What the report says of a workload the rollback deleted because the deploy had created it. */
+export const DELETED_NOTE = 'deleted: this deploy created it';
+
+/** Merges what the objects' restore did into the targets' restore and reports. */
+function withObjects(restored: Restored, objects: ObjectsRestored, reports: Map<string, TargetResult>): Restored {
+  for (const key of objects.deleted) {
+    const report = reports.get(key);
+    if (report) Object.assign(report, { outcome: 'rolled-back', restoreNote: DELETED_NOTE });
+  }
+  return {
+    items: [...restored.items, ...objects.items],
+    notes: restored.notes,
+    errors: [...restored.errors, ...objects.errors],
+  };
+}
+
+/** Patch, watch, decide, gather evidence, restore. Never throws for a failed rollout: that is a result, not an error. */
+export async function deploy(
+  kube: Kube,
+  request: DeployRequest,
+  log: Log,
+  now: () => number = Date.now,
+): Promise<DeployResult> {
+  const started = now();
+  const reports = new Map<string, TargetResult>();
+  const manifests = await applyManifests(kube, request, reports, log);
+  const objects = new Map(manifests.objects.map((o) => [o.key, o]));
+  const { patched, unchanged, patchError } =
+    manifests.error === undefined
+      ? await patchAll(kube, request, reports, log)
+      : { patched: [], unchanged: [], patchError: undefined };
+  const records = patched.map((p) => p.record);
+  if (records.length > 0) request.onPatched?.(records);
+  const watched = [...request.targets, ...manifests.changed, ...manifests.unchanged].map((t) => ({
+    kind: t.kind,
+    namespace: t.namespace,
+    name: t.name,
+    key: targetKey(t),
+  }));
+
+  const finish = (
+    result: DeployResultKind,
+    failureReason: string,
+    extra: Partial<DeployResult> = {},
+  ): DeployResult => ({
+    result,
+    failureReason,
+    targets: watched.map((t) => reports.get(t.key)).filter((r): r is TargetResult => r !== undefined),
+    evidence: [],
+    rollbackError: undefined,
+    objects: [...objects.values()],
+    verdictMs: 0,
+    restoreMs: undefined,
+    ...extra,
+  });
+
+  const patchedAt = now();
+  let wait: WaitResult | undefined;
+  let failure = manifests.error ?? patchError;
+  let superseded: string | undefined;
+  if (failure === undefined) {
+    const changed = [...patched.map((p) => p.item), ...manifests.changed];
+    wait = await watchAll(kube, changed, [...unchanged, ...manifests.unchanged], request, started, log, now);
+    ({ failure, superseded } = decideAll(wait, reports, started, now));
+  }
+  const verdictAt = now();
+  const verdictMs = verdictAt - patchedAt;
+  if (failure === undefined) {
+    if (superseded !== undefined) return finish('superseded', superseded, { verdictMs });
+    const changedAny = patched.length > 0 || manifests.objects.some((o) => o.outcome !== 'unchanged');
+    return finish(changedAny ? 'success' : 'no-op', '', { verdictMs });
+  }
+
+  const evidence = wait ? gatherEvidence(kube, wait, watched) : Promise.resolve([]);
+  // Superseded targets belong to whoever took them over: they are not ours to restore.
+  const ours = records.filter((r) => reports.get(r.key)?.outcome !== 'superseded');
+  const ourObjects = manifests.records.filter(
+    (r) => objects.get(r.key)?.outcome !== 'unchanged' && reports.get(workloadKeyOf(r))?.outcome !== 'superseded',
+  );
+  if (!request.rollback || ours.length + ourObjects.length === 0) {
+    return finish(request.signal.aborted ? 'cancelled' : 'failed', failure, { evidence: await evidence, verdictMs });
+  }
+  const rollbackError = await log.group('Rollback', async () => {
+    const keys = [...ours.map((r) => r.key), ...ourObjects.map((r) => r.key)];
+    log.info(`Rolling back ${keys.join(', ')}: undoing what this deploy changed`);
+    const undone = await restoreObjects(kube, ourObjects, log, request.rollbackTimeoutMs);
+    for (const [key, report] of undone.reports) objects.set(key, report);
+    const restored = await rollBack(kube, ours, log, request.rollbackTimeoutMs);
+    return waitRestored(kube, ours, withObjects(restored, undone, reports), request, reports, log, now);
+  });
+  // Cancelled at any point, even during the rollback wait: that is what the step says.
+  const result = request.signal.aborted ? 'cancelled' : rollbackError === undefined ? 'rolled-back' : 'failed';
+  return finish(result, failure, { evidence: await evidence, rollbackError, verdictMs, restoreMs: now() - verdictAt });
+}

@@ -1,0 +1,96 @@
+/**
+ * What a target looked like before the deploy and what our patch made of it: enough to put it back exactly, and
+ * to tell our change from anyone else's when rolling back. Preflight builds one to check that a target can be
+ * deployed; the engine keeps them; the post step reads them back from a file.
+ */
+import type { V1Deployment, V1PodTemplateSpec, V1StatefulSet } from '@kubernetes/client-node';
+import { selectorString } from '../cluster/kube-watch.js';
+import { CHANGE_CAUSE_ANNOTATION } from './patch.js';
+import { chooseContainers, targetKey, type ChosenContainer, type Target } from '../spec/targets.js';
+import { REVISION_ANNOTATION, wantedPods } from './verdict.js';
+import type { Workload, WorkloadKind } from '../cluster/workload.js';
+
+export interface TargetRecord {
+  key: string;
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  /** The workload's identity: another uid means it was deleted and created again. */
+  uid: string;
+  /** Its resourceVersion when read for this record: what a preview's stamp is compared with. */
+  resourceVersion: string;
+  /** Its label selector (labelSelector syntax): what its ReplicaSets and pods are watched by. */
+  selector: string;
+  containers: ChosenContainer[];
+  template: V1PodTemplateSpec;
+  changeCause: string | undefined;
+  /**
+   * The revision the recorded template runs as: a Deployment's revision number, a StatefulSet's update revision
+   * (the ControllerRevision its pods are labelled with); empty for a DaemonSet, whose status does not say.
+   */
+  revision: string;
+  replicas: number;
+  /** Set once patched: the template our patch produced, and the reference and change-cause it wrote. */
+  applied?: { template: V1PodTemplateSpec; reference: string; changeCause: string };
+}
+
+/** The revision a workload's current template runs as (see `TargetRecord.revision`). */
+export function revisionOf(kind: WorkloadKind, workload: Workload | undefined): string {
+  if (kind === 'deployment') return workload?.metadata?.annotations?.[REVISION_ANNOTATION] ?? '';
+  if (kind === 'statefulset') return (workload as V1StatefulSet | undefined)?.status?.updateRevision ?? '';
+  return '';
+}
+
+/** Why a workload cannot be deployed by changing its template and watching, or undefined when it can. */
+export function undeployable(
+  target: Pick<Target, 'kind' | 'namespace' | 'name'>,
+  workload: Workload,
+): string | undefined {
+  const key = targetKey(target);
+  if (target.kind === 'deployment' && (workload as V1Deployment).spec?.paused) {
+    return `${key} is paused; resume it (kubectl rollout resume deployment/${target.name}) or remove it.`;
+  }
+  const strategy =
+    target.kind === 'deployment'
+      ? undefined
+      : (workload.spec as { updateStrategy?: { type?: string } } | undefined)?.updateStrategy?.type;
+  if (strategy === 'OnDelete') {
+    return (
+      `${key} uses the OnDelete update strategy: its pods change only when someone deletes them, so no rollout can be ` +
+      `watched or rolled back; set spec.updateStrategy.type to RollingUpdate.`
+    );
+  }
+  return undefined;
+}
+
+/** Reads a target and records what its rollback needs. Throws when it cannot be deployed (paused, OnDelete, no container). */
+export function recordOf(target: Target, workload: Workload, image: string): TargetRecord {
+  const problem = undeployable(target, workload);
+  if (problem !== undefined) throw new Error(problem);
+  const template = workload.spec?.template ?? {};
+  return {
+    key: targetKey(target),
+    kind: target.kind,
+    namespace: target.namespace,
+    name: target.name,
+    uid: workload.metadata?.uid ?? '',
+    resourceVersion: workload.metadata?.resourceVersion ?? '',
+    selector: selectorString(workload.spec?.selector),
+    containers: chooseContainers(
+      target,
+      { containers: template.spec?.containers ?? [], initContainers: template.spec?.initContainers },
+      image,
+    ),
+    template,
+    changeCause: workload.metadata?.annotations?.[CHANGE_CAUSE_ANNOTATION],
+    revision: revisionOf(target.kind, workload),
+    replicas: wantedPods(target.kind, workload),
+  };
+}
+
+/** The lastUpdateTime of a ProgressDeadlineExceeded the Deployment carries now: anything up to it is stale. */
+export function deadlineExceededAt(workload: Workload): string | undefined {
+  const progressing = (workload as V1Deployment).status?.conditions?.find((c) => c.type === 'Progressing');
+  if (progressing?.reason !== 'ProgressDeadlineExceeded' || progressing.lastUpdateTime === undefined) return undefined;
+  return new Date(progressing.lastUpdateTime).toISOString();
+}

@@ -1,0 +1,192 @@
+/**
+ * The preview (input `preview`): what a deploy would do, checked by the cluster, with nothing changed. Every target
+ * is resolved as a deploy resolves it and its very patch is sent as a server-side dry run with the deploy's own
+ * credentials; every manifest object is dry-run applied and compared with the live one. The plan keeps each
+ * target's live resourceVersion, so a later deploy can tell whether it still holds.
+ */
+import { applyProblem, refOf } from '../deploy/apply.js';
+import { messageOf } from '../lib/errors.js';
+import { splitReference } from '../spec/image-ref.js';
+import type { Kube, KubeObject } from '../cluster/kube.js';
+import { objectKey, sourceOf, type ManifestObject } from '../spec/manifests.js';
+import { at, changedFields, fieldName, isRecord, same, type Path } from '../deploy/object-record.js';
+import { deployPatch } from '../deploy/patch.js';
+import { recordOf } from '../deploy/target-record.js';
+import { targetKey, type Target } from '../spec/targets.js';
+
+export interface PlanContainer {
+  name: string;
+  before: string;
+  after: string;
+}
+
+export interface PlanTarget {
+  key: string;
+  resourceVersion: string;
+  generation: number;
+  containers: PlanContainer[];
+  /** Already runs the digest: the deploy would only check its health. */
+  noop: boolean;
+  /** The API server's answer to the dry run of the patch: undefined when it would be accepted. */
+  refusal?: string;
+}
+
+export interface PlanChange {
+  field: string;
+  before: string;
+  after: string;
+}
+
+export interface PlanObject {
+  key: string;
+  source: string;
+  action: 'create' | 'change' | 'unchanged';
+  resourceVersion: string;
+  changes: PlanChange[];
+  refusal?: string;
+  /** A workload scaled down or losing containers. */
+  destructive?: string[];
+}
+
+export interface Plan {
+  targets: PlanTarget[];
+  objects: PlanObject[];
+  /** Changes a reviewer must see first: replicas reduced, containers removed. */
+  destructive: string[];
+}
+
+export interface PlanRequest {
+  targets: Target[];
+  image: string;
+  reference: string;
+  digest: string;
+  changeCause: string;
+  /** The manifests in apply order with the image given; dry-run applied with `force`. */
+  manifests?: { objects: ManifestObject[]; force: boolean };
+}
+
+const VALUE_LIMIT = 200;
+
+/** A field's value as the plan shows it: JSON, clipped; every value of a Secret's data is never shown. */
+function shown(object: KubeObject, field: string[], value: unknown): string {
+  if (value === undefined) return '(none)';
+  if (object.kind === 'Secret' && (field[0] === 'data' || field[0] === 'stringData'))
+    return '(secret value, not shown)';
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > VALUE_LIMIT ? `${text.slice(0, VALUE_LIMIT - 1)}…` : text;
+}
+
+async function planTarget(kube: Kube, target: Target, request: PlanRequest): Promise<PlanTarget> {
+  const live = await kube.getWorkload(target);
+  const record = recordOf(target, live, request.image);
+  const containers = record.containers.map((c) => ({ name: c.name, before: c.image, after: request.reference }));
+  const plan: PlanTarget = {
+    key: targetKey(target),
+    resourceVersion: live.metadata?.resourceVersion ?? '',
+    generation: live.metadata?.generation ?? 0,
+    containers,
+    noop: record.containers.every((c) => splitReference(c.image).digest === request.digest),
+  };
+  if (plan.noop) return plan;
+  const ops = deployPatch(
+    plan.resourceVersion,
+    live.metadata?.annotations,
+    record.containers,
+    request.reference,
+    request.changeCause,
+  );
+  try {
+    await kube.patchWorkload(target, ops, { dryRun: true });
+  } catch (error) {
+    plan.refusal = messageOf(error);
+  }
+  return plan;
+}
+
+/** A list whose items all have a name (containers, env, ports, volumes): compared item by item, by name. */
+const isNamedList = (value: unknown): value is Record<string, unknown>[] =>
+  Array.isArray(value) && value.length > 0 && value.every((v) => isRecord(v) && typeof v.name === 'string');
+
+const itemNamed = (list: Record<string, unknown>[], name: string): unknown => list.find((i) => i.name === name);
+
+/** Where `a` and `b` differ, down to the fields of named list items; each path with its two values. */
+function differencesIn(a: unknown, b: unknown, path: Path): { path: Path; before: unknown; after: unknown }[] {
+  if (isRecord(a) && isRecord(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((key) => differencesIn(a[key], b[key], [...path, key]));
+  }
+  if (isNamedList(a) && isNamedList(b)) {
+    const names = [...new Set([...a, ...b].map((i) => i.name as string))];
+    return names.flatMap((name) => differencesIn(itemNamed(a, name), itemNamed(b, name), [...path, `[${name}]`]));
+  }
+  return same(a, b) ? [] : [{ path, before: a, after: b }];
+}
+
+/**
+ * The fields the apply would change, as a reviewer reads them: a container's image is
+ * `spec.template.spec.containers[web].image`, not the whole list of containers as JSON.
+ */
+export function changesOf(live: KubeObject, result: KubeObject): PlanChange[] {
+  return changedFields(live, result).flatMap((path) => {
+    const [before, after] = [at(live, path), at(result, path)];
+    const fine = differencesIn(before, after, path);
+    // Only key order differs below this field: show it whole, as the apply's comparison found it.
+    const items = fine.length > 0 ? fine : [{ path, before, after }];
+    return items.map((d) => ({
+      field: fieldName(d.path).replaceAll('.[', '['),
+      before: shown(live, d.path, d.before),
+      after: shown(result, d.path, d.after),
+    }));
+  });
+}
+
+async function planObject(kube: Kube, m: ManifestObject, force: boolean): Promise<PlanObject> {
+  const live = await kube.getObject(refOf(m.object));
+  const base = { key: objectKey(m.object), source: sourceOf(m), resourceVersion: live?.metadata.resourceVersion ?? '' };
+  let result: KubeObject;
+  try {
+    result = await kube.applyObject(m.object, { dryRun: true, force });
+  } catch (error) {
+    return { ...base, action: live ? 'change' : 'create', changes: [], refusal: applyProblem(m, error) };
+  }
+  if (live === undefined) return { ...base, action: 'create', changes: [] };
+  const changes = changesOf(live, result);
+  const destructive = destructiveOf(base.key, live, result);
+  return {
+    ...base,
+    action: changes.length > 0 ? 'change' : 'unchanged',
+    changes,
+    ...(destructive.length > 0 ? { destructive } : {}),
+  };
+}
+
+/** What a reviewer must see first: a workload scaled down, or losing containers. */
+function destructiveOf(key: string, live: KubeObject, result: KubeObject): string[] {
+  const out: string[] = [];
+  const replicas = (o: KubeObject): unknown => at(o, ['spec', 'replicas']);
+  const [was, will] = [replicas(live), replicas(result)];
+  if (typeof was === 'number' && typeof will === 'number' && will < was) out.push(`${key}: replicas ${was} → ${will}`);
+  for (const list of ['containers', 'initContainers']) {
+    const names = (o: KubeObject): string[] =>
+      ((at(o, ['spec', 'template', 'spec', list]) as { name: string }[] | undefined) ?? []).map((c) => c.name);
+    const gone = names(live).filter((n) => !names(result).includes(n));
+    if (gone.length > 0)
+      out.push(`${key}: ${list === 'containers' ? 'container' : 'initContainer'} ${gone.join(', ')} removed`);
+  }
+  return out;
+}
+
+/** Plans the deploy: every target and object, at once; nothing is changed. */
+export async function planDeploy(kube: Kube, request: PlanRequest): Promise<Plan> {
+  const targets = await Promise.all(request.targets.map((t) => planTarget(kube, t, request)));
+  const manifests = request.manifests;
+  const objects = manifests
+    ? await Promise.all(manifests.objects.map((m) => planObject(kube, m, manifests.force)))
+    : [];
+  return { targets, objects, destructive: objects.flatMap((o) => o.destructive ?? []) };
+}
+
+/** Whether the plan says the deploy would be refused anywhere. */
+export function wouldFail(plan: Plan): boolean {
+  return plan.targets.some((t) => t.refusal) || plan.objects.some((o) => o.refusal);
+}

@@ -1,0 +1,306 @@
+/**
+ * Publishing the report where reviewers look: one sticky comment per environment on the pull request, and a
+ * GitHub Deployment with statuses. Every problem here is a warning: the deploy's result is already decided and the
+ * job summary already written, so a read-only token (fork PRs, Dependabot) or a GitHub outage must not change it.
+ */
+import { messageOf } from '../lib/errors.js';
+import {
+  GitHubError,
+  PULL_REQUEST_EVENTS,
+  type Connection,
+  type DeploymentStatus,
+  type GitHub,
+  type IssueComment,
+} from './github.js';
+import type { Inputs } from '../spec/inputs.js';
+import type { Log } from '../lib/log.js';
+import { COMMENT_LIMIT, renderReport, shortReference } from './markdown.js';
+import type { Report } from './report.js';
+import { readStamp, type PreviewStamp } from '../preview/since-preview.js';
+
+/** Log lines per failing pod in the comment (the summary shows more). */
+export const COMMENT_LOG_LINES = 20;
+const DESCRIPTION_LIMIT = 139;
+
+/** The hidden line the sticky comment of one environment is found by. */
+export function commentMarker(environment: string): string {
+  return `<!-- kube-ship:comment environment=${encodeURIComponent(environment)} -->`;
+}
+
+function clip(text: string, limit: number = DESCRIPTION_LIMIT): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > limit ? `${flat.slice(0, limit - 1)}…` : flat;
+}
+
+/** The final deployment status for a report: live, failed, or (nothing was changed) inactive. */
+export function deploymentStatusOf(report: Report): DeploymentStatus {
+  const image = shortReference(report.reference || report.image);
+  const base = { environmentUrl: '', logUrl: report.runUrl };
+  switch (report.result) {
+    case 'success':
+      return {
+        ...base,
+        state: 'success',
+        description: clip(`Deployed ${image}`),
+        environmentUrl: report.environmentUrl,
+      };
+    case 'no-op':
+      return {
+        ...base,
+        state: 'success',
+        description: clip(`Already running ${image}`),
+        environmentUrl: report.environmentUrl,
+      };
+    case 'rolled-back':
+      return { ...base, state: 'failure', description: clip(`Rolled back: ${report.failureReason}`) };
+    case 'failed':
+      return { ...base, state: 'failure', description: clip(`Failed: ${report.failureReason}`) };
+    case 'superseded':
+      return { ...base, state: 'inactive', description: clip(`Superseded: ${report.failureReason}`) };
+    case 'cancelled':
+      return { ...base, state: 'inactive', description: clip('Cancelled') };
+    case 'preview':
+      return { ...base, state: 'inactive', description: clip(`Preview of ${image}: nothing deployed`) };
+    case 'error':
+      return { ...base, state: 'inactive', description: clip(`Nothing deployed: ${report.failureReason}`) };
+  }
+}
+
+/**
+ * Finds our comment and updates it, or creates it: one comment per marker, ever. Ours means written by the token's
+ * own identity and starting with the marker: a comment by anyone else, even one that quotes the marker, is never
+ * edited.
+ */
+export async function upsertComment(
+  github: GitHub,
+  issue: number,
+  marker: string,
+  body: string,
+): Promise<{ created: boolean; url: string }> {
+  const found = await ownComment(github, issue, marker);
+  if (found) return { created: false, url: (await github.updateComment(found.id, body)).url };
+  return { created: true, url: (await github.createComment(issue, body)).url };
+}
+
+/** The comment with this marker that the token's own identity wrote, if there is one. */
+async function ownComment(github: GitHub, issue: number, marker: string): Promise<IssueComment | undefined> {
+  const self = await github.whoAmI();
+  for await (const page of github.listComments(issue)) {
+    const found = page.find((c) => c.author === self && c.body.startsWith(marker));
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The inputs publishing reads, by their action.yml names. */
+export type PublishInputs = Pick<
+  Inputs,
+  'environment' | 'image' | 'github-deployment' | 'comment' | 'comment-logs' | 'pr-number'
+>;
+
+export interface PublisherOptions {
+  inputs: PublishInputs;
+  /** The event that started the run (GITHUB_EVENT_NAME): on a push, `comment: auto` has nothing to comment on. */
+  event: string;
+  /**
+   * Opens the connection to GitHub. Called at most once per run, and only when something is to be published: the
+   * real one loads Octokit, which a deploy that publishes nothing never pays for.
+   */
+  connect: () => Promise<Connection>;
+  log: Log;
+}
+
+/** The run's reporting to GitHub. Neither call throws for GitHub's sake. */
+export interface Publisher {
+  /**
+   * Creates the GitHub Deployment and sets it in progress: call it before changing the cluster. Does nothing with
+   * `github-deployment: false`.
+   */
+  startDeployment(): Promise<void>;
+  /**
+   * Publishes the report: the sticky PR comment (per `comment`, `pr-number` and the event), then the final status
+   * of the deployment `startDeployment` created.
+   */
+  publish(report: Report): Promise<void>;
+  /**
+   * The stamp of the preview this deploy follows: the environment's sticky comment on the pull request of the
+   * event or `pr-number`, or else on the pull request whose merge made this commit. `undefined` when there is none
+   * (or `comment: never`). A deploy after the merge then also updates that comment with its own report.
+   */
+  findPreview(): Promise<PreviewStamp | undefined>;
+}
+
+/** The warning for a refused GitHub call: a read-only token gets the permissions that fix it. */
+function warningOf(what: string, error: unknown): string {
+  if (error instanceof GitHubError && error.readOnly) {
+    return (
+      `Could not ${what}: the github-token may not write here (403 "Resource not accessible by integration"), ` +
+      'as on pull requests from forks and on Dependabot runs. The deploy result stands and the job summary has the ' +
+      'report. To publish it too, grant the workflow "pull-requests: write" and "deployments: write".'
+    );
+  }
+  return `Could not ${what}: ${messageOf(error)}. The deploy result stands; the job summary has the report.`;
+}
+
+/**
+ * The run's link to GitHub: one connection, opened on first use; the deployment it created; and one warning per
+ * run, however many calls a read-only token or an outage refuses (the later ones go to the debug log).
+ */
+export function createPublisher(options: PublisherOptions): Publisher {
+  const { inputs, event, log } = options;
+  let connection: Promise<Connection | undefined> | undefined;
+  let deployment: { github: GitHub; id: number } | undefined;
+  let warned = false;
+  /** The pull request whose merge this deploy follows, where its preview comment was found. */
+  let merged: number | undefined;
+
+  const connectOnce = async (): Promise<Connection | undefined> => {
+    try {
+      return await options.connect();
+    } catch (error) {
+      log.warning(`Could not publish to GitHub: ${messageOf(error)}.`);
+      return undefined;
+    }
+  };
+  /** The connection, or `undefined` once opening it failed (e.g. an empty token), which was warned about then. */
+  const open = (): Promise<Connection | undefined> => (connection ??= connectOnce());
+
+  const warn = (what: string, error: unknown): void => {
+    if (warned) {
+      log.debug(`Could not ${what}: ${messageOf(error)} (a GitHub problem was already reported)`);
+      return;
+    }
+    warned = true;
+    log.warning(warningOf(what, error));
+  };
+
+  async function startDeployment(): Promise<void> {
+    if (!inputs['github-deployment']) return;
+    const opened = await open();
+    if (!opened) return;
+    const { github, context } = opened;
+    const environment = inputs.environment;
+    let id: number;
+    try {
+      const created = await github.createDeployment({
+        sha: context.sha,
+        environment,
+        description: clip(`kube-ship: ${inputs.image} to ${environment}`),
+      });
+      if (created.id === undefined) {
+        log.warning(
+          `GitHub accepted the deployment for ${environment} without creating one (202${created.message ? `: ${created.message}` : ''}); no deployment statuses will be set.`,
+        );
+        return;
+      }
+      id = created.id;
+      deployment = { github, id };
+      log.info(`GitHub Deployment ${id} for ${environment} at ${context.sha.slice(0, 7)}`);
+    } catch (error) {
+      warn(`create a GitHub Deployment for ${environment}`, error);
+      return;
+    }
+    try {
+      await github.createDeploymentStatus(id, {
+        state: 'in_progress',
+        description: clip(`Deploying ${inputs.image} to ${environment}`),
+        environmentUrl: '',
+        logUrl: '',
+      });
+    } catch (error) {
+      warn(`set GitHub Deployment ${id} in progress`, error);
+    }
+  }
+
+  async function comment(report: Report): Promise<void> {
+    if (inputs.comment === 'never') return;
+    const noPullRequest = `the event is ${event || 'unknown'} and pr-number is not set`;
+    if (
+      inputs.comment === 'auto' &&
+      inputs['pr-number'] === undefined &&
+      !PULL_REQUEST_EVENTS.has(event) &&
+      merged === undefined
+    ) {
+      // Nothing to comment on (a push, say), so no connection is needed, and Octokit is never loaded.
+      log.debug(`No PR comment: ${noPullRequest}.`);
+      return;
+    }
+    const opened = await open();
+    if (!opened) return;
+    const issue = inputs['pr-number'] ?? opened.context.pullRequest ?? merged;
+    if (issue === undefined) {
+      if (inputs.comment === 'always') {
+        log.warning(`comment is "always" but there is no pull request to comment on: ${noPullRequest}.`);
+      } else {
+        log.debug(`No PR comment: ${noPullRequest}.`);
+      }
+      return;
+    }
+    const marker = commentMarker(inputs.environment);
+    const body = renderReport(report, {
+      limit: COMMENT_LIMIT,
+      marker,
+      ...(inputs['comment-logs']
+        ? { logLines: COMMENT_LOG_LINES }
+        : { logLines: 0, logsLeftOut: 'not shown here (comment-logs: false); the job summary and log have them' }),
+    });
+    try {
+      const { created, url } = await upsertComment(opened.github, issue, marker, body);
+      log.info(`${created ? 'Commented on' : 'Updated the comment on'} pull request #${issue}: ${url}`);
+    } catch (error) {
+      warn(`comment on pull request #${issue}`, error);
+    }
+  }
+
+  async function finishDeployment(report: Report): Promise<void> {
+    if (deployment === undefined) return;
+    const status = deploymentStatusOf(report);
+    try {
+      await deployment.github.createDeploymentStatus(deployment.id, status);
+      log.info(`GitHub Deployment ${deployment.id}: ${status.state}`);
+    } catch (error) {
+      warn(`set GitHub Deployment ${deployment.id} to ${status.state}`, error);
+    }
+  }
+
+  async function findPreview(): Promise<PreviewStamp | undefined> {
+    if (inputs.comment === 'never') return undefined;
+    const opened = await open();
+    if (!opened) return undefined;
+    const { github, context } = opened;
+    const marker = commentMarker(inputs.environment);
+    let issue = inputs['pr-number'] ?? context.pullRequest;
+    try {
+      const fromMerge = issue === undefined;
+      if (fromMerge) issue = (await github.mergedPullRequestsOf(context.sha))[0];
+      if (issue === undefined) {
+        log.debug(`No preview to compare with: no pull request was merged as ${context.sha.slice(0, 7)}.`);
+        return undefined;
+      }
+      const found = await ownComment(github, issue, marker);
+      const stamp = found && readStamp(found.body);
+      if (stamp === undefined) {
+        log.debug(
+          `No preview to compare with: pull request #${issue} has no preview comment for ${inputs.environment}.`,
+        );
+        return undefined;
+      }
+      if (fromMerge) merged = issue;
+      log.info(`Preview of commit ${stamp.sha.slice(0, 7)} found on pull request #${issue}`);
+      return stamp;
+    } catch (error) {
+      // Most deploys follow no preview: a token that may not list pull requests, or GitHub away, is no warning.
+      log.info(`No preview to compare with: could not look for it (${messageOf(error)}).`);
+      return undefined;
+    }
+  }
+
+  return {
+    startDeployment,
+    findPreview,
+    async publish(report) {
+      await comment(report);
+      await finishDeployment(report);
+    },
+  };
+}

@@ -1,0 +1,239 @@
+/**
+ * Manifests: the objects of the `manifests` input, parsed from multi-document YAML, each kept with the file and
+ * document it came from (every message names them), put in the order they are applied, and given the deployed
+ * image. All pure: reading the files is manifest-files.ts, applying them is apply.ts.
+ */
+import { loadAll } from 'js-yaml';
+import { InputError } from '../lib/errors.js';
+import { imageRepository } from './image-ref.js';
+import type { KubeObject } from '../cluster/kube.js';
+import { kindNamed, type WorkloadKind } from '../cluster/workload.js';
+
+/** One object of a manifest file. */
+export interface ManifestObject {
+  /** The file, as the workflow named it (relative to the workspace). */
+  file: string;
+  /** 1-based document number in that file. */
+  document: number;
+  object: KubeObject;
+}
+
+/** Where an object came from, for messages: `k8s/web.yaml document 2`. */
+export function sourceOf(m: { file: string; document: number }): string {
+  return `${m.file} document ${m.document}`;
+}
+
+/** How an object is named in the log and the report: `Kind namespace/name`, or `Kind name` when cluster-scoped. */
+export function objectKey(object: Pick<KubeObject, 'kind' | 'metadata'>): string {
+  const ns = object.metadata.namespace;
+  return `${object.kind} ${ns ? `${ns}/` : ''}${object.metadata.name}`;
+}
+
+const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Checks one parsed document is an object kube-ship can apply; `v1 List`s are opened into their items. */
+function objectsOfDocument(value: unknown, where: string): KubeObject[] {
+  if (value === null || value === undefined) return [];
+  if (!isRecord(value)) throw new InputError('manifests', `${where} is not a Kubernetes object (a YAML mapping).`);
+  const { apiVersion, kind, metadata } = value;
+  if (typeof apiVersion !== 'string' || apiVersion === '' || typeof kind !== 'string' || kind === '') {
+    throw new InputError('manifests', `${where} has no apiVersion or kind; every object needs both.`);
+  }
+  if (kind === 'List' && Array.isArray(value.items)) {
+    return value.items.flatMap((item, i) => objectsOfDocument(item, `${where} item ${i + 1}`));
+  }
+  const name = isRecord(metadata) ? metadata.name : undefined;
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new InputError(
+      'manifests',
+      `${where} (${kind}) has no valid metadata.name; generateName is not supported: name every object.`,
+    );
+  }
+  const namespace = isRecord(metadata) ? metadata.namespace : undefined;
+  if (namespace !== undefined && (typeof namespace !== 'string' || !NAME.test(namespace))) {
+    throw new InputError('manifests', `${where} (${kind} ${name}) has an invalid metadata.namespace.`);
+  }
+  return [value as unknown as KubeObject];
+}
+
+/** Parses the files' YAML into objects (documents that are empty or only comments are skipped). */
+export function parseManifests(files: { file: string; text: string }[]): ManifestObject[] {
+  const out: ManifestObject[] = [];
+  for (const { file, text } of files) {
+    // Split here, not by the parser, so that document numbers count every `---` of the file, empty ones too.
+    const chunks = text.split(/^---(?=[ \t]|$)/m);
+    if (chunks[0]?.trim() === '' && /^---/.test(text)) chunks.shift();
+    let documents: unknown[];
+    try {
+      documents = chunks.map((chunk) => loadAll(chunk)[0]);
+    } catch (error) {
+      const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+      throw new InputError('manifests', `${file} is not valid YAML: ${reason}`);
+    }
+    documents.forEach((doc, i) => {
+      for (const object of objectsOfDocument(doc, `${file} document ${i + 1}`)) {
+        out.push({ file, document: i + 1, object });
+      }
+    });
+  }
+  if (out.length === 0) throw new InputError('manifests', 'the files hold no Kubernetes objects.');
+  return out;
+}
+
+/** Gives every namespaced object without a namespace the default one, and rejects an object listed twice. */
+export function placeObjects(
+  objects: ManifestObject[],
+  namespaced: (m: ManifestObject) => boolean,
+  defaultNamespace: string,
+): ManifestObject[] {
+  const seen = new Map<string, ManifestObject>();
+  return objects.map((m) => {
+    const metadata = { ...m.object.metadata };
+    if (namespaced(m)) metadata.namespace ??= defaultNamespace;
+    else delete metadata.namespace;
+    const placed = { ...m, object: { ...m.object, metadata } };
+    const key = `${m.object.apiVersion.split('/').slice(0, -1).join('/')}|${objectKey(placed.object)}`;
+    const first = seen.get(key);
+    if (first) {
+      throw new InputError(
+        'manifests',
+        `${objectKey(placed.object)} is in ${sourceOf(first)} and in ${sourceOf(m)}; keep one of them.`,
+      );
+    }
+    seen.set(key, placed);
+    return placed;
+  });
+}
+
+/**
+ * The order objects are applied in (and undone in reverse): what others refer to first (namespaces, quotas,
+ * accounts, configuration, storage, roles), then Services, then the workloads, then what routes to them.
+ */
+const APPLY_ORDER = [
+  'Namespace',
+  'ResourceQuota',
+  'LimitRange',
+  'PriorityClass',
+  'CustomResourceDefinition',
+  'ServiceAccount',
+  'Secret',
+  'ConfigMap',
+  'StorageClass',
+  'PersistentVolume',
+  'PersistentVolumeClaim',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Role',
+  'RoleBinding',
+  'Service',
+  'DaemonSet',
+  'Deployment',
+  'StatefulSet',
+  'Job',
+  'CronJob',
+  'HorizontalPodAutoscaler',
+  'PodDisruptionBudget',
+  'Ingress',
+];
+
+/** The objects in apply order; objects of one rank keep the order of the files. */
+export function applyOrder(objects: ManifestObject[]): ManifestObject[] {
+  const rank = (m: ManifestObject): number => {
+    const i = APPLY_ORDER.indexOf(m.object.kind);
+    return i === -1 ? APPLY_ORDER.length : i;
+  };
+  return objects
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => rank(a.m) - rank(b.m) || a.i - b.i)
+    .map(({ m }) => m);
+}
+
+/** The workload kind kube-ship watches a rollout of (apps/v1 Deployment, StatefulSet, DaemonSet), if it is one. */
+export function workloadKindOf(object: Pick<KubeObject, 'apiVersion' | 'kind'>): WorkloadKind | undefined {
+  if (object.apiVersion !== 'apps/v1') return undefined;
+  const kind = kindNamed(object.kind);
+  return kind && object.kind.toLowerCase() === kind ? kind : undefined;
+}
+
+interface PodSpecLike {
+  containers?: { name?: string; image?: string }[];
+  initContainers?: { name?: string; image?: string }[];
+}
+
+/** Where an object keeps its pod spec: a Pod's spec, a template's (workloads, Jobs), a CronJob's job template's. */
+function podSpecOf(object: KubeObject): PodSpecLike | undefined {
+  const spec = object.spec as Record<string, unknown> | undefined;
+  if (!isRecord(spec)) return undefined;
+  if (object.kind === 'Pod') return spec as PodSpecLike;
+  if (object.kind === 'CronJob') {
+    const job = spec.jobTemplate as { spec?: { template?: { spec?: PodSpecLike } } } | undefined;
+    return job?.spec?.template?.spec;
+  }
+  const template = spec.template as { spec?: PodSpecLike } | undefined;
+  return isRecord(template?.spec) ? template.spec : undefined;
+}
+
+/** The containers given the image in one object. */
+export interface ImageUse {
+  key: string;
+  source: string;
+  containers: string[];
+  /** The image each of those containers had in the manifest. */
+  written: Record<string, string>;
+}
+
+/**
+ * Gives every container and initContainer whose image repository equals `image` the `reference`; returns new
+ * objects (the input is not changed) and which containers got it. No container at all is an error naming the files.
+ */
+export function withImage(
+  objects: ManifestObject[],
+  image: string,
+  reference: string,
+): { objects: ManifestObject[]; uses: ImageUse[] } {
+  const repository = imageRepository(image);
+  const uses: ImageUse[] = [];
+  const out = objects.map((m) => {
+    const object = structuredClone(m.object);
+    const spec = podSpecOf(object);
+    const use: ImageUse = { key: objectKey(object), source: sourceOf(m), containers: [], written: {} };
+    for (const list of [spec?.containers ?? [], spec?.initContainers ?? []]) {
+      for (const container of list) {
+        if (container.image === undefined || imageRepository(container.image) !== repository) continue;
+        use.containers.push(container.name ?? '');
+        use.written[container.name ?? ''] = container.image;
+        container.image = reference;
+      }
+    }
+    if (use.containers.length > 0) uses.push(use);
+    return { ...m, object };
+  });
+  if (uses.length === 0) {
+    const files = [...new Set(objects.map((m) => m.file))].join(', ');
+    throw new InputError(
+      'manifests',
+      `no container in ${files} runs an image from ${image}; write the image as ${image}:TAG in the containers that ` +
+        'should get this build, or fix "image".',
+    );
+  }
+  return { objects: out, uses };
+}
+
+/** Every value of a Secret in the manifests (data decoded, and stringData), to be masked in the log. */
+export function secretValues(objects: ManifestObject[]): string[] {
+  const values: string[] = [];
+  for (const { object } of objects) {
+    if (object.kind !== 'Secret' || object.apiVersion !== 'v1') continue;
+    for (const v of Object.values((object.data as Record<string, unknown> | undefined) ?? {})) {
+      if (typeof v === 'string') values.push(Buffer.from(v, 'base64').toString('utf8'), v);
+    }
+    for (const v of Object.values((object.stringData as Record<string, unknown> | undefined) ?? {})) {
+      if (typeof v === 'string') values.push(v);
+    }
+  }
+  return values.filter((v) => v.length >= 3);
+}
