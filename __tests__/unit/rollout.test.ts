@@ -217,6 +217,73 @@ describe('deploy', () => {
     expect(kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:crash@${digest}`);
   });
 
+  it('a whole-template rollback keeps a change-cause someone else wrote during the rollout', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const before = structuredClone(kube.deployment('web')?.spec?.template);
+    kube.afterPatch = (namespace, name) =>
+      kube.edit(namespace, name, (d) => (d.metadata!.annotations!['kubernetes.io/change-cause'] = 'hotfix by hand'));
+    const result = await deploy(kube, request({ reference: `reg/web:crash@${digest}` }), recordingLog());
+    expect(result.result).toBe('rolled-back');
+    expect(kube.deployment('web')?.spec?.template).toEqual(before);
+    expect(kube.deployment('web')?.metadata?.annotations?.['kubernetes.io/change-cause']).toBe('hotfix by hand');
+  });
+
+  it('rolls back the failed target but not a superseded one, and the result stays rolled-back', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    kube.addDeployment('api', 'reg/web:v1');
+    kube.afterPatch = (namespace, name) => {
+      if (name === 'api')
+        kube.edit(namespace, name, (d) => (d.spec!.template.spec!.containers[0]!.image = 'reg/web:v3'));
+    };
+    const result = await deploy(
+      kube,
+      request({
+        reference: `reg/web:crash@${digest}`,
+        failFast: false,
+        timeoutMs: 300,
+        targets: [
+          { kind: 'deployment', namespace: 'ns', name: 'web', containers: [], input: 'deployments' },
+          { kind: 'deployment', namespace: 'ns', name: 'api', containers: [], input: 'deployments' },
+        ],
+      }),
+      recordingLog(),
+    );
+    expect(result.result).toBe('rolled-back');
+    expect(result.rollbackError).toBeUndefined();
+    expect(result.targets.map((t) => [t.key, t.outcome])).toEqual([
+      ['ns/web', 'rolled-back'],
+      ['ns/api', 'superseded'],
+    ]);
+    expect(kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v1');
+    expect(kube.deployment('api')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v3');
+  });
+
+  it('the first failure, in the order of the targets, is the reason', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    kube.addDeployment('api', 'reg/web:v1');
+    const result = await deploy(
+      kube,
+      request({
+        reference: `reg/web:crash@${digest}`,
+        failFast: false,
+        timeoutMs: 300,
+        targets: [
+          { kind: 'deployment', namespace: 'ns', name: 'web', containers: [], input: 'deployments' },
+          { kind: 'deployment', namespace: 'ns', name: 'api', containers: [], input: 'deployments' },
+        ],
+      }),
+      recordingLog(),
+    );
+    expect(result.targets.map((t) => t.message)).toEqual([
+      expect.stringMatching(/^Timeout: ns\/web did not finish/),
+      expect.stringMatching(/^Timeout: ns\/api did not finish/),
+    ]);
+    expect(result.failureReason).toMatch(/^ns\/web: Timeout: /);
+  });
+
   it('stops waiting and rolls nothing back when another deploy takes over: superseded', async () => {
     const kube = new FakeKube();
     kube.addDeployment('web', 'reg/web:v1');
