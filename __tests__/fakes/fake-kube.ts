@@ -5,7 +5,7 @@
  * keyed by namespace and name, as the API server keys them. For unit tests of the engine; the real thing is the
  * e2e suite.
  */
-import type { V1Deployment, V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1Ingress, V1Pod, V1ReplicaSet, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import {
   KubeError,
   type AccessCheck,
@@ -207,8 +207,13 @@ export class FakeKube implements Kube {
     };
   }
 
-  /** The fake knows Deployments only: any other kind is not found. */
-  async getWorkload({ kind, namespace, name }: WorkloadRef): Promise<V1Deployment> {
+  /** StatefulSets, keyed `namespace/name`: only read (no controller); a test sets their status and pods itself. */
+  statefulSets = new Map<string, V1StatefulSet>();
+
+  /** The fake's controller knows Deployments only; StatefulSets can be read; any other kind is not found. */
+  async getWorkload({ kind, namespace, name }: WorkloadRef): Promise<V1Deployment | V1StatefulSet> {
+    const statefulSet = kind === 'statefulset' ? this.statefulSets.get(keyOf(namespace, name)) : undefined;
+    if (statefulSet) return structuredClone(statefulSet);
     if (kind !== 'deployment') throw new KubeError(404, `${kind}s.apps "${name}" not found`);
     if (this.getFailures > 0) {
       this.getFailures -= 1;
