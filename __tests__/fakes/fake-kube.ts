@@ -5,7 +5,7 @@
  * keyed by namespace and name, as the API server keys them. For unit tests of the engine; the real thing is the
  * e2e suite.
  */
-import type { V1Deployment, V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1Ingress, V1Pod, V1ReplicaSet, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import {
   KubeError,
   type AccessCheck,
@@ -40,6 +40,21 @@ function applyPatch(target: Record<string, unknown>, ops: JsonPatchOp[]): void {
 }
 
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
+
+/** The fields an applied configuration sets, as dotted paths to its leaves (maps walked, anything else a leaf). */
+function leafPaths(value: unknown, path: string[] = []): string[] {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    return Object.entries(value).flatMap(([k, v]) => leafPaths(v, [...path, k]));
+  }
+  const identity = ['apiVersion', 'kind', 'metadata.name', 'metadata.namespace', 'metadata.resourceVersion'];
+  return identity.includes(path.join('.')) ? [] : [path.join('.')];
+}
+
+function removeAt(object: unknown, path: string[]): void {
+  const last = path.pop() ?? '';
+  const node = path.reduce<unknown>((n, p) => (n as Record<string, unknown> | undefined)?.[p], object);
+  if (typeof node === 'object' && node !== null) delete (node as Record<string, unknown>)[last];
+}
 
 export class FakeKube implements Kube {
   readonly server = 'https://fake';
@@ -192,8 +207,13 @@ export class FakeKube implements Kube {
     };
   }
 
-  /** The fake knows Deployments only: any other kind is not found. */
-  async getWorkload({ kind, namespace, name }: WorkloadRef): Promise<V1Deployment> {
+  /** StatefulSets, keyed `namespace/name`: only read (no controller); a test sets their status and pods itself. */
+  statefulSets = new Map<string, V1StatefulSet>();
+
+  /** The fake's controller knows Deployments only; StatefulSets can be read; any other kind is not found. */
+  async getWorkload({ kind, namespace, name }: WorkloadRef): Promise<V1Deployment | V1StatefulSet> {
+    const statefulSet = kind === 'statefulset' ? this.statefulSets.get(keyOf(namespace, name)) : undefined;
+    if (statefulSet) return structuredClone(statefulSet);
     if (kind !== 'deployment') throw new KubeError(404, `${kind}s.apps "${name}" not found`);
     if (this.getFailures > 0) {
       this.getFailures -= 1;
@@ -315,10 +335,15 @@ export class FakeKube implements Kube {
 
   /**
    * Objects of any kind (manifests), keyed `Kind namespace/name`. A toy server-side apply: the applied fields
-   * replace the stored ones (a map merged key by key), the resourceVersion moves only when something changed, and
-   * `refuse` makes an apply of that key fail.
+   * replace the stored ones (a map merged key by key); a field kube-ship applied before and leaves out now is
+   * removed, unless someone else changed it since (`editObject`: it is theirs then); the resourceVersion moves only
+   * when something changed, and `refuse` makes an apply of that key fail.
    */
   objects = new Map<string, KubeObject>();
+  /** Called before every apply (not a dry run) or delete of an object reaches it: someone else acting in between. */
+  beforeObjectWrite: ((key: string, verb: 'apply' | 'delete') => void) | undefined;
+  /** The fields (dotted leaf paths) kube-ship's last apply of each object set: the ones it owns. */
+  private owned = new Map<string, Set<string>>();
   refuse = new Map<string, KubeError>();
   applies: { object: KubeObject; options: ApplyOptions }[] = [];
   deleted: string[] = [];
@@ -340,6 +365,7 @@ export class FakeKube implements Kube {
   async applyObject(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
     this.applies.push({ object: structuredClone(object), options });
     const key = this.objectKeyOf({ ...object, ...object.metadata });
+    if (!options.dryRun) this.beforeObjectWrite?.(key, 'apply');
     const refusal = this.refuse.get(key);
     if (refusal) throw refusal;
     const live = this.objects.get(key);
@@ -361,6 +387,8 @@ export class FakeKube implements Kube {
       return out;
     };
     const next = merge(live ?? {}, object) as KubeObject;
+    const applying = new Set(leafPaths(object));
+    for (const path of this.owned.get(key) ?? []) if (!applying.has(path)) removeAt(next, path.split('.'));
     const versionless = (o: KubeObject): string =>
       canonicalJson({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
     const changed = live === undefined || versionless(live) !== versionless(next);
@@ -370,12 +398,30 @@ export class FakeKube implements Kube {
       resourceVersion: changed ? String((this.nextVersion += 1)) : (live?.metadata.resourceVersion ?? ''),
       generation: (live?.metadata.generation ?? 0) + (changed ? 1 : 0),
     };
-    if (!options.dryRun) this.objects.set(key, next);
+    if (!options.dryRun) {
+      this.objects.set(key, next);
+      this.owned.set(key, applying);
+    }
     return structuredClone(next);
+  }
+
+  /** Changes an object as another field manager would: the fields it changes become its own. */
+  editObject(key: string, change: (o: KubeObject) => void): void {
+    const live = this.objects.get(key);
+    if (live === undefined) throw new Error(`no object ${key}`);
+    const before = structuredClone(live);
+    change(live);
+    live.metadata.resourceVersion = String((this.nextVersion += 1));
+    const owned = this.owned.get(key) ?? new Set();
+    for (const path of owned) {
+      const at = (o: unknown) => path.split('.').reduce<unknown>((n, p) => (n as Record<string, unknown>)?.[p], o);
+      if (canonicalJson(at(before)) !== canonicalJson(at(live))) owned.delete(path);
+    }
   }
 
   async deleteObject(ref: ObjectRef, uid: string): Promise<void> {
     const key = this.objectKeyOf(ref);
+    this.beforeObjectWrite?.(key, 'delete');
     const live = this.objects.get(key);
     if (live === undefined) throw new KubeError(404, 'not found');
     if (live.metadata.uid !== uid) throw new KubeError(409, 'precondition failed: uid');

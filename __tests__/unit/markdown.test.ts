@@ -162,6 +162,13 @@ describe('escaping hostile cluster text', () => {
     expect(markdown).not.toContain('href="javascript');
     expect(markdown).toContain(' · javascript:alert(1) · ');
   });
+
+  it('escapes a quote in the environment URL, so the link cannot grow attributes', () => {
+    const url = 'https://staging.example/"onmouseover="alert(1)';
+    const markdown = renderReport({ ...successReport(), environmentUrl: url }, SUMMARY);
+    expect(markdown).toContain('<a href="https://staging.example/&quot;onmouseover=&quot;alert(1)">');
+    expect(markdown).not.toContain('"onmouseover="');
+  });
 });
 
 describe('size bounds', () => {

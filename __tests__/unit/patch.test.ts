@@ -107,6 +107,19 @@ describe('planRestore', () => {
     });
   });
 
+  it('unchanged template, but a change-cause someone else wrote since: the template goes back, their cause stays', () => {
+    expect(planRestore(record, live(applied, { cause: 'kubectl annotate: hotfix' }))).toEqual({
+      kind: 'patch',
+      only: 'template',
+      ops: [
+        { op: 'replace', path: '/metadata/resourceVersion', value: '9' },
+        { op: 'replace', path: '/spec/template', value: recorded },
+        { op: 'add', path: '/metadata/annotations/kubernetes.io~1change-cause', value: 'kubectl annotate: hotfix' },
+      ],
+      note: 'restored the recorded template (revision 3)',
+    });
+  });
+
   it('keeps a change-cause someone else wrote since', () => {
     const plan = planRestore(record, live(withEnv, { cause: 'kubectl set env' }));
     expect(plan.kind === 'patch' && plan.ops.some((op) => op.path.includes('change-cause'))).toBe(false);

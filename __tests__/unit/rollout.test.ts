@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deploy, type DeployRequest } from '../../src/deploy/rollout.js';
+import { deploy, rollBack, type DeployRequest } from '../../src/deploy/rollout.js';
+import type { TargetRecord } from '../../src/deploy/target-record.js';
 import { KubeError } from '../../src/cluster/kube.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
@@ -217,6 +218,73 @@ describe('deploy', () => {
     expect(kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:crash@${digest}`);
   });
 
+  it('a whole-template rollback keeps a change-cause someone else wrote during the rollout', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const before = structuredClone(kube.deployment('web')?.spec?.template);
+    kube.afterPatch = (namespace, name) =>
+      kube.edit(namespace, name, (d) => (d.metadata!.annotations!['kubernetes.io/change-cause'] = 'hotfix by hand'));
+    const result = await deploy(kube, request({ reference: `reg/web:crash@${digest}` }), recordingLog());
+    expect(result.result).toBe('rolled-back');
+    expect(kube.deployment('web')?.spec?.template).toEqual(before);
+    expect(kube.deployment('web')?.metadata?.annotations?.['kubernetes.io/change-cause']).toBe('hotfix by hand');
+  });
+
+  it('rolls back the failed target but not a superseded one, and the result stays rolled-back', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    kube.addDeployment('api', 'reg/web:v1');
+    kube.afterPatch = (namespace, name) => {
+      if (name === 'api')
+        kube.edit(namespace, name, (d) => (d.spec!.template.spec!.containers[0]!.image = 'reg/web:v3'));
+    };
+    const result = await deploy(
+      kube,
+      request({
+        reference: `reg/web:crash@${digest}`,
+        failFast: false,
+        timeoutMs: 300,
+        targets: [
+          { kind: 'deployment', namespace: 'ns', name: 'web', containers: [], input: 'deployments' },
+          { kind: 'deployment', namespace: 'ns', name: 'api', containers: [], input: 'deployments' },
+        ],
+      }),
+      recordingLog(),
+    );
+    expect(result.result).toBe('rolled-back');
+    expect(result.rollbackError).toBeUndefined();
+    expect(result.targets.map((t) => [t.key, t.outcome])).toEqual([
+      ['ns/web', 'rolled-back'],
+      ['ns/api', 'superseded'],
+    ]);
+    expect(kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v1');
+    expect(kube.deployment('api')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v3');
+  });
+
+  it('the first failure, in the order of the targets, is the reason', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    kube.addDeployment('api', 'reg/web:v1');
+    const result = await deploy(
+      kube,
+      request({
+        reference: `reg/web:crash@${digest}`,
+        failFast: false,
+        timeoutMs: 300,
+        targets: [
+          { kind: 'deployment', namespace: 'ns', name: 'web', containers: [], input: 'deployments' },
+          { kind: 'deployment', namespace: 'ns', name: 'api', containers: [], input: 'deployments' },
+        ],
+      }),
+      recordingLog(),
+    );
+    expect(result.targets.map((t) => t.message)).toEqual([
+      expect.stringMatching(/^Timeout: ns\/web did not finish/),
+      expect.stringMatching(/^Timeout: ns\/api did not finish/),
+    ]);
+    expect(result.failureReason).toMatch(/^ns\/web: Timeout: /);
+  });
+
   it('stops waiting and rolls nothing back when another deploy takes over: superseded', async () => {
     const kube = new FakeKube();
     kube.addDeployment('web', 'reg/web:v1');
@@ -322,5 +390,63 @@ describe('deploy', () => {
     const result = await deploy(kube, request({ reference: `reg/web:v2@${digest}`, signal: cancel.signal }), log);
     expect(result.result).toBe('cancelled');
     expect(kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v1');
+  });
+});
+
+describe('rollBack of a StatefulSet', () => {
+  const template = { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: 'reg/db:v1' }] } };
+  /** A StatefulSet back on its recorded template (revision db-good), with a pod of a failed revision not Ready. */
+  function withStuckPod(): FakeKube {
+    const kube = new FakeKube();
+    kube.statefulSets.set('ns/db', {
+      metadata: { name: 'db', namespace: 'ns', uid: 'uid-db', generation: 3, resourceVersion: '7' },
+      spec: { selector: { matchLabels: { app: 'db' } }, serviceName: 'db', template },
+      status: { observedGeneration: 3, replicas: 1, updateRevision: 'db-good' },
+    });
+    kube.pods.set('ns/db-0', {
+      metadata: {
+        name: 'db-0',
+        namespace: 'ns',
+        uid: 'uid-db-0',
+        labels: { app: 'db', 'controller-revision-hash': 'db-bad' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db', uid: 'uid-db', controller: true }],
+      },
+      status: { conditions: [{ type: 'Ready', status: 'False' }] },
+    });
+    return kube;
+  }
+  const record = (applied?: TargetRecord['applied']): TargetRecord => ({
+    key: 'ns/statefulset/db',
+    kind: 'statefulset',
+    namespace: 'ns',
+    name: 'db',
+    uid: 'uid-db',
+    resourceVersion: '5',
+    selector: 'app=db',
+    containers: [{ kind: 'containers', index: 0, name: 'db', image: 'reg/db:v1' }],
+    template,
+    changeCause: undefined,
+    revision: 'db-good',
+    replicas: 1,
+    ...(applied ? { applied } : {}),
+  });
+  const patched = { template, reference: 'reg/db:v2', changeCause: 'ours' };
+
+  it("deletes the failed revision's pod that is not Ready of a StatefulSet it patched, and waits for it", async () => {
+    const kube = withStuckPod();
+    const restored = await rollBack(kube, [record(patched)], recordingLog(), 1000);
+    expect(kube.deletedPods).toEqual(['ns/db-0']);
+    expect(restored.items.map((i) => i.key)).toEqual(['ns/statefulset/db']);
+  });
+
+  it('touches no pod of a StatefulSet whose record was never patched', async () => {
+    const kube = withStuckPod();
+    const restored = await rollBack(kube, [record()], recordingLog(), 1000);
+    expect(kube.deletedPods).toEqual([]);
+    expect(restored).toEqual({
+      items: [],
+      notes: [{ key: 'ns/statefulset/db', note: 'already on the recorded template', left: false }],
+      errors: [],
+    });
   });
 });

@@ -35,6 +35,23 @@ describe('Secrets', () => {
     expect(report.failureReason).toBe('x hunter2-secret');
   });
 
+  it('registers each line of a multi-line secret without its indentation, so it is found wherever it appears', () => {
+    const masked: string[] = [];
+    const secrets = new Secrets((v) => masked.push(v));
+    secrets.add('token:\n    indented-secret-value\n');
+    expect(masked).toContain('indented-secret-value');
+    expect(secrets.scrub('refused: indented-secret-value.')).toBe('refused: ***.');
+  });
+
+  it('does not scrub values shorter than 4 characters (they would shred ordinary words), and scrubs those of 4', () => {
+    const masked: string[] = [];
+    const secrets = new Secrets((v) => masked.push(v));
+    secrets.add('abc');
+    secrets.add('wxyz');
+    expect(masked).toEqual(['abc', 'wxyz']);
+    expect(secrets.scrub('abcdef wxyz')).toBe('abcdef ***');
+  });
+
   it("redacts the user a registry's pull rate-limit message names", () => {
     expect(
       redactCredentials(

@@ -73,9 +73,9 @@ describe('rolloutStatus: kubectl TestDeploymentStatusViewerStatus cases', () => 
   });
 });
 
-// kstatus (cli-utils status_compute_test.go TestDeploymentStatus): where it says InProgress, kubectl's rule
-// must not say done.
-describe('rolloutStatus: kstatus TestDeploymentStatus cases', () => {
+// kube-ship's own cases of replica counts: kubectl's rule is done only when every wanted replica is updated, no
+// old one is left, and every updated one is available.
+describe('rolloutStatus: replica counts', () => {
   it.each([
     [
       'observedGeneration behind',
@@ -149,6 +149,121 @@ describe('rolloutStatus: kstatus TestDeploymentStatus cases', () => {
     ],
   ] as const)('%s -> %s', (_name, d, state) => {
     expect(rolloutStatus(d).state).toBe(state);
+  });
+});
+
+// kstatus's own table: cli-utils pkg/kstatus/status/status_compute_test.go, TestDeploymentStatus, each case's
+// Deployment (metadata, spec and status as the case writes them: no replicas in the spec) and kstatus's expected
+// status. kube-ship follows kubectl's rule (`kubectl rollout status`), which reads the replica counts and only the
+// ProgressDeadlineExceeded reason of the Progressing condition; kstatus also reads a Progressing condition that is
+// False for another reason, and an Available condition that is False. Where the two differ (depNotProgressing,
+// depNotAvailable: every replica updated, ready and available) the row says `follows: 'kubectl'`, and kube-ship says
+// done where kstatus says InProgress.
+describe('rolloutStatus: kstatus TestDeploymentStatus cases', () => {
+  const kstatusDeployment = (spec: object | undefined, status: V1Deployment['status']): V1Deployment => ({
+    metadata: { name: 'test', namespace: 'qual', generation: 1 },
+    ...(spec ? { spec: spec as V1Deployment['spec'] } : {}),
+    ...(status ? { status } : {}),
+  });
+  const allReplicas = {
+    observedGeneration: 1,
+    updatedReplicas: 1,
+    readyReplicas: 1,
+    availableReplicas: 1,
+    replicas: 1,
+  };
+  const at = new Date('2026-01-01T00:00:00Z');
+  const KSTATUS = { InProgress: 'progressing', Current: 'done', Failed: 'failed' } as const;
+  const cases: {
+    name: string;
+    deployment: V1Deployment;
+    kstatus: keyof typeof KSTATUS;
+    kubeShip: 'progressing' | 'done' | 'failed';
+    follows?: 'kubectl';
+  }[] = [
+    {
+      name: 'depNoStatus',
+      deployment: kstatusDeployment(undefined, undefined),
+      kstatus: 'InProgress',
+      kubeShip: 'progressing',
+    },
+    {
+      name: 'depOK',
+      deployment: kstatusDeployment(undefined, {
+        ...allReplicas,
+        conditions: [
+          { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' },
+          { type: 'Available', status: 'True' },
+        ],
+      }),
+      kstatus: 'Current',
+      kubeShip: 'done',
+    },
+    {
+      name: 'depNotProgressing',
+      deployment: kstatusDeployment(
+        { progressDeadlineSeconds: 45 },
+        {
+          ...allReplicas,
+          conditions: [
+            { type: 'Progressing', status: 'False', reason: 'Some reason' },
+            { type: 'Available', status: 'True' },
+          ],
+        },
+      ),
+      kstatus: 'InProgress',
+      kubeShip: 'done',
+      follows: 'kubectl',
+    },
+    {
+      name: 'depNoProgressDeadlineSeconds',
+      deployment: kstatusDeployment(undefined, { ...allReplicas, conditions: [{ type: 'Available', status: 'True' }] }),
+      kstatus: 'Current',
+      kubeShip: 'done',
+    },
+    {
+      name: 'depNotAvailable',
+      deployment: kstatusDeployment(undefined, {
+        ...allReplicas,
+        conditions: [
+          { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' },
+          { type: 'Available', status: 'False' },
+        ],
+      }),
+      kstatus: 'InProgress',
+      kubeShip: 'done',
+      follows: 'kubectl',
+    },
+    {
+      name: 'depProgressDeadlineExceeded',
+      deployment: kstatusDeployment(undefined, {
+        ...allReplicas,
+        conditions: [
+          { type: 'Progressing', status: 'True', reason: 'ProgressDeadlineExceeded' },
+          { type: 'Available', status: 'False' },
+        ],
+      }),
+      kstatus: 'Failed',
+      kubeShip: 'failed',
+    },
+    {
+      name: 'depProgressDeadlineExceededWithLastTransitionTime',
+      deployment: kstatusDeployment(undefined, {
+        ...allReplicas,
+        conditions: [
+          { type: 'Progressing', status: 'True', reason: 'ProgressDeadlineExceeded', lastTransitionTime: at },
+          { type: 'Available', status: 'False' },
+        ],
+      }),
+      kstatus: 'Failed',
+      kubeShip: 'failed',
+    },
+  ];
+
+  it.each(cases)('$name: kstatus $kstatus, kube-ship $kubeShip', ({ deployment, kstatus, kubeShip, follows }) => {
+    expect(rolloutStatus(deployment).state).toBe(kubeShip);
+    // The table is honest: kube-ship and kstatus agree on every row but those that say kube-ship follows kubectl.
+    expect(KSTATUS[kstatus] === kubeShip).toBe(follows === undefined);
   });
 });
 

@@ -1,0 +1,154 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { KubeError, type KubeObject } from '../../src/cluster/kube.js';
+import { applyAll } from '../../src/deploy/apply.js';
+import { objectRecordsFile, saveRecords, writeObjectRecords } from '../../src/deploy/records-file.js';
+import { deploy } from '../../src/deploy/rollout.js';
+import type { TargetRecord } from '../../src/deploy/target-record.js';
+import { restoreUnfinished, type SavedState } from '../../src/steps/restore-unfinished.js';
+import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
+
+const digest = 'sha256:' + 'b'.repeat(64);
+const env = (): NodeJS.ProcessEnv => ({ RUNNER_TEMP: mkdtempSync(join(tmpdir(), 'post-test-')) });
+
+/** A main step killed after its patch landed: web runs v2, and the records file says what it was. */
+async function killedAfterPatch(kube: FakeKube): Promise<string> {
+  kube.addDeployment('web', 'reg/web:v1');
+  let records: TargetRecord[] = [];
+  const result = await deploy(
+    kube,
+    {
+      targets: [{ kind: 'deployment', namespace: 'ns', name: 'web', containers: [], input: 'deployments' }],
+      image: 'reg/web',
+      reference: `reg/web:v2@${digest}`,
+      digest,
+      changeCause: 'kube-ship deployed v2',
+      timeoutMs: 5000,
+      rollback: true,
+      rollbackTimeoutMs: 5000,
+      failFast: true,
+      allowedRestarts: 0,
+      bakeMs: 0,
+      signal: new AbortController().signal,
+      onPatched: (r) => (records = r),
+    },
+    recordingLog(),
+  );
+  expect(result.result).toBe('success');
+  return saveRecords(records, env());
+}
+
+/** A main step killed after applying its manifests: one ConfigMap created, one changed. */
+async function killedAfterApply(kube: FakeKube): Promise<string> {
+  const configMap = (name: string, data: Record<string, string>): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: 'ns' },
+    data,
+  });
+  kube.objects.set('ConfigMap ns/settings', {
+    ...configMap('settings', { MODE: 'safe' }),
+    metadata: { name: 'settings', namespace: 'ns', uid: 'uid-settings', resourceVersion: '3' },
+  });
+  const objects = [configMap('settings', { MODE: 'broken' }), configMap('extra', { A: '1' })].map((object, i) => ({
+    file: 'k8s/app.yaml',
+    document: i + 1,
+    object,
+  }));
+  const file = objectRecordsFile(env());
+  const applied = await applyAll(
+    kube,
+    objects,
+    { force: false, retryMs: 1000, onApplied: (records) => writeObjectRecords(file, records) },
+    recordingLog(),
+  );
+  expect(applied.reports.map((r) => r.outcome)).toEqual(['configured', 'created']);
+  return file;
+}
+
+/** The post step's context: `connect` counts its calls and answers `kube`. */
+function context(kube: FakeKube, rollback = true) {
+  const log = recordingLog();
+  const calls = { connect: 0 };
+  return {
+    log,
+    calls,
+    undo: {
+      rollback: () => rollback,
+      connect: () => {
+        calls.connect += 1;
+        return kube;
+      },
+      log,
+    },
+  };
+}
+
+const saved = (over: Partial<SavedState>): SavedState => ({
+  recordsFile: '',
+  objectsFile: '',
+  finished: false,
+  ...over,
+});
+
+describe('restoreUnfinished (the post step)', () => {
+  it('restores the targets of a main step killed after its patch, from the records file', async () => {
+    const kube = new FakeKube();
+    const recordsFile = await killedAfterPatch(kube);
+    const { undo, log } = context(kube);
+    expect(await restoreUnfinished(saved({ recordsFile }), undo)).toBeUndefined();
+    expect(kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v1');
+    expect(log.lines).toContain('warning: The deploy did not finish: undoing what it changed in ns/web');
+  });
+
+  it('undoes the objects a killed main step applied: the created one deleted, the changed one set back', async () => {
+    const kube = new FakeKube();
+    const objectsFile = await killedAfterApply(kube);
+    const { undo, log } = context(kube);
+    expect(await restoreUnfinished(saved({ objectsFile }), undo)).toBeUndefined();
+    expect(kube.deleted).toEqual(['ConfigMap ns/extra']);
+    expect(kube.objects.get('ConfigMap ns/settings')?.data).toEqual({ MODE: 'safe' });
+    expect(log.lines).toContain(
+      'warning: The deploy did not finish: undoing what it changed in ConfigMap ns/settings, ConfigMap ns/extra',
+    );
+  });
+
+  it('does nothing, and does not connect, when the main step finished', async () => {
+    const kube = new FakeKube();
+    const recordsFile = await killedAfterPatch(kube);
+    const { undo, log, calls } = context(kube);
+    expect(await restoreUnfinished(saved({ recordsFile, finished: true }), undo)).toBeUndefined();
+    expect(calls.connect).toBe(0);
+    expect(log.lines).toEqual([]);
+    expect(kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:v2@${digest}`);
+  });
+
+  it('does nothing when the main step saved no records (it changed nothing)', async () => {
+    const { undo, log, calls } = context(new FakeKube());
+    expect(await restoreUnfinished(saved({}), undo)).toBeUndefined();
+    expect(calls.connect).toBe(0);
+    expect(log.lines).toEqual([]);
+  });
+
+  it('with rollback: false, says what it leaves and changes nothing', async () => {
+    const kube = new FakeKube();
+    const recordsFile = await killedAfterPatch(kube);
+    const { undo, log, calls } = context(kube, false);
+    expect(await restoreUnfinished(saved({ recordsFile }), undo)).toBeUndefined();
+    expect(calls.connect).toBe(0);
+    expect(log.lines).toEqual(['warning: The deploy did not finish; ns/web left as they are (rollback: false)']);
+    expect(kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:v2@${digest}`);
+  });
+
+  it('returns what it could not restore, for the step to fail with', async () => {
+    const kube = new FakeKube();
+    const recordsFile = await killedAfterPatch(kube);
+    kube.restoreErrors.set('web', new KubeError(403, 'patch deployment ns/web: forbidden'));
+    const { undo } = context(kube);
+    expect(await restoreUnfinished(saved({ recordsFile }), undo)).toBe(
+      'Could not restore: ns/web: patch deployment ns/web: forbidden',
+    );
+  });
+});
