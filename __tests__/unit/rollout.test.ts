@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { deploy, type DeployRequest } from '../../src/deploy/rollout.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { deploy as deployNow, type DeployRequest } from '../../src/deploy/rollout.js';
 import { KubeError } from '../../src/cluster/kube.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
@@ -21,6 +21,20 @@ function request(over: Partial<DeployRequest> = {}): DeployRequest {
     ...over,
   };
 }
+
+/**
+ * Deploys on fake time: whenever nothing else is left to do, the next timer fires (the fake controller's, the wait's
+ * ticker, a retry's backoff), so a timeout, a bake or a backoff takes no real time.
+ */
+async function deploy(...args: Parameters<typeof deployNow>): ReturnType<typeof deployNow> {
+  let settled = false;
+  const result = deployNow(...args).finally(() => (settled = true));
+  while (!settled) await vi.advanceTimersToNextTimerAsync();
+  return result;
+}
+
+beforeEach(() => vi.useFakeTimers());
+afterEach(() => vi.useRealTimers());
 
 describe('deploy', () => {
   it('patches, waits and reports success with the revisions', async () => {
