@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { deploy as deployNow, type DeployRequest } from '../../src/deploy/rollout.js';
 import { KubeError } from '../../src/cluster/kube.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
+import { onFakeTime } from '../fakes/fake-time.js';
 
 const digest = 'sha256:' + 'a'.repeat(64);
 function request(over: Partial<DeployRequest> = {}): DeployRequest {
@@ -22,16 +23,8 @@ function request(over: Partial<DeployRequest> = {}): DeployRequest {
   };
 }
 
-/**
- * Deploys on fake time: whenever nothing else is left to do, the next timer fires (the fake controller's, the wait's
- * ticker, a retry's backoff), so a timeout, a bake or a backoff takes no real time.
- */
-async function deploy(...args: Parameters<typeof deployNow>): ReturnType<typeof deployNow> {
-  let settled = false;
-  const result = deployNow(...args).finally(() => (settled = true));
-  while (!settled) await vi.advanceTimersToNextTimerAsync();
-  return result;
-}
+/** Deploys on fake time (see `onFakeTime`). */
+const deploy = (...args: Parameters<typeof deployNow>): ReturnType<typeof deployNow> => onFakeTime(deployNow(...args));
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());

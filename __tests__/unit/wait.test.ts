@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { waitForRollouts, type WaitItem, type WaitOptions, type WaitResult } from '../../src/deploy/wait.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
+import { onFakeTime } from '../fakes/fake-time.js';
 
 const item = (name: string, over: Partial<WaitItem> = {}): WaitItem => ({
   key: `ns/${name}`,
@@ -16,17 +17,14 @@ const item = (name: string, over: Partial<WaitItem> = {}): WaitItem => ({
   ...over,
 });
 
-/** The wait on fake time: the next timer fires whenever nothing else is left to do. */
+/** The wait on fake time (see `onFakeTime`). */
 async function wait(kube: FakeKube, items: WaitItem[], over: Partial<WaitOptions> = {}) {
   const log = recordingLog();
   const started = Date.now();
   const options = { deadline: started + 60_000, failFast: true, allowedRestarts: 0, ...over };
-  let settled = false;
-  const done = waitForRollouts(kube, items, { signal: new AbortController().signal, ...options }, log).finally(
-    () => (settled = true),
+  const result: WaitResult = await onFakeTime(
+    waitForRollouts(kube, items, { signal: new AbortController().signal, ...options }, log),
   );
-  while (!settled) await vi.advanceTimersToNextTimerAsync();
-  const result: WaitResult = await done;
   return { result, lines: log.lines, after: (key: string) => (result.finishedAt.get(key) ?? NaN) - started };
 }
 
