@@ -6,12 +6,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createKube } from '../../src/cluster/kube-client.js';
+import { createKube, type KubeOptions } from '../../src/cluster/kube-client.js';
 import { KubeError, type TargetState, type WatchScope } from '../../src/cluster/kube.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
-async function apiServer(handler: Handler, inactivityMs?: number, requestTimeoutMs?: number) {
+async function apiServer(handler: Handler, options: KubeOptions = {}) {
   const requests: string[] = [];
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -28,10 +28,7 @@ async function apiServer(handler: Handler, inactivityMs?: number, requestTimeout
     { name: 'test', token: 'secret-token' },
   );
   return {
-    kube: createKube(config, {
-      ...(inactivityMs === undefined ? {} : { inactivityMs }),
-      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
-    }),
+    kube: createKube(config, options),
     requests,
     close: () =>
       new Promise<void>((r) => {
@@ -55,6 +52,14 @@ afterEach(async () => {
   await close?.();
   close = undefined;
 });
+
+/** Resolves once `condition` holds: what a test waits for, instead of a fixed time. */
+async function until(condition: () => boolean): Promise<void> {
+  for (const started = Date.now(); !condition();) {
+    if (Date.now() - started > 5000) throw new Error('the condition never held');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 const scope: WatchScope = { kind: 'deployment', namespace: 'ns', name: 'web', selector: 'app=web' };
 
@@ -123,16 +128,20 @@ describe('createKube().observe', () => {
   });
 
   it('keeps watching through quiet watches that the client ends for inactivity, however many', async () => {
-    const server = await apiServer((_req, res, url) => {
-      if (url.searchParams.get('watch') === 'true') return; // never a byte: the client's inactivity limit ends it
-      res.end(list('List', '5', url.pathname.endsWith('/deployments') ? [deployment('5', 1)] : []));
-    }, 30);
+    const server = await apiServer(
+      (_req, res, url) => {
+        if (url.searchParams.get('watch') === 'true') return; // never a byte: the client's inactivity limit ends it
+        res.end(list('List', '5', url.pathname.endsWith('/deployments') ? [deployment('5', 1)] : []));
+      },
+      { inactivityMs: 10 },
+    );
     close = server.close;
     const stop = new AbortController();
     let changes = 0;
     const done = server.kube.observe(scope, () => (changes += 1), stop.signal);
-    await new Promise((r) => setTimeout(r, 700));
-    const quiet = server.requests.filter((r) => r.includes('/deployments watch')).length;
+    const quietWatches = () => server.requests.filter((r) => r.includes('/deployments watch')).length;
+    await until(() => quietWatches() > 8);
+    const quiet = quietWatches();
     stop.abort();
     await expect(done).resolves.toBeUndefined();
     expect(quiet).toBeGreaterThan(8);
@@ -141,29 +150,35 @@ describe('createKube().observe', () => {
     expect(changes).toBeGreaterThan(0);
   });
 
-  it('retries a list refused with 429 or 500 or a dropped connection until it succeeds', async () => {
+  it('retries a list refused with 429 or 500 or a dropped connection until it succeeds, backing off', async () => {
     let deploymentLists = 0;
-    const server = await apiServer((req, res, url) => {
-      if (url.searchParams.get('watch') === 'true') return;
-      if (url.pathname.endsWith('/deployments')) {
-        deploymentLists += 1;
-        if (deploymentLists === 1) {
-          res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
-          res.end(JSON.stringify({ kind: 'Status', code: 429, message: 'too many requests' }));
-          return;
+    const waits: number[] = [];
+    // As the real one, a wait asked for after the informer stopped ends at once.
+    const sleep = async (ms: number, signal?: AbortSignal) => void (signal?.aborted ? 0 : waits.push(ms));
+    const server = await apiServer(
+      (req, res, url) => {
+        if (url.searchParams.get('watch') === 'true') return;
+        if (url.pathname.endsWith('/deployments')) {
+          deploymentLists += 1;
+          if (deploymentLists === 1) {
+            res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
+            res.end(JSON.stringify({ kind: 'Status', code: 429, message: 'too many requests' }));
+            return;
+          }
+          if (deploymentLists === 2) {
+            res.writeHead(500, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ kind: 'Status', code: 500, message: 'etcdserver: leader changed' }));
+            return;
+          }
+          if (deploymentLists === 3) {
+            req.socket.destroy();
+            return;
+          }
         }
-        if (deploymentLists === 2) {
-          res.writeHead(500, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ kind: 'Status', code: 500, message: 'etcdserver: leader changed' }));
-          return;
-        }
-        if (deploymentLists === 3) {
-          req.socket.destroy();
-          return;
-        }
-      }
-      res.end(list('List', '1', url.pathname.endsWith('/deployments') ? [deployment('1', 2)] : []));
-    });
+        res.end(list('List', '1', url.pathname.endsWith('/deployments') ? [deployment('1', 2)] : []));
+      },
+      { sleep },
+    );
     close = server.close;
     const stop = new AbortController();
     let replicas = -1;
@@ -177,6 +192,8 @@ describe('createKube().observe', () => {
     );
     expect(deploymentLists).toBe(4);
     expect(replicas).toBe(2);
+    // Retry-After: 0 at once, then the backoff doubling from 250 ms.
+    expect(waits).toEqual([0, 500, 1000]);
   });
 
   it('gives up at once on a watch refused with 403, keeping the status', async () => {
@@ -222,22 +239,22 @@ describe('createKube().observe', () => {
 
 describe('bounded requests', () => {
   it('abandons a request the API server accepts and never answers, naming the limit', async () => {
-    const server = await apiServer(() => undefined, undefined, 300);
+    const server = await apiServer(() => undefined, { requestTimeoutMs: 50 });
     close = server.close;
     const started = Date.now();
     const error = await server.kube
       .getWorkload({ kind: 'deployment', namespace: 'ns', name: 'web' })
       .catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(error).toMatchObject({ status: 0, message: 'get deployment ns/web: no answer within 0.3s' });
+    expect(error).toMatchObject({ status: 0, message: 'get deployment ns/web: no answer within 0.05s' });
   });
 
   it('ends the watch loops promptly when the wait stops, even with a list in flight', async () => {
-    const server = await apiServer(() => undefined, undefined, 60_000);
+    const server = await apiServer(() => undefined, { requestTimeoutMs: 60_000 });
     close = server.close;
     const stop = new AbortController();
     const done = server.kube.observe(scope, () => undefined, stop.signal);
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => server.requests.length === 3); // the three lists, in flight
     const stopped = Date.now();
     stop.abort();
     await done;
@@ -248,19 +265,25 @@ describe('bounded requests', () => {
 describe('throttling', () => {
   it('sends a request the API server refused with 429 again, as Retry-After asks', async () => {
     let calls = 0;
-    const server = await apiServer((_req, res) => {
-      calls += 1;
-      if (calls <= 2) {
-        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
-        res.end(JSON.stringify({ kind: 'Status', code: 429, message: 'Too many requests' }));
-        return;
-      }
-      res.end(JSON.stringify(deployment('7', 2)));
-    });
+    const waits: number[] = [];
+    const server = await apiServer(
+      (_req, res) => {
+        calls += 1;
+        if (calls <= 2) {
+          res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
+          res.end(JSON.stringify({ kind: 'Status', code: 429, message: 'Too many requests' }));
+          return;
+        }
+        res.end(JSON.stringify(deployment('7', 2)));
+      },
+      { sleep: async (ms) => void waits.push(ms) },
+    );
     close = server.close;
     const got = await server.kube.getWorkload({ kind: 'deployment', namespace: 'ns', name: 'web' });
     expect(got.metadata?.resourceVersion).toBe('7');
     expect(calls).toBe(3);
+    // Retry-After: 0 is taken as a short pause, not a busy loop.
+    expect(waits).toEqual([250, 250]);
   });
 });
 

@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { deploy, rollBack, type DeployRequest } from '../../src/deploy/rollout.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { deploy as deployNow, rollBack, type DeployRequest } from '../../src/deploy/rollout.js';
 import type { TargetRecord } from '../../src/deploy/target-record.js';
 import { KubeError } from '../../src/cluster/kube.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
+import { onFakeTime } from '../fakes/fake-time.js';
 
 const digest = 'sha256:' + 'a'.repeat(64);
 function request(over: Partial<DeployRequest> = {}): DeployRequest {
@@ -22,6 +23,12 @@ function request(over: Partial<DeployRequest> = {}): DeployRequest {
     ...over,
   };
 }
+
+/** Deploys on fake time (see `onFakeTime`). */
+const deploy = (...args: Parameters<typeof deployNow>): ReturnType<typeof deployNow> => onFakeTime(deployNow(...args));
+
+beforeEach(() => vi.useFakeTimers());
+afterEach(() => vi.useRealTimers());
 
 describe('deploy', () => {
   it('patches, waits and reports success with the revisions', async () => {

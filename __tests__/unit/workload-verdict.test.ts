@@ -2,7 +2,7 @@ import type { V1ControllerRevision, V1DaemonSet, V1Pod, V1StatefulSet } from '@k
 import { describe, expect, it } from 'vitest';
 import { accessFor, REQUIRED_ACCESS } from '../../src/cluster/access.js';
 import { daemonSetStatus, newPods, progressLine, statefulSetStatus, wantedPods } from '../../src/deploy/verdict.js';
-import { PodHistory } from '../../src/deploy/wait.js';
+import { NO_PODS_SEEN, podCheck, seePods } from '../../src/deploy/wait-state.js';
 
 /** A StatefulSet as kubectl's status viewer tests write them: generation, spec and status fields. */
 function sts(
@@ -216,7 +216,7 @@ describe("newPods: the pods of the current template, by the controller's revisio
   });
 });
 
-describe('PodHistory: a StatefulSet pod replaced under the same name starts afresh', () => {
+describe('seePods: a StatefulSet pod replaced under the same name starts afresh', () => {
   const named = (uid: string, ready: boolean, restarts: number): V1Pod => ({
     metadata: { name: 'db-1', uid },
     status: {
@@ -226,10 +226,8 @@ describe('PodHistory: a StatefulSet pod replaced under the same name starts afre
   });
 
   it('keeps readiness and restarts by uid, not by name', () => {
-    const history = new PodHistory();
-    history.see([named('old-uid', true, 5)]);
-    history.see([named('new-uid', false, 0)]);
-    const check = history.check(0, 0, 0);
+    const history = seePods(seePods(NO_PODS_SEEN, [named('old-uid', true, 5)]), [named('new-uid', false, 0)]);
+    const check = podCheck(history, 0, 0, 0);
     expect(check.wasReady(named('old-uid', true, 5))).toBe(true);
     expect(check.wasReady(named('new-uid', false, 0))).toBe(false);
     expect(check.restartsBefore(named('old-uid', true, 5), 'app')).toBe(5);

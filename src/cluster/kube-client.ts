@@ -47,6 +47,7 @@ async function call<T>(
   what: string,
   request: (options: ReturnType<typeof bounded>) => Promise<T>,
   ms: number,
+  pause: (ms: number) => Promise<void>,
 ): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
@@ -57,7 +58,7 @@ async function call<T>(
       }
       const failure = toKubeError(error, what);
       if (failure.status !== 429 || attempt >= THROTTLED_ATTEMPTS) throw failure;
-      await sleep(Math.min(failure.retryAfterMs ?? 1000, 5000) || 250);
+      await pause(Math.min(failure.retryAfterMs ?? 1000, 5000) || 250);
     }
   }
 }
@@ -118,13 +119,16 @@ export function watchSources(
 export interface KubeOptions extends InformerOptions {
   /** Limit of one request (lists get twice as long). */
   requestTimeoutMs?: number;
+  /** Waits before a request is sent again (a 429) or a watch retried; tests pass one that records the wait. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube {
   const requestMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const listMs = options.requestTimeoutMs === undefined ? LIST_TIMEOUT_MS : 2 * options.requestTimeoutMs;
+  const pause = options.sleep ?? sleep;
   const request = <T>(what: string, fn: (o: ReturnType<typeof bounded>) => Promise<T>): Promise<T> =>
-    call(what, fn, requestMs);
+    call(what, fn, requestMs, pause);
   const apps = config.makeApiClient(AppsV1Api);
   const core = config.makeApiClient(CoreV1Api);
   const authz = config.makeApiClient(AuthorizationV1Api);
@@ -156,6 +160,7 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
           `list pods in ${namespace} (${selector})`,
           (o) => core.listNamespacedPod({ namespace, labelSelector: selector }, o),
           listMs,
+          pause,
         )
       ).items,
 
