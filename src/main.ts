@@ -5,10 +5,12 @@
  * anything is built; outputs and the summary are written before a failure is reported; there is one catch, here.
  */
 import * as core from '@actions/core';
-import { createBuilder } from './build/builder.js';
-import { run as exec } from './build/exec.js';
+import { createBuilder, type Builder } from './build/builder.js';
+import { run as exec, type Run as ExecRun } from './build/exec.js';
 import { createRegistry, REGISTRY_RETRY_MS, withRetries, type Registry } from './build/registry.js';
+import type { Kube } from './cluster/kube.js';
 import { createKube } from './cluster/kube-client.js';
+import type { ClusterConfig } from './cluster/kubeconfig.js';
 import { logTo } from './core-log.js';
 import { sleep } from './lib/deadline.js';
 import { CancelledError } from './lib/errors.js';
@@ -84,8 +86,8 @@ function abortOnSignal(): { signal: AbortSignal; stop: () => void } {
   };
 }
 
-/** What the phases share: the run's report (filled in as they go) and the real adapters. */
-interface Run {
+/** What the phases share: the run's report (filled in as they go), its secrets, cancel signal and log. */
+export interface RunState {
   report: Report;
   /** The build's metadata output, once there is one. */
   metadata: Record<string, unknown> | undefined;
@@ -95,34 +97,48 @@ interface Run {
   log: Log;
 }
 
+/** The outside world the phases work on: the real adapters in `run`, fakes in the unit tests. */
+export interface Adapters {
+  /** Makes the Kubernetes client for the loaded kubeconfig. */
+  connect: (config: ClusterConfig['config']) => Kube;
+  /** Finds the image builder on this runner. */
+  builder: () => Promise<Builder>;
+  /** Runs a command (docker login, git). */
+  exec: ExecRun;
+  registry: Registry;
+  publisher: Publisher;
+  job: Job;
+}
+
 /** The phases, in order; each records in the report what it found, and throws to stop the run. */
-async function phases(inputs: Inputs, run: Run, publisher: Publisher): Promise<void> {
-  const { report, secrets, env, log } = run;
-  const checked = await core.group('Preflight', async () => {
-    const { kube, defaultNamespace } = await openCluster(inputs, { env, secrets, log, connect: createKube });
+export async function phases(inputs: Inputs, state: RunState, adapters: Adapters): Promise<void> {
+  const { report, secrets, env, log } = state;
+  const { job, exec } = adapters;
+  const checked = await log.group('Preflight', async () => {
+    const { kube, defaultNamespace } = await openCluster(inputs, { env, secrets, log, connect: adapters.connect });
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
     return { kube, ...(await checkCluster(kube, inputs, { defaultNamespace, workspace, secrets, log })) };
   });
-  await publisher.startDeployment();
+  await adapters.publisher.startDeployment();
 
   let built: string | undefined;
   if (inputs.build) {
-    await login(inputs, exec, runner, log);
-    const options = { env, builder: () => createBuilder(exec), run: exec, log };
-    const output = await core.group('Build and push', () => buildAndPush(inputs, options));
-    run.metadata = output.metadata;
+    await login(inputs, exec, job, log);
+    const options = { env, builder: adapters.builder, run: exec, log };
+    const output = await log.group('Build and push', () => buildAndPush(inputs, options));
+    state.metadata = output.metadata;
     report.build = buildReport(output);
     built = output.digest;
   }
-  const digest = await core.group('Digest', () => resolveDigest(registryFor(inputs, log), inputs, built, log));
-  if (run.signal.aborted) throw new CancelledError();
+  const digest = await log.group('Digest', () => resolveDigest(adapters.registry, inputs, built, log));
+  if (state.signal.aborted) throw new CancelledError();
   report.digest = digest;
   report.reference = deployedReference(inputs, digest);
-  run.metadata = metadataOf(inputs, digest, run.metadata);
+  state.metadata = metadataOf(inputs, digest, state.metadata);
 
   const { kube } = checked;
-  const request = deployRequest(inputs, { checked, digest, run: report, signal: run.signal, env, job: runner });
-  const options = { workloads: watchedWorkloads(checked), env, job: runner, log };
+  const request = deployRequest(inputs, { checked, digest, run: report, signal: state.signal, env, job });
+  const options = { workloads: watchedWorkloads(checked), env, job, log };
   const outcome = inputs.preview ? await preview(kube, request, options) : await deploy(kube, request, options);
   Object.assign(report, outcome);
 }
@@ -134,7 +150,7 @@ export async function run(): Promise<void> {
   const secrets = new Secrets((value) => core.setSecret(value));
   const log = logTo(secrets);
   const cancel = abortOnSignal();
-  const state: Run = { report, metadata: undefined, signal: cancel.signal, secrets, env, log };
+  const state: RunState = { report, metadata: undefined, signal: cancel.signal, secrets, env, log };
   let publisher: Publisher | undefined;
   try {
     const inputs = parseInputs((name) => core.getInput(name), env.GITHUB_SHA ?? '');
@@ -152,7 +168,15 @@ export async function run(): Promise<void> {
       image: inputs.image,
       tags: inputs.tags,
     });
-    await phases(inputs, state, publisher);
+    const adapters = {
+      connect: createKube,
+      builder: () => createBuilder(exec),
+      exec,
+      registry: registryFor(inputs, log),
+      publisher,
+      job: runner,
+    };
+    await phases(inputs, state, adapters);
   } catch (error) {
     Object.assign(report, failedReport(error, cancel.signal.aborted));
   } finally {
