@@ -2,7 +2,7 @@
  * The phases of the main step (main.ts's `phases` and the steps it runs) on fakes of our own interfaces: the fake
  * Kube, and a builder, command runner, registry, publisher and job that record what they are asked.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { CancelledError } from '../../src/lib/errors.js';
 import { Secrets } from '../../src/lib/secrets.js';
 import type { Log } from '../../src/lib/log.js';
 import { phases, type Adapters, type RunState } from '../../src/main.js';
+import type { PreviewStamp } from '../../src/preview/since-preview.js';
 import type { Publisher } from '../../src/report/publish.js';
 import type { Report } from '../../src/report/report.js';
 import { parseInputs, type Inputs } from '../../src/spec/inputs.js';
@@ -23,6 +24,7 @@ import type { Job, PostFact } from '../../src/steps/job.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
+const HEAD = 'feedface'.repeat(5);
 const DIGEST = 'sha256:' + 'b'.repeat(64);
 
 /** A kubeconfig for the fake: only read, never dialled (the fake Kube is what `connect` returns). */
@@ -82,7 +84,7 @@ function fakeBuilder(digest: string | undefined = DIGEST) {
         builder: 'buildx',
         digest,
         imageId: 'sha256:' + 'c'.repeat(64),
-        metadata: { 'image.name': 'reg/web:v2' },
+        metadata: { 'image.name': 'reg/web:v2', 'buildx.build.ref': 'builder/1' },
         buildMs: 1200,
         pushMs: 300,
         cachedSteps: 1,
@@ -104,7 +106,7 @@ function fakeRegistry(served: string | undefined): Registry & { asked: string[] 
   };
 }
 
-function fakePublisher(): Publisher & { calls: string[] } {
+function fakePublisher(stamp?: PreviewStamp): Publisher & { calls: string[] } {
   const calls: string[] = [];
   return {
     calls,
@@ -116,7 +118,7 @@ function fakePublisher(): Publisher & { calls: string[] } {
     },
     async findPreview() {
       calls.push('findPreview');
-      return undefined;
+      return stamp;
     },
   };
 }
@@ -208,7 +210,11 @@ describe('the phases of the main step', () => {
       reference: `reg/web:v2@${DIGEST}`,
       build: { builder: 'buildx', buildSeconds: 1.2, pushSeconds: 0.3, cachedSteps: 1, totalSteps: 3 },
     });
-    expect(s.state.metadata).toEqual({ 'image.name': 'reg/web:v2', 'containerimage.digest': DIGEST });
+    expect(s.state.metadata).toEqual({
+      'image.name': 'reg/web:v2',
+      'buildx.build.ref': 'builder/1',
+      'containerimage.digest': DIGEST,
+    });
     expect(s.kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:v2@${DIGEST}`);
     expect(s.adapters.job.saved.finished).toBe('true');
     expect(s.adapters.job.saved.recordsFile).toMatch(/records\.json$/);
@@ -216,11 +222,14 @@ describe('the phases of the main step', () => {
 
   it('sends only dry runs in a preview, and reports the plan of the head commit', async () => {
     const s = setup();
+    const event = join(s.state.env.RUNNER_TEMP!, 'event.json');
+    writeFileSync(event, JSON.stringify({ pull_request: { head: { sha: HEAD } } }));
+    s.state.env.GITHUB_EVENT_PATH = event;
     await phases(inputsOf({ preview: 'true' }), s.state, s.adapters);
     expect(s.kube.writes.length).toBeGreaterThan(0);
     expect(s.kube.writes.filter((w) => !w.dryRun)).toEqual([]);
     expect(s.kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v1');
-    expect(s.state.report.result).toBe('preview');
+    expect(s.state.report).toMatchObject({ result: 'preview', sha: HEAD, failureReason: '' });
     expect(s.state.report.plan?.targets[0]?.containers).toEqual([
       { name: 'app', before: 'reg/web:v1', after: `reg/web:v2@${DIGEST}` },
     ]);
@@ -313,5 +322,55 @@ describe('finishReport', () => {
     await finishReport(report, { metadata: undefined, publisher: undefined, job, log });
     expect(job.events.filter((e) => e.startsWith('failed '))).toEqual(failure ? [`failed ${failure}`] : []);
     if (info) expect(log.lines.at(-1)).toBe(info);
+  });
+});
+
+describe('a deploy that follows a preview', () => {
+  async function deployed(): Promise<Report> {
+    const s = setup();
+    await phases(inputsOf({}), s.state, s.adapters);
+    expect(s.state.report.targets[0]).toMatchObject({ key: 'ns/web', resourceVersionBefore: '1' });
+    return s.state.report;
+  }
+
+  it('warns for each target the cluster changed since the preview, and records it in the report', async () => {
+    const report = await deployed();
+    const publisher = fakePublisher({ sha: HEAD, targets: { 'ns/web': '0' }, objects: {} });
+    const log = recordingLog();
+    await finishReport(report, { metadata: undefined, publisher, job: new RecordingJob(), log });
+    expect(log.lines).toContain(
+      'warning: ns/web changed in the cluster since the preview of feedfac (resourceVersion 0 then, 1 before this deploy): the plan reviewed did not hold for it',
+    );
+    expect(report.sincePreview?.targets).toEqual([{ key: 'ns/web', atPreview: '0', atDeploy: '1' }]);
+  });
+
+  it('says so when nothing the preview planned for changed', async () => {
+    const report = await deployed();
+    const publisher = fakePublisher({ sha: HEAD, targets: { 'ns/web': '1' }, objects: {} });
+    const log = recordingLog();
+    await finishReport(report, { metadata: undefined, publisher, job: new RecordingJob(), log });
+    expect(log.lines).toContain('Since the preview of feedfac: nothing it planned for changed');
+    expect(log.lines.filter((l) => l.startsWith('warning:'))).toEqual([]);
+  });
+
+  it('is not what a preview does: a preview looks for no earlier one', async () => {
+    const s = setup();
+    await phases(inputsOf({ preview: 'true' }), s.state, s.adapters);
+    expect(s.state.report.targets.map((t) => t.key)).toEqual(['ns/web']);
+    const publisher = fakePublisher({ sha: HEAD, targets: { 'ns/web': '0' }, objects: {} });
+    await finishReport(s.state.report, {
+      metadata: undefined,
+      publisher,
+      job: new RecordingJob(),
+      log: recordingLog(),
+    });
+    expect(publisher.calls).toEqual(['publish preview']);
+  });
+
+  it('does not look for a preview after an error', async () => {
+    const publisher = fakePublisher({ sha: HEAD, targets: {}, objects: {} });
+    const report = { ...(await deployed()), result: 'error' as const, failureReason: 'no cluster' };
+    await finishReport(report, { metadata: undefined, publisher, job: new RecordingJob(), log: recordingLog() });
+    expect(publisher.calls).toEqual(['publish error']);
   });
 });
