@@ -9,7 +9,13 @@ import { describe, expect, it } from 'vitest';
 import type { Builder, BuildOutput, BuildSpec } from '../../src/build/builder.js';
 import type { Run } from '../../src/build/exec.js';
 import type { Registry } from '../../src/build/registry.js';
-import type { JsonPatchOp, KubeObject, ApplyOptions, WorkloadRef } from '../../src/cluster/kube.js';
+import {
+  KubeError,
+  type JsonPatchOp,
+  type KubeObject,
+  type ApplyOptions,
+  type WorkloadRef,
+} from '../../src/cluster/kube.js';
 import { CancelledError } from '../../src/lib/errors.js';
 import { Secrets } from '../../src/lib/secrets.js';
 import type { Log } from '../../src/lib/log.js';
@@ -34,6 +40,23 @@ clusters: [{ name: c, cluster: { server: 'https://fake' } }]
 users: [{ name: u, user: { token: sekret-token } }]
 contexts: [{ name: x, context: { cluster: c, user: u, namespace: ns } }]
 current-context: x
+`;
+
+/** Manifests (app.yaml in the workspace): a Deployment that runs the image, and a ConfigMap. */
+const MANIFESTS = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: api }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: api } }
+  template:
+    metadata: { labels: { app: api } }
+    spec: { containers: [{ name: app, image: reg/web:v1 }] }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: settings }
+data: { mode: fast }
 `;
 
 /** The fake Kube, recording every write with its dry-run flag; a dry-run patch changes nothing, as on a server. */
@@ -157,7 +180,9 @@ interface Setup {
 function setup(options: { signal?: AbortSignal } = {}): Setup {
   const kube = new WritesKube();
   kube.addDeployment('web', 'reg/web:v1');
-  const env = { GITHUB_SHA: SHA, RUNNER_TEMP: mkdtempSync(join(tmpdir(), 'steps-')), GITHUB_WORKSPACE: tmpdir() };
+  const temp = mkdtempSync(join(tmpdir(), 'steps-'));
+  writeFileSync(join(temp, 'app.yaml'), MANIFESTS);
+  const env = { GITHUB_SHA: SHA, RUNNER_TEMP: temp, GITHUB_WORKSPACE: temp };
   const log = recordingLog();
   const state: RunState = {
     report: startReport(env),
@@ -235,6 +260,45 @@ describe('the phases of the main step', () => {
     ]);
     expect(s.adapters.job.saved.finished).toBe('true');
     expect(s.adapters.job.saved.recordsFile).toBeUndefined();
+  });
+
+  it('sends only dry runs in a preview with manifests, and plans every object', async () => {
+    const s = setup();
+    await phases(inputsOf({ preview: 'true', manifests: 'app.yaml' }), s.state, s.adapters);
+    expect(s.kube.writes.map((w) => w.what)).toContain('apply ConfigMap settings');
+    expect(s.kube.writes.filter((w) => !w.dryRun)).toEqual([]);
+    expect(s.kube.objects.size).toBe(0);
+    expect(s.state.report.plan?.objects.map((o) => [o.key, o.action])).toEqual([
+      ['ConfigMap ns/settings', 'create'],
+      ['Deployment ns/api', 'create'],
+    ]);
+  });
+
+  it('takes a refused dry run into a preview\'s plan as "would fail", and fails a deploy in preflight', async () => {
+    const quota = new KubeError(403, 'configmaps "settings" is forbidden: exceeded quota');
+    const previewed = setup();
+    previewed.kube.refuse.set('ConfigMap ns/settings', quota);
+    await phases(inputsOf({ preview: 'true', manifests: 'app.yaml' }), previewed.state, previewed.adapters);
+    expect(previewed.state.report).toMatchObject({
+      result: 'preview',
+      failureReason: 'the cluster would refuse this deploy (see the plan)',
+    });
+    const deployed = setup();
+    deployed.kube.refuse.set('ConfigMap ns/settings', quota);
+    await expect(phases(inputsOf({ manifests: 'app.yaml' }), deployed.state, deployed.adapters)).rejects.toThrow(
+      /^Preflight failed:\n- dry run of .*exceeded quota/,
+    );
+    expect(deployed.kube.writes.filter((w) => !w.dryRun)).toEqual([]);
+  });
+
+  it('refuses a workload listed as a target and in the manifests, before the build', async () => {
+    const s = setup();
+    const inputs = inputsOf({ build: 'true', deployments: 'api', manifests: 'app.yaml' });
+    s.kube.addDeployment('api', 'reg/web:v1');
+    await expect(phases(inputs, s.state, s.adapters)).rejects.toThrow(
+      'Input "deployments": ns/api is also in the manifests; list it in one place only.',
+    );
+    expect(s.builder.specs).toEqual([]);
   });
 
   it('previews exactly the patch the deploy then sends (one request for both)', async () => {
