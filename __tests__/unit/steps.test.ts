@@ -26,6 +26,7 @@ import type { Report } from '../../src/report/report.js';
 import { parseInputs, type Inputs } from '../../src/spec/inputs.js';
 import { resolveDigest } from '../../src/steps/build-and-push.js';
 import { finishReport, startReport } from '../../src/steps/finish-report.js';
+import { openCluster } from '../../src/steps/open-cluster.js';
 import type { Job, PostFact } from '../../src/steps/job.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
@@ -245,6 +246,15 @@ describe('the phases of the main step', () => {
     expect(s.adapters.job.saved.recordsFile).toMatch(/records\.json$/);
   });
 
+  it('shows where each deployed workload is reachable', async () => {
+    const s = setup();
+    s.kube.services = [
+      { metadata: { name: 'web', namespace: 'ns' }, spec: { selector: { app: 'web' }, ports: [{ port: 80 }] } },
+    ];
+    await phases(inputsOf({}), s.state, s.adapters);
+    expect(s.state.report.targets[0]?.routes?.services.map((r) => r.name)).toEqual(['web']);
+  });
+
   it('sends only dry runs in a preview, and reports the plan of the head commit', async () => {
     const s = setup();
     const event = join(s.state.env.RUNNER_TEMP!, 'event.json');
@@ -436,5 +446,37 @@ describe('a deploy that follows a preview', () => {
     const report = { ...(await deployed()), result: 'error' as const, failureReason: 'no cluster' };
     await finishReport(report, { metadata: undefined, publisher, job: new RecordingJob(), log: recordingLog() });
     expect(publisher.calls).toEqual(['publish error']);
+  });
+});
+
+describe('openCluster', () => {
+  const http = KUBECONFIG.replace("'https://fake'", "'http://127.0.0.1:8001'");
+
+  it('says which cluster, from where, and warns when allow-http lets it be reached over plain HTTP', async () => {
+    const kube = Object.assign(new FakeKube(), { server: 'http://127.0.0.1:8001' });
+    const log = recordingLog();
+    const secrets = new Secrets();
+    const opened = await openCluster(inputsOf({ kubeconfig: http, 'allow-http': 'true' }), {
+      env: {},
+      secrets,
+      log,
+      connect: () => kube,
+    });
+    expect(opened).toEqual({ kube, defaultNamespace: 'ns' });
+    expect(log.lines).toEqual([
+      'Cluster: http://127.0.0.1:8001 (from the kubeconfig input, context x)',
+      'warning: allow-http: the cluster http://127.0.0.1:8001 is reached over plain HTTP; its credentials are not encrypted.',
+    ]);
+    expect(secrets.scrub('token sekret-token')).toBe('token ***');
+  });
+
+  it("takes the namespace input over the context's", async () => {
+    const opened = await openCluster(inputsOf({ namespace: 'other' }), {
+      env: {},
+      secrets: new Secrets(),
+      log: recordingLog(),
+      connect: () => new FakeKube(),
+    });
+    expect(opened.defaultNamespace).toBe('other');
   });
 });

@@ -244,7 +244,7 @@ function useContext(config: KubeConfig, context: string, source: string): void {
   config.setCurrentContext(context);
 }
 
-/** The current context must name a cluster with a server, on https:// unless `allow-http`. */
+/** The current context must name a cluster with a server, on https:// unless `allow-http` (then it is used as is). */
 function checkServer(config: KubeConfig, source: string, allowHttp: boolean): void {
   const cluster = config.getCurrentCluster();
   if (!cluster?.server) {
@@ -258,6 +258,10 @@ function checkServer(config: KubeConfig, source: string, allowHttp: boolean): vo
       `${source}: cluster "${cluster.name}" is served on plain ${cluster.server}, so its credentials would travel ` +
         'unencrypted; use its https:// address, or set allow-http: true if that is really meant (e.g. a proxy on localhost).',
     );
+  }
+  if (/^http:\/\//i.test(cluster.server)) {
+    // client-node sends to an http:// server only when told to skip TLS verification, which plain HTTP has none of.
+    config.clusters = config.clusters.map((c) => (c.name === cluster.name ? { ...c, skipTLSVerify: true } : c));
   }
 }
 
