@@ -79,7 +79,9 @@ class RecordingJob implements Job {
   saved: Partial<Record<PostFact, string>> = {};
   outputs: Record<string, string> = {};
   summaryFails = false;
+  printed: string[] = [];
   print(lines: string[]): void {
+    this.printed.push(...lines);
     this.events.push(`print ${lines.length}`);
   }
   save(fact: PostFact, value: string): void {
@@ -265,6 +267,11 @@ describe('the phases of the main step', () => {
     expect(s.kube.writes.filter((w) => !w.dryRun)).toEqual([]);
     expect(s.kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe('reg/web:v1');
     expect(s.state.report).toMatchObject({ result: 'preview', sha: HEAD, failureReason: '' });
+    // The plan in the log, fenced: no line of it can be a workflow command.
+    expect(s.adapters.job.printed.slice(1, -1)).toEqual([
+      `ns/web (resourceVersion 1): app reg/web:v1 -> reg/web:v2@${DIGEST}; the dry run is accepted`,
+    ]);
+    expect(s.adapters.job.printed[0]).toMatch(/^::stop-commands::[0-9a-f]{32}$/);
     expect(s.state.report.plan?.targets[0]?.containers).toEqual([
       { name: 'app', before: 'reg/web:v1', after: `reg/web:v2@${DIGEST}` },
     ]);
