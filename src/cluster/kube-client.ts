@@ -138,21 +138,7 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
     server: config.getCurrentCluster()?.server ?? '',
     ...objectClient(config, requestMs),
 
-    getWorkload: ({ kind, namespace, name }) =>
-      request(`get ${kind} ${namespace}/${name}`, (o): Promise<Workload> => {
-        if (kind === 'statefulset') return apps.readNamespacedStatefulSet({ name, namespace }, o);
-        if (kind === 'daemonset') return apps.readNamespacedDaemonSet({ name, namespace }, o);
-        return apps.readNamespacedDeployment({ name, namespace }, o);
-      }),
-
-    patchWorkload: ({ kind, namespace, name }: WorkloadRef, ops: JsonPatchOp[], options = {}) =>
-      request(`patch ${kind} ${namespace}/${name}`, (o): Promise<Workload> => {
-        const dryRun = options.dryRun ? { dryRun: 'All' } : {};
-        const body = { name, namespace, body: ops, fieldManager: 'kube-ship', ...dryRun };
-        if (kind === 'statefulset') return apps.patchNamespacedStatefulSet(body, o);
-        if (kind === 'daemonset') return apps.patchNamespacedDaemonSet(body, o);
-        return apps.patchNamespacedDeployment(body, o);
-      }),
+    ...workloadClient(apps, request),
 
     listPods: async (namespace, selector) =>
       (
@@ -186,49 +172,7 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
       return review.status?.allowed === true;
     },
 
-    async observe(scope, onChange, signal): Promise<void> {
-      const state: TargetState = {
-        workloads: new Map(),
-        replicaSets: new Map(),
-        revisions: new Map(),
-        pods: new Map(),
-      };
-      const sources = watchSources(scope, state, (namespace, query, kind, signal) => {
-        const options = bounded(listMs, signal);
-        if (kind === 'pods') return core.listNamespacedPod({ namespace, ...query }, options);
-        if (kind === 'replicasets') return apps.listNamespacedReplicaSet({ namespace, ...query }, options);
-        if (kind === 'controllerrevisions')
-          return apps.listNamespacedControllerRevision({ namespace, ...query }, options);
-        if (kind === 'statefulsets') return apps.listNamespacedStatefulSet({ namespace, ...query }, options);
-        if (kind === 'daemonsets') return apps.listNamespacedDaemonSet({ namespace, ...query }, options);
-        return apps.listNamespacedDeployment({ namespace, ...query }, options);
-      });
-      // Nothing is decided on a partial view: callbacks start once every kind has been listed.
-      const listed = new Set<string>();
-      const local = new AbortController();
-      const stop = (): void => local.abort();
-      signal.addEventListener('abort', stop, { once: true });
-      const loops = sources.map(([source, store]) =>
-        inform(
-          config,
-          source,
-          store,
-          () => {
-            listed.add(source.path);
-            if (listed.size === sources.length) onChange(state);
-          },
-          local.signal,
-          options,
-        ),
-      );
-      try {
-        // One loop failing for good ends the others too.
-        await Promise.all(loops.map((loop) => loop.catch((error: unknown) => (stop(), Promise.reject(error)))));
-      } finally {
-        signal.removeEventListener('abort', stop);
-        stop();
-      }
-    },
+    observe: observeWith({ config, apps, core, listMs, options }),
 
     listServices: async (namespace) =>
       (await request(`list services in ${namespace}`, (o) => core.listNamespacedService({ namespace }, o))).items,
@@ -250,5 +194,88 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
       request(`read log of ${namespace}/${pod}/${container}`, (o) =>
         core.readNamespacedPodLog({ name: pod, namespace, container, previous, tailLines, limitBytes }, o),
       ),
+  };
+}
+
+/** What watching needs of the client: the kubeconfig (for watches), the API groups (for lists), the limits. */
+interface WatchClient {
+  config: KubeConfig;
+  apps: AppsV1Api;
+  core: CoreV1Api;
+  listMs: number;
+  options: KubeOptions;
+}
+
+/**
+ * `observe` on the real API: list + watch every kind the scope needs, in one state, calling back once every kind
+ * has been listed and on each change after.
+ */
+function observeWith({ config, apps, core, listMs, options }: WatchClient): Kube['observe'] {
+  return async (scope, onChange, signal) => {
+    const state: TargetState = {
+      workloads: new Map(),
+      replicaSets: new Map(),
+      revisions: new Map(),
+      pods: new Map(),
+    };
+    const sources = watchSources(scope, state, (namespace, query, kind, signal) => {
+      const options = bounded(listMs, signal);
+      if (kind === 'pods') return core.listNamespacedPod({ namespace, ...query }, options);
+      if (kind === 'replicasets') return apps.listNamespacedReplicaSet({ namespace, ...query }, options);
+      if (kind === 'controllerrevisions')
+        return apps.listNamespacedControllerRevision({ namespace, ...query }, options);
+      if (kind === 'statefulsets') return apps.listNamespacedStatefulSet({ namespace, ...query }, options);
+      if (kind === 'daemonsets') return apps.listNamespacedDaemonSet({ namespace, ...query }, options);
+      return apps.listNamespacedDeployment({ namespace, ...query }, options);
+    });
+    // Nothing is decided on a partial view: callbacks start once every kind has been listed.
+    const listed = new Set<string>();
+    const local = new AbortController();
+    const stop = (): void => local.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    const loops = sources.map(([source, store]) =>
+      inform(
+        config,
+        source,
+        store,
+        () => {
+          listed.add(source.path);
+          if (listed.size === sources.length) onChange(state);
+        },
+        local.signal,
+        options,
+      ),
+    );
+    try {
+      // One loop failing for good ends the others too.
+      await Promise.all(loops.map((loop) => loop.catch((error: unknown) => (stop(), Promise.reject(error)))));
+    } finally {
+      signal.removeEventListener('abort', stop);
+      stop();
+    }
+  };
+}
+
+/** A request bounded by the client's timeout and retried on 429 (`call`). */
+type Requester = <T>(what: string, fn: (o: ReturnType<typeof bounded>) => Promise<T>) => Promise<T>;
+
+/** Reading and patching the three workload kinds. */
+function workloadClient(apps: AppsV1Api, request: Requester): Pick<Kube, 'getWorkload' | 'patchWorkload'> {
+  return {
+    getWorkload: ({ kind, namespace, name }) =>
+      request(`get ${kind} ${namespace}/${name}`, (o): Promise<Workload> => {
+        if (kind === 'statefulset') return apps.readNamespacedStatefulSet({ name, namespace }, o);
+        if (kind === 'daemonset') return apps.readNamespacedDaemonSet({ name, namespace }, o);
+        return apps.readNamespacedDeployment({ name, namespace }, o);
+      }),
+
+    patchWorkload: ({ kind, namespace, name }: WorkloadRef, ops: JsonPatchOp[], options = {}) =>
+      request(`patch ${kind} ${namespace}/${name}`, (o): Promise<Workload> => {
+        const dryRun = options.dryRun ? { dryRun: 'All' } : {};
+        const body = { name, namespace, body: ops, fieldManager: 'kube-ship', ...dryRun };
+        if (kind === 'statefulset') return apps.patchNamespacedStatefulSet(body, o);
+        if (kind === 'daemonset') return apps.patchNamespacedDaemonSet(body, o);
+        return apps.patchNamespacedDeployment(body, o);
+      }),
   };
 }

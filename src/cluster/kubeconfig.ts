@@ -178,63 +178,9 @@ export function loadCluster(
   mask: (secret: string, whole?: boolean) => void,
   options: ClusterOptions = {},
 ): ClusterConfig {
-  const readFile = options.readFile ?? readIfExists;
-  const config = new KubeConfig();
-  let source: string;
-  const load = (document: unknown): void => {
-    kubeconfigSecrets(document, readFile).forEach((secret) => mask(secret));
-    try {
-      config.loadFromString(yaml.dump(document));
-    } catch (error) {
-      throw new InputError('kubeconfig', `${source} could not be loaded (${messageOf(error)}).`);
-    }
-  };
-  if (input.trim() !== '') {
-    mask(input.trim(), true);
-    source = 'the kubeconfig input';
-    load(parseYaml(decodeKubeconfig(input), source));
-  } else {
-    const files = (env.KUBECONFIG ?? '').split(':').filter((f) => f !== '');
-    const defaultFile = join(env.HOME ?? homedir(), '.kube', 'config');
-    const existing =
-      files.length > 0 ? files.filter((f) => existsSync(f)) : existsSync(defaultFile) ? [defaultFile] : [];
-    if (existing.length > 0) {
-      source = existing.join(':');
-      const documents = existing.map((path) => ({ path, document: parseYaml(readFileSync(path, 'utf8'), path) }));
-      load(mergeKubeconfigs(documents));
-    } else if (env.KUBERNETES_SERVICE_HOST) {
-      config.loadFromCluster();
-      source = 'the in-cluster service account';
-      const token = readFile(IN_CLUSTER_TOKEN);
-      if (token) mask(token);
-    } else {
-      throw new InputError(
-        'kubeconfig',
-        'is empty and no KUBECONFIG, ~/.kube/config or in-cluster service account was found; ' +
-          'pass the kubeconfig as a secret (kubeconfig: ${{ secrets.KUBECONFIG }}) or set up credentials in an earlier step.',
-      );
-    }
-  }
-  if (context !== '') {
-    if (!config.getContextObject(context)) {
-      const names = config.getContexts().map((c) => c.name);
-      throw new InputError('kube-context', `"${context}" is not in ${source} (it has: ${names.join(', ') || 'none'}).`);
-    }
-    config.setCurrentContext(context);
-  }
-  const cluster = config.getCurrentCluster();
-  if (!cluster?.server) {
-    throw new PreflightError(
-      `${source} has no cluster for context "${config.getCurrentContext()}"; set kube-context or fix the kubeconfig.`,
-    );
-  }
-  if (/^http:\/\//i.test(cluster.server) && !options.allowHttp) {
-    throw new InputError(
-      'kubeconfig',
-      `${source}: cluster "${cluster.name}" is served on plain ${cluster.server}, so its credentials would travel ` +
-        'unencrypted; use its https:// address, or set allow-http: true if that is really meant (e.g. a proxy on localhost).',
-    );
-  }
+  const { config, source } = loadSource(input, env, mask, options.readFile ?? readIfExists);
+  if (context !== '') useContext(config, context, source);
+  checkServer(config, source, options.allowHttp ?? false);
   const contextObject = config.getContextObject(config.getCurrentContext());
   return {
     config,
@@ -242,6 +188,81 @@ export function loadCluster(
     contextNamespace: contextObject?.namespace || undefined,
     credentialCommand: credentialCommand(config.getCurrentUser()),
   };
+}
+
+/**
+ * The kubeconfig from the first source there is: the input, else KUBECONFIG's files or ~/.kube/config, else the
+ * in-cluster service account. Its secrets are masked before it is loaded.
+ */
+function loadSource(
+  input: string,
+  env: NodeJS.ProcessEnv,
+  mask: (secret: string, whole?: boolean) => void,
+  readFile: (path: string) => string | undefined,
+): { config: KubeConfig; source: string } {
+  const config = new KubeConfig();
+  const load = (document: unknown, source: string): { config: KubeConfig; source: string } => {
+    kubeconfigSecrets(document, readFile).forEach((secret) => mask(secret));
+    try {
+      config.loadFromString(yaml.dump(document));
+    } catch (error) {
+      throw new InputError('kubeconfig', `${source} could not be loaded (${messageOf(error)}).`);
+    }
+    return { config, source };
+  };
+  if (input.trim() !== '') {
+    mask(input.trim(), true);
+    const source = 'the kubeconfig input';
+    return load(parseYaml(decodeKubeconfig(input), source), source);
+  }
+  const files = (env.KUBECONFIG ?? '').split(':').filter((f) => f !== '');
+  const defaultFile = join(env.HOME ?? homedir(), '.kube', 'config');
+  const existing = files.length > 0 ? files.filter((f) => existsSync(f)) : existsSync(defaultFile) ? [defaultFile] : [];
+  if (existing.length > 0) {
+    const documents = existing.map((path) => ({ path, document: parseYaml(readFileSync(path, 'utf8'), path) }));
+    return load(mergeKubeconfigs(documents), existing.join(':'));
+  }
+  if (env.KUBERNETES_SERVICE_HOST) {
+    config.loadFromCluster();
+    const token = readFile(IN_CLUSTER_TOKEN);
+    if (token) mask(token);
+    return { config, source: 'the in-cluster service account' };
+  }
+  throw new InputError(
+    'kubeconfig',
+    'is empty and no KUBECONFIG, ~/.kube/config or in-cluster service account was found; ' +
+      'pass the kubeconfig as a secret (kubeconfig: ${{ secrets.KUBECONFIG }}) or set up credentials in an earlier step.',
+  );
+}
+
+/** Makes the `kube-context` input the current context; a name the kubeconfig lacks is refused with those it has. */
+function useContext(config: KubeConfig, context: string, source: string): void {
+  if (!config.getContextObject(context)) {
+    const names = config.getContexts().map((c) => c.name);
+    throw new InputError('kube-context', `"${context}" is not in ${source} (it has: ${names.join(', ') || 'none'}).`);
+  }
+  config.setCurrentContext(context);
+}
+
+/** The current context must name a cluster with a server, on https:// unless `allow-http` (then it is used as is). */
+function checkServer(config: KubeConfig, source: string, allowHttp: boolean): void {
+  const cluster = config.getCurrentCluster();
+  if (!cluster?.server) {
+    throw new PreflightError(
+      `${source} has no cluster for context "${config.getCurrentContext()}"; set kube-context or fix the kubeconfig.`,
+    );
+  }
+  if (/^http:\/\//i.test(cluster.server) && !allowHttp) {
+    throw new InputError(
+      'kubeconfig',
+      `${source}: cluster "${cluster.name}" is served on plain ${cluster.server}, so its credentials would travel ` +
+        'unencrypted; use its https:// address, or set allow-http: true if that is really meant (e.g. a proxy on localhost).',
+    );
+  }
+  if (/^http:\/\//i.test(cluster.server)) {
+    // client-node sends to an http:// server only when told to skip TLS verification, which plain HTTP has none of.
+    config.clusters = config.clusters.map((c) => (c.name === cluster.name ? { ...c, skipTLSVerify: true } : c));
+  }
 }
 
 /**

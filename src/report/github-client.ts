@@ -31,8 +31,34 @@ export interface GitHubOptions {
 
 export const GITHUB_TIMEOUT_MS = 10_000;
 
+type Octokit = ReturnType<typeof actionsGitHub.getOctokit>;
+
+/** A GitHub API call, retried as GitHub asks (rate limits, 5xx) within the run's budget; `what` names it in errors. */
+type Call = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+/** Where the calls go: the client, the repository, and how each call is retried. */
+interface Api {
+  octokit: Octokit;
+  owner: string;
+  repo: string;
+  call: Call;
+}
+
 /** The real adapter. */
 export function createGitHub(options: GitHubOptions): GitHub {
+  const retry = { ...DEFAULT_RETRY, ...options.retry };
+  const spent = { seconds: 0 };
+  const api: Api = {
+    octokit: octokitFor(options),
+    owner: options.owner,
+    repo: options.repo,
+    call: (what, fn) => withRetry(what, fn, retry, spent, options.log),
+  };
+  return { ...comments(api), ...deployments(api) };
+}
+
+/** Octokit on the API root given, each request bounded by the timeout. */
+function octokitFor(options: GitHubOptions): Octokit {
   const timeoutMs = options.timeoutMs ?? GITHUB_TIMEOUT_MS;
   const boundedFetch = async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
     try {
@@ -44,25 +70,18 @@ export function createGitHub(options: GitHubOptions): GitHub {
       throw error;
     }
   };
-  const octokit = actionsGitHub.getOctokit(options.token, {
+  return actionsGitHub.getOctokit(options.token, {
     baseUrl: options.apiUrl.replace(/\/+$/, ''),
     request: { fetch: boundedFetch },
   });
-  const retry = { ...DEFAULT_RETRY, ...options.retry };
-  const { owner, repo } = options;
-  const spent = { seconds: 0 };
-  const call = <T>(what: string, fn: () => Promise<T>): Promise<T> => withRetry(what, fn, retry, spent, options.log);
-  const comment = (c: {
-    id: number;
-    body?: string;
-    html_url: string;
-    user?: { login?: string } | null;
-  }): IssueComment => ({
-    id: c.id,
-    body: c.body ?? '',
-    url: c.html_url,
-    author: c.user?.login ?? '',
-  });
+}
+
+function commentOf(c: { id: number; body?: string; html_url: string; user?: { login?: string } | null }): IssueComment {
+  return { id: c.id, body: c.body ?? '', url: c.html_url, author: c.user?.login ?? '' };
+}
+
+/** Pull requests and their comments, and who the token acts as. */
+function comments({ octokit, owner, repo, call }: Api): Omit<GitHub, 'createDeployment' | 'createDeploymentStatus'> {
   const askLogin = async (): Promise<string> => {
     try {
       const { data } = await call("read the token's user", () => octokit.rest.users.getAuthenticated());
@@ -93,20 +112,20 @@ export function createGitHub(options: GitHubOptions): GitHub {
       for (;;) {
         const page = await call(`list the comments of #${issue}`, () => iterator.next());
         if (page.done) return;
-        yield page.value.data.map(comment);
+        yield page.value.data.map(commentOf);
       }
     },
     async createComment(issue, body) {
       const { data } = await call(`comment on #${issue}`, () =>
         octokit.rest.issues.createComment({ owner, repo, issue_number: issue, body }),
       );
-      return comment(data);
+      return commentOf(data);
     },
     async updateComment(id, body) {
       const { data } = await call(`update comment ${id}`, () =>
         octokit.rest.issues.updateComment({ owner, repo, comment_id: id, body }),
       );
-      return comment(data);
+      return commentOf(data);
     },
     async mergedPullRequestsOf(sha) {
       const { data } = await call(`list the pull requests of commit ${sha.slice(0, 7)}`, () =>
@@ -117,6 +136,12 @@ export function createGitHub(options: GitHubOptions): GitHub {
         .sort((a, b) => Date.parse(b.merged_at ?? '') - Date.parse(a.merged_at ?? ''))
         .map((pull) => pull.number);
     },
+  };
+}
+
+/** GitHub Deployments and their statuses. */
+function deployments({ octokit, owner, repo, call }: Api): Pick<GitHub, 'createDeployment' | 'createDeploymentStatus'> {
+  return {
     async createDeployment(request) {
       const response = await call(`create a deployment for ${request.environment}`, () =>
         octokit.rest.repos.createDeployment({

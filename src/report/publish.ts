@@ -143,164 +143,203 @@ function warningOf(what: string, error: unknown): string {
 }
 
 /**
- * The run's link to GitHub: one connection, opened on first use; the deployment it created; and one warning per
- * run, however many calls a read-only token or an outage refuses (the later ones go to the debug log).
+ * The run's link to GitHub: one connection, opened on first use, and one warning per run, however many calls a
+ * read-only token or an outage refuses (the later ones go to the debug log).
  */
-export function createPublisher(options: PublisherOptions): Publisher {
-  const { inputs, event, log } = options;
-  let connection: Promise<Connection | undefined> | undefined;
-  let deployment: { github: GitHub; id: number } | undefined;
-  let warned = false;
-  /** The pull request whose merge this deploy follows, where its preview comment was found. */
-  let merged: number | undefined;
+interface Link {
+  /** The connection, or `undefined` once opening it failed (e.g. an empty token), which was warned about then. */
+  open(): Promise<Connection | undefined>;
+  warn(what: string, error: unknown): void;
+}
 
+function linkTo(connect: () => Promise<Connection>, log: Log): Link {
+  let connection: Promise<Connection | undefined> | undefined;
+  let warned = false;
   const connectOnce = async (): Promise<Connection | undefined> => {
     try {
-      return await options.connect();
+      return await connect();
     } catch (error) {
       log.warning(`Could not publish to GitHub: ${messageOf(error)}.`);
       return undefined;
     }
   };
-  /** The connection, or `undefined` once opening it failed (e.g. an empty token), which was warned about then. */
-  const open = (): Promise<Connection | undefined> => (connection ??= connectOnce());
-
-  const warn = (what: string, error: unknown): void => {
-    if (warned) {
-      log.debug(`Could not ${what}: ${messageOf(error)} (a GitHub problem was already reported)`);
-      return;
-    }
-    warned = true;
-    log.warning(warningOf(what, error));
-  };
-
-  async function startDeployment(): Promise<void> {
-    if (!inputs['github-deployment']) return;
-    const opened = await open();
-    if (!opened) return;
-    const { github, context } = opened;
-    const environment = inputs.environment;
-    let id: number;
-    try {
-      const created = await github.createDeployment({
-        sha: context.sha,
-        environment,
-        description: clip(`kube-ship: ${inputs.image} to ${environment}`),
-      });
-      if (created.id === undefined) {
-        log.warning(
-          `GitHub accepted the deployment for ${environment} without creating one (202${created.message ? `: ${created.message}` : ''}); no deployment statuses will be set.`,
-        );
+  return {
+    open: () => (connection ??= connectOnce()),
+    warn(what, error) {
+      if (warned) {
+        log.debug(`Could not ${what}: ${messageOf(error)} (a GitHub problem was already reported)`);
         return;
       }
-      id = created.id;
-      deployment = { github, id };
-      log.info(`GitHub Deployment ${id} for ${environment} at ${context.sha.slice(0, 7)}`);
-    } catch (error) {
-      warn(`create a GitHub Deployment for ${environment}`, error);
-      return;
-    }
-    try {
-      await github.createDeploymentStatus(id, {
-        state: 'in_progress',
-        description: clip(`Deploying ${inputs.image} to ${environment}`),
-        environmentUrl: '',
-        logUrl: '',
-      });
-    } catch (error) {
-      warn(`set GitHub Deployment ${id} in progress`, error);
-    }
-  }
+      warned = true;
+      log.warning(warningOf(what, error));
+    },
+  };
+}
 
-  async function comment(report: Report): Promise<void> {
-    if (inputs.comment === 'never') return;
-    const noPullRequest = `the event is ${event || 'unknown'} and pr-number is not set`;
-    if (
-      inputs.comment === 'auto' &&
-      inputs['pr-number'] === undefined &&
-      !PULL_REQUEST_EVENTS.has(event) &&
-      merged === undefined
-    ) {
-      // Nothing to comment on (a push, say), so no connection is needed, and Octokit is never loaded.
-      log.debug(`No PR comment: ${noPullRequest}.`);
-      return;
-    }
-    const opened = await open();
-    if (!opened) return;
-    const issue = inputs['pr-number'] ?? opened.context.pullRequest ?? merged;
-    if (issue === undefined) {
-      if (inputs.comment === 'always') {
-        log.warning(`comment is "always" but there is no pull request to comment on: ${noPullRequest}.`);
-      } else {
-        log.debug(`No PR comment: ${noPullRequest}.`);
+/** The GitHub Deployment of this run: created in progress before the cluster changes, given its final status. */
+interface GitHubDeployment {
+  start(): Promise<void>;
+  finish(report: Report): Promise<void>;
+}
+
+function githubDeployment(link: Link, inputs: PublishInputs, log: Log): GitHubDeployment {
+  let deployment: { github: GitHub; id: number } | undefined;
+  return {
+    async start() {
+      if (!inputs['github-deployment']) return;
+      const opened = await link.open();
+      if (opened) deployment = await createInProgress(opened, inputs, link, log);
+    },
+    async finish(report) {
+      if (deployment === undefined) return;
+      const status = deploymentStatusOf(report);
+      try {
+        await deployment.github.createDeploymentStatus(deployment.id, status);
+        log.info(`GitHub Deployment ${deployment.id}: ${status.state}`);
+      } catch (error) {
+        link.warn(`set GitHub Deployment ${deployment.id} to ${status.state}`, error);
       }
-      return;
-    }
-    const marker = commentMarker(inputs.environment);
-    const body = renderReport(report, {
-      limit: COMMENT_LIMIT,
-      marker,
-      ...(inputs['comment-logs']
-        ? { logLines: COMMENT_LOG_LINES }
-        : { logLines: 0, logsLeftOut: 'not shown here (comment-logs: false); the job summary and log have them' }),
+    },
+  };
+}
+
+/** Creates the deployment and sets it in progress; `undefined` when GitHub made none. */
+async function createInProgress(
+  { github, context }: Connection,
+  inputs: PublishInputs,
+  link: Link,
+  log: Log,
+): Promise<{ github: GitHub; id: number } | undefined> {
+  const environment = inputs.environment;
+  let id: number;
+  try {
+    const created = await github.createDeployment({
+      sha: context.sha,
+      environment,
+      description: clip(`kube-ship: ${inputs.image} to ${environment}`),
     });
-    try {
-      const { created, url } = await upsertComment(opened.github, issue, marker, body);
-      log.info(`${created ? 'Commented on' : 'Updated the comment on'} pull request #${issue}: ${url}`);
-    } catch (error) {
-      warn(`comment on pull request #${issue}`, error);
-    }
-  }
-
-  async function finishDeployment(report: Report): Promise<void> {
-    if (deployment === undefined) return;
-    const status = deploymentStatusOf(report);
-    try {
-      await deployment.github.createDeploymentStatus(deployment.id, status);
-      log.info(`GitHub Deployment ${deployment.id}: ${status.state}`);
-    } catch (error) {
-      warn(`set GitHub Deployment ${deployment.id} to ${status.state}`, error);
-    }
-  }
-
-  async function findPreview(): Promise<PreviewStamp | undefined> {
-    if (inputs.comment === 'never') return undefined;
-    const opened = await open();
-    if (!opened) return undefined;
-    const { github, context } = opened;
-    const marker = commentMarker(inputs.environment);
-    let issue = inputs['pr-number'] ?? context.pullRequest;
-    try {
-      const fromMerge = issue === undefined;
-      if (fromMerge) issue = (await github.mergedPullRequestsOf(context.sha))[0];
-      if (issue === undefined) {
-        log.debug(`No preview to compare with: no pull request was merged as ${context.sha.slice(0, 7)}.`);
-        return undefined;
-      }
-      const found = await ownComment(github, issue, marker);
-      const stamp = found && readStamp(found.body);
-      if (stamp === undefined) {
-        log.debug(
-          `No preview to compare with: pull request #${issue} has no preview comment for ${inputs.environment}.`,
-        );
-        return undefined;
-      }
-      if (fromMerge) merged = issue;
-      log.info(`Preview of commit ${stamp.sha.slice(0, 7)} found on pull request #${issue}`);
-      return stamp;
-    } catch (error) {
-      // Most deploys follow no preview: a token that may not list pull requests, or GitHub away, is no warning.
-      log.info(`No preview to compare with: could not look for it (${messageOf(error)}).`);
+    if (created.id === undefined) {
+      log.warning(
+        `GitHub accepted the deployment for ${environment} without creating one (202${created.message ? `: ${created.message}` : ''}); no deployment statuses will be set.`,
+      );
       return undefined;
     }
+    id = created.id;
+    log.info(`GitHub Deployment ${id} for ${environment} at ${context.sha.slice(0, 7)}`);
+  } catch (error) {
+    link.warn(`create a GitHub Deployment for ${environment}`, error);
+    return undefined;
   }
+  try {
+    await github.createDeploymentStatus(id, {
+      state: 'in_progress',
+      description: clip(`Deploying ${inputs.image} to ${environment}`),
+      environmentUrl: '',
+      logUrl: '',
+    });
+  } catch (error) {
+    link.warn(`set GitHub Deployment ${id} in progress`, error);
+  }
+  return { github, id };
+}
 
+/**
+ * The sticky comment: on the pull request of `pr-number`, the event, or (`merged`) the one whose merge this deploy
+ * follows. With `comment: auto` and no pull request in sight, GitHub is not even connected to.
+ */
+async function comment(link: Link, options: PublisherOptions, report: Report, merged: number | undefined) {
+  const { inputs, event, log } = options;
+  if (inputs.comment === 'never') return;
+  const noPullRequest = `the event is ${event || 'unknown'} and pr-number is not set`;
+  if (
+    inputs.comment === 'auto' &&
+    inputs['pr-number'] === undefined &&
+    !PULL_REQUEST_EVENTS.has(event) &&
+    merged === undefined
+  ) {
+    // Nothing to comment on (a push, say), so no connection is needed, and Octokit is never loaded.
+    log.debug(`No PR comment: ${noPullRequest}.`);
+    return;
+  }
+  const opened = await link.open();
+  if (!opened) return;
+  const issue = inputs['pr-number'] ?? opened.context.pullRequest ?? merged;
+  if (issue === undefined) {
+    if (inputs.comment === 'always') {
+      log.warning(`comment is "always" but there is no pull request to comment on: ${noPullRequest}.`);
+    } else {
+      log.debug(`No PR comment: ${noPullRequest}.`);
+    }
+    return;
+  }
+  const marker = commentMarker(inputs.environment);
+  const body = renderReport(report, {
+    limit: COMMENT_LIMIT,
+    marker,
+    ...(inputs['comment-logs']
+      ? { logLines: COMMENT_LOG_LINES }
+      : { logLines: 0, logsLeftOut: 'not shown here (comment-logs: false); the job summary and log have them' }),
+  });
+  try {
+    const { created, url } = await upsertComment(opened.github, issue, marker, body);
+    log.info(`${created ? 'Commented on' : 'Updated the comment on'} pull request #${issue}: ${url}`);
+  } catch (error) {
+    link.warn(`comment on pull request #${issue}`, error);
+  }
+}
+
+/**
+ * The preview this deploy follows, and the pull request whose merge made this commit when that is where it was
+ * found (`merged`). Looking is best-effort: most deploys follow no preview.
+ */
+async function findPreview(
+  link: Link,
+  inputs: PublishInputs,
+  log: Log,
+): Promise<{ stamp: PreviewStamp; merged: number | undefined } | undefined> {
+  if (inputs.comment === 'never') return undefined;
+  const opened = await link.open();
+  if (!opened) return undefined;
+  const { github, context } = opened;
+  let issue = inputs['pr-number'] ?? context.pullRequest;
+  try {
+    const fromMerge = issue === undefined;
+    if (fromMerge) issue = (await github.mergedPullRequestsOf(context.sha))[0];
+    if (issue === undefined) {
+      log.debug(`No preview to compare with: no pull request was merged as ${context.sha.slice(0, 7)}.`);
+      return undefined;
+    }
+    const found = await ownComment(github, issue, commentMarker(inputs.environment));
+    const stamp = found && readStamp(found.body);
+    if (stamp === undefined) {
+      log.debug(`No preview to compare with: pull request #${issue} has no preview comment for ${inputs.environment}.`);
+      return undefined;
+    }
+    log.info(`Preview of commit ${stamp.sha.slice(0, 7)} found on pull request #${issue}`);
+    return { stamp, merged: fromMerge ? issue : undefined };
+  } catch (error) {
+    // Most deploys follow no preview: a token that may not list pull requests, or GitHub away, is no warning.
+    log.info(`No preview to compare with: could not look for it (${messageOf(error)}).`);
+    return undefined;
+  }
+}
+
+/** The run's reporting to GitHub: its Deployment, its sticky comment, and the preview it follows. */
+export function createPublisher(options: PublisherOptions): Publisher {
+  const link = linkTo(options.connect, options.log);
+  const deployment = githubDeployment(link, options.inputs, options.log);
+  /** The pull request whose merge this deploy follows, where its preview comment was found. */
+  let merged: number | undefined;
   return {
-    startDeployment,
-    findPreview,
+    startDeployment: () => deployment.start(),
+    async findPreview() {
+      const found = await findPreview(link, options.inputs, options.log);
+      if (found?.merged !== undefined) merged = found.merged;
+      return found?.stamp;
+    },
     async publish(report) {
-      await comment(report);
-      await finishDeployment(report);
+      await comment(link, options, report, merged);
+      await deployment.finish(report);
     },
   };
 }

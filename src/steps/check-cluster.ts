@@ -1,0 +1,96 @@
+/**
+ * The Preflight phase's checks, before anything is built: the targets resolved and checked, the manifests read,
+ * parsed and dry-run, both within one time limit, and no workload changed twice.
+ */
+import type { Kube, WorkloadRef } from '../cluster/kube.js';
+import { workloadItem } from '../deploy/apply.js';
+import { deadline } from '../lib/deadline.js';
+import { InputError } from '../lib/errors.js';
+import type { Log } from '../lib/log.js';
+import type { Secrets } from '../lib/secrets.js';
+import { formatReference } from '../spec/image-ref.js';
+import type { Inputs } from '../spec/inputs.js';
+import { readManifestFiles } from '../spec/manifest-files.js';
+import { objectKey, secretValues, type ManifestObject } from '../spec/manifests.js';
+import { resolveTargets, targetKey, type Target } from '../spec/targets.js';
+import { preflight, preflightManifests } from './preflight.js';
+
+/** Preflight as a whole: a cluster that stops answering fails the step here, not after the build. */
+const PREFLIGHT_TIMEOUT_MS = 60_000;
+
+export type CheckInputs = Pick<
+  Inputs,
+  'deployments' | 'workloads' | 'image' | 'manifests' | 'pinned' | 'tags' | 'force-conflicts' | 'preview'
+>;
+
+export interface CheckOptions {
+  defaultNamespace: string;
+  secrets: Secrets;
+  /** The directory `manifests` paths are relative to (GITHUB_WORKSPACE). */
+  workspace: string;
+  log: Log;
+}
+
+export interface Checked {
+  targets: Target[];
+  /** The manifests' objects in apply order, namespaces given; `undefined` without `manifests`. */
+  manifests: { objects: ManifestObject[] } | undefined;
+}
+
+export async function checkCluster(kube: Kube, inputs: CheckInputs, options: CheckOptions): Promise<Checked> {
+  const targets = resolveTargets([...inputs.deployments, ...inputs.workloads], options.defaultNamespace);
+  const checks = Promise.all([
+    preflight(kube, targets, inputs.image),
+    inputs.manifests.length > 0 ? checkManifests(kube, inputs, options) : undefined,
+  ]);
+  const [, manifests] = await deadline(
+    PREFLIGHT_TIMEOUT_MS,
+    checks,
+    `preflight did not finish within ${PREFLIGHT_TIMEOUT_MS / 1000}s: the cluster at ${kube.server} is not answering`,
+  );
+  if (targets.length > 0) options.log.info(`Targets: ${targets.map(targetKey).join(', ')}: found, permitted`);
+  if (manifests) refuseTwice(targets, manifests.objects);
+  return { targets, manifests };
+}
+
+/** Reads, parses and checks the manifests (dry run included); their Secrets' values are masked from here on. */
+async function checkManifests(kube: Kube, inputs: CheckInputs, options: CheckOptions) {
+  const files = readManifestFiles(inputs.manifests, options.workspace);
+  const tag = inputs.pinned ? { digest: inputs.pinned.digest } : { tag: inputs.tags[0] ?? 'latest' };
+  const checked = await preflightManifests(kube, {
+    files,
+    image: inputs.image,
+    dryRunReference: formatReference({ repository: inputs.image, ...tag }),
+    defaultNamespace: options.defaultNamespace,
+    force: inputs['force-conflicts'],
+    refusalsInPlan: inputs.preview,
+  });
+  for (const value of secretValues(checked.objects)) options.secrets.add(value, { lines: true });
+  const created = checked.objects.map((m) => objectKey(m.object));
+  options.log.info(`Manifests: ${files.map((f) => f.file).join(', ')}: ${created.length} objects, dry run accepted`);
+  return checked;
+}
+
+/** A workload both listed as a target and in the manifests would be changed twice: refused before the build. */
+function refuseTwice(targets: Target[], objects: ManifestObject[]): void {
+  for (const { key } of workloadsAmong(objects)) {
+    const target = targets.find((t) => targetKey(t) === key);
+    if (target) throw new InputError(target.input, `${key} is also in the manifests; list it in one place only.`);
+  }
+}
+
+/** The workloads among the manifests' objects (as the engine watches them: `workloadItem`). */
+function workloadsAmong(objects: ManifestObject[]): (WorkloadRef & { key: string })[] {
+  return objects.flatMap(({ object }) => {
+    const item = workloadItem(object);
+    return item ? [{ kind: item.kind, namespace: item.namespace, name: item.name, key: item.key }] : [];
+  });
+}
+
+/** Every workload the deploy changes and watches, targets first, keyed as the report keys them. */
+export function watchedWorkloads(checked: Checked): (WorkloadRef & { key: string })[] {
+  return [
+    ...checked.targets.map((t) => ({ ...t, key: targetKey(t) })),
+    ...workloadsAmong(checked.manifests?.objects ?? []),
+  ];
+}

@@ -1,0 +1,121 @@
+/**
+ * The Report phase, reached however the run ended: the comparison with the preview this deploy follows, the
+ * outputs, the evidence in the log, the job summary and the PR comment, all written before the verdict marks the
+ * step failed. A problem writing any of them warns; it never changes the result.
+ */
+import type { Evidence } from '../deploy/evidence.js';
+import { CancelledError, messageOf } from '../lib/errors.js';
+import type { Log } from '../lib/log.js';
+import { fenced } from '../lib/log-text.js';
+import { changedSince, sincePreview } from '../preview/since-preview.js';
+import { renderReport, SUMMARY_LIMIT } from '../report/markdown.js';
+import type { Publisher } from '../report/publish.js';
+import { outputsOf, runUrlOf, type Report } from '../report/report.js';
+import type { Job } from './job.js';
+
+/** The report of a run that has not got anywhere yet: an error, unless a phase says otherwise. */
+export function startReport(env: NodeJS.ProcessEnv): Report {
+  return {
+    environment: 'default',
+    environmentUrl: '',
+    result: 'error',
+    failureReason: '',
+    image: '',
+    tags: [],
+    reference: '',
+    digest: '',
+    build: undefined,
+    targets: [],
+    objects: [],
+    evidence: [],
+    rollbackError: undefined,
+    sha: env.GITHUB_SHA ?? '',
+    actor: env.GITHUB_ACTOR ?? '',
+    runUrl: runUrlOf(env),
+    durationSeconds: 0,
+  };
+}
+
+/** What an error thrown by a phase makes of the report: no plan, and the error as the reason. */
+export function failedReport(error: unknown, cancelled: boolean): Pick<Report, 'plan' | 'result' | 'failureReason'> {
+  return {
+    plan: undefined,
+    result: error instanceof CancelledError || cancelled ? 'cancelled' : 'error',
+    failureReason: messageOf(error),
+  };
+}
+
+export interface FinishOptions {
+  /** The build's metadata output, if the run got that far. */
+  metadata: Record<string, unknown> | undefined;
+  /** GitHub (comment, deployment, preview lookup), if the inputs could be read. */
+  publisher: Publisher | undefined;
+  job: Job;
+  log: Log;
+}
+
+/** Outputs, evidence in the log, the summary and the PR comment; then the verdict. */
+export async function finishReport(report: Report, options: FinishOptions): Promise<void> {
+  const { metadata, publisher, job, log } = options;
+  await log.group('Report', async () => {
+    if (publisher) await compareWithPreview(report, publisher, log);
+    for (const [name, value] of Object.entries(outputsOf(report, metadata))) job.setOutput(name, value);
+    job.print(fenced(report.evidence.flatMap(evidenceLines)));
+    try {
+      await job.writeSummary(renderReport(report, { limit: SUMMARY_LIMIT, logLines: 50 }));
+    } catch (error) {
+      log.warning(`Could not write the job summary: ${messageOf(error)}`);
+    }
+    if (publisher) await publisher.publish(report);
+  });
+  const failure = failureOf(report);
+  if (failure !== undefined) job.setFailed(failure);
+  else log.info(successOf(report));
+}
+
+/** The step's failure message for the report, or `undefined` when the step succeeds. */
+function failureOf(report: Report): string | undefined {
+  if (report.result === 'preview') return report.failureReason ? `Preview: ${report.failureReason}` : undefined;
+  if (report.result === 'success' || report.result === 'no-op') return undefined;
+  const prefix =
+    report.result === 'rolled-back'
+      ? 'Rolled back: '
+      : report.result === 'cancelled' && !report.failureReason.includes('Cancelled')
+        ? 'Cancelled: '
+        : '';
+  const rollback = report.rollbackError ? ` Rollback also failed: ${report.rollbackError}` : '';
+  return `${prefix}${report.failureReason}${rollback}`;
+}
+
+/** The last line of a step that succeeded. */
+function successOf(report: Report): string {
+  if (report.result === 'preview') return 'Preview: the cluster accepts this deploy; nothing was changed.';
+  return report.result === 'no-op' ? 'Already running this digest: nothing changed.' : 'Deployed.';
+}
+
+/** The evidence of one target as log lines (cluster text: printed fenced, see `fenced`). */
+function evidenceLines(e: Evidence): string[] {
+  const lines = [`Evidence for ${e.target}: ${e.reason} in pod ${e.pod} container ${e.container}`];
+  const t = e.lastTermination;
+  if (t) lines.push(`  last exit code ${t.exitCode} (${t.reason}): ${t.message}`);
+  for (const ev of e.events) lines.push(`  event ${ev.reason} x${ev.count}: ${ev.message}`);
+  lines.push(`  last ${e.logs.length} log lines (${e.logSource}):`, ...e.logs.map((line) => `  | ${line}`));
+  return lines;
+}
+
+/** A deploy that follows a preview: says per target and object whether the cluster changed it since (the report too). */
+async function compareWithPreview(report: Report, publisher: Publisher, log: Log): Promise<void> {
+  const deployed = report.targets.length > 0 || report.objects.length > 0;
+  if (report.result === 'preview' || report.result === 'error' || !deployed) return;
+  const stamp = await publisher.findPreview();
+  if (stamp === undefined) return;
+  report.sincePreview = sincePreview(stamp, report.targets, report.objects);
+  const items = [...report.sincePreview.targets, ...report.sincePreview.objects];
+  const changed = items.filter(changedSince);
+  for (const i of changed) {
+    log.warning(
+      `${i.key} changed in the cluster since the preview of ${stamp.sha.slice(0, 7)} (resourceVersion ${i.atPreview || '(none)'} then, ${i.atDeploy || '(none)'} before this deploy): the plan reviewed did not hold for it`,
+    );
+  }
+  if (changed.length === 0) log.info(`Since the preview of ${stamp.sha.slice(0, 7)}: nothing it planned for changed`);
+}

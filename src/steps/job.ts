@@ -1,0 +1,19 @@
+/**
+ * What the phases ask of the job that runs them, beyond the log: GitHub Actions' runner in the action (main.ts
+ * makes it from @actions/core), a recorder in tests. The phases never import @actions/* themselves.
+ */
+
+/** A fact the main step leaves for the post step (main.ts maps each to its key in `STATE`). */
+export type PostFact = 'loggedIn' | 'recordsFile' | 'objectsFile' | 'finished';
+
+export interface Job {
+  /** Lines printed as they are: a block already made safe (`fenced`), its cluster text inside. */
+  print(lines: string[]): void;
+  /** Leaves a fact for the post step. */
+  save(fact: PostFact, value: string): void;
+  setOutput(name: string, value: string): void;
+  /** Writes the job summary (replacing what this step wrote before). */
+  writeSummary(markdown: string): Promise<void>;
+  /** Marks the step failed with this message; the step still ends normally. */
+  setFailed(message: string): void;
+}

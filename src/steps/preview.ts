@@ -1,0 +1,85 @@
+/**
+ * The preview branch: the request planned by server-side dry runs only (nothing in the cluster changes), the plan
+ * printed, and where each workload is reachable gathered for the report.
+ */
+import { readFileSync } from 'node:fs';
+import type { Kube, WorkloadRef } from '../cluster/kube.js';
+import type { Log } from '../lib/log.js';
+import { fenced } from '../lib/log-text.js';
+import { planDeploy, wouldFail, type Plan, type PlanRequest } from '../preview/preview.js';
+import type { Report, TargetReport } from '../report/report.js';
+import { gatherRoutes } from '../report/routes.js';
+import type { Job } from './job.js';
+
+export interface PreviewOptions {
+  /** The workloads whose routes the report shows. */
+  workloads: (WorkloadRef & { key: string })[];
+  env: NodeJS.ProcessEnv;
+  job: Job;
+  log: Log;
+}
+
+/** What a preview puts in the report. */
+export type Previewed = Pick<Report, 'result' | 'plan' | 'sha' | 'failureReason' | 'targets'>;
+
+export async function preview(kube: Kube, request: PlanRequest, options: PreviewOptions): Promise<Previewed> {
+  const { env, job, log } = options;
+  const plan = await log.group('Preview', () => planDeploy(kube, request));
+  job.print(fenced(planLines(plan)));
+  job.save('finished', 'true');
+  const routes = await gatherRoutes(kube, options.workloads);
+  return {
+    result: 'preview',
+    plan,
+    // The plan is of the pull request's head commit (GITHUB_SHA is the merge commit on pull_request events).
+    sha: headSha(env) ?? env.GITHUB_SHA ?? '',
+    failureReason: wouldFail(plan) ? 'the cluster would refuse this deploy (see the plan)' : '',
+    targets: [...routes].map(([key, r]) => ({ ...previewTarget(key), routes: r })),
+  };
+}
+
+/** The head commit of the pull request the event is about, if it is about one. */
+function headSha(env: NodeJS.ProcessEnv): string | undefined {
+  if (!env.GITHUB_EVENT_PATH) return undefined;
+  try {
+    const event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as {
+      pull_request?: { head?: { sha?: string } };
+    };
+    return event.pull_request?.head?.sha;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The plan as log lines (cluster text: printed fenced, see `fenced`). */
+export function planLines(plan: Plan): string[] {
+  return [
+    ...plan.destructive.map((d) => `Destructive: ${d}`),
+    ...plan.targets.map(
+      (t) =>
+        `${t.key} (resourceVersion ${t.resourceVersion}): ${t.noop ? 'already runs this digest' : t.containers.map((c) => `${c.name} ${c.before} -> ${c.after}`).join(', ')}; ` +
+        (t.refusal ? `would fail: ${t.refusal}` : 'the dry run is accepted'),
+    ),
+    ...plan.objects.flatMap((o) => [
+      `${o.key} (${o.source}): would ${o.action === 'unchanged' ? 'stay unchanged' : o.action}; ${o.refusal ? `would fail: ${o.refusal}` : 'the dry run is accepted'}`,
+      ...o.changes.map((c) => `  ${c.field}: ${c.before} -> ${c.after}`),
+    ]),
+  ];
+}
+
+/** A target row of a preview's report, only to carry where it is reachable. */
+function previewTarget(key: string): TargetReport {
+  return {
+    key,
+    kind: 'deployment',
+    containers: [],
+    imagesBefore: {},
+    imageAfter: '',
+    revisionBefore: '',
+    revisionAfter: '',
+    replicas: 0,
+    outcome: 'no-op',
+    message: 'preview',
+    seconds: 0,
+  };
+}

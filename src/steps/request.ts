@@ -1,0 +1,64 @@
+/**
+ * The one request of this run, built once from the inputs, the checked targets and manifests and the digest: a
+ * preview plans it, a deploy carries it out, so what was previewed is what would be deployed.
+ */
+import { changeCause } from '../deploy/patch.js';
+import { objectRecordsFile, saveRecords, writeObjectRecords } from '../deploy/records-file.js';
+import type { ObjectRecord } from '../deploy/object-record.js';
+import type { DeployRequest } from '../deploy/rollout.js';
+import type { Report } from '../report/report.js';
+import type { Inputs } from '../spec/inputs.js';
+import { withImage } from '../spec/manifests.js';
+import type { Checked } from './check-cluster.js';
+import type { Job } from './job.js';
+
+export type RequestInputs = Pick<
+  Inputs,
+  'image' | 'timeout' | 'rollback' | 'rollback-timeout' | 'fail-fast' | 'allowed-restarts' | 'bake' | 'force-conflicts'
+>;
+
+export interface RequestOptions {
+  checked: Checked;
+  digest: string;
+  /** The image reference deployed (`image:tag@digest`) and the run it comes from, as the report has them. */
+  run: Pick<Report, 'reference' | 'sha' | 'actor' | 'runUrl'>;
+  signal: AbortSignal;
+  env: NodeJS.ProcessEnv;
+  job: Job;
+}
+
+export function deployRequest(inputs: RequestInputs, options: RequestOptions): DeployRequest {
+  const { checked, run, env, job } = options;
+  return {
+    targets: checked.targets,
+    image: inputs.image,
+    reference: run.reference,
+    digest: options.digest,
+    changeCause: changeCause(run.reference, run.sha, run.actor, run.runUrl),
+    timeoutMs: inputs.timeout,
+    rollback: inputs.rollback,
+    rollbackTimeoutMs: inputs['rollback-timeout'],
+    failFast: inputs['fail-fast'],
+    allowedRestarts: inputs['allowed-restarts'],
+    bakeMs: inputs.bake,
+    signal: options.signal,
+    onPatched: (records) => job.save('recordsFile', saveRecords(records, env)),
+    manifests: checked.manifests && {
+      ...withImage(checked.manifests.objects, inputs.image, run.reference),
+      force: inputs['force-conflicts'],
+      onApplied: saveObjectRecords(env, job),
+    },
+  };
+}
+
+/** Saves the manifests' records after every object applied, to one file (the post step's). */
+function saveObjectRecords(env: NodeJS.ProcessEnv, job: Job): (records: ObjectRecord[]) => void {
+  let file: string | undefined;
+  return (records) => {
+    if (file === undefined) {
+      file = objectRecordsFile(env);
+      job.save('objectsFile', file);
+    }
+    writeObjectRecords(file, records);
+  };
+}
