@@ -3,7 +3,7 @@
  * (and bake), decide, and if anything failed gather the evidence while restoring what we changed, then watch the
  * restored targets until healthy again.
  */
-import type { V1StatefulSet } from '@kubernetes/client-node';
+import type { V1PodTemplateSpec, V1StatefulSet } from '@kubernetes/client-node';
 import { sleep, within } from '../lib/deadline.js';
 import { messageOf } from '../lib/errors.js';
 import { applyAll, manifestWorkloads, restoreObjects, type ObjectsRestored, workloadItem } from './apply.js';
@@ -11,9 +11,9 @@ import { collectEvidence, type Evidence } from './evidence.js';
 import type { ImageUse, ManifestObject } from '../spec/manifests.js';
 import type { ObjectRecord } from './object-record.js';
 import { splitReference } from '../spec/image-ref.js';
-import { isStatus, KubeError, type Kube, type TargetState } from '../cluster/kube.js';
-import { isTransient, nextStep } from '../cluster/kube-watch.js';
-import { retryingTransient } from '../cluster/retry.js';
+import { isStatus, type JsonPatchOp, type Kube, type TargetState } from '../cluster/kube.js';
+import { logRetry, retryingTransient } from '../cluster/retry.js';
+import { withConflictRetry } from './conflict.js';
 import type { Log } from '../lib/log.js';
 import { CHANGE_CAUSE_ANNOTATION, deployPatch, planRestore } from './patch.js';
 import type { DeployResultKind, ObjectResult, TargetResult } from './result.js';
@@ -62,7 +62,6 @@ export interface DeployRequest {
   };
 }
 
-const MAX_CONFLICTS = 3;
 /** How long a patch may keep meeting errors that can pass (API server restarting, 429, 5xx) before it gives up. */
 const PATCH_RETRY_MS = 30_000;
 /** Evidence is gathered for this long at most per target, in parallel with the restore. */
@@ -133,63 +132,64 @@ function carriesOurPatch(workload: Workload, record: TargetRecord, request: Depl
   );
 }
 
+/** What to do with a target as read: nothing (it runs the digest), patch it, or nothing more (our patch landed). */
+type PatchPlan =
+  | { kind: 'on-digest'; record: TargetRecord }
+  | { kind: 'patch'; record: TargetRecord; ops: JsonPatchOp[] }
+  | { kind: 'landed'; record: TargetRecord; live: Workload };
+
+function planPatch(target: Target, live: Workload, previous: PatchPlan | undefined, request: DeployRequest): PatchPlan {
+  // A patch whose answer was lost may have landed: then the record read before it is the one to restore.
+  if (previous?.kind === 'patch' && carriesOurPatch(live, previous.record, request)) {
+    return { kind: 'landed', record: previous.record, live };
+  }
+  const record = recordOf(target, live, request.image);
+  if (record.containers.every((c) => splitReference(c.image).digest === request.digest)) {
+    return { kind: 'on-digest', record };
+  }
+  const ops = deployPatch(
+    live.metadata?.resourceVersion ?? '',
+    live.metadata?.annotations,
+    record.containers,
+    request.reference,
+    request.changeCause,
+  );
+  return { kind: 'patch', record, ops };
+}
+
 /**
  * Patches one target, re-reading and re-deciding on 409 Conflict (someone changed it between our read and our
  * write): the new state becomes the record, and a target that meanwhile runs the digest needs no patch. Errors that
  * can pass are retried; if a patch's answer was lost but the patch landed, the record read before it stands.
  */
-async function patchTarget(kube: Kube, target: Target, request: DeployRequest, log: Log) {
+function patchTarget(kube: Kube, target: Target, request: DeployRequest, log: Log) {
   const key = targetKey(target);
   const deadline = Date.now() + PATCH_RETRY_MS;
-  const retry = (error: KubeError): void => log.info(`${key}: ${error.message}; trying again`);
-  let before: TargetRecord | undefined;
-  let conflicts = 0;
-  let failures = 0;
-  for (;;) {
-    const current = await retryingTransient(() => kube.getWorkload(target), deadline, retry);
-    if (before !== undefined && carriesOurPatch(current, before, request)) {
-      before.applied = {
-        template: current.spec?.template ?? {},
-        reference: request.reference,
-        changeCause: request.changeCause,
-      };
-      return { record: before, patched: current };
-    }
-    const record = recordOf(target, current, request.image);
-    if (record.containers.every((c) => splitReference(c.image).digest === request.digest)) {
-      return { record, patched: undefined };
-    }
-    const ops = deployPatch(
-      current.metadata?.resourceVersion ?? '',
-      current.metadata?.annotations,
-      record.containers,
-      request.reference,
-      request.changeCause,
-    );
-    before = record;
-    try {
-      const patched = await kube.patchWorkload(target, ops);
-      log.info(`${record.key}: ${record.containers.map((c) => c.name).join(', ')} -> ${request.reference}`);
-      record.applied = {
-        template: patched.spec?.template ?? {},
-        reference: request.reference,
-        changeCause: request.changeCause,
-      };
-      return { record, patched };
-    } catch (error) {
-      if (error instanceof KubeError && isTransient(error.status) && Date.now() < deadline) {
-        // The patch may have landed even so: the next read tells (carriesOurPatch).
-        retry(error);
-        failures += 1;
-        const step = nextStep({ kind: 'error', error }, failures);
-        await sleep(step.action === 'retry' ? step.delayMs : 0);
-        continue;
+  const applied = (template: V1PodTemplateSpec | undefined) => ({
+    template: template ?? {},
+    reference: request.reference,
+    changeCause: request.changeCause,
+  });
+  return withConflictRetry({
+    key,
+    doing: 'patched',
+    read: () => retryingTransient(() => kube.getWorkload(target), deadline, logRetry(log, key)),
+    decide: (live: Workload, previous: PatchPlan | undefined) => planPatch(target, live, previous, request),
+    write: async (plan): Promise<{ record: TargetRecord; patched: Workload | undefined }> => {
+      const { record } = plan;
+      if (plan.kind === 'on-digest') return { record, patched: undefined };
+      if (plan.kind === 'landed') {
+        record.applied = applied(plan.live.spec?.template);
+        return { record, patched: plan.live };
       }
-      conflicts += 1;
-      if (!isStatus(error, 409) || conflicts >= MAX_CONFLICTS) throw error;
-      log.info(`${record.key} changed while being patched (409 Conflict); reading it again`);
-    }
-  }
+      const patched = await kube.patchWorkload(target, plan.ops);
+      log.info(`${record.key}: ${record.containers.map((c) => c.name).join(', ')} -> ${request.reference}`);
+      record.applied = applied(patched.spec?.template);
+      return { record, patched };
+    },
+    transientUntil: deadline,
+    log,
+  });
 }
 
 /** Step 1: patch every target; a target already on the digest is only checked for health. */
@@ -348,30 +348,25 @@ export interface Restored {
 }
 
 /** Puts back one target as `planRestore` decides, re-reading and re-deciding on 409 Conflict or a lost answer. */
-async function restoreTarget(kube: Kube, record: TargetRecord, deadline: number, log: Log) {
-  const retry = (error: KubeError): void => log.info(`${record.key}: ${error.message}; trying again`);
-  for (let conflicts = 0; ;) {
-    const live = await retryingTransient(() => kube.getWorkload(record), deadline, retry);
-    const plan = planRestore(record, live);
-    if (plan.kind !== 'patch') {
-      log.info(`${record.key}: ${plan.note}`);
-      return { plan, patched: undefined };
-    }
-    try {
+function restoreTarget(kube: Kube, record: TargetRecord, deadline: number, log: Log) {
+  return withConflictRetry({
+    key: record.key,
+    doing: 'restored',
+    read: () => retryingTransient(() => kube.getWorkload(record), deadline, logRetry(log, record.key)),
+    decide: (live: Workload) => planRestore(record, live),
+    write: async (plan) => {
+      if (plan.kind !== 'patch') {
+        log.info(`${record.key}: ${plan.note}`);
+        return { plan, patched: undefined };
+      }
       const patched = await kube.patchWorkload(record, plan.ops);
       if (plan.note) log.info(`${record.key}: ${plan.note}`);
       return { plan, patched };
-    } catch (error) {
-      if (error instanceof KubeError && isTransient(error.status) && Date.now() < deadline) {
-        retry(error); // the next read shows whether it landed
-        await sleep(1000);
-        continue;
-      }
-      conflicts += 1;
-      if (!isStatus(error, 409) || conflicts >= MAX_CONFLICTS) throw error;
-      log.info(`${record.key} changed while being restored (409 Conflict); reading it again`);
-    }
-  }
+    },
+    // The next read shows whether a write whose answer was lost landed.
+    transientUntil: deadline,
+    log,
+  });
 }
 
 /** How long a StatefulSet's controller gets to take in the restored template before its stuck pods are released. */
@@ -394,7 +389,7 @@ interface Release {
  * restore itself has landed.
  */
 async function releaseStuckPods({ kube, record, deadline, log }: Release): Promise<Workload | undefined> {
-  const retry = (error: KubeError): void => log.info(`${record.key}: ${error.message}; trying again`);
+  const retry = logRetry(log, record.key);
   try {
     const until = Math.min(Date.now() + OBSERVE_RESTORE_MS, deadline);
     let live: V1StatefulSet;

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { applyAll, restoreObjects } from '../../src/deploy/apply.js';
+import type { ApplyOptions, KubeObject } from '../../src/cluster/kube.js';
+import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
+
+const KEY = 'ConfigMap ns/settings';
+
+const configMap = (data: Record<string, string>): KubeObject =>
+  ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'ns' }, data }) as KubeObject;
+
+/** A cluster where something happens to the ConfigMap just before the restore's apply (one with a resourceVersion). */
+class RestoreRaceKube extends FakeKube {
+  beforeRestore: (() => void) | undefined;
+
+  override async applyObject(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+    if (object.metadata.resourceVersion !== undefined && this.beforeRestore) {
+      const happen = this.beforeRestore;
+      this.beforeRestore = undefined;
+      happen();
+    }
+    return super.applyObject(object, options);
+  }
+
+  /** Someone else's write: `data.b` set, the resourceVersion moved. */
+  teammateSets(b: string): void {
+    const live = this.objects.get(KEY)!;
+    this.objects.set(KEY, {
+      ...live,
+      metadata: { ...live.metadata, resourceVersion: `${live.metadata.resourceVersion}-theirs` },
+      data: { ...(live as { data?: Record<string, string> }).data, b },
+    } as KubeObject);
+  }
+}
+
+/** A ConfigMap {a: 1, b: 1} that the deploy applied as {a: 2, b: 2}, and its record. */
+async function deployed(kube: RestoreRaceKube) {
+  await kube.applyObject(configMap({ a: '1', b: '1' }), { dryRun: false, force: false });
+  const manifests = [{ file: 'k8s/settings.yaml', document: 1, object: configMap({ a: '2', b: '2' }) }];
+  const applied = await applyAll(kube, manifests, { force: false, retryMs: 1000 }, recordingLog());
+  expect(applied.reports.map((r) => r.outcome)).toEqual(['configured']);
+  return applied.records;
+}
+
+describe('restoreObjects', () => {
+  it('re-reads and decides again after a 409: a field changed meanwhile keeps its new value', async () => {
+    const kube = new RestoreRaceKube();
+    const records = await deployed(kube);
+    kube.beforeRestore = () => kube.teammateSets('3');
+    const log = recordingLog();
+    const undone = await restoreObjects(kube, records, log, 1000);
+    expect(log.lines).toContain(`${KEY} changed while being restored (409 Conflict); reading it again`);
+    expect(undone.errors).toEqual([]);
+    expect(undone.reports.get(KEY)).toMatchObject({
+      outcome: 'restored',
+      note: "kept someone else's later change to data.b",
+    });
+    expect((kube.objects.get(KEY) as { data?: unknown }).data).toEqual({ a: '1', b: '3' });
+  });
+});
