@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyAll, restoreObjects } from '../../src/deploy/apply.js';
-import type { ApplyOptions, KubeObject } from '../../src/cluster/kube.js';
+import { KubeError, type ApplyOptions, type KubeObject } from '../../src/cluster/kube.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
 const KEY = 'ConfigMap ns/settings';
@@ -55,5 +55,19 @@ describe('restoreObjects', () => {
       note: "kept someone else's later change to data.b",
     });
     expect((kube.objects.get(KEY) as { data?: unknown }).data).toEqual({ a: '1', b: '3' });
+  });
+
+  it('rides out an error that can pass on the restore, as the read and the delete do', async () => {
+    const kube = new RestoreRaceKube();
+    const records = await deployed(kube);
+    kube.beforeRestore = () => {
+      throw new KubeError(503, 'apply ConfigMap ns/settings: service unavailable', '', 0);
+    };
+    const log = recordingLog();
+    const undone = await restoreObjects(kube, records, log, 1000);
+    expect(log.lines).toContain(`${KEY}: apply ConfigMap ns/settings: service unavailable; trying again`);
+    expect(undone.errors).toEqual([]);
+    expect(undone.reports.get(KEY)).toMatchObject({ outcome: 'restored' });
+    expect((kube.objects.get(KEY) as { data?: unknown }).data).toEqual({ a: '1', b: '1' });
   });
 });

@@ -125,6 +125,8 @@ function restoreOne(kube: Kube, record: ObjectRecord, deadline: number, log: Log
         restored: undefined,
       };
     },
+    // A restore whose answer was lost may have landed: the next read tells.
+    transientUntil: deadline,
     log,
   });
 }
