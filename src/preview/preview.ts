@@ -6,6 +6,7 @@
  */
 import { applyProblem, refOf } from '../deploy/apply.js';
 import { messageOf } from '../lib/errors.js';
+import { clip } from '../lib/text.js';
 import { splitReference } from '../spec/image-ref.js';
 import type { Kube, KubeObject } from '../cluster/kube.js';
 import { objectKey, sourceOf, type ManifestObject } from '../spec/manifests.js';
@@ -73,7 +74,7 @@ function shown(object: KubeObject, field: string[], value: unknown): string {
   if (object.kind === 'Secret' && (field[0] === 'data' || field[0] === 'stringData'))
     return '(secret value, not shown)';
   const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > VALUE_LIMIT ? `${text.slice(0, VALUE_LIMIT - 1)}…` : text;
+  return clip(text, VALUE_LIMIT);
 }
 
 async function planTarget(kube: Kube, target: Target, request: PlanRequest): Promise<PlanTarget> {
