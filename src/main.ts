@@ -124,14 +124,14 @@ async function checkManifests(
 
 /** A workload both listed as a target and in the manifests would be changed twice: refused before the build. */
 function refuseTwice(targets: Target[], objects: ManifestObject[]): void {
-  for (const { key } of manifestWorkloads(objects)) {
+  for (const { key } of manifestWorkloadRefs(objects)) {
     const target = targets.find((t) => targetKey(t) === key);
     if (target) throw new InputError(target.input, `${key} is also in the manifests; list it in one place only.`);
   }
 }
 
 /** The workloads among the manifests' objects (as the engine watches them: `workloadItem`). */
-function manifestWorkloads(objects: ManifestObject[]): (WorkloadRef & { key: string })[] {
+function manifestWorkloadRefs(objects: ManifestObject[]): (WorkloadRef & { key: string })[] {
   return objects.flatMap(({ object }) => {
     const item = workloadItem(object);
     return item ? [{ kind: item.kind, namespace: item.namespace, name: item.name, key: item.key }] : [];
@@ -324,7 +324,7 @@ export async function run(): Promise<void> {
       if (wouldFail(plan)) report.failureReason = 'the cluster would refuse this deploy (see the plan)';
       const routes = await gatherRoutes(kube, [
         ...targets.map((t) => ({ ...t, key: targetKey(t) })),
-        ...manifestWorkloads(manifests?.objects ?? []),
+        ...manifestWorkloadRefs(manifests?.objects ?? []),
       ]);
       report.targets = [...routes].map(([key, r]) => ({ ...previewTarget(key), routes: r }));
       return;
@@ -369,7 +369,7 @@ export async function run(): Promise<void> {
       // Routes to what runs now: a workload the rollback deleted has none.
       const running = [
         ...targets.map((t) => ({ ...t, key: targetKey(t) })),
-        ...manifestWorkloads(manifests?.objects ?? []),
+        ...manifestWorkloadRefs(manifests?.objects ?? []),
       ].filter((t) => result.targets.some((r) => r.key === t.key && r.restoreNote !== DELETED_NOTE));
       const routes = await gatherRoutes(kube, running);
       for (const target of report.targets) target.routes = routes.get(target.key);

@@ -192,7 +192,7 @@ function imagesOf(object: KubeObject | undefined, names: string[]): Record<strin
  * The workloads among the applied objects: each is watched like a patched target (one the apply left unchanged
  * only until judged healthy) and reported like one.
  */
-export function manifestWorkloads(
+export function appliedWorkloads(
   records: ObjectRecord[],
   reports: ObjectResult[],
   uses: ImageUse[],

@@ -6,7 +6,7 @@
 import type { V1PodTemplateSpec, V1StatefulSet } from '@kubernetes/client-node';
 import { sleep, within } from '../lib/deadline.js';
 import { messageOf } from '../lib/errors.js';
-import { applyAll, manifestWorkloads, restoreObjects, type ObjectsRestored, workloadItem } from './apply.js';
+import { applyAll, appliedWorkloads, restoreObjects, type ObjectsRestored, workloadItem } from './apply.js';
 import { collectEvidence, type Evidence } from './evidence.js';
 import type { ImageUse, ManifestObject } from '../spec/manifests.js';
 import type { ObjectRecord } from './object-record.js';
@@ -540,7 +540,7 @@ async function applyManifests(kube: Kube, request: DeployRequest, reports: Map<s
       log,
     ),
   );
-  const workloads = manifestWorkloads(applied.records, applied.reports, manifests.uses, request.reference);
+  const workloads = appliedWorkloads(applied.records, applied.reports, manifests.uses, request.reference);
   for (const target of workloads.targets) reports.set(target.key, target);
   return { ...applied, objects: applied.reports, changed: workloads.changed, unchanged: workloads.unchanged };
 }
