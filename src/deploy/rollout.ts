@@ -219,6 +219,11 @@ async function patchAll(kube: Kube, request: DeployRequest, reports: Map<string,
   return { patched, unchanged, patchError };
 }
 
+/** How every wait of a deploy goes: until `deadline`, with the request's fail-fast, restart budget and cancel. */
+function waitOptions(request: DeployRequest, deadline: number) {
+  return { deadline, failFast: request.failFast, allowedRestarts: request.allowedRestarts, signal: request.signal };
+}
+
 /** Step 2: watch every patched target until rolled out and baked, and every unchanged one until judged healthy. */
 function watchAll(
   kube: Kube,
@@ -233,12 +238,7 @@ function watchAll(
     waitForRollouts(
       kube,
       [...changed.map((i) => ({ ...i, bakeMs: request.bakeMs })), ...unchanged.map((i) => ({ ...i, bakeMs: 0 }))],
-      {
-        deadline: started + request.timeoutMs,
-        failFast: request.failFast,
-        allowedRestarts: request.allowedRestarts,
-        signal: request.signal,
-      },
+      waitOptions(request, started + request.timeoutMs),
       log,
       now,
     ),
@@ -477,16 +477,8 @@ function byHand(key: string, records: TargetRecord[]): string {
   return `it still runs this deploy's image; restore it by hand: ${undo} (after checking kubectl -n ${record.namespace} rollout history ${record.kind}/${record.name})`;
 }
 
-/** Step 6: wait for the restored targets (own limit; a cancel stops the wait, not the restore). */
-async function waitRestored(
-  kube: Kube,
-  records: TargetRecord[],
-  restored: Restored,
-  request: DeployRequest,
-  reports: Map<string, TargetResult>,
-  log: Log,
-  now: () => number,
-): Promise<string | undefined> {
+/** The restores that failed or were left, marked on their reports; returns the problems to report. */
+function restoreProblems(restored: Restored, records: TargetRecord[], reports: Map<string, TargetResult>): string[] {
   const problems: string[] = [];
   for (const error of restored.errors) {
     problems.push(`${error.key}: ${error.message}; ${byHand(error.key, records)}`);
@@ -498,32 +490,43 @@ async function waitRestored(
     if (report) Object.assign(report, { restoreNote: note, outcome: left ? 'not-restored' : 'rolled-back' });
     if (left) problems.push(`${key}: not restored: ${note}`);
   }
-  if (restored.items.length > 0) {
-    const back = await waitForRollouts(
-      kube,
-      restored.items,
-      {
-        deadline: now() + request.rollbackTimeoutMs,
-        failFast: request.failFast,
-        allowedRestarts: request.allowedRestarts,
-        signal: request.signal,
-      },
-      log,
-      now,
-    );
-    for (const [key, verdict] of back.verdicts) {
-      const report = reports.get(key);
-      if (report === undefined) continue;
-      report.revisionAfter = revisionOf(report.kind, back.workloads.get(key)) || report.revisionAfter;
-      if (verdict.state === 'done') {
-        report.outcome = 'rolled-back';
-      } else if (verdict.state === 'failed' && verdict.reason === 'Cancelled') {
-        Object.assign(report, { outcome: 'rolled-back', message: 'restored (not waited for: cancelled)' });
-      } else {
-        report.outcome = 'rollback-failed';
-        problems.push(`${key}: ${verdict.state === 'failed' ? describe(verdict) : verdict.message}`);
-      }
+  return problems;
+}
+
+/** Each restored target's outcome from the verdict of its wait; returns the problems to report. */
+function judgeRestored(back: WaitResult, reports: Map<string, TargetResult>): string[] {
+  const problems: string[] = [];
+  for (const [key, verdict] of back.verdicts) {
+    const report = reports.get(key);
+    if (report === undefined) continue;
+    report.revisionAfter = revisionOf(report.kind, back.workloads.get(key)) || report.revisionAfter;
+    if (verdict.state === 'done') {
+      report.outcome = 'rolled-back';
+    } else if (verdict.state === 'failed' && verdict.reason === 'Cancelled') {
+      Object.assign(report, { outcome: 'rolled-back', message: 'restored (not waited for: cancelled)' });
+    } else {
+      report.outcome = 'rollback-failed';
+      problems.push(`${key}: ${verdict.state === 'failed' ? describe(verdict) : verdict.message}`);
     }
+  }
+  return problems;
+}
+
+/** Step 6: wait for the restored targets (own limit; a cancel stops the wait, not the restore). */
+async function waitRestored(
+  kube: Kube,
+  records: TargetRecord[],
+  restored: Restored,
+  request: DeployRequest,
+  reports: Map<string, TargetResult>,
+  log: Log,
+  now: () => number,
+): Promise<string | undefined> {
+  const problems = restoreProblems(restored, records, reports);
+  if (restored.items.length > 0) {
+    const options = waitOptions(request, now() + request.rollbackTimeoutMs);
+    const back = await waitForRollouts(kube, restored.items, options, log, now);
+    problems.push(...judgeRestored(back, reports));
   }
   return problems.length > 0 ? problems.join('; ') : undefined;
 }
@@ -561,6 +564,52 @@ function withObjects(restored: Restored, objects: ObjectsRestored, reports: Map<
   };
 }
 
+/** Each workload watched, by kind, namespace, name and key. */
+function watchedOf(workloads: { kind: WorkloadKind; namespace: string; name: string }[]): Watched[] {
+  return workloads.map((t) => ({ kind: t.kind, namespace: t.namespace, name: t.name, key: targetKey(t) }));
+}
+
+interface Ours {
+  targets: TargetRecord[];
+  objects: ObjectRecord[];
+}
+
+/** What this deploy changed and may undo: superseded targets belong to whoever took them over, not to us. */
+function oursToUndo(
+  targets: TargetRecord[],
+  objects: ObjectRecord[],
+  reports: Map<string, TargetResult>,
+  objectReports: Map<string, ObjectResult>,
+): Ours {
+  return {
+    targets: targets.filter((r) => reports.get(r.key)?.outcome !== 'superseded'),
+    objects: objects.filter(
+      (r) =>
+        objectReports.get(r.key)?.outcome !== 'unchanged' && reports.get(workloadKeyOf(r))?.outcome !== 'superseded',
+    ),
+  };
+}
+
+/** Steps 5 and 6: undo what this deploy changed (objects newest first, then targets) and wait for it. */
+function undoAll(
+  kube: Kube,
+  ours: Ours,
+  results: { reports: Map<string, TargetResult>; objects: Map<string, ObjectResult> },
+  request: DeployRequest,
+  log: Log,
+  now: () => number,
+): Promise<string | undefined> {
+  return log.group('Rollback', async () => {
+    const keys = [...ours.targets.map((r) => r.key), ...ours.objects.map((r) => r.key)];
+    log.info(`Rolling back ${keys.join(', ')}: undoing what this deploy changed`);
+    const undone = await restoreObjects(kube, ours.objects, log, request.rollbackTimeoutMs);
+    for (const [key, report] of undone.reports) results.objects.set(key, report);
+    const restored = await rollBack(kube, ours.targets, log, request.rollbackTimeoutMs);
+    const all = withObjects(restored, undone, results.reports);
+    return waitRestored(kube, ours.targets, all, request, results.reports, log, now);
+  });
+}
+
 /** Patch, watch, decide, gather evidence, restore. Never throws for a failed rollout: that is a result, not an error. */
 export async function deploy(
   kube: Kube,
@@ -578,12 +627,7 @@ export async function deploy(
       : { patched: [], unchanged: [], patchError: undefined };
   const records = patched.map((p) => p.record);
   if (records.length > 0) request.onPatched?.(records);
-  const watched = [...request.targets, ...manifests.changed, ...manifests.unchanged].map((t) => ({
-    kind: t.kind,
-    namespace: t.namespace,
-    name: t.name,
-    key: targetKey(t),
-  }));
+  const watched = watchedOf([...request.targets, ...manifests.changed, ...manifests.unchanged]);
 
   const finish = (
     result: DeployResultKind,
@@ -619,22 +663,11 @@ export async function deploy(
   }
 
   const evidence = wait ? gatherEvidence(kube, wait, watched) : Promise.resolve([]);
-  // Superseded targets belong to whoever took them over: they are not ours to restore.
-  const ours = records.filter((r) => reports.get(r.key)?.outcome !== 'superseded');
-  const ourObjects = manifests.records.filter(
-    (r) => objects.get(r.key)?.outcome !== 'unchanged' && reports.get(workloadKeyOf(r))?.outcome !== 'superseded',
-  );
-  if (!request.rollback || ours.length + ourObjects.length === 0) {
+  const ours = oursToUndo(records, manifests.records, reports, objects);
+  if (!request.rollback || ours.targets.length + ours.objects.length === 0) {
     return finish(request.signal.aborted ? 'cancelled' : 'failed', failure, { evidence: await evidence, verdictMs });
   }
-  const rollbackError = await log.group('Rollback', async () => {
-    const keys = [...ours.map((r) => r.key), ...ourObjects.map((r) => r.key)];
-    log.info(`Rolling back ${keys.join(', ')}: undoing what this deploy changed`);
-    const undone = await restoreObjects(kube, ourObjects, log, request.rollbackTimeoutMs);
-    for (const [key, report] of undone.reports) objects.set(key, report);
-    const restored = await rollBack(kube, ours, log, request.rollbackTimeoutMs);
-    return waitRestored(kube, ours, withObjects(restored, undone, reports), request, reports, log, now);
-  });
+  const rollbackError = await undoAll(kube, ours, { reports, objects }, request, log, now);
   // Cancelled at any point, even during the rollback wait: that is what the step says.
   const result = request.signal.aborted ? 'cancelled' : rollbackError === undefined ? 'rolled-back' : 'failed';
   return finish(result, failure, { evidence: await evidence, rollbackError, verdictMs, restoreMs: now() - verdictAt });
