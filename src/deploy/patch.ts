@@ -6,6 +6,7 @@
  */
 import type { V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { JsonPatchOp } from '../cluster/kube.js';
+import { isRecord } from '../lib/json.js';
 import type { ChosenContainer } from '../spec/targets.js';
 
 export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
@@ -78,8 +79,8 @@ export function sameTemplate(a: unknown, b: unknown): boolean {
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v instanceof Date) return v.toISOString();
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined && x !== null);
+    if (isRecord(v)) {
+      const entries = Object.entries(v).filter(([, x]) => x !== undefined && x !== null);
       return Object.fromEntries(entries.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
     }
     return v;
