@@ -98,12 +98,19 @@ export type RestorePlan =
   /** `only`: whether the whole template goes back, or only our containers' images. */
   | { kind: 'patch'; only: 'template' | 'images'; ops: JsonPatchOp[]; note: string };
 
+/** What a restore needs of a target's record (`TargetRecord` holds it and more). */
 export interface RestoreRecord {
+  /** The workload's identity: another uid means it was deleted and created again. */
   uid: string;
   containers: ChosenContainer[];
   template: V1PodTemplateSpec;
   changeCause: string | undefined;
+  /**
+   * The revision the recorded template runs as: a Deployment's revision number, a StatefulSet's update revision
+   * (the ControllerRevision its pods are labelled with); empty for a DaemonSet, whose status does not say.
+   */
   revision: string;
+  /** Set once patched: the template our patch produced, and the reference and change-cause it wrote. */
   applied?: { template: V1PodTemplateSpec; reference: string; changeCause: string };
 }
 
