@@ -12,7 +12,7 @@ import { createKube } from './cluster/kube-client.js';
 import { loadCluster } from './cluster/kubeconfig.js';
 import { restoreObjects } from './deploy/apply.js';
 import { loadObjectRecords, loadRecords } from './deploy/records-file.js';
-import { rollBack } from './deploy/rollout.js';
+import { rollBack } from './deploy/restore.js';
 import { Secrets } from './lib/secrets.js';
 import { STATE } from './state.js';
 

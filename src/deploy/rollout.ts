@@ -1,27 +1,28 @@
 /**
  * The rollout engine, read top to bottom: patch every target (recording what it was), watch every rollout at once
- * (and bake), decide, and if anything failed gather the evidence while restoring what we changed, then watch the
- * restored targets until healthy again.
+ * (and bake), decide, and if anything failed gather the evidence while restoring what we changed (restore.ts), then
+ * watch the restored targets until healthy again.
  */
-import type { V1PodTemplateSpec, V1StatefulSet } from '@kubernetes/client-node';
-import { sleep, within } from '../lib/deadline.js';
+import type { V1PodTemplateSpec } from '@kubernetes/client-node';
+import { within } from '../lib/deadline.js';
 import { messageOf } from '../lib/errors.js';
 import { applyAll, appliedWorkloads, restoreObjects, type ObjectsRestored, workloadItem } from './apply.js';
 import { collectEvidence, type Evidence } from './evidence.js';
 import type { ImageUse, ManifestObject } from '../spec/manifests.js';
 import type { ObjectRecord } from './object-record.js';
 import { splitReference } from '../spec/image-ref.js';
-import { isStatus, type JsonPatchOp, type Kube, type TargetState } from '../cluster/kube.js';
+import type { JsonPatchOp, Kube, TargetState } from '../cluster/kube.js';
 import { logRetry, retryingTransient } from '../cluster/retry.js';
 import { withConflictRetry } from './conflict.js';
 import type { Log } from '../lib/log.js';
-import { CHANGE_CAUSE_ANNOTATION, deployPatch, planRestore } from './patch.js';
+import { CHANGE_CAUSE_ANNOTATION, deployPatch } from './patch.js';
 import type { DeployResultKind, ObjectResult, TargetResult } from './result.js';
-import { deadlineExceededAt, recordOf, revisionOf, type TargetRecord } from './target-record.js';
+import { recordOf, revisionOf, waitItemOf, type TargetRecord } from './target-record.js';
+import { byHand, rollBack, type Restored } from './restore.js';
 import { targetKey, type Target } from '../spec/targets.js';
 import { newPods, type Verdict } from './verdict.js';
 import { waitForRollouts, type WaitItem, type WaitResult } from './wait.js';
-import { REVISION_HASH_LABEL, type Workload, type WorkloadKind } from '../cluster/workload.js';
+import type { Workload, WorkloadKind } from '../cluster/workload.js';
 
 export interface DeployResult {
   result: DeployResultKind;
@@ -90,19 +91,6 @@ function workloadKeyOf(record: ObjectRecord): string {
 /** A failed verdict in one line, with its reason named once. */
 function describe(verdict: Failed): string {
   return verdict.message.includes(verdict.reason) ? verdict.message : `${verdict.reason}: ${verdict.message}`;
-}
-
-function waitItemOf(record: TargetRecord, patched: Workload | undefined, expected?: WaitItem['expected']): WaitItem {
-  return {
-    key: record.key,
-    kind: record.kind,
-    namespace: record.namespace,
-    name: record.name,
-    selector: record.selector,
-    minGeneration: patched?.metadata?.generation ?? 0,
-    staleDeadlineAt: patched ? deadlineExceededAt(patched) : undefined,
-    ...(expected ? { expected } : {}),
-  };
 }
 
 function reportOf(record: TargetRecord, reference: string, patched: boolean): TargetResult {
@@ -337,144 +325,6 @@ function gatherEvidence(kube: Kube, wait: WaitResult, targets: Watched[]): Promi
       }));
     }),
   );
-}
-
-export interface Restored {
-  /** Targets patched back, to wait for. */
-  items: WaitItem[];
-  /** Targets already as recorded, or left alone, with why. */
-  notes: { key: string; note: string; left: boolean }[];
-  errors: { key: string; message: string }[];
-}
-
-/** Puts back one target as `planRestore` decides, re-reading and re-deciding on 409 Conflict or a lost answer. */
-function restoreTarget(kube: Kube, record: TargetRecord, deadline: number, log: Log) {
-  return withConflictRetry({
-    key: record.key,
-    doing: 'restored',
-    read: () => retryingTransient(() => kube.getWorkload(record), deadline, logRetry(log, record.key)),
-    decide: (live: Workload) => planRestore(record, live),
-    write: async (plan) => {
-      if (plan.kind !== 'patch') {
-        log.info(`${record.key}: ${plan.note}`);
-        return { plan, patched: undefined };
-      }
-      const patched = await kube.patchWorkload(record, plan.ops);
-      if (plan.note) log.info(`${record.key}: ${plan.note}`);
-      return { plan, patched };
-    },
-    // The next read shows whether a write whose answer was lost landed.
-    transientUntil: deadline,
-    log,
-  });
-}
-
-/** How long a StatefulSet's controller gets to take in the restored template before its stuck pods are released. */
-const OBSERVE_RESTORE_MS = 15_000;
-
-interface Release {
-  kube: Kube;
-  record: TargetRecord;
-  /** The rollback's own limit: nothing here waits past it. */
-  deadline: number;
-  log: Log;
-}
-
-/**
- * A StatefulSet (OrderedReady) waits for a broken pod to become Ready before it replaces it, so a restored template
- * alone leaves the failed release's pod crash-looping for good. Once the controller has taken in the restore (its
- * update revision the recorded one again), every own pod of another revision that is not Ready is deleted (only that
- * very pod: uid precondition), and the controller makes it again from the restored template. Returns the live
- * StatefulSet when it deleted any (to wait for), undefined otherwise; a problem here is logged, never thrown: the
- * restore itself has landed.
- */
-async function releaseStuckPods({ kube, record, deadline, log }: Release): Promise<Workload | undefined> {
-  const retry = logRetry(log, record.key);
-  try {
-    const until = Math.min(Date.now() + OBSERVE_RESTORE_MS, deadline);
-    let live: V1StatefulSet;
-    for (;;) {
-      live = (await retryingTransient(() => kube.getWorkload(record), deadline, retry)) as V1StatefulSet;
-      const caughtUp = (live.status?.observedGeneration ?? 0) >= (live.metadata?.generation ?? 0);
-      if (caughtUp && live.status?.updateRevision === record.revision) break;
-      if (Date.now() > until) {
-        log.info(`${record.key}: the controller has not taken in the restored template yet; its pods are left to it`);
-        return undefined;
-      }
-      await sleep(250);
-    }
-    const pods = await retryingTransient(() => kube.listPods(record.namespace, record.selector), deadline, retry);
-    const stuck = pods.filter(
-      (p) =>
-        p.metadata?.deletionTimestamp === undefined &&
-        p.metadata?.labels?.[REVISION_HASH_LABEL] !== record.revision &&
-        (p.metadata?.ownerReferences ?? []).some((o) => o.uid === record.uid && o.controller === true) &&
-        !(p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
-    );
-    for (const pod of stuck) {
-      const name = pod.metadata?.name ?? '';
-      try {
-        await retryingTransient(() => kube.deletePod(record.namespace, name, pod.metadata?.uid ?? ''), deadline, retry);
-        log.info(
-          `${record.key}: deleted pod ${name} of the failed revision (not Ready), so that the StatefulSet makes it ` +
-            'again from the restored template instead of waiting for it',
-        );
-      } catch (error) {
-        // Gone already, or replaced by the controller (another uid): nothing of the failed release is left there.
-        if (!isStatus(error, 404) && !isStatus(error, 409)) throw error;
-      }
-    }
-    return stuck.length > 0 ? live : undefined;
-  } catch (error) {
-    log.info(
-      `${record.key}: could not replace the failed revision's pods that are not Ready (${messageOf(error)}); ` +
-        `the StatefulSet waits for them: delete them by hand (kubectl -n ${record.namespace} delete pod NAME)`,
-    );
-    return undefined;
-  }
-}
-
-/**
- * Step 5: restore every record (only what we changed), riding out errors that can pass for up to `retryMs`;
- * returns what to wait for, what was left, and errors.
- */
-export async function rollBack(kube: Kube, records: TargetRecord[], log: Log, retryMs = 60_000): Promise<Restored> {
-  const restored: Restored = { items: [], notes: [], errors: [] };
-  const deadline = Date.now() + retryMs;
-  await Promise.all(
-    records.map(async (record) => {
-      try {
-        const { plan, patched } = await restoreTarget(kube, record, deadline, log);
-        // The recorded template is back (sent now, or found there: an answer lost, or the main step restored it
-        // before the runner killed it): a StatefulSet's stuck pods of the failed release go, and it is waited for.
-        const wholeTemplate = plan.kind === 'nothing' || (plan.kind === 'patch' && plan.only === 'template');
-        const released =
-          record.kind === 'statefulset' && record.revision !== '' && record.applied !== undefined && wholeTemplate
-            ? await releaseStuckPods({ kube, record, deadline, log })
-            : undefined;
-        const waitFor = patched ?? released;
-        if (waitFor !== undefined) restored.items.push(waitItemOf(record, waitFor));
-        if (plan.kind !== 'patch' || plan.only === 'images') {
-          restored.notes.push({ key: record.key, note: plan.note, left: plan.kind === 'leave' });
-        }
-      } catch (error) {
-        restored.errors.push({ key: record.key, message: messageOf(error) });
-      }
-    }),
-  );
-  return restored;
-}
-
-/** How to finish a restore that could not be made: `kubectl rollout undo` to the recorded revision. */
-function byHand(key: string, records: TargetRecord[]): string {
-  const record = records.find((r) => r.key === key);
-  if (record === undefined) return 'restore it by hand';
-  const undo = `kubectl -n ${record.namespace} rollout undo ${record.kind}/${record.name}`;
-  if (record.kind === 'deployment' && record.revision !== '') {
-    return `it still runs this deploy's image; restore it by hand: ${undo} --to-revision=${record.revision}`;
-  }
-  if (record.kind === 'deployment') return 'restore it by hand';
-  return `it still runs this deploy's image; restore it by hand: ${undo} (after checking kubectl -n ${record.namespace} rollout history ${record.kind}/${record.name})`;
 }
 
 /** The restores that failed or were left, marked on their reports; returns the problems to report. */

@@ -9,6 +9,7 @@ import { CHANGE_CAUSE_ANNOTATION, type RestoreRecord } from './patch.js';
 import { chooseContainers, targetKey, type Target } from '../spec/targets.js';
 import { REVISION_ANNOTATION, wantedPods } from './verdict.js';
 import type { Workload, WorkloadKind } from '../cluster/workload.js';
+import type { WaitItem } from './wait.js';
 
 export interface TargetRecord extends RestoreRecord {
   key: string;
@@ -81,4 +82,22 @@ export function deadlineExceededAt(workload: Workload): string | undefined {
   const progressing = (workload as V1Deployment).status?.conditions?.find((c) => c.type === 'Progressing');
   if (progressing?.reason !== 'ProgressDeadlineExceeded' || progressing.lastUpdateTime === undefined) return undefined;
   return new Date(progressing.lastUpdateTime).toISOString();
+}
+
+/** How a record's workload is watched; `patched`: as our patch left it (its generation is the one to wait for). */
+export function waitItemOf(
+  record: TargetRecord,
+  patched: Workload | undefined,
+  expected?: WaitItem['expected'],
+): WaitItem {
+  return {
+    key: record.key,
+    kind: record.kind,
+    namespace: record.namespace,
+    name: record.name,
+    selector: record.selector,
+    minGeneration: patched?.metadata?.generation ?? 0,
+    staleDeadlineAt: patched ? deadlineExceededAt(patched) : undefined,
+    ...(expected ? { expected } : {}),
+  };
 }
