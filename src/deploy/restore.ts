@@ -3,7 +3,7 @@
  * conflicts and errors that can pass; a StatefulSet's pods stuck on the failed release are replaced. The deploy's
  * rollback and the post step (a job cancelled or killed) both use it.
  */
-import type { V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { sleep } from '../lib/deadline.js';
 import { messageOf } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
@@ -64,29 +64,17 @@ interface Release {
  * StatefulSet when it deleted any (to wait for), undefined otherwise; a problem here is logged, never thrown: the
  * restore itself has landed.
  */
-async function releaseStuckPods({ kube, record, deadline, log }: Release): Promise<Workload | undefined> {
+async function releaseStuckPods(release: Release): Promise<Workload | undefined> {
+  const { kube, record, deadline, log } = release;
   const retry = logRetry(log, record.key);
   try {
-    const until = Math.min(Date.now() + OBSERVE_RESTORE_MS, deadline);
-    let live: V1StatefulSet;
-    for (;;) {
-      live = (await retryingTransient(() => kube.getWorkload(record), deadline, retry)) as V1StatefulSet;
-      const caughtUp = (live.status?.observedGeneration ?? 0) >= (live.metadata?.generation ?? 0);
-      if (caughtUp && live.status?.updateRevision === record.revision) break;
-      if (Date.now() > until) {
-        log.info(`${record.key}: the controller has not taken in the restored template yet; its pods are left to it`);
-        return undefined;
-      }
-      await sleep(250);
+    const live = await restoreTakenIn(release);
+    if (live === undefined) {
+      log.info(`${record.key}: the controller has not taken in the restored template yet; its pods are left to it`);
+      return undefined;
     }
     const pods = await retryingTransient(() => kube.listPods(record.namespace, record.selector), deadline, retry);
-    const stuck = pods.filter(
-      (p) =>
-        p.metadata?.deletionTimestamp === undefined &&
-        p.metadata?.labels?.[REVISION_HASH_LABEL] !== record.revision &&
-        (p.metadata?.ownerReferences ?? []).some((o) => o.uid === record.uid && o.controller === true) &&
-        !(p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
-    );
+    const stuck = pods.filter((pod) => isStuck(pod, record));
     for (const pod of stuck) {
       const name = pod.metadata?.name ?? '';
       try {
@@ -108,6 +96,29 @@ async function releaseStuckPods({ kube, record, deadline, log }: Release): Promi
     );
     return undefined;
   }
+}
+
+/** The StatefulSet once its controller has taken in the restored template; undefined if not within OBSERVE_RESTORE_MS. */
+async function restoreTakenIn({ kube, record, deadline, log }: Release): Promise<V1StatefulSet | undefined> {
+  const until = Math.min(Date.now() + OBSERVE_RESTORE_MS, deadline);
+  const retry = logRetry(log, record.key);
+  for (;;) {
+    const live = (await retryingTransient(() => kube.getWorkload(record), deadline, retry)) as V1StatefulSet;
+    const caughtUp = (live.status?.observedGeneration ?? 0) >= (live.metadata?.generation ?? 0);
+    if (caughtUp && live.status?.updateRevision === record.revision) return live;
+    if (Date.now() > until) return undefined;
+    await sleep(250);
+  }
+}
+
+/** A pod of the StatefulSet's failed revision, not Ready and not already going: the controller waits for it forever. */
+function isStuck(pod: V1Pod, record: TargetRecord): boolean {
+  return (
+    pod.metadata?.deletionTimestamp === undefined &&
+    pod.metadata?.labels?.[REVISION_HASH_LABEL] !== record.revision &&
+    (pod.metadata?.ownerReferences ?? []).some((o) => o.uid === record.uid && o.controller === true) &&
+    !(pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+  );
 }
 
 /**
