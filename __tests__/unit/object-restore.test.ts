@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyAll, restoreObjects } from '../../src/deploy/apply.js';
-import { KubeError, type ApplyOptions, type KubeObject } from '../../src/cluster/kube.js';
+import { KubeError, type ApplyOptions, type KubeObject, type ObjectRef } from '../../src/cluster/kube.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
 const KEY = 'ConfigMap ns/settings';
@@ -8,7 +8,7 @@ const KEY = 'ConfigMap ns/settings';
 const configMap = (data: Record<string, string>): KubeObject =>
   ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'ns' }, data }) as KubeObject;
 
-/** A cluster where something happens to the ConfigMap just before the restore's apply (one with a resourceVersion). */
+/** A cluster where something happens to the ConfigMap just before the restore's apply (one with a resourceVersion) or delete. */
 class RestoreRaceKube extends FakeKube {
   beforeRestore: (() => void) | undefined;
 
@@ -19,6 +19,13 @@ class RestoreRaceKube extends FakeKube {
       happen();
     }
     return super.applyObject(object, options);
+  }
+
+  override async deleteObject(ref: ObjectRef, uid: string): Promise<void> {
+    const happen = this.beforeRestore;
+    this.beforeRestore = undefined;
+    happen?.();
+    return super.deleteObject(ref, uid);
   }
 
   /** Someone else's write: `data.b` set, the resourceVersion moved. */
@@ -69,5 +76,15 @@ describe('restoreObjects', () => {
     expect(undone.errors).toEqual([]);
     expect(undone.reports.get(KEY)).toMatchObject({ outcome: 'restored' });
     expect((kube.objects.get(KEY) as { data?: unknown }).data).toEqual({ a: '1', b: '1' });
+  });
+
+  it('a created object already gone when the rollback deletes it (404) is deleted, not an error', async () => {
+    const kube = new RestoreRaceKube();
+    const manifests = [{ file: 'k8s/settings.yaml', document: 1, object: configMap({ a: '2' }) }];
+    const { records } = await applyAll(kube, manifests, { force: false, retryMs: 1000 }, recordingLog());
+    kube.beforeRestore = () => kube.objects.delete(KEY);
+    const undone = await restoreObjects(kube, records, recordingLog(), 1000);
+    expect(undone.errors).toEqual([]);
+    expect(undone.reports.get(KEY)).toMatchObject({ outcome: 'deleted' });
   });
 });

@@ -12,7 +12,7 @@ describe('clip', () => {
     ['abcdef', 5, 'cut', 'abcde… (cut)'],
     ['abcdefgh', 5, charactersCut, 'abcde… (3 characters cut)'],
     ['abcdef', 0, charactersCut, '… (6 characters cut)'],
-  ] as const)('clip(%j, %d, %s) is %j', (text, limit, note, expected) => {
+  ] as const)('clip(%j, %d, …) is %j', (text, limit, note, expected) => {
     expect(clip(text, limit, note)).toBe(expected);
   });
 
