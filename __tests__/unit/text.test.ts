@@ -3,16 +3,15 @@ import { charactersCut, clip } from '../../src/lib/text.js';
 
 describe('clip', () => {
   it.each([
-    // [text, limit, note, expected]
-    ['abcde', 5, undefined, 'abcde'],
-    ['abcdef', 5, undefined, 'abcd…'],
-    ['', 0, undefined, ''],
-    ['ab', 1, undefined, '…'],
-    ['abcde', 5, 'cut', 'abcde'],
-    ['abcdef', 5, 'cut', 'abcde… (cut)'],
-    ['abcdefgh', 5, charactersCut, 'abcde… (3 characters cut)'],
-    ['abcdef', 0, charactersCut, '… (6 characters cut)'],
-  ] as const)('clip(%j, %d, …) is %j', (text, limit, note, expected) => {
+    { text: 'abcde', limit: 5, note: undefined, expected: 'abcde' },
+    { text: 'abcdef', limit: 5, note: undefined, expected: 'abcd…' },
+    { text: '', limit: 0, note: undefined, expected: '' },
+    { text: 'ab', limit: 1, note: undefined, expected: '…' },
+    { text: 'abcde', limit: 5, note: 'cut', expected: 'abcde' },
+    { text: 'abcdef', limit: 5, note: 'cut', expected: 'abcde… (cut)' },
+    { text: 'abcdefgh', limit: 5, note: charactersCut, expected: 'abcde… (3 characters cut)' },
+    { text: 'abcdef', limit: 0, note: charactersCut, expected: '… (6 characters cut)' },
+  ])('$text cut at $limit, note $note: $expected', ({ text, limit, note, expected }) => {
     expect(clip(text, limit, note)).toBe(expected);
   });
 
