@@ -7,6 +7,7 @@
 import type { V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { JsonPatchOp } from '../cluster/kube.js';
 import { isRecord } from '../lib/json.js';
+import { splitReference } from '../spec/image-ref.js';
 import type { ChosenContainer } from '../spec/targets.js';
 
 export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
@@ -43,6 +44,20 @@ export function deployPatch(
     ]),
     ...annotationOps(annotations, CHANGE_CAUSE_ANNOTATION, changeCause),
   ];
+}
+
+/**
+ * What a deploy asks of a workload as read: nothing (undefined) when its chosen containers all run the digest
+ * already, else the patch that moves them to the reference, guarded by the resourceVersion read.
+ */
+export function patchToDigest(
+  live: { metadata?: { resourceVersion?: string; annotations?: Record<string, string> } },
+  containers: ChosenContainer[],
+  to: { digest: string; reference: string; changeCause: string },
+): JsonPatchOp[] | undefined {
+  if (containers.every((c) => splitReference(c.image).digest === to.digest)) return undefined;
+  const resourceVersion = live.metadata?.resourceVersion ?? '';
+  return deployPatch(resourceVersion, live.metadata?.annotations, containers, to.reference, to.changeCause);
 }
 
 /**

@@ -10,12 +10,11 @@ import { applyAll, appliedWorkloads, restoreObjects, type ObjectsRestored, workl
 import { collectEvidence, type Evidence } from './evidence.js';
 import type { ImageUse, ManifestObject } from '../spec/manifests.js';
 import type { ObjectRecord } from './object-record.js';
-import { splitReference } from '../spec/image-ref.js';
 import type { JsonPatchOp, Kube, TargetState } from '../cluster/kube.js';
 import { logRetry, retryingTransient } from '../cluster/retry.js';
 import { withConflictRetry } from './conflict.js';
 import type { Log } from '../lib/log.js';
-import { CHANGE_CAUSE_ANNOTATION, deployPatch } from './patch.js';
+import { CHANGE_CAUSE_ANNOTATION, patchToDigest } from './patch.js';
 import type { DeployResultKind, ObjectResult, TargetResult } from './result.js';
 import { recordOf, revisionOf, waitItemOf, type TargetRecord } from './target-record.js';
 import { byHand, rollBack, type Restored } from './restore.js';
@@ -132,17 +131,8 @@ function planPatch(target: Target, live: Workload, previous: PatchPlan | undefin
     return { kind: 'landed', record: previous.record, live };
   }
   const record = recordOf(target, live, request.image);
-  if (record.containers.every((c) => splitReference(c.image).digest === request.digest)) {
-    return { kind: 'on-digest', record };
-  }
-  const ops = deployPatch(
-    live.metadata?.resourceVersion ?? '',
-    live.metadata?.annotations,
-    record.containers,
-    request.reference,
-    request.changeCause,
-  );
-  return { kind: 'patch', record, ops };
+  const ops = patchToDigest(live, record.containers, request);
+  return ops === undefined ? { kind: 'on-digest', record } : { kind: 'patch', record, ops };
 }
 
 /**
