@@ -3,11 +3,13 @@ import {
   canonicalJson,
   changeCause,
   deployPatch,
+  patchToDigest,
   planRestore,
   rollbackPatch,
   sameTemplate,
   type RestoreRecord,
 } from '../../src/deploy/patch.js';
+import type { ChosenContainer } from '../../src/spec/targets.js';
 
 const app = { kind: 'containers' as const, index: 0, name: 'app', image: 'ghcr.io/acme/web:1' };
 const migrate = { kind: 'initContainers' as const, index: 1, name: 'migrate', image: 'ghcr.io/acme/web:1' };
@@ -31,6 +33,21 @@ describe('deployPatch', () => {
       path: '/metadata/annotations',
       value: { 'kubernetes.io/change-cause': 'why' },
     });
+  });
+});
+
+describe('patchToDigest', () => {
+  const to = { digest: 'sha256:ffff', reference: ref, changeCause: 'why' };
+  const live = { metadata: { resourceVersion: '42', annotations: {} } };
+  const onDigest = (c: ChosenContainer) => ({ ...c, image: `ghcr.io/acme/web:old@${to.digest}` });
+
+  it('asks nothing when every chosen container already runs the digest, whatever its tag', () => {
+    expect(patchToDigest(live, [onDigest(app), onDigest(migrate)], to)).toBeUndefined();
+  });
+
+  it('patches every chosen container when one does not, with the resourceVersion read', () => {
+    const containers = [onDigest(app), migrate];
+    expect(patchToDigest(live, containers, to)).toEqual(deployPatch('42', {}, containers, ref, 'why'));
   });
 });
 

@@ -52,4 +52,12 @@ describe('the changed fields a preview shows', () => {
       { field: 'data.PASSWORD', before: '(secret value, not shown)', after: '(secret value, not shown)' },
     ]);
   });
+
+  it('clips a long value to 200 characters, the last one …', () => {
+    const configMap = (value: string): KubeObject =>
+      ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { BIG: value } }) as unknown as KubeObject;
+    expect(changesOf(configMap('a'.repeat(200)), configMap('b'.repeat(201)))).toEqual([
+      { field: 'data.BIG', before: 'a'.repeat(200), after: `${'b'.repeat(199)}…` },
+    ]);
+  });
 });

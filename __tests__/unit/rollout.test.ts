@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { deploy as deployNow, rollBack, type DeployRequest } from '../../src/deploy/rollout.js';
+import { rollBack } from '../../src/deploy/restore.js';
+import { deploy as deployNow, type DeployRequest } from '../../src/deploy/rollout.js';
 import type { TargetRecord } from '../../src/deploy/target-record.js';
 import { KubeError } from '../../src/cluster/kube.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';

@@ -3,6 +3,7 @@
  * until a deadline.
  */
 import { sleep } from '../lib/deadline.js';
+import type { Log } from '../lib/log.js';
 import { KubeError } from './kube.js';
 import { isTransient, nextStep } from './kube-watch.js';
 
@@ -27,4 +28,9 @@ export async function retryingTransient<T>(
       await sleep(delay);
     }
   }
+}
+
+/** The line said before a request that can pass is sent again; `key` names the object when the error does not. */
+export function logRetry(log: Log, key?: string): (error: KubeError) => void {
+  return (error) => log.info(`${key === undefined ? '' : `${key}: `}${error.message}; trying again`);
 }

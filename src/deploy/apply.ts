@@ -3,12 +3,13 @@
  * and undo them: delete what the deploy created, set back what it changed (see object-record.ts), newest first.
  */
 import { messageOf } from '../lib/errors.js';
-import { isStatus, KubeError, type Kube, type KubeObject } from '../cluster/kube.js';
+import { isStatus, type Kube, type KubeObject } from '../cluster/kube.js';
 import { selectorString } from '../cluster/kube-watch.js';
 import type { Log } from '../lib/log.js';
 import { objectKey, sourceOf, workloadKindOf, type ImageUse, type ManifestObject } from '../spec/manifests.js';
 import { appliedOutcome, planObjectRestore, type ObjectRecord } from './object-record.js';
-import { retryingTransient } from '../cluster/retry.js';
+import { logRetry, retryingTransient } from '../cluster/retry.js';
+import { withConflictRetry } from './conflict.js';
 import { targetKey } from '../spec/targets.js';
 import type { ObjectResult, TargetResult } from './result.js';
 import { deadlineExceededAt, revisionOf } from './target-record.js';
@@ -40,7 +41,7 @@ export async function applyAll(
   const records: ObjectRecord[] = [];
   const reports: ObjectResult[] = [];
   const deadline = Date.now() + options.retryMs;
-  const retry = (error: KubeError): void => log.info(`${error.message}; trying again`);
+  const retry = logRetry(log);
   for (const m of objects) {
     const key = objectKey(m.object);
     try {
@@ -92,18 +93,23 @@ export function workloadItem(object: KubeObject): WaitItem | undefined {
   };
 }
 
-const MAX_CONFLICTS = 3;
-
 /** Undoes one object's change; returns the object as restored when it was set back (a workload: to wait for). */
-async function restoreOne(kube: Kube, record: ObjectRecord, deadline: number, log: Log) {
-  const retry = (error: KubeError): void => log.info(`${record.key}: ${error.message}; trying again`);
-  for (let conflicts = 0; ;) {
-    const live = await retryingTransient(() => kube.getObject(record.ref), deadline, retry);
-    const plan = planObjectRestore(record, live);
-    try {
+function restoreOne(kube: Kube, record: ObjectRecord, deadline: number, log: Log) {
+  const retry = logRetry(log, record.key);
+  return withConflictRetry({
+    key: record.key,
+    doing: 'restored',
+    read: () => retryingTransient(() => kube.getObject(record.ref), deadline, retry),
+    decide: (live: KubeObject | undefined) => planObjectRestore(record, live),
+    write: async (plan) => {
       if (plan.kind === 'delete') {
-        await retryingTransient(() => kube.deleteObject(record.ref, plan.uid), deadline, retry);
-        log.info(`${record.key}: deleted (this deploy created it)`);
+        try {
+          await retryingTransient(() => kube.deleteObject(record.ref, plan.uid), deadline, retry);
+          log.info(`${record.key}: deleted (this deploy created it)`);
+        } catch (error) {
+          // Gone already. (A 409 is a replacement with another uid: read and decided again.)
+          if (!isStatus(error, 404)) throw error;
+        }
         return { outcome: 'deleted' as const, note: undefined, restored: undefined };
       }
       if (plan.kind === 'apply') {
@@ -118,15 +124,11 @@ async function restoreOne(kube: Kube, record: ObjectRecord, deadline: number, lo
         note: plan.note,
         restored: undefined,
       };
-    } catch (error) {
-      // 404 on delete: gone already. 409: changed between our read and our write (or a replacement): decide again.
-      if (plan.kind === 'delete' && isStatus(error, 404))
-        return { outcome: 'deleted' as const, note: undefined, restored: undefined };
-      conflicts += 1;
-      if (!isStatus(error, 409) || conflicts >= MAX_CONFLICTS) throw error;
-      log.info(`${record.key} changed while being restored (409 Conflict); reading it again`);
-    }
-  }
+    },
+    // A restore whose answer was lost may have landed: the next read tells.
+    transientUntil: deadline,
+    log,
+  });
 }
 
 export interface ObjectsRestored {
@@ -190,7 +192,7 @@ function imagesOf(object: KubeObject | undefined, names: string[]): Record<strin
  * The workloads among the applied objects: each is watched like a patched target (one the apply left unchanged
  * only until judged healthy) and reported like one.
  */
-export function manifestWorkloads(
+export function appliedWorkloads(
   records: ObjectRecord[],
   reports: ObjectResult[],
   uses: ImageUse[],

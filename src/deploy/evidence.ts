@@ -5,6 +5,7 @@
  */
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { messageOf } from '../lib/errors.js';
+import { charactersCut, clip } from '../lib/text.js';
 import type { Kube } from '../cluster/kube.js';
 
 export interface EventLine {
@@ -53,11 +54,7 @@ export const LOG_LINE_CHARS = 2000;
 export function lastLines(log: string, max: number): string[] {
   const lines = log.replace(/\r/g, '').split('\n');
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return lines
-    .slice(-max)
-    .map((l) =>
-      l.length > LOG_LINE_CHARS ? `${l.slice(0, LOG_LINE_CHARS)}… (${l.length - LOG_LINE_CHARS} characters cut)` : l,
-    );
+  return lines.slice(-max).map((l) => clip(l, LOG_LINE_CHARS, charactersCut));
 }
 
 export interface EvidenceRequest {

@@ -6,6 +6,7 @@
  * itself. A field someone else changed after the deploy keeps their value; that is said, never overwritten.
  */
 import type { KubeObject, ObjectRef } from '../cluster/kube.js';
+import { isRecord } from '../lib/json.js';
 import { canonicalJson } from './patch.js';
 
 export type ObjectOutcome = 'created' | 'configured' | 'unchanged' | 'restored' | 'deleted' | 'not-restored';
@@ -31,10 +32,6 @@ export function appliedOutcome(before: KubeObject | undefined, after: KubeObject
 }
 
 export type Path = string[];
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 export const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
 

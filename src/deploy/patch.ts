@@ -6,6 +6,8 @@
  */
 import type { V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { JsonPatchOp } from '../cluster/kube.js';
+import { isRecord } from '../lib/json.js';
+import { splitReference } from '../spec/image-ref.js';
 import type { ChosenContainer } from '../spec/targets.js';
 
 export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
@@ -45,6 +47,20 @@ export function deployPatch(
 }
 
 /**
+ * What a deploy asks of a workload as read: nothing (undefined) when its chosen containers all run the digest
+ * already, else the patch that moves them to the reference, guarded by the resourceVersion read.
+ */
+export function patchToDigest(
+  live: { metadata?: { resourceVersion?: string; annotations?: Record<string, string> } },
+  containers: ChosenContainer[],
+  to: { digest: string; reference: string; changeCause: string },
+): JsonPatchOp[] | undefined {
+  if (containers.every((c) => splitReference(c.image).digest === to.digest)) return undefined;
+  const resourceVersion = live.metadata?.resourceVersion ?? '';
+  return deployPatch(resourceVersion, live.metadata?.annotations, containers, to.reference, to.changeCause);
+}
+
+/**
  * The patch that puts back exactly the template recorded before the deploy (not "the previous revision", which
  * may itself be a failed deploy), and the change-cause it had.
  */
@@ -78,8 +94,8 @@ export function sameTemplate(a: unknown, b: unknown): boolean {
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v instanceof Date) return v.toISOString();
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined && x !== null);
+    if (isRecord(v)) {
+      const entries = Object.entries(v).filter(([, x]) => x !== undefined && x !== null);
       return Object.fromEntries(entries.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
     }
     return v;
@@ -97,12 +113,19 @@ export type RestorePlan =
   /** `only`: whether the whole template goes back, or only our containers' images. */
   | { kind: 'patch'; only: 'template' | 'images'; ops: JsonPatchOp[]; note: string };
 
+/** What a restore needs of a target's record (`TargetRecord` holds it and more). */
 export interface RestoreRecord {
+  /** The workload's identity: another uid means it was deleted and created again. */
   uid: string;
   containers: ChosenContainer[];
   template: V1PodTemplateSpec;
   changeCause: string | undefined;
+  /**
+   * The revision the recorded template runs as: a Deployment's revision number, a StatefulSet's update revision
+   * (the ControllerRevision its pods are labelled with); empty for a DaemonSet, whose status does not say.
+   */
   revision: string;
+  /** Set once patched: the template our patch produced, and the reference and change-cause it wrote. */
   applied?: { template: V1PodTemplateSpec; reference: string; changeCause: string };
 }
 

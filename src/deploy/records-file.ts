@@ -8,11 +8,20 @@ import { join } from 'node:path';
 import type { ObjectRecord } from './object-record.js';
 import type { TargetRecord } from './target-record.js';
 
+/** A path named `name` in a new directory of its own under RUNNER_TEMP. */
+function newFile(env: NodeJS.ProcessEnv, name: string): string {
+  return join(mkdtempSync(join(env.RUNNER_TEMP || tmpdir(), 'kube-ship-')), name);
+}
+
+/** Writes the records as JSON, readable by the runner's user only. */
+function writePrivate(file: string, records: unknown[]): void {
+  writeFileSync(file, JSON.stringify(records), { mode: 0o600 });
+}
+
 /** Writes the records to a new file and returns its path. */
 export function saveRecords(records: TargetRecord[], env: NodeJS.ProcessEnv): string {
-  const dir = mkdtempSync(join(env.RUNNER_TEMP || tmpdir(), 'kube-ship-'));
-  const file = join(dir, 'records.json');
-  writeFileSync(file, JSON.stringify(records), { mode: 0o600 });
+  const file = newFile(env, 'records.json');
+  writePrivate(file, records);
   return file;
 }
 
@@ -22,11 +31,11 @@ export function loadRecords(file: string): TargetRecord[] {
 
 /** A new file for the manifests' records, written again after every object applied (`writeObjectRecords`). */
 export function objectRecordsFile(env: NodeJS.ProcessEnv): string {
-  return join(mkdtempSync(join(env.RUNNER_TEMP || tmpdir(), 'kube-ship-')), 'objects.json');
+  return newFile(env, 'objects.json');
 }
 
 export function writeObjectRecords(file: string, records: ObjectRecord[]): void {
-  writeFileSync(file, JSON.stringify(records), { mode: 0o600 });
+  writePrivate(file, records);
 }
 
 export function loadObjectRecords(file: string): ObjectRecord[] {

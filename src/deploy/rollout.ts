@@ -1,27 +1,27 @@
 /**
  * The rollout engine, read top to bottom: patch every target (recording what it was), watch every rollout at once
- * (and bake), decide, and if anything failed gather the evidence while restoring what we changed, then watch the
- * restored targets until healthy again.
+ * (and bake), decide, and if anything failed gather the evidence while restoring what we changed (restore.ts), then
+ * watch the restored targets until healthy again.
  */
-import type { V1StatefulSet } from '@kubernetes/client-node';
-import { sleep, within } from '../lib/deadline.js';
+import type { V1PodTemplateSpec } from '@kubernetes/client-node';
+import { within } from '../lib/deadline.js';
 import { messageOf } from '../lib/errors.js';
-import { applyAll, manifestWorkloads, restoreObjects, type ObjectsRestored, workloadItem } from './apply.js';
+import { applyAll, appliedWorkloads, restoreObjects, type ObjectsRestored, workloadItem } from './apply.js';
 import { collectEvidence, type Evidence } from './evidence.js';
 import type { ImageUse, ManifestObject } from '../spec/manifests.js';
 import type { ObjectRecord } from './object-record.js';
-import { splitReference } from '../spec/image-ref.js';
-import { isStatus, KubeError, type Kube, type TargetState } from '../cluster/kube.js';
-import { isTransient, nextStep } from '../cluster/kube-watch.js';
-import { retryingTransient } from '../cluster/retry.js';
+import type { JsonPatchOp, Kube, TargetState } from '../cluster/kube.js';
+import { logRetry, retryingTransient } from '../cluster/retry.js';
+import { withConflictRetry } from './conflict.js';
 import type { Log } from '../lib/log.js';
-import { CHANGE_CAUSE_ANNOTATION, deployPatch, planRestore } from './patch.js';
+import { CHANGE_CAUSE_ANNOTATION, patchToDigest } from './patch.js';
 import type { DeployResultKind, ObjectResult, TargetResult } from './result.js';
-import { deadlineExceededAt, recordOf, revisionOf, type TargetRecord } from './target-record.js';
+import { recordOf, revisionOf, waitItemOf, type TargetRecord } from './target-record.js';
+import { byHand, rollBack, type Restored } from './restore.js';
 import { targetKey, type Target } from '../spec/targets.js';
 import { newPods, type Verdict } from './verdict.js';
 import { waitForRollouts, type WaitItem, type WaitResult } from './wait.js';
-import { REVISION_HASH_LABEL, type Workload, type WorkloadKind } from '../cluster/workload.js';
+import type { Workload, WorkloadKind } from '../cluster/workload.js';
 
 export interface DeployResult {
   result: DeployResultKind;
@@ -62,7 +62,6 @@ export interface DeployRequest {
   };
 }
 
-const MAX_CONFLICTS = 3;
 /** How long a patch may keep meeting errors that can pass (API server restarting, 429, 5xx) before it gives up. */
 const PATCH_RETRY_MS = 30_000;
 /** Evidence is gathered for this long at most per target, in parallel with the restore. */
@@ -93,19 +92,6 @@ function describe(verdict: Failed): string {
   return verdict.message.includes(verdict.reason) ? verdict.message : `${verdict.reason}: ${verdict.message}`;
 }
 
-function waitItemOf(record: TargetRecord, patched: Workload | undefined, expected?: WaitItem['expected']): WaitItem {
-  return {
-    key: record.key,
-    kind: record.kind,
-    namespace: record.namespace,
-    name: record.name,
-    selector: record.selector,
-    minGeneration: patched?.metadata?.generation ?? 0,
-    staleDeadlineAt: patched ? deadlineExceededAt(patched) : undefined,
-    ...(expected ? { expected } : {}),
-  };
-}
-
 function reportOf(record: TargetRecord, reference: string, patched: boolean): TargetResult {
   return {
     key: record.key,
@@ -133,63 +119,55 @@ function carriesOurPatch(workload: Workload, record: TargetRecord, request: Depl
   );
 }
 
+/** What to do with a target as read: nothing (it runs the digest), patch it, or nothing more (our patch landed). */
+type PatchPlan =
+  | { kind: 'on-digest'; record: TargetRecord }
+  | { kind: 'patch'; record: TargetRecord; ops: JsonPatchOp[] }
+  | { kind: 'landed'; record: TargetRecord; live: Workload };
+
+function planPatch(target: Target, live: Workload, previous: PatchPlan | undefined, request: DeployRequest): PatchPlan {
+  // A patch whose answer was lost may have landed: then the record read before it is the one to restore.
+  if (previous?.kind === 'patch' && carriesOurPatch(live, previous.record, request)) {
+    return { kind: 'landed', record: previous.record, live };
+  }
+  const record = recordOf(target, live, request.image);
+  const ops = patchToDigest(live, record.containers, request);
+  return ops === undefined ? { kind: 'on-digest', record } : { kind: 'patch', record, ops };
+}
+
 /**
  * Patches one target, re-reading and re-deciding on 409 Conflict (someone changed it between our read and our
  * write): the new state becomes the record, and a target that meanwhile runs the digest needs no patch. Errors that
  * can pass are retried; if a patch's answer was lost but the patch landed, the record read before it stands.
  */
-async function patchTarget(kube: Kube, target: Target, request: DeployRequest, log: Log) {
+function patchTarget(kube: Kube, target: Target, request: DeployRequest, log: Log) {
   const key = targetKey(target);
   const deadline = Date.now() + PATCH_RETRY_MS;
-  const retry = (error: KubeError): void => log.info(`${key}: ${error.message}; trying again`);
-  let before: TargetRecord | undefined;
-  let conflicts = 0;
-  let failures = 0;
-  for (;;) {
-    const current = await retryingTransient(() => kube.getWorkload(target), deadline, retry);
-    if (before !== undefined && carriesOurPatch(current, before, request)) {
-      before.applied = {
-        template: current.spec?.template ?? {},
-        reference: request.reference,
-        changeCause: request.changeCause,
-      };
-      return { record: before, patched: current };
-    }
-    const record = recordOf(target, current, request.image);
-    if (record.containers.every((c) => splitReference(c.image).digest === request.digest)) {
-      return { record, patched: undefined };
-    }
-    const ops = deployPatch(
-      current.metadata?.resourceVersion ?? '',
-      current.metadata?.annotations,
-      record.containers,
-      request.reference,
-      request.changeCause,
-    );
-    before = record;
-    try {
-      const patched = await kube.patchWorkload(target, ops);
-      log.info(`${record.key}: ${record.containers.map((c) => c.name).join(', ')} -> ${request.reference}`);
-      record.applied = {
-        template: patched.spec?.template ?? {},
-        reference: request.reference,
-        changeCause: request.changeCause,
-      };
-      return { record, patched };
-    } catch (error) {
-      if (error instanceof KubeError && isTransient(error.status) && Date.now() < deadline) {
-        // The patch may have landed even so: the next read tells (carriesOurPatch).
-        retry(error);
-        failures += 1;
-        const step = nextStep({ kind: 'error', error }, failures);
-        await sleep(step.action === 'retry' ? step.delayMs : 0);
-        continue;
+  const applied = (template: V1PodTemplateSpec | undefined) => ({
+    template: template ?? {},
+    reference: request.reference,
+    changeCause: request.changeCause,
+  });
+  return withConflictRetry({
+    key,
+    doing: 'patched',
+    read: () => retryingTransient(() => kube.getWorkload(target), deadline, logRetry(log, key)),
+    decide: (live: Workload, previous: PatchPlan | undefined) => planPatch(target, live, previous, request),
+    write: async (plan): Promise<{ record: TargetRecord; patched: Workload | undefined }> => {
+      const { record } = plan;
+      if (plan.kind === 'on-digest') return { record, patched: undefined };
+      if (plan.kind === 'landed') {
+        record.applied = applied(plan.live.spec?.template);
+        return { record, patched: plan.live };
       }
-      conflicts += 1;
-      if (!isStatus(error, 409) || conflicts >= MAX_CONFLICTS) throw error;
-      log.info(`${record.key} changed while being patched (409 Conflict); reading it again`);
-    }
-  }
+      const patched = await kube.patchWorkload(target, plan.ops);
+      log.info(`${record.key}: ${record.containers.map((c) => c.name).join(', ')} -> ${request.reference}`);
+      record.applied = applied(patched.spec?.template);
+      return { record, patched };
+    },
+    transientUntil: deadline,
+    log,
+  });
 }
 
 /** Step 1: patch every target; a target already on the digest is only checked for health. */
@@ -219,6 +197,11 @@ async function patchAll(kube: Kube, request: DeployRequest, reports: Map<string,
   return { patched, unchanged, patchError };
 }
 
+/** How every wait of a deploy goes: until `deadline`, with the request's fail-fast, restart budget and cancel. */
+function waitOptions(request: DeployRequest, deadline: number) {
+  return { deadline, failFast: request.failFast, allowedRestarts: request.allowedRestarts, signal: request.signal };
+}
+
 /** Step 2: watch every patched target until rolled out and baked, and every unchanged one until judged healthy. */
 function watchAll(
   kube: Kube,
@@ -233,12 +216,7 @@ function watchAll(
     waitForRollouts(
       kube,
       [...changed.map((i) => ({ ...i, bakeMs: request.bakeMs })), ...unchanged.map((i) => ({ ...i, bakeMs: 0 }))],
-      {
-        deadline: started + request.timeoutMs,
-        failFast: request.failFast,
-        allowedRestarts: request.allowedRestarts,
-        signal: request.signal,
-      },
+      waitOptions(request, started + request.timeoutMs),
       log,
       now,
     ),
@@ -339,147 +317,39 @@ function gatherEvidence(kube: Kube, wait: WaitResult, targets: Watched[]): Promi
   );
 }
 
-export interface Restored {
-  /** Targets patched back, to wait for. */
-  items: WaitItem[];
-  /** Targets already as recorded, or left alone, with why. */
-  notes: { key: string; note: string; left: boolean }[];
-  errors: { key: string; message: string }[];
+/** The restores that failed or were left, marked on their reports; returns the problems to report. */
+function restoreProblems(restored: Restored, records: TargetRecord[], reports: Map<string, TargetResult>): string[] {
+  const problems: string[] = [];
+  for (const error of restored.errors) {
+    problems.push(`${error.key}: ${error.message}; ${byHand(error.key, records)}`);
+    const report = reports.get(error.key);
+    if (report) report.outcome = 'rollback-failed';
+  }
+  for (const { key, note, left } of restored.notes) {
+    const report = reports.get(key);
+    if (report) Object.assign(report, { restoreNote: note, outcome: left ? 'not-restored' : 'rolled-back' });
+    if (left) problems.push(`${key}: not restored: ${note}`);
+  }
+  return problems;
 }
 
-/** Puts back one target as `planRestore` decides, re-reading and re-deciding on 409 Conflict or a lost answer. */
-async function restoreTarget(kube: Kube, record: TargetRecord, deadline: number, log: Log) {
-  const retry = (error: KubeError): void => log.info(`${record.key}: ${error.message}; trying again`);
-  for (let conflicts = 0; ;) {
-    const live = await retryingTransient(() => kube.getWorkload(record), deadline, retry);
-    const plan = planRestore(record, live);
-    if (plan.kind !== 'patch') {
-      log.info(`${record.key}: ${plan.note}`);
-      return { plan, patched: undefined };
-    }
-    try {
-      const patched = await kube.patchWorkload(record, plan.ops);
-      if (plan.note) log.info(`${record.key}: ${plan.note}`);
-      return { plan, patched };
-    } catch (error) {
-      if (error instanceof KubeError && isTransient(error.status) && Date.now() < deadline) {
-        retry(error); // the next read shows whether it landed
-        await sleep(1000);
-        continue;
-      }
-      conflicts += 1;
-      if (!isStatus(error, 409) || conflicts >= MAX_CONFLICTS) throw error;
-      log.info(`${record.key} changed while being restored (409 Conflict); reading it again`);
+/** Each restored target's outcome from the verdict of its wait; returns the problems to report. */
+function judgeRestored(back: WaitResult, reports: Map<string, TargetResult>): string[] {
+  const problems: string[] = [];
+  for (const [key, verdict] of back.verdicts) {
+    const report = reports.get(key);
+    if (report === undefined) continue;
+    report.revisionAfter = revisionOf(report.kind, back.workloads.get(key)) || report.revisionAfter;
+    if (verdict.state === 'done') {
+      report.outcome = 'rolled-back';
+    } else if (verdict.state === 'failed' && verdict.reason === 'Cancelled') {
+      Object.assign(report, { outcome: 'rolled-back', message: 'restored (not waited for: cancelled)' });
+    } else {
+      report.outcome = 'rollback-failed';
+      problems.push(`${key}: ${verdict.state === 'failed' ? describe(verdict) : verdict.message}`);
     }
   }
-}
-
-/** How long a StatefulSet's controller gets to take in the restored template before its stuck pods are released. */
-const OBSERVE_RESTORE_MS = 15_000;
-
-interface Release {
-  kube: Kube;
-  record: TargetRecord;
-  /** The rollback's own limit: nothing here waits past it. */
-  deadline: number;
-  log: Log;
-}
-
-/**
- * A StatefulSet (OrderedReady) waits for a broken pod to become Ready before it replaces it, so a restored template
- * alone leaves the failed release's pod crash-looping for good. Once the controller has taken in the restore (its
- * update revision the recorded one again), every own pod of another revision that is not Ready is deleted (only that
- * very pod: uid precondition), and the controller makes it again from the restored template. Returns the live
- * StatefulSet when it deleted any (to wait for), undefined otherwise; a problem here is logged, never thrown: the
- * restore itself has landed.
- */
-async function releaseStuckPods({ kube, record, deadline, log }: Release): Promise<Workload | undefined> {
-  const retry = (error: KubeError): void => log.info(`${record.key}: ${error.message}; trying again`);
-  try {
-    const until = Math.min(Date.now() + OBSERVE_RESTORE_MS, deadline);
-    let live: V1StatefulSet;
-    for (;;) {
-      live = (await retryingTransient(() => kube.getWorkload(record), deadline, retry)) as V1StatefulSet;
-      const caughtUp = (live.status?.observedGeneration ?? 0) >= (live.metadata?.generation ?? 0);
-      if (caughtUp && live.status?.updateRevision === record.revision) break;
-      if (Date.now() > until) {
-        log.info(`${record.key}: the controller has not taken in the restored template yet; its pods are left to it`);
-        return undefined;
-      }
-      await sleep(250);
-    }
-    const pods = await retryingTransient(() => kube.listPods(record.namespace, record.selector), deadline, retry);
-    const stuck = pods.filter(
-      (p) =>
-        p.metadata?.deletionTimestamp === undefined &&
-        p.metadata?.labels?.[REVISION_HASH_LABEL] !== record.revision &&
-        (p.metadata?.ownerReferences ?? []).some((o) => o.uid === record.uid && o.controller === true) &&
-        !(p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
-    );
-    for (const pod of stuck) {
-      const name = pod.metadata?.name ?? '';
-      try {
-        await retryingTransient(() => kube.deletePod(record.namespace, name, pod.metadata?.uid ?? ''), deadline, retry);
-        log.info(
-          `${record.key}: deleted pod ${name} of the failed revision (not Ready), so that the StatefulSet makes it ` +
-            'again from the restored template instead of waiting for it',
-        );
-      } catch (error) {
-        // Gone already, or replaced by the controller (another uid): nothing of the failed release is left there.
-        if (!isStatus(error, 404) && !isStatus(error, 409)) throw error;
-      }
-    }
-    return stuck.length > 0 ? live : undefined;
-  } catch (error) {
-    log.info(
-      `${record.key}: could not replace the failed revision's pods that are not Ready (${messageOf(error)}); ` +
-        `the StatefulSet waits for them: delete them by hand (kubectl -n ${record.namespace} delete pod NAME)`,
-    );
-    return undefined;
-  }
-}
-
-/**
- * Step 5: restore every record (only what we changed), riding out errors that can pass for up to `retryMs`;
- * returns what to wait for, what was left, and errors.
- */
-export async function rollBack(kube: Kube, records: TargetRecord[], log: Log, retryMs = 60_000): Promise<Restored> {
-  const restored: Restored = { items: [], notes: [], errors: [] };
-  const deadline = Date.now() + retryMs;
-  await Promise.all(
-    records.map(async (record) => {
-      try {
-        const { plan, patched } = await restoreTarget(kube, record, deadline, log);
-        // The recorded template is back (sent now, or found there: an answer lost, or the main step restored it
-        // before the runner killed it): a StatefulSet's stuck pods of the failed release go, and it is waited for.
-        const wholeTemplate = plan.kind === 'nothing' || (plan.kind === 'patch' && plan.only === 'template');
-        const released =
-          record.kind === 'statefulset' && record.revision !== '' && record.applied !== undefined && wholeTemplate
-            ? await releaseStuckPods({ kube, record, deadline, log })
-            : undefined;
-        const waitFor = patched ?? released;
-        if (waitFor !== undefined) restored.items.push(waitItemOf(record, waitFor));
-        if (plan.kind !== 'patch' || plan.only === 'images') {
-          restored.notes.push({ key: record.key, note: plan.note, left: plan.kind === 'leave' });
-        }
-      } catch (error) {
-        restored.errors.push({ key: record.key, message: messageOf(error) });
-      }
-    }),
-  );
-  return restored;
-}
-
-/** How to finish a restore that could not be made: `kubectl rollout undo` to the recorded revision. */
-function byHand(key: string, records: TargetRecord[]): string {
-  const record = records.find((r) => r.key === key);
-  if (record === undefined) return 'restore it by hand';
-  const undo = `kubectl -n ${record.namespace} rollout undo ${record.kind}/${record.name}`;
-  if (record.kind === 'deployment' && record.revision !== '') {
-    return `it still runs this deploy's image; restore it by hand: ${undo} --to-revision=${record.revision}`;
-  }
-  if (record.kind === 'deployment') return 'restore it by hand';
-  return `it still runs this deploy's image; restore it by hand: ${undo} (after checking kubectl -n ${record.namespace} rollout history ${record.kind}/${record.name})`;
+  return problems;
 }
 
 /** Step 6: wait for the restored targets (own limit; a cancel stops the wait, not the restore). */
@@ -492,43 +362,11 @@ async function waitRestored(
   log: Log,
   now: () => number,
 ): Promise<string | undefined> {
-  const problems: string[] = [];
-  for (const error of restored.errors) {
-    problems.push(`${error.key}: ${error.message}; ${byHand(error.key, records)}`);
-    const report = reports.get(error.key);
-    if (report) report.outcome = 'rollback-failed';
-  }
-  for (const { key, note, left } of restored.notes) {
-    const report = reports.get(key);
-    if (report) Object.assign(report, { restoreNote: note, outcome: left ? 'not-restored' : 'rolled-back' });
-    if (left) problems.push(`${key}: not restored: ${note}`);
-  }
+  const problems = restoreProblems(restored, records, reports);
   if (restored.items.length > 0) {
-    const back = await waitForRollouts(
-      kube,
-      restored.items,
-      {
-        deadline: now() + request.rollbackTimeoutMs,
-        failFast: request.failFast,
-        allowedRestarts: request.allowedRestarts,
-        signal: request.signal,
-      },
-      log,
-      now,
-    );
-    for (const [key, verdict] of back.verdicts) {
-      const report = reports.get(key);
-      if (report === undefined) continue;
-      report.revisionAfter = revisionOf(report.kind, back.workloads.get(key)) || report.revisionAfter;
-      if (verdict.state === 'done') {
-        report.outcome = 'rolled-back';
-      } else if (verdict.state === 'failed' && verdict.reason === 'Cancelled') {
-        Object.assign(report, { outcome: 'rolled-back', message: 'restored (not waited for: cancelled)' });
-      } else {
-        report.outcome = 'rollback-failed';
-        problems.push(`${key}: ${verdict.state === 'failed' ? describe(verdict) : verdict.message}`);
-      }
-    }
+    const options = waitOptions(request, now() + request.rollbackTimeoutMs);
+    const back = await waitForRollouts(kube, restored.items, options, log, now);
+    problems.push(...judgeRestored(back, reports));
   }
   return problems.length > 0 ? problems.join('; ') : undefined;
 }
@@ -545,7 +383,7 @@ async function applyManifests(kube: Kube, request: DeployRequest, reports: Map<s
       log,
     ),
   );
-  const workloads = manifestWorkloads(applied.records, applied.reports, manifests.uses, request.reference);
+  const workloads = appliedWorkloads(applied.records, applied.reports, manifests.uses, request.reference);
   for (const target of workloads.targets) reports.set(target.key, target);
   return { ...applied, objects: applied.reports, changed: workloads.changed, unchanged: workloads.unchanged };
 }
@@ -566,6 +404,52 @@ function withObjects(restored: Restored, objects: ObjectsRestored, reports: Map<
   };
 }
 
+/** Each workload watched, by kind, namespace, name and key. */
+function watchedOf(workloads: { kind: WorkloadKind; namespace: string; name: string }[]): Watched[] {
+  return workloads.map((t) => ({ kind: t.kind, namespace: t.namespace, name: t.name, key: targetKey(t) }));
+}
+
+interface Ours {
+  targets: TargetRecord[];
+  objects: ObjectRecord[];
+}
+
+/** What this deploy changed and may undo: superseded targets belong to whoever took them over, not to us. */
+function oursToUndo(
+  targets: TargetRecord[],
+  objects: ObjectRecord[],
+  reports: Map<string, TargetResult>,
+  objectReports: Map<string, ObjectResult>,
+): Ours {
+  return {
+    targets: targets.filter((r) => reports.get(r.key)?.outcome !== 'superseded'),
+    objects: objects.filter(
+      (r) =>
+        objectReports.get(r.key)?.outcome !== 'unchanged' && reports.get(workloadKeyOf(r))?.outcome !== 'superseded',
+    ),
+  };
+}
+
+/** Steps 5 and 6: undo what this deploy changed (objects newest first, then targets) and wait for it. */
+function undoAll(
+  kube: Kube,
+  ours: Ours,
+  results: { reports: Map<string, TargetResult>; objects: Map<string, ObjectResult> },
+  request: DeployRequest,
+  log: Log,
+  now: () => number,
+): Promise<string | undefined> {
+  return log.group('Rollback', async () => {
+    const keys = [...ours.targets.map((r) => r.key), ...ours.objects.map((r) => r.key)];
+    log.info(`Rolling back ${keys.join(', ')}: undoing what this deploy changed`);
+    const undone = await restoreObjects(kube, ours.objects, log, request.rollbackTimeoutMs);
+    for (const [key, report] of undone.reports) results.objects.set(key, report);
+    const restored = await rollBack(kube, ours.targets, log, request.rollbackTimeoutMs);
+    const all = withObjects(restored, undone, results.reports);
+    return waitRestored(kube, ours.targets, all, request, results.reports, log, now);
+  });
+}
+
 /** Patch, watch, decide, gather evidence, restore. Never throws for a failed rollout: that is a result, not an error. */
 export async function deploy(
   kube: Kube,
@@ -583,12 +467,7 @@ export async function deploy(
       : { patched: [], unchanged: [], patchError: undefined };
   const records = patched.map((p) => p.record);
   if (records.length > 0) request.onPatched?.(records);
-  const watched = [...request.targets, ...manifests.changed, ...manifests.unchanged].map((t) => ({
-    kind: t.kind,
-    namespace: t.namespace,
-    name: t.name,
-    key: targetKey(t),
-  }));
+  const watched = watchedOf([...request.targets, ...manifests.changed, ...manifests.unchanged]);
 
   const finish = (
     result: DeployResultKind,
@@ -624,22 +503,11 @@ export async function deploy(
   }
 
   const evidence = wait ? gatherEvidence(kube, wait, watched) : Promise.resolve([]);
-  // Superseded targets belong to whoever took them over: they are not ours to restore.
-  const ours = records.filter((r) => reports.get(r.key)?.outcome !== 'superseded');
-  const ourObjects = manifests.records.filter(
-    (r) => objects.get(r.key)?.outcome !== 'unchanged' && reports.get(workloadKeyOf(r))?.outcome !== 'superseded',
-  );
-  if (!request.rollback || ours.length + ourObjects.length === 0) {
+  const ours = oursToUndo(records, manifests.records, reports, objects);
+  if (!request.rollback || ours.targets.length + ours.objects.length === 0) {
     return finish(request.signal.aborted ? 'cancelled' : 'failed', failure, { evidence: await evidence, verdictMs });
   }
-  const rollbackError = await log.group('Rollback', async () => {
-    const keys = [...ours.map((r) => r.key), ...ourObjects.map((r) => r.key)];
-    log.info(`Rolling back ${keys.join(', ')}: undoing what this deploy changed`);
-    const undone = await restoreObjects(kube, ourObjects, log, request.rollbackTimeoutMs);
-    for (const [key, report] of undone.reports) objects.set(key, report);
-    const restored = await rollBack(kube, ours, log, request.rollbackTimeoutMs);
-    return waitRestored(kube, ours, withObjects(restored, undone, reports), request, reports, log, now);
-  });
+  const rollbackError = await undoAll(kube, ours, { reports, objects }, request, log, now);
   // Cancelled at any point, even during the rollback wait: that is what the step says.
   const result = request.signal.aborted ? 'cancelled' : rollbackError === undefined ? 'rolled-back' : 'failed';
   return finish(result, failure, { evidence: await evidence, rollbackError, verdictMs, restoreMs: now() - verdictAt });

@@ -3,35 +3,24 @@
  * to tell our change from anyone else's when rolling back. Preflight builds one to check that a target can be
  * deployed; the engine keeps them; the post step reads them back from a file.
  */
-import type { V1Deployment, V1PodTemplateSpec, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import { selectorString } from '../cluster/kube-watch.js';
-import { CHANGE_CAUSE_ANNOTATION } from './patch.js';
-import { chooseContainers, targetKey, type ChosenContainer, type Target } from '../spec/targets.js';
+import { CHANGE_CAUSE_ANNOTATION, type RestoreRecord } from './patch.js';
+import { chooseContainers, targetKey, type Target } from '../spec/targets.js';
 import { REVISION_ANNOTATION, wantedPods } from './verdict.js';
 import type { Workload, WorkloadKind } from '../cluster/workload.js';
+import type { WaitItem } from './wait.js';
 
-export interface TargetRecord {
+export interface TargetRecord extends RestoreRecord {
   key: string;
   kind: WorkloadKind;
   namespace: string;
   name: string;
-  /** The workload's identity: another uid means it was deleted and created again. */
-  uid: string;
   /** Its resourceVersion when read for this record: what a preview's stamp is compared with. */
   resourceVersion: string;
   /** Its label selector (labelSelector syntax): what its ReplicaSets and pods are watched by. */
   selector: string;
-  containers: ChosenContainer[];
-  template: V1PodTemplateSpec;
-  changeCause: string | undefined;
-  /**
-   * The revision the recorded template runs as: a Deployment's revision number, a StatefulSet's update revision
-   * (the ControllerRevision its pods are labelled with); empty for a DaemonSet, whose status does not say.
-   */
-  revision: string;
   replicas: number;
-  /** Set once patched: the template our patch produced, and the reference and change-cause it wrote. */
-  applied?: { template: V1PodTemplateSpec; reference: string; changeCause: string };
 }
 
 /** The revision a workload's current template runs as (see `TargetRecord.revision`). */
@@ -93,4 +82,22 @@ export function deadlineExceededAt(workload: Workload): string | undefined {
   const progressing = (workload as V1Deployment).status?.conditions?.find((c) => c.type === 'Progressing');
   if (progressing?.reason !== 'ProgressDeadlineExceeded' || progressing.lastUpdateTime === undefined) return undefined;
   return new Date(progressing.lastUpdateTime).toISOString();
+}
+
+/** How a record's workload is watched; `patched`: as our patch left it (its generation is the one to wait for). */
+export function waitItemOf(
+  record: TargetRecord,
+  patched: Workload | undefined,
+  expected?: WaitItem['expected'],
+): WaitItem {
+  return {
+    key: record.key,
+    kind: record.kind,
+    namespace: record.namespace,
+    name: record.name,
+    selector: record.selector,
+    minGeneration: patched?.metadata?.generation ?? 0,
+    staleDeadlineAt: patched ? deadlineExceededAt(patched) : undefined,
+    ...(expected ? { expected } : {}),
+  };
 }

@@ -6,6 +6,7 @@
  * markers with a token the pod cannot guess.
  */
 import { randomUUID } from 'node:crypto';
+import { charactersCut, clip } from './text.js';
 
 /** C0 and C1 controls (tab kept), DEL, and the bidi embedding, override and isolate characters. */
 // eslint-disable-next-line no-control-regex
@@ -24,10 +25,7 @@ export function stripControls(text: string): string {
 /** One line of log text: newlines shown as ⏎, unsafe characters dropped, cut at LOG_LINE_LIMIT, never a command. */
 export function logLine(text: string): string {
   const flat = stripControls(text.replace(/\r?\n|\r/g, ' ⏎ '));
-  const cut =
-    flat.length > LOG_LINE_LIMIT
-      ? `${flat.slice(0, LOG_LINE_LIMIT)}… (${flat.length - LOG_LINE_LIMIT} characters cut)`
-      : flat;
+  const cut = clip(flat, LOG_LINE_LIMIT, charactersCut);
   // The runner also reads the old `##[command]` form anywhere in a line: a zero-width space breaks it.
   const inert = cut.replace(/##\[/g, '##\u200b[');
   return /^\s*::/.test(inert) ? `» ${inert}` : inert;

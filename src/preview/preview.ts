@@ -6,11 +6,12 @@
  */
 import { applyProblem, refOf } from '../deploy/apply.js';
 import { messageOf } from '../lib/errors.js';
-import { splitReference } from '../spec/image-ref.js';
+import { clip } from '../lib/text.js';
 import type { Kube, KubeObject } from '../cluster/kube.js';
 import { objectKey, sourceOf, type ManifestObject } from '../spec/manifests.js';
-import { at, changedFields, fieldName, isRecord, same, type Path } from '../deploy/object-record.js';
-import { deployPatch } from '../deploy/patch.js';
+import { at, changedFields, fieldName, same, type Path } from '../deploy/object-record.js';
+import { isRecord } from '../lib/json.js';
+import { patchToDigest } from '../deploy/patch.js';
 import { recordOf } from '../deploy/target-record.js';
 import { targetKey, type Target } from '../spec/targets.js';
 
@@ -73,28 +74,22 @@ function shown(object: KubeObject, field: string[], value: unknown): string {
   if (object.kind === 'Secret' && (field[0] === 'data' || field[0] === 'stringData'))
     return '(secret value, not shown)';
   const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > VALUE_LIMIT ? `${text.slice(0, VALUE_LIMIT - 1)}…` : text;
+  return clip(text, VALUE_LIMIT);
 }
 
 async function planTarget(kube: Kube, target: Target, request: PlanRequest): Promise<PlanTarget> {
   const live = await kube.getWorkload(target);
   const record = recordOf(target, live, request.image);
   const containers = record.containers.map((c) => ({ name: c.name, before: c.image, after: request.reference }));
+  const ops = patchToDigest(live, record.containers, request);
   const plan: PlanTarget = {
     key: targetKey(target),
     resourceVersion: live.metadata?.resourceVersion ?? '',
     generation: live.metadata?.generation ?? 0,
     containers,
-    noop: record.containers.every((c) => splitReference(c.image).digest === request.digest),
+    noop: ops === undefined,
   };
-  if (plan.noop) return plan;
-  const ops = deployPatch(
-    plan.resourceVersion,
-    live.metadata?.annotations,
-    record.containers,
-    request.reference,
-    request.changeCause,
-  );
+  if (ops === undefined) return plan;
   try {
     await kube.patchWorkload(target, ops, { dryRun: true });
   } catch (error) {

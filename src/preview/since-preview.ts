@@ -4,6 +4,7 @@
  * after the merge finds that comment, reads the stamp and says, per target and object, whether the cluster changed
  * it since. A plan that no longer holds is then never shipped unknowingly.
  */
+import { isRecord } from '../lib/json.js';
 import type { Plan } from './preview.js';
 
 export interface PreviewStamp {
@@ -51,10 +52,7 @@ export function stampLine(stamp: PreviewStamp): string {
 const VERSION = /^[0-9A-Za-z._-]{0,64}$/;
 
 const isVersionMap = (value: unknown): value is Record<string, string> =>
-  typeof value === 'object' &&
-  value !== null &&
-  !Array.isArray(value) &&
-  Object.values(value as Record<string, unknown>).every((v) => typeof v === 'string' && VERSION.test(v));
+  isRecord(value) && Object.values(value).every((v) => typeof v === 'string' && VERSION.test(v));
 
 /** The stamp of a preview comment's body, or undefined when it has none (or one that is not a stamp). */
 export function readStamp(body: string): PreviewStamp | undefined {

@@ -7,6 +7,7 @@
 import type { Evidence } from '../deploy/evidence.js';
 import { formatReference, splitReference } from '../spec/image-ref.js';
 import { stripControls } from '../lib/log-text.js';
+import { clip } from '../lib/text.js';
 import type { Report } from './report.js';
 import type { ObjectReport, TargetReport } from './report.js';
 import { changedSince, stampLine, stampOf, type SinceItem } from '../preview/since-preview.js';
@@ -44,10 +45,6 @@ const TEXT_ESCAPES: Record<string, string> = {
   '@': `@${ZERO_WIDTH_SPACE}`,
   '#': `#${ZERO_WIDTH_SPACE}`,
 };
-
-function clip(text: string, limit: number, note: string): string {
-  return text.length > limit ? `${text.slice(0, limit)}… (${note})` : text;
-}
 
 /**
  * Escapes one line of cluster text for markdown, table cells and HTML alike: one pass, so no escape is escaped

@@ -4,6 +4,7 @@
  * job summary already written, so a read-only token (fork PRs, Dependabot) or a GitHub outage must not change it.
  */
 import { messageOf } from '../lib/errors.js';
+import { clip } from '../lib/text.js';
 import {
   GitHubError,
   PULL_REQUEST_EVENTS,
@@ -27,9 +28,9 @@ export function commentMarker(environment: string): string {
   return `<!-- kube-ship:comment environment=${encodeURIComponent(environment)} -->`;
 }
 
-function clip(text: string, limit: number = DESCRIPTION_LIMIT): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > limit ? `${flat.slice(0, limit - 1)}…` : flat;
+/** A deployment's description: one line, within GitHub's limit. */
+function descriptionOf(text: string): string {
+  return clip(text.replace(/\s+/g, ' ').trim(), DESCRIPTION_LIMIT);
 }
 
 /** The final deployment status for a report: live, failed, or (nothing was changed) inactive. */
@@ -41,28 +42,28 @@ export function deploymentStatusOf(report: Report): DeploymentStatus {
       return {
         ...base,
         state: 'success',
-        description: clip(`Deployed ${image}`),
+        description: descriptionOf(`Deployed ${image}`),
         environmentUrl: report.environmentUrl,
       };
     case 'no-op':
       return {
         ...base,
         state: 'success',
-        description: clip(`Already running ${image}`),
+        description: descriptionOf(`Already running ${image}`),
         environmentUrl: report.environmentUrl,
       };
     case 'rolled-back':
-      return { ...base, state: 'failure', description: clip(`Rolled back: ${report.failureReason}`) };
+      return { ...base, state: 'failure', description: descriptionOf(`Rolled back: ${report.failureReason}`) };
     case 'failed':
-      return { ...base, state: 'failure', description: clip(`Failed: ${report.failureReason}`) };
+      return { ...base, state: 'failure', description: descriptionOf(`Failed: ${report.failureReason}`) };
     case 'superseded':
-      return { ...base, state: 'inactive', description: clip(`Superseded: ${report.failureReason}`) };
+      return { ...base, state: 'inactive', description: descriptionOf(`Superseded: ${report.failureReason}`) };
     case 'cancelled':
-      return { ...base, state: 'inactive', description: clip('Cancelled') };
+      return { ...base, state: 'inactive', description: descriptionOf('Cancelled') };
     case 'preview':
-      return { ...base, state: 'inactive', description: clip(`Preview of ${image}: nothing deployed`) };
+      return { ...base, state: 'inactive', description: descriptionOf(`Preview of ${image}: nothing deployed`) };
     case 'error':
-      return { ...base, state: 'inactive', description: clip(`Nothing deployed: ${report.failureReason}`) };
+      return { ...base, state: 'inactive', description: descriptionOf(`Nothing deployed: ${report.failureReason}`) };
   }
 }
 
@@ -216,7 +217,7 @@ async function createInProgress(
     const created = await github.createDeployment({
       sha: context.sha,
       environment,
-      description: clip(`kube-ship: ${inputs.image} to ${environment}`),
+      description: descriptionOf(`kube-ship: ${inputs.image} to ${environment}`),
     });
     if (created.id === undefined) {
       log.warning(
@@ -233,7 +234,7 @@ async function createInProgress(
   try {
     await github.createDeploymentStatus(id, {
       state: 'in_progress',
-      description: clip(`Deploying ${inputs.image} to ${environment}`),
+      description: descriptionOf(`Deploying ${inputs.image} to ${environment}`),
       environmentUrl: '',
       logUrl: '',
     });

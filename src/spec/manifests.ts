@@ -5,6 +5,7 @@
  */
 import { loadAll } from 'js-yaml';
 import { InputError } from '../lib/errors.js';
+import { isRecord } from '../lib/json.js';
 import { imageRepository } from './image-ref.js';
 import type { KubeObject } from '../cluster/kube.js';
 import { kindNamed, type WorkloadKind } from '../cluster/workload.js';
@@ -30,10 +31,6 @@ export function objectKey(object: Pick<KubeObject, 'kind' | 'metadata'>): string
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Checks one parsed document is an object kube-ship can apply; `v1 List`s are opened into their items. */
 function objectsOfDocument(value: unknown, where: string): KubeObject[] {

@@ -5,7 +5,7 @@
 import type { Kube } from '../cluster/kube.js';
 import { restoreObjects } from '../deploy/apply.js';
 import { loadObjectRecords, loadRecords } from '../deploy/records-file.js';
-import { rollBack } from '../deploy/rollout.js';
+import { rollBack } from '../deploy/restore.js';
 import type { Log } from '../lib/log.js';
 
 /** What the main step saved for the post step. */
