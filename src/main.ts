@@ -5,9 +5,9 @@
  * anything is built; outputs and the summary are written before a failure is reported; there is one catch, here.
  */
 import * as core from '@actions/core';
-import { createBuilder, type Builder } from './build/builder.js';
-import { run as exec, type Run as ExecRun } from './build/exec.js';
-import { createRegistry, REGISTRY_RETRY_MS, withRetries, type Registry } from './build/registry.js';
+import { createBuilder, type Builder } from './image/builder.js';
+import { run as exec, type Run as ExecRun } from './image/exec.js';
+import { createRegistry, REGISTRY_RETRY_MS, withRetries, type Registry } from './image/registry.js';
 import type { Kube } from './cluster/kube.js';
 import { createKube } from './cluster/kube-client.js';
 import type { ClusterConfig } from './cluster/kubeconfig.js';
@@ -19,7 +19,7 @@ import { Secrets } from './lib/secrets.js';
 import type { Connection } from './report/github.js';
 import { createPublisher, type Publisher } from './report/publish.js';
 import type { Report } from './report/report.js';
-import { parseInputs, registerSecretInputs, type Inputs } from './spec/inputs.js';
+import { parseInputs, registerSecretInputs, type Inputs } from './desired/inputs.js';
 import {
   buildAndPush,
   buildReport,

@@ -6,8 +6,8 @@
 import * as core from '@actions/core';
 import { logTo } from './core-log.js';
 import { messageOf } from './lib/errors.js';
-import { run as exec } from './build/exec.js';
-import { parseBoolean } from './spec/inputs.js';
+import { run as exec } from './image/exec.js';
+import { parseBoolean } from './desired/inputs.js';
 import { createKube } from './cluster/kube-client.js';
 import { loadCluster } from './cluster/kubeconfig.js';
 import { restoreUnfinished } from './steps/restore-unfinished.js';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { parseInputs } from '../../src/spec/inputs.js';
+import { parseInputs } from '../../src/desired/inputs.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const action = yaml.load(readFileSync(join(ROOT, 'action.yml'), 'utf8')) as {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/cluster/kube.js';
 import { applyAll, restoreObjects } from '../../src/deploy/apply.js';
-import type { ManifestObject } from '../../src/spec/manifests.js';
+import type { ManifestObject } from '../../src/desired/manifests.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
 const configMap = (name: string, data: Record<string, string>): KubeObject => ({

@@ -9,7 +9,7 @@ import {
   withDefaultLabels,
   withMaxCacheMode,
   type BuildSpec,
-} from '../../src/build/builder.js';
+} from '../../src/image/builder.js';
 
 const spec: BuildSpec = {
   context: 'app',

@@ -9,7 +9,7 @@ import {
   TAG,
   type ImageReference,
   type RepositoryParts,
-} from '../../src/spec/image-ref.js';
+} from '../../src/desired/image-ref.js';
 
 const D = `sha256:${'f'.repeat(64)}`;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseInputs, parseList } from '../../src/spec/inputs.js';
+import { parseDuration, parseInputs, parseList } from '../../src/desired/inputs.js';
 
 const base: Record<string, string> = { image: 'ghcr.io/acme/web', deployments: 'web' };
 const read = (over: Record<string, string>) => (name: string) => ({ ...base, ...over })[name] ?? '';

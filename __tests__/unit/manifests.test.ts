@@ -6,7 +6,7 @@ import {
   secretValues,
   withImage,
   workloadKindOf,
-} from '../../src/spec/manifests.js';
+} from '../../src/desired/manifests.js';
 
 const deployment = `apiVersion: apps/v1
 kind: Deployment

@@ -9,7 +9,7 @@ import {
   sameTemplate,
   type RestoreRecord,
 } from '../../src/deploy/patch.js';
-import type { ChosenContainer } from '../../src/spec/targets.js';
+import type { ChosenContainer } from '../../src/desired/targets.js';
 
 const app = { kind: 'containers' as const, index: 0, name: 'app', image: 'ghcr.io/acme/web:1' };
 const migrate = { kind: 'initContainers' as const, index: 1, name: 'migrate', image: 'ghcr.io/acme/web:1' };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { preflight } from '../../src/steps/preflight.js';
-import type { Target } from '../../src/spec/targets.js';
+import type { Target } from '../../src/desired/targets.js';
 import { FakeKube } from '../fakes/fake-kube.js';
 
 const target = (name: string, containers: string[] = []): Target => ({

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect, createGitHub } from '../../src/report/github-client.js';
 import { retryDelaySeconds, type Connection } from '../../src/report/github.js';
-import { parseInputs, type Inputs } from '../../src/spec/inputs.js';
+import { parseInputs, type Inputs } from '../../src/desired/inputs.js';
 import type { Log } from '../../src/lib/log.js';
 import { commentMarker, createPublisher, deploymentStatusOf, type Publisher } from '../../src/report/publish.js';
 import type { Report } from '../../src/report/report.js';

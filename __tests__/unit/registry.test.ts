@@ -11,7 +11,7 @@ import {
   registryUrl,
   withRetries,
   type Registry,
-} from '../../src/build/registry.js';
+} from '../../src/image/registry.js';
 
 const DIGEST_V1 = `sha256:${'1'.repeat(64)}`;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fenced, logLine, LOG_LINE_LIMIT } from '../../src/lib/log-text.js';
 import { redactCredentials, Secrets } from '../../src/lib/secrets.js';
-import { registerSecretInputs } from '../../src/spec/inputs.js';
+import { registerSecretInputs } from '../../src/desired/inputs.js';
 
 describe('Secrets', () => {
   it('masks the whole value and each line of a multi-line one, once each', () => {

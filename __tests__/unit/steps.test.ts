@@ -6,9 +6,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Builder, BuildOutput, BuildSpec } from '../../src/build/builder.js';
-import type { Run } from '../../src/build/exec.js';
-import type { Registry } from '../../src/build/registry.js';
+import type { Builder, BuildOutput, BuildSpec } from '../../src/image/builder.js';
+import type { Run } from '../../src/image/exec.js';
+import type { Registry } from '../../src/image/registry.js';
 import {
   KubeError,
   type JsonPatchOp,
@@ -23,7 +23,7 @@ import { phases, type Adapters, type RunState } from '../../src/main.js';
 import type { PreviewStamp } from '../../src/preview/since-preview.js';
 import type { Publisher } from '../../src/report/publish.js';
 import type { Report } from '../../src/report/report.js';
-import { parseInputs, type Inputs } from '../../src/spec/inputs.js';
+import { parseInputs, type Inputs } from '../../src/desired/inputs.js';
 import { resolveDigest } from '../../src/steps/build-and-push.js';
 import { finishReport, startReport } from '../../src/steps/finish-report.js';
 import { openCluster } from '../../src/steps/open-cluster.js';

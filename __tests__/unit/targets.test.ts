@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseContainers, resolveTargets, type Target } from '../../src/spec/targets.js';
+import { chooseContainers, resolveTargets, type Target } from '../../src/desired/targets.js';
 
 const template = {
   containers: [

@@ -7,8 +7,8 @@
 import type { V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { JsonPatchOp } from '../cluster/kube.js';
 import { isRecord } from '../lib/json.js';
-import { splitReference } from '../spec/image-ref.js';
-import type { ChosenContainer } from '../spec/targets.js';
+import { splitReference } from '../desired/image-ref.js';
+import type { ChosenContainer } from '../desired/targets.js';
 
 export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
 

@@ -6,7 +6,7 @@
 import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import { selectorString } from '../cluster/kube-watch.js';
 import { CHANGE_CAUSE_ANNOTATION, type RestoreRecord } from './patch.js';
-import { chooseContainers, targetKey, type Target } from '../spec/targets.js';
+import { chooseContainers, targetKey, type Target } from '../desired/targets.js';
 import { REVISION_ANNOTATION, wantedPods } from './verdict.js';
 import type { Workload, WorkloadKind } from '../cluster/workload.js';
 import type { WaitItem } from './wait.js';

@@ -8,12 +8,12 @@ import { applyProblem, refOf } from '../deploy/apply.js';
 import { messageOf } from '../lib/errors.js';
 import { clip } from '../lib/text.js';
 import type { Kube, KubeObject } from '../cluster/kube.js';
-import { objectKey, sourceOf, type ManifestObject } from '../spec/manifests.js';
+import { objectKey, sourceOf, type ManifestObject } from '../desired/manifests.js';
 import { at, changedFields, fieldName, same, type Path } from '../deploy/object-record.js';
 import { isRecord } from '../lib/json.js';
 import { patchToDigest } from '../deploy/patch.js';
 import { recordOf } from '../deploy/target-record.js';
-import { targetKey, type Target } from '../spec/targets.js';
+import { targetKey, type Target } from '../desired/targets.js';
 
 export interface PlanContainer {
   name: string;

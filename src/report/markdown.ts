@@ -5,7 +5,7 @@
  * log lines are dropped first, then whole evidence sections, then target rows, and the text says what was cut.
  */
 import type { Evidence } from '../deploy/evidence.js';
-import { formatReference, splitReference } from '../spec/image-ref.js';
+import { formatReference, splitReference } from '../desired/image-ref.js';
 import { stripControls } from '../lib/log-text.js';
 import { clip } from '../lib/text.js';
 import type { Report } from './report.js';

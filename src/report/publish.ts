@@ -13,7 +13,7 @@ import {
   type GitHub,
   type IssueComment,
 } from './github.js';
-import type { Inputs } from '../spec/inputs.js';
+import type { Inputs } from '../desired/inputs.js';
 import type { Log } from '../lib/log.js';
 import { COMMENT_LIMIT, renderReport, shortReference } from './markdown.js';
 import type { Report } from './report.js';

@@ -2,15 +2,15 @@
  * The image: logged in to its registry, built and pushed (Build and push), and its digest resolved from what the
  * registry serves (Digest), which is what the cluster is given.
  */
-import { commitTime, withDefaultLabels, type Builder, type BuildOutput } from '../build/builder.js';
-import { lastErrorLine, type Run } from '../build/exec.js';
-import type { Registry } from '../build/registry.js';
-import { writeSecretFiles } from '../build/builder.js';
+import { commitTime, withDefaultLabels, type Builder, type BuildOutput } from '../image/builder.js';
+import { lastErrorLine, type Run } from '../image/exec.js';
+import type { Registry } from '../image/registry.js';
+import { writeSecretFiles } from '../image/builder.js';
 import { InputError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 import type { Report } from '../report/report.js';
-import { formatReference, splitRepository } from '../spec/image-ref.js';
-import type { Inputs } from '../spec/inputs.js';
+import { formatReference, splitRepository } from '../desired/image-ref.js';
+import type { Inputs } from '../desired/inputs.js';
 import type { Job } from './job.js';
 
 /** Logs in to the image's registry with `registry-username` (if set), for the build's push; the post step logs out. */

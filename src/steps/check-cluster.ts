@@ -8,11 +8,11 @@ import { deadline } from '../lib/deadline.js';
 import { InputError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 import type { Secrets } from '../lib/secrets.js';
-import { formatReference } from '../spec/image-ref.js';
-import type { Inputs } from '../spec/inputs.js';
-import { readManifestFiles } from '../spec/manifest-files.js';
-import { objectKey, secretValues, type ManifestObject } from '../spec/manifests.js';
-import { resolveTargets, targetKey, type Target } from '../spec/targets.js';
+import { formatReference } from '../desired/image-ref.js';
+import type { Inputs } from '../desired/inputs.js';
+import { readManifestFiles } from '../desired/manifest-files.js';
+import { objectKey, secretValues, type ManifestObject } from '../desired/manifests.js';
+import { resolveTargets, targetKey, type Target } from '../desired/targets.js';
 import { preflight, preflightManifests } from './preflight.js';
 
 /** Preflight as a whole: a cluster that stops answering fails the step here, not after the build. */

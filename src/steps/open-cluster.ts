@@ -7,7 +7,7 @@ import { issuedToken, loadCluster, type ClusterConfig } from '../cluster/kubecon
 import { deadline } from '../lib/deadline.js';
 import type { Log } from '../lib/log.js';
 import type { Secrets } from '../lib/secrets.js';
-import type { Inputs } from '../spec/inputs.js';
+import type { Inputs } from '../desired/inputs.js';
 
 /** How long a kubeconfig's credential plugin may take to issue a token. */
 const CREDENTIAL_TIMEOUT_MS = 30_000;

@@ -15,9 +15,9 @@ import {
   withImage,
   workloadKindOf,
   type ManifestObject,
-} from '../spec/manifests.js';
+} from '../desired/manifests.js';
 import { recordOf, undeployable } from '../deploy/target-record.js';
-import { targetKey, type Target } from '../spec/targets.js';
+import { targetKey, type Target } from '../desired/targets.js';
 import { kindTitle, type Workload } from '../cluster/workload.js';
 
 /** A target that cannot be read, said with its fix. */

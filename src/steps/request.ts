@@ -7,8 +7,8 @@ import { objectRecordsFile, saveRecords, writeObjectRecords } from '../deploy/re
 import type { ObjectRecord } from '../deploy/object-record.js';
 import type { DeployRequest } from '../deploy/rollout.js';
 import type { Report } from '../report/report.js';
-import type { Inputs } from '../spec/inputs.js';
-import { withImage } from '../spec/manifests.js';
+import type { Inputs } from '../desired/inputs.js';
+import { withImage } from '../desired/manifests.js';
 import type { Checked } from './check-cluster.js';
 import type { Job } from './job.js';
 

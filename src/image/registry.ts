@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DIGEST, DOCKER_HUB, splitRepository } from '../spec/image-ref.js';
+import { DIGEST, DOCKER_HUB, splitRepository } from '../desired/image-ref.js';
 
 export interface Registry {
   /** The manifest digest the registry serves for a tag or digest, or undefined when it has none. */
