@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  MANIFEST_ALIAS_LIMIT,
   applyOrder,
   parseManifests,
   placeObjects,
@@ -62,6 +63,47 @@ describe('parseManifests', () => {
     ['# nothing\n', 'the files hold no Kubernetes objects'],
   ])('names the file and document of a bad one: %j', (text, message) => {
     expect(() => parseManifests([{ file: 'a.yaml', text }])).toThrow(message);
+  });
+
+  /** Levels of aliases, each level the previous one `width` times: nine of nine are 9^9 strings from under 600 bytes. */
+  function aliasBomb(levels: number, width: number): string {
+    const names = 'abcdefghijklmnop';
+    const lines = [`  a: &a [${Array<string>(width).fill('"lol"').join(', ')}]`];
+    for (let i = 1; i < levels; i++) {
+      lines.push(
+        `  ${names[i]}: &${names[i]} [${Array<string>(width)
+          .fill(`*${names[i - 1]}`)
+          .join(', ')}]`,
+      );
+    }
+    return `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: lol }\ndata:\n${lines.join('\n')}\n`;
+  }
+
+  it('refuses an alias bomb of about 550 bytes at once, naming the limit', () => {
+    const text = aliasBomb(9, 9);
+    expect(text.length).toBeLessThan(600);
+    const started = Date.now();
+    expect(() => parseManifests([{ file: 'bomb.yaml', text }])).toThrow(
+      `bomb.yaml is not valid YAML: aliases exceeded maxAliases (${MANIFEST_ALIAS_LIMIT})`,
+    );
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('refuses objects whose aliases, under the alias limit, expand past the total limit', () => {
+    // 7 levels of 9: 54 aliases, 9^6 * 9 strings of 5 bytes = about 24 MB once expanded.
+    const text = aliasBomb(7, 9);
+    const started = Date.now();
+    expect(() => parseManifests([{ file: 'wide.yaml', text }])).toThrow(
+      'wide.yaml brings the objects, once their YAML aliases are expanded, to more than 8 MiB',
+    );
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('still reads a few aliases, and an alias that refers to itself stops at the limit', () => {
+    const few = 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a, labels: &l { app: a } }\ndata: *l\n';
+    expect(parseManifests([{ file: 'a.yaml', text: few }])[0]?.object).toMatchObject({ data: { app: 'a' } });
+    const loop = 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }\ndata: &d { self: [*d] }\n';
+    expect(() => parseManifests([{ file: 'loop.yaml', text: loop }])).toThrow('more than 8 MiB');
   });
 
   it('opens a v1 List into its items', () => {

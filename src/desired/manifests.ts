@@ -7,6 +7,7 @@ import { loadAll } from 'js-yaml';
 import { InputError } from '../lib/errors.js';
 import { isRecord } from '../lib/json.js';
 import { imageRepository } from './image-ref.js';
+import { MANIFESTS_TOTAL_LIMIT, mebibytes } from './manifest-files.js';
 import type { KubeObject } from '../cluster/kube.js';
 import { kindNamed, type WorkloadKind } from '../cluster/workload.js';
 
@@ -57,19 +58,66 @@ function objectsOfDocument(value: unknown, where: string): KubeObject[] {
   return [value as unknown as KubeObject];
 }
 
-/** Parses the files' YAML into objects (documents that are empty or only comments are skipped). */
+/**
+ * Most YAML aliases (`*name`) one document may use. Aliases are shared when parsed but copied when sent, so a few
+ * hundred bytes of nested aliases become gigabytes of request; manifests rarely need more than a handful.
+ */
+export const MANIFEST_ALIAS_LIMIT = 64;
+
+/**
+ * The size of a value as JSON, counted only up to `budget`: the walk stops as soon as it is over, so a document
+ * whose aliases expand to gigabytes (or refer to themselves) is measured in the time of reading the budget.
+ */
+function jsonSizeOver(value: unknown, budget: number): number {
+  let size = 0;
+  // A stack, not recursion: an alias that refers to itself is an endless value, ended only by the budget.
+  const pending: unknown[] = [value];
+  while (pending.length > 0 && size <= budget) {
+    const v = pending.pop();
+    if (typeof v === 'string') size += v.length + 2;
+    else if (Array.isArray(v)) {
+      size += 1 + v.length;
+      for (const item of v) pending.push(item);
+    } else if (isRecord(v)) {
+      for (const [key, item] of Object.entries(v)) {
+        size += key.length + 4;
+        pending.push(item);
+      }
+      size += 2;
+    } else size += String(v).length;
+  }
+  return size;
+}
+
+/**
+ * Parses the files' YAML into objects (documents that are empty or only comments are skipped). Aliases are limited
+ * per document, and all objects, aliases expanded, to the same total as the files' text.
+ */
 export function parseManifests(files: { file: string; text: string }[]): ManifestObject[] {
   const out: ManifestObject[] = [];
+  let expanded = 0;
   for (const { file, text } of files) {
     // Split here, not by the parser, so that document numbers count every `---` of the file, empty ones too.
     const chunks = text.split(/^---(?=[ \t]|$)/m);
     if (chunks[0]?.trim() === '' && /^---/.test(text)) chunks.shift();
     let documents: unknown[];
     try {
-      documents = chunks.map((chunk) => loadAll(chunk)[0]);
+      documents = chunks.map((chunk) => loadAll(chunk, { maxAliases: MANIFEST_ALIAS_LIMIT })[0]);
     } catch (error) {
       const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
-      throw new InputError('manifests', `${file} is not valid YAML: ${reason}`);
+      const fix = /maxAliases/.test(reason)
+        ? `: a document may use at most ${MANIFEST_ALIAS_LIMIT} YAML aliases (*name); write the values out instead.`
+        : '';
+      throw new InputError('manifests', `${file} is not valid YAML: ${reason}${fix}`);
+    }
+    expanded += jsonSizeOver(documents, MANIFESTS_TOTAL_LIMIT - expanded);
+    if (expanded > MANIFESTS_TOTAL_LIMIT) {
+      throw new InputError(
+        'manifests',
+        `${file} brings the objects, once their YAML aliases are expanded, to more than ` +
+          `${mebibytes(MANIFESTS_TOTAL_LIMIT)}, the limit for all manifests together; write the values out instead ` +
+          'of nesting aliases, or deploy fewer objects per step.',
+      );
     }
     documents.forEach((doc, i) => {
       for (const object of objectsOfDocument(doc, `${file} document ${i + 1}`)) {
