@@ -68,6 +68,8 @@ describe('parseInputs', () => {
     ['db', '"db" names no KIND/NAME'],
     ['a/b/c/d', '"a/b/c/d" names no KIND/NAME'],
     ['job/db', '"job/db": "job" is not a kind kube-ship deploys'],
+    ['constructor/db', '"constructor/db": "constructor" is not a kind kube-ship deploys'],
+    ['__proto__/db', '"__proto__/db": "__proto__" is not a kind kube-ship deploys'],
     ['sts/DB', '"sts/DB": "DB" is not a valid name'],
     ['Data/sts/db', '"Data/sts/db": "Data" is not a valid namespace'],
     ['sts/db:', '"sts/db:" has ":" but no container names'],

@@ -9,22 +9,25 @@ export type WorkloadKind = 'deployment' | 'statefulset' | 'daemonset';
 
 export type Workload = V1Deployment | V1StatefulSet | V1DaemonSet;
 
-/** The names kubectl accepts for each kind (singular, plural and short forms). */
-const KIND_NAMES: Record<string, WorkloadKind> = {
-  deployment: 'deployment',
-  deployments: 'deployment',
-  deploy: 'deployment',
-  statefulset: 'statefulset',
-  statefulsets: 'statefulset',
-  sts: 'statefulset',
-  daemonset: 'daemonset',
-  daemonsets: 'daemonset',
-  ds: 'daemonset',
-};
+/**
+ * The names kubectl accepts for each kind (singular, plural and short forms). A Map, not an object literal: a word
+ * from the input must not find `constructor` or `__proto__` on an object's prototype.
+ */
+const KIND_NAMES = new Map<string, WorkloadKind>([
+  ['deployment', 'deployment'],
+  ['deployments', 'deployment'],
+  ['deploy', 'deployment'],
+  ['statefulset', 'statefulset'],
+  ['statefulsets', 'statefulset'],
+  ['sts', 'statefulset'],
+  ['daemonset', 'daemonset'],
+  ['daemonsets', 'daemonset'],
+  ['ds', 'daemonset'],
+]);
 
 /** The kind a word names (case-insensitive), or undefined. */
 export function kindNamed(word: string): WorkloadKind | undefined {
-  return KIND_NAMES[word.toLowerCase()];
+  return KIND_NAMES.get(word.toLowerCase());
 }
 
 /** The kind as Kubernetes writes it: `Deployment`, `StatefulSet`, `DaemonSet`. */
