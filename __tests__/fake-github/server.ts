@@ -1,5 +1,6 @@
 /**
- * A fake of the GitHub REST API, as much as kube-ship uses: the token's user (`GET /user`), an issue's comments
+ * A fake of the GitHub REST API, as much as kube-ship uses: the token's user (`GET /user`, and GraphQL's
+ * `query { viewer { login } }`), an issue's comments
  * (list with pagination, create, update) and deployments with statuses. It listens on 127.0.0.1 on a free port,
  * records every request, and can be told to fail the next requests the way GitHub does: 403 "Resource not
  * accessible by integration" (read-only token), 403 or 429 with Retry-After (rate limits), 202 without a deployment
@@ -81,6 +82,11 @@ export interface FakeGitHub {
    * one: a personal access token, `GET /user` answers 200 `{login}` and comments are written as that user.
    */
   tokenUser(login?: string): void;
+  /**
+   * The token is a GitHub App's installation token: `GET /user` is refused (403) as for the workflow's token,
+   * GraphQL's viewer and every comment it writes are `<slug>[bot]`.
+   */
+  tokenApp(slug: string): void;
   /** Adds a comment as someone else would have (e.g. a human, or an earlier run). */
   addComment(issue: number, body: string, login?: string): FakeComment;
   /** The bodies of an issue's comments, oldest first. */
@@ -135,6 +141,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
   const faults: Fault[] = [];
   let readOnly = false;
   let tokenLogin: string | undefined;
+  let installationLogin = WORKFLOW_TOKEN_LOGIN;
   const merges = new Map<string, number>();
   const fake: FakeGitHub = {
     url: '',
@@ -148,6 +155,10 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     },
     tokenUser: (login) => {
       tokenLogin = login;
+    },
+    tokenApp: (slug) => {
+      tokenLogin = undefined;
+      installationLogin = `${slug}[bot]`;
     },
     addComment: (issue, body, login = 'octocat') => {
       const now = new Date().toISOString();
@@ -176,6 +187,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       faults.length = 0;
       readOnly = false;
       tokenLogin = undefined;
+      installationLogin = WORKFLOW_TOKEN_LOGIN;
       fake.pageSize = 30;
     },
     stop: () =>
@@ -234,6 +246,12 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       }
       return send(response, 200, { login: tokenLogin, id: 1, type: 'User' });
     }
+    if (url.pathname === '/graphql' && method === 'POST') {
+      if (body_.query !== 'query { viewer { login } }') {
+        return send(response, 200, { errors: [{ message: `the fake answers only the viewer's login` }] });
+      }
+      return send(response, 200, { data: { viewer: { login: tokenLogin ?? installationLogin } } });
+    }
 
     if ((m = /^\/repos\/[^/]+\/[^/]+\/commits\/([0-9a-f]+)\/pulls$/.exec(url.pathname)) && method === 'GET') {
       const sha = m[1]!;
@@ -268,7 +286,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       if (method === 'POST') {
         const text = commentBody(body_);
         if (typeof text !== 'string') return send(response, 422, text);
-        const comment = fake.addComment(issue, text, tokenLogin ?? WORKFLOW_TOKEN_LOGIN);
+        const comment = fake.addComment(issue, text, tokenLogin ?? installationLogin);
         comment.html_url = `https://github.com/${owner}/${repo}/pull/${issue}#issuecomment-${comment.id}`;
         return send(response, 201, comment);
       }

@@ -114,7 +114,8 @@ async function publish(report: Report, raw: Record<string, string> = {}, run: Ru
   await publishing.publish(report);
 }
 
-const writes = () => fake.requests.filter((r) => r.method !== 'GET');
+/** The requests that change something: GraphQL's viewer query is a POST that only reads. */
+const writes = () => fake.requests.filter((r) => r.method !== 'GET' && r.path !== '/graphql');
 
 beforeAll(async () => {
   fake = await startFakeGitHub();
@@ -187,6 +188,35 @@ describe('the sticky PR comment', () => {
       .filter((c) => c.user.login === 'github-actions[bot]' && c.body.startsWith(commentMarker('staging')));
     expect(ours).toHaveLength(1);
     expect(fake.requests.some((r) => r.method === 'PATCH')).toBe(false);
+  });
+
+  it("with a GitHub App's installation token, finds its own comment again and leaves the workflow bot's alone", async () => {
+    fake.tokenApp('acme-deployer');
+    const workflowBots = fake.addComment(
+      7,
+      `${commentMarker('staging')}\nwritten by another workflow`,
+      'github-actions[bot]',
+    );
+    await publish(rolledBackReport());
+    await publish(successReport());
+
+    const ours = fake.commentsOn(7).filter((c) => c.user.login === 'acme-deployer[bot]');
+    expect(ours).toHaveLength(1);
+    expect(ours[0]!.body).toContain('### ✅ Deployed to staging');
+    expect(fake.comments.find((c) => c.id === workflowBots.id)?.body).toBe(
+      `${commentMarker('staging')}\nwritten by another workflow`,
+    );
+    expect(writes().map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /repos/acme/web/issues/7/comments',
+      `PATCH /repos/acme/web/issues/comments/${ours[0]!.id}`,
+    ]);
+  });
+
+  it("with a personal access token, finds its user's comment again", async () => {
+    fake.tokenUser('release-bot-user');
+    await publish(rolledBackReport());
+    await publish(successReport());
+    expect(fake.commentsOn(7).map((c) => c.user.login)).toEqual(['release-bot-user']);
   });
 
   it('leaves the log lines out of the comment with comment-logs: false, and says so', async () => {
@@ -388,7 +418,7 @@ describe('a read-only token, and rate limits', () => {
     await publish(successReport());
     expect(sleeps).toEqual([1000]);
     expect(fake.requests.map((r) => `${r.method} ${r.path.split('/').at(-1)?.replace(/^\d+$/, 'ID')}`)).toEqual([
-      'GET user',
+      'POST graphql',
       'GET comments',
       'GET comments',
       'PATCH ID',

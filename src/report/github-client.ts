@@ -5,9 +5,7 @@
 import * as actionsGitHub from '@actions/github';
 import {
   DEFAULT_RETRY,
-  GitHubError,
   PULL_REQUEST_EVENTS,
-  WORKFLOW_TOKEN_LOGIN,
   withRetry,
   type Connection,
   type GitHub,
@@ -82,17 +80,14 @@ function commentOf(c: { id: number; body?: string; html_url: string; user?: { lo
 
 /** Pull requests and their comments, and who the token acts as. */
 function comments({ octokit, owner, repo, call }: Api): Omit<GitHub, 'createDeployment' | 'createDeploymentStatus'> {
+  // GraphQL's `viewer` answers for every kind of token: a personal access token's user, the workflow token's
+  // `github-actions[bot]`, a GitHub App installation token's `<app-slug>[bot]`. REST's `GET /user` refuses
+  // installation tokens (403), and guessing the workflow's bot there made an App's own comment look foreign.
   const askLogin = async (): Promise<string> => {
-    try {
-      const { data } = await call("read the token's user", () => octokit.rest.users.getAuthenticated());
-      return data.login;
-    } catch (error) {
-      // An installation token (the workflow's GITHUB_TOKEN) may not read /user: it acts as the Actions bot.
-      if (error instanceof GitHubError && (error.status === 401 || error.status === 403 || error.status === 404)) {
-        return WORKFLOW_TOKEN_LOGIN;
-      }
-      throw error;
-    }
+    const { viewer } = await call("read the token's login", () =>
+      octokit.graphql<{ viewer: { login: string } }>('query { viewer { login } }'),
+    );
+    return viewer.login;
   };
   // The token's user does not change during a run: asked once (the preview lookup and the comment both need it).
   let login: string | undefined;

@@ -36,12 +36,9 @@ export interface DeploymentStatus {
 /** Events whose payload names a pull request. */
 export const PULL_REQUEST_EVENTS = new Set(['pull_request', 'pull_request_target']);
 
-/** The login the workflow's own token comments as (installation tokens cannot ask `GET /user`). */
-export const WORKFLOW_TOKEN_LOGIN = 'github-actions[bot]';
-
 /** The calls kube-ship makes, for one repository. */
 export interface GitHub {
-  /** The login the token acts as: the authenticated user, or the workflow token's bot. */
+  /** The login the token writes comments as: its user, or its App's bot (`github-actions[bot]`, `my-app[bot]`). */
   whoAmI(): Promise<string>;
   /** Every comment of an issue or pull request, oldest first, page by page. */
   listComments(issue: number): AsyncIterable<IssueComment[]>;
