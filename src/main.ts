@@ -35,6 +35,7 @@ import type { Job, PostFact } from './steps/job.js';
 import { openCluster } from './steps/open-cluster.js';
 import { preview } from './steps/preview.js';
 import { deployRequest } from './steps/request.js';
+import { postRecords } from './deploy/records-file.js';
 import { STATE } from './state.js';
 
 /** The job on GitHub Actions' runner. */
@@ -137,8 +138,9 @@ export async function phases(inputs: Inputs, state: RunState, adapters: Adapters
   state.metadata = metadataOf(inputs, digest, state.metadata);
 
   const { kube } = checked;
-  const request = deployRequest(inputs, { checked, digest, run: report, signal: state.signal, env, job });
-  const options = { workloads: watchedWorkloads(checked), env, job, log };
+  const records = postRecords(env, (fact, path) => job.save(fact, path));
+  const request = deployRequest(inputs, { checked, digest, run: report, signal: state.signal, records });
+  const options = { workloads: watchedWorkloads(checked), env, job, log, records };
   const outcome = inputs.preview ? await preview(kube, request, options) : await deploy(kube, request, options);
   Object.assign(report, outcome);
 }

@@ -1,6 +1,6 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KubeError, type KubeObject } from '../../src/cluster/kube.js';
 import { applyAll } from '../../src/deploy/apply.js';
@@ -113,6 +113,63 @@ describe('restoreUnfinished (the post step)', () => {
     expect(log.lines).toContain(
       'warning: The deploy did not finish: undoing what it changed in ConfigMap ns/settings, ConfigMap ns/extra',
     );
+  });
+
+  it('sets a changed Secret back and deletes a created one from the records file, Secret values hashed', async () => {
+    const kube = new FakeKube();
+    const secret = (name: string, data: Record<string, string>): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace: 'ns' },
+      data,
+    });
+    kube.objects.set('Secret ns/db', {
+      ...secret('db', { PASSWORD: 'b2xk', USER: 'dXNlcg==', THEIRS: 'dGhlaXJz' }),
+      metadata: { name: 'db', namespace: 'ns', uid: 'uid-db', resourceVersion: '3' },
+    });
+    const objectsFile = objectRecordsFile(env());
+    await applyAll(
+      kube,
+      [secret('db', { PASSWORD: 'bmV3', USER: 'dXNlcg==' }), secret('extra', { KEY: 'a2V5' })].map((object, i) => ({
+        file: 'k8s/secrets.yaml',
+        document: i + 1,
+        object,
+      })),
+      { force: false, retryMs: 1000, onApplied: (records) => writeObjectRecords(objectsFile, records) },
+      recordingLog(),
+    );
+    expect(readFileSync(objectsFile, 'utf8')).not.toContain('a2V5');
+    const { undo } = context(kube);
+    expect(await restoreUnfinished(saved({ objectsFile }), undo)).toBeUndefined();
+    // The applied configuration goes back whole (USER, unchanged, keeps its value), with PASSWORD set back.
+    expect(kube.objects.get('Secret ns/db')?.data).toEqual({ PASSWORD: 'b2xk', USER: 'dXNlcg==', THEIRS: 'dGhlaXJz' });
+    expect(kube.deleted).toEqual(['Secret ns/extra']);
+  });
+
+  it('removes the records files once read, whether it restored, found the main step finished, or failed', async () => {
+    const kube = new FakeKube();
+    const restored = await killedAfterPatch(kube);
+    await restoreUnfinished(saved({ recordsFile: restored }), context(kube).undo);
+    const finished = await killedAfterPatch(new FakeKube());
+    await restoreUnfinished(saved({ recordsFile: finished, finished: true }), context(kube).undo);
+    const failing = await killedAfterPatch(kube);
+    writeFileSync(failing, '[{"key":"ns/web","kind":"deployment","namespace":"ns","name":"web","uid":""}]');
+    await expect(restoreUnfinished(saved({ recordsFile: failing }), context(kube).undo)).rejects.toThrow('has no uid');
+    expect([restored, finished, failing].map((f) => existsSync(dirname(f)))).toEqual([false, false, false]);
+  });
+
+  it('restores nothing from a records file with a record whose object is not the one it names', async () => {
+    const kube = new FakeKube();
+    const objectsFile = await killedAfterApply(kube);
+    const records = JSON.parse(readFileSync(objectsFile, 'utf8')) as { applied: KubeObject }[];
+    records[0]!.applied.metadata.namespace = 'kube-system';
+    writeFileSync(objectsFile, JSON.stringify(records));
+    const { undo, calls } = context(kube);
+    await expect(restoreUnfinished(saved({ objectsFile }), undo)).rejects.toThrow(
+      'record 1 (ConfigMap ns/settings) holds another object than ConfigMap ns/settings',
+    );
+    expect(calls.connect).toBe(0);
+    expect(kube.objects.get('ConfigMap ns/settings')?.data).toEqual({ MODE: 'broken' });
   });
 
   it('does nothing, and does not connect, when the main step finished', async () => {

@@ -2,7 +2,7 @@
  * The phases of the main step (main.ts's `phases` and the steps it runs) on fakes of our own interfaces: the fake
  * Kube, and a builder, command runner, registry, publisher and job that record what they are asked.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -246,6 +246,8 @@ describe('the phases of the main step', () => {
     expect(s.kube.deployment('web')?.spec?.template.spec?.containers[0]?.image).toBe(`reg/web:v2@${DIGEST}`);
     expect(s.adapters.job.saved.finished).toBe('true');
     expect(s.adapters.job.saved.recordsFile).toMatch(/records\.json$/);
+    // Finished: nothing is left for the post step, so the records are gone from the runner.
+    expect(existsSync(s.adapters.job.saved.recordsFile!)).toBe(false);
   });
 
   it('shows where each deployed workload is reachable', async () => {

@@ -6,6 +6,7 @@ import type { Kube, WorkloadRef } from '../cluster/kube.js';
 import type { Log } from '../lib/log.js';
 import type { Report } from '../report/report.js';
 import { gatherRoutes } from '../report/routes.js';
+import type { PostRecords } from '../deploy/records-file.js';
 import { DELETED_NOTE, deploy as rollOut, type DeployRequest } from '../deploy/rollout.js';
 import type { Job } from './job.js';
 
@@ -14,6 +15,8 @@ export interface DeployOptions {
   workloads: (WorkloadRef & { key: string })[];
   job: Job;
   log: Log;
+  /** The records saved for the post step: removed once the engine has finished, as nothing is left to undo. */
+  records: PostRecords;
 }
 
 /** What a deploy puts in the report. */
@@ -22,10 +25,11 @@ export type Deployed = Pick<Report, 'result' | 'failureReason' | 'targets' | 'ob
 export async function deploy(
   kube: Kube,
   request: DeployRequest,
-  { workloads, job, log }: DeployOptions,
+  { workloads, job, log, records }: DeployOptions,
 ): Promise<Deployed> {
   const result = await rollOut(kube, request, log);
   job.save('finished', 'true');
+  records.remove();
   if (result.result !== 'no-op') log.info(`Verdict ${(result.verdictMs / 1000).toFixed(1)}s after the patch`);
   if (result.restoreMs !== undefined && result.rollbackError === undefined)
     log.info(`Restored and healthy ${(result.restoreMs / 1000).toFixed(1)}s after the verdict`);

@@ -3,14 +3,12 @@
  * preview plans it, a deploy carries it out, so what was previewed is what would be deployed.
  */
 import { changeCause } from '../deploy/patch.js';
-import { objectRecordsFile, saveRecords, writeObjectRecords } from '../deploy/records-file.js';
-import type { ObjectRecord } from '../deploy/object-record.js';
+import type { PostRecords } from '../deploy/records-file.js';
 import type { DeployRequest } from '../deploy/rollout.js';
 import type { Report } from '../report/report.js';
 import type { Inputs } from '../desired/inputs.js';
 import { withImage } from '../desired/manifests.js';
 import type { Checked } from './check-cluster.js';
-import type { Job } from './job.js';
 
 export type RequestInputs = Pick<
   Inputs,
@@ -23,12 +21,12 @@ export interface RequestOptions {
   /** The image reference deployed (`image:tag@digest`) and the run it comes from, as the report has them. */
   run: Pick<Report, 'reference' | 'sha' | 'actor' | 'runUrl'>;
   signal: AbortSignal;
-  env: NodeJS.ProcessEnv;
-  job: Job;
+  /** Where the records the post step needs are saved. */
+  records: PostRecords;
 }
 
 export function deployRequest(inputs: RequestInputs, options: RequestOptions): DeployRequest {
-  const { checked, run, env, job } = options;
+  const { checked, run, records } = options;
   return {
     targets: checked.targets,
     image: inputs.image,
@@ -42,23 +40,11 @@ export function deployRequest(inputs: RequestInputs, options: RequestOptions): D
     allowedRestarts: inputs['allowed-restarts'],
     bakeMs: inputs.bake,
     signal: options.signal,
-    onPatched: (records) => job.save('recordsFile', saveRecords(records, env)),
+    onPatched: (patched) => records.saveTargets(patched),
     manifests: checked.manifests && {
       ...withImage(checked.manifests.objects, inputs.image, run.reference),
       force: inputs['force-conflicts'],
-      onApplied: saveObjectRecords(env, job),
+      onApplied: (applied) => records.saveObjects(applied),
     },
-  };
-}
-
-/** Saves the manifests' records after every object applied, to one file (the post step's). */
-function saveObjectRecords(env: NodeJS.ProcessEnv, job: Job): (records: ObjectRecord[]) => void {
-  let file: string | undefined;
-  return (records) => {
-    if (file === undefined) {
-      file = objectRecordsFile(env);
-      job.save('objectsFile', file);
-    }
-    writeObjectRecords(file, records);
   };
 }

@@ -4,7 +4,7 @@
  */
 import type { Kube } from '../cluster/kube.js';
 import { restoreObjects } from '../deploy/apply.js';
-import { loadObjectRecords, loadRecords } from '../deploy/records-file.js';
+import { loadObjectRecords, loadRecords, removeRecordsFile } from '../deploy/records-file.js';
 import { rollBack } from '../deploy/restore.js';
 import type { Log } from '../lib/log.js';
 
@@ -26,11 +26,20 @@ export interface Undo {
   log: Log;
 }
 
-/** Undoes what an unfinished main step changed; returns what could not be restored, or undefined. */
-export async function restoreUnfinished(
-  saved: SavedState,
-  { rollback, connect, log }: Undo,
-): Promise<string | undefined> {
+/**
+ * Undoes what an unfinished main step changed; returns what could not be restored, or undefined. The records files
+ * are removed whatever happens: after the post step nobody reads them.
+ */
+export async function restoreUnfinished(saved: SavedState, undo: Undo): Promise<string | undefined> {
+  try {
+    return await restoreFromRecords(saved, undo);
+  } finally {
+    removeRecordsFile(saved.recordsFile);
+    removeRecordsFile(saved.objectsFile);
+  }
+}
+
+async function restoreFromRecords(saved: SavedState, { rollback, connect, log }: Undo): Promise<string | undefined> {
   const { recordsFile, objectsFile } = saved;
   if ((recordsFile === '' && objectsFile === '') || saved.finished) return undefined;
   const records = recordsFile === '' ? [] : loadRecords(recordsFile);
