@@ -286,8 +286,8 @@ describe('preview', () => {
     expect(comments).toHaveLength(1);
     expect(comments[0]!.body).not.toContain('Preview of the deploy');
     expect(comments[0]!.body).toContain('⚠️&nbsp;changed since the preview');
-    // Finding the preview and updating the comment ask for the token's user once between them.
+    // Finding the preview and updating the comment ask for the token's login once between them.
     const requests = fake.requests.slice(asked).map((r) => `${r.method} ${r.path}`);
-    expect(requests.filter((r) => r === 'GET /user')).toHaveLength(1);
+    expect(requests.filter((r) => r === 'POST /graphql')).toHaveLength(1);
   });
 });

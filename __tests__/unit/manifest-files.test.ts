@@ -52,6 +52,13 @@ describe('readManifestFiles', () => {
     expect(() => readManifestFiles(['elsewhere/secret.yaml'], workspace)).toThrow(refused);
   });
 
+  it('refuses a symlink to nothing, naming it', () => {
+    symlinkSync(join(workspace, 'gone.yaml'), join(workspace, 'k8s', 'dangling.yaml'));
+    expect(() => readManifestFiles(['k8s'], workspace)).toThrow(
+      '"k8s/dangling.yaml" is a symlink to nothing; fix or remove the link.',
+    );
+  });
+
   it('escapes a path it names: a newline cannot start a workflow command', () => {
     expect(() => readManifestFiles(['x\n::error::forged'], workspace)).toThrow(
       'Input "manifests": "x\\n::error::forged" does not exist',

@@ -38,14 +38,19 @@ function inside(root: string, path: string): boolean {
 }
 
 /** Where a path really is, symlinks followed; refused when that is outside the workspace. */
-function resolvedInside(root: string, path: string, line: string): string {
-  const real = realpathSync(path);
+function resolvedInside(root: string, path: string): string {
+  const shown = relative(root, path) || path;
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    refuse(shown, 'is a symlink to nothing; fix or remove the link.');
+  }
   if (!inside(root, real)) {
-    const shown = relative(root, path) || path;
     refuse(
-      shown === line ? line : shown,
+      shown,
       `leads outside the workspace (to ${quoted(real)}, through a symlink); kube-ship reads manifests only from ` +
-        'the workspace: copy the file into the repository or point the line at the file itself.',
+        'the workspace: copy the file into the repository instead of linking to it.',
     );
   }
   return real;
@@ -59,7 +64,7 @@ function filesOf(line: string, root: string): [string, string][] {
   if (line.split(/[\\/]/).includes('..')) {
     refuse(line, 'leaves the workspace with ".."; name a file inside the workspace (the repository checkout).');
   }
-  const named = (path: string): [string, string] => [path, resolvedInside(root, path, line)];
+  const named = (path: string): [string, string] => [path, resolvedInside(root, path)];
   if (GLOB.test(line)) {
     return globSync(line, { cwd: root })
       .map((f) => named(join(root, f)))
@@ -71,7 +76,7 @@ function filesOf(line: string, root: string): [string, string][] {
   } catch {
     refuse(line, `does not exist (looked in ${quoted(root)}); check the path.`);
   }
-  const real = resolvedInside(root, path, line);
+  const real = resolvedInside(root, path);
   if (!statSync(real).isDirectory()) return [[path, real]];
   return globSync('*', { cwd: real })
     .filter((f) => MANIFEST_FILE.test(f))
