@@ -57,7 +57,9 @@ describe('the report on GitHub', () => {
     const comments = fake.commentsOn(PR);
     expect(comments).toHaveLength(1);
     expect(comments[0]!.body.startsWith(`${marker('staging')}\n### ✅ Deployed to staging`)).toBe(true);
-    expect(fake.requests.find((r) => r.method === 'POST')?.headers.authorization).toBe('token ghs_e2e');
+    expect(fake.requests.find((r) => r.method === 'POST' && r.path.endsWith('/comments'))?.headers.authorization).toBe(
+      'token ghs_e2e',
+    );
 
     expect(fake.deployments).toHaveLength(1);
     expect(fake.deployments[0]).toMatchObject({
