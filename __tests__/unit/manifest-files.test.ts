@@ -52,6 +52,12 @@ describe('readManifestFiles', () => {
     expect(() => readManifestFiles(['elsewhere/secret.yaml'], workspace)).toThrow(refused);
   });
 
+  it('refuses a glob whose braces lead out of the workspace', () => {
+    expect(() => readManifestFiles(['{..,k8s}/outside/*.yaml'], workspace)).toThrow(
+      '"../outside/secret.yaml" leads outside the workspace',
+    );
+  });
+
   it('refuses a symlink to nothing, naming it', () => {
     symlinkSync(join(workspace, 'gone.yaml'), join(workspace, 'k8s', 'dangling.yaml'));
     expect(() => readManifestFiles(['k8s'], workspace)).toThrow(

@@ -49,8 +49,8 @@ function resolvedInside(root: string, path: string): string {
   if (!inside(root, real)) {
     refuse(
       shown,
-      `leads outside the workspace (to ${quoted(real)}, through a symlink); kube-ship reads manifests only from ` +
-        'the workspace: copy the file into the repository instead of linking to it.',
+      `leads outside the workspace (to ${quoted(real)}); kube-ship reads manifests only from the workspace: ` +
+        'copy the file into the repository instead of linking to it.',
     );
   }
   return real;
