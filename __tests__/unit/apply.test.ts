@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../src/cluster/kube.js';
-import { applyAll, restoreObjects } from '../../src/deploy/apply.js';
+import { KubeError, type KubeObject } from '../../src/cluster/kube.js';
+import { applyAll, applyProblem, restoreObjects } from '../../src/deploy/apply.js';
 import type { ManifestObject } from '../../src/desired/manifests.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
@@ -44,6 +44,28 @@ describe('applyAll', () => {
     expect(applied.records[0]?.before?.data).toEqual({ MODE: 'safe', LEVEL: 'info' });
     expect(kube.applies.map((a) => a.options)).toEqual([{ dryRun: false, force: false }]);
     expect(kube.objects.get('ConfigMap shop/web')?.data).toEqual({ MODE: 'broken', LEVEL: 'info' });
+  });
+});
+
+describe('applyProblem', () => {
+  const quoting = new KubeError(
+    400,
+    'apply Secret shop/db: .stringData.api-key: expected string, got &value.valueUnstructured{Value:8837465529910342}',
+    'BadRequest',
+    undefined,
+    ['.stringData.api-key'],
+  );
+
+  it("says where a Secret was refused, never the server's text that can quote its values", () => {
+    const secret: KubeObject = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'shop' } };
+    const problem = applyProblem(manifest(secret, 2), quoting);
+    expect(problem).toBe(
+      "k8s/app.yaml document 2 (Secret shop/db): the API server refused it (HTTP 400 BadRequest) at .stringData.api-key; its message is not shown, as it can quote the Secret's values",
+    );
+  });
+
+  it("keeps the server's text for any other kind", () => {
+    expect(applyProblem(manifest(configMap('web', {})), quoting)).toContain('8837465529910342');
   });
 });
 
