@@ -139,7 +139,9 @@ export async function phases(inputs: Inputs, state: RunState, adapters: Adapters
   const { kube } = checked;
   const request = deployRequest(inputs, { checked, digest, run: report, signal: state.signal, env, job });
   const options = { workloads: watchedWorkloads(checked), env, job, log };
-  const outcome = inputs.preview ? await preview(kube, request, options) : await deploy(kube, request, options);
+  const outcome = inputs.preview
+    ? await preview(kube, { ...request, previewValues: inputs['preview-values'] }, { ...options, secrets })
+    : await deploy(kube, request, options);
   Object.assign(report, outcome);
 }
 

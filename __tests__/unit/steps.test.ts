@@ -291,6 +291,20 @@ describe('the phases of the main step', () => {
     ]);
   });
 
+  it("prints the plan's lines from the scrubbed plan, as the report has it", async () => {
+    const s = setup();
+    s.kube.objects.set('ConfigMap ns/settings', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'settings', namespace: 'ns', uid: 'u1', resourceVersion: '5' },
+      data: { mode: 'postgres://user:hunter22@db:5432/app' },
+    });
+    await phases(inputsOf({ preview: 'true', manifests: 'app.yaml' }), s.state, s.adapters);
+    const line = s.adapters.job.printed.find((l) => l.includes('data.mode'));
+    expect(line).toBe('  data.mode: postgres://***@db:5432/app -> fast');
+    expect(s.adapters.job.printed.join('\n')).not.toContain('hunter22');
+  });
+
   it('takes a refused dry run into a preview\'s plan as "would fail", and fails a deploy in preflight', async () => {
     const quota = new KubeError(403, 'configmaps "settings" is forbidden: exceeded quota');
     const previewed = setup();
