@@ -85,8 +85,11 @@ export interface FakeGitHub {
   addComment(issue: number, body: string, login?: string): FakeComment;
   /** The bodies of an issue's comments, oldest first. */
   commentsOn(issue: number): FakeComment[];
-  /** Merges a pull request as this commit: `GET /repos/o/r/commits/SHA/pulls` lists it, merged. */
-  merge(issue: number, sha: string): void;
+  /**
+   * Merges a pull request whose head is `head` as this commit: `GET /repos/o/r/commits/SHA/pulls` lists it, merged,
+   * and `GET /repos/o/r/pulls/N` gives its head.
+   */
+  merge(issue: number, sha: string, head?: string): void;
   reset(): void;
   stop(): Promise<void>;
 }
@@ -136,6 +139,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
   let readOnly = false;
   let tokenLogin: string | undefined;
   const merges = new Map<string, number>();
+  const heads = new Map<number, string>();
   const fake: FakeGitHub = {
     url: '',
     requests: [],
@@ -165,11 +169,13 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       return comment;
     },
     commentsOn: (issue) => fake.comments.filter((c) => c.issue === issue),
-    merge: (issue, sha) => {
+    merge: (issue, sha, head = `head${issue}`.padEnd(40, '0')) => {
       merges.set(sha, issue);
+      heads.set(issue, head);
     },
     reset: () => {
       merges.clear();
+      heads.clear();
       fake.requests.length = 0;
       fake.comments.length = 0;
       fake.deployments.length = 0;
@@ -244,6 +250,12 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
           ? []
           : [{ number: issue, state: 'closed', merged_at: '2026-12-01T12:00:00Z', merge_commit_sha: sha }];
       return send(response, 200, pulls);
+    }
+
+    if ((m = /^\/repos\/[^/]+\/[^/]+\/pulls\/(\d+)$/.exec(url.pathname)) && method === 'GET') {
+      const head = heads.get(Number(m[1]));
+      if (head === undefined) return send(response, 404, { message: 'Not Found', status: '404' });
+      return send(response, 200, { number: Number(m[1]), state: 'closed', head: { sha: head } });
     }
 
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/.exec(url.pathname))) {
