@@ -89,6 +89,37 @@ describe('restoreObjects', () => {
     );
   });
 
+  it("says where a Secret's restore was refused, never the server's text that can quote the recorded values", async () => {
+    const kube = new FakeKube();
+    const secret = (password: string): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db', namespace: 'shop' },
+      data: { password },
+    });
+    kube.objects.set('Secret shop/db', {
+      ...secret('aHVudGVyMjI='),
+      metadata: { name: 'db', namespace: 'shop', uid: 'uid-db', resourceVersion: '3', generation: 1 },
+    });
+    const applied = await applyAll(kube, [manifest(secret('bmV3'))], { force: false, retryMs: 1000 }, recordingLog());
+    expect(applied.error).toBeUndefined();
+    kube.refuse.set(
+      'Secret shop/db',
+      new KubeError(422, 'Secret "db" is invalid: data[password]: aHVudGVyMjI= is refused', 'Invalid', undefined, [
+        'data[password]',
+      ]),
+    );
+    const restored = await restoreObjects(kube, applied.records, recordingLog(), 1000);
+    expect(restored.errors).toEqual([
+      {
+        key: 'Secret shop/db',
+        message:
+          "the API server refused it (HTTP 422 Invalid) at data[password]; its message is not shown, as it can quote the Secret's values",
+      },
+    ]);
+    expect(JSON.stringify([...restored.reports.values()])).not.toContain('aHVudGVyMjI=');
+  });
+
   it('deletes an object the deploy created, with its uid as the precondition', async () => {
     const kube = new FakeKube();
     const applied = await applyAll(

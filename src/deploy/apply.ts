@@ -24,12 +24,17 @@ import type { V1LabelSelector } from '@kubernetes/client-node';
  * the reason and the field paths say what and where.
  */
 export function applyProblem(m: ManifestObject, error: unknown): string {
-  const message = m.object.kind === 'Secret' ? secretRefusal(error) : messageOf(error);
+  const message = refusalOf(m.object.kind, error);
   const fix =
     isStatus(error, 409) && /conflict/i.test(message)
       ? '; another field manager owns these fields: remove them from the manifest, or set force-conflicts: true to take them over'
       : '';
   return `${sourceOf(m)} (${objectKey(m.object)}): ${message}${fix}`;
+}
+
+/** What the API server said, except for a Secret (see `applyProblem`). */
+function refusalOf(kind: string, error: unknown): string {
+  return kind === 'Secret' ? secretRefusal(error) : messageOf(error);
 }
 
 function secretRefusal(error: unknown): string {
@@ -170,12 +175,14 @@ export async function restoreObjects(
       const workload = workloadItem(record.after);
       if (outcome === 'deleted' && workload) result.deleted.push(workload.key);
     } catch (error) {
-      result.errors.push({ key: record.key, message: messageOf(error) });
+      // The restore sends the live values recorded before the deploy, which no input registered as secrets.
+      const message = refusalOf(record.ref.kind, error);
+      result.errors.push({ key: record.key, message });
       result.reports.set(record.key, {
         key: record.key,
         source: record.source,
         outcome: 'not-restored',
-        note: messageOf(error),
+        note: message,
       });
     }
   }
