@@ -5,14 +5,22 @@
  */
 import * as core from '@actions/core';
 import type { Log } from './lib/log.js';
-import { logLine } from './lib/log-text.js';
+import { logLine, logMessage } from './lib/log-text.js';
 import type { Secrets } from './lib/secrets.js';
 
 export function logTo(secrets: Secrets): Log {
   return {
     info: (m) => core.info(logLine(secrets.scrub(m))),
-    warning: (m) => core.warning(secrets.scrub(m)),
-    debug: (m) => core.debug(secrets.scrub(m)),
+    warning: (m) => core.warning(logMessage(secrets.scrub(m))),
+    debug: (m) => core.debug(logMessage(secrets.scrub(m))),
     group: (name, fn) => core.group(name, fn),
   };
+}
+
+/**
+ * Fails the step with this message, made safe as every other line of the log (`logMessage`): it often names a file
+ * of the repository or quotes the cluster.
+ */
+export function failStep(message: string): void {
+  core.setFailed(logMessage(message));
 }

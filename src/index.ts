@@ -4,10 +4,11 @@
  * for both: anything thrown ends in setFailed.
  */
 import * as core from '@actions/core';
+import { failStep } from './core-log.js';
 import { messageOf } from './lib/errors.js';
 import { run } from './main.js';
 import { post } from './post.js';
 
 const isPost = core.getState('isPost') === 'true';
 if (!isPost) core.saveState('isPost', 'true');
-await (isPost ? post() : run()).catch((error: unknown) => core.setFailed(messageOf(error)));
+await (isPost ? post() : run()).catch((error: unknown) => failStep(messageOf(error)));

@@ -11,7 +11,7 @@ import { createRegistry, REGISTRY_RETRY_MS, withRetries, type Registry } from '.
 import type { Kube } from './cluster/kube.js';
 import { createKube } from './cluster/kube-client.js';
 import type { ClusterConfig } from './cluster/kubeconfig.js';
-import { logTo } from './core-log.js';
+import { failStep, logTo } from './core-log.js';
 import { sleep } from './lib/deadline.js';
 import { CancelledError } from './lib/errors.js';
 import type { Log } from './lib/log.js';
@@ -46,7 +46,7 @@ const runner: Job = {
   writeSummary: async (markdown) => {
     await core.summary.addRaw(markdown, true).write();
   },
-  setFailed: (message) => core.setFailed(message),
+  setFailed: failStep,
 };
 
 /** The registry the digest is read from, with the inputs' credentials, retrying what can pass. */
@@ -141,7 +141,9 @@ export async function phases(inputs: Inputs, state: RunState, adapters: Adapters
   const records = postRecords(env, (fact, path) => job.save(fact, path));
   const request = deployRequest(inputs, { checked, digest, run: report, signal: state.signal, records });
   const options = { workloads: watchedWorkloads(checked), env, job, log, records };
-  const outcome = inputs.preview ? await preview(kube, request, options) : await deploy(kube, request, options);
+  const outcome = inputs.preview
+    ? await preview(kube, { ...request, previewValues: inputs['preview-values'] }, { ...options, secrets })
+    : await deploy(kube, request, options);
   Object.assign(report, outcome);
 }
 

@@ -91,8 +91,11 @@ export interface FakeGitHub {
   addComment(issue: number, body: string, login?: string): FakeComment;
   /** The bodies of an issue's comments, oldest first. */
   commentsOn(issue: number): FakeComment[];
-  /** Merges a pull request as this commit: `GET /repos/o/r/commits/SHA/pulls` lists it, merged. */
-  merge(issue: number, sha: string): void;
+  /**
+   * Merges a pull request whose head is `head` as this commit: `GET /repos/o/r/commits/SHA/pulls` lists it, merged,
+   * and `GET /repos/o/r/pulls/N` gives its head.
+   */
+  merge(issue: number, sha: string, head?: string): void;
   reset(): void;
   stop(): Promise<void>;
 }
@@ -143,6 +146,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
   let tokenLogin: string | undefined;
   let installationLogin = WORKFLOW_TOKEN_LOGIN;
   const merges = new Map<string, number>();
+  const heads = new Map<number, string>();
   const fake: FakeGitHub = {
     url: '',
     requests: [],
@@ -176,11 +180,13 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       return comment;
     },
     commentsOn: (issue) => fake.comments.filter((c) => c.issue === issue),
-    merge: (issue, sha) => {
+    merge: (issue, sha, head = `head${issue}`.padEnd(40, '0')) => {
       merges.set(sha, issue);
+      heads.set(issue, head);
     },
     reset: () => {
       merges.clear();
+      heads.clear();
       fake.requests.length = 0;
       fake.comments.length = 0;
       fake.deployments.length = 0;
@@ -262,6 +268,12 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
           ? []
           : [{ number: issue, state: 'closed', merged_at: '2026-12-01T12:00:00Z', merge_commit_sha: sha }];
       return send(response, 200, pulls);
+    }
+
+    if ((m = /^\/repos\/[^/]+\/[^/]+\/pulls\/(\d+)$/.exec(url.pathname)) && method === 'GET') {
+      const head = heads.get(Number(m[1]));
+      if (head === undefined) return send(response, 404, { message: 'Not Found', status: '404' });
+      return send(response, 200, { number: Number(m[1]), state: 'closed', head: { sha: head } });
     }
 
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/.exec(url.pathname))) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../src/cluster/kube.js';
-import { applyAll, restoreObjects } from '../../src/deploy/apply.js';
+import { KubeError, type KubeObject } from '../../src/cluster/kube.js';
+import { applyAll, applyProblem, restoreObjects } from '../../src/deploy/apply.js';
 import type { ManifestObject } from '../../src/desired/manifests.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
@@ -47,6 +47,28 @@ describe('applyAll', () => {
   });
 });
 
+describe('applyProblem', () => {
+  const quoting = new KubeError(
+    400,
+    'apply Secret shop/db: .stringData.api-key: expected string, got &value.valueUnstructured{Value:8837465529910342}',
+    'BadRequest',
+    undefined,
+    ['.stringData.api-key'],
+  );
+
+  it("says where a Secret was refused, never the server's text that can quote its values", () => {
+    const secret: KubeObject = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'shop' } };
+    const problem = applyProblem(manifest(secret, 2), quoting);
+    expect(problem).toBe(
+      "k8s/app.yaml document 2 (Secret shop/db): the API server refused it (HTTP 400 BadRequest) at .stringData.api-key; its message is not shown, as it can quote the Secret's values",
+    );
+  });
+
+  it("keeps the server's text for any other kind", () => {
+    expect(applyProblem(manifest(configMap('web', {})), quoting)).toContain('8837465529910342');
+  });
+});
+
 describe('restoreObjects', () => {
   it('sets back a changed ConfigMap for real, keeping a field another manager changed since, and says so', async () => {
     const { kube, applied } = await appliedOver({ MODE: 'broken', LEVEL: 'debug', NEW: 'y' });
@@ -65,6 +87,37 @@ describe('restoreObjects', () => {
     expect(log.lines).toContain(
       "ConfigMap shop/web: restored data.MODE, data.NEW; kept someone else's later change to data.LEVEL",
     );
+  });
+
+  it("says where a Secret's restore was refused, never the server's text that can quote the recorded values", async () => {
+    const kube = new FakeKube();
+    const secret = (password: string): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db', namespace: 'shop' },
+      data: { password },
+    });
+    kube.objects.set('Secret shop/db', {
+      ...secret('aHVudGVyMjI='),
+      metadata: { name: 'db', namespace: 'shop', uid: 'uid-db', resourceVersion: '3', generation: 1 },
+    });
+    const applied = await applyAll(kube, [manifest(secret('bmV3'))], { force: false, retryMs: 1000 }, recordingLog());
+    expect(applied.error).toBeUndefined();
+    kube.refuse.set(
+      'Secret shop/db',
+      new KubeError(422, 'Secret "db" is invalid: data[password]: aHVudGVyMjI= is refused', 'Invalid', undefined, [
+        'data[password]',
+      ]),
+    );
+    const restored = await restoreObjects(kube, applied.records, recordingLog(), 1000);
+    expect(restored.errors).toEqual([
+      {
+        key: 'Secret shop/db',
+        message:
+          "the API server refused it (HTTP 422 Invalid) at data[password]; its message is not shown, as it can quote the Secret's values",
+      },
+    ]);
+    expect(JSON.stringify([...restored.reports.values()])).not.toContain('aHVudGVyMjI=');
   });
 
   it('deletes an object the deploy created, with its uid as the precondition', async () => {

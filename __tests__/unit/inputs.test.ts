@@ -19,6 +19,7 @@ describe('parseInputs', () => {
       rollback: true,
       'fail-fast': true,
       comment: 'auto',
+      'preview-values': 'shown',
       environment: 'default',
       deployments: [{ kind: 'deployment', namespace: undefined, name: 'web', containers: [], input: 'deployments' }],
       workloads: [],
@@ -125,6 +126,10 @@ describe('parseInputs', () => {
       'Input "rollback-timeout": "0" must be more than zero; write a duration such as 10m, 90s or 1h30m.',
     ],
     [{ comment: 'sometimes' }, 'Input "comment": "sometimes" is not one of auto, always, never.'],
+    [
+      { 'preview-values': 'masked' },
+      'Input "preview-values": "masked" is not one of shown, hidden; set hidden to publish no value of any object in a preview.',
+    ],
     [{ 'pr-number': '#12' }, 'Input "pr-number": "#12" is not a pull request number.'],
     [
       { tags: 'bad tag!' },

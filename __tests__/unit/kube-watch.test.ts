@@ -60,4 +60,17 @@ describe('toKubeError', () => {
       message: 'list pods: fetch failed (connect ECONNREFUSED 127.0.0.1:6443)',
     });
   });
+
+  it('keeps the field paths of a refusal, so a message that quotes a value need not be shown', () => {
+    const body = {
+      message: '.stringData.api-key: expected string, got &value.valueUnstructured{Value:8837465529910342}',
+      reason: 'BadRequest',
+      details: { causes: [{ field: '.stringData.api-key', message: 'expected string' }, { message: 'no field' }] },
+    };
+    expect(toKubeError({ code: 400, body: JSON.stringify(body) }, 'apply Secret shop/db')).toMatchObject({
+      status: 400,
+      reason: 'BadRequest',
+      fields: ['.stringData.api-key'],
+    });
+  });
 });

@@ -4,6 +4,7 @@ import {
   applyOrder,
   parseManifests,
   placeObjects,
+  requireQuotedSecretValues,
   secretValues,
   withImage,
   workloadKindOf,
@@ -191,5 +192,33 @@ describe('workloadKindOf and secretValues', () => {
     const text =
       'apiVersion: v1\nkind: Secret\nmetadata: { name: s }\ndata: { a: aHVudGVyMg== }\nstringData: { b: swordfish }\n';
     expect(secretValues(parseManifests([{ file: 's.yaml', text }]))).toEqual(['hunter2', 'aHVudGVyMg==', 'swordfish']);
+  });
+
+  it('finds the values YAML reads as numbers or booleans, as the API server would print them', () => {
+    const text =
+      'apiVersion: v1\nkind: Secret\nmetadata: { name: s }\nstringData: { api-key: 8837465529910342, on: true, pin: 0042 }\n';
+    expect(secretValues(parseManifests([{ file: 's.yaml', text }]))).toEqual(['8837465529910342', 'true']);
+  });
+});
+
+describe('requireQuotedSecretValues', () => {
+  const secret = (values: string) =>
+    parseManifests([
+      { file: 'k8s/db.yaml', text: `kind: ConfigMap\napiVersion: v1\nmetadata: { name: c }\ndata: { n: 1 }\n---\n` },
+      { file: 'k8s/s.yaml', text: `---\n---\napiVersion: v1\nkind: Secret\nmetadata: { name: db }\n${values}\n` },
+    ]);
+
+  it.each([
+    ['stringData: { api-key: 8837465529910342 }', 'stringData.api-key is not a string (YAML read it as a number)'],
+    ['data: { enabled: true }', 'data.enabled is not a string (YAML read it as a boolean)'],
+    ['stringData: { nested: { a: hunter22 } }', 'stringData.nested is not a string (YAML read it as a mapping)'],
+  ])('refuses %s, naming the file, document and key, never the value', (values, says) => {
+    expect(() => requireQuotedSecretValues(secret(values))).toThrow(`k8s/s.yaml document 2 (Secret db): ${says}`);
+    expect(() => requireQuotedSecretValues(secret(values))).not.toThrow(/8837465529910342|true\)|hunter22/);
+    expect(() => requireQuotedSecretValues(secret(values))).toThrow('quote the value');
+  });
+
+  it('accepts strings, and leaves other kinds alone', () => {
+    expect(() => requireQuotedSecretValues(secret('stringData: { pin: "0042" }\ndata: { a: aGk= }'))).not.toThrow();
   });
 });

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { Evidence } from '../../src/deploy/evidence.js';
 import { COMMENT_LIMIT, escapePre, escapeText, renderReport, SUMMARY_LIMIT } from '../../src/report/markdown.js';
 import type { Report } from '../../src/report/report.js';
-import { CRASHLOOP_EVIDENCE, errorReport, noOpReport, rolledBackReport, successReport } from '../fixtures/reports.js';
+import {
+  CRASHLOOP_EVIDENCE,
+  errorReport,
+  noOpReport,
+  previewReport,
+  rolledBackReport,
+  successReport,
+} from '../fixtures/reports.js';
 
 const SUMMARY = { limit: SUMMARY_LIMIT, logLines: 50 };
 const COMMENT = { limit: COMMENT_LIMIT, logLines: 20, marker: '<!-- kube-ship:comment environment=staging -->' };
@@ -102,6 +109,24 @@ describe('renderReport', () => {
 });
 
 describe('escaping hostile cluster text', () => {
+  it('keeps a hostile manifest file name in its one table cell, in the summary and in the reason', () => {
+    const file = 'k8s/web\n::error::x\n::stop-commands::abc\n| <b>x</b> |.yaml';
+    const report = previewReport();
+    report.plan!.objects[0]!.source = `${file} document 1`;
+    report.failureReason = `${file} is not valid YAML`;
+    const markdown = renderReport(report, SUMMARY);
+    const row = markdown
+      .split('\n')
+      .find((l) => l.startsWith('| <code>ConfigMap') && l.includes('::stop-commands::abc'));
+    expect(row).toMatch(
+      /^\| <code>ConfigMap web\/frontend-config<\/code> \| <code>k8s\/web ::error::x ::stop-commands::abc &#124; &lt;b&gt;x&lt;\/b&gt; &#124;\.yaml document 1<\/code> \|/,
+    );
+    expect(markdown).toContain(
+      '> **Why:** k8s/web<br>::error::x<br>::stop-commands::abc<br>&#124; &lt;b&gt;x&lt;/b&gt; &#124;.yaml is not valid YAML',
+    );
+    expect(markdown.split('\n').filter((l) => /^\s*::/.test(l))).toEqual([]);
+  });
+
   it.each([
     ['HTML', '<script>alert(1)</script>', '&lt;script&gt;alert(1)&lt;/script&gt;'],
     ['a closing details tag', '</details></summary>', '&lt;/details&gt;&lt;/summary&gt;'],

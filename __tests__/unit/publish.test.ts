@@ -540,18 +540,29 @@ describe('the preview a deploy follows', () => {
 
   it('is found on the pull request merged as this commit, whose comment the deploy then updates', async () => {
     fake.addComment(9, stampBody('feedface09'), 'github-actions[bot]');
-    fake.merge(9, HEAD_SHA);
+    fake.merge(9, HEAD_SHA, 'feedface09');
     const publishing = publisher({}, { event: 'push', pullRequest: undefined });
     expect(await publishing.findPreview()).toEqual({
-      sha: 'feedface09',
-      targets: { 'web/frontend': '100' },
-      objects: {},
+      stamp: { sha: 'feedface09', targets: { 'web/frontend': '100' }, objects: {} },
+      head: 'feedface09',
     });
     await publishing.publish(successReport());
     const comments = fake.commentsOn(9);
     expect(comments).toHaveLength(1);
     expect(comments[0]!.body).toContain('### ✅ Deployed to staging');
     expect(log.warnings).toEqual([]);
+  });
+
+  it("comes with the merged pull request's head as GitHub gives it, or none when GitHub does not say", async () => {
+    fake.addComment(9, stampBody('feedface09'), 'github-actions[bot]');
+    fake.merge(9, HEAD_SHA, 'beefbeef10');
+    expect(await publisher({}, { event: 'push', pullRequest: undefined }).findPreview()).toMatchObject({
+      head: 'beefbeef10',
+    });
+    fake.addComment(12, stampBody('feedface09'), 'github-actions[bot]');
+    expect(
+      await publisher({ 'pr-number': '12' }, { event: 'push', pullRequest: undefined }).findPreview(),
+    ).toMatchObject({ stamp: { sha: 'feedface09' }, head: undefined });
   });
 
   it('is none when no pull request was merged as this commit: a push comments nowhere, and warns of nothing', async () => {

@@ -69,7 +69,7 @@ describe("a preview's stamp", () => {
 describe('a deploy after a preview', () => {
   const stamp = stampOf(plan, 'feedface14');
   const since = sincePreview(
-    stamp,
+    { stamp, head: 'feedface14' },
     [
       { key: 'web/frontend', resourceVersionBefore: '100' },
       { key: 'web/worker', resourceVersionBefore: '250' },
@@ -87,7 +87,11 @@ describe('a deploy after a preview', () => {
     expect(since.targets[2]!.atPreview).toBeUndefined();
     // An object absent at the preview and still absent before the apply did not change.
     expect(changedSince(since.objects[0]!)).toBe(false);
-    const created = sincePreview(stamp, [], [{ key: 'Service web/frontend', resourceVersionBefore: '31' }]);
+    const created = sincePreview(
+      { stamp, head: 'feedface14' },
+      [],
+      [{ key: 'Service web/frontend', resourceVersionBefore: '31' }],
+    );
     expect(changedSince(created.objects[0]!)).toBe(true);
   });
 
@@ -105,17 +109,62 @@ describe('a deploy after a preview', () => {
     );
     expect(body).toContain('| <code>web/new</code> |  | <code>7</code> | ➕&nbsp;not in the preview |');
     expect(body).toContain('| <code>Service web/frontend</code> | (none) | (none) | ✅&nbsp;as previewed |');
+    expect(body).toContain(
+      '> **Not in the preview of commit <code>feedfac</code>:** <code>web/new</code>. No reviewed plan covers it.',
+    );
     expect(JSON.parse(outputsOf(report, undefined)['since-preview']!)).toEqual({
       sha: 'feedface14',
+      head: 'feedface14',
+      headPreviewed: true,
       changed: ['web/worker'],
+      unplanned: ['web/new'],
     });
     expect(outputsOf(successReport(), undefined)['since-preview']).toBe('');
   });
 
   it('says nothing changed when nothing did', () => {
-    const calm = sincePreview(stamp, [{ key: 'web/frontend', resourceVersionBefore: '100' }], []);
+    const calm = sincePreview(
+      { stamp, head: 'feedface14' },
+      [{ key: 'web/frontend', resourceVersionBefore: '100' }],
+      [],
+    );
     const body = renderReport({ ...successReport(), sincePreview: calm }, { limit: COMMENT_LIMIT, logLines: 20 });
     expect(body).toContain('**Since the preview of commit <code>feedfac</code>:** nothing it planned for was changed');
     expect(body).not.toContain('[!WARNING]');
+  });
+
+  it("plans nothing of a deploy whose merged head is another commit than the preview's", () => {
+    const stale = sincePreview(
+      { stamp, head: 'beefbeef99' },
+      [{ key: 'web/frontend', resourceVersionBefore: '100' }],
+      [],
+    );
+    expect(stale).toMatchObject({ headPreviewed: false, targets: [{ key: 'web/frontend', atPreview: undefined }] });
+    const unknown = sincePreview(
+      { stamp, head: undefined },
+      [{ key: 'web/frontend', resourceVersionBefore: '100' }],
+      [],
+    );
+    expect(unknown.headPreviewed).toBe(false);
+    const body = renderReport({ ...successReport(), sincePreview: stale }, { limit: COMMENT_LIMIT, logLines: 20 });
+    expect(body).toContain(
+      '> **The merged head <code>beefbee</code> was never previewed:** the preview found is of commit <code>feedfac</code>.',
+    );
+    expect(body).not.toContain('nothing it planned for');
+    expect(
+      JSON.parse(outputsOf({ ...successReport(), sincePreview: stale }, undefined)['since-preview']!),
+    ).toMatchObject({
+      headPreviewed: false,
+      changed: [],
+      unplanned: ['web/frontend'],
+    });
+  });
+
+  it("keeps the stamp it compared with in the deploy's comment, so that a re-run compares with it too", () => {
+    const body = renderReport(
+      { ...successReport(), sincePreview: since },
+      { limit: COMMENT_LIMIT, logLines: 20, marker: MARKER },
+    );
+    expect(readStamp(body)).toEqual(stamp);
   });
 });

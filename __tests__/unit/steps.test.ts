@@ -132,7 +132,8 @@ function fakeRegistry(served: string | undefined): Registry & { asked: string[] 
   };
 }
 
-function fakePublisher(stamp?: PreviewStamp): Publisher & { calls: string[] } {
+/** A publisher that finds `stamp` on a pull request whose head is `head` (by default, the stamp's commit). */
+function fakePublisher(stamp?: PreviewStamp, head = stamp?.sha): Publisher & { calls: string[] } {
   const calls: string[] = [];
   return {
     calls,
@@ -144,7 +145,7 @@ function fakePublisher(stamp?: PreviewStamp): Publisher & { calls: string[] } {
     },
     async findPreview() {
       calls.push('findPreview');
-      return stamp;
+      return stamp && { stamp, head };
     },
   };
 }
@@ -293,6 +294,20 @@ describe('the phases of the main step', () => {
     ]);
   });
 
+  it("prints the plan's lines from the scrubbed plan, as the report has it", async () => {
+    const s = setup();
+    s.kube.objects.set('ConfigMap ns/settings', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'settings', namespace: 'ns', uid: 'u1', resourceVersion: '5' },
+      data: { mode: 'postgres://user:hunter22@db:5432/app' },
+    });
+    await phases(inputsOf({ preview: 'true', manifests: 'app.yaml' }), s.state, s.adapters);
+    const line = s.adapters.job.printed.find((l) => l.includes('data.mode'));
+    expect(line).toBe('  data.mode: postgres://***@db:5432/app -> fast');
+    expect(s.adapters.job.printed.join('\n')).not.toContain('hunter22');
+  });
+
   it('takes a refused dry run into a preview\'s plan as "would fail", and fails a deploy in preflight', async () => {
     const quota = new KubeError(403, 'configmaps "settings" is forbidden: exceeded quota');
     const previewed = setup();
@@ -434,6 +449,31 @@ describe('a deploy that follows a preview', () => {
     await finishReport(report, { metadata: undefined, publisher, job: new RecordingJob(), log });
     expect(log.lines).toContain('Since the preview of feedfac: nothing it planned for changed');
     expect(log.lines.filter((l) => l.startsWith('warning:'))).toEqual([]);
+  });
+
+  it('warns that the merged head was never previewed when the stamp is of another commit, and compares nothing', async () => {
+    const report = await deployed();
+    const publisher = fakePublisher({ sha: HEAD, targets: { 'ns/web': '1' }, objects: {} }, 'abcdef1'.padEnd(40, '0'));
+    const log = recordingLog();
+    await finishReport(report, { metadata: undefined, publisher, job: new RecordingJob(), log });
+    expect(log.lines.filter((l) => l.startsWith('warning:'))).toEqual([
+      'warning: the merged head abcdef1 was never previewed: the preview found is of feedfac, so no reviewed plan covers what was deployed',
+    ]);
+    expect(report.sincePreview).toMatchObject({
+      headPreviewed: false,
+      targets: [{ key: 'ns/web', atPreview: undefined }],
+    });
+  });
+
+  it('warns about what the preview never saw: an empty stamp is not "nothing changed"', async () => {
+    const report = await deployed();
+    const publisher = fakePublisher({ sha: HEAD, targets: {}, objects: {} });
+    const log = recordingLog();
+    await finishReport(report, { metadata: undefined, publisher, job: new RecordingJob(), log });
+    expect(log.lines.filter((l) => l.startsWith('warning:'))).toEqual([
+      'warning: ns/web was not in the preview of feedfac: no reviewed plan covers it',
+    ]);
+    expect(log.lines.some((l) => l.includes('nothing it planned for changed'))).toBe(false);
   });
 
   it('is not what a preview does: a preview looks for no earlier one', async () => {

@@ -94,11 +94,17 @@ export function toKubeError(error: unknown, what: string): KubeError {
   const status = typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : 0;
   let message = status > 0 ? `HTTP ${status}` : messageOf(error);
   let reason = '';
+  let fields: string[] = [];
   if (status > 0 && e.body !== undefined) {
     try {
-      const body = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body) as { message?: string; reason?: string };
+      const body = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body) as {
+        message?: string;
+        reason?: string;
+        details?: { causes?: { field?: unknown }[] };
+      };
       message = body.message ?? message;
       reason = body.reason ?? '';
+      fields = (body.details?.causes ?? []).flatMap((c) => (typeof c.field === 'string' && c.field ? [c.field] : []));
     } catch {
       // not a Status object: keep the HTTP status only
     }
@@ -111,6 +117,7 @@ export function toKubeError(error: unknown, what: string): KubeError {
     `${what}: ${message}`,
     reason,
     Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
+    fields,
   );
 }
 

@@ -142,6 +142,8 @@ export class KubeError extends Error {
     readonly reason: string = '',
     /** From a 429's Retry-After header. */
     readonly retryAfterMs?: number,
+    /** The field paths the Status's causes name (`.stringData.api-key`): where, without the server's free text. */
+    readonly fields: string[] = [],
   ) {
     super(message);
     this.name = 'KubeError';

@@ -3,7 +3,7 @@
  * and undo them: delete what the deploy created, set back what it changed (see object-record.ts), newest first.
  */
 import { messageOf } from '../lib/errors.js';
-import { isStatus, type Kube, type KubeObject } from '../cluster/kube.js';
+import { isStatus, KubeError, type Kube, type KubeObject } from '../cluster/kube.js';
 import { selectorString } from '../cluster/kube-watch.js';
 import type { Log } from '../lib/log.js';
 import { objectKey, sourceOf, workloadKindOf, type ImageUse, type ManifestObject } from '../desired/manifests.js';
@@ -18,14 +18,31 @@ import type { WaitItem } from './wait.js';
 import type { Workload } from '../cluster/workload.js';
 import type { V1LabelSelector } from '@kubernetes/client-node';
 
-/** The message of an apply the API server refused, with where the object came from and, for a conflict, the fix. */
+/**
+ * The message of an apply the API server refused, with where the object came from and, for a conflict, the fix.
+ * For a Secret, the server's free text is left out (it can quote a value: `expected string, got ...`): the status,
+ * the reason and the field paths say what and where.
+ */
 export function applyProblem(m: ManifestObject, error: unknown): string {
-  const message = messageOf(error);
+  const message = refusalOf(m.object.kind, error);
   const fix =
     isStatus(error, 409) && /conflict/i.test(message)
       ? '; another field manager owns these fields: remove them from the manifest, or set force-conflicts: true to take them over'
       : '';
   return `${sourceOf(m)} (${objectKey(m.object)}): ${message}${fix}`;
+}
+
+/** What the API server said, except for a Secret (see `applyProblem`). */
+function refusalOf(kind: string, error: unknown): string {
+  return kind === 'Secret' ? secretRefusal(error) : messageOf(error);
+}
+
+function secretRefusal(error: unknown): string {
+  if (!(error instanceof KubeError))
+    return "the apply failed; its message is not shown, as it can quote the Secret's values";
+  const what = [error.status > 0 ? `HTTP ${error.status}` : 'no answer', error.reason].filter(Boolean).join(' ');
+  const where = error.fields.length > 0 ? ` at ${error.fields.join(', ')}` : '';
+  return `the API server refused it (${what})${where}; its message is not shown, as it can quote the Secret's values`;
 }
 
 /**
@@ -158,12 +175,14 @@ export async function restoreObjects(
       const workload = workloadItem(record.after);
       if (outcome === 'deleted' && workload) result.deleted.push(workload.key);
     } catch (error) {
-      result.errors.push({ key: record.key, message: messageOf(error) });
+      // The restore sends the live values recorded before the deploy, which no input registered as secrets.
+      const message = refusalOf(record.ref.kind, error);
+      result.errors.push({ key: record.key, message });
       result.reports.set(record.key, {
         key: record.key,
         source: record.source,
         outcome: 'not-restored',
-        note: messageOf(error),
+        note: message,
       });
     }
   }

@@ -46,6 +46,8 @@ export interface Inputs {
   'force-conflicts': boolean;
   /** Plan the deploy and check it with server-side dry runs; change nothing in the cluster. */
   preview: boolean;
+  /** Whether a preview's plan shows the objects' live and new values, or only the fields that change. */
+  'preview-values': PreviewValues;
   /** Overall rollout time limit, in milliseconds. */
   timeout: number;
   /** Restarts a new pod's container may have before a crash fails the rollout. */
@@ -203,6 +205,18 @@ function parseComment(raw: string): CommentMode {
   throw new InputError('comment', `"${value}" is not one of auto, always, never.`);
 }
 
+/** The input `preview-values`: `shown` or `hidden`. */
+export type PreviewValues = 'shown' | 'hidden';
+
+function parsePreviewValues(raw: string): PreviewValues {
+  const value = raw.trim() || 'shown';
+  if (value === 'shown' || value === 'hidden') return value;
+  throw new InputError(
+    'preview-values',
+    `"${value}" is not one of shown, hidden; set hidden to publish no value of any object in a preview.`,
+  );
+}
+
 function parsePrNumber(raw: string): number | undefined {
   const value = raw.trim();
   if (value === '') return undefined;
@@ -269,6 +283,7 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     manifests,
     'force-conflicts': parseBoolean('force-conflicts', read('force-conflicts'), false),
     preview: parseBoolean('preview', read('preview'), false),
+    'preview-values': parsePreviewValues(read('preview-values')),
     timeout: parseDuration('timeout', read('timeout'), 600_000),
     'allowed-restarts': parseCount('allowed-restarts', read('allowed-restarts'), 0),
     bake: parseDuration('bake', read('bake'), 30_000, true),

@@ -268,17 +268,57 @@ export function withImage(
   return { objects: out, uses };
 }
 
-/** Every value of a Secret in the manifests (data decoded, and stringData), to be masked in the log. */
+/** The `data` and `stringData` maps of the manifests' Secrets, each with the object it is in. */
+function secretMaps(objects: ManifestObject[]) {
+  return objects.flatMap((m) =>
+    m.object.kind !== 'Secret'
+      ? []
+      : (['data', 'stringData'] as const).flatMap((field) => {
+          const map = m.object[field];
+          return isRecord(map) ? [{ m, field, map }] : [];
+        }),
+  );
+}
+
+/** Every scalar in a value, as the API server reads it from the JSON request: numbers and booleans printed back. */
+function scalarsOf(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return [String(value)];
+  if (Array.isArray(value)) return value.flatMap(scalarsOf);
+  if (isRecord(value)) return Object.values(value).flatMap(scalarsOf);
+  return [];
+}
+
+/**
+ * Every value of a Secret in the manifests, to be masked in the log before any request can echo one: each scalar
+ * of `data` (decoded too) and `stringData`, whatever YAML made of it (`api-key: 8837465529910342` is a number the
+ * API server quotes in its refusal).
+ */
 export function secretValues(objects: ManifestObject[]): string[] {
   const values: string[] = [];
-  for (const { object } of objects) {
-    if (object.kind !== 'Secret' || object.apiVersion !== 'v1') continue;
-    for (const v of Object.values((object.data as Record<string, unknown> | undefined) ?? {})) {
-      if (typeof v === 'string') values.push(Buffer.from(v, 'base64').toString('utf8'), v);
-    }
-    for (const v of Object.values((object.stringData as Record<string, unknown> | undefined) ?? {})) {
-      if (typeof v === 'string') values.push(v);
+  for (const { field, map } of secretMaps(objects)) {
+    for (const v of scalarsOf(map)) {
+      if (field === 'data') values.push(Buffer.from(v, 'base64').toString('utf8'));
+      values.push(v);
     }
   }
   return values.filter((v) => v.length >= 3);
+}
+
+/**
+ * A Secret's `data` and `stringData` values must be strings: YAML reads `pin: 0042` as a number and `on: yes` as a
+ * boolean, which the API server refuses with a message quoting the value. Refused here, naming the key only.
+ */
+export function requireQuotedSecretValues(objects: ManifestObject[]): void {
+  for (const { m, field, map } of secretMaps(objects)) {
+    for (const [key, value] of Object.entries(map)) {
+      if (typeof value === 'string' || value === null) continue;
+      const read = Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `a ${typeof value}`;
+      throw new InputError(
+        'manifests',
+        `${sourceOf(m)} (${objectKey(m.object)}): ${field}.${key} is not a string (YAML read it as ${read}); ` +
+          `quote the value in the file (${key}: "..."), as a Secret holds strings only.`,
+      );
+    }
+  }
 }

@@ -4,6 +4,7 @@
  */
 import * as core from '@actions/core';
 import { getExecOutput } from '@actions/exec';
+import { logLine } from '../lib/log-text.js';
 
 export interface CommandResult {
   exitCode: number;
@@ -22,7 +23,7 @@ export interface RunOptions {
 export type Run = (command: string, args: string[], options?: RunOptions) => Promise<CommandResult>;
 
 export const run: Run = async (command, args, options = {}) => {
-  core.debug(`run: ${[command, ...args].join(' ')}`);
+  core.debug(logLine(`run: ${[command, ...args].join(' ')}`));
   const env = options.env ? { ...(process.env as Record<string, string>), ...options.env } : undefined;
   const result = await getExecOutput(command, args, {
     ignoreReturnCode: true,

@@ -31,6 +31,18 @@ export function logLine(text: string): string {
   return /^\s*::/.test(inert) ? `» ${inert}` : inert;
 }
 
+/**
+ * The message of a workflow command (a warning, an error, the step's failure, a debug line): each of its lines
+ * made safe as `logLine` makes a line. The newlines stay: the command's own escaping keeps them inside it, and a
+ * multi-line failure reads as one.
+ */
+export function logMessage(text: string): string {
+  return text
+    .split(/\r?\n|\r/)
+    .map(logLine)
+    .join('\n');
+}
+
 /** Lines printed between `::stop-commands::TOKEN` and `::TOKEN::`: the runner executes none of them. */
 export function fenced(lines: string[], token: string = randomUUID().replace(/-/g, '')): string[] {
   return [`::stop-commands::${token}`, ...lines.map(logLine), `::${token}::`];

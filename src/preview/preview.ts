@@ -6,13 +6,14 @@
  */
 import { applyProblem, refOf } from '../deploy/apply.js';
 import { messageOf } from '../lib/errors.js';
-import { clip } from '../lib/text.js';
 import type { Kube, KubeObject } from '../cluster/kube.js';
 import { objectKey, sourceOf, type ManifestObject } from '../desired/manifests.js';
 import { at, changedFields, fieldName, same, type Path } from '../deploy/object-record.js';
 import { isRecord } from '../lib/json.js';
+import { newValueView, shownValue, type ValueView } from './plan-values.js';
 import { patchToDigest } from '../deploy/patch.js';
 import { recordOf } from '../deploy/target-record.js';
+import type { PreviewValues } from '../desired/inputs.js';
 import { targetKey, type Target } from '../desired/targets.js';
 
 export interface PlanContainer {
@@ -64,17 +65,8 @@ export interface PlanRequest {
   changeCause: string;
   /** The manifests in apply order with the image given; dry-run applied with `force`. */
   manifests?: { objects: ManifestObject[]; force: boolean };
-}
-
-const VALUE_LIMIT = 200;
-
-/** A field's value as the plan shows it: JSON, clipped; every value of a Secret's data is never shown. */
-function shown(object: KubeObject, field: string[], value: unknown): string {
-  if (value === undefined) return '(none)';
-  if (object.kind === 'Secret' && (field[0] === 'data' || field[0] === 'stringData'))
-    return '(secret value, not shown)';
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return clip(text, VALUE_LIMIT);
+  /** The input `preview-values`: whether the plan shows the objects' values (see plan-values.ts). */
+  previewValues?: PreviewValues;
 }
 
 async function planTarget(kube: Kube, target: Target, request: PlanRequest): Promise<PlanTarget> {
@@ -121,7 +113,7 @@ function differencesIn(a: unknown, b: unknown, path: Path): { path: Path; before
  * The fields the apply would change, as a reviewer reads them: a container's image is
  * `spec.template.spec.containers[web].image`, not the whole list of containers as JSON.
  */
-export function changesOf(live: KubeObject, result: KubeObject): PlanChange[] {
+export function changesOf(live: KubeObject, result: KubeObject, view: ValueView = newValueView('shown')): PlanChange[] {
   return changedFields(live, result).flatMap((path) => {
     const [before, after] = [at(live, path), at(result, path)];
     const fine = differencesIn(before, after, path);
@@ -129,13 +121,13 @@ export function changesOf(live: KubeObject, result: KubeObject): PlanChange[] {
     const items = fine.length > 0 ? fine : [{ path, before, after }];
     return items.map((d) => ({
       field: fieldName(d.path).replaceAll('.[', '['),
-      before: shown(live, d.path, d.before),
-      after: shown(result, d.path, d.after),
+      before: shownValue(live.kind, d.path, d.before, view, 'before'),
+      after: shownValue(result.kind, d.path, d.after, view, 'after'),
     }));
   });
 }
 
-async function planObject(kube: Kube, m: ManifestObject, force: boolean): Promise<PlanObject> {
+async function planObject(kube: Kube, m: ManifestObject, force: boolean, view: ValueView): Promise<PlanObject> {
   const live = await kube.getObject(refOf(m.object));
   const base = { key: objectKey(m.object), source: sourceOf(m), resourceVersion: live?.metadata.resourceVersion ?? '' };
   let result: KubeObject;
@@ -145,7 +137,7 @@ async function planObject(kube: Kube, m: ManifestObject, force: boolean): Promis
     return { ...base, action: live ? 'change' : 'create', changes: [], refusal: applyProblem(m, error) };
   }
   if (live === undefined) return { ...base, action: 'create', changes: [] };
-  const changes = changesOf(live, result);
+  const changes = changesOf(live, result, view);
   const destructive = destructiveOf(base.key, live, result);
   return {
     ...base,
@@ -175,8 +167,9 @@ function destructiveOf(key: string, live: KubeObject, result: KubeObject): strin
 export async function planDeploy(kube: Kube, request: PlanRequest): Promise<Plan> {
   const targets = await Promise.all(request.targets.map((t) => planTarget(kube, t, request)));
   const manifests = request.manifests;
+  const view = newValueView(request.previewValues ?? 'shown');
   const objects = manifests
-    ? await Promise.all(manifests.objects.map((m) => planObject(kube, m, manifests.force)))
+    ? await Promise.all(manifests.objects.map((m) => planObject(kube, m, manifests.force, view)))
     : [];
   return { targets, objects, destructive: objects.flatMap((o) => o.destructive ?? []) };
 }

@@ -24,11 +24,28 @@ export interface SinceItem {
   atDeploy: string;
 }
 
+/** A preview comment found for a deploy: its stamp, and the head commit of the pull request it is on. */
+export interface FoundPreview {
+  stamp: PreviewStamp;
+  /** `undefined` when GitHub did not say: then nothing proves the stamp is of the merged head. */
+  head: string | undefined;
+}
+
 /** What the deploy found against the preview it follows. */
 export interface SincePreview {
+  /** The commit the preview was of. */
   sha: string;
+  /** The merged pull request's head commit, as GitHub gave it. */
+  head: string | undefined;
+  /**
+   * Whether the preview was of the merged head. When it was not (a push after the last preview, a preview that
+   * failed before commenting), its plan is of other code: every target and object counts as not in the preview.
+   */
+  headPreviewed: boolean;
   targets: SinceItem[];
   objects: SinceItem[];
+  /** The stamp compared with, kept in the deploy's comment so that a re-run of this deploy compares with it too. */
+  stamp: PreviewStamp;
 }
 
 const STAMP = /<!-- kube-ship:preview ([A-Za-z0-9_-]+) -->/;
@@ -70,19 +87,36 @@ export function readStamp(body: string): PreviewStamp | undefined {
   return { sha, targets, objects };
 }
 
-/** Compares what the deploy read before changing anything with what the preview saw. */
+/**
+ * Compares what the deploy read before changing anything with what the preview saw. A stamp of another commit than
+ * the merged head plans nothing of this deploy.
+ */
 export function sincePreview(
-  stamp: PreviewStamp,
+  found: FoundPreview,
   targets: { key: string; resourceVersionBefore?: string }[],
   objects: { key: string; resourceVersionBefore?: string }[],
 ): SincePreview {
+  const { stamp, head } = found;
+  const headPreviewed = head !== undefined && head.toLowerCase() === stamp.sha.toLowerCase();
   const items = (list: typeof targets, seen: Record<string, string>): SinceItem[] =>
     list.map((t) => ({
       key: t.key,
-      atPreview: Object.hasOwn(seen, t.key) ? seen[t.key] : undefined,
+      atPreview: headPreviewed && Object.hasOwn(seen, t.key) ? seen[t.key] : undefined,
       atDeploy: t.resourceVersionBefore ?? '',
     }));
-  return { sha: stamp.sha, targets: items(targets, stamp.targets), objects: items(objects, stamp.objects) };
+  return {
+    sha: stamp.sha,
+    head,
+    headPreviewed,
+    targets: items(targets, stamp.targets),
+    objects: items(objects, stamp.objects),
+    stamp,
+  };
+}
+
+/** A target or object the preview never planned for (or every one, when the merged head was never previewed). */
+export function unplanned(item: SinceItem): boolean {
+  return item.atPreview === undefined;
 }
 
 /** Whether the cluster changed this target or object between the preview and the deploy. */

@@ -131,6 +131,12 @@ function comments({ octokit, owner, repo, call }: Api): Omit<GitHub, 'createDepl
         .sort((a, b) => Date.parse(b.merged_at ?? '') - Date.parse(a.merged_at ?? ''))
         .map((pull) => pull.number);
     },
+    async pullRequestHead(issue) {
+      const { data } = await call(`read pull request #${issue}`, () =>
+        octokit.rest.pulls.get({ owner, repo, pull_number: issue }),
+      );
+      return data.head.sha;
+    },
   };
 }
 

@@ -46,6 +46,8 @@ export interface GitHub {
   updateComment(id: number, body: string): Promise<IssueComment>;
   /** The pull requests whose merge made this commit (the merge, squash or last rebased commit), newest first. */
   mergedPullRequestsOf(sha: string): Promise<number[]>;
+  /** The head commit of a pull request (for a merged one, the last commit pushed before the merge). */
+  pullRequestHead(issue: number): Promise<string>;
   /** The new deployment's id; `undefined` when GitHub answers 202 and creates none. */
   createDeployment(request: DeploymentRequest): Promise<{ id: number | undefined; message: string }>;
   createDeploymentStatus(deployment: number, status: DeploymentStatus): Promise<void>;

@@ -10,7 +10,7 @@ import { stripControls } from '../lib/log-text.js';
 import { clip } from '../lib/text.js';
 import type { Report } from './report.js';
 import type { ObjectReport, TargetReport } from './report.js';
-import { changedSince, stampLine, stampOf, type SinceItem } from '../preview/since-preview.js';
+import { changedSince, stampLine, stampOf, unplanned, type SinceItem } from '../preview/since-preview.js';
 
 /** Limits, in UTF-8 bytes: the job summary takes up to 1 MiB, a PR comment up to 65,536 characters. */
 export const SUMMARY_LIMIT = 512 * 1024;
@@ -208,6 +208,8 @@ function headOf(report: Report, marker: string | undefined): string[] {
   if (marker) head.push(marker);
   // A preview's comment carries its stamp, for the deploy after the merge to compare with (since-preview.ts).
   if (marker && report.plan) head.push(stampLine(stampOf(report.plan, report.sha)));
+  // A deploy's comment keeps the stamp it compared with, so that a re-run of the deploy compares with it too.
+  else if (marker && report.sincePreview) head.push(stampLine(report.sincePreview.stamp));
   head.push(`### ${headline(report)}`, '');
   const image = report.reference || report.image;
   const facts = image ? [code(shortReference(image))] : [];
@@ -312,15 +314,36 @@ function sinceOf(report: Report): string[] {
   if (since === undefined) return [];
   const items = [...since.targets, ...since.objects];
   const changed = items.filter(changedSince);
+  const notPlanned = items.filter(unplanned);
   const of = `the preview of commit ${code(since.sha.slice(0, 7))}`;
-  const out =
-    changed.length > 0
-      ? [
-          '> [!WARNING]',
-          `> **Changed in the cluster since ${of}:** ${changed.map((i) => code(i.key)).join(', ')}. The plan reviewed did not hold for ${changed.length === 1 ? 'it' : 'them'}.`,
-          '',
-        ]
-      : [`**Since ${of}:** nothing it planned for was changed in the cluster before this deploy.`, ''];
+  const them = (n: number): string => (n === 1 ? 'it' : 'them');
+  const out: string[] = [];
+  if (!since.headPreviewed) {
+    const head = since.head ? code(since.head.slice(0, 7)) : '(GitHub did not say which)';
+    out.push(
+      '> [!WARNING]',
+      `> **The merged head ${head} was never previewed:** the preview found is of commit ${code(since.sha.slice(0, 7))}. No reviewed plan covers this deploy.`,
+      '',
+    );
+  } else {
+    if (changed.length > 0) {
+      out.push(
+        '> [!WARNING]',
+        `> **Changed in the cluster since ${of}:** ${changed.map((i) => code(i.key)).join(', ')}. The plan reviewed did not hold for ${them(changed.length)}.`,
+        '',
+      );
+    }
+    if (notPlanned.length > 0) {
+      out.push(
+        '> [!WARNING]',
+        `> **Not in ${of}:** ${notPlanned.map((i) => code(i.key)).join(', ')}. No reviewed plan covers ${them(notPlanned.length)}.`,
+        '',
+      );
+    }
+    if (changed.length === 0 && notPlanned.length === 0) {
+      out.push(`**Since ${of}:** nothing it planned for was changed in the cluster before this deploy.`, '');
+    }
+  }
   const version = (v: string | undefined): string => (v === undefined ? '' : v === '' ? '(none)' : code(v));
   const state = (i: SinceItem): string =>
     i.atPreview === undefined ? SINCE.new : changedSince(i) ? SINCE.changed : SINCE.unchanged;

@@ -17,7 +17,7 @@ import type { Inputs } from '../desired/inputs.js';
 import type { Log } from '../lib/log.js';
 import { COMMENT_LIMIT, renderReport, shortReference } from './markdown.js';
 import type { Report } from './report.js';
-import { readStamp, type PreviewStamp } from '../preview/since-preview.js';
+import { readStamp, type FoundPreview } from '../preview/since-preview.js';
 
 /** Log lines per failing pod in the comment (the summary shows more). */
 export const COMMENT_LOG_LINES = 20;
@@ -126,9 +126,10 @@ export interface Publisher {
   /**
    * The stamp of the preview this deploy follows: the environment's sticky comment on the pull request of the
    * event or `pr-number`, or else on the pull request whose merge made this commit. `undefined` when there is none
-   * (or `comment: never`). A deploy after the merge then also updates that comment with its own report.
+   * (or `comment: never`), with the pull request's head commit, which the stamp must be of. A deploy after the merge
+   * then also updates that comment with its own report, which keeps the stamp for a re-run.
    */
-  findPreview(): Promise<PreviewStamp | undefined>;
+  findPreview(): Promise<FoundPreview | undefined>;
 }
 
 /** The warning for a refused GitHub call: a read-only token gets the permissions that fix it. */
@@ -297,7 +298,7 @@ async function findPreview(
   link: Link,
   inputs: PublishInputs,
   log: Log,
-): Promise<{ stamp: PreviewStamp; merged: number | undefined } | undefined> {
+): Promise<(FoundPreview & { merged: number | undefined }) | undefined> {
   if (inputs.comment === 'never') return undefined;
   const opened = await link.open();
   if (!opened) return undefined;
@@ -317,10 +318,20 @@ async function findPreview(
       return undefined;
     }
     log.info(`Preview of commit ${stamp.sha.slice(0, 7)} found on pull request #${issue}`);
-    return { stamp, merged: fromMerge ? issue : undefined };
+    return { stamp, head: await headOf(github, issue, log), merged: fromMerge ? issue : undefined };
   } catch (error) {
     // Most deploys follow no preview: a token that may not list pull requests, or GitHub away, is no warning.
     log.info(`No preview to compare with: could not look for it (${messageOf(error)}).`);
+    return undefined;
+  }
+}
+
+/** The pull request's head commit; `undefined` when GitHub does not say (the stamp then proves nothing). */
+async function headOf(github: GitHub, issue: number, log: Log): Promise<string | undefined> {
+  try {
+    return await github.pullRequestHead(issue);
+  } catch (error) {
+    log.info(`Could not read the head commit of pull request #${issue}: ${messageOf(error)}`);
     return undefined;
   }
 }
@@ -336,7 +347,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     async findPreview() {
       const found = await findPreview(link, options.inputs, options.log);
       if (found?.merged !== undefined) merged = found.merged;
-      return found?.stamp;
+      return found && { stamp: found.stamp, head: found.head };
     },
     async publish(report) {
       await comment(link, options, report, merged);

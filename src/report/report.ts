@@ -4,7 +4,7 @@
 import type { Evidence } from '../deploy/evidence.js';
 import type { DeployResultKind, ObjectResult, TargetResult } from '../deploy/result.js';
 import type { Plan } from '../preview/preview.js';
-import { changedSince, type SincePreview } from '../preview/since-preview.js';
+import { changedSince, unplanned, type SincePreview } from '../preview/since-preview.js';
 import type { TargetRoutes } from './routes.js';
 
 export type { DeployResultKind, TargetOutcome } from '../deploy/result.js';
@@ -77,15 +77,20 @@ export function outputsOf(report: Report, metadata: Record<string, unknown> | un
     'previous-images': JSON.stringify(previous),
     revisions: JSON.stringify(revisions),
     plan: report.plan ? JSON.stringify({ sha: report.sha, ...report.plan }) : '',
-    'since-preview': report.sincePreview
-      ? JSON.stringify({
-          sha: report.sincePreview.sha,
-          changed: [...report.sincePreview.targets, ...report.sincePreview.objects]
-            .filter(changedSince)
-            .map((i) => i.key),
-        })
-      : '',
+    'since-preview': report.sincePreview ? JSON.stringify(sinceOutput(report.sincePreview)) : '',
     objects: JSON.stringify(Object.fromEntries(report.objects.map((o) => [o.key, o.outcome]))),
     duration: String(report.durationSeconds),
+  };
+}
+
+/** The `since-preview` output: what changed since the preview, and what no preview of the merged head planned. */
+function sinceOutput(since: SincePreview) {
+  const items = [...since.targets, ...since.objects];
+  return {
+    sha: since.sha,
+    head: since.head ?? '',
+    headPreviewed: since.headPreviewed,
+    changed: items.filter(changedSince).map((i) => i.key),
+    unplanned: items.filter(unplanned).map((i) => i.key),
   };
 }

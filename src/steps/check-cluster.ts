@@ -11,7 +11,13 @@ import type { Secrets } from '../lib/secrets.js';
 import { formatReference } from '../desired/image-ref.js';
 import type { Inputs } from '../desired/inputs.js';
 import { readManifestFiles } from '../desired/manifest-files.js';
-import { objectKey, secretValues, type ManifestObject } from '../desired/manifests.js';
+import {
+  objectKey,
+  parseManifests,
+  requireQuotedSecretValues,
+  secretValues,
+  type ManifestObject,
+} from '../desired/manifests.js';
 import { resolveTargets, targetKey, type Target } from '../desired/targets.js';
 import { preflight, preflightManifests } from './preflight.js';
 
@@ -53,19 +59,24 @@ export async function checkCluster(kube: Kube, inputs: CheckInputs, options: Che
   return { targets, manifests };
 }
 
-/** Reads, parses and checks the manifests (dry run included); their Secrets' values are masked from here on. */
+/**
+ * Reads, parses and checks the manifests (dry run included). Their Secrets' values are masked as soon as they are
+ * parsed: any request, from discovery on, can be answered with a message that quotes one.
+ */
 async function checkManifests(kube: Kube, inputs: CheckInputs, options: CheckOptions) {
   const files = readManifestFiles(inputs.manifests, options.workspace);
+  const parsed = parseManifests(files);
+  for (const value of secretValues(parsed)) options.secrets.add(value, { lines: true });
+  requireQuotedSecretValues(parsed);
   const tag = inputs.pinned ? { digest: inputs.pinned.digest } : { tag: inputs.tags[0] ?? 'latest' };
   const checked = await preflightManifests(kube, {
-    files,
+    parsed,
     image: inputs.image,
     dryRunReference: formatReference({ repository: inputs.image, ...tag }),
     defaultNamespace: options.defaultNamespace,
     force: inputs['force-conflicts'],
     refusalsInPlan: inputs.preview,
   });
-  for (const value of secretValues(checked.objects)) options.secrets.add(value, { lines: true });
   const created = checked.objects.map((m) => objectKey(m.object));
   options.log.info(`Manifests: ${files.map((f) => f.file).join(', ')}: ${created.length} objects, dry run accepted`);
   return checked;

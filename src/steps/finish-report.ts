@@ -7,7 +7,7 @@ import type { Evidence } from '../deploy/evidence.js';
 import { CancelledError, messageOf } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 import { fenced } from '../lib/log-text.js';
-import { changedSince, sincePreview } from '../preview/since-preview.js';
+import { changedSince, sincePreview, unplanned } from '../preview/since-preview.js';
 import { renderReport, SUMMARY_LIMIT } from '../report/markdown.js';
 import type { Publisher } from '../report/publish.js';
 import { outputsOf, runUrlOf, type Report } from '../report/report.js';
@@ -103,19 +103,39 @@ function evidenceLines(e: Evidence): string[] {
   return lines;
 }
 
-/** A deploy that follows a preview: says per target and object whether the cluster changed it since (the report too). */
+/**
+ * A deploy that follows a preview: says per target and object whether the cluster changed it since (the report too),
+ * and warns when the preview is of another commit than the merged head, or did not plan for some of what was deployed.
+ */
 async function compareWithPreview(report: Report, publisher: Publisher, log: Log): Promise<void> {
   const deployed = report.targets.length > 0 || report.objects.length > 0;
   if (report.result === 'preview' || report.result === 'error' || !deployed) return;
-  const stamp = await publisher.findPreview();
-  if (stamp === undefined) return;
-  report.sincePreview = sincePreview(stamp, report.targets, report.objects);
-  const items = [...report.sincePreview.targets, ...report.sincePreview.objects];
+  const found = await publisher.findPreview();
+  if (found === undefined) return;
+  const since = sincePreview(found, report.targets, report.objects);
+  report.sincePreview = since;
+  const of = `the preview of ${since.sha.slice(0, 7)}`;
+  if (!since.headPreviewed) {
+    log.warning(
+      `the merged head ${since.head ? since.head.slice(0, 7) : '(unknown: GitHub did not say)'} was never previewed: ` +
+        `the preview found is of ${since.sha.slice(0, 7)}, so no reviewed plan covers what was deployed`,
+    );
+    return;
+  }
+  const items = [...since.targets, ...since.objects];
   const changed = items.filter(changedSince);
   for (const i of changed) {
     log.warning(
-      `${i.key} changed in the cluster since the preview of ${stamp.sha.slice(0, 7)} (resourceVersion ${i.atPreview || '(none)'} then, ${i.atDeploy || '(none)'} before this deploy): the plan reviewed did not hold for it`,
+      `${i.key} changed in the cluster since ${of} (resourceVersion ${i.atPreview || '(none)'} then, ${i.atDeploy || '(none)'} before this deploy): the plan reviewed did not hold for it`,
     );
   }
-  if (changed.length === 0) log.info(`Since the preview of ${stamp.sha.slice(0, 7)}: nothing it planned for changed`);
+  const notPlanned = items.filter(unplanned);
+  if (notPlanned.length > 0) {
+    log.warning(
+      `${notPlanned.map((i) => i.key).join(', ')} ${notPlanned.length === 1 ? 'was' : 'were'} not in ${of}: ` +
+        'no reviewed plan covers ' +
+        (notPlanned.length === 1 ? 'it' : 'them'),
+    );
+  }
+  if (changed.length === 0 && notPlanned.length === 0) log.info(`Since ${of}: nothing it planned for changed`);
 }

@@ -9,7 +9,6 @@ import { applyProblem } from '../deploy/apply.js';
 import { isStatus, type AccessCheck, type KindInfo, type Kube } from '../cluster/kube.js';
 import {
   applyOrder,
-  parseManifests,
   placeObjects,
   sourceOf,
   withImage,
@@ -69,7 +68,8 @@ export async function preflight(kube: Kube, targets: Target[], image: string): P
 }
 
 export interface ManifestPreflight {
-  files: { file: string; text: string }[];
+  /** The parsed manifests (their Secrets' values already registered: every request below can echo them). */
+  parsed: ManifestObject[];
   image: string;
   /** What the dry run gives the matched containers: the reference as far as it is known before the build. */
   dryRunReference: string;
@@ -102,13 +102,13 @@ async function discover(kube: Kube, objects: ManifestObject[]) {
 }
 
 /**
- * Checks manifests before any build: the files parse, every kind is served, the image is used, every object passes
+ * Checks manifests before any build: every kind is served, the image is used, every object passes
  * a server-side dry run of the very apply (schema, admission, quota, RBAC, field conflicts), every workload can be
  * watched, and the identity may undo what it applies. Returns the objects in apply order, namespaces given (the
  * image is given to them at deploy time, once the digest is known). All problems at once, each naming its file and document.
  */
 export async function preflightManifests(kube: Kube, request: ManifestPreflight) {
-  const parsed = parseManifests(request.files);
+  const { parsed } = request;
   const kindOf = await discover(kube, parsed);
   const problems: string[] = [];
   for (const m of parsed) {

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Kube, WorkloadRef } from '../cluster/kube.js';
 import type { Log } from '../lib/log.js';
+import type { Secrets } from '../lib/secrets.js';
 import { fenced } from '../lib/log-text.js';
 import { planDeploy, wouldFail, type Plan, type PlanRequest } from '../preview/preview.js';
 import type { Report, TargetReport } from '../report/report.js';
@@ -17,6 +18,8 @@ export interface PreviewOptions {
   env: NodeJS.ProcessEnv;
   job: Job;
   log: Log;
+  /** The plan is scrubbed once, here: the log's lines and the report are made from the same scrubbed plan. */
+  secrets: Secrets;
 }
 
 /** What a preview puts in the report. */
@@ -24,7 +27,7 @@ export type Previewed = Pick<Report, 'result' | 'plan' | 'sha' | 'failureReason'
 
 export async function preview(kube: Kube, request: PlanRequest, options: PreviewOptions): Promise<Previewed> {
   const { env, job, log } = options;
-  const plan = await log.group('Preview', () => planDeploy(kube, request));
+  const plan = options.secrets.scrubAll(await log.group('Preview', () => planDeploy(kube, request)));
   job.print(fenced(planLines(plan)));
   job.save('finished', 'true');
   const routes = await gatherRoutes(kube, options.workloads);
