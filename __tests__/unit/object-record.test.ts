@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/cluster/kube.js';
-import { appliedOutcome, changedFields, planObjectRestore, type ObjectRecord } from '../../src/deploy/object-record.js';
+import {
+  appliedOutcome,
+  at,
+  changedFields,
+  planObjectRestore,
+  type ObjectRecord,
+} from '../../src/deploy/object-record.js';
 
 const config = (data: Record<string, string>, rv: string, labels: Record<string, string> = {}): KubeObject => ({
   apiVersion: 'v1',
@@ -84,5 +90,92 @@ describe('planObjectRestore', () => {
 
   it('does not make again an object someone deleted after the deploy', () => {
     expect(planObjectRestore(record(before, after), undefined).kind).toBe('leave');
+  });
+});
+
+describe('planObjectRestore, field by field', () => {
+  const deployment = (image: string, note: string, rv: string): KubeObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: 'web',
+      namespace: 'shop',
+      uid: 'u1',
+      resourceVersion: rv,
+      labels: { app: 'web' },
+      annotations: { note },
+    },
+    spec: { replicas: 3, template: { spec: { containers: [{ name: 'web', image }] } } },
+  });
+  const before = deployment('web:old', 'old', '2');
+  const after = deployment('web:new', 'new', '3');
+  const applied = deployment('web:new', 'new', '');
+  delete applied.metadata.uid;
+  delete applied.metadata.resourceVersion;
+  const deployRecord: ObjectRecord = {
+    key: 'Deployment shop/web',
+    source: 'k8s/web.yaml document 1',
+    ref: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web' },
+    before,
+    applied,
+    after,
+  };
+  const live = (change: (o: KubeObject & { spec: { replicas: number } }) => void): KubeObject => {
+    const object = deployment('web:new', 'new', '9') as KubeObject & { spec: { replicas: number } };
+    change(object);
+    return object;
+  };
+
+  it.each([
+    {
+      case: 'changed by us, untouched since: set back',
+      live: live(() => undefined),
+      path: ['metadata', 'annotations', 'note'],
+      sent: 'old',
+      kept: [],
+    },
+    {
+      case: 'changed by us, changed again by someone: kept, and named',
+      live: live((o) => (o.metadata.annotations = { note: 'theirs' })),
+      path: ['metadata', 'annotations', 'note'],
+      sent: undefined,
+      kept: ['metadata.annotations.note'],
+    },
+    {
+      case: 'changed by us, set back by someone: left out',
+      live: live((o) => (o.metadata.annotations = { note: 'old' })),
+      path: ['metadata', 'annotations', 'note'],
+      sent: undefined,
+      kept: [],
+    },
+    {
+      case: 'not changed by us, untouched since: sent as it is (left out, the apply would remove it)',
+      live: live(() => undefined),
+      path: ['spec', 'replicas'],
+      sent: 3,
+      kept: [],
+    },
+    {
+      case: 'not changed by us, scaled since by someone: never sent',
+      live: live((o) => (o.spec.replicas = 10)),
+      path: ['spec', 'replicas'],
+      sent: undefined,
+      kept: [],
+    },
+    {
+      case: 'not in the manifest, a label someone added: never sent',
+      live: live((o) => (o.metadata.labels = { app: 'web', team: 'pay' })),
+      path: ['metadata', 'labels', 'team'],
+      sent: undefined,
+      kept: [],
+    },
+  ])('$case', ({ live: now, path, sent, kept }) => {
+    const plan = planObjectRestore(deployRecord, now);
+    if (plan.kind !== 'apply') throw new Error(plan.kind);
+    expect(at(plan.object, path)).toEqual(sent);
+    expect(plan.kept).toEqual(kept);
+    expect(plan.restored).toContain('spec.template.spec.containers');
+    expect(at(plan.object, ['spec', 'template', 'spec', 'containers'])).toEqual([{ name: 'web', image: 'web:old' }]);
+    expect(plan.object.metadata.resourceVersion).toBe('9');
   });
 });

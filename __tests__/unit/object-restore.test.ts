@@ -84,4 +84,28 @@ describe('restoreObjects', () => {
     expect(undone.errors).toEqual([]);
     expect(undone.reports.get(KEY)).toMatchObject({ outcome: 'deleted' });
   });
+
+  it('keeps a scale and a label someone else made after the deploy; sets back only the image', async () => {
+    const kube = new FakeKube();
+    const key = 'Deployment ns/web';
+    const web = (image: string): KubeObject => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'ns', labels: { app: 'web' } },
+      spec: { replicas: 3, template: { spec: { containers: [{ name: 'web', image }] } } },
+    });
+    await kube.applyObject(web('web:1'), { dryRun: false, force: false });
+    const manifests = [{ file: 'k8s/web.yaml', document: 1, object: web('web:2') }];
+    const { records } = await applyAll(kube, manifests, { force: false, retryMs: 1000 }, recordingLog());
+    kube.editObject(key, (o) => {
+      (o.spec as { replicas: number }).replicas = 10;
+      o.metadata.labels = { ...o.metadata.labels, team: 'pay' };
+    });
+    const undone = await restoreObjects(kube, records, recordingLog(), 1000);
+    expect(undone.errors).toEqual([]);
+    expect(undone.reports.get(key)).toMatchObject({ outcome: 'restored' });
+    const live = kube.objects.get(key) as KubeObject & { spec: unknown };
+    expect(live.spec).toEqual({ replicas: 10, template: { spec: { containers: [{ name: 'web', image: 'web:1' }] } } });
+    expect(live.metadata.labels).toEqual({ app: 'web', team: 'pay' });
+  });
 });

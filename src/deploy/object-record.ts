@@ -92,7 +92,30 @@ export type ObjectRestorePlan =
   | { kind: 'nothing'; note: string }
   | { kind: 'leave'; note: string };
 
-/** How to undo what the deploy did to one object, given the object as it is now. */
+/** The leaves (scalars and lists) a configuration sets: where its maps end. */
+function leaves(value: unknown, path: Path = []): Path[] {
+  if (!isRecord(value)) return [path];
+  return Object.keys(value).flatMap((key) => leaves(value[key], [...path, key]));
+}
+
+const under = (path: Path, field: Path): boolean => field.every((part, i) => path[i] === part);
+
+/**
+ * How to undo what the deploy did to one object, given the object as it is now. Each field is decided on its own,
+ * from its value before the deploy, as the apply left it, and now:
+ *
+ * | the deploy's apply          | since the apply               | the restore's configuration                    |
+ * |-----------------------------|-------------------------------|------------------------------------------------|
+ * | changed it                  | untouched (now = after)       | the value before (or left out: none before)    |
+ * | changed it                  | set back by someone (= before)| left out: theirs, already as it was             |
+ * | changed it                  | changed again by someone      | left out, and named in the note ("kept")       |
+ * | applied it unchanged        | untouched (now = after)       | sent as it is: no change                       |
+ * | applied it unchanged        | changed by someone (a scale)  | left out: never set back                       |
+ *
+ * A field left out is one kube-ship no longer owns (the other writer took it), so the apply leaves its value. A field
+ * kube-ship applied unchanged and still holds is sent as it is rather than left out: server-side apply removes a
+ * field its last owner leaves out of its configuration, so leaving out `replicas: 3` would reset it.
+ */
 export function planObjectRestore(record: ObjectRecord, live: KubeObject | undefined): ObjectRestorePlan {
   const uid = record.after.metadata.uid ?? '';
   if (live === undefined) {
@@ -109,18 +132,24 @@ export function planObjectRestore(record: ObjectRecord, live: KubeObject | undef
   const after = content(record.after);
   const now = content(live);
   const object = structuredClone(record.applied);
+  const configuration = object as unknown as Record<string, unknown>;
   const restored: string[] = [];
   const kept: string[] = [];
-  for (const path of changedFields(record.before, record.after)) {
-    if (same(at(now, path), at(before, path))) continue;
-    if (!same(at(now, path), at(after, path))) {
-      kept.push(fieldName(path));
-      // Not ours any more: left out of the configuration, so applying it leaves their value.
-      setAt(object as unknown as Record<string, unknown>, path, undefined);
+  const changed = changedFields(record.before, record.after);
+  for (const path of changed) {
+    if (same(at(now, path), at(after, path))) {
+      if (setAt(configuration, path, at(before, path))) restored.push(fieldName(path));
+      else kept.push(fieldName(path));
       continue;
     }
-    if (setAt(object as unknown as Record<string, unknown>, path, at(before, path))) restored.push(fieldName(path));
-    else kept.push(fieldName(path));
+    // Not ours any more: left out of the configuration, so applying it leaves their value.
+    setAt(configuration, path, undefined);
+    if (!same(at(now, path), at(before, path))) kept.push(fieldName(path));
+  }
+  for (const path of leaves(content(record.applied))) {
+    if (changed.some((field) => under(path, field))) continue;
+    // Applied unchanged and changed since by someone else (`kubectl scale`, an HPA): theirs, never sent.
+    if (!same(at(now, path), at(after, path))) setAt(configuration, path, undefined);
   }
   if (restored.length === 0) {
     return kept.length === 0
