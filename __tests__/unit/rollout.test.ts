@@ -211,6 +211,22 @@ describe('deploy', () => {
     expect(log.lines.join('\n')).toMatch(/kept their change/);
   });
 
+  it('a target restore writes only the pod template: a scale and a label made during the rollout stay', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const before = structuredClone(kube.deployment('web')?.spec?.template);
+    kube.afterPatch = (namespace, name) =>
+      kube.edit(namespace, name, (d) => {
+        d.spec!.replicas = 5;
+        d.metadata!.labels = { team: 'pay' };
+      });
+    const result = await deploy(kube, request({ reference: `reg/web:crash@${digest}` }), recordingLog());
+    expect(result.result).toBe('rolled-back');
+    expect(kube.deployment('web')?.spec?.template).toEqual(before);
+    expect(kube.deployment('web')?.spec?.replicas).toBe(5);
+    expect(kube.deployment('web')?.metadata?.labels).toEqual({ team: 'pay' });
+  });
+
   it('touches nothing when the Deployment was deleted and created again during the rollout', async () => {
     const kube = new FakeKube();
     kube.addDeployment('web', 'reg/web:v1');

@@ -140,6 +140,10 @@ interface LiveDeployment {
  * reference: only those containers' images are reverted, each guarded by `test` ops, and the other change stays.
  * The Deployment replaced (another uid) or our containers changed again: nothing is touched. Every patch carries the
  * resourceVersion just read, so a change in between gives 409 and a fresh decision.
+ *
+ * The deploy patch changes only the pod template (images) and the change-cause, so that is all a restore ever
+ * writes: replicas (a `kubectl scale`, an HPA), labels and every other field outside the template are never sent,
+ * and the whole template goes back only when nobody has changed it since our patch.
  */
 export function planRestore(record: RestoreRecord, live: LiveDeployment): RestorePlan {
   const template = live.spec?.template;
