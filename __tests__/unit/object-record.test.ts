@@ -179,3 +179,40 @@ describe('planObjectRestore, field by field', () => {
     expect(plan.object.metadata.resourceVersion).toBe('9');
   });
 });
+
+describe('planObjectRestore of what holds other objects', () => {
+  const created = (apiVersion: string, kind: string): ObjectRecord => {
+    const object: KubeObject = { apiVersion, kind, metadata: { name: 'shop', uid: 'u1', resourceVersion: '3' } };
+    const ref = { apiVersion, kind, name: 'shop' };
+    return {
+      key: `${kind} shop`,
+      source: 'k8s/a.yaml document 1',
+      ref,
+      before: undefined,
+      applied: object,
+      after: object,
+    };
+  };
+
+  it.each([
+    ['v1', 'Namespace', 'everything in the namespace'],
+    ['apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'every object of its kind'],
+  ])('never deletes a %s %s the deploy created: left in place, and why', (apiVersion, kind, holds) => {
+    const record = created(apiVersion, kind);
+    expect(planObjectRestore(record, record.after)).toEqual({
+      kind: 'leave',
+      note:
+        `created by this deploy and left in place: deleting it would delete ${holds}, ` +
+        'including what others made there since; delete it by hand if nothing needs it',
+    });
+  });
+
+  it.each([
+    ['v1', 'ConfigMap'],
+    ['example.com/v1', 'Namespace'],
+    ['v1', 'CustomResourceDefinition'],
+  ])('still deletes a created %s %s', (apiVersion, kind) => {
+    const record = created(apiVersion, kind);
+    expect(planObjectRestore(record, record.after)).toEqual({ kind: 'delete', uid: 'u1' });
+  });
+});

@@ -108,4 +108,24 @@ describe('restoreObjects', () => {
     expect(live.spec).toEqual({ replicas: 10, template: { spec: { containers: [{ name: 'web', image: 'web:1' }] } } });
     expect(live.metadata.labels).toEqual({ app: 'web', team: 'pay' });
   });
+
+  it('deletes a ConfigMap the deploy created but leaves the Namespace it created, and reports it', async () => {
+    const kube = new FakeKube();
+    const namespace: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns' } };
+    const manifests = [
+      { file: 'k8s/ns.yaml', document: 1, object: namespace },
+      { file: 'k8s/settings.yaml', document: 1, object: configMap({ a: '1' }) },
+    ];
+    const { records } = await applyAll(kube, manifests, { force: false, retryMs: 1000 }, recordingLog());
+    const log = recordingLog();
+    const undone = await restoreObjects(kube, records, log, 1000);
+    expect(undone.errors).toEqual([]);
+    expect(kube.deleted).toEqual([KEY]);
+    expect(kube.objects.has('Namespace ns')).toBe(true);
+    expect(undone.reports.get('Namespace ns')).toMatchObject({
+      outcome: 'not-restored',
+      note: expect.stringMatching(/^created by this deploy and left in place: deleting it would delete everything/),
+    });
+    expect(log.lines).toContain(`${KEY}: deleted (this deploy created it)`);
+  });
 });

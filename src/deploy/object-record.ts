@@ -1,6 +1,7 @@
 /**
  * What a manifest deploy did to each object, and how to undo exactly that. An object the deploy created is deleted
- * (only that very object: its uid). An object that existed gets back the values it had in every field kube-ship's
+ * (only that very object: its uid), except a Namespace or CustomResourceDefinition, which is left in place and
+ * reported: deleting either deletes what it holds. An object that existed gets back the values it had in every field kube-ship's
  * apply changed (spec, data, labels, annotations, any field), by applying the same configuration with those fields
  * set back, so kube-ship stays the one field manager of what it applied and the next deploy meets no conflict with
  * itself. A field someone else changed after the deploy keeps their value; that is said, never overwritten.
@@ -101,6 +102,17 @@ function leaves(value: unknown, path: Path = []): Path[] {
 const under = (path: Path, field: Path): boolean => field.every((part, i) => path[i] === part);
 
 /**
+ * What deleting an object would delete with it, for the kinds a rollback never deletes (a Namespace: everything in
+ * it; a CustomResourceDefinition: every object of its kind); undefined for any other kind.
+ */
+function containerOf(ref: ObjectRef): string | undefined {
+  const group = ref.apiVersion.includes('/') ? ref.apiVersion.split('/')[0] : '';
+  if (group === '' && ref.kind === 'Namespace') return 'everything in the namespace';
+  if (group === 'apiextensions.k8s.io' && ref.kind === 'CustomResourceDefinition') return 'every object of its kind';
+  return undefined;
+}
+
+/**
  * How to undo what the deploy did to one object, given the object as it is now. Each field is decided on its own,
  * from its value before the deploy, as the apply left it, and now:
  *
@@ -126,7 +138,16 @@ export function planObjectRestore(record: ObjectRecord, live: KubeObject | undef
   if (live.metadata.uid !== uid) {
     return { kind: 'leave', note: 'deleted and made again since the deploy by someone else; left as it is' };
   }
-  if (record.before === undefined) return { kind: 'delete', uid };
+  if (record.before === undefined) {
+    const holds = containerOf(record.ref);
+    if (holds === undefined) return { kind: 'delete', uid };
+    return {
+      kind: 'leave',
+      note:
+        `created by this deploy and left in place: deleting it would delete ${holds}, ` +
+        'including what others made there since; delete it by hand if nothing needs it',
+    };
+  }
 
   const before = content(record.before);
   const after = content(record.after);
