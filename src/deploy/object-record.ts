@@ -6,6 +6,7 @@
  * set back, so kube-ship stays the one field manager of what it applied and the next deploy meets no conflict with
  * itself. A field someone else changed after the deploy keeps their value; that is said, never overwritten.
  */
+import { createHash } from 'node:crypto';
 import type { KubeObject, ObjectRef } from '../cluster/kube.js';
 import { isRecord } from '../lib/json.js';
 import { canonicalJson } from './patch.js';
@@ -33,6 +34,20 @@ export function appliedOutcome(before: KubeObject | undefined, after: KubeObject
 }
 
 export type Path = string[];
+
+/** How the records file keeps a value the post step does not need (a Secret's): its hash, equal for equal values. */
+export function valueHash(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+/** Whether a live value is the recorded one, also when the record read from the file holds only its hash. */
+function holds(live: unknown, recorded: unknown): boolean {
+  if (same(live, recorded)) return true;
+  return (
+    live !== undefined && typeof recorded === 'string' && recorded.startsWith('sha256:') && valueHash(live) === recorded
+  );
+}
 
 export const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
 
@@ -158,19 +173,19 @@ export function planObjectRestore(record: ObjectRecord, live: KubeObject | undef
   const kept: string[] = [];
   const changed = changedFields(record.before, record.after);
   for (const path of changed) {
-    if (same(at(now, path), at(after, path))) {
+    if (holds(at(now, path), at(after, path))) {
       if (setAt(configuration, path, at(before, path))) restored.push(fieldName(path));
       else kept.push(fieldName(path));
       continue;
     }
     // Not ours any more: left out of the configuration, so applying it leaves their value.
     setAt(configuration, path, undefined);
-    if (!same(at(now, path), at(before, path))) kept.push(fieldName(path));
+    if (!holds(at(now, path), at(before, path))) kept.push(fieldName(path));
   }
   for (const path of leaves(content(record.applied))) {
     if (changed.some((field) => under(path, field))) continue;
     // Applied unchanged and changed since by someone else (`kubectl scale`, an HPA): theirs, never sent.
-    if (!same(at(now, path), at(after, path))) setAt(configuration, path, undefined);
+    if (!holds(at(now, path), at(after, path))) setAt(configuration, path, undefined);
   }
   if (restored.length === 0) {
     return kept.length === 0

@@ -5,7 +5,6 @@
  * deploy changed); everywhere else they are written as hashes. The post step trusts no record blindly: each must
  * name one object, with a uid, and every copy of the object in it must be that object.
  */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,7 +12,7 @@ import type { KubeObject } from '../cluster/kube.js';
 import { isRecord } from '../lib/json.js';
 import { objectKey } from '../desired/manifests.js';
 import { targetKey } from '../desired/targets.js';
-import { changedFields, fieldName, type ObjectRecord } from './object-record.js';
+import { changedFields, fieldName, valueHash, type ObjectRecord } from './object-record.js';
 import type { TargetRecord } from './target-record.js';
 
 /** A path named `name` in a new directory of its own under RUNNER_TEMP. */
@@ -86,12 +85,6 @@ export function postRecords(
   };
 }
 
-/** A value as the records file keeps it when the post step does not need it: its hash, equal for equal values. */
-function hashed(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
-}
-
 /** The fields of a Secret that hold (or, in an annotation such as last-applied, may embed) its values. */
 const SECRET_FIELDS = [['data'], ['stringData'], ['metadata', 'annotations']];
 
@@ -103,7 +96,7 @@ function secretHashed(object: KubeObject, keep: Set<string>): KubeObject {
     for (const part of path) map = isRecord(map) ? map[part] : undefined;
     if (!isRecord(map)) continue;
     for (const key of Object.keys(map)) {
-      if (!keep.has(fieldName([...path, key]))) map[key] = hashed(map[key]);
+      if (!keep.has(fieldName([...path, key]))) map[key] = valueHash(map[key]);
     }
   }
   return copy as unknown as KubeObject;
