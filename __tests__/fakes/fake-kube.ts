@@ -9,6 +9,7 @@ import type { V1Deployment, V1Ingress, V1Pod, V1ReplicaSet, V1Service, V1Statefu
 import {
   KubeError,
   type AccessCheck,
+  type Applied,
   type ApplyOptions,
   type KindInfo,
   type Kube,
@@ -362,7 +363,7 @@ export class FakeKube implements Kube {
     return found && structuredClone(found);
   }
 
-  async applyObject(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+  async applyObject(object: KubeObject, options: ApplyOptions): Promise<Applied> {
     this.applies.push({ object: structuredClone(object), options });
     const key = this.objectKeyOf({ ...object, ...object.metadata });
     if (!options.dryRun) this.beforeObjectWrite?.(key, 'apply');
@@ -402,7 +403,7 @@ export class FakeKube implements Kube {
       this.objects.set(key, next);
       this.owned.set(key, applying);
     }
-    return structuredClone(next);
+    return { object: structuredClone(next), created: live === undefined };
   }
 
   /** Changes an object as another field manager would: the fields it changes become its own. */

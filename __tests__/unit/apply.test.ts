@@ -47,6 +47,52 @@ describe('applyAll', () => {
   });
 });
 
+describe("applyAll: created is the apply's own answer, not the read before it", () => {
+  const theirs = (): KubeObject => ({
+    ...configMap('web', { MODE: 'theirs' }),
+    metadata: { name: 'web', namespace: 'shop', uid: 'uid-theirs', resourceVersion: '20', generation: 1 },
+  });
+
+  it('an object someone else made between the read and the apply is configured, and the rollback leaves it', async () => {
+    const kube = new FakeKube();
+    kube.beforeObjectWrite = (key, verb) => {
+      if (verb === 'apply' && !kube.objects.has(key)) kube.objects.set(key, theirs());
+    };
+    const applied = await applyAll(
+      kube,
+      [manifest(configMap('web', { MODE: 'ours' }))],
+      { force: false, retryMs: 1000 },
+      recordingLog(),
+    );
+    expect(applied.reports.map((r) => r.outcome)).toEqual(['configured']);
+    const undone = await restoreObjects(kube, applied.records, recordingLog(), 1000);
+    expect(kube.deleted).toEqual([]);
+    expect(undone.reports.get('ConfigMap shop/web')).toMatchObject({
+      outcome: 'not-restored',
+      note: 'made by someone else just before this deploy applied it, so what it was before is not known; left as it is',
+    });
+  });
+
+  it('an object someone else deleted between the read and the apply is created by it, and the rollback deletes it', async () => {
+    const kube = new FakeKube();
+    kube.objects.set('ConfigMap shop/web', theirs());
+    kube.beforeObjectWrite = (key, verb) => {
+      if (verb === 'apply') kube.objects.delete(key);
+    };
+    const applied = await applyAll(
+      kube,
+      [manifest(configMap('web', { MODE: 'ours' }))],
+      { force: false, retryMs: 1000 },
+      recordingLog(),
+    );
+    expect(applied.reports.map((r) => r.outcome)).toEqual(['created']);
+    kube.beforeObjectWrite = undefined;
+    const undone = await restoreObjects(kube, applied.records, recordingLog(), 1000);
+    expect(undone.reports.get('ConfigMap shop/web')).toMatchObject({ outcome: 'deleted' });
+    expect(kube.objects.has('ConfigMap shop/web')).toBe(false);
+  });
+});
+
 describe('applyProblem', () => {
   const quoting = new KubeError(
     400,

@@ -315,3 +315,27 @@ describe('createKube().patchDeployment', () => {
     });
   });
 });
+
+describe('createKube().applyObject', () => {
+  it("tells a created object from an updated one by the API server's answer: 201 Created, 200 OK", async () => {
+    const stored = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web', namespace: 'shop', uid: 'u1' } };
+    let answers = 0;
+    const server = await apiServer((_req, res, url) => {
+      if (url.pathname === '/api/v1') {
+        const resources = [{ name: 'configmaps', namespaced: true, kind: 'ConfigMap', verbs: ['patch'] }];
+        res.end(JSON.stringify({ kind: 'APIResourceList', groupVersion: 'v1', resources }));
+        return;
+      }
+      answers += 1;
+      res.statusCode = answers === 1 ? 201 : 200;
+      res.end(JSON.stringify(stored));
+    });
+    close = server.close;
+    const object = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web', namespace: 'shop' } };
+    const first = await server.kube.applyObject(object, { dryRun: false, force: false });
+    const second = await server.kube.applyObject(object, { dryRun: false, force: false });
+    expect(first).toEqual({ object: stored, created: true });
+    expect(second).toEqual({ object: stored, created: false });
+    expect(server.requests).toContain('PATCH /api/v1/namespaces/shop/configmaps/web');
+  });
+});

@@ -19,6 +19,7 @@ const record = (before: KubeObject | undefined, after: KubeObject): ObjectRecord
   key: 'ConfigMap shop/web',
   source: 'k8s/config.yaml document 1',
   ref: { apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'web' },
+  created: before === undefined,
   before,
   applied: {
     apiVersion: 'v1',
@@ -31,9 +32,11 @@ const record = (before: KubeObject | undefined, after: KubeObject): ObjectRecord
 
 describe('appliedOutcome', () => {
   it('tells created, configured and unchanged apart', () => {
-    expect(appliedOutcome(undefined, config({}, '2'))).toBe('created');
-    expect(appliedOutcome(config({}, '2'), config({ a: '1' }, '3'))).toBe('configured');
-    expect(appliedOutcome(config({}, '2'), config({}, '2'))).toBe('unchanged');
+    expect(appliedOutcome(true, undefined, config({}, '2'))).toBe('created');
+    expect(appliedOutcome(false, config({}, '2'), config({ a: '1' }, '3'))).toBe('configured');
+    expect(appliedOutcome(false, config({}, '2'), config({}, '2'))).toBe('unchanged');
+    // Made by someone else between the read and the apply: not created by this deploy.
+    expect(appliedOutcome(false, undefined, config({}, '2'))).toBe('configured');
   });
 });
 
@@ -116,6 +119,7 @@ describe('planObjectRestore, field by field', () => {
     key: 'Deployment shop/web',
     source: 'k8s/web.yaml document 1',
     ref: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web' },
+    created: false,
     before,
     applied,
     after,
@@ -188,6 +192,7 @@ describe('planObjectRestore of what holds other objects', () => {
       key: `${kind} shop`,
       source: 'k8s/a.yaml document 1',
       ref,
+      created: true,
       before: undefined,
       applied: object,
       after: object,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyAll, restoreObjects } from '../../src/deploy/apply.js';
-import { KubeError, type ApplyOptions, type KubeObject, type ObjectRef } from '../../src/cluster/kube.js';
+import { KubeError, type Applied, type ApplyOptions, type KubeObject, type ObjectRef } from '../../src/cluster/kube.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
 const KEY = 'ConfigMap ns/settings';
@@ -12,7 +12,7 @@ const configMap = (data: Record<string, string>): KubeObject =>
 class RestoreRaceKube extends FakeKube {
   beforeRestore: (() => void) | undefined;
 
-  override async applyObject(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+  override async applyObject(object: KubeObject, options: ApplyOptions): Promise<Applied> {
     if (object.metadata.resourceVersion !== undefined && this.beforeRestore) {
       const happen = this.beforeRestore;
       this.beforeRestore = undefined;

@@ -177,6 +177,11 @@ describe('the post step reads only records that name their object', () => {
     ['an applied object of another kind', (r) => (r.applied.kind = 'Secret'), 'holds another object'],
     ['a key for another object', (r) => (r.key = 'ConfigMap ns/other'), 'names ConfigMap ns/settings'],
     ['a ref without name', (r) => (r.ref.name = ''), 'names no object'],
+    [
+      'no word on whether the deploy created it',
+      (r) => delete (r as Partial<ObjectRecord>).created,
+      'does not say whether the deploy created it',
+    ],
   ])('refuses an object record with %s', async (_, spoil, message) => {
     const kube = new FakeKube();
     kube.objects.set('ConfigMap ns/settings', {

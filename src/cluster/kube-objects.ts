@@ -11,7 +11,7 @@ import {
   type KubernetesObject,
   type ResponseContext,
 } from '@kubernetes/client-node';
-import { KubeError, type ApplyOptions, type KindInfo, type KubeObject, type ObjectRef } from './kube.js';
+import { KubeError, type Applied, type ApplyOptions, type KindInfo, type KubeObject, type ObjectRef } from './kube.js';
 import { toKubeError } from './kube-watch.js';
 
 export const FIELD_MANAGER = 'kube-ship';
@@ -23,6 +23,15 @@ interface Send {
   contentType?: string;
   query?: Record<string, string>;
 }
+
+/** An answer: its HTTP status (a created object's 201 is told from an update's 200) and its JSON. */
+interface Reply<T> {
+  status: number;
+  body: T;
+}
+
+/** What `send` passes as the response type: its answer keeps the HTTP status (see `processResponse`). */
+const WITH_STATUS = 'kube-ship:with-status';
 
 /** KubernetesObjectApi with JSON in and out, and a time limit per request. */
 class ObjectApi extends KubernetesObjectApi {
@@ -40,7 +49,7 @@ class ObjectApi extends KubernetesObjectApi {
     return { namespaced: found.namespaced, resource: found.name };
   }
 
-  async send<T>({ method, ref, body, contentType, query }: Send): Promise<T> {
+  async send<T>({ method, ref, body, contentType, query }: Send): Promise<Reply<T>> {
     const header: KubernetesObject = {
       apiVersion: ref.apiVersion,
       kind: ref.kind,
@@ -55,12 +64,17 @@ class ObjectApi extends KubernetesObjectApi {
       context.setBody(JSON.stringify(body));
     }
     context.setSignal(AbortSignal.timeout(this.timeoutMs));
-    return this.requestPromise(context) as Promise<T>;
+    return this.requestPromise(context, WITH_STATUS) as Promise<Reply<T>>;
   }
 
-  protected override async processResponse<T>(response: ResponseContext): Promise<T> {
+  /** The JSON; for `send`'s requests (asked `WITH_STATUS`), with the HTTP status. Discovery takes the JSON alone. */
+  protected override async processResponse<T>(response: ResponseContext, type?: string): Promise<T> {
     const text = await response.body.text();
-    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) return JSON.parse(text || '{}') as T;
+    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) {
+      const body: unknown = JSON.parse(text || '{}');
+      const reply: Reply<unknown> = { status: response.httpStatusCode, body };
+      return (type === WITH_STATUS ? reply : body) as T;
+    }
     throw new ApiException(response.httpStatusCode, 'Unsuccessful HTTP Request', text, response.headers);
   }
 }
@@ -91,15 +105,22 @@ export function objectClient(config: KubeConfig, timeoutMs: number) {
 
     async getObject(ref: ObjectRef): Promise<KubeObject | undefined> {
       try {
-        return await guarded(`get ${named(ref)}`, () => api.send<KubeObject>({ method: HttpMethod.GET, ref }));
+        const reply = await guarded(`get ${named(ref)}`, () => api.send<KubeObject>({ method: HttpMethod.GET, ref }));
+        return reply.body;
       } catch (error) {
         if (error instanceof KubeError && error.status === 404) return undefined;
         throw error;
       }
     },
 
-    applyObject: (object: KubeObject, { dryRun, force }: ApplyOptions) =>
-      guarded(`apply ${named(refOf(object))}`, () =>
+    /**
+     * Whether the apply created the object is the API server's own answer: a server-side apply (a PATCH) that
+     * creates answers 201 Created, one that updates 200 OK. A read before the apply cannot tell (someone else can
+     * create or delete the object in between), and nothing in the object itself can without trusting clocks
+     * (creationTimestamp, managedFields' time); the status is decided in the same write that made the object.
+     */
+    async applyObject(object: KubeObject, { dryRun, force }: ApplyOptions): Promise<Applied> {
+      const reply = await guarded(`apply ${named(refOf(object))}`, () =>
         api.send<KubeObject>({
           method: HttpMethod.PATCH,
           ref: refOf(object),
@@ -111,7 +132,9 @@ export function objectClient(config: KubeConfig, timeoutMs: number) {
             ...(dryRun ? { dryRun: 'All' } : {}),
           },
         }),
-      ),
+      );
+      return { object: reply.body, created: reply.status === 201 };
+    },
 
     async deleteObject(ref: ObjectRef, uid: string): Promise<void> {
       await guarded(`delete ${named(ref)}`, () =>

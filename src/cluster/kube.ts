@@ -91,6 +91,14 @@ export interface KindInfo {
   resource: string;
 }
 
+/** What a server-side apply answered. */
+export interface Applied {
+  /** The object as stored (or as it would be, dry run). */
+  object: KubeObject;
+  /** Whether this very apply made the object: the API server answered 201 Created rather than 200 OK. */
+  created: boolean;
+}
+
 export interface ApplyOptions {
   /** Server-side dry run: everything is checked (schema, admission, quota, RBAC), nothing is stored. */
   dryRun: boolean;
@@ -120,8 +128,8 @@ export interface Kube {
   kindInfo(apiVersion: string, kind: string): Promise<KindInfo>;
   /** One object, or undefined when it does not exist. */
   getObject(ref: ObjectRef): Promise<KubeObject | undefined>;
-  /** Server-side apply with field manager `kube-ship`: the object as stored (or as it would be, dry run). */
-  applyObject(object: KubeObject, options: ApplyOptions): Promise<KubeObject>;
+  /** Server-side apply with field manager `kube-ship`: the object as stored, and whether the apply created it. */
+  applyObject(object: KubeObject, options: ApplyOptions): Promise<Applied>;
   /** Deletes an object only if it is still the one with `uid`; its dependents are deleted by the garbage collector. */
   deleteObject(ref: ObjectRef, uid: string): Promise<void>;
   /** The Services of a namespace (for where a workload is reachable). */

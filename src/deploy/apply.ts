@@ -62,14 +62,17 @@ export async function applyAll(
   for (const m of objects) {
     const key = objectKey(m.object);
     try {
-      const before = await retryingTransient(() => kube.getObject(refOf(m.object)), deadline, retry);
-      const after = await retryingTransient(
+      const read = await retryingTransient(() => kube.getObject(refOf(m.object)), deadline, retry);
+      const { object: after, created } = await retryingTransient(
         () => kube.applyObject(m.object, { dryRun: false, force: options.force }),
         deadline,
         retry,
       );
-      const outcome = appliedOutcome(before, after);
-      records.push({ key, source: sourceOf(m), ref: refOf(m.object), before, applied: m.object, after });
+      // Created or not is the apply's own answer; the read only gives the values before, and only when it saw the
+      // very object the apply changed (someone can delete it, or make it, in between).
+      const before = !created && read?.metadata.uid === after.metadata.uid ? read : undefined;
+      const outcome = appliedOutcome(created, before, after);
+      records.push({ key, source: sourceOf(m), ref: refOf(m.object), created, before, applied: m.object, after });
       reports.push({
         key,
         source: sourceOf(m),
@@ -130,7 +133,7 @@ function restoreOne(kube: Kube, record: ObjectRecord, deadline: number, log: Log
         return { outcome: 'deleted' as const, note: undefined, restored: undefined };
       }
       if (plan.kind === 'apply') {
-        const restored = await kube.applyObject(plan.object, { dryRun: false, force: true });
+        const { object: restored } = await kube.applyObject(plan.object, { dryRun: false, force: true });
         const kept = plan.kept.length > 0 ? `; kept someone else's later change to ${plan.kept.join(', ')}` : '';
         log.info(`${record.key}: restored ${plan.restored.join(', ')}${kept}`);
         return { outcome: 'restored' as const, note: kept ? kept.slice(2) : undefined, restored };
@@ -244,7 +247,7 @@ export function appliedWorkloads(
       replicas: wantedPods(item.kind, after),
       outcome: changed ? 'interrupted' : 'no-op',
       message: changed
-        ? record.before === undefined
+        ? record.created
           ? 'created, not judged yet'
           : 'applied, not judged yet'
         : 'unchanged by the apply',

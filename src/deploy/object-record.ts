@@ -19,7 +19,12 @@ export interface ObjectRecord {
   /** `file document N`. */
   source: string;
   ref: ObjectRef;
-  /** The object before the deploy; undefined when the deploy created it. */
+  /** Whether the deploy's apply made the object (the API server's answer, not a read before it). */
+  created: boolean;
+  /**
+   * The object before the deploy; undefined when the deploy created it, or when it was made (or replaced) by
+   * someone else between the read before the apply and the apply: then what it was before is not known.
+   */
   before: KubeObject | undefined;
   /** The configuration that was applied (the manifest, with the image given). */
   applied: KubeObject;
@@ -28,9 +33,9 @@ export interface ObjectRecord {
 }
 
 /** What the apply did: made it, changed it, or found it already so (the resourceVersion did not move). */
-export function appliedOutcome(before: KubeObject | undefined, after: KubeObject): ObjectOutcome {
-  if (before === undefined) return 'created';
-  return before.metadata.resourceVersion === after.metadata.resourceVersion ? 'unchanged' : 'configured';
+export function appliedOutcome(created: boolean, before: KubeObject | undefined, after: KubeObject): ObjectOutcome {
+  if (created) return 'created';
+  return before?.metadata.resourceVersion === after.metadata.resourceVersion ? 'unchanged' : 'configured';
 }
 
 export type Path = string[];
@@ -146,14 +151,14 @@ function containerOf(ref: ObjectRef): string | undefined {
 export function planObjectRestore(record: ObjectRecord, live: KubeObject | undefined): ObjectRestorePlan {
   const uid = record.after.metadata.uid ?? '';
   if (live === undefined) {
-    return record.before === undefined
+    return record.created
       ? { kind: 'nothing', note: 'already gone' }
       : { kind: 'leave', note: 'deleted since the deploy by someone else; not made again' };
   }
   if (live.metadata.uid !== uid) {
     return { kind: 'leave', note: 'deleted and made again since the deploy by someone else; left as it is' };
   }
-  if (record.before === undefined) {
+  if (record.created) {
     const holds = containerOf(record.ref);
     if (holds === undefined) return { kind: 'delete', uid };
     return {
@@ -161,6 +166,12 @@ export function planObjectRestore(record: ObjectRecord, live: KubeObject | undef
       note:
         `created by this deploy and left in place: deleting it would delete ${holds}, ` +
         'including what others made there since; delete it by hand if nothing needs it',
+    };
+  }
+  if (record.before === undefined) {
+    return {
+      kind: 'leave',
+      note: 'made by someone else just before this deploy applied it, so what it was before is not known; left as it is',
     };
   }
 

@@ -169,7 +169,7 @@ function isObject(object: unknown, ref: ObjectRecord['ref']): boolean {
 export function loadObjectRecords(file: string): ObjectRecord[] {
   return readJsonList(file).map((value, i) => {
     if (!isRecord(value)) throw refused(file, i, undefined, 'is not an object');
-    const { key, ref, before, applied, after } = value;
+    const { key, ref, created, before, applied, after } = value;
     if (!isRecord(ref) || !nonEmpty(ref.apiVersion) || !nonEmpty(ref.kind) || !nonEmpty(ref.name)) {
       throw refused(file, i, key, 'names no object (apiVersion, kind and name)');
     }
@@ -185,6 +185,8 @@ export function loadObjectRecords(file: string): ObjectRecord[] {
     if (before !== undefined && (before as unknown as KubeObject).metadata.uid !== uid) {
       throw refused(file, i, key, 'holds two objects with different uids');
     }
+    // Only a record that says the deploy created the object lets the restore delete it.
+    if (typeof created !== 'boolean') throw refused(file, i, key, 'does not say whether the deploy created it');
     return value as unknown as ObjectRecord;
   });
 }

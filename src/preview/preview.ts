@@ -132,7 +132,7 @@ async function planObject(kube: Kube, m: ManifestObject, force: boolean, view: V
   const base = { key: objectKey(m.object), source: sourceOf(m), resourceVersion: live?.metadata.resourceVersion ?? '' };
   let result: KubeObject;
   try {
-    result = await kube.applyObject(m.object, { dryRun: true, force });
+    result = (await kube.applyObject(m.object, { dryRun: true, force })).object;
   } catch (error) {
     return { ...base, action: live ? 'change' : 'create', changes: [], refusal: applyProblem(m, error) };
   }

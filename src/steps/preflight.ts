@@ -121,7 +121,7 @@ export async function preflightManifests(kube: Kube, request: ManifestPreflight)
   await Promise.all(
     objects.map(async (m) => {
       try {
-        const result = await kube.applyObject(m.object, { dryRun: true, force: request.force });
+        const { object: result } = await kube.applyObject(m.object, { dryRun: true, force: request.force });
         const kind = workloadKindOf(result);
         const problem =
           kind &&
