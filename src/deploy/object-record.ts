@@ -1,10 +1,11 @@
 /**
- * What a manifest deploy did to each object, and how to undo exactly that. An object the deploy created is deleted
- * (only that very object: its uid), except a Namespace or CustomResourceDefinition, which is left in place and
- * reported: deleting either deletes what it holds. An object that existed gets back the values it had in every field kube-ship's
- * apply changed (spec, data, labels, annotations, any field), by applying the same configuration with those fields
- * set back, so kube-ship stays the one field manager of what it applied and the next deploy meets no conflict with
- * itself. A field someone else changed after the deploy keeps their value; that is said, never overwritten.
+ * What a manifest deploy did to each object, and how to undo exactly that. An object the deploy created (the apply
+ * answered 201 Created) is deleted, only that very object (its uid), except a Namespace or CustomResourceDefinition,
+ * which is left in place and reported: deleting either deletes what it holds. An object that existed gets back the
+ * values it had in every field kube-ship's apply changed (spec, data, labels, annotations, any field), by applying
+ * the same configuration with those fields set back, so kube-ship stays the one field manager of what it applied
+ * and the next deploy meets no conflict with itself. A field someone else changed after the deploy keeps their
+ * value, whether the deploy changed it or not (see `planObjectRestore`); that is said, never overwritten.
  */
 import { createHash } from 'node:crypto';
 import type { KubeObject, ObjectRef } from '../cluster/kube.js';
@@ -136,13 +137,13 @@ function containerOf(ref: ObjectRef): string | undefined {
  * How to undo what the deploy did to one object, given the object as it is now. Each field is decided on its own,
  * from its value before the deploy, as the apply left it, and now:
  *
- * | the deploy's apply          | since the apply               | the restore's configuration                    |
- * |-----------------------------|-------------------------------|------------------------------------------------|
- * | changed it                  | untouched (now = after)       | the value before (or left out: none before)    |
- * | changed it                  | set back by someone (= before)| left out: theirs, already as it was             |
- * | changed it                  | changed again by someone      | left out, and named in the note ("kept")       |
- * | applied it unchanged        | untouched (now = after)       | sent as it is: no change                       |
- * | applied it unchanged        | changed by someone (a scale)  | left out: never set back                       |
+ * | the deploy's apply   | since the apply                 | the restore's configuration                 |
+ * |----------------------|---------------------------------|---------------------------------------------|
+ * | changed it           | untouched (now = after)         | the value before (or left out: none before) |
+ * | changed it           | set back by someone (= before)  | left out: theirs, already as it was         |
+ * | changed it           | changed again by someone        | left out, and named in the note ("kept")    |
+ * | applied it unchanged | untouched (now = after)         | sent as it is: no change                    |
+ * | applied it unchanged | changed by someone (a scale)    | left out: never set back                    |
  *
  * A field left out is one kube-ship no longer owns (the other writer took it), so the apply leaves its value. A field
  * kube-ship applied unchanged and still holds is sent as it is rather than left out: server-side apply removes a
@@ -159,12 +160,12 @@ export function planObjectRestore(record: ObjectRecord, live: KubeObject | undef
     return { kind: 'leave', note: 'deleted and made again since the deploy by someone else; left as it is' };
   }
   if (record.created) {
-    const holds = containerOf(record.ref);
-    if (holds === undefined) return { kind: 'delete', uid };
+    const inside = containerOf(record.ref);
+    if (inside === undefined) return { kind: 'delete', uid };
     return {
       kind: 'leave',
       note:
-        `created by this deploy and left in place: deleting it would delete ${holds}, ` +
+        `created by this deploy and left in place: deleting it would delete ${inside}, ` +
         'including what others made there since; delete it by hand if nothing needs it',
     };
   }
