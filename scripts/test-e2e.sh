@@ -9,10 +9,5 @@ ip link set lo up 2>/dev/null || true
 export KUBE_SHIP_STACK_DIR="$PWD/.stack-test" KUBE_SHIP_OWN_DOCKER=1 KUBE_SHIP_SKIP_INSTALL=1
 trap 'bash scripts/stack/down.sh' EXIT
 bash scripts/stack/up.sh
-# scripts/test.sh starts this while it checks dist/ (rebuilding it): the tests wait until that is done.
-if [[ -n "${E2E_START_AFTER:-}" ]]; then
-  echo "waiting for $E2E_START_AFTER"
-  while [[ ! -e "$E2E_START_AFTER" ]]; do sleep 1; done
-fi
 vitest run --config vitest.e2e.config.ts --reporter=default --reporter=./__tests__/e2e/file-times.ts --reporter=json \
   --outputFile.json=.test-results/e2e.json
