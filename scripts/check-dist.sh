@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Rebuilds dist/ from src/ and fails when the committed bundle differs: the action runs dist/, not src/.
+# Fails when the committed bundle is not the build of src/: the action runs dist/, not src/. Builds into a copy of
+# dist/ (DIST_OUT), so dist/ itself is never rewritten: the end-to-end tests run it while this check runs.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
-npm run build --silent >/dev/null
-if ! git diff --quiet --exit-code -- dist/ || [ -n "$(git ls-files --others --exclude-standard dist/)" ]; then
+copy="$(mktemp -d)"
+trap 'rm -rf "$copy"' EXIT
+cp -a dist "$copy/dist"
+DIST_OUT="$copy/dist" npm run build --silent >/dev/null
+if ! git diff --quiet --exit-code -- dist/ || [ -n "$(git ls-files --others --exclude-standard dist/)" ] ||
+  ! diff -r -q dist "$copy/dist" >&2; then
   echo "dist/ is not the build of src/: run 'npm run build' and commit dist/." >&2
   git diff --stat -- dist/ >&2
   exit 1

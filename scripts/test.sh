@@ -1,43 +1,65 @@
 #!/usr/bin/env bash
-# The test command: installs what the stack needs (the one step that uses the network), checks types and dist/,
-# runs the unit tests, then the end-to-end tests inside a fresh network namespace that has only loopback, on a
-# stack of their own that is torn down afterwards. Prints one closing line: "tests: N passed, N failed".
+# The test command: installs what the stack needs (the one step that uses the network), checks dist/, types, lint,
+# formatting and workflows, runs the unit tests, and the end-to-end tests inside a fresh network namespace that has
+# only loopback, on a stack of their own that is torn down afterwards. The end-to-end stack comes up and its tests
+# run while the other checks run (check-dist builds into a copy: dist/, the bundle they run, is never rewritten);
+# their output goes to .test-results/e2e.log and is shown when they end. Prints "tests: N passed, N failed", the
+# checks that failed, and the wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$(date +%s)
+# phase TITLE: the section's heading, with the seconds since the start.
+phase() { echo "== $1 (at $(($(date +%s) - started))s) =="; }
+trap 'echo "npm test: wall time $(( ($(date +%s) - started) / 60 ))m $(( ($(date +%s) - started) % 60 ))s"' EXIT
 root=$PWD
 export HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}" # npm, Go and the binary cache live under it
 export PATH="$root/node_modules/.bin:$PATH" # node 24 from the `node` devDependency
 [[ -x node_modules/.bin/node ]] || npm ci
 mkdir -p .test-results
-rm -f .test-results/*.json
+rm -f .test-results/*.json .test-results/*.txt .test-results/e2e.log
 
-echo "== install the stack's parts (apt, Go modules) =="
+phase "install the stack's parts (apt, Go modules)"
 bash scripts/stack/install.sh
 
-echo "== typecheck, dist =="
-npm run --silent typecheck
-npm run --silent lint
-npm run --silent format:check
-npm run --silent check-dist
-
-echo "== workflows (actionlint: .github/workflows, __tests__/workflows, README.md's examples against action.yml) =="
-bash scripts/lint-workflows.sh
-
-echo "== unit tests =="
-unit_rc=0
-vitest run --reporter=default --reporter=json --outputFile.json=.test-results/unit.json || unit_rc=$?
-
-echo "== end-to-end tests (own network namespace, own stack) =="
-e2e_rc=0
+phase "end-to-end tests started (own network namespace, own stack; output in .test-results/e2e.log)"
 if unshare --net true 2>/dev/null; then
-  unshare --net bash scripts/test-e2e.sh || e2e_rc=$?
+  unshare --net bash scripts/test-e2e.sh >.test-results/e2e.log 2>&1 &
 elif [[ "${CI:-}" == "true" ]]; then
   echo "cannot create a network namespace (unshare --net); refusing to run e2e outside one in CI" >&2
-  e2e_rc=1
+  (exit 1) &
 else
   echo "warning: no network namespace available; running e2e on the host's loopback" >&2
-  bash scripts/test-e2e.sh || e2e_rc=$?
+  bash scripts/test-e2e.sh >.test-results/e2e.log 2>&1 &
 fi
+e2e_pid=$!
+
+failed=()
+# check NAME COMMAND...: runs one check; a failure is recorded and the others still run.
+check() {
+  local name="$1"
+  shift
+  "$@" || failed+=("$name")
+}
+
+phase "dist"
+check check-dist npm run --silent check-dist
+
+phase "typecheck, lint, format"
+check typecheck npm run --silent typecheck
+check lint npm run --silent lint
+check format npm run --silent format:check
+
+phase "workflows (actionlint: .github/workflows, __tests__/workflows, README.md's examples against action.yml)"
+check workflows bash scripts/lint-workflows.sh
+
+phase "unit tests"
+check unit vitest run --reporter=default --reporter=json --outputFile.json=.test-results/unit.json
+
+phase "end-to-end tests (waiting for them to end)"
+e2e_rc=0
+wait "$e2e_pid" || e2e_rc=$?
+cat .test-results/e2e.log
+[[ $e2e_rc -eq 0 ]] || failed+=(e2e)
 
 node -e '
 const fs = require("fs");
@@ -51,4 +73,7 @@ for (const f of ["unit", "e2e"]) {
 }
 console.log(`tests: ${passed} passed, ${failed} failed`);
 '
-[[ $unit_rc -eq 0 && $e2e_rc -eq 0 ]]
+if ((${#failed[@]})); then
+  echo "failed: ${failed[*]}"
+  exit 1
+fi

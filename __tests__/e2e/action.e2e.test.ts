@@ -75,7 +75,7 @@ describe('kube-ship on the local stack', () => {
     );
     for (const group of ['Preflight', 'Build and push', 'Digest', 'Deploy', 'Rollout', 'Report'])
       expect(run.log).toContain(`::group::${group}`);
-    expect(run.log).toMatch(/kube-ship-e2e\/web: \d\/3 updated, \d available/);
+    expect(run.log).toMatch(new RegExp(`${NAMESPACE}/web: \\d/3 updated, \\d available`));
     expect(run.log).toMatch(/Verdict \d+\.\d+s after the patch/);
     expect(run.summary).toContain('Deployed');
     const secret =

@@ -38,7 +38,13 @@ export function stackEnv(): Record<string, string> {
 }
 
 export const env = stackEnv();
-export const NAMESPACE = env.DEPLOYER_NAMESPACE ?? 'kube-ship-e2e';
+/** The stack's namespace: the least-privilege deployer's ServiceAccount (and the throttled one) live there. */
+export const DEPLOYER_NAMESPACE = env.DEPLOYER_NAMESPACE ?? 'kube-ship-e2e';
+/**
+ * The namespace this test file deploys into: its own (named by the setup file __tests__/e2e/file-namespace.ts), so
+ * that files can run at the same time on one stack; the stack's namespace outside vitest (the benches).
+ */
+export const NAMESPACE = process.env.KUBE_SHIP_E2E_NAMESPACE || DEPLOYER_NAMESPACE;
 export const REGISTRY = env.REGISTRY ?? '127.0.0.1:5000';
 
 /** Runs kubectl with the stack's admin kubeconfig; throws with its stderr on failure. */
@@ -69,7 +75,7 @@ export interface DeploymentOptions {
   wait?: boolean;
 }
 
-/** Creates (or replaces) a Deployment in the e2e namespace and waits until it is rolled out (unless `wait: false`). */
+/** Creates (or replaces) a Deployment in the file's namespace and waits until it is rolled out (unless `wait: false`). */
 export function createDeployment(name: string, image: string, options: DeploymentOptions = {}): void {
   const annotations = {
     ...(options.readyDelay ? { 'kube-ship.dev/ready-delay': options.readyDelay } : {}),
@@ -158,7 +164,40 @@ export const DEPLOYER_RULES: Rule[] = [...REQUIRED_ACCESS, ...REPORT_ACCESS].map
 }));
 
 /**
- * An identity of its own: a ServiceAccount in the e2e namespace bound to a Role with exactly `rules`, and a
+ * The file's namespace, made if it is missing, with the deployer's Role (the rules the stack gives it in its own
+ * namespace) bound to the stack's deployer and throttled ServiceAccounts: their kubeconfigs deploy here as well.
+ */
+function ensureNamespace(namespace: string): void {
+  if (namespace === DEPLOYER_NAMESPACE) return;
+  const meta = { name: 'kube-ship-deployer', namespace };
+  const subjects = ['kube-ship-deployer', 'kube-ship-throttled'].map((name) => ({
+    kind: 'ServiceAccount',
+    name,
+    namespace: DEPLOYER_NAMESPACE,
+  }));
+  const items = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta, rules: DEPLOYER_RULES },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: meta,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: meta.name },
+      subjects,
+    },
+  ];
+  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+  // Pods are refused until the controller-manager has made the namespace's default ServiceAccount.
+  for (let i = 0; i < 100; i += 1) {
+    if (spawnSync('kubectl', ['get', 'serviceaccount', 'default', '-n', namespace], { env }).status === 0) return;
+    execFileSync('sleep', ['0.1']);
+  }
+  throw new Error(`namespace ${namespace}: the controller-manager made no default ServiceAccount in 10 s`);
+}
+ensureNamespace(NAMESPACE);
+
+/**
+ * An identity of its own: a ServiceAccount in the file's namespace bound to a Role with exactly `rules`, and a
  * kubeconfig (YAML, context namespace set) with a fresh token for it, made from the deployer's kubeconfig.
  */
 export function serviceAccountKubeconfig(name: string, rules: Rule[], duration = '1h'): string {
@@ -178,7 +217,16 @@ export function serviceAccountKubeconfig(name: string, rules: Rule[], duration =
   const token = kubectl(['create', 'token', name, '-n', NAMESPACE, `--duration=${duration}`]).trim();
   return readFileSync(env.DEPLOYER_KUBECONFIG ?? '', 'utf8')
     .replace(/token: \S+/, `token: ${token}`)
+    .replace(/namespace: [a-z0-9-]+\}/, `namespace: ${NAMESPACE}}`)
     .replaceAll('kube-ship-deployer', name);
+}
+
+/**
+ * The least-privilege deployer as an identity of the file's own (the stack's deployer's rules, in the file's
+ * namespace): its requests are told apart from other files' in the audit log.
+ */
+export function ownDeployer(): string {
+  return serviceAccountKubeconfig('deployer', DEPLOYER_RULES, '2h');
 }
 
 export interface ActionRun {
@@ -340,14 +388,14 @@ export interface AuditEvent {
   code: number;
 }
 
-/** The audit log written by scripts/stack/up.sh (level Metadata, ServiceAccounts of the e2e namespace only). */
+/** The audit log written by scripts/stack/up.sh (level Metadata, ServiceAccounts only, not kube-system's). */
 export class Audit {
   readonly path = join(env.KUBE_SHIP_STACK_DIR ?? join(ROOT, '.stack'), 'logs/audit.log');
   mark(): number {
     return existsSync(this.path) ? statSync(this.path).size : 0;
   }
-  /** Events written after `mark` (from the start if the log was rotated since), optionally for one user. */
-  since(mark: number, user?: string): AuditEvent[] {
+  /** Events written after `mark` (from the start if the log was rotated since), optionally for one user or some. */
+  since(mark: number, user?: string | ((user: string) => boolean)): AuditEvent[] {
     const size = this.mark();
     const from = size < mark ? 0 : mark;
     const fd = openSync(this.path, 'r');
@@ -371,7 +419,7 @@ export class Audit {
         received: Date.parse(e.requestReceivedTimestamp) + micros(e.requestReceivedTimestamp),
         code: e.responseStatus?.code ?? 0,
       };
-      if (user === undefined || event.user === user) events.push(event);
+      if (user === undefined || (typeof user === 'string' ? event.user === user : user(event.user))) events.push(event);
     }
     return events;
   }

@@ -7,6 +7,8 @@
 #                                                   server -> client, with toxicity 1)
 #   fault.sh remove NAME                            remove one toxic
 #   fault.sh reset                                  remove every toxic and enable every proxy (all proxies)
+#   fault.sh clear                                  remove every toxic of this proxy and enable it (the other
+#                                                   proxy's toxics stay: for tests that run at the same time)
 #   fault.sh down | up                              disable / enable the proxy: while down, connecting is refused
 #                                                   and open connections (watches) are closed
 #   fault.sh show                                   the proxy and its toxics (JSON)
@@ -85,6 +87,13 @@ case "$cmd" in
   reset)
     api POST /reset >/dev/null
     echo "fault.sh: all toxics removed, all proxies enabled" >&2
+    ;;
+  clear)
+    for name in $(api GET "/proxies/$proxy/toxics" | grep -o '"name": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/'); do
+      api DELETE "/proxies/$proxy/toxics/$name" >/dev/null
+    done
+    api POST "/proxies/$proxy" '{"enabled": true}' >/dev/null
+    echo "fault.sh: $proxy: every toxic removed, enabled" >&2
     ;;
   down|up)
     enabled=false; [[ "$cmd" == up ]] && enabled=true
