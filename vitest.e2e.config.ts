@@ -26,6 +26,7 @@ const SECONDS: Record<string, number> = {
   build: 32,
   conventions: 21,
   github: 17,
+  security: 45,
   hostile: 9,
 };
 const seconds = (spec: TestSpecification) => SECONDS[basename(spec.moduleId, '.e2e.test.ts')] ?? 60;

@@ -262,7 +262,7 @@ describe('preview', () => {
     const moved = versionOf('deployment', 'pv-moved');
     const kept = versionOf('deployment', 'pv-kept');
     // The merge: the push of its commit (the run's GITHUB_SHA) deploys; GitHub knows which pull request made it.
-    fake.merge(merged, STEP_SHA);
+    fake.merge(merged, STEP_SHA, head);
     const asked = fake.requests.length;
     const run = await runAction(
       { ...inputs, environment: 'staging', comment: 'auto', 'github-token': 'ghs_e2e' },
@@ -270,7 +270,13 @@ describe('preview', () => {
     );
     expect(run.exitCode, run.log).toBe(0);
     expect(run.outputs.result).toBe('success');
-    expect(JSON.parse(run.outputs['since-preview'] ?? '{}')).toEqual({ sha: head, changed: [`${NAMESPACE}/pv-moved`] });
+    expect(JSON.parse(run.outputs['since-preview'] ?? '{}')).toEqual({
+      sha: head,
+      head,
+      headPreviewed: true,
+      changed: [`${NAMESPACE}/pv-moved`],
+      unplanned: [],
+    });
     expect(run.log).toContain(`::warning::${NAMESPACE}/pv-moved changed in the cluster since the preview of feedfac`);
     expect(run.summary).toContain('Changed in the cluster since the preview of commit <code>feedfac</code>');
     expect(run.summary).toMatch(

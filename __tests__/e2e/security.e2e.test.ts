@@ -1,0 +1,153 @@
+/**
+ * What the manifests input may reveal or leave behind, on the real API server: a Secret value YAML reads as a number
+ * (which the API server's refusal would quote), a manifest file whose name carries workflow commands (which the
+ * runner would run if it reached the log raw), and the records file the post step reads (which held Secret data on
+ * the runner's disk).
+ */
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REGISTRY, ROOT, appInputs, kubectl, kubectlJson, runAction, workspaceDir } from './harness.js';
+
+const EXAMPLE = 'examples/web/k8s';
+const IMAGE = `${REGISTRY}/demo/web`;
+
+function namespace(name: string): string {
+  const ns = `kube-ship-sec-${name}`;
+  kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
+  kubectl(['create', 'namespace', ns]);
+  return ns;
+}
+
+function inputs(ns: string, manifests: string, extra: Record<string, string> = {}) {
+  return {
+    ...appInputs('web', 'sec-v1', 'security', { bake: '1s' }),
+    image: IMAGE,
+    deployments: '',
+    namespace: ns,
+    manifests,
+    ...extra,
+  };
+}
+
+/** The example's files copied to a folder under the workspace (changed by `edit`), plus `more` (name -> text). */
+function exampleWith(more: Record<string, string>, edit = (_file: string, text: string) => text): string {
+  const dir = workspaceDir('security-');
+  for (const file of ['configmap.yaml', 'deployment.yaml', 'service.yaml']) {
+    writeFileSync(join(dir, file), edit(file, readFileSync(join(ROOT, EXAMPLE, file), 'utf8')));
+  }
+  for (const [file, text] of Object.entries(more)) writeFileSync(join(dir, file), text);
+  return relative(ROOT, dir);
+}
+
+const secret = (data: string) =>
+  `apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-secret\ntype: Opaque\nstringData:\n${data}\n`;
+
+/** Every file under `dir`, with its text. */
+function filesUnder(dir: string): { path: string; text: string }[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((name) => join(dir, name))
+    .filter((path) => statSync(path).isFile())
+    .map((path) => ({ path, text: readFileSync(path, 'utf8') }));
+}
+
+/** The log as the runner shows it: `::add-mask::` commands are consumed by the runner, never displayed. */
+const shown = (log: string): string =>
+  log
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n');
+
+/** Lines the runner would take as a workflow command: `::` first after leading whitespace. */
+const commandLines = (log: string, data: string): string[] =>
+  log.split('\n').filter((line) => /^\s*::/.test(line) && line.includes(data));
+
+describe('what the manifests reveal or leave behind', () => {
+  it('a Secret value YAML reads as a number is refused before any request, and appears in no channel', async () => {
+    const ns = namespace('number');
+    const KEY_VALUE = '8837465529910342';
+    const run = await runAction(inputs(ns, exampleWith({ 'secret.yaml': secret(`  api-key: ${KEY_VALUE}`) })));
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs['failure-reason']).toContain('api-key');
+    expect(run.outputs['failure-reason']).toMatch(/quote/i);
+    for (const [channel, text] of [
+      ['log', shown(run.log)],
+      ['summary', run.summary],
+      ['outputs', JSON.stringify(run.outputs)],
+    ] as const) {
+      expect(text.includes(KEY_VALUE), `${channel} holds the value`).toBe(false);
+    }
+    // Refused before the build and before any object was sent: nothing of the manifests exists.
+    expect(
+      kubectl([
+        'get',
+        'secret/web-secret',
+        'configmap/web-config',
+        'deployment/web',
+        '-n',
+        ns,
+        '--ignore-not-found',
+        '-o',
+        'name',
+      ]).trim(),
+    ).toBe('');
+  });
+
+  it('a manifest file whose name carries workflow commands reaches the log as text', async () => {
+    const ns = namespace('filename');
+    const hostile = 'x\n::error::pwned by a file name\n::stop-commands::pwnd\n.yaml';
+    const dir = exampleWith({
+      [hostile]: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: named\ndata:\n  a: b\n',
+    });
+    const run = await runAction(inputs(ns, dir));
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('success');
+    expect(commandLines(run.log, 'pwned')).toEqual([]);
+    expect(commandLines(run.log, 'stop-commands::pwnd')).toEqual([]);
+    // The summary shows it as code, on one line.
+    expect(run.summary).not.toMatch(/^::error::pwned/m);
+  });
+
+  it('leaves no records file, and no Secret value, on the runner', async () => {
+    const ns = namespace('records');
+    const VALUE = 'kube-ship-records-secret-0042';
+    const temp = workspaceDir('runner-temp-');
+    mkdirSync(temp, { recursive: true });
+    const run = await runAction(inputs(ns, exampleWith({ 'secret.yaml': secret(`  token: "${VALUE}"`) })), {
+      env: { RUNNER_TEMP: temp },
+    });
+    expect(run.exitCode, run.log).toBe(0);
+    expect(shown(run.log).includes(VALUE)).toBe(false);
+    const left = filesUnder(temp);
+    expect(left.filter((f) => f.text.includes(VALUE)).map((f) => f.path)).toEqual([]);
+    expect(left.map((f) => relative(temp, f.path)).filter((p) => /record|object/i.test(p))).toEqual([]);
+  });
+
+  it('a rollback sets back what the deploy changed and keeps a scale made during the rollout', async () => {
+    const ns = namespace('scale');
+    const first = await runAction(inputs(ns, exampleWith({})));
+    expect(first.exitCode, first.log).toBe(0);
+    const broken = exampleWith({}, (file, text) =>
+      file === 'deployment.yaml'
+        ? text.replace('config-version: "1"', 'config-version: "2"\n        kube-ship.dev/fault: crashloop')
+        : text,
+    );
+    const run = await runAction(inputs(ns, broken), {
+      during: [
+        {
+          when: (seen) => seen.log.includes(`Deployment ${ns}/web: configured`),
+          act: () => kubectl(['scale', 'deployment', 'web', '-n', ns, '--replicas=3']),
+        },
+      ],
+    });
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs.result, run.log).toBe('rolled-back');
+    const live = kubectlJson<{
+      spec: { replicas: number; template: { metadata: { annotations: Record<string, string> } } };
+    }>(['get', 'deployment', 'web', '-n', ns]);
+    // The template is back to what the deploy found; the replicas someone else set during the rollout stay.
+    expect(live.spec.template.metadata.annotations['config-version']).toBe('1');
+    expect(live.spec.template.metadata.annotations['kube-ship.dev/fault']).toBeUndefined();
+    expect(live.spec.replicas).toBe(3);
+  });
+});
