@@ -296,4 +296,51 @@ describe('preview', () => {
     const requests = fake.requests.slice(asked).map((r) => `${r.method} ${r.path}`);
     expect(requests.filter((r) => r === 'POST /graphql')).toHaveLength(1);
   });
+
+  it('publishes no live credential: a Secret applied by kubectl (its last-applied annotation) and a token in env', async () => {
+    const ns = 'kube-ship-pv-live';
+    kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
+    kubectl(['create', 'namespace', ns]);
+    const LIVE_PASSWORD = 'live-s3cret-passw0rd';
+    const LIVE_TOKEN = 'sk_live_0123456789abcdefLIVE';
+    const NEW_TOKEN = 'sk_live_0123456789abcdefNEW';
+    const secret = (value: string) =>
+      `apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-secret\nstringData:\n  PASSWORD: ${value}\n`;
+    const withToken = (token: string) =>
+      example('deployment.yaml').replace(
+        '          envFrom:\n',
+        `          env:\n            - name: API_TOKEN\n              value: ${token}\n          envFrom:\n`,
+      );
+    // What is live, as someone applied it with kubectl (client-side: the annotation embeds the whole Secret).
+    kubectl(['apply', '-n', ns, '-f', '-'], secret(LIVE_PASSWORD));
+    kubectl(['apply', '-n', ns, '-f', '-'], example('configmap.yaml'));
+    kubectl(['apply', '-n', ns, '-f', '-'], withToken(LIVE_TOKEN));
+    expect(withToken(LIVE_TOKEN)).toContain(LIVE_TOKEN);
+    const dir = workspaceDir(`${ns}-`);
+    writeFileSync(join(dir, 'secret.yaml'), secret('new-s3cret-passw0rd'));
+    writeFileSync(join(dir, 'configmap.yaml'), example('configmap.yaml'));
+    writeFileSync(join(dir, 'deployment.yaml'), withToken(NEW_TOKEN));
+    const run = await preview({
+      ...appInputs('web', 'pvlive', 'preview-live'),
+      image: `${REGISTRY}/demo/web`,
+      deployments: '',
+      namespace: ns,
+      manifests: relative(ROOT, dir),
+      'force-conflicts': 'true',
+    });
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('preview');
+    const body = fake.commentsOn(PR).at(-1)!.body;
+    expect(body).toContain(`<code>Deployment ${ns}/web</code>`);
+    const shownLog = run.log
+      .split('\n')
+      .filter((l) => !l.startsWith('::add-mask::'))
+      .join('\n');
+    for (const text of [body, run.summary, shownLog, run.outputs.plan ?? '']) {
+      for (const value of [LIVE_PASSWORD, LIVE_TOKEN, NEW_TOKEN]) {
+        expect(text).not.toContain(value);
+        expect(text).not.toContain(Buffer.from(value).toString('base64'));
+      }
+    }
+  });
 });

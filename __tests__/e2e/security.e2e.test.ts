@@ -150,4 +150,63 @@ describe('what the manifests reveal or leave behind', () => {
     expect(live.spec.template.metadata.annotations['kube-ship.dev/fault']).toBeUndefined();
     expect(live.spec.replicas).toBe(3);
   });
+
+  it("an admission policy's message quoting a Secret value reaches no channel", async () => {
+    const ns = namespace('admission');
+    const VALUE = 'kube-ship-quoted-by-policy-77';
+    const name = 'kube-ship-e2e-secret-quote';
+    const policy = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          resourceRules: [
+            { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['secrets'] },
+          ],
+        },
+        validations: [
+          {
+            expression: "!has(object.data) || !('token' in object.data)",
+            messageExpression: "'the token ' + string(object.data['token']) + ' is on the deny list'",
+          },
+        ],
+      },
+    };
+    const binding = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name },
+      spec: {
+        policyName: name,
+        validationActions: ['Deny'],
+        matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } },
+      },
+    };
+    kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [policy, binding] }));
+    try {
+      const dir = exampleWith({ 'secret.yaml': secret(`  token: "${VALUE}"`) });
+      // The policy takes a moment to be enforced: ask until the dry run is refused, at most 20 s.
+      let run = await runAction(inputs(ns, dir));
+      for (let i = 0; i < 10 && run.exitCode === 0; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        kubectl(['delete', 'secret,configmap,deployment,service', '--all', '-n', ns]);
+        run = await runAction(inputs(ns, dir));
+      }
+      expect(run.exitCode, run.log).toBe(1);
+      expect(run.outputs['failure-reason']).toContain(`Secret ${ns}/web-secret`);
+      for (const [channel, text] of [
+        ['log', shown(run.log)],
+        ['summary', run.summary],
+        ['outputs', JSON.stringify(run.outputs)],
+      ] as const) {
+        expect(text.includes(VALUE), `${channel} holds the value`).toBe(false);
+        // The policy sees the Secret's data as the API server keeps it: base64.
+        expect(text.includes(Buffer.from(VALUE).toString('base64')), `${channel} holds it in base64`).toBe(false);
+      }
+    } finally {
+      kubectl(['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy', name, '--ignore-not-found']);
+    }
+  });
 });
