@@ -209,4 +209,38 @@ describe('what the manifests reveal or leave behind', () => {
       kubectl(['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy', name, '--ignore-not-found']);
     }
   });
+
+  it('a failed first deploy deletes what it created but a CustomResourceDefinition, which it reports', async () => {
+    const ns = namespace('crd');
+    const crdName = 'widgets.e2e.kube-ship.dev';
+    kubectl(['delete', 'crd', crdName, '--ignore-not-found']);
+    const crd = [
+      'apiVersion: apiextensions.k8s.io/v1',
+      'kind: CustomResourceDefinition',
+      `metadata:\n  name: ${crdName}`,
+      'spec:\n  group: e2e.kube-ship.dev\n  scope: Namespaced',
+      '  names:\n    kind: Widget\n    plural: widgets\n    singular: widget',
+      '  versions:\n    - name: v1\n      served: true\n      storage: true',
+      '      schema:\n        openAPIV3Schema:\n          type: object\n          x-kubernetes-preserve-unknown-fields: true',
+    ].join('\n');
+    try {
+      const dir = exampleWith({ 'crd.yaml': `${crd}\n` }, (file, text) =>
+        file === 'deployment.yaml'
+          ? text.replace('config-version: "1"', 'config-version: "1"\n        kube-ship.dev/fault: crashloop')
+          : text,
+      );
+      const run = await runAction(inputs(ns, dir));
+      expect(run.exitCode).toBe(1);
+      expect(run.outputs.result, run.log).toBe('rolled-back');
+      const objects = JSON.parse(run.outputs.objects ?? '{}') as Record<string, string>;
+      expect(objects[`Deployment ${ns}/web`]).toBe('deleted');
+      expect(objects[`CustomResourceDefinition ${crdName}`]).toBe('not-restored');
+      expect(kubectl(['get', 'crd', crdName, '--ignore-not-found', '-o', 'name']).trim()).toBe(
+        `customresourcedefinition.apiextensions.k8s.io/${crdName}`,
+      );
+      expect(run.summary).toContain('left in place');
+    } finally {
+      kubectl(['delete', 'crd', crdName, '--ignore-not-found']);
+    }
+  });
 });
