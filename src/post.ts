@@ -4,7 +4,8 @@
  * registry the main step logged in to.
  */
 import * as core from '@actions/core';
-import { logTo } from './core-log.js';
+import { failStep, logTo } from './core-log.js';
+import type { Log } from './lib/log.js';
 import { messageOf } from './lib/errors.js';
 import { run as exec } from './image/exec.js';
 import { parseBoolean } from './desired/inputs.js';
@@ -15,8 +16,7 @@ import { Secrets } from './lib/secrets.js';
 import { STATE } from './state.js';
 
 /** Reads what the main step saved and the inputs, and undoes what an unfinished main step changed. */
-async function undoUnfinished(): Promise<void> {
-  const secrets = new Secrets((value) => core.setSecret(value));
+async function undoUnfinished(secrets: Secrets, log: Log): Promise<void> {
   const saved = {
     recordsFile: core.getState(STATE.recordsFile),
     objectsFile: core.getState(STATE.objectsFile),
@@ -36,20 +36,23 @@ async function undoUnfinished(): Promise<void> {
       );
       return createKube(cluster.config);
     },
-    log: logTo(secrets),
+    log,
   });
-  if (failure !== undefined) core.setFailed(failure);
+  if (failure !== undefined) failStep(secrets.scrub(failure));
 }
 
+/** Every line and the failure go through the one safe path (scrubbed, made plain text): they quote the cluster. */
 export async function post(): Promise<void> {
+  const secrets = new Secrets((value) => core.setSecret(value));
+  const log = logTo(secrets);
   try {
-    await undoUnfinished();
+    await undoUnfinished(secrets, log);
   } catch (error) {
-    core.setFailed(`Could not restore the recorded templates: ${messageOf(error)}`);
+    failStep(secrets.scrub(`Could not restore the recorded templates: ${messageOf(error)}`));
   }
   const host = core.getState(STATE.loggedIn);
   if (host !== '') {
     const result = await exec('docker', ['logout', host]);
-    if (result.exitCode !== 0) core.warning(`docker logout ${host} failed`);
+    if (result.exitCode !== 0) log.warning(`docker logout ${host} failed`);
   }
 }

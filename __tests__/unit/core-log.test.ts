@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { failStep, logTo } from '../../src/core-log.js';
+import { post } from '../../src/post.js';
 import { messageOf } from '../../src/lib/errors.js';
 import { logMessage } from '../../src/lib/log-text.js';
 import { Secrets } from '../../src/lib/secrets.js';
@@ -98,5 +99,25 @@ describe('a hostile manifest file name in the log', () => {
       /^Manifests: k8s\/web ⏎ ::error::x ⏎ ::stop-commands::abc ⏎ lmay ##\u200b\[add-mask\]y\.yaml: 2 objects/,
     );
     expect(commands()).toEqual([]);
+  });
+});
+
+describe("the post step's failure", () => {
+  it('when its records file cannot be read, quoting a hostile key, is one ::error:: command', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kube-ship-post-'));
+    const file = join(dir, 'records.json');
+    writeFileSync(file, JSON.stringify([{ key: `ns/${HOSTILE}`, kind: 'deployment', namespace: 'ns', name: 'web' }]));
+    vi.stubEnv('STATE_records-file', file);
+    vi.stubEnv('STATE_finished', '');
+    vi.stubEnv('STATE_logged-in-registry', '');
+    try {
+      await post();
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    expect(stdout.join('')).toContain('::stop-commands::abc');
+    expect(commands()).toHaveLength(1);
+    expect(commands()[0]).toMatch(/^::error::/);
+    expect(stdout.join('')).not.toMatch(/\u202e|##\[/);
   });
 });
