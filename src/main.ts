@@ -36,6 +36,7 @@ import { openCluster } from './steps/open-cluster.js';
 import { preview } from './steps/preview.js';
 import { deployRequest } from './steps/request.js';
 import { postRecords } from './deploy/records-file.js';
+import { pullRequestHead } from './runner-event.js';
 import { STATE } from './state.js';
 
 /** The job on GitHub Actions' runner. */
@@ -46,6 +47,7 @@ const runner: Job = {
   writeSummary: async (markdown) => {
     await core.summary.addRaw(markdown, true).write();
   },
+  pullRequestHead: () => pullRequestHead(process.env),
   setFailed: failStep,
 };
 

@@ -80,6 +80,8 @@ class RecordingJob implements Job {
   outputs: Record<string, string> = {};
   summaryFails = false;
   printed: string[] = [];
+  /** The pull request head the runner's event names, if any. */
+  head: string | undefined = undefined;
   print(lines: string[]): void {
     this.printed.push(...lines);
     this.events.push(`print ${lines.length}`);
@@ -94,6 +96,9 @@ class RecordingJob implements Job {
   async writeSummary(markdown: string): Promise<void> {
     if (this.summaryFails) throw new Error('summary file not writable');
     this.events.push(`summary ${markdown.length > 0}`);
+  }
+  pullRequestHead(): string | undefined {
+    return this.head;
   }
   setFailed(message: string): void {
     this.events.push(`failed ${message}`);
@@ -262,9 +267,7 @@ describe('the phases of the main step', () => {
 
   it('sends only dry runs in a preview, and reports the plan of the head commit', async () => {
     const s = setup();
-    const event = join(s.state.env.RUNNER_TEMP!, 'event.json');
-    writeFileSync(event, JSON.stringify({ pull_request: { head: { sha: HEAD } } }));
-    s.state.env.GITHUB_EVENT_PATH = event;
+    s.adapters.job.head = HEAD;
     await phases(inputsOf({ preview: 'true' }), s.state, s.adapters);
     expect(s.kube.writes.length).toBeGreaterThan(0);
     expect(s.kube.writes.filter((w) => !w.dryRun)).toEqual([]);
@@ -280,6 +283,12 @@ describe('the phases of the main step', () => {
     ]);
     expect(s.adapters.job.saved.finished).toBe('true');
     expect(s.adapters.job.saved.recordsFile).toBeUndefined();
+  });
+
+  it("reports a preview of the run's commit when the event names no pull request (a push)", async () => {
+    const s = setup();
+    await phases(inputsOf({ preview: 'true' }), s.state, s.adapters);
+    expect(s.state.report).toMatchObject({ result: 'preview', sha: SHA });
   });
 
   it('sends only dry runs in a preview with manifests, and plans every object', async () => {

@@ -14,6 +14,8 @@ export interface Job {
   setOutput(name: string, value: string): void;
   /** Writes the job summary (replacing what this step wrote before). */
   writeSummary(markdown: string): Promise<void>;
+  /** The head commit of the pull request the run's event is about (none on a push, or without an event file). */
+  pullRequestHead(): string | undefined;
   /** Marks the step failed with this message; the step still ends normally. */
   setFailed(message: string): void;
 }

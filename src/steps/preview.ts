@@ -2,7 +2,6 @@
  * The preview branch: the request planned by server-side dry runs only (nothing in the cluster changes), the plan
  * printed, and where each workload is reachable gathered for the report.
  */
-import { readFileSync } from 'node:fs';
 import type { Kube, WorkloadRef } from '../cluster/kube.js';
 import type { Log } from '../lib/log.js';
 import type { Secrets } from '../lib/secrets.js';
@@ -35,23 +34,10 @@ export async function preview(kube: Kube, request: PlanRequest, options: Preview
     result: 'preview',
     plan,
     // The plan is of the pull request's head commit (GITHUB_SHA is the merge commit on pull_request events).
-    sha: headSha(env) ?? env.GITHUB_SHA ?? '',
+    sha: job.pullRequestHead() ?? env.GITHUB_SHA ?? '',
     failureReason: wouldFail(plan) ? 'the cluster would refuse this deploy (see the plan)' : '',
     targets: [...routes].map(([key, r]) => ({ ...previewTarget(key), routes: r })),
   };
-}
-
-/** The head commit of the pull request the event is about, if it is about one. */
-function headSha(env: NodeJS.ProcessEnv): string | undefined {
-  if (!env.GITHUB_EVENT_PATH) return undefined;
-  try {
-    const event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as {
-      pull_request?: { head?: { sha?: string } };
-    };
-    return event.pull_request?.head?.sha;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The plan as log lines (cluster text: printed fenced, see `fenced`). */
