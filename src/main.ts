@@ -36,7 +36,7 @@ import { openCluster } from './steps/open-cluster.js';
 import { preview } from './steps/preview.js';
 import { deployRequest } from './steps/request.js';
 import { postRecords } from './deploy/records-file.js';
-import { pullRequestHead } from './runner-event.js';
+import { headCommitTime, pullRequestHead } from './runner-event.js';
 import { STATE } from './state.js';
 
 /** The job on GitHub Actions' runner. */
@@ -48,6 +48,7 @@ const runner: Job = {
     await core.summary.addRaw(markdown, true).write();
   },
   pullRequestHead: () => pullRequestHead(process.env),
+  headCommitTime: () => headCommitTime(process.env),
   setFailed: failStep,
 };
 
@@ -127,7 +128,7 @@ export async function phases(inputs: Inputs, state: RunState, adapters: Adapters
   let built: string | undefined;
   if (inputs.build) {
     await login(inputs, exec, job, log);
-    const options = { env, builder: adapters.builder, run: exec, log };
+    const options = { env, builder: adapters.builder, run: exec, job, log };
     const output = await log.group('Build and push', () => buildAndPush(inputs, options));
     state.metadata = output.metadata;
     report.build = buildReport(output);

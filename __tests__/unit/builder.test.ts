@@ -189,10 +189,16 @@ describe('commitTime', () => {
   const git =
     (stdout: string, exitCode = 0) =>
     async () => ({ exitCode, stdout, stderr: '' });
-  it('prefers SOURCE_DATE_EPOCH, then git', async () => {
-    expect(await commitTime({ SOURCE_DATE_EPOCH: '1767225600' }, '.', git('x'))).toBe('2026-01-01T00:00:00.000Z');
-    expect(await commitTime({}, '.', git('2026-02-03T04:05:06+01:00\n'))).toBe('2026-02-03T03:05:06.000Z');
-    expect(await commitTime({}, '.', git('', 128))).toBeUndefined();
+  const at = (env: NodeJS.ProcessEnv, pushed?: string) => ({ env, pushed, context: '.' });
+  it("prefers SOURCE_DATE_EPOCH, then the push's head commit, then git", async () => {
+    const pushed = '2026-03-04T05:06:07+02:00';
+    expect(await commitTime(at({ SOURCE_DATE_EPOCH: '1767225600' }, pushed), git('x'))).toBe(
+      '2026-01-01T00:00:00.000Z',
+    );
+    expect(await commitTime(at({}, pushed), git('2026-02-03T04:05:06+01:00\n'))).toBe('2026-03-04T03:06:07.000Z');
+    expect(await commitTime(at({}), git('2026-02-03T04:05:06+01:00\n'))).toBe('2026-02-03T03:05:06.000Z');
+    expect(await commitTime(at({}, 'not a time'), git('2026-02-03T04:05:06+01:00\n'))).toBe('2026-02-03T03:05:06.000Z');
+    expect(await commitTime(at({}), git('', 128))).toBeUndefined();
   });
 });
 

@@ -82,6 +82,8 @@ class RecordingJob implements Job {
   printed: string[] = [];
   /** The pull request head the runner's event names, if any. */
   head: string | undefined = undefined;
+  /** When the pushed head commit was made, as the runner's event says. */
+  pushedAt: string | undefined = undefined;
   print(lines: string[]): void {
     this.printed.push(...lines);
     this.events.push(`print ${lines.length}`);
@@ -99,6 +101,9 @@ class RecordingJob implements Job {
   }
   pullRequestHead(): string | undefined {
     return this.head;
+  }
+  headCommitTime(): string | undefined {
+    return this.pushedAt;
   }
   setFailed(message: string): void {
     this.events.push(`failed ${message}`);
@@ -224,6 +229,13 @@ describe('the phases of the main step', () => {
     expect(s.registry.asked).toEqual([]);
     expect(s.publisher.calls).toEqual([]);
     expect(s.kube.writes).toEqual([]);
+  });
+
+  it("labels the built image with when the push's head commit was made", async () => {
+    const s = setup();
+    s.adapters.job.pushedAt = '2026-03-04T05:06:07+02:00';
+    await phases(inputsOf({ build: 'true' }), s.state, s.adapters);
+    expect(s.builder.specs[0]?.labels).toContain('org.opencontainers.image.created=2026-03-04T03:06:07.000Z');
   });
 
   it('builds after preflight, resolves the digest, deploys by digest and reports the build', async () => {

@@ -62,25 +62,28 @@ export function withDefaultLabels(labels: string[], env: NodeJS.ProcessEnv, crea
   return [...labels, ...added];
 }
 
+/** Where a commit's time can come from. */
+export interface CommitSource {
+  env: NodeJS.ProcessEnv;
+  /** The push event's head commit time, as the event payload writes it. */
+  pushed: string | undefined;
+  /** The build context, a git checkout. */
+  context: string;
+}
+
 /**
  * The commit's time in ISO 8601: SOURCE_DATE_EPOCH when set, else the push event's head commit, else
  * `git log -1` in the build context; undefined when none is known.
  */
-export async function commitTime(env: NodeJS.ProcessEnv, context: string, run: Run): Promise<string | undefined> {
+export async function commitTime({ env, pushed, context }: CommitSource, run: Run): Promise<string | undefined> {
   if (env.SOURCE_DATE_EPOCH && /^\d+$/.test(env.SOURCE_DATE_EPOCH)) {
     return new Date(Number(env.SOURCE_DATE_EPOCH) * 1000).toISOString();
   }
-  try {
-    const event = JSON.parse(await readFile(env.GITHUB_EVENT_PATH ?? '', 'utf8')) as {
-      head_commit?: { timestamp?: string };
-    };
-    if (event.head_commit?.timestamp) return new Date(event.head_commit.timestamp).toISOString();
-  } catch {
-    // no event payload: fall through to git
-  }
+  const time = pushed ? new Date(pushed) : undefined;
+  if (time && !Number.isNaN(time.getTime())) return time.toISOString();
   const result = await run('git', ['-C', context, 'log', '-1', '--format=%cI', 'HEAD']);
-  const time = result.stdout.trim();
-  return result.exitCode === 0 && time !== '' ? new Date(time).toISOString() : undefined;
+  const logged = result.stdout.trim();
+  return result.exitCode === 0 && logged !== '' ? new Date(logged).toISOString() : undefined;
 }
 
 /** A registry cache export caches only the final stage unless told `mode=max`: multi-stage builds want max. */

@@ -34,13 +34,15 @@ export interface BuildOptions {
   /** Finds the builder on this runner (docker buildx, else docker build with BuildKit). */
   builder: () => Promise<Builder>;
   run: Run;
+  /** Tells when the pushed commit was made, for the image's `created` label. */
+  job: Job;
   log: Log;
 }
 
 /** Builds and pushes every tag; secrets are written to files for the build only. */
 export async function buildAndPush(
   inputs: Inputs,
-  { env, builder: find, run, log }: BuildOptions,
+  { env, builder: find, run, job, log }: BuildOptions,
 ): Promise<BuildOutput> {
   const builder = await find();
   log.info(`Builder: ${builder.kind === 'buildx' ? 'docker buildx' : 'docker build with BuildKit (no buildx found)'}`);
@@ -64,7 +66,11 @@ export async function buildAndPush(
       file: inputs.file,
       target: inputs.target,
       buildArgs: inputs['build-args'],
-      labels: withDefaultLabels(inputs.labels, env, await commitTime(env, inputs.context, run)),
+      labels: withDefaultLabels(
+        inputs.labels,
+        env,
+        await commitTime({ env, pushed: job.headCommitTime(), context: inputs.context }, run),
+      ),
       secretFiles: secrets.files,
       cacheFrom: inputs['cache-from'],
       cacheTo: inputs['cache-to'],

@@ -16,6 +16,8 @@ export interface Job {
   writeSummary(markdown: string): Promise<void>;
   /** The head commit of the pull request the run's event is about (none on a push, or without an event file). */
   pullRequestHead(): string | undefined;
+  /** When the head commit of the push the run's event is about was made (none on other events). */
+  headCommitTime(): string | undefined;
   /** Marks the step failed with this message; the step still ends normally. */
   setFailed(message: string): void;
 }
