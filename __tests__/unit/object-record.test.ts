@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import type { KubeObject } from '../../src/cluster/kube.js';
 import {
   appliedOutcome,
   at,
   changedFields,
+  differences,
   planObjectRestore,
   type ObjectRecord,
 } from '../../src/deploy/object-record.js';
@@ -49,6 +50,52 @@ describe('changedFields', () => {
       ['data', 'MODE'],
       ['data', 'NEW'],
       ['metadata', 'labels', 'tier'],
+    ]);
+  });
+});
+
+describe('differences, with and without named lists', () => {
+  const web = (image: string, env: unknown[] = []) => ({ name: 'web', image, env });
+  const proxy = { name: 'proxy', image: 'envoy:1' };
+  // Each row: a, b, the paths (dotted) plain, the paths with named lists compared item by item.
+  test.each([
+    ['equal values', { a: [web('v1')] }, { a: [web('v1')] }, [], []],
+    ['maps key by key, keys sorted', { c: 1, b: 1 }, { b: 2, a: 3, c: 2 }, ['a', 'b', 'c'], ['a', 'b', 'c']],
+    ['a named item changed', [web('v1'), proxy], [web('v2'), proxy], [''], ['[web].image']],
+    ['a named item added', [web('v1')], [web('v1'), proxy], [''], ['[proxy]']],
+    ['a named item removed', [web('v1'), proxy], [proxy], [''], ['[web]']],
+    ['named items reordered only', [web('v1'), proxy], [proxy, web('v1')], [''], []],
+    [
+      'names in the order they first appear, a then b',
+      [web('v1')],
+      [proxy, web('v2')],
+      [''],
+      ['[web].image', '[proxy]'],
+    ],
+    [
+      'a named list inside a named item',
+      [web('v1', [{ name: 'MODE', value: 'a' }])],
+      [web('v1', [{ name: 'MODE', value: 'b' }])],
+      [''],
+      ['[web].env.[MODE].value'],
+    ],
+    ['an empty list is not a named list', [], [proxy], [''], ['']],
+    ['a list of strings', ['a'], ['b'], [''], ['']],
+    ['a list with an item without a name', [proxy, { port: 80 }], [proxy, { port: 81 }], [''], ['']],
+    ['a list against a map', [proxy], { name: 'proxy' }, [''], ['']],
+  ])('%s', (_name, a, b, plain, named) => {
+    const fields = (namedLists: boolean) => differences(a, b, { namedLists }).map((d) => d.path.join('.'));
+    expect(fields(false)).toEqual(plain);
+    expect(fields(true)).toEqual(named);
+  });
+
+  it('gives both values of each difference, under the path it is given', () => {
+    expect(differences([web('v1')], [web('v2'), proxy], { namedLists: true, path: ['spec', 'containers'] })).toEqual([
+      { path: ['spec', 'containers', '[web]', 'image'], before: 'v1', after: 'v2' },
+      { path: ['spec', 'containers', '[proxy]'], before: undefined, after: proxy },
+    ]);
+    expect(differences({ x: [web('v1')] }, { x: [web('v2')] }, { path: ['spec'] })).toEqual([
+      { path: ['spec', 'x'], before: [web('v1')], after: [web('v2')] },
     ]);
   });
 });

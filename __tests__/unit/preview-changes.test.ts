@@ -41,6 +41,15 @@ describe('the changed fields a preview shows', () => {
     ]);
   });
 
+  it('shows a list of containers whose order alone changes as a whole', () => {
+    const reordered = deployment('web:v1');
+    const spec = reordered.spec as { template: { spec: { containers: unknown[] } } };
+    spec.template.spec.containers.reverse();
+    expect(changesOf(deployment('web:v1'), reordered).map((c) => [c.field, c.before.slice(0, 18)])).toEqual([
+      ['spec.template.spec.containers', '[{"name":"web","im'],
+    ]);
+  });
+
   it('never shows the values of a Secret', () => {
     const secret = (value: string): KubeObject =>
       ({

@@ -84,13 +84,48 @@ function setAt(target: Record<string, unknown>, path: Path, value: unknown): boo
   return true;
 }
 
-/** The leaves (scalars and lists) where two values differ; maps are compared key by key. */
-function differences(a: unknown, b: unknown, path: Path = []): Path[] {
+/** One place where two values differ: its path and the value on each side (undefined where it is absent). */
+export interface Difference {
+  path: Path;
+  before: unknown;
+  after: unknown;
+}
+
+export interface DifferenceOptions {
+  /**
+   * Compare a list whose items all have a name (containers, env, ports, volumes) item by item, by name, each item's
+   * path part being `[name]`, as a reviewer reads it; otherwise (as the restore needs, for `at` and `setAt` to reach
+   * every path) a list is one value.
+   */
+  namedLists?: boolean;
+  /** Where `a` and `b` are, prefixed to every path. */
+  path?: Path;
+}
+
+/** A list whose items all have a name; an empty list is not one. */
+const isNamedList = (value: unknown): value is Record<string, unknown>[] =>
+  Array.isArray(value) && value.length > 0 && value.every((v) => isRecord(v) && typeof v.name === 'string');
+
+/** The first item of that name, as the list is read by name. */
+const itemNamed = (list: Record<string, unknown>[], name: string): unknown => list.find((i) => i.name === name);
+
+/**
+ * The leaves where two values differ: maps are compared key by key (sorted), and with `namedLists` named lists
+ * item by item (in the order the names first appear, `a`'s then `b`'s); anything else is one value.
+ */
+export function differences(a: unknown, b: unknown, options: DifferenceOptions = {}): Difference[] {
+  const path = options.path ?? [];
+  const below = (x: unknown, y: unknown, part: string): Difference[] =>
+    differences(x, y, { ...options, path: [...path, part] });
   if (isRecord(a) && isRecord(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-    return keys.flatMap((key) => differences(a[key], b[key], [...path, key]));
+    return keys.flatMap((key) => below(a[key], b[key], key));
   }
-  return same(a, b) ? [] : [path];
+  if (options.namedLists === true && isNamedList(a) && isNamedList(b)) {
+    const names = [...new Set([...a, ...b].map((i) => i.name as string))];
+    return names.flatMap((name) => below(itemNamed(a, name), itemNamed(b, name), `[${name}]`));
+  }
+  return same(a, b) ? [] : [{ path, before: a, after: b }];
 }
 
 /** The parts of an object a deploy can change: everything but identity, status and server bookkeeping. */
@@ -103,7 +138,7 @@ function content(object: KubeObject): Record<string, unknown> {
 
 /** The fields (dotted) whose value the apply changed. */
 export function changedFields(before: KubeObject, after: KubeObject): Path[] {
-  return differences(content(before), content(after));
+  return differences(content(before), content(after)).map((d) => d.path);
 }
 
 export const fieldName = (path: Path): string => path.join('.');

@@ -8,8 +8,7 @@ import { applyProblem, refOf } from '../deploy/apply.js';
 import { messageOf } from '../lib/errors.js';
 import type { Kube, KubeObject } from '../cluster/kube.js';
 import { objectKey, sourceOf, type ManifestObject } from '../desired/manifests.js';
-import { at, changedFields, fieldName, same, type Path } from '../deploy/object-record.js';
-import { isRecord } from '../lib/json.js';
+import { at, changedFields, differences, fieldName } from '../deploy/object-record.js';
 import { newValueView, shownValue, type ValueView } from './plan-values.js';
 import { patchToDigest } from '../deploy/patch.js';
 import { recordOf } from '../deploy/target-record.js';
@@ -90,25 +89,6 @@ async function planTarget(kube: Kube, target: Target, request: PlanRequest): Pro
   return plan;
 }
 
-/** A list whose items all have a name (containers, env, ports, volumes): compared item by item, by name. */
-const isNamedList = (value: unknown): value is Record<string, unknown>[] =>
-  Array.isArray(value) && value.length > 0 && value.every((v) => isRecord(v) && typeof v.name === 'string');
-
-const itemNamed = (list: Record<string, unknown>[], name: string): unknown => list.find((i) => i.name === name);
-
-/** Where `a` and `b` differ, down to the fields of named list items; each path with its two values. */
-function differencesIn(a: unknown, b: unknown, path: Path): { path: Path; before: unknown; after: unknown }[] {
-  if (isRecord(a) && isRecord(b)) {
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-    return keys.flatMap((key) => differencesIn(a[key], b[key], [...path, key]));
-  }
-  if (isNamedList(a) && isNamedList(b)) {
-    const names = [...new Set([...a, ...b].map((i) => i.name as string))];
-    return names.flatMap((name) => differencesIn(itemNamed(a, name), itemNamed(b, name), [...path, `[${name}]`]));
-  }
-  return same(a, b) ? [] : [{ path, before: a, after: b }];
-}
-
 /**
  * The fields the apply would change, as a reviewer reads them: a container's image is
  * `spec.template.spec.containers[web].image`, not the whole list of containers as JSON.
@@ -116,8 +96,9 @@ function differencesIn(a: unknown, b: unknown, path: Path): { path: Path; before
 export function changesOf(live: KubeObject, result: KubeObject, view: ValueView = newValueView('shown')): PlanChange[] {
   return changedFields(live, result).flatMap((path) => {
     const [before, after] = [at(live, path), at(result, path)];
-    const fine = differencesIn(before, after, path);
-    // Only key order differs below this field: show it whole, as the apply's comparison found it.
+    const fine = differences(before, after, { namedLists: true, path });
+    // Nothing differs item by item (only the items' order, or a second item of one name): show it whole, as the
+    // apply's comparison found it.
     const items = fine.length > 0 ? fine : [{ path, before, after }];
     return items.map((d) => ({
       field: fieldName(d.path).replaceAll('.[', '['),
