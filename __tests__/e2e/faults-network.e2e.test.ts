@@ -7,21 +7,20 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   NAMESPACE,
-  REGISTRY,
   ROOT,
   appInputs,
-  env,
   createDeployment,
-  ownDeployer,
+  deployerOfThisFile,
+  env,
+  imageOf,
+  initialImage,
   runAction,
   template,
 } from './harness.js';
 import { countRequestsPerTest } from './request-counts.js';
-
-const initial = (name: string) => `${REGISTRY}/e2e/${name}:initial`;
 
 countRequestsPerTest();
 
@@ -29,15 +28,9 @@ countRequestsPerTest();
  * The least-privilege deployer (the stack's deployer's rules, an identity of this file's own), directly or through
  * the fault proxy: its requests are the ones counted.
  */
-let deployerKubeconfig = '';
-beforeAll(() => {
-  deployerKubeconfig = ownDeployer();
-});
+const deployer = deployerOfThisFile();
 const proxyServer = /server: (\S+)/.exec(readFileSync(env.FAULT_DEPLOYER_KUBECONFIG ?? '', 'utf8'))?.[1] ?? '';
-const throughProxy = (): string => deployerKubeconfig.replace(/server: \S+/, `server: ${proxyServer}`);
-
-const imageOf = (name: string) =>
-  (template(name) as { spec: { containers: { image: string }[] } }).spec.containers[0]?.image;
+const throughProxy = (): string => deployer().replace(/server: \S+/, `server: ${proxyServer}`);
 
 /** scripts/stack/fault.sh: toxics on the proxy in front of the API server (`throughProxy()` goes through it). */
 function fault(...args: string[]): void {
@@ -51,7 +44,7 @@ describe('network faults between kube-ship and the API server (toxiproxy)', () =
   afterEach(() => fault('clear'));
 
   it('connections reset while it patches: the patch is retried and lands, the deploy succeeds', async () => {
-    createDeployment('reset', initial('reset'), { replicas: 1 });
+    createDeployment('reset', initialImage('reset'), { replicas: 1 });
     const run = await runAction(appInputs('reset', 'v2', 'reset', { kubeconfig: throughProxy(), bake: '0s' }), {
       during: [
         // On before the Deploy phase (the build and the digest check do not use the API server), off once a reset
@@ -70,7 +63,7 @@ describe('network faults between kube-ship and the API server (toxiproxy)', () =
   });
 
   it('a blackhole during the watch: the deadline still ends the wait, and the rollback runs once the path heals', async () => {
-    createDeployment('hole', initial('hole'), { replicas: 1 });
+    createDeployment('hole', initialImage('hole'), { replicas: 1 });
     const recorded = template('hole');
     const run = await runAction(
       appInputs('hole', 'neverready-hole', 'hole', { kubeconfig: throughProxy(), timeout: '15s' }),
@@ -89,7 +82,7 @@ describe('network faults between kube-ship and the API server (toxiproxy)', () =
   });
 
   it('2 s of latency on every request: slower, same verdict', async () => {
-    createDeployment('latent', initial('latent'), { replicas: 1 });
+    createDeployment('latent', initialImage('latent'), { replicas: 1 });
     fault('add', 'slow', 'latency', 'latency=2000');
     const run = await runAction(appInputs('latent', 'v2', 'latent', { kubeconfig: throughProxy(), bake: '0s' }));
     expect(run.exitCode, run.log).toBe(0);

@@ -8,21 +8,24 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NAMESPACE, ROOT, appInputs, env, createDeployment, ownDeployer, runAction, template } from './harness.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  NAMESPACE,
+  ROOT,
+  appInputs,
+  createDeployment,
+  deployerOfThisFile,
+  env,
+  imageOf,
+  runAction,
+  template,
+} from './harness.js';
 import { countRequestsPerTest } from './request-counts.js';
 
 countRequestsPerTest();
 
 /** The least-privilege deployer (the stack's deployer's rules, an identity of this file's own): its requests count. */
-let deployerKubeconfig = '';
-beforeAll(() => {
-  deployerKubeconfig = ownDeployer();
-});
-const deployer = (): string => deployerKubeconfig;
-
-const imageOf = (name: string) =>
-  (template(name) as { spec: { containers: { image: string }[] } }).spec.containers[0]?.image;
+const deployer = deployerOfThisFile();
 
 /** scripts/stack/fault.sh on the proxy in front of the open registry ($FAULT_REGISTRY goes through it). */
 function registryFault(...args: string[]): void {

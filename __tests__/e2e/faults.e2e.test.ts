@@ -15,36 +15,27 @@ import { startFakeGitHub, type FakeGitHub } from '../fake-github/server.js';
 import {
   DEPLOYER_RULES,
   NAMESPACE,
-  REGISTRY,
   ROOT,
   appInputs,
-  env,
   createDeployment,
+  deployerOfThisFile,
+  env,
+  imageOf,
+  initialImage,
   kubectl,
-  ownDeployer,
   runAction,
   serviceAccountKubeconfig,
-  template,
 } from './harness.js';
 import { countRequestsPerTest } from './request-counts.js';
-
-const initial = (name: string) => `${REGISTRY}/e2e/${name}:initial`;
 
 countRequestsPerTest();
 
 /** The least-privilege deployer (the stack's deployer's rules, an identity of this file's own): its requests count. */
-let deployerKubeconfig = '';
-beforeAll(() => {
-  deployerKubeconfig = ownDeployer();
-});
-const deployer = (): string => deployerKubeconfig;
-
-const imageOf = (name: string) =>
-  (template(name) as { spec: { containers: { image: string }[] } }).spec.containers[0]?.image;
+const deployer = deployerOfThisFile();
 
 describe('faults mid-deploy', () => {
   it("the deployer's permission revoked mid-rollout: the rollback fails with 403 and says how to finish by hand", async () => {
-    createDeployment('revoked', initial('revoked'), { replicas: 2, readyDelay: '4s' });
+    createDeployment('revoked', initialImage('revoked'), { replicas: 2, readyDelay: '4s' });
     const kubeconfig = serviceAccountKubeconfig('revoked', DEPLOYER_RULES);
     const run = await runAction(appInputs('revoked', 'crashloop-revoked', 'revoked', { kubeconfig, namespace: '' }), {
       whenPatched: () => kubectl(['delete', 'rolebinding', 'revoked', '-n', NAMESPACE]),
@@ -63,7 +54,7 @@ describe('faults mid-deploy', () => {
 
   it('the token made invalid mid-rollout (ServiceAccount deleted): 401, reported, and the step ends', async () => {
     // The API server caches a token's authentication for about 10 s: the new pods crash only after that.
-    createDeployment('tokenless', initial('tokenless'), { replicas: 2, readyDelay: '15s' });
+    createDeployment('tokenless', initialImage('tokenless'), { replicas: 2, readyDelay: '15s' });
     const kubeconfig = serviceAccountKubeconfig('tokenless', DEPLOYER_RULES);
     const run = await runAction(
       appInputs('tokenless', 'crashloop-tokenless', 'tokenless', { kubeconfig, namespace: '' }),
@@ -82,7 +73,7 @@ describe('real 429s from the API server (Priority and Fairness)', () => {
   afterEach(() => hold?.kill());
 
   it('every request refused with 429 for 6 s around the patch and the watch: retried as Retry-After asks', async () => {
-    createDeployment('throttled', initial('throttled'), { replicas: 1 });
+    createDeployment('throttled', initialImage('throttled'), { replicas: 1 });
     const kubeconfig = readFileSync(env.THROTTLED_KUBECONFIG ?? '', 'utf8');
     let holdStarted = 0;
     const run = await runAction(appInputs('throttled', 'v2', 'throttled', { kubeconfig, namespace: '', bake: '0s' }), {
@@ -121,7 +112,7 @@ describe('GitHub misbehaving (fake GitHub API)', () => {
     ['answers 502 to everything', { status: 502 as const, message: 'Bad Gateway' }],
     ['never answers', { status: 'hang' as const }],
   ])('%s: the deploy result stands, with one warning', async (_name, failure) => {
-    createDeployment('gh-down', initial('gh-down'), { replicas: 1 });
+    createDeployment('gh-down', initialImage('gh-down'), { replicas: 1 });
     fake.reset();
     fake.fail({ ...failure, times: 20 });
     const run = await runAction(

@@ -6,6 +6,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { beforeAll } from 'vitest';
 import { REPORT_ACCESS, REQUIRED_ACCESS } from '../../src/cluster/access.js';
 import { stepEnvironment, type StepEnvironment } from './step-env.js';
 
@@ -229,6 +230,18 @@ export function ownDeployer(): string {
   return serviceAccountKubeconfig('deployer', DEPLOYER_RULES, '2h');
 }
 
+/**
+ * The least-privilege deployer as an identity of the calling file's own, made before its tests (so the requests it
+ * makes, counted at the server, are that file's alone): a getter of its kubeconfig.
+ */
+export function deployerOfThisFile(): () => string {
+  let kubeconfig = '';
+  beforeAll(() => {
+    kubeconfig = ownDeployer();
+  });
+  return () => kubeconfig;
+}
+
 export interface ActionRun {
   exitCode: number;
   log: string;
@@ -362,6 +375,13 @@ export function podImages(name: string): string[] {
 export function template(name: string, namespace = NAMESPACE): unknown {
   return kubectlJson<{ spec: { template: unknown } }>(['get', 'deployment', name, '-n', namespace]).spec.template;
 }
+
+/** The image of a Deployment's first container, as its template has it now. */
+export const imageOf = (name: string): string | undefined =>
+  (template(name) as { spec: { containers: { image: string }[] } }).spec.containers[0]?.image;
+
+/** The image a test's Deployment starts on (the stack pushes `:initial` for every name the tests use). */
+export const initialImage = (name: string): string => `${REGISTRY}/e2e/${name}:initial`;
 
 /** A multi-stage sample app (examples/web) with a variant baked in, so each variant has its own digest. */
 export function appInputs(

@@ -8,13 +8,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  REGISTRY,
   appInputs,
   createDeployment,
+  deployerOfThisFile,
   env,
-  ownDeployer,
+  initialImage,
   podImages,
   restartStackPart,
   runAction,
@@ -22,16 +22,10 @@ import {
 } from './harness.js';
 import { countRequestsPerTest } from './request-counts.js';
 
-const initial = (name: string) => `${REGISTRY}/e2e/${name}:initial`;
-
 countRequestsPerTest();
 
 /** The least-privilege deployer (an identity of this file's own): its requests are the ones counted. */
-let deployerKubeconfig = '';
-beforeAll(() => {
-  deployerKubeconfig = ownDeployer();
-});
-const deployer = (): string => deployerKubeconfig;
+const deployer = deployerOfThisFile();
 
 /** A build context whose RUN step takes `seconds`: long enough to stop the Docker engine in the middle of it. */
 function slowBuildContext(seconds: number): string {
@@ -45,7 +39,7 @@ function slowBuildContext(seconds: number): string {
 
 describe('stack parts restarted mid-deploy', () => {
   it('etcd restarted in the middle of a rollout: the verdict does not change', async () => {
-    createDeployment('etcd', initial('etcd'), { replicas: 3, surge: 1, unavailable: 0, readyDelay: '6s' });
+    createDeployment('etcd', initialImage('etcd'), { replicas: 3, surge: 1, unavailable: 0, readyDelay: '6s' });
     const run = await runAction(appInputs('etcd', 'v2', 'etcd', { bake: '0s', kubeconfig: deployer() }), {
       whenPatched: () => setTimeout(() => restartStackPart('etcd', 2), 2000),
     });
@@ -55,7 +49,7 @@ describe('stack parts restarted mid-deploy', () => {
   });
 
   it('an API server restarted in the middle of a rollout does not change the verdict', async () => {
-    createDeployment('restart', initial('restart'), { replicas: 3, surge: 1, unavailable: 0, readyDelay: '8s' });
+    createDeployment('restart', initialImage('restart'), { replicas: 3, surge: 1, unavailable: 0, readyDelay: '8s' });
     const run = await runAction(appInputs('restart', 'v2', 'restart', { bake: '0s' }), {
       whenPatched: () => setTimeout(() => restartStackPart('kube-apiserver', 2), 3000),
     });
@@ -65,7 +59,7 @@ describe('stack parts restarted mid-deploy', () => {
   });
 
   it('dockerd killed in the middle of a build: the step fails saying the engine was lost, and nothing is deployed', async () => {
-    createDeployment('dockerd', initial('dockerd'), { replicas: 1 });
+    createDeployment('dockerd', initialImage('dockerd'), { replicas: 1 });
     const recorded = template('dockerd');
     const run = await runAction(
       {
