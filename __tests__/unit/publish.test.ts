@@ -553,6 +553,27 @@ describe('the preview a deploy follows', () => {
     expect(log.warnings).toEqual([]);
   });
 
+  it('lists the comments once: the deploy updates the preview comment it found, or finds it again if it is gone', async () => {
+    fake.addComment(9, stampBody('feedface09'), 'github-actions[bot]');
+    fake.merge(9, HEAD_SHA, 'feedface09');
+    const lists = () => fake.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/issues/9/comments')).length;
+    const publishing = publisher({}, { event: 'push', pullRequest: undefined });
+    await publishing.findPreview();
+    await publishing.publish(successReport());
+    expect(lists()).toBe(1);
+    expect(fake.commentsOn(9)).toHaveLength(1);
+    expect(fake.commentsOn(9)[0]!.body).toContain('### ✅ Deployed to staging');
+    // A preview comment deleted after it was found: the deploy's report is a new comment, one as always.
+    fake.comments.splice(0, fake.comments.length);
+    fake.addComment(9, stampBody('feedface09'), 'github-actions[bot]');
+    const again = publisher({}, { event: 'push', pullRequest: undefined });
+    expect(await again.findPreview()).toBeDefined();
+    fake.comments.splice(0, fake.comments.length);
+    await again.publish(successReport());
+    expect(fake.commentsOn(9)).toHaveLength(1);
+    expect(log.warnings).toEqual([]);
+  });
+
   it("comes with the merged pull request's head as GitHub gives it, or none when GitHub does not say", async () => {
     fake.addComment(9, stampBody('feedface09'), 'github-actions[bot]');
     fake.merge(9, HEAD_SHA, 'beefbeef10');

@@ -70,14 +70,22 @@ export function deploymentStatusOf(report: Report): DeploymentStatus {
 /**
  * Finds our comment and updates it, or creates it: one comment per marker, ever. Ours means written by the token's
  * own identity and starting with the marker: a comment by anyone else, even one that quotes the marker, is never
- * edited.
+ * edited. `known`: our comment as already found (the preview a deploy follows), updated without listing again.
  */
 export async function upsertComment(
   github: GitHub,
   issue: number,
   marker: string,
   body: string,
+  known?: IssueComment,
 ): Promise<{ created: boolean; url: string }> {
+  if (known !== undefined) {
+    try {
+      return { created: false, url: (await github.updateComment(known.id, body)).url };
+    } catch {
+      // Gone or changed since it was read: find it (or make it) as any other time.
+    }
+  }
   const found = await ownComment(github, issue, marker);
   if (found) return { created: false, url: (await github.updateComment(found.id, body)).url };
   return { created: true, url: (await github.createComment(issue, body)).url };
@@ -249,7 +257,7 @@ async function createInProgress(
  * The sticky comment: on the pull request of `pr-number`, the event, or (`merged`) the one whose merge this deploy
  * follows. With `comment: auto` and no pull request in sight, GitHub is not even connected to.
  */
-async function comment(link: Link, options: PublisherOptions, report: Report, merged: number | undefined) {
+async function comment(link: Link, options: PublisherOptions, report: Report, followed: Followed | undefined) {
   const { inputs, event, log } = options;
   if (inputs.comment === 'never') return;
   const noPullRequest = `the event is ${event || 'unknown'} and pr-number is not set`;
@@ -257,7 +265,7 @@ async function comment(link: Link, options: PublisherOptions, report: Report, me
     inputs.comment === 'auto' &&
     inputs['pr-number'] === undefined &&
     !PULL_REQUEST_EVENTS.has(event) &&
-    merged === undefined
+    followed?.merged === undefined
   ) {
     // Nothing to comment on (a push, say), so no connection is needed, and Octokit is never loaded.
     log.debug(`No PR comment: ${noPullRequest}.`);
@@ -265,7 +273,7 @@ async function comment(link: Link, options: PublisherOptions, report: Report, me
   }
   const opened = await link.open();
   if (!opened) return;
-  const issue = inputs['pr-number'] ?? opened.context.pullRequest ?? merged;
+  const issue = inputs['pr-number'] ?? opened.context.pullRequest ?? followed?.merged;
   if (issue === undefined) {
     if (inputs.comment === 'always') {
       log.warning(`comment is "always" but there is no pull request to comment on: ${noPullRequest}.`);
@@ -283,7 +291,8 @@ async function comment(link: Link, options: PublisherOptions, report: Report, me
       : { logLines: 0, logsLeftOut: 'not shown here (comment-logs: false); the job summary and log have them' }),
   });
   try {
-    const { created, url } = await upsertComment(opened.github, issue, marker, body);
+    const known = followed?.issue === issue ? followed.comment : undefined;
+    const { created, url } = await upsertComment(opened.github, issue, marker, body, known);
     log.info(`${created ? 'Commented on' : 'Updated the comment on'} pull request #${issue}: ${url}`);
   } catch (error) {
     link.warn(`comment on pull request #${issue}`, error);
@@ -298,7 +307,7 @@ async function findPreview(
   link: Link,
   inputs: PublishInputs,
   log: Log,
-): Promise<(FoundPreview & { merged: number | undefined }) | undefined> {
+): Promise<(FoundPreview & Followed) | undefined> {
   if (inputs.comment === 'never') return undefined;
   const opened = await link.open();
   if (!opened) return undefined;
@@ -313,12 +322,18 @@ async function findPreview(
     }
     const found = await ownComment(github, issue, commentMarker(inputs.environment));
     const stamp = found && readStamp(found.body);
-    if (stamp === undefined) {
+    if (found === undefined || stamp === undefined) {
       log.debug(`No preview to compare with: pull request #${issue} has no preview comment for ${inputs.environment}.`);
       return undefined;
     }
     log.info(`Preview of commit ${stamp.sha.slice(0, 7)} found on pull request #${issue}`);
-    return { stamp, head: await headOf(github, issue, log), merged: fromMerge ? issue : undefined };
+    return {
+      stamp,
+      head: await headOf(github, issue, log),
+      issue,
+      comment: found,
+      merged: fromMerge ? issue : undefined,
+    };
   } catch (error) {
     // Most deploys follow no preview: a token that may not list pull requests, or GitHub away, is no warning.
     log.info(`No preview to compare with: could not look for it (${messageOf(error)}).`);
@@ -336,21 +351,31 @@ async function headOf(github: GitHub, issue: number, log: Log): Promise<string |
   }
 }
 
+/**
+ * Where the preview a deploy follows was found: the pull request, its comment (kept, so the deploy's report updates
+ * it without listing the comments again), and `merged` when that pull request was found by this commit's merge.
+ */
+interface Followed {
+  issue: number;
+  comment: IssueComment;
+  merged: number | undefined;
+}
+
 /** The run's reporting to GitHub: its Deployment, its sticky comment, and the preview it follows. */
 export function createPublisher(options: PublisherOptions): Publisher {
   const link = linkTo(options.connect, options.log);
   const deployment = githubDeployment(link, options.inputs, options.log);
-  /** The pull request whose merge this deploy follows, where its preview comment was found. */
-  let merged: number | undefined;
+  /** Where the preview this deploy follows was found: its comment becomes the deploy's report. */
+  let followed: Followed | undefined;
   return {
     startDeployment: () => deployment.start(),
     async findPreview() {
       const found = await findPreview(link, options.inputs, options.log);
-      if (found?.merged !== undefined) merged = found.merged;
+      followed = found;
       return found && { stamp: found.stamp, head: found.head };
     },
     async publish(report) {
-      await comment(link, options, report, merged);
+      await comment(link, options, report, followed);
       await deployment.finish(report);
     },
   };
