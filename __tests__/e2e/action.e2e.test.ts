@@ -10,21 +10,16 @@ import {
   appInputs,
   createDeployment,
   env,
-  serviceAccountKubeconfig,
   kubectlJson,
   podImages,
   runAction,
+  serviceAccountKubeconfig,
   template,
+  withoutMasks,
 } from './harness.js';
 
 const deployer = { kubeconfig: readFileSync(env.DEPLOYER_KUBECONFIG ?? '', 'utf8'), namespace: NAMESPACE };
 const initial = (name: string) => `${REGISTRY}/e2e/${name}:initial`;
-/** The log as the runner shows it: `::add-mask::` commands are consumed by the runner, never displayed. */
-const withoutMasks = (log: string) =>
-  log
-    .split('\n')
-    .filter((l) => !l.startsWith('::add-mask::'))
-    .join('\n');
 const digestRef = /^127\.0\.0\.1:5000\/e2e\/[a-z-]+:[a-z0-9-]+@sha256:[0-9a-f]{64}$/;
 
 describe('kube-ship on the local stack', () => {

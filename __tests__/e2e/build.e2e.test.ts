@@ -16,13 +16,8 @@ import {
   podImages,
   runAction,
   template,
+  withoutMasks,
 } from './harness.js';
-
-const withoutMasks = (log: string) =>
-  log
-    .split('\n')
-    .filter((l) => !l.startsWith('::add-mask::'))
-    .join('\n');
 
 describe('build paths and interruptions', () => {
   beforeAll(() => {

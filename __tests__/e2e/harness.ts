@@ -251,6 +251,21 @@ export interface ActionRun {
   ms: number;
 }
 
+/** The log as the runner shows it: `::add-mask::` commands are consumed by the runner, never displayed. */
+export function withoutMasks(log: string): string {
+  return log
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n');
+}
+
+/** A namespace made anew (deleted first, waiting for it to be gone), for a test that needs one of its own. */
+export function freshNamespace(ns: string): string {
+  kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
+  kubectl(['create', 'namespace', ns]);
+  return ns;
+}
+
 /** Parses the runner's `name<<delimiter` output file format. */
 export function parseRunnerFile(text: string): Record<string, string> {
   const values: Record<string, string> = {};

@@ -6,18 +6,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REGISTRY, ROOT, appInputs, kubectl, kubectlJson, runAction, workspaceDir } from './harness.js';
+import { REGISTRY, ROOT, appInputs, freshNamespace, kubectl, kubectlJson, runAction, workspaceDir } from './harness.js';
 
 const EXAMPLE = 'examples/web/k8s';
 const IMAGE = `${REGISTRY}/demo/web`;
 
 /** A namespace of its own for each test: the example's objects keep their names. */
-function namespace(name: string): string {
-  const ns = `kube-ship-m-${name}`;
-  kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
-  kubectl(['create', 'namespace', ns]);
-  return ns;
-}
+const namespace = (name: string): string => freshNamespace(`kube-ship-m-${name}`);
 
 function inputs(ns: string, tag: string, variant: string, extra: Record<string, string> = {}) {
   return {

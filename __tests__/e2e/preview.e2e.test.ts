@@ -13,9 +13,11 @@ import {
   ROOT,
   appInputs,
   createDeployment,
+  freshNamespace,
   kubectl,
   kubectlJson,
   runAction,
+  withoutMasks,
   workspaceDir,
 } from './harness.js';
 import { STEP_SHA } from './step-env.js';
@@ -53,8 +55,7 @@ const example = (file: string) => readFileSync(join(EXAMPLE, file), 'utf8');
  * preview them again (with `tags` set per run).
  */
 async function deployedManifests(ns: string, files: Record<string, string>, tag: string) {
-  kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
-  kubectl(['create', 'namespace', ns]);
+  freshNamespace(ns);
   const dir = workspaceDir(`${ns}-`);
   for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
   const inputs = {
@@ -198,10 +199,7 @@ describe('preview', () => {
     expect(body).toContain('| <code>data.GREETING</code> | <code>hello</code> | <code>bonjour</code> |');
     expect(body).toContain('(secret value, not shown)');
     // The log registers the values as secrets (the runner masks them everywhere); nothing else carries them.
-    const shownLog = run.log
-      .split('\n')
-      .filter((l) => !l.startsWith('::add-mask::'))
-      .join('\n');
+    const shownLog = withoutMasks(run.log);
     expect(run.log).toContain('::add-mask::second-s3cret-value');
     for (const text of [body, run.summary, shownLog, run.outputs.plan ?? '']) {
       expect(text).not.toContain('s3cret-value');
@@ -299,8 +297,7 @@ describe('preview', () => {
 
   it('publishes no live credential: a Secret applied by kubectl (its last-applied annotation) and a token in env', async () => {
     const ns = 'kube-ship-pv-live';
-    kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
-    kubectl(['create', 'namespace', ns]);
+    freshNamespace(ns);
     const LIVE_PASSWORD = 'live-s3cret-passw0rd';
     const LIVE_TOKEN = 'sk_live_0123456789abcdefLIVE';
     const NEW_TOKEN = 'sk_live_0123456789abcdefNEW';
@@ -332,10 +329,7 @@ describe('preview', () => {
     expect(run.outputs.result).toBe('preview');
     const body = fake.commentsOn(PR).at(-1)!.body;
     expect(body).toContain(`<code>Deployment ${ns}/web</code>`);
-    const shownLog = run.log
-      .split('\n')
-      .filter((l) => !l.startsWith('::add-mask::'))
-      .join('\n');
+    const shownLog = withoutMasks(run.log);
     for (const text of [body, run.summary, shownLog, run.outputs.plan ?? '']) {
       for (const value of [LIVE_PASSWORD, LIVE_TOKEN, NEW_TOKEN]) {
         expect(text).not.toContain(value);

@@ -7,17 +7,22 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REGISTRY, ROOT, appInputs, kubectl, kubectlJson, runAction, workspaceDir } from './harness.js';
+import {
+  REGISTRY,
+  ROOT,
+  appInputs,
+  freshNamespace,
+  kubectl,
+  kubectlJson,
+  runAction,
+  withoutMasks,
+  workspaceDir,
+} from './harness.js';
 
 const EXAMPLE = 'examples/web/k8s';
 const IMAGE = `${REGISTRY}/demo/web`;
 
-function namespace(name: string): string {
-  const ns = `kube-ship-sec-${name}`;
-  kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
-  kubectl(['create', 'namespace', ns]);
-  return ns;
-}
+const namespace = (name: string): string => freshNamespace(`kube-ship-sec-${name}`);
 
 function inputs(ns: string, manifests: string, extra: Record<string, string> = {}) {
   return {
@@ -51,13 +56,6 @@ function filesUnder(dir: string): { path: string; text: string }[] {
     .map((path) => ({ path, text: readFileSync(path, 'utf8') }));
 }
 
-/** The log as the runner shows it: `::add-mask::` commands are consumed by the runner, never displayed. */
-const shown = (log: string): string =>
-  log
-    .split('\n')
-    .filter((line) => !line.startsWith('::add-mask::'))
-    .join('\n');
-
 /** Lines the runner would take as a workflow command: `::` first after leading whitespace. */
 const commandLines = (log: string, data: string): string[] =>
   log.split('\n').filter((line) => /^\s*::/.test(line) && line.includes(data));
@@ -71,7 +69,7 @@ describe('what the manifests reveal or leave behind', () => {
     expect(run.outputs['failure-reason']).toContain('api-key');
     expect(run.outputs['failure-reason']).toMatch(/quote/i);
     for (const [channel, text] of [
-      ['log', shown(run.log)],
+      ['log', withoutMasks(run.log)],
       ['summary', run.summary],
       ['outputs', JSON.stringify(run.outputs)],
     ] as const) {
@@ -117,7 +115,7 @@ describe('what the manifests reveal or leave behind', () => {
       env: { RUNNER_TEMP: temp },
     });
     expect(run.exitCode, run.log).toBe(0);
-    expect(shown(run.log).includes(VALUE)).toBe(false);
+    expect(withoutMasks(run.log).includes(VALUE)).toBe(false);
     const left = filesUnder(temp);
     expect(left.filter((f) => f.text.includes(VALUE)).map((f) => f.path)).toEqual([]);
     expect(left.map((f) => relative(temp, f.path)).filter((p) => /record|object/i.test(p))).toEqual([]);
@@ -197,7 +195,7 @@ describe('what the manifests reveal or leave behind', () => {
       expect(run.exitCode, run.log).toBe(1);
       expect(run.outputs['failure-reason']).toContain(`Secret ${ns}/web-secret`);
       for (const [channel, text] of [
-        ['log', shown(run.log)],
+        ['log', withoutMasks(run.log)],
         ['summary', run.summary],
         ['outputs', JSON.stringify(run.outputs)],
       ] as const) {
