@@ -3,14 +3,16 @@
 # formatting and workflows, runs the unit tests, and the end-to-end tests inside a fresh network namespace that has
 # only loopback, on a stack of their own that is torn down afterwards. The end-to-end stack comes up and its tests
 # run while the other checks run (check-dist builds into a copy: dist/, the bundle they run, is never rewritten);
-# their output goes to .test-results/e2e.log and is shown when they end. Prints "tests: N passed, N failed", the
-# checks that failed, and the wall time.
+# their output goes to .test-results/e2e.log and is shown when they end. Prints the checks that failed, the wall time,
+# and last "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 # phase TITLE: the section's heading, with the seconds since the start.
 phase() { echo "== $1 (at $(($(date +%s) - started))s) =="; }
-trap 'echo "npm test: wall time $(( ($(date +%s) - started) / 60 ))m $(( ($(date +%s) - started) % 60 ))s"' EXIT
+wall_time() { echo "npm test: wall time $(( ($(date +%s) - started) / 60 ))m $(( ($(date +%s) - started) % 60 ))s"; }
+ended=0 # set when the tally is printed; an earlier exit still prints the wall time
+trap '((ended)) || wall_time' EXIT
 root=$PWD
 export HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}" # npm, Go and the binary cache live under it
 export PATH="$root/node_modules/.bin:$PATH" # node 24 from the `node` devDependency
@@ -61,6 +63,10 @@ wait "$e2e_pid" || e2e_rc=$?
 cat .test-results/e2e.log
 [[ $e2e_rc -eq 0 ]] || failed+=(e2e)
 
+if ((${#failed[@]})); then echo "failed: ${failed[*]}"; fi
+ended=1
+wall_time
+# The tally is the last line: CI reads "tests: N passed, N failed" as the run's closing line.
 node -e '
 const fs = require("fs");
 let passed = 0, failed = 0;
@@ -73,7 +79,4 @@ for (const f of ["unit", "e2e"]) {
 }
 console.log(`tests: ${passed} passed, ${failed} failed`);
 '
-if ((${#failed[@]})); then
-  echo "failed: ${failed[*]}"
-  exit 1
-fi
+if ((${#failed[@]})); then exit 1; fi
