@@ -36,6 +36,7 @@ import { openCluster } from './steps/open-cluster.js';
 import { preview } from './steps/preview.js';
 import { deployRequest } from './steps/request.js';
 import { postRecords } from './deploy/records-file.js';
+import { fetchHttp, type HttpGet } from './lib/http.js';
 import { headCommitTime, pullRequestHead } from './runner-event.js';
 import { STATE } from './state.js';
 
@@ -112,6 +113,8 @@ export interface Adapters {
   registry: Registry;
   publisher: Publisher;
   job: Job;
+  /** HTTP from the runner (checks of `verify` by URL). */
+  http: HttpGet;
 }
 
 /** The phases, in order; each records in the report what it found, and throws to stop the run. */
@@ -121,7 +124,11 @@ export async function phases(inputs: Inputs, state: RunState, adapters: Adapters
   const checked = await log.group('Preflight', async () => {
     const { kube, defaultNamespace } = await openCluster(inputs, { env, secrets, log, connect: adapters.connect });
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
-    return { kube, ...(await checkCluster(kube, inputs, { defaultNamespace, workspace, secrets, log })) };
+    return {
+      kube,
+      defaultNamespace,
+      ...(await checkCluster(kube, inputs, { defaultNamespace, workspace, secrets, log })),
+    };
   });
   await adapters.publisher.startDeployment();
 
@@ -142,7 +149,16 @@ export async function phases(inputs: Inputs, state: RunState, adapters: Adapters
 
   const { kube } = checked;
   const records = postRecords(env, (fact, path) => job.save(fact, path));
-  const request = deployRequest(inputs, { checked, digest, run: report, signal: state.signal, records });
+  const { defaultNamespace } = checked;
+  const request = deployRequest(inputs, {
+    checked,
+    digest,
+    run: report,
+    signal: state.signal,
+    records,
+    defaultNamespace,
+    http: adapters.http,
+  });
   const options = { workloads: watchedWorkloads(checked), env, job, log, records };
   const outcome = inputs.preview
     ? await preview(kube, { ...request, previewValues: inputs['preview-values'] }, { ...options, secrets })
@@ -182,6 +198,7 @@ export async function run(): Promise<void> {
       registry: registryFor(inputs, log),
       publisher,
       job: runner,
+      http: fetchHttp,
     };
     await phases(inputs, state, adapters);
   } catch (error) {

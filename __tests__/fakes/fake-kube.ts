@@ -10,6 +10,10 @@ import {
   KubeError,
   type AccessCheck,
   type Applied,
+  type JobScope,
+  type JobState,
+  type ProxyReply,
+  type ProxyRequest,
   type ApplyOptions,
   type KindInfo,
   type Kube,
@@ -119,6 +123,7 @@ export class FakeKube implements Kube {
   private podStatus(image: string, crashing: boolean): V1Pod['status'] {
     const crash = crashing || image.includes('crash');
     return {
+      podIP: '10.244.0.9',
       containerStatuses: [
         {
           name: 'app',
@@ -462,6 +467,36 @@ export class FakeKube implements Kube {
   async readLog(request: LogRequest): Promise<string> {
     this.logRequests.push(request);
     return 'starting\npanic: cannot connect to database\n';
+  }
+
+  /** Every proxied GET, and how the "app" answers one (default: 200 ok). */
+  proxyRequests: ProxyRequest[] = [];
+  proxyAnswer: (request: ProxyRequest) => ProxyReply | Promise<ProxyReply> = () => ({
+    status: 200,
+    body: 'ok',
+    fromServer: false,
+  });
+
+  async proxyGet(request: ProxyRequest): Promise<ProxyReply> {
+    this.proxyRequests.push(request);
+    return this.proxyAnswer(request);
+  }
+
+  /** The states a Job's watch shows, one after another (a toy Job controller); then it stays on the last. */
+  jobStates: (scope: JobScope) => JobState[] = () => [];
+  observedJobs: JobScope[] = [];
+
+  async observeJob(scope: JobScope, onChange: (state: JobState) => void, signal: AbortSignal): Promise<void> {
+    this.observedJobs.push(scope);
+    for (const state of this.jobStates(scope)) {
+      if (signal.aborted) return;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      onChange(state);
+    }
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
   }
 }
 

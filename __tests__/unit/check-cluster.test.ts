@@ -28,6 +28,8 @@ const inputs = (manifests: string[]): CheckInputs => ({
   tags: ['v1'],
   'force-conflicts': false,
   preview: false,
+  verify: [],
+  'pre-deploy': [],
 });
 
 describe('checkCluster with manifests', () => {

@@ -91,6 +91,8 @@ describe('a hostile manifest file name in the log', () => {
         tags: ['v1'],
         'force-conflicts': false,
         preview: false,
+        verify: [],
+        'pre-deploy': [],
       },
       { defaultNamespace: 'ns', secrets: new Secrets(), workspace: root, log },
     );

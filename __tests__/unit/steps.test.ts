@@ -209,7 +209,16 @@ function setup(options: { signal?: AbortSignal } = {}): Setup {
   const builder = fakeBuilder();
   const registry = fakeRegistry(DIGEST);
   const publisher = fakePublisher();
-  const adapters = { connect: () => kube, builder: builder.find, exec, registry, publisher, job: new RecordingJob() };
+  const http = { get: () => Promise.reject(new Error('no HTTP in this test')) };
+  const adapters = {
+    connect: () => kube,
+    builder: builder.find,
+    exec,
+    registry,
+    publisher,
+    job: new RecordingJob(),
+    http,
+  };
   return { kube, state, adapters, builder, registry, publisher, log };
 }
 

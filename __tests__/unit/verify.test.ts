@@ -22,7 +22,12 @@ describe('parseVerify', () => {
   it('reads every kind of the README example, with the defaults', () => {
     const checks = parseVerify(ISSUE_EXAMPLE);
     expect(checks.map((c) => c.label)).toEqual(['http #1', 'http #2', 'http #3', 'prometheus #4', 'job #5']);
-    expect(checks[0]).toMatchObject({ target: { via: 'pods', port: 8080 }, path: '/healthz', status: [], graceMs: 20_000 });
+    expect(checks[0]).toMatchObject({
+      target: { via: 'pods', port: 8080 },
+      path: '/healthz',
+      status: [],
+      graceMs: 20_000,
+    });
     expect(checks[1]).toMatchObject({ target: { via: 'service', name: 'web', port: 80 }, status: [200] });
     expect(checks[2]).toMatchObject({ target: { via: 'url', url: 'https://staging.acme.dev/healthz' } });
     expect(checks[3]).toMatchObject({ source: { via: 'url' }, max: 0, minSamples: 1, onNoData: 'fail' });

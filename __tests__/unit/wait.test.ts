@@ -4,6 +4,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { waitForRollouts, type WaitItem, type WaitOptions, type WaitResult } from '../../src/deploy/wait.js';
+import { parseVerify, type CheckSpec } from '../../src/desired/verify.js';
+import { startVerification } from '../../src/deploy/verify.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 import { onFakeTime } from '../fakes/fake-time.js';
 
@@ -89,5 +91,62 @@ describe('waitForRollouts', () => {
       reason: 'Cancelled',
       message: 'the step was cancelled',
     });
+  });
+});
+
+describe('waitForRollouts with the checks of verify', () => {
+  const [http] = parseVerify('- http: {port: 8080, path: /healthz, grace: 4s, interval: 1s}');
+  const plan = { checks: [{ spec: http as CheckSpec }], namespace: 'ns', allowedRestarts: 0 };
+  /** The wait of one baking target whose bake waits for `verify`, the checks run on the fake cluster's proxy. */
+  const verified = (kube: FakeKube) =>
+    wait(kube, [item('web', { bakeMs: 2000, verified: true })], {
+      verify: (pods, onStatus) =>
+        startVerification(plan, pods, onStatus, {
+          kube,
+          http: { get: () => Promise.reject(new Error('none')) },
+          log: recordingLog(),
+        }),
+    });
+
+  it('asks every new pod through the proxy during the bake, and ends when the bake is over and the checks pass', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const { result, after } = await verified(kube);
+    expect(result.verdicts.get('ns/web')).toMatchObject({ state: 'done' });
+    expect(after('ns/web')).toBe(2000);
+    const asked = new Set(kube.proxyRequests.map((r) => `${r.kind}/${r.name}:${r.port}${r.path}`));
+    expect([...asked].sort()).toEqual(
+      [...kube.pods.values()].map((p) => `pods/${p.metadata?.name}:8080/healthz`).sort(),
+    );
+    expect(result.checks).toMatchObject([{ label: 'http #1', state: 'passing', detail: '200 from 2 pods' }]);
+  });
+
+  it('holds the bake open while a check fails within its grace, and fails the target when it lasts the grace', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    kube.proxyAnswer = () => ({ status: 500, body: 'internal error', fromServer: false });
+    const { result, after } = await verified(kube);
+    expect(result.verdicts.get('ns/web')).toMatchObject({
+      state: 'failed',
+      reason: 'VerifyFailed',
+      message: expect.stringContaining('500 "internal error"'),
+    });
+    expect(after('ns/web')).toBe(4000);
+    expect(result.checks[0]).toMatchObject({ state: 'failed' });
+  });
+
+  it('a blip shorter than the grace ends passing: the bake outlasts it', async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const start = Date.now();
+    kube.proxyAnswer = () =>
+      Date.now() - start < 3000
+        ? { status: 503, body: 'warming up', fromServer: false }
+        : { status: 200, body: 'ok', fromServer: false };
+    const { result, after } = await verified(kube);
+    expect(result.verdicts.get('ns/web')).toMatchObject({ state: 'done' });
+    expect(after('ns/web')).toBeGreaterThanOrEqual(3000);
+    expect(result.checks[0]).toMatchObject({ state: 'passing' });
+    expect(result.checks[0]?.failures).toBeGreaterThan(0);
   });
 });

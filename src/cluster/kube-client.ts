@@ -7,19 +7,21 @@
 import {
   AppsV1Api,
   AuthorizationV1Api,
+  BatchV1Api,
   CoreV1Api,
   KubeConfig,
   NetworkingV1Api,
   Observable,
   type KubernetesObject,
   type ObservableMiddleware,
+  type V1Job,
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
 import { sleep } from '../lib/deadline.js';
 import { objectClient } from './kube-objects.js';
 import { inform, toKubeError, type InformerOptions, type Source } from './kube-watch.js';
-import type { AccessCheck, JsonPatchOp, Kube, TargetState, WatchScope, WorkloadRef } from './kube.js';
+import type { AccessCheck, JobState, JsonPatchOp, Kube, TargetState, WatchScope, WorkloadRef } from './kube.js';
 import { resourceOf, type Workload } from './workload.js';
 
 /** How long one request may take before it is abandoned (an API server that accepts and never answers). */
@@ -174,6 +176,8 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
 
     observe: observeWith({ config, apps, core, listMs, options }),
 
+    observeJob: observeJobWith(config, config.makeApiClient(BatchV1Api), core, listMs, options),
+
     listServices: async (namespace) =>
       (await request(`list services in ${namespace}`, (o) => core.listNamespacedService({ namespace }, o))).items,
 
@@ -249,6 +253,63 @@ function observeWith({ config, apps, core, listMs, options }: WatchClient): Kube
     try {
       // One loop failing for good ends the others too.
       await Promise.all(loops.map((loop) => loop.catch((error: unknown) => (stop(), Promise.reject(error)))));
+    } finally {
+      signal.removeEventListener('abort', stop);
+      stop();
+    }
+  };
+}
+
+/** `observeJob` on the real API: the Job by name and its pods by the controller's uid label, listed and watched. */
+function observeJobWith(
+  config: KubeConfig,
+  batch: BatchV1Api,
+  core: CoreV1Api,
+  listMs: number,
+  options: KubeOptions,
+): Kube['observeJob'] {
+  return async ({ namespace, name, uid }, onChange, signal) => {
+    const state: JobState = { pods: new Map() };
+    const jobs = new Map<string, KubernetesObject>();
+    const byName = { fieldSelector: `metadata.name=${name}` };
+    const byUid = { labelSelector: `batch.kubernetes.io/controller-uid=${uid}` };
+    const sources: [Source, Map<string, KubernetesObject>][] = [
+      [
+        {
+          what: `job ${namespace}/${name}`,
+          path: `/apis/batch/v1/namespaces/${namespace}/jobs`,
+          query: byName,
+          list: (s) => batch.listNamespacedJob({ namespace, ...byName }, bounded(listMs, s)),
+        },
+        jobs,
+      ],
+      [
+        {
+          what: `pods of job ${namespace}/${name}`,
+          path: `/api/v1/namespaces/${namespace}/pods`,
+          query: byUid,
+          list: (s) => core.listNamespacedPod({ namespace, ...byUid }, bounded(listMs, s)),
+        },
+        state.pods as Map<string, KubernetesObject>,
+      ],
+    ];
+    const listed = new Set<string>();
+    const local = new AbortController();
+    const stop = (): void => local.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    const changed = (path: string) => (): void => {
+      listed.add(path);
+      state.job = jobs.get(name) as V1Job | undefined;
+      if (listed.size === sources.length) onChange(state);
+    };
+    try {
+      await Promise.all(
+        sources.map(([source, store]) =>
+          inform(config, source, store, changed(source.what), local.signal, options).catch(
+            (error: unknown) => (stop(), Promise.reject(error)),
+          ),
+        ),
+      );
     } finally {
       signal.removeEventListener('abort', stop);
       stop();

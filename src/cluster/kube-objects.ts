@@ -11,7 +11,16 @@ import {
   type KubernetesObject,
   type ResponseContext,
 } from '@kubernetes/client-node';
-import { KubeError, type Applied, type ApplyOptions, type KindInfo, type KubeObject, type ObjectRef } from './kube.js';
+import {
+  KubeError,
+  type Applied,
+  type ApplyOptions,
+  type KindInfo,
+  type KubeObject,
+  type ObjectRef,
+  type ProxyReply,
+  type ProxyRequest,
+} from './kube.js';
 import { toKubeError } from './kube-watch.js';
 
 export const FIELD_MANAGER = 'kube-ship';
@@ -32,6 +41,10 @@ interface Reply<T> {
 
 /** What `send` passes as the response type: its answer keeps the HTTP status (see `processResponse`). */
 const WITH_STATUS = 'kube-ship:with-status';
+/** What `proxy` passes: any status is an answer, and the body is text (an app's, not the API's JSON). */
+const RAW = 'kube-ship:raw';
+/** The most of a proxied answer's body that is kept (checks show its first bytes and match a pattern on it). */
+export const PROXY_BODY_LIMIT = 64 * 1024;
 
 /** KubernetesObjectApi with JSON in and out, and a time limit per request. */
 class ObjectApi extends KubernetesObjectApi {
@@ -67,8 +80,23 @@ class ObjectApi extends KubernetesObjectApi {
     return this.requestPromise(context, WITH_STATUS) as Promise<Reply<T>>;
   }
 
+  /** A GET through the API server's pod or service proxy: whatever status it answers is the reply. */
+  async proxy({ kind, namespace, name, port, path, timeoutMs, signal }: ProxyRequest): Promise<ProxyReply> {
+    const target = new URL(path, 'http://proxied');
+    const resource = `/api/v1/namespaces/${encodeURIComponent(namespace)}/${kind}/${encodeURIComponent(name)}:${port}`;
+    const context = this.configuration.baseServer.makeRequestContext(
+      `${resource}/proxy${target.pathname}`,
+      HttpMethod.GET,
+    );
+    for (const [key, value] of target.searchParams) context.setQueryParam(key, value);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    context.setSignal(signal ? AbortSignal.any([signal, timeout]) : timeout);
+    return this.requestPromise(context, RAW) as Promise<ProxyReply>;
+  }
+
   /** The JSON; for `send`'s requests (asked `WITH_STATUS`), with the HTTP status. Discovery takes the JSON alone. */
   protected override async processResponse<T>(response: ResponseContext, type?: string): Promise<T> {
+    if (type === RAW) return (await proxyReply(response)) as T;
     const text = await response.body.text();
     if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) {
       const body: unknown = JSON.parse(text || '{}');
@@ -77,6 +105,25 @@ class ObjectApi extends KubernetesObjectApi {
     }
     throw new ApiException(response.httpStatusCode, 'Unsuccessful HTTP Request', text, response.headers);
   }
+}
+
+/**
+ * A proxied answer: its status and the start of its body, and whether the API server gave it itself (a Status
+ * object: the proxy refused, found no endpoint, or could not reach the pod) rather than the app behind it.
+ */
+async function proxyReply(response: ResponseContext): Promise<ProxyReply> {
+  const bytes = Buffer.from(await response.body.binary());
+  const body = bytes.subarray(0, PROXY_BODY_LIMIT).toString('utf8');
+  let fromServer = false;
+  if (response.httpStatusCode >= 400 && (response.headers['content-type'] ?? '').startsWith('application/json')) {
+    try {
+      const parsed = JSON.parse(body) as { kind?: unknown; apiVersion?: unknown };
+      fromServer = parsed.kind === 'Status' && parsed.apiVersion === 'v1';
+    } catch {
+      // the app's own JSON error, cut or not JSON at all
+    }
+  }
+  return { status: response.httpStatusCode, body, fromServer };
 }
 
 /** The part of the Kube adapter that handles any object. */
@@ -135,6 +182,11 @@ export function objectClient(config: KubeConfig, timeoutMs: number) {
       );
       return { object: reply.body, created: reply.status === 201 };
     },
+
+    proxyGet: (request: ProxyRequest) =>
+      guarded(`GET ${request.path} through the ${request.kind} proxy of ${request.namespace}/${request.name}`, () =>
+        api.proxy(request),
+      ),
 
     async deleteObject(ref: ObjectRef, uid: string): Promise<void> {
       await guarded(`delete ${named(ref)}`, () =>

@@ -6,6 +6,7 @@ import type {
   CoreV1Event,
   V1ControllerRevision,
   V1Ingress,
+  V1Job,
   V1Pod,
   V1ReplicaSet,
   V1Service,
@@ -106,6 +107,39 @@ export interface ApplyOptions {
   force: boolean;
 }
 
+/** A GET through the API server's proxy to a pod's or a Service's port (`verify`'s http checks, Prometheus). */
+export interface ProxyRequest {
+  kind: 'pods' | 'services';
+  namespace: string;
+  name: string;
+  port: number;
+  /** The path on the app, from `/`, with its query string if any. */
+  path: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface ProxyReply {
+  status: number;
+  /** The start of the body (at most 64 KiB), as text. */
+  body: string;
+  /** The API server answered itself (a Status: refused, no endpoints, pod unreachable), not the app. */
+  fromServer: boolean;
+}
+
+/** A Job and its pods, kept current like a TargetState. */
+export interface JobState {
+  job?: V1Job;
+  pods: Map<string, V1Pod>;
+}
+
+/** Which Job to watch: by name, its pods by the uid the Job controller labels them with. */
+export interface JobScope {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
 export interface Kube {
   /** Where requests go (server URL), for messages. */
   readonly server: string;
@@ -140,6 +174,10 @@ export interface Kube {
   listEvents(namespace: string, name: string): Promise<CoreV1Event[]>;
   /** The end of a container's log; `previous` for the run before the last restart. */
   readLog(request: LogRequest): Promise<string>;
+  /** A GET through the API server's pod or service proxy; any HTTP status is a reply, only no answer throws. */
+  proxyGet(request: ProxyRequest): Promise<ProxyReply>;
+  /** Like `observe`, for one Job and its pods. */
+  observeJob(scope: JobScope, onChange: (state: JobState) => void, signal: AbortSignal): Promise<void>;
 }
 
 /** An API error reduced to what decisions need: the HTTP status and the Status message (no headers, no body dump). */

@@ -7,10 +7,14 @@ import type { V1PodTemplateSpec } from '@kubernetes/client-node';
 import { within } from '../lib/deadline.js';
 import { messageOf } from '../lib/errors.js';
 import { applyAll, appliedWorkloads, restoreObjects, type ObjectsRestored, workloadItem } from './apply.js';
-import { collectEvidence, type Evidence } from './evidence.js';
+import { collectEvidence, lastLines, LOG_LINES, type Evidence } from './evidence.js';
+import type { HttpGet } from '../lib/http.js';
+import { bakeFloorMs } from '../desired/verify.js';
+import { runJob, type JobResult } from './job-run.js';
+import { startVerification, type CheckReport, type ReleasePod, type VerifyPlan, type VerifyStatus } from './verify.js';
 import type { ImageUse, ManifestObject } from '../desired/manifests.js';
 import type { ObjectRecord } from './object-record.js';
-import type { JsonPatchOp, Kube, TargetState } from '../cluster/kube.js';
+import type { JsonPatchOp, Kube, KubeObject, TargetState } from '../cluster/kube.js';
 import { logRetry, retryingTransient } from '../cluster/retry.js';
 import { withConflictRetry } from './conflict.js';
 import type { Log } from '../lib/log.js';
@@ -34,6 +38,10 @@ export interface DeployResult {
   /** Milliseconds from the last patch to the verdict, and from the verdict to "restored and healthy". */
   verdictMs: number;
   restoreMs: number | undefined;
+  /** The last result of each check of `verify` (empty without checks, or when the wait did not reach them). */
+  checks: CheckReport[];
+  /** The Jobs run before the rollout (`pre-deploy`), with their ends. */
+  jobs: JobResult[];
 }
 
 export interface DeployRequest {
@@ -60,6 +68,10 @@ export interface DeployRequest {
     /** Called after each object is applied, with the records needed to undo them all (saved for the post step). */
     onApplied?: (records: ObjectRecord[]) => void;
   };
+  /** The checks of `verify`, run during the bake against the new release, and the runner's HTTP for url checks. */
+  verify?: VerifyPlan & { http: HttpGet };
+  /** Jobs run to completion, in order, before anything else changes (migrations); their image already given. */
+  preDeploy?: KubeObject[];
 }
 
 /** How long a patch may keep meeting errors that can pass (API server restarting, 429, 5xx) before it gives up. */
@@ -202,6 +214,23 @@ function waitOptions(request: DeployRequest, deadline: number) {
   return { deadline, failFast: request.failFast, allowedRestarts: request.allowedRestarts, signal: request.signal };
 }
 
+/**
+ * How long the changed targets bake: the input `bake`, at least the longest grace of the checks plus one interval
+ * (so a persistent failure is seen), and whether they wait for the checks at all.
+ */
+function bakeOf(request: DeployRequest, log: Log): { bakeMs: number; verified: boolean } {
+  const checks = request.verify?.checks ?? [];
+  if (checks.length === 0) return { bakeMs: request.bakeMs, verified: false };
+  const floor = bakeFloorMs(checks.map((c) => c.spec));
+  if (floor > request.bakeMs) {
+    log.info(
+      `The bake lasts ${Math.round(floor / 1000)}s instead of ${Math.round(request.bakeMs / 1000)}s: the longest grace ` +
+        'of the checks of verify plus one interval, so that a failure that lasts is seen',
+    );
+  }
+  return { bakeMs: Math.max(floor, request.bakeMs), verified: true };
+}
+
 /** Step 2: watch every patched target until rolled out and baked, and every unchanged one until judged healthy. */
 function watchAll(
   kube: Kube,
@@ -212,15 +241,22 @@ function watchAll(
   log: Log,
   now: () => number,
 ) {
-  return log.group('Rollout', () =>
-    waitForRollouts(
+  return log.group('Rollout', () => {
+    const bake = changed.length > 0 ? bakeOf(request, log) : { bakeMs: 0, verified: false };
+    const plan = request.verify;
+    const verify =
+      plan && bake.verified
+        ? (pods: () => ReleasePod[], onStatus: (status: VerifyStatus) => void) =>
+            startVerification(plan, pods, onStatus, { kube, http: plan.http, log, now })
+        : undefined;
+    return waitForRollouts(
       kube,
-      [...changed.map((i) => ({ ...i, bakeMs: request.bakeMs })), ...unchanged.map((i) => ({ ...i, bakeMs: 0 }))],
-      waitOptions(request, started + request.timeoutMs),
+      [...changed.map((i) => ({ ...i, ...bake })), ...unchanged.map((i) => ({ ...i, bakeMs: 0 }))],
+      { ...waitOptions(request, started + request.timeoutMs), ...(verify ? { verify } : {}) },
       log,
       now,
-    ),
-  );
+    );
+  });
 }
 
 /** Step 3: each target's outcome from its verdict; the first failure is the deploy's reason. */
@@ -279,12 +315,29 @@ function failingPod(state: TargetState | undefined, target: Watched | undefined,
   return { pod, container };
 }
 
+/** The evidence of a check of `verify` that failed: what it saw, and a Job check's last log lines. */
+function checkEvidence(check: CheckReport): Evidence {
+  return {
+    target: `verify ${check.label}`,
+    pod: '',
+    container: '',
+    reason: 'VerifyFailed',
+    message: `${check.what}: ${check.detail}`,
+    restartCount: 0,
+    events: [],
+    logs: check.logs ? lastLines(check.logs, LOG_LINES) : [],
+    logSource: check.logs ? "the Job's pod" : 'no log: the check saw the answer above',
+  };
+}
+
 /** Step 4: evidence for every failed target, all at once, each bounded in time. */
-function gatherEvidence(kube: Kube, wait: WaitResult, targets: Watched[]): Promise<Evidence[]> {
+async function gatherEvidence(kube: Kube, wait: WaitResult, targets: Watched[]): Promise<Evidence[]> {
+  const failedChecks = wait.checks.filter((c) => c.state === 'failed').map(checkEvidence);
   const failed = [...wait.verdicts].filter(
-    (entry): entry is [string, Failed] => entry[1].state === 'failed' && entry[1].reason !== 'Cancelled',
+    (entry): entry is [string, Failed] =>
+      entry[1].state === 'failed' && entry[1].reason !== 'Cancelled' && entry[1].reason !== 'VerifyFailed',
   );
-  return Promise.all(
+  const fromPods = await Promise.all(
     failed.map(([key, verdict]) => {
       const state = wait.states.get(key);
       const { pod, container } = failingPod(
@@ -315,6 +368,7 @@ function gatherEvidence(kube: Kube, wait: WaitResult, targets: Watched[]): Promi
       }));
     }),
   );
+  return [...failedChecks, ...fromPods];
 }
 
 /** The restores that failed or were left, marked on their reports; returns the problems to report. */
@@ -450,6 +504,47 @@ function undoAll(
   });
 }
 
+/**
+ * Step 0: the Jobs of `pre-deploy`, one after another, before anything else changes; the first that fails ends the
+ * deploy with its evidence (its pod's exit and last log lines), and nothing else is touched.
+ */
+async function runPreDeploy(kube: Kube, request: DeployRequest, log: Log, now: () => number) {
+  const jobs: JobResult[] = [];
+  const pending = request.preDeploy ?? [];
+  if (pending.length === 0) return { jobs, evidence: [] };
+  return log.group('Pre-deploy', async () => {
+    for (const job of pending) {
+      const options = {
+        allowedRestarts: request.allowedRestarts,
+        timeoutMs: request.timeoutMs,
+        signal: request.signal,
+        deleteAfter: false,
+      };
+      const result = await runJob(kube, job, options, log, now);
+      jobs.push(result);
+      if (result.outcome !== 'complete') {
+        const failure = `pre-deploy job ${result.key} ${result.outcome}: ${result.message}; no workload was changed`;
+        return { jobs, failure, evidence: [jobEvidence(result)] };
+      }
+    }
+    return { jobs, evidence: [] };
+  });
+}
+
+function jobEvidence(job: JobResult): Evidence {
+  return {
+    target: `job ${job.key}`,
+    pod: job.pod ?? '',
+    container: '',
+    reason: job.outcome === 'failed' ? 'JobFailed' : job.outcome,
+    message: job.message,
+    restartCount: 0,
+    events: [],
+    logs: job.logs ? lastLines(job.logs, LOG_LINES) : [],
+    logSource: job.logs ? 'the failed run' : 'no log could be read',
+  };
+}
+
 /** Patch, watch, decide, gather evidence, restore. Never throws for a failed rollout: that is a result, not an error. */
 export async function deploy(
   kube: Kube,
@@ -459,6 +554,21 @@ export async function deploy(
 ): Promise<DeployResult> {
   const started = now();
   const reports = new Map<string, TargetResult>();
+  const before = await runPreDeploy(kube, request, log, now);
+  if (before.failure !== undefined) {
+    return {
+      result: request.signal.aborted ? 'cancelled' : 'failed',
+      failureReason: before.failure,
+      targets: [],
+      evidence: before.evidence,
+      rollbackError: undefined,
+      objects: [],
+      verdictMs: 0,
+      restoreMs: undefined,
+      checks: [],
+      jobs: before.jobs,
+    };
+  }
   const manifests = await applyManifests(kube, request, reports, log);
   const objects = new Map(manifests.objects.map((o) => [o.key, o]));
   const { patched, unchanged, patchError } =
@@ -468,6 +578,7 @@ export async function deploy(
   const records = patched.map((p) => p.record);
   if (records.length > 0) request.onPatched?.(records);
   const watched = watchedOf([...request.targets, ...manifests.changed, ...manifests.unchanged]);
+  let wait: WaitResult | undefined;
 
   const finish = (
     result: DeployResultKind,
@@ -482,11 +593,12 @@ export async function deploy(
     objects: [...objects.values()],
     verdictMs: 0,
     restoreMs: undefined,
+    checks: wait?.checks ?? [],
+    jobs: before.jobs,
     ...extra,
   });
 
   const patchedAt = now();
-  let wait: WaitResult | undefined;
   let failure = manifests.error ?? patchError;
   let superseded: string | undefined;
   if (failure === undefined) {

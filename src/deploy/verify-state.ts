@@ -107,9 +107,11 @@ export function judgePrometheus(spec: Extract<CheckSpec, { kind: 'prometheus' }>
   }
   const shown = values.length === 1 ? `value ${format(values[0] ?? 0)}` : `values ${values.map(format).join(', ')}`;
   const over = spec.max !== undefined ? values.find((v) => v > (spec.max ?? 0)) : undefined;
-  if (over !== undefined) return { outcome: 'fail', detail: `${shown} (${values.length} samples) above max ${spec.max}` };
+  if (over !== undefined)
+    return { outcome: 'fail', detail: `${shown} (${values.length} samples) above max ${spec.max}` };
   const under = spec.min !== undefined ? values.find((v) => v < (spec.min ?? 0)) : undefined;
-  if (under !== undefined) return { outcome: 'fail', detail: `${shown} (${values.length} samples) below min ${spec.min}` };
+  if (under !== undefined)
+    return { outcome: 'fail', detail: `${shown} (${values.length} samples) below min ${spec.min}` };
   return { outcome: 'pass', detail: `${shown}, ${values.length} samples` };
 }
 

@@ -36,6 +36,8 @@ export interface WaitItem {
   staleDeadlineAt?: string;
   /** How long to keep watching the new pods once the rollout is done (0 or unset: no bake). */
   bakeMs?: number;
+  /** The bake ends only once the checks of `verify` pass (a target the deploy changed, when there are checks). */
+  verified?: boolean;
 }
 
 /** How strict the wait is: the inputs `fail-fast` and `allowed-restarts`. */
@@ -93,6 +95,14 @@ function supersededBy(item: WaitItem, workload: Workload): string | undefined {
   const all = [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])];
   const changed = all.filter((c) => item.expected?.containers.includes(c.name) && c.image !== item.expected.reference);
   return changed.length > 0 ? changed.map((c) => `${c.name}=${c.image}`).join(', ') : undefined;
+}
+
+/** The pods of the new release the target runs now (not being deleted): what the checks of `verify` ask. */
+export function releasePods(target: TargetWait): { namespace: string; name: string }[] {
+  const pods = target.seen ? (currentPods(target.item, target.seen) ?? []) : [];
+  return pods
+    .filter((p) => p.metadata?.deletionTimestamp === undefined && p.status?.podIP !== undefined)
+    .map((p) => ({ namespace: target.item.namespace, name: p.metadata?.name ?? '' }));
 }
 
 /** The pods of the target's current template, once its revision is known (see `newPods`). */
@@ -174,6 +184,8 @@ export interface TargetWait {
   readonly finishedAt?: number;
   /** The last line logged for the target: a line is logged only when it changes. */
   readonly lastLine?: string;
+  /** What the checks of `verify` say so far (a target with `verified` only). */
+  readonly checks?: 'pending' | 'passing';
 }
 
 export type WaitEvent =
@@ -185,7 +197,10 @@ export type WaitEvent =
   | { kind: 'deadline' }
   | { kind: 'cancelled' }
   /** Watching the target failed for good. */
-  | { kind: 'watch-failed'; message: string };
+  | { kind: 'watch-failed'; message: string }
+  /** The checks of `verify` changed their overall status. */
+  | { kind: 'verify'; status: 'pending' | 'passing' }
+  | { kind: 'verify-failed'; message: string };
 
 export interface WaitStep {
   state: TargetWait;
@@ -223,6 +238,15 @@ export function advance(target: TargetWait, event: WaitEvent, now: number): Wait
       return silentlyFailed(target, 'Cancelled', 'the step was cancelled', now);
     case 'watch-failed':
       return silentlyFailed(target, 'WatchFailed', `watching ${target.item.key} failed: ${event.message}`, now);
+    case 'verify': {
+      if (target.item.verified !== true) return { state: target, lines: [] };
+      const next = { ...target, checks: event.status };
+      return next.seen ? evaluate(next, next.seen, now) : { state: next, lines: [] };
+    }
+    case 'verify-failed':
+      return target.item.verified === true
+        ? silentlyFailed(target, 'VerifyFailed', event.message, now)
+        : { state: target, lines: [] };
   }
 }
 
@@ -306,6 +330,10 @@ function bakeVerdict(draft: Draft, state: TargetState, now: number): Verdict {
   }
   const bakeMs = item.bakeMs ?? 0;
   if (now - (bake?.since ?? now) < bakeMs) return { state: 'progressing', message: 'baking' };
+  if (item.verified === true && draft.next.checks !== 'passing') {
+    say(draft, `baked ${Math.round(bakeMs / 1000)}s; waiting for the checks of verify to pass`);
+    return { state: 'progressing', message: 'waiting for verify' };
+  }
   const restarts = draft.next.restarts ?? 0;
   say(
     draft,

@@ -9,7 +9,8 @@ import type { Kube, TargetState } from '../cluster/kube.js';
 import type { Log } from '../lib/log.js';
 import type { Verdict } from './verdict.js';
 import type { Workload } from '../cluster/workload.js';
-import { advance, startWait, type TargetWait, type WaitEvent, type WaitItem } from './wait-state.js';
+import type { CheckReport, ReleasePod, Verification, VerifyStatus } from './verify.js';
+import { advance, releasePods, startWait, type TargetWait, type WaitEvent, type WaitItem } from './wait-state.js';
 
 export type { WaitItem } from './wait-state.js';
 
@@ -21,6 +22,11 @@ export interface WaitOptions {
   allowedRestarts: number;
   /** How often time-based signals (readiness grace, deadline, bake) are re-checked without a watch event. */
   tickMs?: number;
+  /**
+   * The checks of `verify`, started once every target marked `verified` is baking, against those targets' new
+   * pods; their status reaches those targets' waits.
+   */
+  verify?: (pods: () => ReleasePod[], onStatus: (status: VerifyStatus) => void) => Verification;
 }
 
 export interface WaitResult {
@@ -35,6 +41,8 @@ export interface WaitResult {
   restarts: Map<string, number>;
   /** The last state seen of each target, for evidence. */
   states: Map<string, TargetState>;
+  /** The last result of each check of `verify` (none when it did not start). */
+  checks: CheckReport[];
 }
 
 /**
@@ -65,12 +73,34 @@ export async function waitForRollouts(
     }
     return [...targets.values()].map((t) => t.verdict);
   };
+  /** Ends the wait once one target failed or none is still progressing. */
+  const settled = (verdicts: Verdict[]): boolean => {
+    const over = verdicts.some((v) => v.state === 'failed') || verdicts.every((v) => v.state !== 'progressing');
+    if (over) finish();
+    return over;
+  };
+  let verification: Verification | undefined;
+  /** Starts `verify` once every target it is about is baking. */
+  const startVerify = (): void => {
+    const verified = [...targets.values()].filter((t) => t.item.verified === true);
+    if (verification || !options.verify || verified.length === 0) return;
+    if (!verified.every((t) => t.phase === 'baking')) return;
+    const pods = (): ReleasePod[] => [...targets.values()].filter((t) => t.item.verified === true).flatMap(releasePods);
+    verification = options.verify(pods, (status) => {
+      const event: WaitEvent =
+        status.state === 'failed'
+          ? { kind: 'verify-failed', message: status.message }
+          : { kind: 'verify', status: status.state };
+      settled(send(() => event, now()));
+    });
+  };
   /** Every target judged again, `key`'s on the `state` its watch just showed; the deadline checked. */
   const evaluate = (key?: string, state?: TargetState): void => {
     const time = now();
     const verdicts = send((k) => (k === key && state ? { kind: 'seen', state } : { kind: 'tick' }), time);
-    if (verdicts.some((v) => v.state === 'failed') || verdicts.every((v) => v.state !== 'progressing')) finish();
-    else if (time >= options.deadline) failWith(() => ({ kind: 'deadline' }));
+    if (settled(verdicts)) return;
+    startVerify();
+    if (time >= options.deadline) failWith(() => ({ kind: 'deadline' }));
   };
   /** Ends the wait with the verdicts `eventFor` gives (deadline, cancel, watch failure), if one failed. */
   const failWith = (eventFor: (key: string) => WaitEvent | undefined): void => {
@@ -102,12 +132,13 @@ export async function waitForRollouts(
     // The watches end at once on abort; the bound is for a connection that never answers even that.
     await within(2000, Promise.all(observers), () => []);
   }
-  return resultOf([...targets.values()]);
+  const checks = verification ? await verification.stop() : [];
+  return { ...resultOf([...targets.values()]), checks };
 }
 
 /** What the caller reads of the targets' waits, by target key. */
-function resultOf(targets: TargetWait[]): WaitResult {
-  const result: WaitResult = {
+function resultOf(targets: TargetWait[]): Omit<WaitResult, 'checks'> {
+  const result: Omit<WaitResult, 'checks'> = {
     verdicts: new Map(),
     workloads: new Map(),
     rolledOutAt: new Map(),

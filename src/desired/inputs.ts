@@ -5,7 +5,11 @@
 import { InputError } from '../lib/errors.js';
 import type { Secrets } from '../lib/secrets.js';
 import { DIGEST, REPOSITORY, splitReference, TAG } from './image-ref.js';
+import { parseDuration } from './duration.js';
 import { parseTarget, parseWorkload, type TargetSpec } from './targets.js';
+import { parseVerify, type CheckSpec } from './verify.js';
+
+export { parseDuration };
 
 export type CommentMode = 'auto' | 'always' | 'never';
 
@@ -58,6 +62,10 @@ export interface Inputs {
   /** Limit of the wait for restored targets, in milliseconds. */
   'rollback-timeout': number;
   'fail-fast': boolean;
+  /** Checks of what users see, run during the bake against the new release (`verify`). */
+  verify: CheckSpec[];
+  /** Job manifest files run to completion before any workload is touched (`pre-deploy`: migrations). */
+  'pre-deploy': string[];
   environment: string;
   'environment-url': string;
   'github-deployment': boolean;
@@ -94,27 +102,6 @@ export function parseBoolean(name: string, raw: string, fallback: boolean): bool
   if (['true', 'True', 'TRUE'].includes(value)) return true;
   if (['false', 'False', 'FALSE'].includes(value)) return false;
   throw new InputError(name, `"${value}" is not a boolean; write true or false.`);
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses a Go-style duration (`10m`, `90s`, `1h30m`, `500ms`) or plain seconds (`600`) into milliseconds. */
-export function parseDuration(name: string, raw: string, fallbackMs: number, allowZero = false): number {
-  const value = raw.trim();
-  if (value === '') return fallbackMs;
-  const fix = `write a duration such as 10m, 90s or 1h30m`;
-  if (/^\d+$/.test(value)) {
-    const ms = Number(value) * 1000;
-    if (ms <= 0 && !allowZero) throw new InputError(name, `"${value}" must be more than zero; ${fix}.`);
-    return ms;
-  }
-  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== value) {
-    throw new InputError(name, `"${value}" is not a duration; ${fix}.`);
-  }
-  const ms = parts.reduce((sum, p) => sum + Number(p[1]) * (UNIT_MS[p[2] ?? 's'] ?? 0), 0);
-  if (ms <= 0 && !allowZero) throw new InputError(name, `"${value}" must be more than zero; ${fix}.`);
-  return ms;
 }
 
 /** `KEY=value` lines (build-args, labels, secrets): the key must be present. */
@@ -290,6 +277,8 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     rollback: parseBoolean('rollback', read('rollback'), true),
     'rollback-timeout': parseDuration('rollback-timeout', read('rollback-timeout'), 300_000),
     'fail-fast': parseBoolean('fail-fast', read('fail-fast'), true),
+    verify: parseVerify(read('verify')),
+    'pre-deploy': parseList(read('pre-deploy')),
     environment: read('environment').trim() || 'default',
     'environment-url': read('environment-url').trim(),
     'github-deployment': parseBoolean('github-deployment', read('github-deployment'), false),

@@ -239,6 +239,7 @@ export function withImage(
   objects: ManifestObject[],
   image: string,
   reference: string,
+  { required = true }: { required?: boolean } = {},
 ): { objects: ManifestObject[]; uses: ImageUse[] } {
   const repository = imageRepository(image);
   const uses: ImageUse[] = [];
@@ -257,7 +258,7 @@ export function withImage(
     if (use.containers.length > 0) uses.push(use);
     return { ...m, object };
   });
-  if (uses.length === 0) {
+  if (uses.length === 0 && required) {
     const files = [...new Set(objects.map((m) => m.file))].join(', ');
     throw new InputError(
       'manifests',

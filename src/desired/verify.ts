@@ -6,7 +6,7 @@
 import { load } from 'js-yaml';
 import { InputError } from '../lib/errors.js';
 import { isRecord } from '../lib/json.js';
-import { parseDuration } from './inputs.js';
+import { parseDuration } from './duration.js';
 
 /** How long a check may keep failing before it fails the deploy (a 503 blip during switch-over is not a verdict). */
 export const DEFAULT_GRACE_MS = 20_000;
@@ -122,7 +122,10 @@ const PROMETHEUS_KEYS = [
 function onlyKnown(label: string, options: Record<string, unknown>, known: string[]): void {
   const unknown = Object.keys(options).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
-    throw new InputError('verify', `${label} has unknown option(s) ${unknown.join(', ')}; it takes ${known.join(', ')}.`);
+    throw new InputError(
+      'verify',
+      `${label} has unknown option(s) ${unknown.join(', ')}; it takes ${known.join(', ')}.`,
+    );
   }
 }
 
@@ -288,7 +291,5 @@ function serviceWithPort(label: string, raw: string): PrometheusSource {
  * check runs once; the bake waits for its end in any case.)
  */
 export function bakeFloorMs(checks: CheckSpec[]): number {
-  return checks
-    .filter((c) => c.kind !== 'job')
-    .reduce((longest, c) => Math.max(longest, c.graceMs + c.intervalMs), 0);
+  return checks.filter((c) => c.kind !== 'job').reduce((longest, c) => Math.max(longest, c.graceMs + c.intervalMs), 0);
 }

@@ -8,6 +8,7 @@ import type { Evidence } from '../deploy/evidence.js';
 import { formatReference, splitReference } from '../desired/image-ref.js';
 import { stripControls } from '../lib/log-text.js';
 import { clip } from '../lib/text.js';
+import type { CheckReport } from '../deploy/verify.js';
 import type { Report } from './report.js';
 import type { ObjectReport, TargetReport } from './report.js';
 import { changedSince, stampLine, stampOf, unplanned, type SinceItem } from '../preview/since-preview.js';
@@ -365,6 +366,47 @@ const OBJECT_OUTCOMES: Record<ObjectReport['outcome'], string> = {
   'not-restored': '⚠️&nbsp;left&nbsp;as&nbsp;is',
 };
 
+const CHECK_STATES: Record<CheckReport['state'], string> = {
+  passing: '✅&nbsp;passing',
+  failing: '⚠️&nbsp;failing',
+  failed: '❌&nbsp;failed',
+  pending: '⏳&nbsp;not&nbsp;judged',
+};
+
+/** The checks of `verify` with their last result (what the app said is untrusted: shown as code). */
+function checksOf(report: Report): string[] {
+  if (report.checks.length === 0) return [];
+  const rows = report.checks.map(
+    (c) =>
+      `| ${escapeText(c.label)} | ${code(c.what)} | ${CHECK_STATES[c.state]} | ${code(c.detail)} | ${c.runs} (${c.failures} failed) |`,
+  );
+  return [
+    '**Checks of what users see** (verify)',
+    '',
+    '| Check | What | Result | Last run | Runs |',
+    '|---|---|---|---|---|',
+    ...rows,
+    '',
+  ];
+}
+
+/** The Jobs run before the rollout, each with its end. */
+function jobsOf(report: Report): string[] {
+  if (report.jobs.length === 0) return [];
+  const rows = report.jobs.map(
+    (j) =>
+      `| ${code(`Job ${j.key}`)} | ${j.outcome === 'complete' ? '✅&nbsp;completed' : `❌&nbsp;${escapeText(j.outcome)}`} | ${code(j.message)} | ${j.seconds}s |`,
+  );
+  return [
+    '**Before the rollout** (pre-deploy)',
+    '',
+    '| Job | Result | Detail | Time |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+  ];
+}
+
 /** What the deploy did to each object of the manifests (names are the manifests' text: shown as code). */
 function objectsOf(report: Report): string[] {
   if (report.objects.length === 0) return [];
@@ -459,6 +501,8 @@ export function renderReport(report: Report, options: RenderOptions): string {
   }
   const tail = [
     ...sinceOf(report),
+    ...jobsOf(report),
+    ...checksOf(report),
     ...objectsOf(report),
     ...restoredOf(report),
     ...reachableOf(report),

@@ -2,6 +2,8 @@
  * The deploy report: one plain object that the job summary, the PR comment and the outputs are all made from.
  */
 import type { Evidence } from '../deploy/evidence.js';
+import type { JobResult } from '../deploy/job-run.js';
+import type { CheckReport } from '../deploy/verify.js';
 import type { DeployResultKind, ObjectResult, TargetResult } from '../deploy/result.js';
 import type { Plan } from '../preview/preview.js';
 import { changedSince, unplanned, type SincePreview } from '../preview/since-preview.js';
@@ -46,6 +48,10 @@ export interface Report {
   /** The objects of the manifests, in apply order. */
   objects: ObjectReport[];
   evidence: Evidence[];
+  /** The last result of each check of `verify`. */
+  checks: CheckReport[];
+  /** The Jobs run before the rollout (`pre-deploy`). */
+  jobs: JobResult[];
   rollbackError: string | undefined;
   sha: string;
   actor: string;
@@ -79,6 +85,9 @@ export function outputsOf(report: Report, metadata: Record<string, unknown> | un
     plan: report.plan ? JSON.stringify({ sha: report.sha, ...report.plan }) : '',
     'since-preview': report.sincePreview ? JSON.stringify(sinceOutput(report.sincePreview)) : '',
     objects: JSON.stringify(Object.fromEntries(report.objects.map((o) => [o.key, o.outcome]))),
+    checks: JSON.stringify(
+      report.checks.map((c) => ({ check: c.label, what: c.what, result: c.state, last: c.detail, runs: c.runs })),
+    ),
     duration: String(report.durationSeconds),
   };
 }

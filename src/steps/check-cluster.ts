@@ -19,6 +19,7 @@ import {
   type ManifestObject,
 } from '../desired/manifests.js';
 import { resolveTargets, targetKey, type Target } from '../desired/targets.js';
+import { checkJobs, isPreDeployJob, type CheckedJobs } from './check-jobs.js';
 import { preflight, preflightManifests } from './preflight.js';
 
 /** Preflight as a whole: a cluster that stops answering fails the step here, not after the build. */
@@ -26,7 +27,16 @@ const PREFLIGHT_TIMEOUT_MS = 60_000;
 
 export type CheckInputs = Pick<
   Inputs,
-  'deployments' | 'workloads' | 'image' | 'manifests' | 'pinned' | 'tags' | 'force-conflicts' | 'preview'
+  | 'deployments'
+  | 'workloads'
+  | 'image'
+  | 'manifests'
+  | 'pinned'
+  | 'tags'
+  | 'force-conflicts'
+  | 'preview'
+  | 'verify'
+  | 'pre-deploy'
 >;
 
 export interface CheckOptions {
@@ -41,6 +51,8 @@ export interface Checked {
   targets: Target[];
   /** The manifests' objects in apply order, namespaces given; `undefined` without `manifests`. */
   manifests: { objects: ManifestObject[] } | undefined;
+  /** The checks of `verify` and the Jobs to run before the rollout. */
+  jobs: CheckedJobs;
 }
 
 export async function checkCluster(kube: Kube, inputs: CheckInputs, options: CheckOptions): Promise<Checked> {
@@ -56,8 +68,26 @@ export async function checkCluster(kube: Kube, inputs: CheckInputs, options: Che
   );
   if (targets.length > 0) options.log.info(`Targets: ${targets.map(targetKey).join(', ')}: found, permitted`);
   if (manifests) refuseTwice(targets, manifests.objects);
-  return { targets, manifests };
+  const namespaces = [...new Set(watchedWorkloads({ targets, manifests, jobs: NO_JOBS }).map((w) => w.namespace))];
+  const jobs = await deadline(
+    PREFLIGHT_TIMEOUT_MS,
+    checkJobs(
+      kube,
+      { verify: inputs.verify, preDeploy: inputs['pre-deploy'], annotated: manifests?.preDeploy ?? [] },
+      { defaultNamespace: options.defaultNamespace, workspace: options.workspace, namespaces },
+    ),
+    `preflight of verify and pre-deploy did not finish within ${PREFLIGHT_TIMEOUT_MS / 1000}s`,
+  );
+  const planned = jobs.checks.length + jobs.preDeploy.length;
+  if (planned > 0) {
+    options.log.info(
+      `Checks: ${jobs.checks.length} of verify, ${jobs.preDeploy.length} pre-deploy Job(s): read, dry run accepted, permitted`,
+    );
+  }
+  return { targets, manifests: manifests && { objects: manifests.objects }, jobs };
 }
+
+const NO_JOBS: CheckedJobs = { checks: [], preDeploy: [] };
 
 /**
  * Reads, parses and checks the manifests (dry run included). Their Secrets' values are masked as soon as they are
@@ -65,9 +95,12 @@ export async function checkCluster(kube: Kube, inputs: CheckInputs, options: Che
  */
 async function checkManifests(kube: Kube, inputs: CheckInputs, options: CheckOptions) {
   const files = readManifestFiles(inputs.manifests, options.workspace);
-  const parsed = parseManifests(files);
-  for (const value of secretValues(parsed)) options.secrets.add(value, { lines: true });
-  requireQuotedSecretValues(parsed);
+  const all = parseManifests(files);
+  for (const value of secretValues(all)) options.secrets.add(value, { lines: true });
+  requireQuotedSecretValues(all);
+  // A Job annotated as pre-deploy is run before the rollout, not applied with the rest.
+  const preDeploy = all.filter(isPreDeployJob).map((m) => placeJob(m, options.defaultNamespace));
+  const parsed = all.filter((m) => !isPreDeployJob(m));
   const tag = inputs.pinned ? { digest: inputs.pinned.digest } : { tag: inputs.tags[0] ?? 'latest' };
   const checked = await preflightManifests(kube, {
     parsed,
@@ -79,7 +112,14 @@ async function checkManifests(kube: Kube, inputs: CheckInputs, options: CheckOpt
   });
   const created = checked.objects.map((m) => objectKey(m.object));
   options.log.info(`Manifests: ${files.map((f) => f.file).join(', ')}: ${created.length} objects, dry run accepted`);
-  return checked;
+  return { ...checked, preDeploy };
+}
+
+/** A Job of the manifests in the deploy's namespace unless it names one. */
+function placeJob(m: ManifestObject, namespace: string): ManifestObject {
+  const object = structuredClone(m.object);
+  object.metadata.namespace ??= namespace;
+  return { ...m, object };
 }
 
 /** A workload both listed as a target and in the manifests would be changed twice: refused before the build. */

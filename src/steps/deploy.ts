@@ -20,7 +20,10 @@ export interface DeployOptions {
 }
 
 /** What a deploy puts in the report. */
-export type Deployed = Pick<Report, 'result' | 'failureReason' | 'targets' | 'objects' | 'evidence' | 'rollbackError'>;
+export type Deployed = Pick<
+  Report,
+  'result' | 'failureReason' | 'targets' | 'objects' | 'evidence' | 'rollbackError' | 'checks' | 'jobs'
+>;
 
 export async function deploy(
   kube: Kube,
@@ -45,5 +48,7 @@ export async function deploy(
     objects: result.objects,
     evidence: result.evidence,
     rollbackError: result.rollbackError,
+    checks: result.checks,
+    jobs: result.jobs,
   };
 }

@@ -28,6 +28,8 @@ export function startReport(env: NodeJS.ProcessEnv): Report {
     targets: [],
     objects: [],
     evidence: [],
+    checks: [],
+    jobs: [],
     rollbackError: undefined,
     sha: env.GITHUB_SHA ?? '',
     actor: env.GITHUB_ACTOR ?? '',

@@ -7,7 +7,9 @@ import type { PostRecords } from '../deploy/records-file.js';
 import type { DeployRequest } from '../deploy/rollout.js';
 import type { Report } from '../report/report.js';
 import type { Inputs } from '../desired/inputs.js';
-import { withImage } from '../desired/manifests.js';
+import type { KubeObject } from '../cluster/kube.js';
+import type { HttpGet } from '../lib/http.js';
+import { withImage, type ManifestObject } from '../desired/manifests.js';
 import type { Checked } from './check-cluster.js';
 
 export type RequestInputs = Pick<
@@ -23,6 +25,16 @@ export interface RequestOptions {
   signal: AbortSignal;
   /** Where the records the post step needs are saved. */
   records: PostRecords;
+  /** The namespace of the kubeconfig's context or `namespace`: where checks look unless told otherwise. */
+  defaultNamespace: string;
+  /** HTTP from the runner, for the checks of `verify` that name a URL. */
+  http: HttpGet;
+}
+
+/** A Job with every container of the image's repository given the deployed reference (none is fine for a check). */
+function jobWithImage(job: ManifestObject, image: string, reference: string): KubeObject {
+  const given = withImage([job], image, reference, { required: false });
+  return (given.objects[0] ?? job).object;
 }
 
 export function deployRequest(inputs: RequestInputs, options: RequestOptions): DeployRequest {
@@ -46,5 +58,19 @@ export function deployRequest(inputs: RequestInputs, options: RequestOptions): D
       force: inputs['force-conflicts'],
       onApplied: (applied) => records.saveObjects(applied),
     },
+    ...(checked.jobs.checks.length > 0
+      ? {
+          verify: {
+            checks: checked.jobs.checks.map(({ spec, job }) => ({
+              spec,
+              ...(job ? { job: jobWithImage(job, inputs.image, run.reference) } : {}),
+            })),
+            namespace: options.defaultNamespace,
+            allowedRestarts: inputs['allowed-restarts'],
+            http: options.http,
+          },
+        }
+      : {}),
+    preDeploy: checked.jobs.preDeploy.map((job) => jobWithImage(job, inputs.image, run.reference)),
   };
 }
