@@ -20,6 +20,7 @@ async function undoUnfinished(secrets: Secrets, log: Log): Promise<void> {
   const saved = {
     recordsFile: core.getState(STATE.recordsFile),
     objectsFile: core.getState(STATE.objectsFile),
+    jobsFile: core.getState(STATE.jobsFile),
     finished: core.getState(STATE.finished) === 'true',
   };
   const failure = await restoreUnfinished(saved, {

@@ -10,6 +10,8 @@ export const STATE = {
   recordsFile: 'records-file',
   /** Path of a file with the ObjectRecords of the manifests applied so far (same reasons). */
   objectsFile: 'objects-file',
+  /** Path of a file with the Jobs running now (pre-deploy, verify): the post step deletes them. */
+  jobsFile: 'jobs-file',
   /** Set when the main step reached its verdict (and rollback, if any). */
   finished: 'finished',
 } as const;

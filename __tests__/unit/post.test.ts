@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KubeError, type KubeObject } from '../../src/cluster/kube.js';
 import { applyAll } from '../../src/deploy/apply.js';
-import { objectRecordsFile, saveRecords, writeObjectRecords } from '../../src/deploy/records-file.js';
+import { objectRecordsFile, postRecords, saveRecords, writeObjectRecords } from '../../src/deploy/records-file.js';
 import { deploy } from '../../src/deploy/rollout.js';
 import type { TargetRecord } from '../../src/deploy/target-record.js';
 import { restoreUnfinished, type SavedState } from '../../src/steps/restore-unfinished.js';
@@ -89,6 +89,7 @@ function context(kube: FakeKube, rollback = true) {
 const saved = (over: Partial<SavedState>): SavedState => ({
   recordsFile: '',
   objectsFile: '',
+  jobsFile: '',
   finished: false,
   ...over,
 });
@@ -170,6 +171,44 @@ describe('restoreUnfinished (the post step)', () => {
     );
     expect(calls.connect).toBe(0);
     expect(kube.objects.get('ConfigMap ns/settings')?.data).toEqual({ MODE: 'broken' });
+  });
+
+  it('deletes a Job a killed main step left running (a migration), by its uid, with the records it was saved in', async () => {
+    const kube = new FakeKube();
+    let file = '';
+    const records = postRecords(env(), (fact, path) => {
+      if (fact === 'jobsFile') file = path;
+    });
+    const job = {
+      apiVersion: 'batch/v1',
+      kind: 'Job' as const,
+      namespace: 'ns',
+      name: 'migrate',
+      uid: 'uid-Job ns/migrate',
+    };
+    await kube.applyObject(
+      { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'migrate', namespace: 'ns' } },
+      { dryRun: false, force: true },
+    );
+    records.saveJobs([job]);
+    const { undo, log } = context(kube);
+    expect(await restoreUnfinished(saved({ jobsFile: file }), undo)).toBeUndefined();
+    expect(kube.deleted).toEqual(['Job ns/migrate']);
+    expect(log.lines.join('\n')).toContain('Deleted Job ns/migrate');
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('leaves a Job that ended (its record removed) alone', async () => {
+    const kube = new FakeKube();
+    let file = '';
+    const records = postRecords(env(), (fact, path) => {
+      if (fact === 'jobsFile') file = path;
+    });
+    records.saveJobs([{ apiVersion: 'batch/v1', kind: 'Job', namespace: 'ns', name: 'm', uid: 'u' }]);
+    records.saveJobs([]);
+    const { undo, calls } = context(kube);
+    expect(await restoreUnfinished(saved({ jobsFile: file }), undo)).toBeUndefined();
+    expect(calls.connect).toBe(0);
   });
 
   it('does nothing, and does not connect, when the main step finished', async () => {

@@ -10,6 +10,7 @@ import type { JobState, Kube, KubeObject, ObjectRef } from '../cluster/kube.js';
 import { sleep } from '../lib/deadline.js';
 import { messageOf } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
+import type { JobRecord } from './records-file.js';
 import { podFailure, type Verdict } from './verdict.js';
 import { NO_PODS_SEEN, podCheck } from './wait-state.js';
 
@@ -32,6 +33,8 @@ export interface JobOptions {
   signal: AbortSignal;
   /** Delete the Job when it ends (a check's Job); a migration's is kept as its record. */
   deleteAfter: boolean;
+  /** Told when the Job exists and when it has ended (the post step deletes a Job a killed step left running). */
+  running?: (job: JobRecord, running: boolean) => void;
 }
 
 /** Log lines of a failed Job pod kept for the evidence. */
@@ -129,11 +132,14 @@ export async function runJob(
     ...extra,
   });
   let uid: string | undefined;
+  let record: JobRecord | undefined;
   try {
     await replaceLeftover(kube, ref, log, options.signal);
     if (options.signal.aborted) return result('cancelled', 'the step was cancelled before the Job started');
     const created = await kube.applyObject(job, { dryRun: false, force: true });
     uid = created.object.metadata.uid ?? '';
+    record = { apiVersion: ref.apiVersion, kind: 'Job', namespace: ref.namespace ?? '', name: ref.name, uid };
+    options.running?.(record, true);
     log.info(`job ${key}: started`);
     const end = await watchJob(kube, { namespace: ref.namespace ?? '', name: ref.name, uid }, options, now);
     const logs = end.pod ? await lastWords(kube, ref.namespace ?? '', end.pod, end.container) : undefined;
@@ -147,6 +153,7 @@ export async function runJob(
         log.warning(`job ${key}: could not delete it: ${messageOf(error)}`);
       });
     }
+    if (record) options.running?.(record, false);
   }
 }
 

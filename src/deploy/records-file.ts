@@ -52,19 +52,30 @@ export function writeObjectRecords(file: string, records: ObjectRecord[]): void 
   writePrivate(file, records.map(withSecretsHashed));
 }
 
+/** A Job the deploy started and that has not ended: the post step deletes it (by uid) if the main step was killed. */
+export interface JobRecord {
+  apiVersion: string;
+  kind: 'Job';
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
 /** The records files of one deploy: made on the first save, each path handed to `save` for the post step. */
 export interface PostRecords {
   saveTargets(records: TargetRecord[]): void;
   saveObjects(records: ObjectRecord[]): void;
+  /** The Jobs running now (an empty list once none is). */
+  saveJobs(records: JobRecord[]): void;
   /** Removes both files: the main step finished, nothing is left for the post step to undo. */
   remove(): void;
 }
 
 export function postRecords(
   env: NodeJS.ProcessEnv,
-  save: (fact: 'recordsFile' | 'objectsFile', path: string) => void,
+  save: (fact: 'recordsFile' | 'objectsFile' | 'jobsFile', path: string) => void,
 ): PostRecords {
-  const files = { targets: '', objects: '' };
+  const files = { targets: '', objects: '', jobs: '' };
   return {
     saveTargets(records) {
       removeRecordsFile(files.targets);
@@ -78,9 +89,17 @@ export function postRecords(
       }
       writeObjectRecords(files.objects, records);
     },
+    saveJobs(records) {
+      if (files.jobs === '') {
+        files.jobs = newFile(env, 'jobs.json');
+        save('jobsFile', files.jobs);
+      }
+      writePrivate(files.jobs, records);
+    },
     remove() {
       removeRecordsFile(files.targets);
       removeRecordsFile(files.objects);
+      removeRecordsFile(files.jobs);
     },
   };
 }
@@ -188,5 +207,18 @@ export function loadObjectRecords(file: string): ObjectRecord[] {
     // Only a record that says the deploy created the object lets the restore delete it.
     if (typeof created !== 'boolean') throw refused(file, i, key, 'does not say whether the deploy created it');
     return value as unknown as ObjectRecord;
+  });
+}
+
+/** The running Jobs' records, each checked to name one Job by namespace, name and uid. */
+export function loadJobRecords(file: string): JobRecord[] {
+  return readJsonList(file).map((value, i) => {
+    if (!isRecord(value)) throw refused(file, i, undefined, 'is not an object');
+    const { apiVersion, kind, namespace, name, uid } = value;
+    const key = `${String(namespace)}/${String(name)}`;
+    if (kind !== 'Job' || !nonEmpty(apiVersion)) throw refused(file, i, key, 'names no Job');
+    if (!nonEmpty(namespace) || !nonEmpty(name) || !nonEmpty(uid))
+      throw refused(file, i, key, 'has no namespace, name or uid');
+    return { apiVersion, kind, namespace, name, uid };
   });
 }

@@ -14,6 +14,7 @@ import { runJob, type JobResult } from './job-run.js';
 import { startVerification, type CheckReport, type ReleasePod, type VerifyPlan, type VerifyStatus } from './verify.js';
 import type { ImageUse, ManifestObject } from '../desired/manifests.js';
 import type { ObjectRecord } from './object-record.js';
+import type { JobRecord } from './records-file.js';
 import type { JsonPatchOp, Kube, KubeObject, TargetState } from '../cluster/kube.js';
 import { logRetry, retryingTransient } from '../cluster/retry.js';
 import { withConflictRetry } from './conflict.js';
@@ -72,6 +73,18 @@ export interface DeployRequest {
   verify?: VerifyPlan & { http: HttpGet };
   /** Jobs run to completion, in order, before anything else changes (migrations); their image already given. */
   preDeploy?: KubeObject[];
+  /** Called with the Jobs running whenever one starts or ends (saved for the post step). */
+  onJobs?: (running: JobRecord[]) => void;
+}
+
+/** Keeps the list of running Jobs and tells `request.onJobs` each change. */
+function jobTracker(request: DeployRequest): (job: JobRecord, running: boolean) => void {
+  const running = new Map<string, JobRecord>();
+  return (job, on) => {
+    if (on) running.set(job.uid, job);
+    else running.delete(job.uid);
+    request.onJobs?.([...running.values()]);
+  };
 }
 
 /** How long a patch may keep meeting errors that can pass (API server restarting, 429, 5xx) before it gives up. */
@@ -247,7 +260,7 @@ function watchAll(
     const verify =
       plan && bake.verified
         ? (pods: () => ReleasePod[], onStatus: (status: VerifyStatus) => void) =>
-            startVerification(plan, pods, onStatus, { kube, http: plan.http, log, now })
+            startVerification(plan, pods, onStatus, { kube, http: plan.http, log, now, jobs: jobTracker(request) })
         : undefined;
     return waitForRollouts(
       kube,
@@ -519,6 +532,7 @@ async function runPreDeploy(kube: Kube, request: DeployRequest, log: Log, now: (
         timeoutMs: request.timeoutMs,
         signal: request.signal,
         deleteAfter: false,
+        running: jobTracker(request),
       };
       const result = await runJob(kube, job, options, log, now);
       jobs.push(result);

@@ -11,6 +11,7 @@ import type { HttpGet } from '../lib/http.js';
 import type { Log } from '../lib/log.js';
 import { clip } from '../lib/text.js';
 import { runJob } from './job-run.js';
+import type { JobRecord } from './records-file.js';
 import {
   expandQuery,
   judgeHttp,
@@ -64,6 +65,8 @@ export interface VerifyPorts {
   now?: () => number;
   /** Waits between runs; resolves early when `signal` aborts. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Told when a check's Job starts and ends (for the post step). */
+  jobs?: (job: JobRecord, running: boolean) => void;
 }
 
 const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -152,6 +155,7 @@ export function startVerification(
           timeoutMs: check.spec.timeoutMs,
           signal: stop.signal,
           deleteAfter: true,
+          ...(ports.jobs ? { running: ports.jobs } : {}),
         },
         ports.log,
         now,

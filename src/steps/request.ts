@@ -53,6 +53,7 @@ export function deployRequest(inputs: RequestInputs, options: RequestOptions): D
     bakeMs: inputs.bake,
     signal: options.signal,
     onPatched: (patched) => records.saveTargets(patched),
+    onJobs: (running) => records.saveJobs(running),
     manifests: checked.manifests && {
       ...withImage(checked.manifests.objects, inputs.image, run.reference),
       force: inputs['force-conflicts'],

@@ -2,9 +2,16 @@
  * The post step's work: if the main step applied or patched anything but never reached its verdict (the runner
  * killed it), undo what it changed so nothing is left half-deployed, unless the workflow said `rollback: false`.
  */
-import type { Kube } from '../cluster/kube.js';
+import { isStatus, type Kube } from '../cluster/kube.js';
 import { restoreObjects } from '../deploy/apply.js';
-import { loadObjectRecords, loadRecords, removeRecordsFile } from '../deploy/records-file.js';
+import {
+  loadJobRecords,
+  loadObjectRecords,
+  loadRecords,
+  removeRecordsFile,
+  type JobRecord,
+} from '../deploy/records-file.js';
+import { messageOf } from '../lib/errors.js';
 import { rollBack } from '../deploy/restore.js';
 import type { Log } from '../lib/log.js';
 
@@ -14,6 +21,8 @@ export interface SavedState {
   recordsFile: string;
   /** The manifests' records file ('' when nothing was applied). */
   objectsFile: string;
+  /** The running Jobs' records file ('' when no Job was started). */
+  jobsFile: string;
   /** Whether the main step reached its verdict (and rollback, if any). */
   finished: boolean;
 }
@@ -36,25 +45,49 @@ export async function restoreUnfinished(saved: SavedState, undo: Undo): Promise<
   } finally {
     removeRecordsFile(saved.recordsFile);
     removeRecordsFile(saved.objectsFile);
+    removeRecordsFile(saved.jobsFile);
   }
 }
 
+/** Deletes the Jobs a killed main step left running (a migration or a check): by uid, so a re-run's Job is kept. */
+async function deleteRunningJobs(kube: Kube, jobs: JobRecord[], log: Log): Promise<string[]> {
+  const problems: string[] = [];
+  for (const job of jobs) {
+    try {
+      await kube.deleteObject(job, job.uid);
+      log.info(`Deleted Job ${job.namespace}/${job.name}, which the deploy started and never saw end`);
+    } catch (error) {
+      if (isStatus(error, 404) || isStatus(error, 409)) continue;
+      problems.push(`Job ${job.namespace}/${job.name}: ${messageOf(error)}`);
+    }
+  }
+  return problems;
+}
+
 async function restoreFromRecords(saved: SavedState, { rollback, connect, log }: Undo): Promise<string | undefined> {
-  const { recordsFile, objectsFile } = saved;
-  if ((recordsFile === '' && objectsFile === '') || saved.finished) return undefined;
+  const { recordsFile, objectsFile, jobsFile } = saved;
+  if ((recordsFile === '' && objectsFile === '' && jobsFile === '') || saved.finished) return undefined;
   const records = recordsFile === '' ? [] : loadRecords(recordsFile);
   const objects = objectsFile === '' ? [] : loadObjectRecords(objectsFile);
-  const keys = [...records.map((r) => r.key), ...objects.map((o) => o.key)].join(', ');
+  const jobs = jobsFile === '' ? [] : loadJobRecords(jobsFile);
+  if (records.length + objects.length + jobs.length === 0) return undefined;
+  const keys = [
+    ...jobs.map((j) => `Job ${j.namespace}/${j.name}`),
+    ...records.map((r) => r.key),
+    ...objects.map((o) => o.key),
+  ].join(', ');
   if (!rollback()) {
     log.warning(`The deploy did not finish; ${keys} left as they are (rollback: false)`);
     return undefined;
   }
   log.warning(`The deploy did not finish: undoing what it changed in ${keys}`);
   const kube = connect();
+  const jobProblems = await deleteRunningJobs(kube, jobs, log);
   // Objects the deploy applied: what it created goes, what it changed is set back (newest first).
   const undone = await restoreObjects(kube, objects, log, 60_000);
   const { errors, notes } = await rollBack(kube, records, log);
   const problems = [
+    ...jobProblems,
     ...undone.errors.map((e) => `${e.key}: ${e.message}`),
     ...errors.map((e) => `${e.key}: ${e.message}`),
     ...notes.filter((n) => n.left).map((n) => `${n.key}: not restored: ${n.note}`),
