@@ -2,9 +2,11 @@
  * The test bed is real: scripts/stack/smoke.sh builds and pushes through the real engine and registries, rolls a
  * Deployment through the real controller, crash-loops it into ProgressDeadlineExceeded, undoes it, and checks the
  * least-privilege kubeconfig against real RBAC. Each check prints one "ok" line; all of them must be there. And the
- * KWOK fault stages keyed on the pod annotation kube-ship.dev/fault instead of the image.
+ * KWOK fault stages keyed on the pod annotation kube-ship.dev/fault instead of the image. And the stack's real
+ * Prometheus answers PromQL over its HTTP API, directly and through its toxiproxy proxy, which fault.sh can cut.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { NAMESPACE, REGISTRY, ROOT, createDeployment, env, kubectl, kubectlJson } from './harness.js';
@@ -107,5 +109,83 @@ it('a fault annotation (crashloop) crash-loops the pods of a normal image; a pod
       '--ignore-not-found',
       '--wait=false',
     ]);
+  }
+});
+
+interface InstantVector {
+  status: string;
+  data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+}
+
+/** An instant query through Prometheus' HTTP API at BASE. */
+async function promQuery(base: string, query: string): Promise<InstantVector> {
+  const response = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(query)}`, {
+    signal: AbortSignal.timeout(5_000),
+  });
+  expect(response.status, await response.clone().text()).toBe(200);
+  return (await response.json()) as InstantVector;
+}
+
+/** Seconds since Prometheus last scraped itself, once that is under 10 (it scrapes every 2 s), or after 15 s. */
+async function secondsSinceSelfScrape(base: string): Promise<number> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const [sample] = (await promQuery(base, 'time() - timestamp(up{job="prometheus"})')).data.result;
+    const age = sample ? Number(sample.value[1]) : Infinity;
+    if (age < 10 || Date.now() > deadline) return age;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+it("the stack's Prometheus answers PromQL: it scrapes itself (up is 1), a query matching nothing is empty", async () => {
+  const base = env.PROMETHEUS_URL ?? '';
+  expect(base).toBe('http://127.0.0.1:9090');
+  expect(await secondsSinceSelfScrape(base)).toBeLessThan(10);
+  const up = await promQuery(base, 'up{job="prometheus"}');
+  expect(up.status).toBe('success');
+  expect(up.data.resultType).toBe('vector');
+  expect(up.data.result).toHaveLength(1);
+  expect(up.data.result[0]?.metric).toMatchObject({ job: 'prometheus', instance: '127.0.0.1:9090' });
+  expect(up.data.result[0]?.value[1]).toBe('1');
+
+  const none = await promQuery(base, 'up{job="no-such-job"}');
+  expect(none.status).toBe('success');
+  expect(none.data.result).toEqual([]);
+});
+
+/** scripts/stack/fault.sh on the proxy in front of Prometheus ($FAULT_PROMETHEUS_URL goes through it). */
+function prometheusFault(...args: string[]): void {
+  execFileSync('bash', [join(ROOT, 'scripts/stack/fault.sh'), '--proxy=prometheus', ...args], { env, stdio: 'pipe' });
+}
+
+/**
+ * GET URL on a new connection (no pool: a kept-alive connection that the proxy cut would fail differently): the
+ * status and body, or the error code of the connection.
+ */
+function getOnNewConnection(url: string): Promise<{ status?: number; body?: string; code?: string }> {
+  return new Promise((resolve) => {
+    const request = httpGet(url, { agent: false, timeout: 5_000 }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode, body }));
+    });
+    request.on('timeout', () => request.destroy(Object.assign(new Error('timed out'), { code: 'TIMEOUT' })));
+    request.on('error', (error: NodeJS.ErrnoException) => resolve({ code: error.code }));
+  });
+}
+
+it('fault.sh --proxy=prometheus down refuses connections to FAULT_PROMETHEUS_URL until up', async () => {
+  const base = env.FAULT_PROMETHEUS_URL ?? '';
+  expect(base).toBe('http://127.0.0.1:19090');
+  const query = `${base}/api/v1/query?query=${encodeURIComponent('up{job="prometheus"}')}`;
+  try {
+    expect(await getOnNewConnection(query)).toMatchObject({ status: 200, body: expect.stringContaining('"success"') });
+    prometheusFault('down');
+    expect(await getOnNewConnection(query)).toEqual({ code: 'ECONNREFUSED' });
+    prometheusFault('up');
+    expect(await getOnNewConnection(query)).toMatchObject({ status: 200, body: expect.stringContaining('"success"') });
+  } finally {
+    prometheusFault('clear');
   }
 });

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Network faults between a client and the stack's API server (or open registry), through the toxiproxy that
-# scripts/stack/up.sh runs. Clients see them only when they connect through the proxy: $FAULT_KUBECONFIG (admin),
-# $FAULT_DEPLOYER_KUBECONFIG (deployer), i.e. https://127.0.0.1:16443; $FAULT_REGISTRY (127.0.0.1:15000).
+# Network faults between a client and the stack's API server (or open registry, or Prometheus), through the
+# toxiproxy that scripts/stack/up.sh runs. Clients see them only when they connect through the proxy:
+# $FAULT_KUBECONFIG (admin), $FAULT_DEPLOYER_KUBECONFIG (deployer), i.e. https://127.0.0.1:16443; $FAULT_REGISTRY
+# (127.0.0.1:15000); $FAULT_PROMETHEUS_URL (http://127.0.0.1:19090).
 #
 #   fault.sh add NAME TYPE [attr=value...] [--upstream] [--toxicity=F]   add a toxic (default: on the downstream,
 #                                                   server -> client, with toxicity 1)
 #   fault.sh remove NAME                            remove one toxic
 #   fault.sh reset                                  remove every toxic and enable every proxy (all proxies)
 #   fault.sh clear                                  remove every toxic of this proxy and enable it (the other
-#                                                   proxy's toxics stay: for tests that run at the same time)
+#                                                   proxies' toxics stay: for tests that run at the same time)
 #   fault.sh down | up                              disable / enable the proxy: while down, connecting is refused
 #                                                   and open connections (watches) are closed
 #   fault.sh show                                   the proxy and its toxics (JSON)
@@ -21,8 +22,10 @@
 #                                     (0: never, a blackhole; removing it then closes the connection)
 #   bandwidth rate=KB_PER_S | slicer average_size=B size_variation=B delay=MICROSECONDS | slow_close delay=MS |
 #   limit_data bytes=N
-# The proxy is "kube-apiserver" unless FAULT_PROXY (or --proxy=NAME) says "registry". Through the proxy a stopped
-# API server looks like a connection closed after connect (EOF), not ECONNREFUSED. up.sh keeps active toxics; a
+# The proxy is "kube-apiserver" unless FAULT_PROXY (or --proxy=NAME) says "registry" or "prometheus" (e.g.
+# `fault.sh --proxy=prometheus down`: queries to $FAULT_PROMETHEUS_URL are refused until `up`; Prometheus itself
+# keeps scraping). Through the proxy a stopped server looks like a connection closed after connect (EOF), not
+# ECONNREFUSED. up.sh keeps active toxics; a
 # restart of toxiproxy (restart.sh toxiproxy) drops them. Tests should run "fault.sh reset" when they end.
 set -euo pipefail
 URL="${TOXIPROXY_URL:-http://127.0.0.1:8474}"

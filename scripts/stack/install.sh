@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local test bed needs: Debian packages (only the missing ones) and the Kubernetes, etcd, KWOK,
-# toxiproxy, act and actionlint binaries built from Go modules (scripts/stack/build.sh, build-toxiproxy.sh,
-# build-act.sh, cached per version).
+# toxiproxy, Prometheus, act and actionlint binaries built from Go modules (scripts/stack/build.sh,
+# build-toxiproxy.sh, build-prometheus.sh, build-act.sh, cached per version).
 # Needs the network the first time; once everything is present it does nothing and needs no network, so up.sh can
 # run offline afterwards.
 set -euo pipefail
@@ -42,6 +42,8 @@ fi
 bash "$here/build.sh"
 # toxiproxy, for fault tests through 127.0.0.1:16443 (scripts/stack/fault.sh); up.sh needs it.
 bash "$here/build-toxiproxy.sh"
+# Prometheus, for the verify checks of kind prometheus (PROMETHEUS_URL in the stack's env); up.sh needs it.
+bash "$here/build-prometheus.sh"
 # act (runs __tests__/workflows with `uses: ./`) and actionlint (scripts/lint-workflows.sh), for npm test.
 bash "$here/build-act.sh"
 # Optional docker buildx plugin (BUILDX_PLUGIN in the stack's env); a failure here is not fatal.

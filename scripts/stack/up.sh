@@ -3,8 +3,8 @@
 #   Docker engine (own, no bridge) or a reused one; registries on 127.0.0.1:5000 (open) and :5001 (htpasswd);
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler (Kubernetes from Go modules); KWOK with
 #   3 simulated nodes at 127.0.0.1; toxiproxy (API on 127.0.0.1:8474) with the proxies 127.0.0.1:16443 -> the API
-#   server and 127.0.0.1:15000 -> the open registry, for fault tests (scripts/stack/fault.sh). Everything binds to
-#   127.0.0.1 only.
+#   server, 127.0.0.1:15000 -> the open registry and 127.0.0.1:19090 -> Prometheus, for fault tests
+#   (scripts/stack/fault.sh); Prometheus on 127.0.0.1:9090. Everything binds to 127.0.0.1 only.
 # State (pid files, logs, certificates, kubeconfigs, registry storage, etcd data, env):
 #   ${KUBE_SHIP_STACK_DIR:-<repo>/.stack}. Source "$KUBE_SHIP_STACK_DIR/env" to use the stack.
 # Knobs: KUBE_SHIP_OWN_DOCKER=1 (always start our own dockerd), KUBE_SHIP_POD_READY_DELAY (default 1s),
@@ -30,11 +30,12 @@ source "$STACK_SCRIPTS/up/etcd.sh"         # 127.0.0.1:2379
 source "$STACK_SCRIPTS/up/apiserver.sh"    # https://127.0.0.1:6443, audit policy
 source "$STACK_SCRIPTS/up/controllers.sh"  # kube-controller-manager and kube-scheduler (started, not waited for)
 source "$STACK_SCRIPTS/up/kwok.sh"         # KWOK with our stages and logs
-source "$STACK_SCRIPTS/up/toxiproxy.sh"    # 127.0.0.1:8474, proxies :16443 and :15000
+source "$STACK_SCRIPTS/up/toxiproxy.sh"    # 127.0.0.1:8474, proxies :16443, :15000 and :19090
+source "$STACK_SCRIPTS/up/prometheus.sh"   # 127.0.0.1:9090, scrapes the pod app (:10260) and itself every 2 s
 source "$STACK_SCRIPTS/up/bootstrap.sh"    # objects/*.yaml applied; deployer, throttled and fault kubeconfigs
 source "$STACK_SCRIPTS/up/ready.sh"        # nodes Ready, the namespace's default ServiceAccount
 source "$STACK_SCRIPTS/up/env.sh"          # $STATE/env and $STATE/bin
 
 elapsed="$(awk -v a="$started_ns" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')"
 nodes="$(k get nodes -l type=kwok --no-headers 2>/dev/null | grep -c ' Ready ' || true)"
-echo "stack up in ${elapsed}s: docker=$DOCKER_HOST_VALUE registries=127.0.0.1:5000,127.0.0.1:5001 apiserver=https://127.0.0.1:$APISERVER_PORT (faults: :$FAULT_APISERVER_PORT, toxiproxy $TOXIPROXY_URL) nodes=$nodes ready; source $STATE/env"
+echo "stack up in ${elapsed}s: docker=$DOCKER_HOST_VALUE registries=127.0.0.1:5000,127.0.0.1:5001 apiserver=https://127.0.0.1:$APISERVER_PORT (faults: :$FAULT_APISERVER_PORT, toxiproxy $TOXIPROXY_URL) prometheus=$PROMETHEUS_URL nodes=$nodes ready; source $STATE/env"

@@ -13,3 +13,7 @@ ACT_VERSION=v0.2.89
 ACT_BIN="$KUBE_SHIP_CACHE/bin/act-$ACT_VERSION/act"
 ACTIONLINT_VERSION=v1.7.12
 ACTIONLINT_BIN="$KUBE_SHIP_CACHE/bin/actionlint-$ACTIONLINT_VERSION/actionlint"
+# Prometheus for the `prometheus` verify checks (module v0.X.Y is Prometheus 3.X'.Y: v0.316.0 = 3.16.0), built by
+# build-prometheus.sh.
+PROMETHEUS_VERSION=v0.316.0
+PROMETHEUS_BIN="$KUBE_SHIP_CACHE/bin/prometheus-$PROMETHEUS_VERSION/prometheus"

@@ -8,3 +8,4 @@ for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok
 done
 [[ -x "$TOXIPROXY_BIN/toxiproxy-server" ]] ||
   die "$TOXIPROXY_BIN/toxiproxy-server missing: run scripts/stack/install.sh (needs network once)"
+[[ -x "$PROMETHEUS_BIN" ]] || die "$PROMETHEUS_BIN missing: run scripts/stack/install.sh (needs network once)"
