@@ -1,13 +1,13 @@
 /**
- * One source for the least-privilege Role: what kube-ship may ask for (REQUIRED_ACCESS, checked by preflight, and
- * REPORT_ACCESS, read for the report) is what the README tells users to grant and what the test bed grants its
+ * One source for the least-privilege Role: what kube-ship may ask for (REQUIRED_ACCESS, checked by preflight,
+ * REPORT_ACCESS, read for the report, and VERIFY_ACCESS, for verify and pre-deploy) is what the README tells users to grant and what the test bed grants its
  * deployer, no more and no less.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { REPORT_ACCESS, REQUIRED_ACCESS } from '../../src/cluster/access.js';
+import { REPORT_ACCESS, REQUIRED_ACCESS, VERIFY_ACCESS } from '../../src/cluster/access.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
@@ -16,7 +16,7 @@ const grants = (rules: Rule[]): string[] =>
   rules
     .flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}.${g}`))))
     .sort();
-const required = [...REQUIRED_ACCESS, ...REPORT_ACCESS]
+const required = [...REQUIRED_ACCESS, ...REPORT_ACCESS, ...VERIFY_ACCESS]
   .map((a) => `${a.verb} ${a.subresource ? `${a.resource}/${a.subresource}` : a.resource}.${a.group}`)
   .sort();
 

@@ -63,3 +63,22 @@ export const REPORT_ACCESS: AccessCheck[] = [
 export function objectAccess(group: string, resource: string): AccessCheck[] {
   return ['get', 'create', 'patch', 'delete'].map((verb) => ({ verb, group, resource }));
 }
+
+/** What a Job needs, run before the rollout (`pre-deploy`) or as a check (`verify`): made, watched, deleted. */
+export const JOB_ACCESS: AccessCheck[] = ['create', 'get', 'delete', 'list', 'watch'].map((verb) => ({
+  verb,
+  group: 'batch',
+  resource: 'jobs',
+}));
+
+/** What `http` checks of the new pods need: the API server's pod proxy. */
+export const POD_PROXY_ACCESS: AccessCheck = { verb: 'get', group: '', resource: 'pods', subresource: 'proxy' };
+
+/** What `http` and `prometheus` checks of a Service need: the API server's service proxy. */
+export const SERVICE_PROXY_ACCESS: AccessCheck = { verb: 'get', group: '', resource: 'services', subresource: 'proxy' };
+
+/**
+ * Optional: needed only by the checks of `verify` and the Jobs of `pre-deploy`, and checked by preflight only
+ * when they are used. The README's Role lists them as optional; the test bed grants them.
+ */
+export const VERIFY_ACCESS: AccessCheck[] = [POD_PROXY_ACCESS, SERVICE_PROXY_ACCESS, ...JOB_ACCESS];

@@ -4,6 +4,7 @@
  * each check needs (the pod or service proxy, Jobs), checked only when used and named when missing.
  */
 import { randomBytes } from 'node:crypto';
+import { JOB_ACCESS, POD_PROXY_ACCESS, SERVICE_PROXY_ACCESS } from '../cluster/access.js';
 import type { AccessCheck, Kube, KubeObject } from '../cluster/kube.js';
 import { applyProblem } from '../deploy/apply.js';
 import { InputError, PreflightError } from '../lib/errors.js';
@@ -61,12 +62,6 @@ function uniqueName(job: ManifestObject, suffix: string): ManifestObject {
   return { ...job, object };
 }
 
-const JOB_ACCESS: AccessCheck[] = ['create', 'get', 'delete', 'list', 'watch'].map((verb) => ({
-  verb,
-  group: 'batch',
-  resource: 'jobs',
-}));
-
 /** What each check needs, by namespace. */
 function accessNeeded(checked: CheckedJobs, options: JobsOptions): Map<string, AccessCheck[]> {
   const needs = new Map<string, AccessCheck[]>();
@@ -81,13 +76,9 @@ function accessNeeded(checked: CheckedJobs, options: JobsOptions): Map<string, A
         : spec.kind === 'prometheus' && spec.source.via === 'service'
           ? spec.source
           : undefined;
-    if (proxy)
-      add(proxy.namespace ?? options.defaultNamespace, [
-        { verb: 'get', group: '', resource: 'services', subresource: 'proxy' },
-      ]);
+    if (proxy) add(proxy.namespace ?? options.defaultNamespace, [SERVICE_PROXY_ACCESS]);
     if (spec.kind === 'http' && spec.target.via === 'pods') {
-      for (const ns of options.namespaces)
-        add(ns, [{ verb: 'get', group: '', resource: 'pods', subresource: 'proxy' }]);
+      for (const ns of options.namespaces) add(ns, [POD_PROXY_ACCESS]);
     }
   }
   for (const job of checked.preDeploy) add(job.object.metadata.namespace ?? options.defaultNamespace, JOB_ACCESS);
