@@ -9,7 +9,7 @@ purge=0
 
 # The Kubernetes parts and the registries stop in parallel; then dockerd (which stops its containerd), then a
 # leftover containerd.
-stop_all 15 toxiproxy kwok kube-scheduler kube-controller-manager kube-apiserver registry-5001 registry-5000
+stop_all 15 toxiproxy pod-app kwok kube-scheduler kube-controller-manager kube-apiserver registry-5001 registry-5000
 stop_all 15 etcd
 stop_all 30 dockerd
 stop_all 10 containerd

@@ -2,7 +2,8 @@
 # Brings the kube-ship local test bed up (idempotent: what already runs is kept, the rest is started).
 #   Docker engine (own, no bridge) or a reused one; registries on 127.0.0.1:5000 (open) and :5001 (htpasswd);
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler (Kubernetes from Go modules); KWOK with
-#   3 simulated nodes at 127.0.0.1; toxiproxy (API on 127.0.0.1:8474) with the proxies 127.0.0.1:16443 -> the API
+#   3 simulated nodes at 127.0.0.1; the pod app on 127.0.0.1:10260 (the simulated pods' HTTP servers, reached through
+#   the API server's egress selector on a unix socket, and their metrics); toxiproxy (API on 127.0.0.1:8474) with the proxies 127.0.0.1:16443 -> the API
 #   server and 127.0.0.1:15000 -> the open registry, for fault tests (scripts/stack/fault.sh). Everything binds to
 #   127.0.0.1 only.
 # State (pid files, logs, certificates, kubeconfigs, registry storage, etcd data, env):
@@ -30,6 +31,7 @@ source "$STACK_SCRIPTS/up/etcd.sh"         # 127.0.0.1:2379
 source "$STACK_SCRIPTS/up/apiserver.sh"    # https://127.0.0.1:6443, audit policy
 source "$STACK_SCRIPTS/up/controllers.sh"  # kube-controller-manager and kube-scheduler (started, not waited for)
 source "$STACK_SCRIPTS/up/kwok.sh"         # KWOK with our stages and logs
+source "$STACK_SCRIPTS/up/pod-app.sh"      # 127.0.0.1:10260, the API server's egress: pods answer HTTP
 source "$STACK_SCRIPTS/up/toxiproxy.sh"    # 127.0.0.1:8474, proxies :16443 and :15000
 source "$STACK_SCRIPTS/up/bootstrap.sh"    # objects/*.yaml applied; deployer, throttled and fault kubeconfigs
 source "$STACK_SCRIPTS/up/ready.sh"        # nodes Ready, the namespace's default ServiceAccount
