@@ -229,8 +229,10 @@ it("a Service's ready pods answer through the service proxy; pod logs still come
     }
     expect(addresses).toBe(2);
     const answer = await apiGet(`/api/v1/namespaces/${NAMESPACE}/services/http-svc:80/proxy/`);
-    expect(answer.status).toBe(200);
-    expect(answer.body).toMatch(/^ok http-svc-[a-z0-9]+-[a-z0-9]+\n$/);
+    expect(answer.status, answer.body).toBe(200);
+    const known = await fetch(`${env.POD_APP_URL}/pods`).then((r) => r.text());
+    const eps = kubectl(['get', 'endpoints', 'http-svc', '-n', NAMESPACE, '-o', 'wide']);
+    expect(answer.body, known + eps).toMatch(/^ok http-svc-[a-z0-9]+-[a-z0-9]+\n$/);
 
     const pods = kubectlJson<{ items: ReadyPod[] }>(['get', 'pods', '-n', NAMESPACE, '-l', 'app=http-svc']).items;
     const log = kubectl(['logs', '-n', NAMESPACE, pods[0]?.metadata.name ?? '']);

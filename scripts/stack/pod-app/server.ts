@@ -13,7 +13,8 @@
  * first 15 s after the pod became Ready (kube-ship.dev/blip-seconds), everything else answers 200 `ok <pod>`.
  * Each Ready pod counts http_requests_total{code} at 10 requests a second as if it had traffic, plus the requests
  * really served; a pod serves its own series on GET /metrics, and GET http://127.0.0.1:10260/metrics has every
- * pod's series with the labels namespace and pod (for a Prometheus scraping with honor_labels).
+ * pod's series with the labels namespace and pod (for a Prometheus scraping with honor_labels). GET /pods lists the
+ * pods it knows (namespace, name, IP, phase, deleting), GET /healthz says whether it has listed them yet.
  *
  * Run by Node 24 as it is (types stripped): node server.ts --listen 127.0.0.1:10260 --socket PATH --apiserver URL
  * --ca FILE --cert FILE --key FILE (the admin's client certificate: it lists and watches all pods).
@@ -36,6 +37,7 @@ interface PodObject {
     namespace: string;
     uid: string;
     resourceVersion?: string;
+    creationTimestamp?: string;
     annotations?: Record<string, string>;
     deletionTimestamp?: string;
   };
@@ -150,14 +152,22 @@ function upsert(object: PodObject): void {
   pods.set(object.metadata.uid, pod);
 }
 
-/** The Running pod with this IP whose containers run, or undefined. */
+/**
+ * The Running pod with this IP whose containers run, or undefined. KWOK hands a deleted pod's IP to a new pod while
+ * the old one may still be listed (terminating, or its DELETED event not here yet): the newest pod not being
+ * deleted wins.
+ */
 function podByIP(ip: string): SimulatedPod | undefined {
+  const rank = (pod: SimulatedPod): string =>
+    `${pod.object.metadata.deletionTimestamp ? 0 : 1} ${pod.object.metadata.creationTimestamp ?? ''}`;
+  let best: SimulatedPod | undefined;
   for (const pod of pods.values()) {
     const status = pod.object.status;
     if (status?.podIP !== ip || status.phase !== 'Running') continue;
-    if ((status.containerStatuses ?? []).some((c) => c.state?.running !== undefined)) return pod;
+    if (!(status.containerStatuses ?? []).some((c) => c.state?.running !== undefined)) continue;
+    if (!best || rank(pod) > rank(best)) best = pod;
   }
-  return undefined;
+  return best;
 }
 
 function openPorts(pod: SimulatedPod): Set<number> {
@@ -201,7 +211,7 @@ async function followPods(): Promise<void> {
       await getJson('/api/v1/pods', (line) => (body += line));
       const list = JSON.parse(body) as { metadata: { resourceVersion: string }; items: PodObject[] };
       const uids = new Set(list.items.map((p) => p.metadata.uid));
-      for (const uid of pods.keys()) if (!uids.has(uid)) pods.delete(uid);
+      for (const uid of pods.keys()) if (!uids.has(uid)) forget(uid);
       for (const item of list.items) upsert(item);
       listed = true;
       let version = list.metadata.resourceVersion;
@@ -214,7 +224,7 @@ async function followPods(): Promise<void> {
             return;
           }
           version = event.object.metadata.resourceVersion ?? version;
-          if (event.type === 'DELETED') pods.delete(event.object.metadata.uid);
+          if (event.type === 'DELETED') forget(event.object.metadata.uid);
           else if (event.type === 'ADDED' || event.type === 'MODIFIED') upsert(event.object);
         });
       }
@@ -229,11 +239,24 @@ async function followPods(): Promise<void> {
 
 /** The pod each tunnelled socket speaks as. */
 const podOfSocket = new WeakMap<Socket, SimulatedPod>();
+/**
+ * The open connections of each pod (by uid). A deleted pod's connections are closed, as a real pod's would be:
+ * the API server keeps idle connections to a pod IP, and KWOK gives a deleted pod's IP to the next pod.
+ */
+const socketsOfPod = new Map<string, Set<Socket>>();
+
+function forget(uid: string): void {
+  pods.delete(uid);
+  for (const socket of socketsOfPod.get(uid) ?? []) socket.destroy();
+  socketsOfPod.delete(uid);
+}
 
 const podServer: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-  const pod = podOfSocket.get(req.socket);
-  if (!pod) {
-    res.writeHead(502).end();
+  const bound = podOfSocket.get(req.socket);
+  const pod = bound && pods.get(bound.object.metadata.uid);
+  // Gone, or no longer the running pod of its IP: the connection breaks.
+  if (!pod || podByIP(pod.object.status?.podIP ?? '') !== pod) {
+    req.socket.destroy();
     return;
   }
   const name = pod.object.metadata.name;
@@ -282,6 +305,10 @@ function tunnel(req: IncomingMessage, client: Socket, head: Buffer): void {
     } else {
       client.write('HTTP/1.1 200 Connection established\r\n\r\n');
       podOfSocket.set(client, pod);
+      const uid = pod.object.metadata.uid;
+      const sockets = socketsOfPod.get(uid) ?? new Set<Socket>();
+      socketsOfPod.set(uid, sockets.add(client));
+      client.on('close', () => socketsOfPod.get(uid)?.delete(client));
       if (head.length > 0) client.unshift(head);
       podServer.emit('connection', client);
     }
@@ -293,6 +320,11 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
     const running = [...pods.values()].filter((p) => p.object.status?.phase === 'Running');
     const text = HEADER + running.map((p) => series(p, true)).join('');
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
+  } else if (req.method === 'GET' && req.url === '/pods') {
+    const lines = [...pods.values()].map(({ object: { metadata: m, status: st } }) =>
+      [m.namespace, m.name, st?.podIP ?? '-', st?.phase ?? '-', m.deletionTimestamp ? 'deleting' : '-'].join(' '),
+    );
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(lines.map((l) => `${l}\n`).join(''));
   } else if (req.method === 'GET' && req.url === '/healthz') {
     res.writeHead(listed ? 200 : 503, { 'content-type': 'text/plain' }).end(listed ? 'ok\n' : 'no pod list yet\n');
   } else {
