@@ -20,7 +20,7 @@ for f in "$RUN"/*.pid; do
   [[ "$name" == dockerd.daemon ]] && { rm -f "$f"; continue; }
   stop_all 10 "$name"
 done
-rm -f "$STATE/docker.sock"
+rm -f "$STATE/docker.sock" "$RUN/pod-app.sock" "$RUN/pod-app.sha256"
 
 if (( purge )); then
   for f in "$STATE/docker.data-root" "$STATE/docker.exec-root"; do
