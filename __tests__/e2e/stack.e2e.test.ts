@@ -196,6 +196,11 @@ it('pods answer HTTP through the pod proxy: 200 by default, 500 for http500, 503
 
     await sleep(blip.readyAt + 6500 - Date.now());
     expect((await podProxy(blip.name, '/healthz')).status).toBe(200);
+    // Its steady 10 requests a second were 503 for the 6 s of the blip (plus the one answered above), 200 after.
+    const counted = (await podProxy(blip.name, '/metrics')).body;
+    expect(counter(counted, 'code="503"')).toBeGreaterThanOrEqual(60);
+    expect(counter(counted, 'code="503"')).toBeLessThanOrEqual(62);
+    expect(counter(counted, 'code="200"')).toBeGreaterThanOrEqual(1);
     // Without kube-ship.dev/blip-seconds the blip lasts 15 s (an image word this time).
     expect(Date.now() - blip15.readyAt).toBeLessThan(15_000);
     expect((await podProxy(blip15.name, '/healthz')).status).toBe(503);

@@ -58,6 +58,7 @@ interface SimulatedPod {
   /** The Ready condition's lastTransitionTime (ms) while Ready is True, else undefined. */
   readySince: number | undefined;
   counts: Record<Code, number>;
+  /** Up to when (ms) its Ready time has been counted: the Ready time after it counts from its lastTransitionTime. */
   countedUntil: number;
 }
 
@@ -101,15 +102,14 @@ function codeAt(pod: SimulatedPod, at: number): Code {
 
 /** Adds the simulated traffic of a Ready pod from where it was counted until `now`, split at the end of a blip. */
 function countUntil(pod: SimulatedPod, now: number): void {
-  if (pod.readySince !== undefined) {
-    const from = Math.max(pod.countedUntil, pod.readySince);
-    const cuts = [from, now];
-    const blipEnd = pod.readySince + pod.blipMs;
-    if (pod.kind === 'http503blip' && from < blipEnd && blipEnd < now) cuts.splice(1, 0, blipEnd);
-    for (let i = 0; i + 1 < cuts.length; i += 1) {
-      const [a = 0, b = 0] = [cuts[i], cuts[i + 1]];
-      if (b > a) pod.counts[codeAt(pod, a)] += ((b - a) / 1000) * SIMULATED_RPS;
-    }
+  if (pod.readySince === undefined) return;
+  const from = Math.max(pod.countedUntil, pod.readySince);
+  const cuts = [from, now];
+  const blipEnd = pod.readySince + pod.blipMs;
+  if (pod.kind === 'http503blip' && from < blipEnd && blipEnd < now) cuts.splice(1, 0, blipEnd);
+  for (let i = 0; i + 1 < cuts.length; i += 1) {
+    const [a = 0, b = 0] = [cuts[i], cuts[i + 1]];
+    if (b > a) pod.counts[codeAt(pod, a)] += ((b - a) / 1000) * SIMULATED_RPS;
   }
   pod.countedUntil = Math.max(pod.countedUntil, now);
 }
@@ -142,8 +142,7 @@ function upsert(object: PodObject): void {
     blipMs: 0,
     readySince,
     counts: { '200': 0, '500': 0, '503': 0 },
-    // A pod seen for the first time has been counting since it became Ready.
-    countedUntil: readySince ?? now,
+    countedUntil: 0,
   };
   pod.object = object;
   pod.kind = kindOf(object);
