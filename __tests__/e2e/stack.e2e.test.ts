@@ -2,11 +2,15 @@
  * The test bed is real: scripts/stack/smoke.sh builds and pushes through the real engine and registries, rolls a
  * Deployment through the real controller, crash-loops it into ProgressDeadlineExceeded, undoes it, and checks the
  * least-privilege kubeconfig against real RBAC. Each check prints one "ok" line; all of them must be there. And the
- * KWOK fault stages keyed on the pod annotation kube-ship.dev/fault instead of the image. And the stack's real
- * Prometheus answers PromQL over its HTTP API, directly and through its toxiproxy proxy, which fault.sh can cut.
+ * KWOK fault stages keyed on the pod annotation kube-ship.dev/fault instead of the image; the simulated pods
+ * answering HTTP through the API server's pod and service proxies (the pod app, scripts/stack/pod-app/server.ts),
+ * their metrics, and Jobs that complete or fail. And the stack's real Prometheus answers PromQL over its HTTP API,
+ * directly and through its toxiproxy proxy, which fault.sh can cut.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { NAMESPACE, REGISTRY, ROOT, createDeployment, env, kubectl, kubectlJson } from './harness.js';
@@ -187,5 +191,227 @@ it('fault.sh --proxy=prometheus down refuses connections to FAULT_PROMETHEUS_URL
     expect(await getOnNewConnection(query)).toMatchObject({ status: 200, body: expect.stringContaining('"success"') });
   } finally {
     prometheusFault('clear');
+  }
+});
+
+// ---- the pod app: simulated pods answer HTTP through the API server ------------------------------------------
+
+const PKI = join(env.KUBE_SHIP_STACK_DIR ?? '', 'pki');
+const adminTls = (): { ca: Buffer; cert: Buffer; key: Buffer } => ({
+  ca: readFileSync(join(PKI, 'ca.crt')),
+  cert: readFileSync(join(PKI, 'admin.crt')),
+  key: readFileSync(join(PKI, 'admin.key')),
+});
+
+/** GET `path` from the API server as the admin: the status and the body, whatever the status. */
+function apiGet(path: string): Promise<{ status: number; body: string }> {
+  const server = new URL(`https://127.0.0.1:6443${path}`);
+  return new Promise((resolve, reject) => {
+    const req = request(server, adminTls(), (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const podProxy = (pod: string, path: string, port = 8080): Promise<{ status: number; body: string }> =>
+  apiGet(`/api/v1/namespaces/${NAMESPACE}/pods/${pod}:${port}/proxy${path}`);
+
+interface ReadyPod {
+  metadata: { name: string; deletionTimestamp?: string };
+  status: { podIP?: string; conditions?: { type: string; status: string; lastTransitionTime: string }[] };
+}
+/** The one pod of a Deployment, and when it became Ready (ms). */
+function onlyPod(app: string): { name: string; readyAt: number; ip: string } {
+  const pods = kubectlJson<{ items: ReadyPod[] }>(['get', 'pods', '-n', NAMESPACE, '-l', `app=${app}`]).items.filter(
+    (p) => !p.metadata.deletionTimestamp,
+  );
+  expect(pods).toHaveLength(1);
+  const ready = pods[0]?.status.conditions?.find((c) => c.type === 'Ready');
+  expect(ready?.status).toBe('True');
+  return {
+    name: pods[0]?.metadata.name ?? '',
+    readyAt: Date.parse(ready?.lastTransitionTime ?? ''),
+    ip: pods[0]?.status.podIP ?? '',
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `http_requests_total{...labels, code} N` of a Prometheus text page: N, or undefined without that series. */
+function counter(page: string, labels: string): number | undefined {
+  const line = page.split('\n').find((l) => l.startsWith(`http_requests_total{${labels}} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
+
+it('pods answer HTTP through the pod proxy: 200 by default, 500 for http500, 503 then 200 for http503blip', async () => {
+  const image = `${REGISTRY}/e2e/pod-http:initial`;
+  try {
+    createDeployment('http-ok', image, { replicas: 1 });
+    createDeployment('http-500', image, { replicas: 1, annotations: { 'kube-ship.dev/fault': 'http500' } });
+    createDeployment('http-blip', image, {
+      replicas: 1,
+      annotations: { 'kube-ship.dev/fault': 'http503blip', 'kube-ship.dev/blip-seconds': '6' },
+    });
+    createDeployment('http-blip15', `${REGISTRY}/e2e/pod-http503blip:initial`, { replicas: 1 });
+    const ok = onlyPod('http-ok');
+    const blip = onlyPod('http-blip');
+    const blip15 = onlyPod('http-blip15');
+    expect(ok.ip).toMatch(/^10\.244\./); // pod IPs are data: never loopback, never dialled
+
+    const first = await podProxy(blip.name, '/healthz');
+    expect(Date.now() - blip.readyAt).toBeLessThan(6000);
+    expect(first.status).toBe(503);
+
+    expect(await podProxy(ok.name, '/healthz')).toEqual({ status: 200, body: `ok ${ok.name}\n` });
+    expect(await podProxy(ok.name, '/any/path?x=1')).toEqual({ status: 200, body: `ok ${ok.name}\n` });
+    const failing = await podProxy(onlyPod('http-500').name, '/');
+    expect(failing.status).toBe(500);
+    // A port the pod does not listen on is refused (the API server says 503).
+    expect((await podProxy(ok.name, '/', 9999)).status).toBe(503);
+
+    await sleep(blip.readyAt + 6500 - Date.now());
+    expect((await podProxy(blip.name, '/healthz')).status).toBe(200);
+    // Its steady 10 requests a second were 503 for the 6 s of the blip (plus the one answered above), 200 after.
+    const counted = (await podProxy(blip.name, '/metrics')).body;
+    expect(counter(counted, 'code="503"')).toBeGreaterThanOrEqual(60);
+    expect(counter(counted, 'code="503"')).toBeLessThanOrEqual(62);
+    expect(counter(counted, 'code="200"')).toBeGreaterThanOrEqual(1);
+    // Without kube-ship.dev/blip-seconds the blip lasts 15 s (an image word this time).
+    expect(Date.now() - blip15.readyAt).toBeLessThan(15_000);
+    expect((await podProxy(blip15.name, '/healthz')).status).toBe(503);
+  } finally {
+    kubectl(['delete', 'deployment', 'http-ok', 'http-500', 'http-blip', 'http-blip15', '-n', NAMESPACE]);
+  }
+});
+
+it("a Service's ready pods answer through the service proxy; pod logs still come through the API server", async () => {
+  const image = `${REGISTRY}/e2e/pod-http:initial`;
+  const service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'http-svc', namespace: NAMESPACE },
+    spec: { selector: { app: 'http-svc' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+  };
+  try {
+    createDeployment('http-svc', image, { replicas: 2 });
+    kubectl(['apply', '-f', '-'], JSON.stringify(service));
+    let addresses = 0;
+    for (let i = 0; i < 100 && addresses < 2; i += 1) {
+      const endpoints = kubectlJson<{ subsets?: { addresses?: { ip: string }[] }[] }>([
+        'get',
+        'endpoints',
+        'http-svc',
+        '-n',
+        NAMESPACE,
+      ]);
+      addresses = (endpoints.subsets ?? []).flatMap((s) => s.addresses ?? []).length;
+      if (addresses < 2) await sleep(100);
+    }
+    expect(addresses).toBe(2);
+    const answer = await apiGet(`/api/v1/namespaces/${NAMESPACE}/services/http-svc:80/proxy/`);
+    expect(answer.status, answer.body).toBe(200);
+    const known = await fetch(`${env.POD_APP_URL}/pods`).then((r) => r.text());
+    const eps = kubectl(['get', 'endpoints', 'http-svc', '-n', NAMESPACE, '-o', 'wide']);
+    expect(answer.body, known + eps).toMatch(/^ok http-svc-[a-z0-9]+-[a-z0-9]+\n$/);
+
+    const pods = kubectlJson<{ items: ReadyPod[] }>(['get', 'pods', '-n', NAMESPACE, '-l', 'app=http-svc']).items;
+    const log = kubectl(['logs', '-n', NAMESPACE, pods[0]?.metadata.name ?? '']);
+    expect(log).toContain('listening on :8080');
+  } finally {
+    kubectl(['delete', 'deployment,service', 'http-svc', '-n', NAMESPACE, '--ignore-not-found']);
+  }
+});
+
+it("a pod's /metrics and the pod app's /metrics count its requests by code; a deleted pod's series go", async () => {
+  const image = `${REGISTRY}/e2e/pod-http:initial`;
+  try {
+    createDeployment('metrics-ok', image, { replicas: 1 });
+    createDeployment('metrics-500', image, { replicas: 1, annotations: { 'kube-ship.dev/fault': 'http500' } });
+    const ok = onlyPod('metrics-ok').name;
+    const bad = onlyPod('metrics-500').name;
+    await sleep(1000);
+
+    const own = await podProxy(bad, '/metrics');
+    expect(own.status).toBe(200);
+    expect(own.body).toContain('# TYPE http_requests_total counter');
+    expect(counter(own.body, 'code="500"')).toBeGreaterThanOrEqual(5);
+    expect(counter(own.body, 'code="200"')).toBe(0);
+
+    const all = (): Promise<string> => fetch(`${env.POD_APP_URL}/metrics`).then((r) => r.text());
+    const before = await all();
+    const okLabels = `namespace="${NAMESPACE}",pod="${ok}",code="200"`;
+    const badLabels = `namespace="${NAMESPACE}",pod="${bad}",code="500"`;
+    expect(counter(before, okLabels)).toBeGreaterThanOrEqual(5);
+    expect(counter(before, badLabels)).toBeGreaterThanOrEqual(5);
+    expect(counter(before, `namespace="${NAMESPACE}",pod="${ok}",code="500"`)).toBe(0);
+    // A request served through the proxy counts too, on top of the steady 10 a second.
+    await podProxy(bad, '/');
+    await sleep(500);
+    expect(counter(await all(), badLabels)).toBeGreaterThan((counter(before, badLabels) ?? 0) + 5);
+
+    kubectl(['delete', 'deployment', 'metrics-500', '-n', NAMESPACE, '--wait=true']);
+    kubectl(['wait', '--for=delete', `pod/${bad}`, '-n', NAMESPACE, '--timeout=30s']);
+    const after = await all();
+    expect(counter(after, badLabels)).toBeUndefined();
+    expect(counter(after, okLabels)).toBeGreaterThan(0);
+  } finally {
+    kubectl(['delete', 'deployment', 'metrics-ok', 'metrics-500', '-n', NAMESPACE, '--ignore-not-found']);
+  }
+});
+
+interface JobStatus {
+  status: { conditions?: { type: string; status: string }[] };
+}
+interface JobPod {
+  status: {
+    phase: string;
+    containerStatuses?: { state?: { terminated?: { exitCode: number; reason?: string; message?: string } } }[];
+  };
+}
+
+it("a Job's pod completes with exit code 0; a jobfail Job's pods fail with exit code 1, retried per backoffLimit", () => {
+  const job = (name: string, annotations: Record<string, string>): object => ({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace: NAMESPACE },
+    spec: {
+      backoffLimit: 1,
+      template: {
+        metadata: { annotations },
+        spec: { restartPolicy: 'Never', containers: [{ name: 'migrate', image: `${REGISTRY}/e2e/migrate:1` }] },
+      },
+    },
+  });
+  const podsOfJob = (name: string): JobPod[] =>
+    kubectlJson<{ items: JobPod[] }>(['get', 'pods', '-n', NAMESPACE, '-l', `job-name=${name}`]).items;
+  try {
+    kubectl(['apply', '-f', '-'], JSON.stringify(job('job-ok', {})));
+    kubectl(['apply', '-f', '-'], JSON.stringify(job('job-fail', { 'kube-ship.dev/fault': 'jobfail' })));
+    kubectl(['wait', 'job/job-ok', '-n', NAMESPACE, '--for=condition=Complete', '--timeout=60s']);
+    const [done] = podsOfJob('job-ok');
+    expect(done?.status.phase).toBe('Succeeded');
+    expect(done?.status.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+
+    kubectl(['wait', 'job/job-fail', '-n', NAMESPACE, '--for=condition=Failed', '--timeout=90s']);
+    const failed = kubectlJson<JobStatus>(['get', 'job', 'job-fail', '-n', NAMESPACE]);
+    expect(failed.status.conditions).toContainEqual(expect.objectContaining({ type: 'Failed', status: 'True' }));
+    expect(failed.status.conditions).not.toContainEqual(expect.objectContaining({ type: 'Complete', status: 'True' }));
+    const pods = podsOfJob('job-fail');
+    expect(pods).toHaveLength(2); // the first try and one retry (backoffLimit: 1)
+    for (const pod of pods) {
+      expect(pod.status.phase).toBe('Failed');
+      expect(pod.status.containerStatuses?.[0]?.state?.terminated).toMatchObject({
+        exitCode: 1,
+        reason: 'Error',
+        message: 'migration failed: relation "users" already exists',
+      });
+    }
+  } finally {
+    kubectl(['delete', 'job', 'job-ok', 'job-fail', '-n', NAMESPACE, '--ignore-not-found', '--cascade=foreground']);
   }
 });

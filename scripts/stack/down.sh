@@ -9,7 +9,7 @@ purge=0
 
 # The Kubernetes parts and the registries stop in parallel; then dockerd (which stops its containerd), then a
 # leftover containerd.
-stop_all 15 prometheus toxiproxy kwok kube-scheduler kube-controller-manager kube-apiserver registry-5001 registry-5000
+stop_all 15 prometheus toxiproxy pod-app kwok kube-scheduler kube-controller-manager kube-apiserver registry-5001 registry-5000
 stop_all 15 etcd
 stop_all 30 dockerd
 stop_all 10 containerd
@@ -20,7 +20,7 @@ for f in "$RUN"/*.pid; do
   [[ "$name" == dockerd.daemon ]] && { rm -f "$f"; continue; }
   stop_all 10 "$name"
 done
-rm -f "$STATE/docker.sock"
+rm -f "$STATE/docker.sock" "$RUN/pod-app.sock" "$RUN/pod-app.sha256"
 
 if (( purge )); then
   for f in "$STATE/docker.data-root" "$STATE/docker.exec-root"; do

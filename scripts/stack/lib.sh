@@ -71,4 +71,4 @@ stop_all() {
 
 # Order in which up.sh starts things; down.sh stops them in reverse.
 STACK_COMPONENTS=(containerd dockerd registry-5000 registry-5001 etcd kube-apiserver kube-controller-manager
-  kube-scheduler kwok toxiproxy prometheus)
+  kube-scheduler kwok pod-app toxiproxy prometheus)

@@ -2,9 +2,11 @@
 # Brings the kube-ship local test bed up (idempotent: what already runs is kept, the rest is started).
 #   Docker engine (own, no bridge) or a reused one; registries on 127.0.0.1:5000 (open) and :5001 (htpasswd);
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler (Kubernetes from Go modules); KWOK with
-#   3 simulated nodes at 127.0.0.1; toxiproxy (API on 127.0.0.1:8474) with the proxies 127.0.0.1:16443 -> the API
-#   server, 127.0.0.1:15000 -> the open registry and 127.0.0.1:19090 -> Prometheus, for fault tests
-#   (scripts/stack/fault.sh); Prometheus on 127.0.0.1:9090. Everything binds to 127.0.0.1 only.
+#   3 simulated nodes at 127.0.0.1; the pod app on 127.0.0.1:10260 (the simulated pods' HTTP servers, reached through
+#   the API server's egress selector on a unix socket, and their metrics); toxiproxy (API on 127.0.0.1:8474) with the
+#   proxies 127.0.0.1:16443 -> the API server, 127.0.0.1:15000 -> the open registry and 127.0.0.1:19090 ->
+#   Prometheus, for fault tests (scripts/stack/fault.sh); Prometheus on 127.0.0.1:9090. Everything binds to 127.0.0.1
+#   only.
 # State (pid files, logs, certificates, kubeconfigs, registry storage, etcd data, env):
 #   ${KUBE_SHIP_STACK_DIR:-<repo>/.stack}. Source "$KUBE_SHIP_STACK_DIR/env" to use the stack.
 # Knobs: KUBE_SHIP_OWN_DOCKER=1 (always start our own dockerd), KUBE_SHIP_POD_READY_DELAY (default 1s),
@@ -30,6 +32,7 @@ source "$STACK_SCRIPTS/up/etcd.sh"         # 127.0.0.1:2379
 source "$STACK_SCRIPTS/up/apiserver.sh"    # https://127.0.0.1:6443, audit policy
 source "$STACK_SCRIPTS/up/controllers.sh"  # kube-controller-manager and kube-scheduler (started, not waited for)
 source "$STACK_SCRIPTS/up/kwok.sh"         # KWOK with our stages and logs
+source "$STACK_SCRIPTS/up/pod-app.sh"      # 127.0.0.1:10260, the API server's egress: pods answer HTTP
 source "$STACK_SCRIPTS/up/toxiproxy.sh"    # 127.0.0.1:8474, proxies :16443, :15000 and :19090
 source "$STACK_SCRIPTS/up/prometheus.sh"   # 127.0.0.1:9090, scrapes the pod app (:10260) and itself every 2 s
 source "$STACK_SCRIPTS/up/bootstrap.sh"    # objects/*.yaml applied; deployer, throttled and fault kubeconfigs
