@@ -28,6 +28,8 @@ const SECONDS: Record<string, number> = {
   github: 17,
   security: 45,
   hostile: 9,
+  verify: 120,
+  jobs: 40,
 };
 const seconds = (spec: TestSpecification) => SECONDS[basename(spec.moduleId, '.e2e.test.ts')] ?? 60;
 

@@ -3,7 +3,10 @@
 # (examples/web/k8s: Deployment, Service, Ingress, ConfigMap), a good update, and a broken config change that is
 # rolled back, ConfigMap included; then, on an existing Deployment, a good version, a broken version (its image crash-loops) that kube-ship catches and rolls back, then a version that is Ready
 # and crashes 10 s later (what `kubectl rollout status` calls a success), caught by the bake, then a crash-looping
-# release of a StatefulSet, rolled back with its stuck pod replaced (kubectl rollout undo would leave it stuck).
+# release of a StatefulSet, rolled back with its stuck pod replaced (kubectl rollout undo would leave it stuck);
+# then what users see: a release with its migration run first (pre-deploy) and checked during the bake (verify: every
+# pod and the Service through the API server's proxies, the error rate in Prometheus), a release that is Ready but
+# answers 500 (caught by verify and rolled back), and a failing migration that stops the deploy before any change.
 # Prints the summaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +22,7 @@ kubectl create namespace kube-ship-demo --dry-run=client -o yaml | kubectl apply
 # The manifests' namespace starts empty: the first deploy makes everything in it.
 kubectl delete namespace kube-ship-demo-app --ignore-not-found --wait=true >/dev/null
 kubectl create namespace kube-ship-demo-app >/dev/null
-kubectl apply -f examples/web/deployment.yaml -f examples/web/statefulset.yaml >/dev/null
+kubectl apply -f examples/web/deployment.yaml -f examples/web/statefulset.yaml -f examples/web/jobs/service.yaml >/dev/null
 kubectl -n kube-ship-demo rollout status deployment/web --timeout=120s >/dev/null
 kubectl -n kube-ship-demo rollout status statefulset/web-cache --timeout=120s >/dev/null
 
@@ -46,7 +49,7 @@ deploy() {
 BASE_IMAGE=$BASE_IMAGE" \
     GITHUB_WORKSPACE="$root" INPUT_MANIFESTS="$manifests" INPUT_NAMESPACE="$namespace" \
     INPUT_DEPLOYMENTS="$deployments" INPUT_WORKLOADS="$workloads" INPUT_TIMEOUT=5m INPUT_ROLLBACK=true INPUT_FAIL-FAST=true INPUT_BAKE="$bake" \
-    INPUT_ENVIRONMENT=demo INPUT_COMMENT=never \
+    INPUT_ENVIRONMENT=demo INPUT_COMMENT=never INPUT_VERIFY="${VERIFY:-}" INPUT_PRE-DEPLOY="${PRE_DEPLOY:-}" \
     node dist/index.js || rc=$?
   echo
   echo "------------------- job summary ($name, exit code $rc) -------------------"
@@ -89,11 +92,38 @@ for bad in broken:crashloop late:crashlate statefulset:crashloop; do
   fi
   expect_rolled_back "$name"
 done
+
+# What users see: the migration first, then checks of every pod, the Service and the error rate during the bake.
+VERIFY="- http: {port: 8080, path: /healthz, grace: 10s, interval: 2s}
+- http: {service: web, port: 80, path: /, body: '^ok', grace: 10s, interval: 2s}
+- prometheus: {url: '$PROMETHEUS_URL', query: 'sum(rate(http_requests_total{code=~\"5..\",namespace=\"\$namespace\",pod=~\"\$pods\"}[30s]))', max: 0, on-no-data: pass, grace: 10s, interval: 2s}"
+PRE_DEPLOY=examples/web/jobs/migrate.yaml
+deploy verified "verified-$stamp" "verified-$stamp" 0s
+PRE_DEPLOY=""
+# Ready, and 500 on every request: kubectl rollout status says success; the checks say otherwise.
+if deploy http500 "http500-$stamp" "http500-$stamp" 0s; then
+  echo "the http500 deploy was expected to fail verify and roll back" >&2
+  exit 1
+fi
+expect_rolled_back http500
+VERIFY=""
+# A migration that fails: the deploy stops within seconds, with its logs, and the Deployment is not touched.
+failing="$root/.stack/demo-failing-migration.yaml"
+sed 's/^    spec:$/    metadata:\n      annotations:\n        kube-ship.dev\/fault: jobfail\n    spec:/' examples/web/jobs/migrate.yaml >"$failing"
+PRE_DEPLOY="${failing#"$root/"}"
+if deploy migration "migration-$stamp" "migration-$stamp" 0s; then
+  echo "the failing migration was expected to stop the deploy" >&2
+  exit 1
+fi
+PRE_DEPLOY=""
+
 echo
 echo "demo done: the manifests made their first deploy and a good update; the broken config change was rolled"
 echo "back, ConfigMap and template both; the good version deployed; the crash-looping one was caught in seconds and rolled back; the one"
 echo "that crashed 10 s after becoming Ready (kubectl rollout status: success) was caught by the bake and rolled back;"
-echo "the StatefulSet's crash-looping release was rolled back and its stuck pod replaced: every pod Ready again."
+echo "the StatefulSet's crash-looping release was rolled back and its stuck pod replaced: every pod Ready again;"
+echo "a release ran its migration first and passed its checks of every pod, the Service and the error rate; one that was"
+echo "Ready but answered 500 was caught by those checks and rolled back; a failing migration stopped the deploy first."
 kubectl -n kube-ship-demo-app get deployment,service,ingress,configmap -o wide
 kubectl -n kube-ship-demo get deployment web -o wide
 kubectl -n kube-ship-demo get statefulset web-cache -o wide

@@ -112,8 +112,7 @@ class ObjectApi extends KubernetesObjectApi {
  * object: the proxy refused, found no endpoint, or could not reach the pod) rather than the app behind it.
  */
 async function proxyReply(response: ResponseContext): Promise<ProxyReply> {
-  const bytes = Buffer.from(await response.body.binary());
-  const body = bytes.subarray(0, PROXY_BODY_LIMIT).toString('utf8');
+  const body = (await response.body.text()).slice(0, PROXY_BODY_LIMIT);
   let fromServer = false;
   if (response.httpStatusCode >= 400 && (response.headers['content-type'] ?? '').startsWith('application/json')) {
     try {

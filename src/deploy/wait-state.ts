@@ -300,7 +300,8 @@ function rolloutVerdict(draft: Draft, state: TargetState, now: number): Verdict 
   const seen = workload !== undefined && observed(workload);
   say(draft, verdict.state === 'progressing' && workload && seen ? progressLine(workload, item.kind) : verdict.message);
   const bakeMs = item.bakeMs ?? 0;
-  if (verdict.state !== 'done' || bakeMs <= 0 || workload === undefined) return verdict;
+  // A target whose checks of verify must pass bakes however short its bake: the checks run during the bake.
+  if (verdict.state !== 'done' || (bakeMs <= 0 && item.verified !== true) || workload === undefined) return verdict;
   const pods = currentPods(item, state) ?? [];
   draft.next.phase = 'baking';
   draft.next.rolledOutAt = now;
@@ -309,7 +310,12 @@ function rolloutVerdict(draft: Draft, state: TargetState, now: number): Verdict 
     pods: new Set(pods.map((p) => p.metadata?.name ?? '')),
     wanted: wantedPods(item.kind, workload),
   };
-  say(draft, `rolled out; baking ${Math.round(bakeMs / 1000)}s (bake: 0s to skip)`);
+  say(
+    draft,
+    bakeMs > 0
+      ? `rolled out; baking ${Math.round(bakeMs / 1000)}s (bake: 0s to skip)`
+      : 'rolled out; running the checks of verify',
+  );
   return { state: 'progressing', message: 'baking' };
 }
 

@@ -14,6 +14,7 @@ import { readManifestFiles } from '../desired/manifest-files.js';
 import {
   objectKey,
   parseManifests,
+  withImage,
   requireQuotedSecretValues,
   secretValues,
   type ManifestObject,
@@ -68,13 +69,19 @@ export async function checkCluster(kube: Kube, inputs: CheckInputs, options: Che
   );
   if (targets.length > 0) options.log.info(`Targets: ${targets.map(targetKey).join(', ')}: found, permitted`);
   if (manifests) refuseTwice(targets, manifests.objects);
-  const namespaces = [...new Set(watchedWorkloads({ targets, manifests, jobs: NO_JOBS }).map((w) => w.namespace))];
+  const release = { targets, manifests, jobs: NO_JOBS };
+  const namespaces = [...new Set(watchedWorkloads(release).map((w) => w.namespace))];
   const jobs = await deadline(
     PREFLIGHT_TIMEOUT_MS,
     checkJobs(
       kube,
       { verify: inputs.verify, preDeploy: inputs['pre-deploy'], annotated: manifests?.preDeploy ?? [] },
-      { defaultNamespace: options.defaultNamespace, workspace: options.workspace, namespaces },
+      {
+        defaultNamespace:
+          namespaces.length === 1 ? (namespaces[0] ?? options.defaultNamespace) : options.defaultNamespace,
+        workspace: options.workspace,
+        namespaces,
+      },
     ),
     `preflight of verify and pre-deploy did not finish within ${PREFLIGHT_TIMEOUT_MS / 1000}s`,
   );
@@ -109,6 +116,7 @@ async function checkManifests(kube: Kube, inputs: CheckInputs, options: CheckOpt
     defaultNamespace: options.defaultNamespace,
     force: inputs['force-conflicts'],
     refusalsInPlan: inputs.preview,
+    imageInJobs: withImage(preDeploy, inputs.image, inputs.image, { required: false }).uses.length > 0,
   });
   const created = checked.objects.map((m) => objectKey(m.object));
   options.log.info(`Manifests: ${files.map((f) => f.file).join(', ')}: ${created.length} objects, dry run accepted`);
@@ -136,6 +144,16 @@ function workloadsAmong(objects: ManifestObject[]): (WorkloadRef & { key: string
     const item = workloadItem(object);
     return item ? [{ kind: item.kind, namespace: item.namespace, name: item.name, key: item.key }] : [];
   });
+}
+
+/**
+ * Where the checks of `verify` look for a Service named without a namespace, and what `$namespace` means: the
+ * namespace of the workloads deployed when they share one, else the default namespace.
+ */
+export function releaseNamespace(checked: Checked, defaultNamespace: string): string {
+  const namespaces = new Set(watchedWorkloads(checked).map((w) => w.namespace));
+  const [only] = namespaces;
+  return namespaces.size === 1 && only !== undefined ? only : defaultNamespace;
 }
 
 /** Every workload the deploy changes and watches, targets first, keyed as the report keys them. */

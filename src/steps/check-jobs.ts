@@ -30,6 +30,10 @@ export interface JobsInputs {
 }
 
 export interface JobsOptions {
+  /**
+   * Where a Job without a namespace runs and a Service named without one is: the release's namespace (see
+   * `releaseNamespace`).
+   */
   defaultNamespace: string;
   workspace: string;
   /** The namespaces of the workloads the deploy changes: where `http` pod checks reach pods. */

@@ -80,6 +80,8 @@ export interface ManifestPreflight {
    * dry run with the real digest and reports it as "would fail".
    */
   refusalsInPlan: boolean;
+  /** The image is used by a pre-deploy Job of the same files: then no other object needs to use it. */
+  imageInJobs?: boolean;
 }
 
 /** The API group of an apiVersion (`apps/v1` -> `apps`, `v1` -> core). */
@@ -117,7 +119,7 @@ export async function preflightManifests(kube: Kube, request: ManifestPreflight)
   }
   if (problems.length > 0) throw new PreflightError(`Preflight failed:\n- ${problems.join('\n- ')}`);
   const placed = applyOrder(placeObjects(parsed, (m) => (kindOf(m) as KindInfo).namespaced, request.defaultNamespace));
-  const { objects } = withImage(placed, request.image, request.dryRunReference);
+  const { objects } = withImage(placed, request.image, request.dryRunReference, { required: !request.imageInJobs });
   await Promise.all(
     objects.map(async (m) => {
       try {

@@ -10,7 +10,7 @@ import type { Inputs } from '../desired/inputs.js';
 import type { KubeObject } from '../cluster/kube.js';
 import type { HttpGet } from '../lib/http.js';
 import { withImage, type ManifestObject } from '../desired/manifests.js';
-import type { Checked } from './check-cluster.js';
+import { releaseNamespace, type Checked } from './check-cluster.js';
 
 export type RequestInputs = Pick<
   Inputs,
@@ -55,7 +55,8 @@ export function deployRequest(inputs: RequestInputs, options: RequestOptions): D
     onPatched: (patched) => records.saveTargets(patched),
     onJobs: (running) => records.saveJobs(running),
     manifests: checked.manifests && {
-      ...withImage(checked.manifests.objects, inputs.image, run.reference),
+      // Preflight checked that the image is used (here, or by a pre-deploy Job of the same files).
+      ...withImage(checked.manifests.objects, inputs.image, run.reference, { required: false }),
       force: inputs['force-conflicts'],
       onApplied: (applied) => records.saveObjects(applied),
     },
@@ -66,7 +67,7 @@ export function deployRequest(inputs: RequestInputs, options: RequestOptions): D
               spec,
               ...(job ? { job: jobWithImage(job, inputs.image, run.reference) } : {}),
             })),
-            namespace: options.defaultNamespace,
+            namespace: releaseNamespace(checked, options.defaultNamespace),
             allowedRestarts: inputs['allowed-restarts'],
             http: options.http,
           },
