@@ -154,6 +154,20 @@ describe('a Job running when the step is stopped', () => {
     expect(template('c-job')).toEqual(recorded);
   });
 
+  it('cancelled during a job check: the check’s Job is deleted and the release is taken back', async () => {
+    createDeployment('c-check', initialImage('c-check'), { replicas: 1 });
+    const recorded = template('c-check');
+    const inputs = appInputs('c-check', 'v2', 'c-check');
+    const file = jobFile('c-check-test', inputs.image ?? '', { 'kube-ship.dev/ready-delay': '30s' });
+    const run = await runAction(
+      { ...inputs, bake: '0s', verify: `- job: ${file}` },
+      { during: [{ when: ({ log }) => /job \S+c-check-test-\w+: started/.test(log), act: 'runner-cancel' }] },
+    );
+    expect(run.outputs.result).toBe('cancelled');
+    expect(kubectl(['get', 'jobs', '-n', NAMESPACE, '-o', 'name'])).not.toContain('c-check-test');
+    expect(template('c-check')).toEqual(recorded);
+  });
+
   it('killed during a migration: the post step deletes the Job', async () => {
     createDeployment('k-job', initialImage('k-job'), { replicas: 1 });
     const inputs = { ...appInputs('k-job', 'v2', 'k-job') };

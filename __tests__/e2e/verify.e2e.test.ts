@@ -123,7 +123,20 @@ describe('verify: prometheus', () => {
       appInputs('p-nodata', 'v3', 'p-nodata', { bake: '0s', verify: none(', on-no-data: pass') }),
     );
     expect(passed.exitCode, passed.log).toBe(0);
-    expect(checksOf(passed)[0]).toMatchObject({ result: 'passing', last: 'no data for the query (on-no-data: pass)' });
+    expect(checksOf(passed)[0]).toMatchObject({
+      result: 'passing',
+      last: 'no data for the query, passed as on-no-data: pass says',
+    });
+  });
+
+  it('a query Prometheus refuses is an error with its reason, never a pass', async () => {
+    createDeployment('p-bad', initialImage('p-bad'), { replicas: 1 });
+    const verify = `- prometheus: {url: '${env.PROMETHEUS_URL ?? ''}', query: 'sum(rate(http_requests_total[30s]', max: 0, ${quick}}`;
+    const run = await runAction(appInputs('p-bad', 'v2', 'p-bad', { bake: '0s', verify }));
+    expect(run.outputs.result).toBe('rolled-back');
+    expect(run.outputs['failure-reason']).toMatch(
+      /verify prometheus #1 failed: Prometheus refused the query: .*parse error/,
+    );
   });
 
   it('Prometheus unreachable: the error fails the check after its grace, never counted as a pass', async () => {
@@ -165,6 +178,17 @@ describe('verify: faults of the check itself', () => {
     expect(run.outputs.result).toBe('rolled-back');
     expect(run.outputs['failure-reason']).toMatch(/verify http #1 failed: .*(timeout|aborted)/i);
     expect(checksOf(run)[0]?.runs).toBeGreaterThanOrEqual(2);
+  });
+
+  it('preflight names the permission a check needs and the identity lacks, before anything is built', async () => {
+    createDeployment('f-perm', initialImage('f-perm'), { replicas: 1 });
+    const rules = DEPLOYER_RULES.filter((r) => !r.resources.includes('services/proxy'));
+    const kubeconfig = serviceAccountKubeconfig('f-perm', rules);
+    const verify = `- http: {service: f-perm, port: 80, ${quick}}`;
+    const run = await runAction(appInputs('f-perm', 'v2', 'f-perm', { verify, kubeconfig, namespace: '' }));
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs['failure-reason']).toContain(`may not get services/proxy in namespace ${NAMESPACE}`);
+    expect(run.log).not.toContain('::group::Build and push');
   });
 
   it('the pod proxy refused (403) mid-deploy: an error, reported as the API server answered, and rolled back', async () => {

@@ -102,7 +102,7 @@ export function judgePrometheus(spec: Extract<CheckSpec, { kind: 'prometheus' }>
   if (values.length < spec.minSamples) {
     const detail = `${values.length === 0 ? 'no data' : `${values.length} of ${spec.minSamples} samples`} for the query`;
     return spec.onNoData === 'pass'
-      ? { outcome: 'pass', detail: `${detail} (on-no-data: pass)` }
+      ? { outcome: 'pass', detail: `${detail}, passed as on-no-data: pass says` }
       : { outcome: 'inconclusive', detail: `${detail}; set on-no-data: pass if no traffic is fine` };
   }
   const shown = values.length === 1 ? `value ${format(values[0] ?? 0)}` : `values ${values.map(format).join(', ')}`;

@@ -97,7 +97,8 @@ function successOf(report: Report): string {
 
 /** The evidence of one target as log lines (cluster text: printed fenced, see `fenced`). */
 function evidenceLines(e: Evidence): string[] {
-  const lines = [`Evidence for ${e.target}: ${e.reason} in pod ${e.pod} container ${e.container}`];
+  const where = `${e.pod ? ` in pod ${e.pod}` : ''}${e.container ? ` container ${e.container}` : ''}`;
+  const lines = [`Evidence for ${e.target}: ${e.reason}${where}`];
   const t = e.lastTermination;
   if (t) lines.push(`  last exit code ${t.exitCode} (${t.reason}): ${t.message}`);
   for (const ev of e.events) lines.push(`  event ${ev.reason} x${ev.count}: ${ev.message}`);
