@@ -10,11 +10,19 @@ import type { JobState, Kube, KubeObject, ObjectRef } from '../cluster/kube.js';
 import { sleep } from '../lib/deadline.js';
 import { messageOf } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
-import type { JobRecord } from './records-file.js';
 import { podFailure, type Verdict } from './verdict.js';
 import { NO_PODS_SEEN, podCheck } from './wait-state.js';
 
 export type JobOutcome = 'complete' | 'failed' | 'cancelled' | 'timeout';
+
+/** A Job the deploy started and that has not ended: the post step deletes it (by uid) if the main step was killed. */
+export interface JobRecord {
+  apiVersion: string;
+  kind: 'Job';
+  namespace: string;
+  name: string;
+  uid: string;
+}
 
 export interface JobResult {
   /** `namespace/name`. */

@@ -13,6 +13,7 @@ import { isRecord } from '../lib/json.js';
 import { objectKey } from '../desired/manifests.js';
 import { targetKey } from '../desired/targets.js';
 import { changedFields, fieldName, valueHash, type ObjectRecord } from './object-record.js';
+import type { JobRecord } from './job-run.js';
 import type { TargetRecord } from './target-record.js';
 
 /** A path named `name` in a new directory of its own under RUNNER_TEMP. */
@@ -50,15 +51,6 @@ export function objectRecordsFile(env: NodeJS.ProcessEnv): string {
 
 export function writeObjectRecords(file: string, records: ObjectRecord[]): void {
   writePrivate(file, records.map(withSecretsHashed));
-}
-
-/** A Job the deploy started and that has not ended: the post step deletes it (by uid) if the main step was killed. */
-export interface JobRecord {
-  apiVersion: string;
-  kind: 'Job';
-  namespace: string;
-  name: string;
-  uid: string;
 }
 
 /** The records files of one deploy: made on the first save, each path handed to `save` for the post step. */

@@ -10,11 +10,10 @@ import { applyAll, appliedWorkloads, restoreObjects, type ObjectsRestored, workl
 import { collectEvidence, lastLines, LOG_LINES, type Evidence } from './evidence.js';
 import type { HttpGet } from '../lib/http.js';
 import { bakeFloorMs } from '../desired/verify.js';
-import { runJob, type JobResult } from './job-run.js';
+import { runJob, type JobRecord, type JobResult } from './job-run.js';
 import { startVerification, type CheckReport, type ReleasePod, type VerifyPlan, type VerifyStatus } from './verify.js';
 import type { ImageUse, ManifestObject } from '../desired/manifests.js';
 import type { ObjectRecord } from './object-record.js';
-import type { JobRecord } from './records-file.js';
 import type { JsonPatchOp, Kube, KubeObject, TargetState } from '../cluster/kube.js';
 import { logRetry, retryingTransient } from '../cluster/retry.js';
 import { withConflictRetry } from './conflict.js';
@@ -545,6 +544,25 @@ async function runPreDeploy(kube: Kube, request: DeployRequest, log: Log, now: (
   });
 }
 
+/** The result of a deploy whose pre-deploy Job failed (or was cancelled): nothing else was touched. */
+function stoppedBeforeRollout(
+  before: { jobs: JobResult[]; failure: string; evidence: Evidence[] },
+  cancelled: boolean,
+): DeployResult {
+  return {
+    result: cancelled ? 'cancelled' : 'failed',
+    failureReason: before.failure,
+    targets: [],
+    evidence: before.evidence,
+    rollbackError: undefined,
+    objects: [],
+    verdictMs: 0,
+    restoreMs: undefined,
+    checks: [],
+    jobs: before.jobs,
+  };
+}
+
 function jobEvidence(job: JobResult): Evidence {
   return {
     target: `job ${job.key}`,
@@ -569,20 +587,7 @@ export async function deploy(
   const started = now();
   const reports = new Map<string, TargetResult>();
   const before = await runPreDeploy(kube, request, log, now);
-  if (before.failure !== undefined) {
-    return {
-      result: request.signal.aborted ? 'cancelled' : 'failed',
-      failureReason: before.failure,
-      targets: [],
-      evidence: before.evidence,
-      rollbackError: undefined,
-      objects: [],
-      verdictMs: 0,
-      restoreMs: undefined,
-      checks: [],
-      jobs: before.jobs,
-    };
-  }
+  if (before.failure !== undefined) return stoppedBeforeRollout(before, request.signal.aborted);
   const manifests = await applyManifests(kube, request, reports, log);
   const objects = new Map(manifests.objects.map((o) => [o.key, o]));
   const { patched, unchanged, patchError } =

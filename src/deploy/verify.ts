@@ -10,8 +10,7 @@ import { messageOf } from '../lib/errors.js';
 import type { HttpGet } from '../lib/http.js';
 import type { Log } from '../lib/log.js';
 import { clip } from '../lib/text.js';
-import { runJob } from './job-run.js';
-import type { JobRecord } from './records-file.js';
+import { runJob, type JobRecord } from './job-run.js';
 import {
   expandQuery,
   judgeHttp,
@@ -147,25 +146,10 @@ export function startVerification(
   );
   const loops = plan.checks.map(async (check, index) => {
     if (check.spec.kind === 'job') {
-      const job = await runJob(
-        ports.kube,
-        check.job as KubeObject,
-        {
-          allowedRestarts: plan.allowedRestarts,
-          timeoutMs: check.spec.timeoutMs,
-          signal: stop.signal,
-          deleteAfter: true,
-          ...(ports.jobs ? { running: ports.jobs } : {}),
-        },
-        ports.log,
-        now,
-      );
-      if (job.outcome === 'cancelled') return;
+      const job = await runJobCheck(check, plan, ports, stop.signal);
+      if (job === undefined) return;
       if (job.logs) logs.set(index, job.logs);
-      note(index, {
-        outcome: job.outcome === 'complete' ? 'pass' : 'fail',
-        detail: `job ${job.key} ${job.outcome}: ${job.message}`,
-      });
+      note(index, job.run);
       return;
     }
     while (!stop.signal.aborted) {
@@ -180,17 +164,40 @@ export function startVerification(
     async stop() {
       stop.abort();
       await Promise.all(loops);
-      return tracks.map((t, index) => ({
-        label: t.spec.label,
-        what: describeCheck(t.spec),
-        state: t.state,
-        runs: t.runs,
-        failures: t.failures,
-        detail: t.last?.detail ?? 'not run',
-        ...(logs.has(index) ? { logs: logs.get(index) } : {}),
-      }));
+      return tracks.map((t, index) => reportOf(t, logs.get(index)));
     },
   };
+}
+
+/** What the report shows of a check: its last result (and a Job check's logs). */
+function reportOf(track: CheckTrack, logs: string | undefined): CheckReport {
+  return {
+    label: track.spec.label,
+    what: describeCheck(track.spec),
+    state: track.state,
+    runs: track.runs,
+    failures: track.failures,
+    detail: track.last?.detail ?? 'not run',
+    ...(logs !== undefined ? { logs } : {}),
+  };
+}
+
+/** The one run of a Job check (undefined when cancelled): its Job's end, and its failed pod's logs. */
+async function runJobCheck(check: PreparedCheck, plan: VerifyPlan, ports: VerifyPorts, signal: AbortSignal) {
+  const options = {
+    allowedRestarts: plan.allowedRestarts,
+    timeoutMs: check.spec.timeoutMs,
+    signal,
+    deleteAfter: true,
+    ...(ports.jobs ? { running: ports.jobs } : {}),
+  };
+  const job = await runJob(ports.kube, check.job as KubeObject, options, ports.log, ports.now);
+  if (job.outcome === 'cancelled') return undefined;
+  const run: CheckRun = {
+    outcome: job.outcome === 'complete' ? 'pass' : 'fail',
+    detail: `job ${job.key} ${job.outcome}: ${job.message}`,
+  };
+  return { run, logs: job.logs };
 }
 
 /** One run of a repeated check; an error (no answer, a refusal) is a result too, never a pass. */

@@ -79,27 +79,13 @@ export async function waitForRollouts(
     if (over) finish();
     return over;
   };
-  let verification: Verification | undefined;
-  /** Starts `verify` once every target it is about is baking. */
-  const startVerify = (): void => {
-    const verified = [...targets.values()].filter((t) => t.item.verified === true);
-    if (verification || !options.verify || verified.length === 0) return;
-    if (!verified.every((t) => t.phase === 'baking')) return;
-    const pods = (): ReleasePod[] => [...targets.values()].filter((t) => t.item.verified === true).flatMap(releasePods);
-    verification = options.verify(pods, (status) => {
-      const event: WaitEvent =
-        status.state === 'failed'
-          ? { kind: 'verify-failed', message: status.message }
-          : { kind: 'verify', status: status.state };
-      settled(send(() => event, now()));
-    });
-  };
+  const checks = verifyWhenBaking(targets, options.verify, (event) => settled(send(() => event, now())));
   /** Every target judged again, `key`'s on the `state` its watch just showed; the deadline checked. */
   const evaluate = (key?: string, state?: TargetState): void => {
     const time = now();
     const verdicts = send((k) => (k === key && state ? { kind: 'seen', state } : { kind: 'tick' }), time);
     if (settled(verdicts)) return;
-    startVerify();
+    checks.poke();
     if (time >= options.deadline) failWith(() => ({ kind: 'deadline' }));
   };
   /** Ends the wait with the verdicts `eventFor` gives (deadline, cancel, watch failure), if one failed. */
@@ -132,8 +118,36 @@ export async function waitForRollouts(
     // The watches end at once on abort; the bound is for a connection that never answers even that.
     await within(2000, Promise.all(observers), () => []);
   }
-  const checks = verification ? await verification.stop() : [];
-  return { ...resultOf([...targets.values()]), checks };
+  return { ...resultOf([...targets.values()]), checks: await checks.stop() };
+}
+
+/**
+ * The checks of `verify`, started (by `poke`) once every target they are about is baking, against those targets'
+ * new pods; each change of their status is an event for those targets. `stop` ends them and returns their results.
+ */
+function verifyWhenBaking(
+  targets: ReadonlyMap<string, TargetWait>,
+  start: WaitOptions['verify'],
+  onEvent: (event: WaitEvent) => void,
+) {
+  let verification: Verification | undefined;
+  const verified = (): TargetWait[] => [...targets.values()].filter((t) => t.item.verified === true);
+  return {
+    poke(): void {
+      const waiting = verified();
+      if (verification || !start || waiting.length === 0 || !waiting.every((t) => t.phase === 'baking')) return;
+      verification = start(
+        () => verified().flatMap(releasePods),
+        (status) =>
+          onEvent(
+            status.state === 'failed'
+              ? { kind: 'verify-failed', message: status.message }
+              : { kind: 'verify', status: status.state },
+          ),
+      );
+    },
+    stop: async (): Promise<CheckReport[]> => (verification ? verification.stop() : []),
+  };
 }
 
 /** What the caller reads of the targets' waits, by target key. */

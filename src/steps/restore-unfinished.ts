@@ -4,13 +4,8 @@
  */
 import { isStatus, type Kube } from '../cluster/kube.js';
 import { restoreObjects } from '../deploy/apply.js';
-import {
-  loadJobRecords,
-  loadObjectRecords,
-  loadRecords,
-  removeRecordsFile,
-  type JobRecord,
-} from '../deploy/records-file.js';
+import { loadJobRecords, loadObjectRecords, loadRecords, removeRecordsFile } from '../deploy/records-file.js';
+import type { JobRecord } from '../deploy/job-run.js';
 import { messageOf } from '../lib/errors.js';
 import { rollBack } from '../deploy/restore.js';
 import type { Log } from '../lib/log.js';
