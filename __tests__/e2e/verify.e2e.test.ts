@@ -96,6 +96,20 @@ describe('verify: http checks through the API server', () => {
   });
 });
 
+describe('verify: cancelled while the checks run', () => {
+  it('the release is taken back and the step says cancelled, before the runner would kill it', async () => {
+    createDeployment('v-cancel', initialImage('v-cancel'), { replicas: 1 });
+    const recorded = template('v-cancel');
+    const verify = '- http: {port: 8080, grace: 30s, interval: 1s}';
+    const run = await runAction(appInputs('v-cancel', 'http500-c', 'v-cancel', { bake: '0s', verify }), {
+      during: [{ when: ({ log }) => log.includes('verify http #1: failing'), act: 'runner-cancel' }],
+    });
+    expect(run.outputs.result).toBe('cancelled');
+    expect(template('v-cancel')).toEqual(recorded);
+    expect(run.ms).toBeLessThan(60_000);
+  });
+});
+
 describe('verify: prometheus', () => {
   const errors = (max: string) =>
     `- prometheus: {url: '${env.PROMETHEUS_URL ?? ''}', query: 'sum(rate(http_requests_total{code=~"5..",namespace="$namespace",pod=~"$pods"}[30s]))', max: ${max}, grace: 10s, interval: 2s}`;
