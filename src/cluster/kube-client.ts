@@ -17,6 +17,7 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 import { sleep } from '../lib/deadline.js';
+import { shareConnection } from './connection.js';
 import { objectClient } from './kube-objects.js';
 import { inform, toKubeError, type InformerOptions, type Source } from './kube-watch.js';
 import type { AccessCheck, JsonPatchOp, Kube, TargetState, WatchScope, WorkloadRef } from './kube.js';
@@ -43,17 +44,25 @@ function bounded(ms: number, signal?: AbortSignal) {
 /** A 429 means the API server did not process the request: it is sent again, as Retry-After asks, this often. */
 const THROTTLED_ATTEMPTS = 6;
 
+/** How a request is sent: its time limit, the wait before a 429 is sent again, what to do when nobody answered. */
+interface Sending {
+  ms: number;
+  pause: (ms: number) => Promise<void>;
+  /** The request got no answer in time: the connection may be dead, the next request dials anew. */
+  unanswered: () => void;
+}
+
 async function call<T>(
   what: string,
   request: (options: ReturnType<typeof bounded>) => Promise<T>,
-  ms: number,
-  pause: (ms: number) => Promise<void>,
+  { ms, pause, unanswered }: Sending,
 ): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await request(bounded(ms));
     } catch (error) {
       if ((error as { name?: string } | null)?.name === 'TimeoutError') {
+        unanswered();
         throw toKubeError(new Error(`no answer within ${ms / 1000}s`), what);
       }
       const failure = toKubeError(error, what);
@@ -127,8 +136,10 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
   const requestMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const listMs = options.requestTimeoutMs === undefined ? LIST_TIMEOUT_MS : 2 * options.requestTimeoutMs;
   const pause = options.sleep ?? sleep;
+  const connection = shareConnection(config);
+  const unanswered = (): void => connection.redial();
   const request = <T>(what: string, fn: (o: ReturnType<typeof bounded>) => Promise<T>): Promise<T> =>
-    call(what, fn, requestMs, pause);
+    call(what, fn, { ms: requestMs, pause, unanswered });
   const apps = config.makeApiClient(AppsV1Api);
   const core = config.makeApiClient(CoreV1Api);
   const authz = config.makeApiClient(AuthorizationV1Api);
@@ -136,7 +147,7 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
 
   return {
     server: config.getCurrentCluster()?.server ?? '',
-    ...objectClient(config, requestMs),
+    ...objectClient(config, requestMs, unanswered),
 
     ...workloadClient(apps, request),
 
@@ -145,8 +156,7 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
         await call(
           `list pods in ${namespace} (${selector})`,
           (o) => core.listNamespacedPod({ namespace, labelSelector: selector }, o),
-          listMs,
-          pause,
+          { ms: listMs, pause, unanswered },
         )
       ).items,
 
@@ -172,7 +182,7 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
       return review.status?.allowed === true;
     },
 
-    observe: observeWith({ config, apps, core, listMs, options }),
+    observe: observeWith({ config, apps, core, listMs, options: { unanswered, ...options } }),
 
     listServices: async (namespace) =>
       (await request(`list services in ${namespace}`, (o) => core.listNamespacedService({ namespace }, o))).items,

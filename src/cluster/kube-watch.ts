@@ -73,6 +73,11 @@ export interface InformerOptions {
   /** Watch inactivity limit of the client (client-node's default is 30 s). */
   inactivityMs?: number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * Called when a list or a watch got no answer at all within its limit: the connection it went on may be dead
+   * (see connection.ts), and the retry should dial a new one.
+   */
+  unanswered?: () => void;
 }
 
 export const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -128,9 +133,11 @@ function watchOnce(
   resourceVersion: string,
   onEvent: (type: string, object: WatchEvent) => void,
   signal: AbortSignal,
+  unanswered: () => void,
 ): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
     let settled = false;
+    let answered = false;
     let controller: AbortController | undefined;
     const settle = (outcome: Outcome): void => {
       if (settled) return;
@@ -157,13 +164,17 @@ function watchOnce(
     };
     const done = (err: unknown): void => {
       const name = (err as { name?: string } | null)?.name;
-      if (name === 'TimeoutError') settle({ kind: 'closed', idle: true });
-      else if (!err || name === 'AbortError') settle({ kind: 'closed' });
+      if (name === 'TimeoutError') {
+        // client-node's timer runs from the request on: before the response, nobody answered the watch at all.
+        if (!answered) unanswered();
+        settle({ kind: 'closed', idle: true });
+      } else if (!err || name === 'AbortError') settle({ kind: 'closed' });
       else settle({ kind: 'error', error: toKubeError(err, `watch ${source.what}`) });
     };
     watcher
       .watch(source.path, query, handle, done)
       .then((c) => {
+        answered = true;
         controller = c;
         if (settled) c.abort();
       })
@@ -205,6 +216,7 @@ export async function inform(
       } catch (error) {
         if (signal.aborted) return;
         const timedOut = (error as { name?: string } | null)?.name === 'TimeoutError';
+        if (timedOut) options.unanswered?.();
         outcome = {
           kind: 'error',
           error: toKubeError(timedOut ? new Error('no answer in time') : error, `list ${source.what}`),
@@ -228,6 +240,7 @@ export async function inform(
           changed();
         },
         signal,
+        () => options.unanswered?.(),
       );
       // A watch that the server ends at once, again and again, must not become a busy loop.
       const early = outcome.kind === 'closed' && !outcome.idle && events === 0 && Date.now() - watchStarted < 1000;
