@@ -22,6 +22,7 @@ import { objectClient } from './kube-objects.js';
 import { inform, toKubeError, type InformerOptions, type Source } from './kube-watch.js';
 import type { AccessCheck, JsonPatchOp, Kube, TargetState, WatchScope, WorkloadRef } from './kube.js';
 import { resourceOf, type Workload } from './workload.js';
+import { ruleGrants, type ResourceRule } from './access.js';
 
 /** How long one request may take before it is abandoned (an API server that accepts and never answers). */
 export const REQUEST_TIMEOUT_MS = 15_000;
@@ -166,21 +167,7 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
       );
     },
 
-    async canI(namespace: string, check: AccessCheck): Promise<boolean> {
-      const review = await request('create selfsubjectaccessreview', (o) =>
-        authz.createSelfSubjectAccessReview(
-          {
-            body: {
-              apiVersion: 'authorization.k8s.io/v1',
-              kind: 'SelfSubjectAccessReview',
-              spec: { resourceAttributes: { namespace, ...check } },
-            },
-          },
-          o,
-        ),
-      );
-      return review.status?.allowed === true;
-    },
+    canI: accessReviews(authz, request),
 
     observe: observeWith({ config, apps, core, listMs, options: { unanswered, ...options } }),
 
@@ -268,6 +255,68 @@ function observeWith({ config, apps, core, listMs, options }: WatchClient): Kube
 
 /** A request bounded by the client's timeout and retried on 429 (`call`). */
 type Requester = <T>(what: string, fn: (o: ReturnType<typeof bounded>) => Promise<T>) => Promise<T>;
+
+/** What a namespace's SelfSubjectRulesReview said: the rules, and whether they are all the identity may do. */
+interface Rules {
+  rules: ResourceRule[];
+  complete: boolean;
+}
+
+/**
+ * `canI` with one SelfSubjectRulesReview per namespace, asked once (at the first check of that namespace) and shared
+ * by every check there: a permission its rules grant is granted. Where the answer is incomplete (an authorizer that
+ * cannot list rules, such as a webhook, may grant more), or the review itself failed, what the rules do not grant
+ * is asked with a SelfSubjectAccessReview, as is every cluster-wide check (no namespace).
+ */
+function accessReviews(authz: AuthorizationV1Api, request: Requester): Kube['canI'] {
+  const reviews = new Map<string, Promise<Rules>>();
+  const rulesIn = (namespace: string): Promise<Rules> => {
+    let review = reviews.get(namespace);
+    if (review === undefined) {
+      review = request('create selfsubjectrulesreview', (o) =>
+        authz.createSelfSubjectRulesReview(
+          {
+            body: {
+              apiVersion: 'authorization.k8s.io/v1',
+              kind: 'SelfSubjectRulesReview',
+              spec: { namespace },
+            },
+          },
+          o,
+        ),
+      ).then(
+        ({ status }) => ({
+          rules: status?.resourceRules ?? [],
+          complete: status !== undefined && !status.incomplete && !status.evaluationError,
+        }),
+        () => ({ rules: [], complete: false }),
+      );
+      reviews.set(namespace, review);
+    }
+    return review;
+  };
+  const accessReview = async (namespace: string, check: AccessCheck): Promise<boolean> => {
+    const review = await request('create selfsubjectaccessreview', (o) =>
+      authz.createSelfSubjectAccessReview(
+        {
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: { resourceAttributes: { namespace, ...check } },
+          },
+        },
+        o,
+      ),
+    );
+    return review.status?.allowed === true;
+  };
+  return async (namespace, check) => {
+    if (namespace === '') return accessReview(namespace, check);
+    const { rules, complete } = await rulesIn(namespace);
+    if (rules.some((rule) => ruleGrants(rule, check))) return true;
+    return complete ? false : accessReview(namespace, check);
+  };
+}
 
 /** Reading and patching the three workload kinds. */
 function workloadClient(apps: AppsV1Api, request: Requester): Pick<Kube, 'getWorkload' | 'patchWorkload'> {
