@@ -2,7 +2,8 @@
  * The real Kubernetes adapter, on @kubernetes/client-node. It turns ApiException into KubeError (status and the
  * Status message only: client-node's own message embeds headers and body, which may carry tokens) and watches each
  * target's own objects with the informer of kube-watch.ts: the workload by name, its ReplicaSets (a Deployment) or
- * ControllerRevisions (a StatefulSet, a DaemonSet) and its pods by its label selector.
+ * ControllerRevisions (a StatefulSet, a DaemonSet) and its pods by its label selector; targets watched at once in one
+ * namespace share one informer per kind (shared-watch.ts). Every request goes on one connection (connection.ts).
  */
 import {
   AppsV1Api,
@@ -11,7 +12,6 @@ import {
   KubeConfig,
   NetworkingV1Api,
   Observable,
-  type KubernetesObject,
   type ObservableMiddleware,
   type RequestContext,
   type ResponseContext,
@@ -19,9 +19,10 @@ import {
 import { sleep } from '../lib/deadline.js';
 import { shareConnection } from './connection.js';
 import { objectClient } from './kube-objects.js';
-import { inform, toKubeError, type InformerOptions, type Source } from './kube-watch.js';
-import type { AccessCheck, JsonPatchOp, Kube, TargetState, WatchScope, WorkloadRef } from './kube.js';
-import { resourceOf, type Workload } from './workload.js';
+import { inform, toKubeError, type InformerOptions, type ListResult } from './kube-watch.js';
+import { sharedObserve, sourceOf, type Plan } from './shared-watch.js';
+import type { AccessCheck, JsonPatchOp, Kube, WorkloadRef } from './kube.js';
+import type { Workload } from './workload.js';
 import { ruleGrants, type ResourceRule } from './access.js';
 
 /** How long one request may take before it is abandoned (an API server that accepts and never answers). */
@@ -71,59 +72,6 @@ async function call<T>(
       await pause(Math.min(failure.retryAfterMs ?? 1000, 5000) || 250);
     }
   }
-}
-
-type Listed = 'deployments' | 'statefulsets' | 'daemonsets' | 'replicasets' | 'controllerrevisions' | 'pods';
-type Lister = (
-  namespace: string,
-  query: Record<string, string>,
-  kind: Listed,
-  signal: AbortSignal,
-) => Promise<{ metadata?: { resourceVersion?: string }; items: KubernetesObject[] }>;
-
-/**
- * What one target's rollout is watched through: the workload by name; a Deployment's ReplicaSets or a StatefulSet's
- * or DaemonSet's ControllerRevisions by its selector; its pods by its selector. Each with the store it keeps.
- */
-export function watchSources(
-  { kind, namespace, name, selector }: WatchScope,
-  state: TargetState,
-  list: Lister,
-): [Source, Map<string, KubernetesObject>][] {
-  const byName = { fieldSelector: `metadata.name=${name}` };
-  const bySelector = { labelSelector: selector };
-  const source = (what: string, resource: Listed, group: string, query: Record<string, string>): Source => ({
-    what,
-    path: `${group}/namespaces/${namespace}/${resource}`,
-    query,
-    list: (signal) => list(namespace, query, resource, signal),
-  });
-  const revisions: [Source, Map<string, KubernetesObject>] =
-    kind === 'deployment'
-      ? [
-          source(`replicasets in ${namespace} (${selector})`, 'replicasets', '/apis/apps/v1', bySelector),
-          state.replicaSets as Map<string, KubernetesObject>,
-        ]
-      : [
-          source(
-            `controllerrevisions in ${namespace} (${selector})`,
-            'controllerrevisions',
-            '/apis/apps/v1',
-            bySelector,
-          ),
-          state.revisions as Map<string, KubernetesObject>,
-        ];
-  return [
-    [
-      source(`${kind} ${namespace}/${name}`, resourceOf(kind), '/apis/apps/v1', byName),
-      state.workloads as Map<string, KubernetesObject>,
-    ],
-    revisions,
-    [
-      source(`pods in ${namespace} (${selector})`, 'pods', '/api/v1', bySelector),
-      state.pods as Map<string, KubernetesObject>,
-    ],
-  ];
 }
 
 export interface KubeOptions extends InformerOptions {
@@ -204,53 +152,31 @@ interface WatchClient {
 }
 
 /**
- * `observe` on the real API: list + watch every kind the scope needs, in one state, calling back once every kind
- * has been listed and on each change after.
+ * `observe` on the real API: list + watch every kind the targets need, one informer per kind per namespace shared by
+ * the targets watched there at once (shared-watch.ts), each target's state kept current from them.
  */
 function observeWith({ config, apps, core, listMs, options }: WatchClient): Kube['observe'] {
-  return async (scope, onChange, signal) => {
-    const state: TargetState = {
-      workloads: new Map(),
-      replicaSets: new Map(),
-      revisions: new Map(),
-      pods: new Map(),
-    };
-    const sources = watchSources(scope, state, (namespace, query, kind, signal) => {
-      const options = bounded(listMs, signal);
-      if (kind === 'pods') return core.listNamespacedPod({ namespace, ...query }, options);
-      if (kind === 'replicasets') return apps.listNamespacedReplicaSet({ namespace, ...query }, options);
-      if (kind === 'controllerrevisions')
-        return apps.listNamespacedControllerRevision({ namespace, ...query }, options);
-      if (kind === 'statefulsets') return apps.listNamespacedStatefulSet({ namespace, ...query }, options);
-      if (kind === 'daemonsets') return apps.listNamespacedDaemonSet({ namespace, ...query }, options);
-      return apps.listNamespacedDeployment({ namespace, ...query }, options);
-    });
-    // Nothing is decided on a partial view: callbacks start once every kind has been listed.
-    const listed = new Set<string>();
-    const local = new AbortController();
-    const stop = (): void => local.abort();
-    signal.addEventListener('abort', stop, { once: true });
-    const loops = sources.map(([source, store]) =>
-      inform(
-        config,
-        source,
-        store,
-        () => {
-          listed.add(source.path);
-          if (listed.size === sources.length) onChange(state);
-        },
-        local.signal,
-        options,
-      ),
-    );
-    try {
-      // One loop failing for good ends the others too.
-      await Promise.all(loops.map((loop) => loop.catch((error: unknown) => (stop(), Promise.reject(error)))));
-    } finally {
-      signal.removeEventListener('abort', stop);
-      stop();
-    }
+  const list = (plan: Plan, signal: AbortSignal): Promise<ListResult> => {
+    const { namespace, query } = plan;
+    const o = bounded(listMs, signal);
+    if (plan.resource === 'pods') return core.listNamespacedPod({ namespace, ...query }, o);
+    if (plan.resource === 'replicasets') return apps.listNamespacedReplicaSet({ namespace, ...query }, o);
+    if (plan.resource === 'controllerrevisions')
+      return apps.listNamespacedControllerRevision({ namespace, ...query }, o);
+    if (plan.resource === 'statefulsets') return apps.listNamespacedStatefulSet({ namespace, ...query }, o);
+    if (plan.resource === 'daemonsets') return apps.listNamespacedDaemonSet({ namespace, ...query }, o);
+    return apps.listNamespacedDeployment({ namespace, ...query }, o);
   };
+  return sharedObserve((plan, store, changed, signal) =>
+    inform(
+      config,
+      sourceOf(plan, (s) => list(plan, s)),
+      store,
+      changed,
+      signal,
+      options,
+    ),
+  );
 }
 
 /** A request bounded by the client's timeout and retried on 429 (`call`). */
