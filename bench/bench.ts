@@ -8,7 +8,8 @@
  * bench/verdicts.ts) the harder verdicts (unschedulable, quota-refused surge pod, a late crash under the bake), a slow
  * healthy rollout and a namespace crowded with 2,000 other pods; P9 (in bench/cancel.ts) the runner's cancel; P10 (in
  * bench/statefulset.ts) a crash-looping StatefulSet release; P11 (in bench/manifests.ts) a first deploy of the
- * example's manifests into a fresh namespace.
+ * example's manifests into a fresh namespace; P12 (in bench/light.ts, issue 23) a good rollout's cost on every axis
+ * (start-up, RSS, connections, requests, bytes) beside kubectl's.
  *
  * `main` runs the groups, then makes one row per case; each case's row is made by a function named for what it
  * measures.
@@ -49,6 +50,7 @@ import {
 } from './lib.js';
 import { serviceAccountKubeconfig } from '../__tests__/e2e/harness.js';
 import { benchCancel } from './cancel.js';
+import { benchLight } from './light.js';
 import { CHECKED, benchManifests } from './manifests.js';
 import { benchStatefulSet } from './statefulset.js';
 import { benchVerdicts } from './verdicts.js';
@@ -56,9 +58,9 @@ import { benchVerdicts } from './verdicts.js';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /**
  * BENCH_CASES=P3,P7 runs only those groups (P1 covers P1/P1b/P2, P3 covers P3/P5/P6b's baseline, P8 covers P8-P8i,
- * P11 covers P11-P11d); default all.
+ * P11 covers P11-P11d, P12 covers P12-P12e); default all.
  */
-const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9,P10,P11')
+const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9,P10,P11,P12')
   .split(',')
   .map((c) => c.trim().toUpperCase());
 const want = (id: string): boolean => CASES.includes(id);
@@ -98,6 +100,17 @@ async function main(): Promise<void> {
     ? await benchStatefulSet({ runs: RUNS, repo: REPO, ns: NAMESPACE, deployerKubeconfig, kubectlTimeoutS: 60 })
     : [];
   const manifests = want('P11') ? await benchManifests({ runs: RUNS }) : [];
+  const light = want('P12')
+    ? await benchLight({
+        runs: P3_RUNS,
+        repo: REPO,
+        ns: NAMESPACE,
+        deployerKubeconfig,
+        kubectlKcFile: benchKc,
+        kubectlSa: BENCH_SA,
+        audit,
+      })
+    : [];
 
   const results: Result[] = [
     ...(crash.length
@@ -116,6 +129,7 @@ async function main(): Promise<void> {
     ...cancel,
     ...statefulSet,
     ...manifests,
+    ...light,
   ];
   const kept = writeLatest(results);
   printReport(results, kept, verdicts.seconds);
@@ -740,6 +754,11 @@ const NOTES: Record<string, string[]> = {
     "    P8d: kubectl started the instant kube-ship's patch returned; P8e counts each tool's ServiceAccount in the audit log.",
     '    P8f-i: bake 0s; bytes counted by a TCP relay on 127.0.0.1 in front of the API server (TLS passes through, so they',
     '    include TLS overhead); peak RSS from /usr/bin/time.',
+  ],
+  P12: [
+    "P12 (bench/light.ts): kube-ship (bake 0s) and kubectl rollout status (started the instant kube-ship's patch returned, its",
+    '    own read-only ServiceAccount, a cold discovery cache) each through a TCP relay of its own on 127.0.0.1 that counts',
+    '    connections and bytes (TLS included) and the time of the first connection; peak RSS from /usr/bin/time.',
   ],
   P11: [
     "P11 (bench/manifests.ts): each run a fresh empty namespace per side, both with the stack's admin kubeconfig; kube-ship builds",

@@ -168,12 +168,17 @@ export interface ActionProc extends Proc {
 
 /**
  * Starts `node dist/index.js` as the runner does (INPUT_* with the input names upper-cased, hyphens kept,
- * GITHUB_* variables, the runner's files), under /usr/bin/time for the peak RSS.
+ * GITHUB_* variables, the runner's files), under /usr/bin/time for the peak RSS; `bundle` (default BUNDLE) is the
+ * file started.
  */
-export function startAction(inputs: Record<string, string>, extraEnv: Record<string, string> = {}): ActionProc {
+export function startAction(
+  inputs: Record<string, string>,
+  extraEnv: Record<string, string> = {},
+  bundle = BUNDLE,
+): ActionProc {
   const { env: childEnv, files, dir } = runnerEnvironment(inputs, { INPUT_TIMEOUT: '5m', ...extraEnv });
   const rssFile = join(dir, 'rss');
-  const proc = launchTimed(NODE, [BUNDLE], { env: childEnv, rssFile });
+  const proc = launchTimed(NODE, [bundle], { env: childEnv, rssFile });
   return {
     ...proc,
     dir,

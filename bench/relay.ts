@@ -12,6 +12,8 @@ export interface Relay {
   /** Bytes the client sent to the API server. */
   up(): number;
   connections(): number;
+  /** When the first connection came (the bench's clock: performance.timeOrigin + performance.now()), NaN before. */
+  firstAt(): number;
   /** A copy of `kubeconfig` (YAML) whose `server:` points at this relay. */
   kubeconfig(kubeconfig: string): string;
   close(): Promise<void>;
@@ -26,9 +28,11 @@ export async function startRelay(target: string): Promise<Relay> {
   let down = 0;
   let up = 0;
   let connections = 0;
+  let firstAt = NaN;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
     connections += 1;
+    if (connections === 1) firstAt = performance.timeOrigin + performance.now();
     const upstream = connect({ host, port });
     sockets.add(client).add(upstream);
     client.on('data', (d: Buffer) => (up += d.length));
@@ -55,6 +59,7 @@ export async function startRelay(target: string): Promise<Relay> {
     down: () => down,
     up: () => up,
     connections: () => connections,
+    firstAt: () => firstAt,
     kubeconfig: (kc) => kc.replace(/server: https:\/\/[^\s/]+/, `server: https://127.0.0.1:${listening}`),
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,7 +1,8 @@
 /**
- * The permissions a deploy needs in each namespace: what preflight checks with SelfSubjectAccessReview (only what
- * the kinds deployed there need), what the README's Role grants and what the test bed grants its deployer (all of
- * it; a unit test keeps the three equal). Plain data, so tests and the bench can read it without loading the action.
+ * The permissions a deploy needs in each namespace: what preflight checks (only what the kinds deployed there need;
+ * with one SelfSubjectRulesReview per namespace, matched by `ruleGrants`), what the README's Role grants and what
+ * the test bed grants its deployer (all of it; a unit test keeps the three equal). Plain data and pure functions, so
+ * tests and the bench can read it without loading the action.
  */
 import type { AccessCheck } from './kube.js';
 import type { WorkloadKind } from './workload.js';
@@ -82,3 +83,28 @@ export const SERVICE_PROXY_ACCESS: AccessCheck = { verb: 'get', group: '', resou
  * when they are used. The README's Role lists them as optional; the test bed grants them.
  */
 export const VERIFY_ACCESS: AccessCheck[] = [POD_PROXY_ACCESS, SERVICE_PROXY_ACCESS, ...JOB_ACCESS];
+
+/** One rule of a SelfSubjectRulesReview's answer (`status.resourceRules[]`), as RBAC writes it. */
+export interface ResourceRule {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+}
+
+/**
+ * Whether a rule grants `check` on every object of its resource, by RBAC's own matching: `*` matches any verb, group
+ * or resource; a subresource is named `pods/log`, or `*` then `/log` for that subresource of any resource (`pods`
+ * then `/*` matches nothing); a rule limited to some resourceNames grants nothing here, since preflight asks
+ * for every object (lists, watches, and the objects a rollout makes).
+ */
+export function ruleGrants(rule: ResourceRule, check: AccessCheck): boolean {
+  const has = (values: string[] | undefined, wanted: string): boolean =>
+    (values ?? []).some((v) => v === '*' || v === wanted);
+  if ((rule.resourceNames ?? []).length > 0) return false;
+  if (!has(rule.verbs, check.verb) || !has(rule.apiGroups, check.group)) return false;
+  const resource = check.subresource ? `${check.resource}/${check.subresource}` : check.resource;
+  return (rule.resources ?? []).some(
+    (r) => r === '*' || r === resource || (Boolean(check.subresource) && r === `*/${check.subresource}`),
+  );
+}

@@ -2,7 +2,8 @@
  * The real Kubernetes adapter, on @kubernetes/client-node. It turns ApiException into KubeError (status and the
  * Status message only: client-node's own message embeds headers and body, which may carry tokens) and watches each
  * target's own objects with the informer of kube-watch.ts: the workload by name, its ReplicaSets (a Deployment) or
- * ControllerRevisions (a StatefulSet, a DaemonSet) and its pods by its label selector.
+ * ControllerRevisions (a StatefulSet, a DaemonSet) and its pods by its label selector; targets watched at once in one
+ * namespace share one informer per kind (shared-watch.ts). Every request goes on one connection (connection.ts).
  */
 import {
   AppsV1Api,
@@ -19,10 +20,13 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 import { sleep } from '../lib/deadline.js';
+import { shareConnection } from './connection.js';
 import { objectClient } from './kube-objects.js';
-import { inform, toKubeError, type InformerOptions, type Source } from './kube-watch.js';
-import type { AccessCheck, JobState, JsonPatchOp, Kube, TargetState, WatchScope, WorkloadRef } from './kube.js';
-import { resourceOf, type Workload } from './workload.js';
+import { inform, toKubeError, type InformerOptions, type ListResult, type Source } from './kube-watch.js';
+import { sharedObserve, sourceOf, type Plan } from './shared-watch.js';
+import type { AccessCheck, JobState, JsonPatchOp, Kube, WorkloadRef } from './kube.js';
+import type { Workload } from './workload.js';
+import { ruleGrants, type ResourceRule } from './access.js';
 
 /** How long one request may take before it is abandoned (an API server that accepts and never answers). */
 export const REQUEST_TIMEOUT_MS = 15_000;
@@ -45,17 +49,25 @@ function bounded(ms: number, signal?: AbortSignal) {
 /** A 429 means the API server did not process the request: it is sent again, as Retry-After asks, this often. */
 const THROTTLED_ATTEMPTS = 6;
 
+/** How a request is sent: its time limit, the wait before a 429 is sent again, what to do when nobody answered. */
+interface Sending {
+  ms: number;
+  pause: (ms: number) => Promise<void>;
+  /** The request got no answer in time: the connection may be dead, the next request dials anew. */
+  unanswered: () => void;
+}
+
 async function call<T>(
   what: string,
   request: (options: ReturnType<typeof bounded>) => Promise<T>,
-  ms: number,
-  pause: (ms: number) => Promise<void>,
+  { ms, pause, unanswered }: Sending,
 ): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await request(bounded(ms));
     } catch (error) {
       if ((error as { name?: string } | null)?.name === 'TimeoutError') {
+        unanswered();
         throw toKubeError(new Error(`no answer within ${ms / 1000}s`), what);
       }
       const failure = toKubeError(error, what);
@@ -63,59 +75,6 @@ async function call<T>(
       await pause(Math.min(failure.retryAfterMs ?? 1000, 5000) || 250);
     }
   }
-}
-
-type Listed = 'deployments' | 'statefulsets' | 'daemonsets' | 'replicasets' | 'controllerrevisions' | 'pods';
-type Lister = (
-  namespace: string,
-  query: Record<string, string>,
-  kind: Listed,
-  signal: AbortSignal,
-) => Promise<{ metadata?: { resourceVersion?: string }; items: KubernetesObject[] }>;
-
-/**
- * What one target's rollout is watched through: the workload by name; a Deployment's ReplicaSets or a StatefulSet's
- * or DaemonSet's ControllerRevisions by its selector; its pods by its selector. Each with the store it keeps.
- */
-export function watchSources(
-  { kind, namespace, name, selector }: WatchScope,
-  state: TargetState,
-  list: Lister,
-): [Source, Map<string, KubernetesObject>][] {
-  const byName = { fieldSelector: `metadata.name=${name}` };
-  const bySelector = { labelSelector: selector };
-  const source = (what: string, resource: Listed, group: string, query: Record<string, string>): Source => ({
-    what,
-    path: `${group}/namespaces/${namespace}/${resource}`,
-    query,
-    list: (signal) => list(namespace, query, resource, signal),
-  });
-  const revisions: [Source, Map<string, KubernetesObject>] =
-    kind === 'deployment'
-      ? [
-          source(`replicasets in ${namespace} (${selector})`, 'replicasets', '/apis/apps/v1', bySelector),
-          state.replicaSets as Map<string, KubernetesObject>,
-        ]
-      : [
-          source(
-            `controllerrevisions in ${namespace} (${selector})`,
-            'controllerrevisions',
-            '/apis/apps/v1',
-            bySelector,
-          ),
-          state.revisions as Map<string, KubernetesObject>,
-        ];
-  return [
-    [
-      source(`${kind} ${namespace}/${name}`, resourceOf(kind), '/apis/apps/v1', byName),
-      state.workloads as Map<string, KubernetesObject>,
-    ],
-    revisions,
-    [
-      source(`pods in ${namespace} (${selector})`, 'pods', '/api/v1', bySelector),
-      state.pods as Map<string, KubernetesObject>,
-    ],
-  ];
 }
 
 export interface KubeOptions extends InformerOptions {
@@ -129,8 +88,10 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
   const requestMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const listMs = options.requestTimeoutMs === undefined ? LIST_TIMEOUT_MS : 2 * options.requestTimeoutMs;
   const pause = options.sleep ?? sleep;
+  const connection = shareConnection(config);
+  const unanswered = (): void => connection.redial();
   const request = <T>(what: string, fn: (o: ReturnType<typeof bounded>) => Promise<T>): Promise<T> =>
-    call(what, fn, requestMs, pause);
+    call(what, fn, { ms: requestMs, pause, unanswered });
   const apps = config.makeApiClient(AppsV1Api);
   const core = config.makeApiClient(CoreV1Api);
   const authz = config.makeApiClient(AuthorizationV1Api);
@@ -138,7 +99,7 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
 
   return {
     server: config.getCurrentCluster()?.server ?? '',
-    ...objectClient(config, requestMs),
+    ...objectClient(config, requestMs, unanswered),
 
     ...workloadClient(apps, request),
 
@@ -147,8 +108,7 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
         await call(
           `list pods in ${namespace} (${selector})`,
           (o) => core.listNamespacedPod({ namespace, labelSelector: selector }, o),
-          listMs,
-          pause,
+          { ms: listMs, pause, unanswered },
         )
       ).items,
 
@@ -158,25 +118,11 @@ export function createKube(config: KubeConfig, options: KubeOptions = {}): Kube 
       );
     },
 
-    async canI(namespace: string, check: AccessCheck): Promise<boolean> {
-      const review = await request('create selfsubjectaccessreview', (o) =>
-        authz.createSelfSubjectAccessReview(
-          {
-            body: {
-              apiVersion: 'authorization.k8s.io/v1',
-              kind: 'SelfSubjectAccessReview',
-              spec: { resourceAttributes: { namespace, ...check } },
-            },
-          },
-          o,
-        ),
-      );
-      return review.status?.allowed === true;
-    },
+    canI: accessReviews(authz, request),
 
-    observe: observeWith({ config, apps, core, listMs, options }),
+    observe: observeWith({ config, apps, core, listMs, options: { unanswered, ...options } }),
 
-    observeJob: observeJobWith(config, config.makeApiClient(BatchV1Api), core, listMs, options),
+    observeJob: observeJobWith(config, config.makeApiClient(BatchV1Api), core, listMs, { unanswered, ...options }),
 
     listServices: async (namespace) =>
       (await request(`list services in ${namespace}`, (o) => core.listNamespacedService({ namespace }, o))).items,
@@ -211,53 +157,31 @@ interface WatchClient {
 }
 
 /**
- * `observe` on the real API: list + watch every kind the scope needs, in one state, calling back once every kind
- * has been listed and on each change after.
+ * `observe` on the real API: list + watch every kind the targets need, one informer per kind per namespace shared by
+ * the targets watched there at once (shared-watch.ts), each target's state kept current from them.
  */
 function observeWith({ config, apps, core, listMs, options }: WatchClient): Kube['observe'] {
-  return async (scope, onChange, signal) => {
-    const state: TargetState = {
-      workloads: new Map(),
-      replicaSets: new Map(),
-      revisions: new Map(),
-      pods: new Map(),
-    };
-    const sources = watchSources(scope, state, (namespace, query, kind, signal) => {
-      const options = bounded(listMs, signal);
-      if (kind === 'pods') return core.listNamespacedPod({ namespace, ...query }, options);
-      if (kind === 'replicasets') return apps.listNamespacedReplicaSet({ namespace, ...query }, options);
-      if (kind === 'controllerrevisions')
-        return apps.listNamespacedControllerRevision({ namespace, ...query }, options);
-      if (kind === 'statefulsets') return apps.listNamespacedStatefulSet({ namespace, ...query }, options);
-      if (kind === 'daemonsets') return apps.listNamespacedDaemonSet({ namespace, ...query }, options);
-      return apps.listNamespacedDeployment({ namespace, ...query }, options);
-    });
-    // Nothing is decided on a partial view: callbacks start once every kind has been listed.
-    const listed = new Set<string>();
-    const local = new AbortController();
-    const stop = (): void => local.abort();
-    signal.addEventListener('abort', stop, { once: true });
-    const loops = sources.map(([source, store]) =>
-      inform(
-        config,
-        source,
-        store,
-        () => {
-          listed.add(source.path);
-          if (listed.size === sources.length) onChange(state);
-        },
-        local.signal,
-        options,
-      ),
-    );
-    try {
-      // One loop failing for good ends the others too.
-      await Promise.all(loops.map((loop) => loop.catch((error: unknown) => (stop(), Promise.reject(error)))));
-    } finally {
-      signal.removeEventListener('abort', stop);
-      stop();
-    }
+  const list = (plan: Plan, signal: AbortSignal): Promise<ListResult> => {
+    const { namespace, query } = plan;
+    const o = bounded(listMs, signal);
+    if (plan.resource === 'pods') return core.listNamespacedPod({ namespace, ...query }, o);
+    if (plan.resource === 'replicasets') return apps.listNamespacedReplicaSet({ namespace, ...query }, o);
+    if (plan.resource === 'controllerrevisions')
+      return apps.listNamespacedControllerRevision({ namespace, ...query }, o);
+    if (plan.resource === 'statefulsets') return apps.listNamespacedStatefulSet({ namespace, ...query }, o);
+    if (plan.resource === 'daemonsets') return apps.listNamespacedDaemonSet({ namespace, ...query }, o);
+    return apps.listNamespacedDeployment({ namespace, ...query }, o);
   };
+  return sharedObserve((plan, store, changed, signal) =>
+    inform(
+      config,
+      sourceOf(plan, (s) => list(plan, s)),
+      store,
+      changed,
+      signal,
+      options,
+    ),
+  );
 }
 
 /** `observeJob` on the real API: the Job by name and its pods by the controller's uid label, listed and watched. */
@@ -319,6 +243,68 @@ function observeJobWith(
 
 /** A request bounded by the client's timeout and retried on 429 (`call`). */
 type Requester = <T>(what: string, fn: (o: ReturnType<typeof bounded>) => Promise<T>) => Promise<T>;
+
+/** What a namespace's SelfSubjectRulesReview said: the rules, and whether they are all the identity may do. */
+interface Rules {
+  rules: ResourceRule[];
+  complete: boolean;
+}
+
+/**
+ * `canI` with one SelfSubjectRulesReview per namespace, asked once (at the first check of that namespace) and shared
+ * by every check there: a permission its rules grant is granted. Where the answer is incomplete (an authorizer that
+ * cannot list rules, such as a webhook, may grant more), or the review itself failed, what the rules do not grant
+ * is asked with a SelfSubjectAccessReview, as is every cluster-wide check (no namespace).
+ */
+function accessReviews(authz: AuthorizationV1Api, request: Requester): Kube['canI'] {
+  const reviews = new Map<string, Promise<Rules>>();
+  const rulesIn = (namespace: string): Promise<Rules> => {
+    let review = reviews.get(namespace);
+    if (review === undefined) {
+      review = request('create selfsubjectrulesreview', (o) =>
+        authz.createSelfSubjectRulesReview(
+          {
+            body: {
+              apiVersion: 'authorization.k8s.io/v1',
+              kind: 'SelfSubjectRulesReview',
+              spec: { namespace },
+            },
+          },
+          o,
+        ),
+      ).then(
+        ({ status }) => ({
+          rules: status?.resourceRules ?? [],
+          complete: status !== undefined && !status.incomplete && !status.evaluationError,
+        }),
+        () => ({ rules: [], complete: false }),
+      );
+      reviews.set(namespace, review);
+    }
+    return review;
+  };
+  const accessReview = async (namespace: string, check: AccessCheck): Promise<boolean> => {
+    const review = await request('create selfsubjectaccessreview', (o) =>
+      authz.createSelfSubjectAccessReview(
+        {
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: { resourceAttributes: { namespace, ...check } },
+          },
+        },
+        o,
+      ),
+    );
+    return review.status?.allowed === true;
+  };
+  return async (namespace, check) => {
+    if (namespace === '') return accessReview(namespace, check);
+    const { rules, complete } = await rulesIn(namespace);
+    if (rules.some((rule) => ruleGrants(rule, check))) return true;
+    return complete ? false : accessReview(namespace, check);
+  };
+}
 
 /** Reading and patching the three workload kinds. */
 function workloadClient(apps: AppsV1Api, request: Requester): Pick<Kube, 'getWorkload' | 'patchWorkload'> {

@@ -126,7 +126,7 @@ async function proxyReply(response: ResponseContext): Promise<ProxyReply> {
 }
 
 /** The part of the Kube adapter that handles any object. */
-export function objectClient(config: KubeConfig, timeoutMs: number) {
+export function objectClient(config: KubeConfig, timeoutMs: number, unanswered: () => void = () => undefined) {
   const api = config.makeApiClient(ObjectApi);
   api.timeoutMs = timeoutMs;
   const named = (ref: ObjectRef): string => `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
@@ -141,6 +141,7 @@ export function objectClient(config: KubeConfig, timeoutMs: number) {
       return await fn();
     } catch (error) {
       if ((error as { name?: string } | null)?.name === 'TimeoutError') {
+        unanswered();
         throw toKubeError(new Error(`no answer within ${timeoutMs / 1000}s`), what);
       }
       throw toKubeError(error, what);

@@ -69,10 +69,22 @@ export interface Source {
   list(signal: AbortSignal): Promise<ListResult>;
 }
 
+/**
+ * How long a watch may stay silent before it is re-opened from its last resourceVersion. The API server sends a
+ * bookmark on every quiet watch about once a minute (asked with allowWatchBookmarks), so a live watch is never silent
+ * this long; client-node's own 30 s re-opened every quiet watch twice a minute, a request each time.
+ */
+export const WATCH_INACTIVITY_MS = 90_000;
+
 export interface InformerOptions {
-  /** Watch inactivity limit of the client (client-node's default is 30 s). */
+  /** Watch inactivity limit of the client (WATCH_INACTIVITY_MS unless told). */
   inactivityMs?: number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * Called when a list or a watch got no answer at all within its limit: the connection it went on may be dead
+   * (see connection.ts), and the retry should dial a new one.
+   */
+  unanswered?: () => void;
 }
 
 export const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -128,9 +140,11 @@ function watchOnce(
   resourceVersion: string,
   onEvent: (type: string, object: WatchEvent) => void,
   signal: AbortSignal,
+  unanswered: () => void,
 ): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
     let settled = false;
+    let answered = false;
     let controller: AbortController | undefined;
     const settle = (outcome: Outcome): void => {
       if (settled) return;
@@ -157,13 +171,17 @@ function watchOnce(
     };
     const done = (err: unknown): void => {
       const name = (err as { name?: string } | null)?.name;
-      if (name === 'TimeoutError') settle({ kind: 'closed', idle: true });
-      else if (!err || name === 'AbortError') settle({ kind: 'closed' });
+      if (name === 'TimeoutError') {
+        // client-node's timer runs from the request on: before the response, nobody answered the watch at all.
+        if (!answered) unanswered();
+        settle({ kind: 'closed', idle: true });
+      } else if (!err || name === 'AbortError') settle({ kind: 'closed' });
       else settle({ kind: 'error', error: toKubeError(err, `watch ${source.what}`) });
     };
     watcher
       .watch(source.path, query, handle, done)
       .then((c) => {
+        answered = true;
         controller = c;
         if (settled) c.abort();
       })
@@ -185,9 +203,7 @@ export async function inform(
 ): Promise<void> {
   const watcher = new Watch(config);
   // client-node keeps this limit private; tests shorten it to make quiet watches happen in milliseconds.
-  if (options.inactivityMs !== undefined) {
-    (watcher as unknown as { requestTimeoutMs: number }).requestTimeoutMs = options.inactivityMs;
-  }
+  (watcher as unknown as { requestTimeoutMs: number }).requestTimeoutMs = options.inactivityMs ?? WATCH_INACTIVITY_MS;
   const sleep = options.sleep ?? abortableSleep;
   let resourceVersion: string | undefined;
   let failures = 0;
@@ -205,6 +221,7 @@ export async function inform(
       } catch (error) {
         if (signal.aborted) return;
         const timedOut = (error as { name?: string } | null)?.name === 'TimeoutError';
+        if (timedOut) options.unanswered?.();
         outcome = {
           kind: 'error',
           error: toKubeError(timedOut ? new Error('no answer in time') : error, `list ${source.what}`),
@@ -228,6 +245,7 @@ export async function inform(
           changed();
         },
         signal,
+        () => options.unanswered?.(),
       );
       // A watch that the server ends at once, again and again, must not become a busy loop.
       const early = outcome.kind === 'closed' && !outcome.idle && events === 0 && Date.now() - watchStarted < 1000;

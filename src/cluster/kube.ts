@@ -150,7 +150,10 @@ export interface Kube {
   listPods(namespace: string, selector: string): Promise<V1Pod[]>;
   /** Deletes a pod, only if it is still the one with `uid` (a precondition: a replacement is never deleted). */
   deletePod(namespace: string, name: string, uid: string): Promise<void>;
-  /** SelfSubjectAccessReview for the current identity. */
+  /**
+   * Whether the current identity holds a permission: one SelfSubjectRulesReview per namespace, asked once; a
+   * SelfSubjectAccessReview for what an incomplete answer leaves open.
+   */
   canI(namespace: string, check: AccessCheck): Promise<boolean>;
   /**
    * Keeps a TargetState current (list, then watch; re-watch when a watch ends, relist on 410 Gone, retry what a

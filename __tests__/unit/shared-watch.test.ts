@@ -1,0 +1,175 @@
+/**
+ * One list and watch per kind per namespace: which informers the targets of one wait share (`planWatches`, a table),
+ * and the real adapter's watching of two targets against a small API server counting its lists and watches.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createKube } from '../../src/cluster/kube-client.js';
+import type { TargetState, WatchScope } from '../../src/cluster/kube.js';
+import { planWatches, type Member } from '../../src/cluster/shared-watch.js';
+
+const member = (scope: Partial<WatchScope> & { name: string }): Member => ({
+  scope: { kind: 'deployment', namespace: 'shop', selector: `app=${scope.name}`, ...scope },
+  state: { workloads: new Map(), replicaSets: new Map(), revisions: new Map(), pods: new Map() },
+  changed: () => undefined,
+  failed: () => undefined,
+});
+/** Each informer as `resource ns query -> targets`. */
+const plan = (members: Member[]): string[] =>
+  planWatches(members).map(
+    (p) =>
+      `${p.resource} ${p.namespace} ${Object.entries(p.query)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('&')} -> ${p.members.map((m) => m.member.scope.name).join(',')}`,
+  );
+
+describe('planWatches', () => {
+  it.each([
+    [
+      'one target: its workload by name, the rest by its selector',
+      [member({ name: 'web' })],
+      [
+        'deployments shop fieldSelector=metadata.name=web -> web',
+        'replicasets shop labelSelector=app=web -> web',
+        'pods shop labelSelector=app=web -> web',
+      ],
+    ],
+    [
+      'two targets of one namespace on one label key: one informer per kind',
+      [member({ name: 'web' }), member({ name: 'api' })],
+      [
+        'deployments shop  -> web,api',
+        'replicasets shop labelSelector=app in (web,api) -> web,api',
+        'pods shop labelSelector=app in (web,api) -> web,api',
+      ],
+    ],
+    [
+      'two namespaces: nothing shared',
+      [member({ name: 'web' }), member({ name: 'web', namespace: 'blog' })],
+      [
+        'deployments shop fieldSelector=metadata.name=web -> web',
+        'replicasets shop labelSelector=app=web -> web',
+        'pods shop labelSelector=app=web -> web',
+        'deployments blog fieldSelector=metadata.name=web -> web',
+        'replicasets blog labelSelector=app=web -> web',
+        'pods blog labelSelector=app=web -> web',
+      ],
+    ],
+    [
+      'selectors that cannot be joined keep their own informers; the workloads are still shared',
+      [member({ name: 'web', selector: 'app=web,tier=front' }), member({ name: 'api', selector: 'run=api' })],
+      [
+        'deployments shop  -> web,api',
+        'replicasets shop labelSelector=app=web,tier=front -> web',
+        'replicasets shop labelSelector=run=api -> api',
+        'pods shop labelSelector=app=web,tier=front -> web',
+        'pods shop labelSelector=run=api -> api',
+      ],
+    ],
+    [
+      'a StatefulSet beside a Deployment: pods shared, revisions of its own kind',
+      [member({ name: 'web' }), member({ name: 'db', kind: 'statefulset' })],
+      [
+        'deployments shop fieldSelector=metadata.name=web -> web',
+        'replicasets shop labelSelector=app=web -> web',
+        'pods shop labelSelector=app in (web,db) -> web,db',
+        'statefulsets shop fieldSelector=metadata.name=db -> db',
+        'controllerrevisions shop labelSelector=app=db -> db',
+      ],
+    ],
+  ])('%s', (_name, members, expected) => {
+    expect(plan(members)).toEqual(expected);
+  });
+});
+
+/** A server whose lists hold two Deployments' objects, and whose watches stay open. */
+async function apiServer() {
+  const requests: string[] = [];
+  const object = (kind: string, name: string, app: string) => ({
+    kind,
+    metadata: { name, namespace: 'shop', resourceVersion: '3', labels: { app } },
+    spec: { replicas: 1, selector: {}, template: {} },
+  });
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const resource = url.pathname.split('/').at(-1) ?? '';
+    const query = [...url.searchParams].filter(([k]) => /Selector$/.test(k)).map(([k, v]) => `${k}=${v}`);
+    requests.push(`${url.searchParams.get('watch') ? 'watch' : 'list'} ${resource} ${query.join('&')}`);
+    res.setHeader('content-type', 'application/json');
+    if (url.searchParams.get('watch') === 'true') {
+      res.writeHead(200);
+      res.write('');
+      return;
+    }
+    const items =
+      resource === 'deployments'
+        ? [object('Deployment', 'web', 'web'), object('Deployment', 'api', 'api')]
+        : resource === 'replicasets'
+          ? [object('ReplicaSet', 'web-1', 'web'), object('ReplicaSet', 'api-1', 'api')]
+          : [object('Pod', 'web-1-a', 'web'), object('Pod', 'api-1-a', 'api'), object('Pod', 'api-1-b', 'api')];
+    res.end(JSON.stringify({ metadata: { resourceVersion: '3' }, items }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const config = new KubeConfig();
+  config.loadFromClusterAndUser(
+    { name: 't', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true },
+    { name: 't', token: 'x' },
+  );
+  return {
+    kube: createKube(config),
+    requests,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+let close: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await close?.();
+  close = undefined;
+});
+
+describe('createKube().observe of targets watched at once', () => {
+  it('shares one list and watch per kind, and gives each target only its own objects', async () => {
+    const server = await apiServer();
+    close = server.close;
+    const stop = new AbortController();
+    const seen = new Map<string, TargetState>();
+    const watch = (name: string) =>
+      server.kube.observe(
+        { kind: 'deployment', namespace: 'shop', name, selector: `app=${name}` },
+        (state) => seen.set(name, state),
+        stop.signal,
+      );
+    const both = Promise.all([watch('web'), watch('api')]);
+    for (let i = 0; i < 300 && (seen.size < 2 || server.requests.length < 6); i += 1) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    stop.abort();
+    await both;
+    expect([...server.requests].sort()).toEqual([
+      'list deployments ',
+      'list pods labelSelector=app in (web,api)',
+      'list replicasets labelSelector=app in (web,api)',
+      'watch deployments ',
+      'watch pods labelSelector=app in (web,api)',
+      'watch replicasets labelSelector=app in (web,api)',
+    ]);
+    const names = (state: TargetState | undefined) => ({
+      workloads: [...(state?.workloads.keys() ?? [])],
+      replicaSets: [...(state?.replicaSets.keys() ?? [])],
+      pods: [...(state?.pods.keys() ?? [])],
+    });
+    expect(names(seen.get('web'))).toEqual({ workloads: ['web'], replicaSets: ['web-1'], pods: ['web-1-a'] });
+    expect(names(seen.get('api'))).toEqual({
+      workloads: ['api'],
+      replicaSets: ['api-1'],
+      pods: ['api-1-a', 'api-1-b'],
+    });
+  });
+});
