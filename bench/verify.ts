@@ -218,13 +218,14 @@ const lineAt = (a: ActionProc, re: RegExp, after = 0): Line | undefined =>
   a.lines.find((l) => l.t >= after && re.test(l.text));
 
 async function shipBlip(o: VerifyOptions, name: string, index: number): Promise<BlipRun> {
-  const tag = (await templateImage(o.ns, name)).endsWith(':http503blip-a') ? 'http503blip-b' : 'http503blip-a';
+  const tag = (await templateImage(o.ns, name)).includes(':http503blip-a@') ? 'http503blip-b' : 'http503blip-a';
   const a = startAction(inputs(o, name, tag, { verify: CHECK }));
   const fin = await a.finish();
   const failing = lineAt(a, /^verify http #1: failing: /);
   const passing = failing ? lineAt(a, /^verify http #1: passing /, failing.t) : undefined;
   const streak = failing && passing ? passing.t - failing.t : NaN;
   const outcome = fin.outputs.result ?? '';
+  if (outcome === 'no-op') throw new Error(`P13b: deploy ${index + 1} of ${tag} to ${name} was a no-op`);
   if (outcome !== 'success') {
     const file = join(process.env.BENCH_LOG_DIR ?? '/tmp', `bench-p13b-${index + 1}.log`);
     writeFileSync(file, `${logText(a.lines)}\n`);
