@@ -54,13 +54,14 @@ import { benchLight } from './light.js';
 import { CHECKED, benchManifests } from './manifests.js';
 import { benchStatefulSet } from './statefulset.js';
 import { benchVerdicts } from './verdicts.js';
+import { benchVerify } from './verify.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /**
  * BENCH_CASES=P3,P7 runs only those groups (P1 covers P1/P1b/P2, P3 covers P3/P5/P6b's baseline, P8 covers P8-P8i,
  * P11 covers P11-P11d, P12 covers P12-P12e); default all.
  */
-const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9,P10,P11,P12')
+const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9,P10,P11,P12,P13')
   .split(',')
   .map((c) => c.trim().toUpperCase());
 const want = (id: string): boolean => CASES.includes(id);
@@ -111,6 +112,7 @@ async function main(): Promise<void> {
         audit,
       })
     : [];
+  const verify = want('P13') ? await benchVerify({ runs: RUNS, repo: REPO, ns: NAMESPACE, deployerKubeconfig }) : [];
 
   const results: Result[] = [
     ...(crash.length
@@ -130,6 +132,7 @@ async function main(): Promise<void> {
     ...statefulSet,
     ...manifests,
     ...light,
+    ...verify,
   ];
   const kept = writeLatest(results);
   printReport(results, kept, verdicts.seconds);
