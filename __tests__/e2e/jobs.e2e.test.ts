@@ -13,6 +13,7 @@ import {
   ROOT,
   appInputs,
   createDeployment,
+  deployerOfThisFile,
   initialImage,
   kubectl,
   podImages,
@@ -40,6 +41,14 @@ function jobFile(name: string, repository: string, annotations: Record<string, s
   return relative(ROOT, file);
 }
 
+const deployer = deployerOfThisFile();
+/** The sample app's inputs, deployed by the least-privilege deployer (the README's Role, the optional rules included). */
+const asDeployer = (name: string, tag: string, variant: string): Record<string, string> => ({
+  ...appInputs(name, tag, variant),
+  kubeconfig: deployer(),
+  namespace: '',
+});
+
 const jobExists = (name: string): boolean =>
   kubectl(['get', 'jobs', '-n', NAMESPACE, '-o', 'name']).split('\n').includes(`job.batch/${name}`);
 const generation = (name: string): string =>
@@ -49,7 +58,7 @@ describe('pre-deploy: a migration before any workload is touched', () => {
   it('a failing migration ends the deploy within seconds of the failure, with its logs; the workload is untouched', async () => {
     createDeployment('m-fail', initialImage('m-fail'), { replicas: 1 });
     const before = { template: template('m-fail'), generation: generation('m-fail') };
-    const inputs = appInputs('m-fail', 'v2', 'm-fail');
+    const inputs = asDeployer('m-fail', 'v2', 'm-fail');
     const file = jobFile('m-fail-migrate', inputs.image ?? '', { 'kube-ship.dev/fault': 'jobfail' });
     const run = await runAction({ ...inputs, 'pre-deploy': file });
     expect(run.exitCode).toBe(1);
@@ -66,7 +75,7 @@ describe('pre-deploy: a migration before any workload is touched', () => {
 
   it('a passing migration runs with the new digest, then the rollout; a re-run replaces the Job it left', async () => {
     createDeployment('m-pass', initialImage('m-pass'), { replicas: 1 });
-    const inputs = appInputs('m-pass', 'v2', 'm-pass');
+    const inputs = asDeployer('m-pass', 'v2', 'm-pass');
     const file = jobFile('m-pass-migrate', inputs.image ?? '');
     const first = await runAction({ ...inputs, 'pre-deploy': file });
     expect(first.exitCode, first.log).toBe(0);
@@ -82,7 +91,7 @@ describe('pre-deploy: a migration before any workload is touched', () => {
     ]);
     expect(image).toBe(first.outputs.image);
     expect(new Set(podImages('m-pass'))).toEqual(new Set([first.outputs.image]));
-    const again = await runAction({ ...appInputs('m-pass', 'v3', 'm-pass'), 'pre-deploy': file });
+    const again = await runAction({ ...asDeployer('m-pass', 'v3', 'm-pass'), 'pre-deploy': file });
     expect(again.exitCode, again.log).toBe(0);
     expect(again.log).toContain('replacing the Job of the same name an earlier run left');
   });
@@ -117,7 +126,7 @@ describe('verify: a job check', () => {
   it('runs a smoke-test Job with the new digest; its failure rolls back, with its logs; the Job is deleted', async () => {
     createDeployment('j-smoke', initialImage('j-smoke'), { replicas: 1 });
     const recorded = template('j-smoke');
-    const inputs = appInputs('j-smoke', 'v2', 'j-smoke');
+    const inputs = asDeployer('j-smoke', 'v2', 'j-smoke');
     const file = jobFile('j-smoke-test', inputs.image ?? '', { 'kube-ship.dev/fault': 'jobfail' });
     const run = await runAction({ ...inputs, bake: '0s', verify: `- job: ${file}` });
     expect(run.outputs.result, run.log).toBe('rolled-back');
@@ -128,7 +137,7 @@ describe('verify: a job check', () => {
 
   it('a passing Job check lets the release stand', async () => {
     createDeployment('j-ok', initialImage('j-ok'), { replicas: 1 });
-    const inputs = appInputs('j-ok', 'v2', 'j-ok');
+    const inputs = asDeployer('j-ok', 'v2', 'j-ok');
     const run = await runAction({
       ...inputs,
       bake: '0s',
@@ -143,7 +152,7 @@ describe('a Job running when the step is stopped', () => {
   it('cancelled during a migration: the Job is deleted, nothing else changes', async () => {
     createDeployment('c-job', initialImage('c-job'), { replicas: 1 });
     const recorded = template('c-job');
-    const inputs = appInputs('c-job', 'v2', 'c-job');
+    const inputs = asDeployer('c-job', 'v2', 'c-job');
     const file = jobFile('c-job-migrate', inputs.image ?? '', { 'kube-ship.dev/ready-delay': '30s' });
     const run = await runAction(
       { ...inputs, 'pre-deploy': file },
@@ -157,7 +166,7 @@ describe('a Job running when the step is stopped', () => {
   it('cancelled during a job check: the check’s Job is deleted and the release is taken back', async () => {
     createDeployment('c-check', initialImage('c-check'), { replicas: 1 });
     const recorded = template('c-check');
-    const inputs = appInputs('c-check', 'v2', 'c-check');
+    const inputs = asDeployer('c-check', 'v2', 'c-check');
     const file = jobFile('c-check-test', inputs.image ?? '', { 'kube-ship.dev/ready-delay': '30s' });
     const run = await runAction(
       { ...inputs, bake: '0s', verify: `- job: ${file}` },
@@ -170,7 +179,7 @@ describe('a Job running when the step is stopped', () => {
 
   it('killed during a migration: the post step deletes the Job', async () => {
     createDeployment('k-job', initialImage('k-job'), { replicas: 1 });
-    const inputs = { ...appInputs('k-job', 'v2', 'k-job') };
+    const inputs = { ...asDeployer('k-job', 'v2', 'k-job') };
     inputs['pre-deploy'] = jobFile('k-job-migrate', inputs.image ?? '', { 'kube-ship.dev/ready-delay': '30s' });
     const run = await runAction(inputs, {
       during: [{ when: ({ state }) => (state['jobs-file'] ?? '') !== '', act: 'SIGKILL' }],

@@ -65,8 +65,11 @@ export function objectAccess(group: string, resource: string): AccessCheck[] {
   return ['get', 'create', 'patch', 'delete'].map((verb) => ({ verb, group, resource }));
 }
 
-/** What a Job needs, run before the rollout (`pre-deploy`) or as a check (`verify`): made, watched, deleted. */
-export const JOB_ACCESS: AccessCheck[] = ['create', 'get', 'delete', 'list', 'watch'].map((verb) => ({
+/**
+ * What a Job needs, run before the rollout (`pre-deploy`) or as a check (`verify`): made (a server-side apply, so
+ * `patch` as well as `create`), watched, deleted.
+ */
+export const JOB_ACCESS: AccessCheck[] = ['create', 'patch', 'get', 'delete', 'list', 'watch'].map((verb) => ({
   verb,
   group: 'batch',
   resource: 'jobs',

@@ -10,6 +10,7 @@ import { applyProblem } from '../deploy/apply.js';
 import { InputError, PreflightError } from '../lib/errors.js';
 import { readManifestFiles } from '../desired/manifest-files.js';
 import { parseManifests, type ManifestObject } from '../desired/manifests.js';
+import { deniedIn } from './preflight.js';
 import type { CheckSpec } from '../desired/verify.js';
 
 /** The annotation that marks a Job of `manifests` as a pre-deploy Job. */
@@ -89,9 +90,6 @@ function accessNeeded(checked: CheckedJobs, options: JobsOptions): Map<string, A
   return needs;
 }
 
-const accessName = (a: AccessCheck): string =>
-  `${a.verb} ${a.subresource ? `${a.resource}/${a.subresource}` : a.resource}${a.group ? `.${a.group}` : ''}`;
-
 /** Reads the Jobs, dry-runs them and checks the access every check needs; all problems at once. */
 export async function checkJobs(kube: Kube, inputs: JobsInputs, options: JobsOptions): Promise<CheckedJobs> {
   const suffix = (options.suffix ?? (() => randomBytes(3).toString('hex')))();
@@ -115,10 +113,7 @@ export async function checkJobs(kube: Kube, inputs: JobsInputs, options: JobsOpt
     }),
   );
   for (const [namespace, needed] of accessNeeded(checked, options)) {
-    const unique = [...new Map(needed.map((a) => [accessName(a), a])).values()];
-    const denied = (await Promise.all(unique.map(async (a) => ((await kube.canI(namespace, a)) ? '' : accessName(a)))))
-      .filter((d) => d !== '')
-      .sort();
+    const denied = await deniedIn(kube, namespace, needed);
     if (denied.length > 0) {
       problems.push(
         `the kubeconfig's identity may not ${denied.join(', ')} in namespace ${namespace}; the checks of "verify" and ` +

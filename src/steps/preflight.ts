@@ -31,6 +31,13 @@ function targetProblem(target: Target, error: unknown): string {
   return messageOf(error);
 }
 
+/** The permissions of `checks` the identity lacks in `namespace`, each named once, sorted. */
+export async function deniedIn(kube: Kube, namespace: string, checks: AccessCheck[]): Promise<string[]> {
+  const unique = [...new Map(checks.map((c) => [accessName(c), c])).values()];
+  const answers = await Promise.all(unique.map(async (c) => ((await kube.canI(namespace, c)) ? '' : accessName(c))));
+  return answers.filter((d) => d !== '').sort();
+}
+
 function accessName(a: AccessCheck): string {
   const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
   return `${a.verb} ${a.group ? `${resource}.${a.group}` : resource}`;
@@ -147,10 +154,7 @@ export async function preflightManifests(kube: Kube, request: ManifestPreflight)
     byNamespace.set(namespace, checks);
   }
   for (const [namespace, checks] of byNamespace) {
-    const unique = [...new Map(checks.map((c) => [accessName(c), c])).values()];
-    const denied = (await Promise.all(unique.map(async (c) => ((await kube.canI(namespace, c)) ? '' : accessName(c)))))
-      .filter((d) => d !== '')
-      .sort();
+    const denied = await deniedIn(kube, namespace, checks);
     if (denied.length > 0) {
       problems.push(
         `the kubeconfig's identity may not ${denied.join(', ')} ${namespace ? `in namespace ${namespace}` : 'cluster-wide'}; ` +
