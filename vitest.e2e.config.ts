@@ -20,7 +20,7 @@ const SECONDS: Record<string, number> = {
   'faults-network': 75,
   workloads: 71,
   manifests: 59,
-  stack: 47,
+  stack: 79,
   cancel: 46,
   preview: 37,
   build: 32,
@@ -28,8 +28,8 @@ const SECONDS: Record<string, number> = {
   github: 17,
   security: 45,
   hostile: 9,
-  verify: 120,
-  jobs: 40,
+  verify: 145,
+  jobs: 50,
 };
 const seconds = (spec: TestSpecification) => SECONDS[basename(spec.moduleId, '.e2e.test.ts')] ?? 60;
 
