@@ -82,3 +82,10 @@ export const SERVICE_PROXY_ACCESS: AccessCheck = { verb: 'get', group: '', resou
  * when they are used. The README's Role lists them as optional; the test bed grants them.
  */
 export const VERIFY_ACCESS: AccessCheck[] = [POD_PROXY_ACCESS, SERVICE_PROXY_ACCESS, ...JOB_ACCESS];
+
+/** Optional, checked only with `canary`: the `<name>-canary` Deployment is made, then deleted. */
+export const CANARY_ACCESS: AccessCheck[] = ['create', 'delete'].map((verb) => ({
+  verb,
+  group: 'apps',
+  resource: 'deployments',
+}));
