@@ -22,7 +22,7 @@ import { canaryObject, canaryReplicas } from './canary.js';
 import type { Evidence } from './evidence.js';
 import type { ObjectRecord } from './object-record.js';
 import { patchToDigest } from './patch.js';
-import { recordOf } from './target-record.js';
+import { recordOf, type TargetRecord } from './target-record.js';
 import type { CheckReport } from './verify.js';
 import type { Watched } from './wait-evidence.js';
 import type { WaitItem, WaitResult } from './wait.js';
@@ -61,6 +61,8 @@ export interface CanaryWatch {
 
 export interface CanaryRun {
   steps: CanaryStepResult[];
+  /** The stable Deployments that got a canary, as read before it (never changed by it). */
+  stable: TargetRecord[];
   /** Why the canary stopped the release; undefined when every step passed (or there was no canary to run). */
   failure: string | undefined;
   evidence: Evidence[];
@@ -74,7 +76,8 @@ export interface CanaryRun {
 interface Trial {
   key: string;
   stable: V1Deployment;
-  containers: ReturnType<typeof recordOf>['containers'];
+  record: TargetRecord;
+  containers: TargetRecord['containers'];
   replicas: number;
   /** The canary as this run made it (its record), once made. */
   made?: ObjectRecord;
@@ -94,7 +97,7 @@ async function trialsOf(kube: Kube, request: CanaryRequest, log: Log): Promise<T
     } else if (replicas === 0) {
       log.info(`${key}: scaled to 0 replicas, no traffic to try the release on; no canary`);
     } else {
-      trials.push({ key, stable, containers: record.containers, replicas });
+      trials.push({ key, stable, record, containers: record.containers, replicas });
     }
   }
   return trials;
@@ -199,7 +202,14 @@ export async function runCanary(
   log: Log,
   now: () => number = Date.now,
 ): Promise<CanaryRun> {
-  const run: CanaryRun = { steps: [], failure: undefined, evidence: [], checks: [], remove: async () => undefined };
+  const run: CanaryRun = {
+    steps: [],
+    stable: [],
+    failure: undefined,
+    evidence: [],
+    checks: [],
+    remove: async () => undefined,
+  };
   let trials: Trial[] = [];
   try {
     trials = await trialsOf(kube, request, log);
@@ -209,6 +219,7 @@ export async function runCanary(
     run.failure = `canary: ${messageOf(error)}`;
   }
   if (run.failure !== undefined || trials.length === 0) return run;
+  run.stable = trials.map((t) => t.record);
   run.remove = once(() => removeCanaries(kube, trials, request, log));
   for (const [index, step] of request.steps.entries()) {
     const title = `Canary ${index + 1}/${request.steps.length}: ${stepLabel(step)}`;

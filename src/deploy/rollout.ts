@@ -278,7 +278,24 @@ function watchItems(
 }
 
 /** What a deploy without a canary "ran": no step, nothing to delete. */
-const NO_CANARY: CanaryRun = { steps: [], failure: undefined, evidence: [], checks: [], remove: async () => undefined };
+const NO_CANARY: CanaryRun = {
+  steps: [],
+  stable: [],
+  failure: undefined,
+  evidence: [],
+  checks: [],
+  remove: async () => undefined,
+};
+
+/** The rows of the stable Deployments a canary stopped the release for: each as it was, never changed. */
+function stoppedAtCanary(trial: CanaryRun, reports: Map<string, TargetResult>, reference: string): void {
+  if (trial.failure === undefined) return;
+  for (const record of trial.stable) {
+    const report = reportOf(record, reference, false);
+    const [image] = Object.values(report.imagesBefore);
+    reports.set(record.key, { ...report, imageAfter: image ?? '', message: 'not changed: stopped at the canary' });
+  }
+}
 
 /**
  * Step 1b: the canary's steps on the Deployment targets (`canary`), each waited for with the deploy's bake, checks
@@ -539,6 +556,7 @@ export async function deploy(
   const objects = new Map(manifests.objects.map((o) => [o.key, o]));
   const trial =
     manifests.error === undefined ? await canaryFirst(kube, request, manifests.changed, log, now) : NO_CANARY;
+  stoppedAtCanary(trial, reports, request.reference);
   const { patched, unchanged, patchError } =
     manifests.error === undefined && trial.failure === undefined
       ? await patchAll(kube, request, reports, log)
