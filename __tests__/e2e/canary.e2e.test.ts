@@ -55,15 +55,21 @@ const canaryExists = (name: string): boolean =>
 const stepsOf = (run: ActionRun) =>
   JSON.parse(run.outputs.canary ?? '[]') as { share: string; replicas: number; result: string; seconds: number }[];
 
+/** The app's Deployment, made afresh, with no canary left by an earlier run of this file. */
+function createStable(name: string, replicas: number): void {
+  kubectl(['delete', 'deployment', `${name}-canary`, '-n', NAMESPACE, '--ignore-not-found', '--wait=true']);
+  createDeployment(name, initialImage(name), { replicas });
+}
+
 describe('canary first', () => {
   it('a crash-looping release of 10 replicas stops at its 10% canary: only canary pods ever ran it', async () => {
-    createDeployment('k-crash', initialImage('k-crash'), { replicas: 10 });
+    createStable('k-crash', 10);
     const recorded = template('k-crash');
     const before = generation('k-crash');
     const inputs = appInputs('k-crash', 'crashloop-k-crash', 'k-crash', { canary: '10%', bake: '2s' });
     const { result: run, seen } = await watchingPods('k-crash', () => runAction(inputs));
     expect(run.exitCode).toBe(1);
-    expect(run.outputs.result).toBe('rolled-back');
+    expect(run.outputs.result, run.outputs['failure-reason']).toBe('rolled-back');
     expect(run.outputs['failure-reason']).toMatch(
       /^canary 10%: .*k-crash-canary: pod k-crash-canary-.*CrashLoopBackOff/,
     );
@@ -79,12 +85,12 @@ describe('canary first', () => {
   });
 
   it('a Ready release that answers 500 is stopped at its one-pod canary by the checks of verify', async () => {
-    createDeployment('k-500', initialImage('k-500'), { replicas: 3 });
+    createStable('k-500', 3);
     const recorded = template('k-500');
     const verify = '- http: {port: 8080, grace: 4s, interval: 1s, timeout: 3s}';
     const run = await runAction(appInputs('k-500', 'http500-1', 'k-500', { canary: '1', bake: '0s', verify }));
     expect(run.exitCode).toBe(1);
-    expect(run.outputs.result).toBe('rolled-back');
+    expect(run.outputs.result, run.outputs['failure-reason']).toBe('rolled-back');
     expect(run.outputs['failure-reason']).toMatch(/^canary 1 pod: .*verify http #1 failed: pod k-500-canary-/);
     expect(stepsOf(run)).toMatchObject([{ share: '1 pod', replicas: 1, result: 'failed' }]);
     expect(template('k-500')).toEqual(recorded);
@@ -93,7 +99,7 @@ describe('canary first', () => {
   });
 
   it('a good release passes every step, then the stable Deployment is patched and the canary deleted', async () => {
-    createDeployment('k-good', initialImage('k-good'), { replicas: 4 });
+    createStable('k-good', 4);
     const verify = '- http: {port: 8080, grace: 2s, interval: 1s, timeout: 3s}';
     const run = await runAction(appInputs('k-good', 'v2', 'k-good', { canary: '10%, 50%', bake: '1s', verify }));
     expect(run.exitCode, run.log).toBe(0);
@@ -113,7 +119,7 @@ describe('canary first', () => {
   });
 
   it('a cancel at a canary step deletes the canary and never touches the stable Deployment', async () => {
-    createDeployment('k-cancel', initialImage('k-cancel'), { replicas: 2 });
+    createStable('k-cancel', 2);
     const recorded = template('k-cancel');
     const before = generation('k-cancel');
     const inputs = appInputs('k-cancel', 'v2', 'k-cancel', { canary: '1', bake: '60s' });
@@ -132,7 +138,7 @@ describe('canary first', () => {
   });
 
   it('a SIGKILL at a canary step leaves the canary to the post step, which deletes it', async () => {
-    createDeployment('k-kill', initialImage('k-kill'), { replicas: 2 });
+    createStable('k-kill', 2);
     const recorded = template('k-kill');
     const before = generation('k-kill');
     const inputs = appInputs('k-kill', 'v2', 'k-kill', { canary: '1', bake: '60s' });
@@ -150,7 +156,7 @@ describe('canary first', () => {
   });
 
   it('a canary another run left is never used: the deploy fails naming it, and leaves it', async () => {
-    createDeployment('k-other', initialImage('k-other'), { replicas: 1 });
+    createStable('k-other', 1);
     createDeployment('k-other-canary', initialImage('k-other'), { replicas: 1 });
     const before = generation('k-other');
     const run = await runAction(appInputs('k-other', 'v2', 'k-other', { canary: '1', bake: '0s' }));
