@@ -76,6 +76,8 @@ describe('canary first', () => {
     expect(stepsOf(run)).toMatchObject([{ share: '10%', replicas: 2, result: 'failed' }]);
     expect(run.summary).toContain('Canary first');
     expect(run.summary).toContain('The canary was stopped and deleted; the stable Deployment was not changed.');
+    // The stable Deployment's row: its image unchanged, and so it is said.
+    expect(run.summary).toMatch(/k-crash<\/code><br>app \| [^|]* \(unchanged\) \|[^\n]*➖&nbsp;unchanged/);
     expect(generation('k-crash')).toBe(before);
     expect(template('k-crash')).toEqual(recorded);
     expect(canaryExists('k-crash')).toBe(false);

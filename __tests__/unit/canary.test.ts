@@ -102,14 +102,23 @@ const chosen = [
 ];
 
 describe('the canary Deployment', () => {
-  const object = canaryObject(stable(), chosen, { reference: 'reg/web:v2@sha256:b', changeCause: 'why', replicas: 2 });
+  const object = canaryObject(stable(), chosen, {
+    reference: 'reg/web:v2@sha256:b',
+    changeCause: 'why',
+    replicas: 2,
+    run: 'r1',
+  });
 
   it('is <name>-canary in the same namespace, with its own annotations only', () => {
     expect(object.metadata).toEqual({
       name: 'web-canary',
       namespace: 'ns',
       labels: { app: 'web', team: 'a', [TRACK_LABEL]: 'canary' },
-      annotations: { 'kube-ship.dev/canary-of': 'web', 'kubernetes.io/change-cause': 'why' },
+      annotations: {
+        'kube-ship.dev/canary-of': 'web',
+        'kube-ship.dev/canary-run': 'r1',
+        'kubernetes.io/change-cause': 'why',
+      },
     });
   });
 
@@ -133,7 +142,7 @@ describe('the canary Deployment', () => {
 
   it('copies no status, pause, history limit or field owners, and leaves the stable untouched', () => {
     const live = stable();
-    canaryObject(live, chosen, { reference: 'x', changeCause: '', replicas: 1 });
+    canaryObject(live, chosen, { reference: 'x', changeCause: '', replicas: 1, run: 'r1' });
     expect(live).toEqual(stable());
     expect(Object.keys(object)).toEqual(['apiVersion', 'kind', 'metadata', 'spec']);
     expect(Object.keys(object.spec as object).sort()).toEqual(
@@ -252,6 +261,39 @@ describe('the canary steps', () => {
     expect(watch.items).toEqual([]);
     await run.remove();
     expect(kube.deleted).toEqual([]);
+  });
+
+  it("run every target's canary in one step, each sized by its own stable replicas", async () => {
+    const kube = new FakeKube();
+    const request = canaryRequest(kube, [share(50)], []);
+    kube.addDeployment('api', 'reg/web:v1', 3);
+    const targets = [...request.targets, { ...request.targets[0]!, name: 'api' }];
+    const watch = scriptedWatch(() => done);
+    const run = await runCanary(kube, { ...request, targets }, watch, recordingLog());
+    expect(replicasOf(kube)).toEqual([10, 3]);
+    expect(run.steps).toMatchObject([{ share: '50%', replicas: 13, result: 'passed' }]);
+    expect(watch.items.map((step) => step.map((i) => i.key))).toEqual([['ns/web-canary', 'ns/api-canary']]);
+    expect(run.stable.map((r) => r.key)).toEqual(['ns/web', 'ns/api']);
+    await run.remove();
+    expect(kube.deleted).toEqual(['Deployment ns/web-canary', 'Deployment ns/api-canary']);
+  });
+
+  it('know their own canary when the answer to its apply was lost: it is watched, recorded and deleted', async () => {
+    const kube = new FakeKube();
+    const saved: ObjectRecord[][] = [];
+    const request = canaryRequest(kube, [pods(1)], saved);
+    kube.loseNextApplyAnswer = true;
+    const run = await runCanary(
+      kube,
+      request,
+      scriptedWatch(() => done),
+      recordingLog(),
+    );
+    expect(run.failure).toBeUndefined();
+    expect(run.steps.map((s) => s.result)).toEqual(['passed']);
+    expect(saved[0]?.map((r) => r.key)).toEqual(['Deployment ns/web-canary']);
+    await run.remove();
+    expect(kube.deleted).toEqual(['Deployment ns/web-canary']);
   });
 
   it('skip a target that already runs the digest', async () => {

@@ -8,8 +8,9 @@
  * a run starts (another run's, or one a killed run left with no post step) fails that run, naming it; it is deleted
  * by hand once no deploy of that Deployment is running.
  */
+import { randomUUID } from 'node:crypto';
 import type { V1Deployment } from '@kubernetes/client-node';
-import { isStatus, type Kube } from '../cluster/kube.js';
+import { isStatus, type Applied, type Kube, type KubeObject } from '../cluster/kube.js';
 import { logRetry, retryingTransient } from '../cluster/retry.js';
 import { selectorString } from '../cluster/kube-watch.js';
 import { messageOf } from '../lib/errors.js';
@@ -18,7 +19,7 @@ import { stepLabel, type CanaryStep } from '../desired/canary.js';
 import { objectKey } from '../desired/manifests.js';
 import { targetKey, type Target } from '../desired/targets.js';
 import { refOf } from './apply.js';
-import { canaryObject, canaryReplicas } from './canary.js';
+import { CANARY_RUN_ANNOTATION, canaryObject, canaryReplicas } from './canary.js';
 import type { Evidence } from './evidence.js';
 import type { ObjectRecord } from './object-record.js';
 import { patchToDigest } from './patch.js';
@@ -52,6 +53,9 @@ export interface CanaryRequest {
   /** Called with the records of the canaries made so far (created: the post step deletes them); [] once deleted. */
   onRecords?: (records: ObjectRecord[]) => void;
 }
+
+/** A request being run: with this run's id, which its canaries carry. */
+type Running = CanaryRequest & { run: string };
 
 /** What the deploy lends the canary: its wait (bake, checks, cancel, deadline) and its evidence. */
 export interface CanaryWatch {
@@ -105,7 +109,7 @@ async function trialsOf(kube: Kube, request: CanaryRequest, log: Log): Promise<T
 
 /** A canary that already exists and that this run did not make: named, with what to do. */
 async function foreignCanary(kube: Kube, trial: Trial): Promise<string | undefined> {
-  const object = canaryObject(trial.stable, trial.containers, { reference: '', changeCause: '', replicas: 0 });
+  const object = canaryObject(trial.stable, trial.containers, { reference: '', changeCause: '', replicas: 0, run: '' });
   const live = await kube.getObject(refOf(object));
   if (live === undefined) return undefined;
   const key = `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
@@ -116,10 +120,31 @@ async function foreignCanary(kube: Kube, trial: Trial): Promise<string | undefin
   );
 }
 
+/**
+ * Applies the canary, retrying errors that can pass. An apply whose answer was lost may have landed: before each
+ * retry the canary is read, and one carrying this run's id is this run's, made by that lost apply.
+ */
+function applyRetrying(kube: Kube, object: KubeObject, run: string, log: Log) {
+  let sent = false;
+  const key = `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
+  const attempt = async (): Promise<Applied> => {
+    if (sent) {
+      const live = await kube.getObject(refOf(object));
+      if (live?.metadata.annotations?.[CANARY_RUN_ANNOTATION] === run) return { object: live, created: true };
+    }
+    sent = true;
+    return kube.applyObject(object, { dryRun: false, force: false });
+  };
+  return retryingTransient(attempt, Date.now() + APPLY_RETRY_MS, logRetry(log, key));
+}
+
+/** How long an apply or a delete may keep meeting errors that can pass (API server restarting, 429, 5xx). */
+const APPLY_RETRY_MS = 30_000;
+
 /** Makes or scales one target's canary for a step; returns how to watch it. Throws when it is not ours. */
-async function applyCanary(kube: Kube, trial: Trial, replicas: number, request: CanaryRequest): Promise<WaitItem> {
+async function applyCanary(kube: Kube, trial: Trial, replicas: number, request: Running, log: Log): Promise<WaitItem> {
   const object = canaryObject(trial.stable, trial.containers, { ...request, replicas });
-  const { object: after, created } = await kube.applyObject(object, { dryRun: false, force: false });
+  const { object: after, created } = await applyRetrying(kube, object, request.run, log);
   const ours = trial.made === undefined ? created : after.metadata.uid === trial.made.after.metadata.uid;
   if (!ours) {
     throw new Error(
@@ -172,7 +197,7 @@ async function runStep(
   kube: Kube,
   trials: Trial[],
   step: CanaryStep,
-  request: CanaryRequest,
+  request: Running,
   watch: CanaryWatch,
   log: Log,
 ): Promise<{ result: CanaryStepResult; wait?: WaitResult; items: WaitItem[] }> {
@@ -182,7 +207,7 @@ async function runStep(
   try {
     for (const trial of trials) {
       const count = canaryReplicas(step, trial.replicas);
-      items.push(await applyCanary(kube, trial, count, request));
+      items.push(await applyCanary(kube, trial, count, request, log));
       request.onRecords?.(recordsOf(trials));
       replicas += count;
       log.info(`${trial.key}: canary ${share}: ${count} pod(s) of the release next to ${trial.replicas} stable`);
@@ -221,10 +246,12 @@ export async function runCanary(
   if (run.failure !== undefined || trials.length === 0) return run;
   run.stable = trials.map((t) => t.record);
   run.remove = once(() => removeCanaries(kube, trials, request, log));
+  const id = randomUUID();
   for (const [index, step] of request.steps.entries()) {
     const title = `Canary ${index + 1}/${request.steps.length}: ${stepLabel(step)}`;
     const started = now();
-    const { result, wait, items } = await log.group(title, () => runStep(kube, trials, step, request, watch, log));
+    const running = { ...request, run: id };
+    const { result, wait, items } = await log.group(title, () => runStep(kube, trials, step, running, watch, log));
     result.seconds = Math.round((now() - started) / 100) / 10;
     run.steps.push(result);
     log.info(`${title}: ${result.result} in ${result.seconds}s (${result.message})`);
@@ -243,9 +270,6 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
   return () => (done ??= fn());
 }
 
-/** How long a delete may keep meeting errors that can pass (API server restarting, 429, 5xx). */
-const DELETE_RETRY_MS = 30_000;
-
 /** Deletes every canary this run made, by uid (a replacement is never deleted); returns what could not be. */
 async function removeCanaries(kube: Kube, trials: Trial[], request: CanaryRequest, log: Log) {
   const problems: string[] = [];
@@ -254,7 +278,7 @@ async function removeCanaries(kube: Kube, trials: Trial[], request: CanaryReques
     if (made === undefined) continue;
     try {
       const uid = made.after.metadata.uid ?? '';
-      await retryingTransient(() => kube.deleteObject(made.ref, uid), Date.now() + DELETE_RETRY_MS, logRetry(log));
+      await retryingTransient(() => kube.deleteObject(made.ref, uid), Date.now() + APPLY_RETRY_MS, logRetry(log));
       log.info(`${made.key}: deleted (the canary of ${trial.key})`);
     } catch (error) {
       if (!isStatus(error, 404) && !isStatus(error, 409)) problems.push(`${made.key}: ${messageOf(error)}`);

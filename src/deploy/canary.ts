@@ -15,6 +15,8 @@ import { CHANGE_CAUSE_ANNOTATION } from './patch.js';
 export const TRACK_LABEL = 'kube-ship.dev/track';
 /** The annotation on a canary naming the Deployment it is the canary of. */
 export const CANARY_OF_ANNOTATION = 'kube-ship.dev/canary-of';
+/** The annotation on a canary naming the run that made it (a random id): how a retry knows its own canary. */
+export const CANARY_RUN_ANNOTATION = 'kube-ship.dev/canary-run';
 
 export const canaryName = (name: string): string => `${name}-canary`;
 
@@ -47,7 +49,7 @@ function canaryTemplate(template: V1PodTemplateSpec, containers: ChosenContainer
 export function canaryObject(
   stable: V1Deployment,
   containers: ChosenContainer[],
-  options: { reference: string; changeCause: string; replicas: number },
+  options: { reference: string; changeCause: string; replicas: number; run: string },
 ): KubeObject {
   const name = stable.metadata?.name ?? '';
   const spec = stable.spec;
@@ -65,7 +67,11 @@ export function canaryObject(
       name: canaryName(name),
       namespace: stable.metadata?.namespace ?? '',
       labels: { ...stable.metadata?.labels, [TRACK_LABEL]: 'canary' },
-      annotations: { [CANARY_OF_ANNOTATION]: name, [CHANGE_CAUSE_ANNOTATION]: options.changeCause },
+      annotations: {
+        [CANARY_OF_ANNOTATION]: name,
+        [CANARY_RUN_ANNOTATION]: options.run,
+        [CHANGE_CAUSE_ANNOTATION]: options.changeCause,
+      },
     },
     spec: {
       replicas: options.replicas,

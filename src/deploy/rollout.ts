@@ -541,6 +541,32 @@ function jobEvidence(job: JobResult): Evidence {
   };
 }
 
+/** Steps 1b and 1: the canary's steps, then, unless they stopped the release (or the manifests failed), the patch. */
+async function canaryThenPatch(
+  kube: Kube,
+  request: DeployRequest,
+  manifests: { error?: string; changed: WaitItem[] },
+  reports: Map<string, TargetResult>,
+  log: Log,
+  now: () => number,
+) {
+  if (manifests.error !== undefined) return { trial: NO_CANARY, patched: [], unchanged: [], patchError: undefined };
+  const trial = await canaryFirst(kube, request, manifests.changed, log, now);
+  stoppedAtCanary(trial, reports, request.reference);
+  if (trial.failure !== undefined) return { trial, patched: [], unchanged: [], patchError: undefined };
+  return { trial, ...(await patchAll(kube, request, reports, log)) };
+}
+
+/**
+ * The result of a failed deploy with nothing of its own to undo: cancelled, or rolled back when a canary stopped
+ * the release and is gone (the stable targets never changed), else failed.
+ */
+function notUndone(request: DeployRequest, trial: CanaryRun, canaryError: string | undefined): DeployResultKind {
+  if (request.signal.aborted) return 'cancelled';
+  const back = request.rollback && trial.steps.length > 0 && trial.failure !== undefined && canaryError === undefined;
+  return back ? 'rolled-back' : 'failed';
+}
+
 /** Patch, watch, decide, gather evidence, restore. Never throws for a failed rollout: that is a result, not an error. */
 export async function deploy(
   kube: Kube,
@@ -554,13 +580,7 @@ export async function deploy(
   if (before.failure !== undefined) return stoppedBeforeRollout(before, request.signal.aborted);
   const manifests = await applyManifests(kube, request, reports, log);
   const objects = new Map(manifests.objects.map((o) => [o.key, o]));
-  const trial =
-    manifests.error === undefined ? await canaryFirst(kube, request, manifests.changed, log, now) : NO_CANARY;
-  stoppedAtCanary(trial, reports, request.reference);
-  const { patched, unchanged, patchError } =
-    manifests.error === undefined && trial.failure === undefined
-      ? await patchAll(kube, request, reports, log)
-      : { patched: [], unchanged: [], patchError: undefined };
+  const { trial, patched, unchanged, patchError } = await canaryThenPatch(kube, request, manifests, reports, log, now);
   const records = patched.map((p) => p.record);
   if (records.length > 0) request.onPatched?.(records);
   const watched = watchedOf([...request.targets, ...manifests.changed, ...manifests.unchanged]);
@@ -596,10 +616,10 @@ export async function deploy(
   const verdictAt = now();
   const verdictMs = verdictAt - patchedAt;
   if (failure === undefined) {
-    if (superseded !== undefined) return finish('superseded', superseded, { verdictMs });
-    const changedAny = patched.length > 0 || manifests.objects.some((o) => o.outcome !== 'unchanged');
     const left = await trial.remove();
     if (left !== undefined) log.warning(left);
+    if (superseded !== undefined) return finish('superseded', superseded, { verdictMs });
+    const changedAny = patched.length > 0 || manifests.objects.some((o) => o.outcome !== 'unchanged');
     return finish(changedAny ? 'success' : 'no-op', '', { verdictMs });
   }
 
@@ -607,9 +627,7 @@ export async function deploy(
   const canaryError = await trial.remove();
   const ours = oursToUndo(records, manifests.records, reports, objects);
   if (!request.rollback || ours.targets.length + ours.objects.length === 0) {
-    // A canary that failed and is gone took the release back: the stable targets never changed.
-    const back = request.rollback && trial.steps.length > 0 && trial.failure !== undefined && canaryError === undefined;
-    const result = request.signal.aborted ? 'cancelled' : back ? 'rolled-back' : 'failed';
+    const result = notUndone(request, trial, canaryError);
     return finish(result, failure, { evidence: await evidence, verdictMs, rollbackError: canaryError });
   }
   const undone = await undoAll(kube, ours, { reports, objects }, request, log, now);
