@@ -120,6 +120,34 @@ describe('canary first', () => {
     expect(run.summary).toContain('Every step passed');
   });
 
+  it("an HPA's replica count sizes the canary, and the canary never changes it", async () => {
+    createStable('k-hpa', 2);
+    const hpa = {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'k-hpa', namespace: NAMESPACE },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'k-hpa' },
+        minReplicas: 6,
+        maxReplicas: 6,
+        metrics: [
+          { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } },
+        ],
+      },
+    };
+    kubectl(['apply', '-f', '-'], JSON.stringify(hpa));
+    const replicas = () =>
+      kubectlJson<{ spec: { replicas: number } }>(['get', 'deployment', 'k-hpa', '-n', NAMESPACE]).spec.replicas;
+    // The real HPA controller raises the Deployment to its minimum (no metrics are needed for that).
+    for (let i = 0; i < 100 && replicas() !== 6; i += 1) await new Promise((r) => setTimeout(r, 300));
+    expect(replicas()).toBe(6);
+    const run = await runAction(appInputs('k-hpa', 'v2', 'k-hpa', { canary: '50%', bake: '0s' }));
+    expect(run.exitCode, run.log).toBe(0);
+    expect(stepsOf(run)).toMatchObject([{ share: '50%', replicas: 6, result: 'passed' }]);
+    expect(replicas()).toBe(6);
+    kubectl(['delete', 'hpa', 'k-hpa', '-n', NAMESPACE]);
+  });
+
   it('a cancel at a canary step deletes the canary and never touches the stable Deployment', async () => {
     createStable('k-cancel', 2);
     const recorded = template('k-cancel');
