@@ -7,9 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   NAMESPACE,
+  REGISTRY,
   appInputs,
   createDeployment,
   createWorkload,
+  freshNamespace,
   initialImage,
   kubectl,
   kubectlJson,
@@ -196,6 +198,22 @@ describe('canary first', () => {
     expect(canaryExists('k-other')).toBe(true);
     expect(generation('k-other')).toBe(before);
     kubectl(['delete', 'deployment', 'k-other-canary', '-n', NAMESPACE]);
+  });
+
+  it('a first deploy from manifests has nothing stable to compare with: no canary, and the log says so', async () => {
+    const ns = freshNamespace('kube-ship-k-first');
+    const run = await runAction({
+      ...appInputs('web', 'k-v1', 'k-first', { bake: '0s', canary: '1' }),
+      image: `${REGISTRY}/demo/web`,
+      deployments: '',
+      namespace: ns,
+      manifests: 'examples/web/k8s',
+    });
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('success');
+    expect(run.log).toContain(`${ns}/web: a workload of the manifests, deployed without a canary`);
+    expect(stepsOf(run)).toEqual([]);
+    expect(kubectl(['get', 'deployment', 'web-canary', '-n', ns, '--ignore-not-found', '-o', 'name']).trim()).toBe('');
   });
 
   it('a DaemonSet target is refused in preflight, before the build, naming the input', async () => {
