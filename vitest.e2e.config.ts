@@ -30,7 +30,7 @@ const SECONDS: Record<string, number> = {
   hostile: 9,
   verify: 120,
   jobs: 40,
-  canary: 65,
+  canary: 75,
 };
 const seconds = (spec: TestSpecification) => SECONDS[basename(spec.moduleId, '.e2e.test.ts')] ?? 60;
 
