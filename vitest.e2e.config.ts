@@ -30,6 +30,7 @@ const SECONDS: Record<string, number> = {
   hostile: 9,
   verify: 145,
   jobs: 50,
+  canary: 75,
 };
 const seconds = (spec: TestSpecification) => SECONDS[basename(spec.moduleId, '.e2e.test.ts')] ?? 60;
 

@@ -76,6 +76,8 @@ export class FakeKube implements Kube {
   getFailures = 0;
   /** When set, the next deploy patch is applied but its answer is lost (a connection reset after the write). */
   loseNextPatchAnswer = false;
+  /** When set, the next apply is stored but its answer is lost (no answer; retried after 1 ms, not a real backoff). */
+  loseNextApplyAnswer = false;
   /** Names whose restore patch fails with this error. */
   restoreErrors = new Map<string, KubeError>();
   /** Called after each accepted deploy patch: a teammate's change, another run's deploy, a re-creation. */
@@ -407,6 +409,10 @@ export class FakeKube implements Kube {
     if (!options.dryRun) {
       this.objects.set(key, next);
       this.owned.set(key, applying);
+      if (this.loseNextApplyAnswer) {
+        this.loseNextApplyAnswer = false;
+        throw new KubeError(0, `apply ${key}: fetch failed (socket hang up)`, '', 1);
+      }
     }
     return { object: structuredClone(next), created: live === undefined };
   }

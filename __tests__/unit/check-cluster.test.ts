@@ -30,6 +30,7 @@ const inputs = (manifests: string[]): CheckInputs => ({
   preview: false,
   verify: [],
   'pre-deploy': [],
+  canary: [],
 });
 
 describe('checkCluster with manifests', () => {

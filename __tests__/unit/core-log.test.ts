@@ -93,6 +93,7 @@ describe('a hostile manifest file name in the log', () => {
         preview: false,
         verify: [],
         'pre-deploy': [],
+        canary: [],
       },
       { defaultNamespace: 'ns', secrets: new Secrets(), workspace: root, log },
     );

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Evidence } from '../../src/deploy/evidence.js';
 import { COMMENT_LIMIT, escapePre, escapeText, renderReport, SUMMARY_LIMIT } from '../../src/report/markdown.js';
-import type { Report } from '../../src/report/report.js';
+import { outputsOf, type Report } from '../../src/report/report.js';
 import {
   CRASHLOOP_EVIDENCE,
   errorReport,
@@ -254,5 +254,33 @@ describe('size bounds', () => {
     expect(markdown.length).toBeLessThanOrEqual(COMMENT_LIMIT);
     expect(markdown).toMatch(/\| … \| \| \d+ more targets not shown \|/);
     expect(markdown).toContain("Report cut to stay within GitHub's size limit");
+  });
+});
+
+describe('the canary in the report', () => {
+  it('shows each step (share, pods, verdict, time), what it meant, and the output lists the steps', () => {
+    const report: Report = {
+      ...rolledBackReport(),
+      canary: [
+        { share: '10%', replicas: 2, result: 'passed', seconds: 31.5, message: 'healthy; 1 of 1 checks passing' },
+        { share: '50%', replicas: 10, result: 'failed', seconds: 12, message: 'web/web-canary: <b>crash</b>' },
+      ],
+    };
+    const text = renderReport(report, SUMMARY);
+    expect(text).toContain('| Step | Share | Canary pods | Result | Checks and verdict | Time |');
+    expect(text).toContain('| 1 | 10% | 2 | ✅&nbsp;passed | <code>healthy; 1 of 1 checks passing</code> | 31.5s |');
+    expect(text).toContain(
+      '| 2 | 50% | 10 | ❌&nbsp;failed | <code>web/web-canary: &lt;b&gt;crash&lt;/b&gt;</code> | 12s |',
+    );
+    expect(text).toContain('The canary was stopped and deleted; the stable Deployment was not changed.');
+    expect(JSON.parse(outputsOf(report, undefined).canary ?? '')).toEqual([
+      { share: '10%', replicas: 2, result: 'passed', seconds: 31.5 },
+      { share: '50%', replicas: 10, result: 'failed', seconds: 12 },
+    ]);
+  });
+
+  it('is left out without a canary', () => {
+    expect(renderReport(successReport(), SUMMARY)).not.toContain('Canary');
+    expect(outputsOf(successReport(), undefined).canary).toBe('[]');
   });
 });

@@ -111,3 +111,10 @@ export function ruleGrants(rule: ResourceRule, check: AccessCheck): boolean {
     (r) => r === '*' || r === resource || (Boolean(check.subresource) && r === `*/${check.subresource}`),
   );
 }
+
+/** Optional, checked only with `canary`: the `<name>-canary` Deployment is made, then deleted. */
+export const CANARY_ACCESS: AccessCheck[] = ['create', 'delete'].map((verb) => ({
+  verb,
+  group: 'apps',
+  resource: 'deployments',
+}));

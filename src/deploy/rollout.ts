@@ -4,17 +4,16 @@
  * watch the restored targets until healthy again.
  */
 import type { V1PodTemplateSpec } from '@kubernetes/client-node';
-import { within } from '../lib/deadline.js';
 import { messageOf } from '../lib/errors.js';
 import { applyAll, appliedWorkloads, restoreObjects, type ObjectsRestored, workloadItem } from './apply.js';
-import { collectEvidence, lastLines, LOG_LINES, type Evidence } from './evidence.js';
+import { lastLines, LOG_LINES, type Evidence } from './evidence.js';
 import type { HttpGet } from '../lib/http.js';
 import { bakeFloorMs } from '../desired/verify.js';
 import { runJob, type JobRecord, type JobResult } from './job-run.js';
 import { startVerification, type CheckReport, type ReleasePod, type VerifyPlan, type VerifyStatus } from './verify.js';
 import type { ImageUse, ManifestObject } from '../desired/manifests.js';
 import type { ObjectRecord } from './object-record.js';
-import type { JsonPatchOp, Kube, KubeObject, TargetState } from '../cluster/kube.js';
+import type { JsonPatchOp, Kube, KubeObject } from '../cluster/kube.js';
 import { logRetry, retryingTransient } from '../cluster/retry.js';
 import { withConflictRetry } from './conflict.js';
 import type { Log } from '../lib/log.js';
@@ -23,8 +22,11 @@ import type { DeployResultKind, ObjectResult, TargetResult } from './result.js';
 import { recordOf, revisionOf, waitItemOf, type TargetRecord } from './target-record.js';
 import { byHand, rollBack, type Restored } from './restore.js';
 import { targetKey, type Target } from '../desired/targets.js';
-import { newPods, type Verdict } from './verdict.js';
+import type { Verdict } from './verdict.js';
 import { waitForRollouts, type WaitItem, type WaitResult } from './wait.js';
+import { gatherEvidence, type Watched } from './wait-evidence.js';
+import { runCanary, type CanaryRun, type CanaryStepResult } from './canary-run.js';
+import type { CanaryStep } from '../desired/canary.js';
 import type { Workload, WorkloadKind } from '../cluster/workload.js';
 
 export interface DeployResult {
@@ -42,6 +44,8 @@ export interface DeployResult {
   checks: CheckReport[];
   /** The Jobs run before the rollout (`pre-deploy`), with their ends. */
   jobs: JobResult[];
+  /** The canary's steps, in order (empty without `canary`, or when no target got one). */
+  canary: CanaryStepResult[];
 }
 
 export interface DeployRequest {
@@ -74,6 +78,8 @@ export interface DeployRequest {
   preDeploy?: KubeObject[];
   /** Called with the Jobs running whenever one starts or ends (saved for the post step). */
   onJobs?: (running: JobRecord[]) => void;
+  /** The canary's steps (`canary`), run on the Deployment targets before they are patched. */
+  canary?: { steps: CanaryStep[]; onRecords?: (records: ObjectRecord[]) => void };
 }
 
 /** Keeps the list of running Jobs and tells `request.onJobs` each change. */
@@ -88,8 +94,6 @@ function jobTracker(request: DeployRequest): (job: JobRecord, running: boolean) 
 
 /** How long a patch may keep meeting errors that can pass (API server restarting, 429, 5xx) before it gives up. */
 const PATCH_RETRY_MS = 30_000;
-/** Evidence is gathered for this long at most per target, in parallel with the restore. */
-const EVIDENCE_LIMIT_MS = 5000;
 
 interface Patched {
   record: TargetRecord;
@@ -97,14 +101,6 @@ interface Patched {
 }
 
 type Failed = Extract<Verdict, { state: 'failed' }>;
-
-/** A workload being watched: a target, or a workload of the manifests. */
-interface Watched {
-  kind: WorkloadKind;
-  namespace: string;
-  name: string;
-  key: string;
-}
 
 /** The target key of a manifest record that is a workload ('' for any other object). */
 function workloadKeyOf(record: ObjectRecord): string {
@@ -253,22 +249,68 @@ function watchAll(
   log: Log,
   now: () => number,
 ) {
-  return log.group('Rollout', () => {
-    const bake = changed.length > 0 ? bakeOf(request, log) : { bakeMs: 0, verified: false };
-    const plan = request.verify;
-    const verify =
-      plan && bake.verified
-        ? (pods: () => ReleasePod[], onStatus: (status: VerifyStatus) => void) =>
-            startVerification(plan, pods, onStatus, { kube, http: plan.http, log, now, jobs: jobTracker(request) })
-        : undefined;
-    return waitForRollouts(
-      kube,
-      [...changed.map((i) => ({ ...i, ...bake })), ...unchanged.map((i) => ({ ...i, bakeMs: 0 }))],
-      { ...waitOptions(request, started + request.timeoutMs), ...(verify ? { verify } : {}) },
-      log,
-      now,
-    );
-  });
+  return log.group('Rollout', () => watchItems(kube, { changed, unchanged }, request, started, log, now));
+}
+
+/** The wait of `watchAll` (and of each canary step): the changed items bake and are checked, the others judged. */
+function watchItems(
+  kube: Kube,
+  items: { changed: WaitItem[]; unchanged: WaitItem[] },
+  request: DeployRequest,
+  started: number,
+  log: Log,
+  now: () => number,
+) {
+  const bake = items.changed.length > 0 ? bakeOf(request, log) : { bakeMs: 0, verified: false };
+  const plan = request.verify;
+  const verify =
+    plan && bake.verified
+      ? (pods: () => ReleasePod[], onStatus: (status: VerifyStatus) => void) =>
+          startVerification(plan, pods, onStatus, { kube, http: plan.http, log, now, jobs: jobTracker(request) })
+      : undefined;
+  return waitForRollouts(
+    kube,
+    [...items.changed.map((i) => ({ ...i, ...bake })), ...items.unchanged.map((i) => ({ ...i, bakeMs: 0 }))],
+    { ...waitOptions(request, started + request.timeoutMs), ...(verify ? { verify } : {}) },
+    log,
+    now,
+  );
+}
+
+/** What a deploy without a canary "ran": no step, nothing to delete. */
+const NO_CANARY: CanaryRun = {
+  steps: [],
+  stable: [],
+  failure: undefined,
+  evidence: [],
+  checks: [],
+  remove: async () => undefined,
+};
+
+/** The rows of the stable Deployments a canary stopped the release for: each as it was, never changed. */
+function stoppedAtCanary(trial: CanaryRun, reports: Map<string, TargetResult>, reference: string): void {
+  if (trial.failure === undefined) return;
+  for (const record of trial.stable) {
+    const report = reportOf(record, reference, false);
+    const [image] = Object.values(report.imagesBefore);
+    reports.set(record.key, { ...report, imageAfter: image ?? '', message: 'not changed: stopped at the canary' });
+  }
+}
+
+/**
+ * Step 1b: the canary's steps on the Deployment targets (`canary`), each waited for with the deploy's bake, checks
+ * and cancel, under a `timeout` of its own. The manifests' workloads get none: a workload they create has nothing
+ * stable to compare with.
+ */
+async function canaryFirst(kube: Kube, request: DeployRequest, manifests: WaitItem[], log: Log, now: () => number) {
+  const canary = request.canary;
+  if (canary === undefined || canary.steps.length === 0) return NO_CANARY;
+  for (const item of manifests) log.info(`${item.key}: a workload of the manifests, deployed without a canary`);
+  const watch = {
+    wait: (items: WaitItem[]) => watchItems(kube, { changed: items, unchanged: [] }, request, now(), log, now),
+    evidence: (wait: WaitResult, watched: Watched[]) => gatherEvidence(kube, wait, watched),
+  };
+  return runCanary(kube, { ...request, ...canary }, watch, log, now);
 }
 
 /** Step 3: each target's outcome from its verdict; the first failure is the deploy's reason. */
@@ -302,85 +344,6 @@ function decideAll(wait: WaitResult, reports: Map<string, TargetResult>, started
     }
   }
   return { failure, superseded };
-}
-
-/** The pod a failure is about: the one the verdict names, else the first not-ready pod of the current template. */
-function failingPod(state: TargetState | undefined, target: Watched | undefined, verdict: Verdict) {
-  if (state === undefined) return { pod: undefined, container: '' };
-  if (verdict.state === 'failed' && verdict.pod) {
-    return { pod: state.pods.get(verdict.pod), container: verdict.container ?? '' };
-  }
-  const workload = state.workloads.get(target?.name ?? '');
-  const pods =
-    (workload &&
-      target &&
-      newPods({
-        kind: target.kind,
-        workload,
-        replicaSets: [...state.replicaSets.values()],
-        revisions: [...state.revisions.values()],
-        pods: [...state.pods.values()],
-      })) ??
-    [];
-  const pod = pods.find((p) => !(p.status?.containerStatuses ?? []).every((c) => c.ready)) ?? pods[0];
-  const container = (pod?.status?.containerStatuses ?? []).find((c) => !c.ready)?.name ?? '';
-  return { pod, container };
-}
-
-/** The evidence of a check of `verify` that failed: what it saw, and a Job check's last log lines. */
-function checkEvidence(check: CheckReport): Evidence {
-  return {
-    target: `verify ${check.label}`,
-    pod: '',
-    container: '',
-    reason: 'VerifyFailed',
-    message: `${check.what}: ${check.detail}`,
-    restartCount: 0,
-    events: [],
-    logs: check.logs ? lastLines(check.logs, LOG_LINES) : [],
-    logSource: check.logs ? "the Job's pod" : 'no log: the check saw the answer above',
-  };
-}
-
-/** Step 4: evidence for every failed target, all at once, each bounded in time. */
-async function gatherEvidence(kube: Kube, wait: WaitResult, targets: Watched[]): Promise<Evidence[]> {
-  const failedChecks = wait.checks.filter((c) => c.state === 'failed').map(checkEvidence);
-  const failed = [...wait.verdicts].filter(
-    (entry): entry is [string, Failed] =>
-      entry[1].state === 'failed' && entry[1].reason !== 'Cancelled' && entry[1].reason !== 'VerifyFailed',
-  );
-  const fromPods = await Promise.all(
-    failed.map(([key, verdict]) => {
-      const state = wait.states.get(key);
-      const { pod, container } = failingPod(
-        state,
-        targets.find((t) => t.key === key),
-        verdict,
-      );
-      const namespace = key.slice(0, key.indexOf('/'));
-      const request = {
-        kube,
-        target: key,
-        namespace,
-        pod,
-        container,
-        reason: verdict.reason,
-        message: verdict.message,
-      };
-      return within(EVIDENCE_LIMIT_MS, collectEvidence(request), () => ({
-        target: key,
-        pod: pod?.metadata?.name ?? '',
-        container,
-        reason: verdict.reason,
-        message: verdict.message,
-        restartCount: 0,
-        events: [],
-        logs: [],
-        logSource: `not gathered within ${EVIDENCE_LIMIT_MS / 1000}s`,
-      }));
-    }),
-  );
-  return [...failedChecks, ...fromPods];
 }
 
 /** The restores that failed or were left, marked on their reports; returns the problems to report. */
@@ -560,6 +523,7 @@ function stoppedBeforeRollout(
     restoreMs: undefined,
     checks: [],
     jobs: before.jobs,
+    canary: [],
   };
 }
 
@@ -577,6 +541,32 @@ function jobEvidence(job: JobResult): Evidence {
   };
 }
 
+/** Steps 1b and 1: the canary's steps, then, unless they stopped the release (or the manifests failed), the patch. */
+async function canaryThenPatch(
+  kube: Kube,
+  request: DeployRequest,
+  manifests: { error?: string; changed: WaitItem[] },
+  reports: Map<string, TargetResult>,
+  log: Log,
+  now: () => number,
+) {
+  if (manifests.error !== undefined) return { trial: NO_CANARY, patched: [], unchanged: [], patchError: undefined };
+  const trial = await canaryFirst(kube, request, manifests.changed, log, now);
+  stoppedAtCanary(trial, reports, request.reference);
+  if (trial.failure !== undefined) return { trial, patched: [], unchanged: [], patchError: undefined };
+  return { trial, ...(await patchAll(kube, request, reports, log)) };
+}
+
+/**
+ * The result of a failed deploy with nothing of its own to undo: cancelled, or rolled back when a canary stopped
+ * the release and is gone (the stable targets never changed), else failed.
+ */
+function notUndone(request: DeployRequest, trial: CanaryRun, canaryError: string | undefined): DeployResultKind {
+  if (request.signal.aborted) return 'cancelled';
+  const back = request.rollback && trial.steps.length > 0 && trial.failure !== undefined && canaryError === undefined;
+  return back ? 'rolled-back' : 'failed';
+}
+
 /** Patch, watch, decide, gather evidence, restore. Never throws for a failed rollout: that is a result, not an error. */
 export async function deploy(
   kube: Kube,
@@ -590,10 +580,7 @@ export async function deploy(
   if (before.failure !== undefined) return stoppedBeforeRollout(before, request.signal.aborted);
   const manifests = await applyManifests(kube, request, reports, log);
   const objects = new Map(manifests.objects.map((o) => [o.key, o]));
-  const { patched, unchanged, patchError } =
-    manifests.error === undefined
-      ? await patchAll(kube, request, reports, log)
-      : { patched: [], unchanged: [], patchError: undefined };
+  const { trial, patched, unchanged, patchError } = await canaryThenPatch(kube, request, manifests, reports, log, now);
   const records = patched.map((p) => p.record);
   if (records.length > 0) request.onPatched?.(records);
   const watched = watchedOf([...request.targets, ...manifests.changed, ...manifests.unchanged]);
@@ -612,13 +599,14 @@ export async function deploy(
     objects: [...objects.values()],
     verdictMs: 0,
     restoreMs: undefined,
-    checks: wait?.checks ?? [],
+    checks: wait?.checks ?? trial.checks,
     jobs: before.jobs,
+    canary: trial.steps,
     ...extra,
   });
 
   const patchedAt = now();
-  let failure = manifests.error ?? patchError;
+  let failure = manifests.error ?? trial.failure ?? patchError;
   let superseded: string | undefined;
   if (failure === undefined) {
     const changed = [...patched.map((p) => p.item), ...manifests.changed];
@@ -628,17 +616,22 @@ export async function deploy(
   const verdictAt = now();
   const verdictMs = verdictAt - patchedAt;
   if (failure === undefined) {
+    const left = await trial.remove();
+    if (left !== undefined) log.warning(left);
     if (superseded !== undefined) return finish('superseded', superseded, { verdictMs });
     const changedAny = patched.length > 0 || manifests.objects.some((o) => o.outcome !== 'unchanged');
     return finish(changedAny ? 'success' : 'no-op', '', { verdictMs });
   }
 
-  const evidence = wait ? gatherEvidence(kube, wait, watched) : Promise.resolve([]);
+  const evidence = wait ? gatherEvidence(kube, wait, watched) : Promise.resolve(trial.evidence);
+  const canaryError = await trial.remove();
   const ours = oursToUndo(records, manifests.records, reports, objects);
   if (!request.rollback || ours.targets.length + ours.objects.length === 0) {
-    return finish(request.signal.aborted ? 'cancelled' : 'failed', failure, { evidence: await evidence, verdictMs });
+    const result = notUndone(request, trial, canaryError);
+    return finish(result, failure, { evidence: await evidence, verdictMs, rollbackError: canaryError });
   }
-  const rollbackError = await undoAll(kube, ours, { reports, objects }, request, log, now);
+  const undone = await undoAll(kube, ours, { reports, objects }, request, log, now);
+  const rollbackError = [canaryError, undone].filter((e) => e !== undefined).join('; ') || undefined;
   // Cancelled at any point, even during the rollback wait: that is what the step says.
   const result = request.signal.aborted ? 'cancelled' : rollbackError === undefined ? 'rolled-back' : 'failed';
   return finish(result, failure, { evidence: await evidence, rollbackError, verdictMs, restoreMs: now() - verdictAt });

@@ -8,6 +8,7 @@ import { DIGEST, REPOSITORY, splitReference, TAG } from './image-ref.js';
 import { parseDuration } from './duration.js';
 import { parseTarget, parseWorkload, type TargetSpec } from './targets.js';
 import { parseVerify, type CheckSpec } from './verify.js';
+import { parseCanary, type CanaryStep } from './canary.js';
 
 export { parseDuration };
 
@@ -64,6 +65,8 @@ export interface Inputs {
   'fail-fast': boolean;
   /** Checks of what users see, run during the bake against the new release (`verify`). */
   verify: CheckSpec[];
+  /** The canary's steps (`canary`): the release on a few pods of its own first; [] is the rolling update alone. */
+  canary: CanaryStep[];
   /** Job manifest files run to completion before any workload is touched (`pre-deploy`: migrations). */
   'pre-deploy': string[];
   environment: string;
@@ -279,6 +282,7 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     'fail-fast': parseBoolean('fail-fast', read('fail-fast'), true),
     verify: parseVerify(read('verify')),
     'pre-deploy': parseList(read('pre-deploy')),
+    canary: parseCanary(read('canary')),
     environment: read('environment').trim() || 'default',
     'environment-url': read('environment-url').trim(),
     'github-deployment': parseBoolean('github-deployment', read('github-deployment'), false),

@@ -373,6 +373,30 @@ const CHECK_STATES: Record<CheckReport['state'], string> = {
   pending: '⏳&nbsp;not&nbsp;judged',
 };
 
+const STEP_RESULTS = { passed: '✅&nbsp;passed', failed: '❌&nbsp;failed', cancelled: '⏹️&nbsp;cancelled' };
+
+/** The canary's steps, each with its share, pods, verdict and time (a failure's text is the cluster's: as code). */
+function canaryOf(report: Report): string[] {
+  if (report.canary.length === 0) return [];
+  const rows = report.canary.map(
+    (s, i) =>
+      `| ${i + 1} | ${escapeText(s.share)} | ${s.replicas} | ${STEP_RESULTS[s.result]} | ${code(s.message)} | ${s.seconds}s |`,
+  );
+  const promoted = report.canary.every((s) => s.result === 'passed');
+  return [
+    '**Canary first**',
+    '',
+    '| Step | Share | Canary pods | Result | Checks and verdict | Time |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    promoted
+      ? 'Every step passed: the stable Deployment was then patched, and the canary deleted.'
+      : 'The canary was stopped and deleted; the stable Deployment was not changed.',
+    '',
+  ];
+}
+
 /** The checks of `verify` with their last result (what the app said is untrusted: shown as code). */
 function checksOf(report: Report): string[] {
   if (report.checks.length === 0) return [];
@@ -502,6 +526,7 @@ export function renderReport(report: Report, options: RenderOptions): string {
   const tail = [
     ...sinceOf(report),
     ...jobsOf(report),
+    ...canaryOf(report),
     ...checksOf(report),
     ...objectsOf(report),
     ...restoredOf(report),

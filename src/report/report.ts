@@ -2,6 +2,7 @@
  * The deploy report: one plain object that the job summary, the PR comment and the outputs are all made from.
  */
 import type { Evidence } from '../deploy/evidence.js';
+import type { CanaryStepResult } from '../deploy/canary-run.js';
 import type { JobResult } from '../deploy/job-run.js';
 import type { CheckReport } from '../deploy/verify.js';
 import type { DeployResultKind, ObjectResult, TargetResult } from '../deploy/result.js';
@@ -52,6 +53,8 @@ export interface Report {
   checks: CheckReport[];
   /** The Jobs run before the rollout (`pre-deploy`). */
   jobs: JobResult[];
+  /** The canary's steps (`canary`), in order. */
+  canary: CanaryStepResult[];
   rollbackError: string | undefined;
   sha: string;
   actor: string;
@@ -87,6 +90,9 @@ export function outputsOf(report: Report, metadata: Record<string, unknown> | un
     objects: JSON.stringify(Object.fromEntries(report.objects.map((o) => [o.key, o.outcome]))),
     checks: JSON.stringify(
       report.checks.map((c) => ({ check: c.label, what: c.what, result: c.state, last: c.detail, runs: c.runs })),
+    ),
+    canary: JSON.stringify(
+      report.canary.map((s) => ({ share: s.share, replicas: s.replicas, result: s.result, seconds: s.seconds })),
     ),
     duration: String(report.durationSeconds),
   };

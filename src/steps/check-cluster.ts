@@ -4,6 +4,7 @@
  */
 import type { Kube, WorkloadRef } from '../cluster/kube.js';
 import { workloadItem } from '../deploy/apply.js';
+import { CANARY_ACCESS } from '../cluster/access.js';
 import { deadline } from '../lib/deadline.js';
 import { InputError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
@@ -38,6 +39,7 @@ export type CheckInputs = Pick<
   | 'preview'
   | 'verify'
   | 'pre-deploy'
+  | 'canary'
 >;
 
 export interface CheckOptions {
@@ -58,8 +60,9 @@ export interface Checked {
 
 export async function checkCluster(kube: Kube, inputs: CheckInputs, options: CheckOptions): Promise<Checked> {
   const targets = resolveTargets([...inputs.deployments, ...inputs.workloads], options.defaultNamespace);
+  if (inputs.canary.length > 0) refuseCanaryOf(targets);
   const checks = Promise.all([
-    preflight(kube, targets, inputs.image),
+    preflight(kube, targets, inputs.image, inputs.canary.length > 0 ? CANARY_ACCESS : []),
     inputs.manifests.length > 0 ? checkManifests(kube, inputs, options) : undefined,
   ]);
   const [, manifests] = await deadline(
@@ -128,6 +131,18 @@ function placeJob(m: ManifestObject, namespace: string): ManifestObject {
   const object = structuredClone(m.object);
   object.metadata.namespace ??= namespace;
   return { ...m, object };
+}
+
+/** A canary is made for Deployments only: any other kind of target is refused before the build, naming the input. */
+function refuseCanaryOf(targets: Target[]): void {
+  const others = targets.filter((t) => t.kind !== 'deployment').map(targetKey);
+  if (others.length === 0) return;
+  throw new InputError(
+    'canary',
+    `is set, but ${others.join(', ')} ${others.length === 1 ? 'is not a Deployment' : 'are not Deployments'}: ` +
+      'a canary is made for Deployments only (a DaemonSet runs one pod per node, a StatefulSet keeps its pods by ' +
+      'name); deploy those in a step without canary.',
+  );
 }
 
 /** A workload both listed as a target and in the manifests would be changed twice: refused before the build. */

@@ -22,7 +22,7 @@ export interface DeployOptions {
 /** What a deploy puts in the report. */
 export type Deployed = Pick<
   Report,
-  'result' | 'failureReason' | 'targets' | 'objects' | 'evidence' | 'rollbackError' | 'checks' | 'jobs'
+  'result' | 'failureReason' | 'targets' | 'objects' | 'evidence' | 'rollbackError' | 'checks' | 'jobs' | 'canary'
 >;
 
 export async function deploy(
@@ -50,5 +50,6 @@ export async function deploy(
     rollbackError: result.rollbackError,
     checks: result.checks,
     jobs: result.jobs,
+    canary: result.canary,
   };
 }

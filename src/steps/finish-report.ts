@@ -30,6 +30,7 @@ export function startReport(env: NodeJS.ProcessEnv): Report {
     evidence: [],
     checks: [],
     jobs: [],
+    canary: [],
     rollbackError: undefined,
     sha: env.GITHUB_SHA ?? '',
     actor: env.GITHUB_ACTOR ?? '',

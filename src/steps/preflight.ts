@@ -44,7 +44,13 @@ function accessName(a: AccessCheck): string {
 }
 
 /** Checks the cluster before any build: every target exists, is not paused, its containers resolve, access is granted. */
-export async function preflight(kube: Kube, targets: Target[], image: string): Promise<void> {
+export async function preflight(
+  kube: Kube,
+  targets: Target[],
+  image: string,
+  /** More access the deploy needs in each target's namespace (`canary`'s). */
+  extra: AccessCheck[] = [],
+): Promise<void> {
   const found = await Promise.all(
     targets.map(async (target) => {
       try {
@@ -60,7 +66,7 @@ export async function preflight(kube: Kube, targets: Target[], image: string): P
     const denied: string[] = [];
     const kinds = targets.filter((t) => t.namespace === namespace).map((t) => t.kind);
     await Promise.all(
-      accessFor(kinds).map(async (access) => {
+      [...accessFor(kinds), ...extra].map(async (access) => {
         if (!(await kube.canI(namespace, access))) denied.push(accessName(access));
       }),
     );

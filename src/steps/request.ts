@@ -5,6 +5,7 @@
 import { changeCause } from '../deploy/patch.js';
 import type { PostRecords } from '../deploy/records-file.js';
 import type { DeployRequest } from '../deploy/rollout.js';
+import type { ObjectRecord } from '../deploy/object-record.js';
 import type { Report } from '../report/report.js';
 import type { Inputs } from '../desired/inputs.js';
 import type { KubeObject } from '../cluster/kube.js';
@@ -14,7 +15,15 @@ import { releaseNamespace, type Checked } from './check-cluster.js';
 
 export type RequestInputs = Pick<
   Inputs,
-  'image' | 'timeout' | 'rollback' | 'rollback-timeout' | 'fail-fast' | 'allowed-restarts' | 'bake' | 'force-conflicts'
+  | 'image'
+  | 'timeout'
+  | 'rollback'
+  | 'rollback-timeout'
+  | 'fail-fast'
+  | 'allowed-restarts'
+  | 'bake'
+  | 'force-conflicts'
+  | 'canary'
 >;
 
 export interface RequestOptions {
@@ -37,8 +46,22 @@ function jobWithImage(job: ManifestObject, image: string, reference: string): Ku
   return (given.objects[0] ?? job).object;
 }
 
+/**
+ * The objects' records for the post step: the manifests' and the canaries', one list in the one file, so a killed
+ * step's post step undoes both (newest first: the canaries are deleted before the manifests are set back).
+ */
+function objectRecords(records: PostRecords) {
+  let applied: ObjectRecord[] = [];
+  let canaries: ObjectRecord[] = [];
+  return {
+    onApplied: (list: ObjectRecord[]) => records.saveObjects([...(applied = list), ...canaries]),
+    onCanaries: (list: ObjectRecord[]) => records.saveObjects([...applied, ...(canaries = list)]),
+  };
+}
+
 export function deployRequest(inputs: RequestInputs, options: RequestOptions): DeployRequest {
   const { checked, run, records } = options;
+  const saved = objectRecords(records);
   return {
     targets: checked.targets,
     image: inputs.image,
@@ -58,7 +81,7 @@ export function deployRequest(inputs: RequestInputs, options: RequestOptions): D
       // Preflight checked that the image is used (here, or by a pre-deploy Job of the same files).
       ...withImage(checked.manifests.objects, inputs.image, run.reference, { required: false }),
       force: inputs['force-conflicts'],
-      onApplied: (applied) => records.saveObjects(applied),
+      onApplied: saved.onApplied,
     },
     ...(checked.jobs.checks.length > 0
       ? {
@@ -73,6 +96,7 @@ export function deployRequest(inputs: RequestInputs, options: RequestOptions): D
           },
         }
       : {}),
+    ...(inputs.canary.length > 0 ? { canary: { steps: inputs.canary, onRecords: saved.onCanaries } } : {}),
     preDeploy: checked.jobs.preDeploy.map((job) => jobWithImage(job, inputs.image, run.reference)),
   };
 }
