@@ -219,6 +219,11 @@ async function runStep(
   return { result: { share, replicas, seconds: 0, ...stepVerdict(wait) }, wait, items };
 }
 
+/** What a deploy without a canary ran (and where a canary run starts): no step, nothing to delete. */
+export function noCanary(): CanaryRun {
+  return { steps: [], stable: [], failure: undefined, evidence: [], checks: [], remove: async () => undefined };
+}
+
 /** Runs the canary's steps; stops at the first that does not pass. Never throws: a problem is its `failure`. */
 export async function runCanary(
   kube: Kube,
@@ -227,14 +232,7 @@ export async function runCanary(
   log: Log,
   now: () => number = Date.now,
 ): Promise<CanaryRun> {
-  const run: CanaryRun = {
-    steps: [],
-    stable: [],
-    failure: undefined,
-    evidence: [],
-    checks: [],
-    remove: async () => undefined,
-  };
+  const run = noCanary();
   let trials: Trial[] = [];
   try {
     trials = await trialsOf(kube, request, log);

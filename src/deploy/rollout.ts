@@ -25,7 +25,7 @@ import { targetKey, type Target } from '../desired/targets.js';
 import type { Verdict } from './verdict.js';
 import { waitForRollouts, type WaitItem, type WaitResult } from './wait.js';
 import { gatherEvidence, type Watched } from './wait-evidence.js';
-import { runCanary, type CanaryRun, type CanaryStepResult } from './canary-run.js';
+import { noCanary, runCanary, type CanaryRun, type CanaryStepResult } from './canary-run.js';
 import type { CanaryStep } from '../desired/canary.js';
 import type { Workload, WorkloadKind } from '../cluster/workload.js';
 
@@ -277,16 +277,6 @@ function watchItems(
   );
 }
 
-/** What a deploy without a canary "ran": no step, nothing to delete. */
-const NO_CANARY: CanaryRun = {
-  steps: [],
-  stable: [],
-  failure: undefined,
-  evidence: [],
-  checks: [],
-  remove: async () => undefined,
-};
-
 /** The rows of the stable Deployments a canary stopped the release for: each as it was, never changed. */
 function stoppedAtCanary(trial: CanaryRun, reports: Map<string, TargetResult>, reference: string): void {
   if (trial.failure === undefined) return;
@@ -304,7 +294,7 @@ function stoppedAtCanary(trial: CanaryRun, reports: Map<string, TargetResult>, r
  */
 async function canaryFirst(kube: Kube, request: DeployRequest, manifests: WaitItem[], log: Log, now: () => number) {
   const canary = request.canary;
-  if (canary === undefined || canary.steps.length === 0) return NO_CANARY;
+  if (canary === undefined || canary.steps.length === 0) return noCanary();
   for (const item of manifests) log.info(`${item.key}: a workload of the manifests, deployed without a canary`);
   const watch = {
     wait: (items: WaitItem[]) => watchItems(kube, { changed: items, unchanged: [] }, request, now(), log, now),
@@ -550,7 +540,7 @@ async function canaryThenPatch(
   log: Log,
   now: () => number,
 ) {
-  if (manifests.error !== undefined) return { trial: NO_CANARY, patched: [], unchanged: [], patchError: undefined };
+  if (manifests.error !== undefined) return { trial: noCanary(), patched: [], unchanged: [], patchError: undefined };
   const trial = await canaryFirst(kube, request, manifests.changed, log, now);
   stoppedAtCanary(trial, reports, request.reference);
   if (trial.failure !== undefined) return { trial, patched: [], unchanged: [], patchError: undefined };
