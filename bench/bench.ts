@@ -49,6 +49,7 @@ import {
   type Result,
 } from './lib.js';
 import { serviceAccountKubeconfig } from '../__tests__/e2e/harness.js';
+import { benchCanary } from './canary.js';
 import { benchCancel } from './cancel.js';
 import { benchLight } from './light.js';
 import { CHECKED, benchManifests } from './manifests.js';
@@ -61,7 +62,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
  * BENCH_CASES=P3,P7 runs only those groups (P1 covers P1/P1b/P2, P3 covers P3/P5/P6b's baseline, P8 covers P8-P8i,
  * P11 covers P11-P11d, P12 covers P12-P12e); default all.
  */
-const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9,P10,P11,P12,P13')
+const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9,P10,P11,P12,P13,P14')
   .split(',')
   .map((c) => c.trim().toUpperCase());
 const want = (id: string): boolean => CASES.includes(id);
@@ -113,6 +114,7 @@ async function main(): Promise<void> {
       })
     : [];
   const verify = want('P13') ? await benchVerify({ runs: RUNS, repo: REPO, ns: NAMESPACE, deployerKubeconfig }) : [];
+  const canary = want('P14') ? await benchCanary({ runs: RUNS, repo: REPO, ns: NAMESPACE, deployerKubeconfig }) : [];
 
   const results: Result[] = [
     ...(crash.length
@@ -133,6 +135,7 @@ async function main(): Promise<void> {
     ...manifests,
     ...light,
     ...verify,
+    ...canary,
   ];
   const kept = writeLatest(results);
   printReport(results, kept, verdicts.seconds);
