@@ -72,8 +72,9 @@ describe("the runner's cancel sequence", () => {
   });
 
   it('during the rollback wait: the restore already sent stands, and the wait stops', async () => {
-    // The recorded template's pods take 8 s to become ready, so the rollback wait is long enough to cancel.
-    createDeployment('c-back', initial('c-back'), { replicas: 2, readyDelay: '8s' });
+    // No surge: the release replaces an old pod, so the rollback must make one again from the recorded template,
+    // whose pods take 8 s to become ready: the rollback wait is long enough to cancel, however fast the client is.
+    createDeployment('c-back', initial('c-back'), { replicas: 2, readyDelay: '8s', surge: 0, unavailable: 1 });
     const recorded = template('c-back');
     const inputs = appInputs('c-back', 'crashloop-c-back', 'c-back');
     const run = await runAction(inputs, {
