@@ -6,7 +6,8 @@
 # release of a StatefulSet, rolled back with its stuck pod replaced (kubectl rollout undo would leave it stuck);
 # then what users see: a release with its migration run first (pre-deploy) and checked during the bake (verify: every
 # pod and the Service through the API server's proxies, the error rate in Prometheus), a release that is Ready but
-# answers 500 (caught by verify and rolled back), and a failing migration that stops the deploy before any change.
+# answers 500 (caught by verify and rolled back), a failing migration that stops the deploy before any change, and a
+# canary: a release answering 500 stopped at its one-pod canary, the stable Deployment untouched.
 # Prints the summaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +50,7 @@ deploy() {
 BASE_IMAGE=$BASE_IMAGE" \
     GITHUB_WORKSPACE="$root" INPUT_MANIFESTS="$manifests" INPUT_NAMESPACE="$namespace" \
     INPUT_DEPLOYMENTS="$deployments" INPUT_WORKLOADS="$workloads" INPUT_TIMEOUT=5m INPUT_ROLLBACK=true INPUT_FAIL-FAST=true INPUT_BAKE="$bake" \
-    INPUT_ENVIRONMENT=demo INPUT_COMMENT=never INPUT_VERIFY="${VERIFY:-}" INPUT_PRE-DEPLOY="${PRE_DEPLOY:-}" \
+    INPUT_ENVIRONMENT=demo INPUT_COMMENT=never INPUT_VERIFY="${VERIFY:-}" INPUT_PRE-DEPLOY="${PRE_DEPLOY:-}" INPUT_CANARY="${CANARY:-}" \
     node dist/index.js || rc=$?
   echo
   echo "------------------- job summary ($name, exit code $rc) -------------------"
@@ -116,6 +117,17 @@ if deploy migration "migration-$stamp" "migration-$stamp" 0s; then
   exit 1
 fi
 PRE_DEPLOY=""
+# Canary first: a release that is Ready but answers 500 meets one pod of its own, behind the same Service, and is
+# stopped there by the checks; the stable Deployment is never touched.
+CANARY=1
+VERIFY="- http: {port: 8080, path: /, grace: 6s, interval: 2s}"
+if deploy canary "http500-canary-$stamp" "canary-$stamp" 0s; then
+  echo "the canary of a release answering 500 was expected to be stopped" >&2
+  exit 1
+fi
+expect_rolled_back canary
+CANARY=""
+VERIFY=""
 
 echo
 echo "demo done: the manifests made their first deploy and a good update; the broken config change was rolled"
@@ -123,7 +135,8 @@ echo "back, ConfigMap and template both; the good version deployed; the crash-lo
 echo "that crashed 10 s after becoming Ready (kubectl rollout status: success) was caught by the bake and rolled back;"
 echo "the StatefulSet's crash-looping release was rolled back and its stuck pod replaced: every pod Ready again;"
 echo "a release ran its migration first and passed its checks of every pod, the Service and the error rate; one that was"
-echo "Ready but answered 500 was caught by those checks and rolled back; a failing migration stopped the deploy first."
+echo "Ready but answered 500 was caught by those checks and rolled back; a failing migration stopped the deploy first;"
+echo "and a release answering 500 met one canary pod first and was stopped there, the stable Deployment untouched."
 kubectl -n kube-ship-demo-app get deployment,service,ingress,configmap -o wide
 kubectl -n kube-ship-demo get deployment web -o wide
 kubectl -n kube-ship-demo get statefulset web-cache -o wide
