@@ -6,6 +6,7 @@
  * with their status kept. What to do after each outcome is the pure `nextStep`, tested on its own.
  */
 import { Watch, type KubeConfig, type KubernetesObject, type V1LabelSelector } from '@kubernetes/client-node';
+import { abortableSleep } from '../lib/deadline.js';
 import { messageOf } from '../lib/errors.js';
 import { KubeError } from './kube.js';
 
@@ -86,18 +87,6 @@ export interface InformerOptions {
    */
   unanswered?: () => void;
 }
-
-export const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 /** The status of a failed request: an ApiException's code, a watch's HTTP status, or 0 for no answer. */
 export function toKubeError(error: unknown, what: string): KubeError {

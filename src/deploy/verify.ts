@@ -6,6 +6,7 @@
  */
 import type { Kube, KubeObject } from '../cluster/kube.js';
 import type { CheckSpec } from '../desired/verify.js';
+import { abortableSleep } from '../lib/deadline.js';
 import { messageOf } from '../lib/errors.js';
 import type { HttpGet } from '../lib/http.js';
 import type { Log } from '../lib/log.js';
@@ -67,18 +68,6 @@ export interface VerifyPorts {
   /** Told when a check's Job starts and ends (for the post step). */
   jobs?: (job: JobRecord, running: boolean) => void;
 }
-
-const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 /** What a check looks at, in words, for the log and the summary. */
 export function describeCheck(spec: CheckSpec): string {

@@ -3,6 +3,19 @@
 /** A pause before a retry. */
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits `ms`, or less: it resolves as soon as `signal` aborts. */
+export const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+
 /** `work`'s value, or `fallback()`'s once `ms` have passed (or `work` failed). The timer never keeps Node alive. */
 export function within<T>(ms: number, work: Promise<T>, fallback: () => T): Promise<T> {
   return new Promise((resolve) => {

@@ -21,7 +21,7 @@ import {
   type ManifestObject,
 } from '../desired/manifests.js';
 import { resolveTargets, targetKey, type Target } from '../desired/targets.js';
-import { checkJobs, isPreDeployJob, type CheckedJobs } from './check-jobs.js';
+import { checkJobs, inNamespace, isPreDeployJob, type CheckedJobs } from './check-jobs.js';
 import { preflight, preflightManifests } from './preflight.js';
 
 /** Preflight as a whole: a cluster that stops answering fails the step here, not after the build. */
@@ -109,7 +109,7 @@ async function checkManifests(kube: Kube, inputs: CheckInputs, options: CheckOpt
   for (const value of secretValues(all)) options.secrets.add(value, { lines: true });
   requireQuotedSecretValues(all);
   // A Job annotated as pre-deploy is run before the rollout, not applied with the rest.
-  const preDeploy = all.filter(isPreDeployJob).map((m) => placeJob(m, options.defaultNamespace));
+  const preDeploy = all.filter(isPreDeployJob).map((m) => inNamespace(m, options.defaultNamespace));
   const parsed = all.filter((m) => !isPreDeployJob(m));
   const tag = inputs.pinned ? { digest: inputs.pinned.digest } : { tag: inputs.tags[0] ?? 'latest' };
   const checked = await preflightManifests(kube, {
@@ -124,13 +124,6 @@ async function checkManifests(kube: Kube, inputs: CheckInputs, options: CheckOpt
   const created = checked.objects.map((m) => objectKey(m.object));
   options.log.info(`Manifests: ${files.map((f) => f.file).join(', ')}: ${created.length} objects, dry run accepted`);
   return { ...checked, preDeploy };
-}
-
-/** A Job of the manifests in the deploy's namespace unless it names one. */
-function placeJob(m: ManifestObject, namespace: string): ManifestObject {
-  const object = structuredClone(m.object);
-  object.metadata.namespace ??= namespace;
-  return { ...m, object };
 }
 
 /** A canary is made for Deployments only: any other kind of target is refused before the build, naming the input. */

@@ -55,9 +55,14 @@ function readJob(input: string, file: string, workspace: string, namespace: stri
   if (parsed.length !== 1 || only === undefined || only.object.kind !== 'Job') {
     throw new InputError(input, `${file} must hold exactly one Job (apiVersion batch/v1, kind Job).`);
   }
-  const object = structuredClone(only.object);
+  return inNamespace(only, namespace);
+}
+
+/** A copy of a Job in `namespace` unless it names one. */
+export function inNamespace(job: ManifestObject, namespace: string): ManifestObject {
+  const object = structuredClone(job.object);
   object.metadata.namespace ??= namespace;
-  return { ...only, object };
+  return { ...job, object };
 }
 
 /** The Job of a check under a name unique to this run (at most 63 characters, as a Job's pods label it). */
