@@ -8,8 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
-# phase TITLE: the section's heading, with the seconds since the start.
-phase() { echo "== $1 (at $(($(date +%s) - started))s) =="; }
+# phase TITLE: the section's heading, with the seconds since the start. Not framed in "=" signs: a line framed so,
+# with a time in it, reads like pytest's closing line ("== 3 passed in 4s =="), and one without counts reads as "no
+# test ran" to whatever reads the closing lines of the run.
+phase() { echo "[npm test] $1, from second $(($(date +%s) - started))"; }
 wall_time() { echo "npm test: wall time $(( ($(date +%s) - started) / 60 ))m $(( ($(date +%s) - started) % 60 ))s"; }
 ended=0 # set when the tally is printed; an earlier exit still prints the wall time
 trap '((ended)) || wall_time' EXIT
@@ -60,6 +62,11 @@ check unit vitest run --reporter=default --reporter=json --outputFile.json=.test
 phase "end-to-end tests (waiting for them to end)"
 e2e_rc=0
 wait "$e2e_pid" || e2e_rc=$?
+# Each file's time first, then the end-to-end log: its last lines are vitest's own summary and the stack going down.
+if [[ -f .test-results/e2e-files.txt ]]; then
+  echo "Time per end-to-end file (.test-results/e2e-files.txt):"
+  cat .test-results/e2e-files.txt
+fi
 cat .test-results/e2e.log
 [[ $e2e_rc -eq 0 ]] || failed+=(e2e)
 

@@ -1,7 +1,7 @@
 /**
  * A vitest reporter (vitest.e2e.config.ts, scripts/test-e2e.sh): the wall time of each test file, from its start to
  * its end as the run saw them (hooks and imports included), written to .test-results/e2e-files.txt (a table, longest
- * first, with when each file started) and .test-results/e2e-files.json, and printed when the run ends.
+ * first, with when each file started; scripts/test.sh prints it) and .test-results/e2e-files.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -60,6 +60,5 @@ export default class FileTimes implements Reporter {
     mkdirSync(OUT, { recursive: true });
     writeFileSync(join(OUT, 'e2e-files.txt'), `${table}\n`);
     writeFileSync(join(OUT, 'e2e-files.json'), `${JSON.stringify({ seconds: total, files }, null, 2)}\n`);
-    console.log(`\nTime per file (.test-results/e2e-files.txt):\n${table}`);
   }
 }
