@@ -8,7 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKube } from '../../src/cluster/kube-client.js';
 import type { TargetState, WatchScope } from '../../src/cluster/kube.js';
-import { planWatches, type Member } from '../../src/cluster/shared-watch.js';
+import { planWatches, sharedObserve, type Member, type Plan } from '../../src/cluster/shared-watch.js';
 
 const member = (scope: Partial<WatchScope> & { name: string }): Member => ({
   scope: { kind: 'deployment', namespace: 'shop', selector: `app=${scope.name}`, ...scope },
@@ -171,5 +171,65 @@ describe('createKube().observe of targets watched at once', () => {
       replicaSets: ['api-1'],
       pods: ['api-1-a', 'api-1-b'],
     });
+  });
+});
+
+describe('sharedObserve: when a shared informer stops', () => {
+  /** A runPlan that lists nothing, reports once, and runs until stopped; `fail` makes one plan fail for good. */
+  function informers() {
+    const stopped: string[] = [];
+    const fail = new Map<string, (error: unknown) => void>();
+    const key = (plan: Plan) => `${plan.resource} ${Object.values(plan.query).join('')}`;
+    const runPlan = (plan: Plan, _store: unknown, changed: () => void, signal: AbortSignal) =>
+      new Promise<void>((resolve, reject) => {
+        fail.set(key(plan), reject);
+        queueMicrotask(changed);
+        signal.addEventListener('abort', () => {
+          stopped.push(key(plan));
+          resolve();
+        });
+      });
+    return { observe: sharedObserve(runPlan), stopped, fail };
+  }
+  const scope = (name: string): WatchScope => ({
+    kind: 'deployment',
+    namespace: 'shop',
+    name,
+    selector: `app=${name}`,
+  });
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+
+  it('keeps an informer while one target still uses it, and stops it when the last leaves', async () => {
+    const { observe, stopped } = informers();
+    const web = new AbortController();
+    const api = new AbortController();
+    const watching = [
+      observe(scope('web'), () => undefined, web.signal),
+      observe(scope('api'), () => undefined, api.signal),
+    ];
+    await tick();
+    web.abort();
+    await watching[0];
+    expect(stopped).toEqual([]);
+    api.abort();
+    await watching[1];
+    expect(stopped.sort()).toEqual(['deployments ', 'pods app in (web,api)', 'replicasets app in (web,api)']);
+  });
+
+  it('fails every target of an informer that fails for good, and stops their other informers', async () => {
+    const { observe, stopped, fail } = informers();
+    const errors: string[] = [];
+    const stop = new AbortController();
+    const watching = ['web', 'api'].map((name) =>
+      observe(scope(name), () => undefined, stop.signal).catch((e: unknown) => errors.push(`${name}: ${String(e)}`)),
+    );
+    await tick();
+    fail.get('pods app in (web,api)')?.(new Error('forbidden'));
+    await Promise.all(watching);
+    await tick();
+    expect(errors.sort()).toEqual(['api: Error: forbidden', 'web: Error: forbidden']);
+    // the targets' other informers stop without waiting for their signal
+    expect(stopped.sort()).toEqual(['deployments ', 'pods app in (web,api)', 'replicasets app in (web,api)']);
+    stop.abort();
   });
 });

@@ -42,13 +42,17 @@ function singleLabel(selector: string): { key: string; value: string } | undefin
   return match ? { key: match[1] ?? '', value: match[2] ?? '' } : undefined;
 }
 
-/** The informers that watching `members` needs (pure: tested on its own). */
-export function planWatches(members: Member[]): Plan[] {
-  const plans: Plan[] = [];
-  const groups = new Map<
-    string,
-    { resource: Listed; namespace: string; members: Member[]; field: keyof TargetState }
-  >();
+/** The targets of one kind in one namespace, and which map of their state that kind fills. */
+interface Group {
+  resource: Listed;
+  namespace: string;
+  members: Member[];
+  field: keyof TargetState;
+}
+
+/** Each target's kinds (its workload, its ReplicaSets or ControllerRevisions, its pods), grouped by namespace. */
+function groupByKind(members: Member[]): Group[] {
+  const groups = new Map<string, Group>();
   const add = (resource: Listed, field: keyof TargetState, member: Member): void => {
     const key = `${member.scope.namespace}/${resource}`;
     const group = groups.get(key) ?? { resource, namespace: member.scope.namespace, members: [], field };
@@ -61,51 +65,51 @@ export function planWatches(members: Member[]): Plan[] {
     else add('controllerrevisions', 'revisions', member);
     add('pods', 'pods', member);
   }
-  const storeOf = (m: Member, field: keyof TargetState) => m.state[field] as Map<string, KubernetesObject>;
-  for (const { resource, namespace, members: group, field } of groups.values()) {
-    if (field === 'workloads') {
-      const names = new Set(group.map((m) => m.scope.name));
-      const query: Record<string, string> =
-        names.size === 1 ? { fieldSelector: `metadata.name=${group[0]?.scope.name ?? ''}` } : {};
-      plans.push({
-        resource,
-        namespace,
-        query,
-        members: group.map((m) => ({
-          member: m,
-          store: storeOf(m, field),
-          owns: (o) => o.metadata?.name === m.scope.name,
-        })),
-      });
-      continue;
-    }
-    const labels = group.map((m) => singleLabel(m.scope.selector));
-    const key = labels[0]?.key;
-    const joinable = group.length > 1 && labels.every((l) => l !== undefined && l.key === key);
-    if (joinable && key !== undefined) {
-      const values = [...new Set(labels.map((l) => l?.value ?? ''))];
-      plans.push({
-        resource,
-        namespace,
-        query: { labelSelector: `${key} in (${values.join(',')})` },
-        members: group.map((m, i) => ({
-          member: m,
-          store: storeOf(m, field),
-          owns: (o) => o.metadata?.labels?.[key] === labels[i]?.value,
-        })),
-      });
-      continue;
-    }
-    for (const m of group) {
-      plans.push({
-        resource,
-        namespace,
-        query: { labelSelector: m.scope.selector },
-        members: [{ member: m, store: storeOf(m, field), owns: () => true }],
-      });
-    }
+  return [...groups.values()];
+}
+
+const storeOf = (m: Member, field: keyof TargetState) => m.state[field] as Map<string, KubernetesObject>;
+
+/** Workloads by name: one informer for the group, by field selector when there is one name. */
+function planWorkloads({ resource, namespace, members, field }: Group): Plan[] {
+  const names = new Set(members.map((m) => m.scope.name));
+  const query: Record<string, string> =
+    names.size === 1 ? { fieldSelector: `metadata.name=${members[0]?.scope.name ?? ''}` } : {};
+  const planned = members.map((m) => ({
+    member: m,
+    store: storeOf(m, field),
+    owns: (o: KubernetesObject) => o.metadata?.name === m.scope.name,
+  }));
+  return [{ resource, namespace, query, members: planned }];
+}
+
+/** Objects by label: one informer when the selectors join (`key in (...)`), else one per target. */
+function planByLabel({ resource, namespace, members, field }: Group): Plan[] {
+  const labels = members.map((m) => singleLabel(m.scope.selector));
+  const key = labels[0]?.key;
+  const joinable = members.length > 1 && labels.every((l) => l !== undefined && l.key === key);
+  if (!joinable || key === undefined) {
+    return members.map((m) => ({
+      resource,
+      namespace,
+      query: { labelSelector: m.scope.selector },
+      members: [{ member: m, store: storeOf(m, field), owns: () => true }],
+    }));
   }
-  return plans;
+  const values = [...new Set(labels.map((l) => l?.value ?? ''))];
+  const planned = members.map((m, i) => ({
+    member: m,
+    store: storeOf(m, field),
+    owns: (o: KubernetesObject) => o.metadata?.labels?.[key] === labels[i]?.value,
+  }));
+  return [{ resource, namespace, query: { labelSelector: `${key} in (${values.join(',')})` }, members: planned }];
+}
+
+/** The informers that watching `members` needs (pure: tested on its own). */
+export function planWatches(members: Member[]): Plan[] {
+  return groupByKind(members).flatMap((group) =>
+    group.field === 'workloads' ? planWorkloads(group) : planByLabel(group),
+  );
 }
 
 /** What `source` describes a plan as, for messages: `pods in ns (app=web)`. */
@@ -144,6 +148,77 @@ interface Running {
 }
 
 /**
+ * The informers of one batch of targets (the `observe` calls of one tick) and who still uses each: a target hears of
+ * changes once all its kinds have been listed; it leaves when its signal aborts or an informer of its fails for good.
+ */
+class Batch {
+  private readonly running = new Map<Plan, Running>();
+  private readonly plansOf: Map<Member, Plan[]>;
+  private readonly listed: Map<Member, Set<Plan>>;
+  private readonly ended = new Set<Member>();
+
+  constructor(
+    private readonly runPlan: RunPlan,
+    private readonly plans: Plan[],
+    members: Member[],
+  ) {
+    this.plansOf = new Map(members.map((m) => [m, []]));
+    for (const plan of plans) for (const { member } of plan.members) this.plansOf.get(member)?.push(plan);
+    this.listed = new Map(members.map((m) => [m, new Set()]));
+  }
+
+  start(subscriptions: Subscription[]): void {
+    for (const plan of this.plans) this.startInformer(plan);
+    for (const s of subscriptions) this.endOnAbort(s);
+  }
+
+  /** Runs one plan's informer; each change is sorted into its members' own maps. */
+  private startInformer(plan: Plan): void {
+    const store = new Map<string, KubernetesObject>();
+    const stop = new AbortController();
+    const done = this.runPlan(plan, store, () => this.deliver(plan, store), stop.signal).catch((error: unknown) => {
+      for (const { member } of plan.members) this.end(member, () => member.failed(error));
+    });
+    this.running.set(plan, { users: new Set(plan.members.map((m) => m.member)), stop, done });
+  }
+
+  private deliver(plan: Plan, store: Map<string, KubernetesObject>): void {
+    for (const { member, store: own, owns } of plan.members) {
+      if (this.ended.has(member)) continue;
+      own.clear();
+      for (const [name, object] of store) if (owns(object)) own.set(name, object);
+      const seen = this.listed.get(member);
+      seen?.add(plan);
+      if (seen?.size === this.plansOf.get(member)?.length) member.changed();
+    }
+  }
+
+  private endOnAbort(s: Subscription): void {
+    s.signal.addEventListener('abort', () => this.end(s.member, undefined, () => s.resolve()), { once: true });
+  }
+
+  /** `member` is done (`now` runs at once, `after` once its informers nobody else uses have stopped). */
+  private end(member: Member, now?: () => void, after?: () => void): void {
+    if (this.ended.has(member)) return;
+    this.ended.add(member);
+    now?.();
+    void this.leave(member).then(after);
+  }
+
+  /** `member` stops using its informers; those nobody uses any more stop. Resolves once they have. */
+  private leave(member: Member): Promise<unknown> {
+    const stopped: Promise<void>[] = [];
+    for (const plan of this.plansOf.get(member) ?? []) {
+      const run = this.running.get(plan);
+      if (!run?.users.delete(member) || run.users.size > 0) continue;
+      run.stop.abort();
+      stopped.push(run.done);
+    }
+    return Promise.all(stopped);
+  }
+}
+
+/**
  * `Kube.observe` on shared informers: the calls of one tick are planned together (`planWatches`); each target's
  * callback starts once all its kinds have been listed; an informer stops when the last target using it stops; one
  * failing for good fails every target using it, and stops that target's other informers (where no other uses them).
@@ -154,61 +229,8 @@ export function sharedObserve(runPlan: RunPlan) {
   const start = (batch: Subscription[]): void => {
     const live = batch.filter((s) => !s.signal.aborted);
     for (const s of batch) if (s.signal.aborted) s.resolve();
-    const plans = planWatches(live.map((s) => s.member));
-    const running = new Map<Plan, Running>();
-    const plansOf = new Map<Member, Plan[]>(live.map((s) => [s.member, []]));
-    for (const plan of plans) for (const { member } of plan.members) plansOf.get(member)?.push(plan);
-    const listed = new Map<Member, Set<Plan>>(live.map((s) => [s.member, new Set()]));
-    const ended = new Set<Member>();
-
-    /** `member` stops using its informers; those nobody uses any more stop. Resolves once they have. */
-    const leave = (member: Member): Promise<unknown> => {
-      const stopped: Promise<void>[] = [];
-      for (const plan of plansOf.get(member) ?? []) {
-        const run = running.get(plan);
-        if (!run?.users.delete(member) || run.users.size > 0) continue;
-        run.stop.abort();
-        stopped.push(run.done);
-      }
-      return Promise.all(stopped);
-    };
-
-    for (const plan of plans) {
-      const store = new Map<string, KubernetesObject>();
-      const stop = new AbortController();
-      const changed = (): void => {
-        for (const { member, store: own, owns } of plan.members) {
-          if (ended.has(member)) continue;
-          own.clear();
-          for (const [name, object] of store) if (owns(object)) own.set(name, object);
-          const seen = listed.get(member);
-          seen?.add(plan);
-          if (seen?.size === plansOf.get(member)?.length) member.changed();
-        }
-      };
-      const users = new Set(plan.members.map((m) => m.member));
-      const done = runPlan(plan, store, changed, stop.signal).catch((error: unknown) => {
-        for (const { member } of plan.members) {
-          if (ended.has(member)) continue;
-          ended.add(member);
-          member.failed(error);
-          void leave(member);
-        }
-      });
-      running.set(plan, { users, stop, done });
-    }
-
-    for (const s of live) {
-      s.signal.addEventListener(
-        'abort',
-        () => {
-          if (ended.has(s.member)) return;
-          ended.add(s.member);
-          void leave(s.member).then(() => s.resolve());
-        },
-        { once: true },
-      );
-    }
+    const members = live.map((s) => s.member);
+    new Batch(runPlan, planWatches(members), members).start(live);
   };
 
   return (scope: WatchScope, onChange: (state: TargetState) => void, signal: AbortSignal): Promise<void> =>
