@@ -1,5 +1,5 @@
 /** Building a kustomization: the argv, which tool is found, and what a failed or missing build says. */
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -113,5 +113,15 @@ describe('createKustomize', () => {
     await expect(createKustomize(run, { PATH: binDir('kubectl') }).build('/w/k8s', 'k8s')).rejects.toThrow(
       /^Input "kustomize": "k8s" built \d+ bytes of objects, over the limit of 8 MiB/,
     );
+  });
+});
+
+describe('the example kustomize base', () => {
+  it('holds the same objects as the example manifests (one source, copied where kustomize can read it)', () => {
+    const example = join(import.meta.dirname, '../../examples/web');
+    for (const file of ['configmap.yaml', 'deployment.yaml', 'service.yaml', 'ingress.yaml']) {
+      const base = readFileSync(join(example, 'kustomize/base', file), 'utf8');
+      expect(base, file).toBe(readFileSync(join(example, 'k8s', file), 'utf8'));
+    }
   });
 });
