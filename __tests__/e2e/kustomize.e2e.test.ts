@@ -1,7 +1,8 @@
 /**
  * Kustomize (input `kustomize`) on the real API server: the example's production overlay built with the stack's
  * kubectl and deployed by digest, a crashing change to it restored (ConfigMap included), a preview of another
- * overlay, and the errors of a missing kubectl and of a kustomization that does not build.
+ * overlay, a killed step undone by the post step, and the errors of a missing kubectl and of a kustomization that
+ * does not build.
  */
 import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -72,9 +73,11 @@ describe('kustomize', () => {
     expect(run.log).toContain(
       `Kustomize: Deployment ${ns}/web gets the pushed digest in container web (written ${IMAGE}:latest)`,
     );
-    // The staging overlay over the same namespace, previewed: the plan has its changes, the cluster none of them.
+    // The staging overlay over the same namespace, previewed (the same image, not built again): the plan has its
+    // changes, the cluster none of them.
     const preview = await runAction({
       ...inputs('k-v1', 'kustomize-prod', overlayIn(ns, 'staging')),
+      build: 'false',
       preview: 'true',
     });
     expect(preview.exitCode, preview.log).toBe(0);
@@ -99,7 +102,9 @@ describe('kustomize', () => {
     expect(first.exitCode, first.log).toBe(0);
     const recordedData = configData(ns);
     const recorded = kubectlJson<Deployment>(['get', 'deployment', 'web', '-n', ns]).spec.template;
-    const run = await runAction(inputs('k-v1', 'kustomize-crash', overlayIn(ns, 'production', CRASHING_CHANGE)));
+    // The same image (not built again): what crashes is the change of the overlay.
+    const change = overlayIn(ns, 'production', CRASHING_CHANGE);
+    const run = await runAction(inputs('k-v1', 'kustomize-crash', change, { build: 'false' }));
     expect(run.exitCode).toBe(1);
     expect(run.outputs.result, run.log).toBe('rolled-back');
     expect(run.outputs['failure-reason']).toContain('CrashLoopBackOff');
@@ -109,6 +114,21 @@ describe('kustomize', () => {
     expect(configData(ns)).toEqual(recordedData);
     expect(kubectlJson<Deployment>(['get', 'deployment', 'web', '-n', ns]).spec.template).toEqual(recorded);
     expect(run.log).toMatch(/ConfigMap .*web-config: restored data.FEATURE, data.MODE/);
+  });
+
+  it('a step killed after the apply: the post step deletes every object the overlay created', async () => {
+    const ns = namespace('killed');
+    const config = inputs('crashloop-k1', 'kustomize-killed', overlayIn(ns, 'staging'), { 'fail-fast': 'false' });
+    const run = await runAction(config, {
+      during: [{ when: ({ log }) => log.includes(`Ingress ${ns}/web: created`), act: 'SIGKILL' }],
+    });
+    expect(run.state.finished).toBeUndefined();
+    expect(kubectl(['get', 'deployment', 'web', '-n', ns, '-o', 'name']).trim()).toBe('deployment.apps/web');
+    const post = await runAction(config, { post: true, state: run.state });
+    expect(post.exitCode, post.log).toBe(0);
+    expect(post.log).toContain('The deploy did not finish: undoing what it changed');
+    const left = kubectl(['get', 'deployment,service,ingress,configmap', '-n', ns, '-o', 'name']);
+    expect(left.split('\n').filter((name) => name.endsWith('/web') || name.endsWith('/web-config'))).toEqual([]);
   });
 
   it('names the input and the fix when no kubectl or kustomize is on PATH, or the kustomization does not build', async () => {

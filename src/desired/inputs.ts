@@ -246,9 +246,9 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
   if (deploymentLines.length === 0 && workloadLines.length === 0 && manifests.length === 0 && kustomize === '') {
     throw new InputError(
       'deployments',
-      'is required (or "workloads", "manifests" or "kustomize"); list the Deployments to update, one NAME or NAMESPACE/NAME per ' +
-        'line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset), or the ' +
-        'manifest files to apply.',
+      'is required (or "workloads", "manifests" or "kustomize"); list the Deployments to update, one NAME or ' +
+        'NAMESPACE/NAME per line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, ' +
+        'daemonset), or the manifest files to apply, or a kustomization directory.',
     );
   }
   const namespace = read('namespace').trim();
