@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the local stack: a first deploy of the sample multi-stage app from its manifests
 # (examples/web/k8s: Deployment, Service, Ingress, ConfigMap), a good update, and a broken config change that is
-# rolled back, ConfigMap included; then, on an existing Deployment, a good version, a broken version (its image crash-loops) that kube-ship catches and rolls back, then a version that is Ready
+# rolled back, ConfigMap included; the production overlay of the app's kustomize base (examples/web/kustomize)
+# deployed by digest; then, on an existing Deployment, a good version, a broken version (its image crash-loops) that kube-ship catches and rolls back, then a version that is Ready
 # and crashes 10 s later (what `kubectl rollout status` calls a success), caught by the bake, then a crash-looping
 # release of a StatefulSet, rolled back with its stuck pod replaced (kubectl rollout undo would leave it stuck);
 # then what users see: a release with its migration run first (pre-deploy) and checked during the bake (verify: every
@@ -23,6 +24,9 @@ kubectl create namespace kube-ship-demo --dry-run=client -o yaml | kubectl apply
 # The manifests' namespace starts empty: the first deploy makes everything in it.
 kubectl delete namespace kube-ship-demo-app --ignore-not-found --wait=true >/dev/null
 kubectl create namespace kube-ship-demo-app >/dev/null
+# So does the production overlay's (the overlay names it).
+kubectl delete namespace web-production --ignore-not-found --wait=true >/dev/null
+kubectl create namespace web-production >/dev/null
 kubectl apply -f examples/web/deployment.yaml -f examples/web/statefulset.yaml -f examples/web/jobs/service.yaml >/dev/null
 kubectl -n kube-ship-demo rollout status deployment/web --timeout=120s >/dev/null
 kubectl -n kube-ship-demo rollout status statefulset/web-cache --timeout=120s >/dev/null
@@ -31,11 +35,11 @@ run_dir=$(mktemp -d)
 stamp=$(date +%s)
 # deploy NAME TAG VARIANT BAKE [WORKLOADS [MANIFESTS]]: runs dist/index.js as the GitHub runner does (INPUT_* and
 # GITHUB_* variables), on the Deployment web, or on WORKLOADS (`workloads` input), or applying MANIFESTS (in the
-# namespace kube-ship-demo-app) when given.
+# namespace kube-ship-demo-app) when given, or the kustomization $KUSTOMIZE when set.
 deploy() {
   local name=$1 tag=$2 variant=$3 bake=$4 workloads=${5:-} manifests=${6:-} dir="$run_dir/$1"
   local deployments=kube-ship-demo/web namespace=""
-  [[ -z "$workloads" && -z "$manifests" ]] || deployments=""
+  [[ -z "$workloads" && -z "$manifests" && -z "${KUSTOMIZE:-}" ]] || deployments=""
   [[ -z "$manifests" ]] || namespace=kube-ship-demo-app""
   mkdir -p "$dir"
   : >"$dir/output"; : >"$dir/summary"; : >"$dir/state"
@@ -50,7 +54,7 @@ deploy() {
 BASE_IMAGE=$BASE_IMAGE" \
     GITHUB_WORKSPACE="$root" INPUT_MANIFESTS="$manifests" INPUT_NAMESPACE="$namespace" \
     INPUT_DEPLOYMENTS="$deployments" INPUT_WORKLOADS="$workloads" INPUT_TIMEOUT=5m INPUT_ROLLBACK=true INPUT_FAIL-FAST=true INPUT_BAKE="$bake" \
-    INPUT_ENVIRONMENT=demo INPUT_COMMENT=never INPUT_VERIFY="${VERIFY:-}" INPUT_PRE-DEPLOY="${PRE_DEPLOY:-}" INPUT_CANARY="${CANARY:-}" \
+    INPUT_ENVIRONMENT=demo INPUT_COMMENT=never INPUT_VERIFY="${VERIFY:-}" INPUT_PRE-DEPLOY="${PRE_DEPLOY:-}" INPUT_CANARY="${CANARY:-}" INPUT_KUSTOMIZE="${KUSTOMIZE:-}" \
     node dist/index.js || rc=$?
   echo
   echo "------------------- job summary ($name, exit code $rc) -------------------"
@@ -81,6 +85,12 @@ if deploy config-manifests "m2-$stamp" "update-$stamp" 5s "" "${broken#"$root/"}
 fi
 expect_rolled_back config-manifests
 echo "ConfigMap after the rollback: MODE=$(kubectl -n kube-ship-demo-app get configmap web-config -o jsonpath='{.data.MODE}')"
+
+# Kustomize: the production overlay built with the stack's kubectl, deployed by digest (no `kustomize edit set image`).
+KUSTOMIZE=examples/web/kustomize/overlays/production
+deploy kustomize-production "k1-$stamp" "kustomize-$stamp" 5s
+KUSTOMIZE=""
+echo "Production overlay: $(kubectl -n web-production get deployment web -o jsonpath='{.spec.replicas} replicas of {.spec.template.spec.containers[0].image}')"
 
 deploy good "v-$stamp" "good-$stamp" 5s
 for bad in broken:crashloop late:crashlate statefulset:crashloop; do
@@ -131,13 +141,14 @@ VERIFY=""
 
 echo
 echo "demo done: the manifests made their first deploy and a good update; the broken config change was rolled"
-echo "back, ConfigMap and template both; the good version deployed; the crash-looping one was caught in seconds and rolled back; the one"
+echo "back, ConfigMap and template both; the kustomize production overlay deployed by digest; the good version deployed; the crash-looping one was caught in seconds and rolled back; the one"
 echo "that crashed 10 s after becoming Ready (kubectl rollout status: success) was caught by the bake and rolled back;"
 echo "the StatefulSet's crash-looping release was rolled back and its stuck pod replaced: every pod Ready again;"
 echo "a release ran its migration first and passed its checks of every pod, the Service and the error rate; one that was"
 echo "Ready but answered 500 was caught by those checks and rolled back; a failing migration stopped the deploy first;"
 echo "and a release answering 500 met one canary pod first and was stopped there, the stable Deployment untouched."
 kubectl -n kube-ship-demo-app get deployment,service,ingress,configmap -o wide
+kubectl -n web-production get deployment,service,ingress,configmap -o wide
 kubectl -n kube-ship-demo get deployment web -o wide
 kubectl -n kube-ship-demo get statefulset web-cache -o wide
 rm -rf "$run_dir"

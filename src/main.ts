@@ -8,6 +8,7 @@ import * as core from '@actions/core';
 import { createBuilder, type Builder } from './image/builder.js';
 import { run as exec, type Run as ExecRun } from './image/exec.js';
 import { createRegistry, REGISTRY_RETRY_MS, withRetries, type Registry } from './image/registry.js';
+import { createKustomize, type Kustomize } from './render/kustomize.js';
 import type { Kube } from './cluster/kube.js';
 import { createKube } from './cluster/kube-client.js';
 import type { ClusterConfig } from './cluster/kubeconfig.js';
@@ -115,6 +116,8 @@ export interface Adapters {
   job: Job;
   /** HTTP from the runner (checks of `verify` by URL). */
   http: HttpGet;
+  /** Builds the kustomization of `kustomize` (kustomize or kubectl on the runner). */
+  kustomize: Kustomize;
 }
 
 /** The phases, in order; each records in the report what it found, and throws to stop the run. */
@@ -127,7 +130,13 @@ export async function phases(inputs: Inputs, state: RunState, adapters: Adapters
     return {
       kube,
       defaultNamespace,
-      ...(await checkCluster(kube, inputs, { defaultNamespace, workspace, secrets, log })),
+      ...(await checkCluster(kube, inputs, {
+        defaultNamespace,
+        workspace,
+        secrets,
+        log,
+        kustomize: adapters.kustomize,
+      })),
     };
   });
   await adapters.publisher.startDeployment();
@@ -199,6 +208,7 @@ export async function run(): Promise<void> {
       publisher,
       job: runner,
       http: fetchHttp,
+      kustomize: createKustomize(exec, env),
     };
     await phases(inputs, state, adapters);
   } catch (error) {

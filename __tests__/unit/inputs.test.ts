@@ -26,6 +26,15 @@ describe('parseInputs', () => {
     });
   });
 
+  it('takes one kustomization directory in place of deployments, workloads and manifests', () => {
+    const inputs = parseInputs(
+      read({ deployments: '', kustomize: '  k8s/overlays/prod\n# staging next\n' }),
+      'abcdef0',
+    );
+    expect(inputs).toMatchObject({ kustomize: 'k8s/overlays/prod', deployments: [], manifests: [] });
+    expect(parseInputs(read({}), 'abcdef0').kustomize).toBe('');
+  });
+
   it('parses lists, targets and durations', () => {
     const inputs = parseInputs(
       read({
@@ -96,7 +105,7 @@ describe('parseInputs', () => {
     ],
     [
       { deployments: '' },
-      'Input "deployments": is required (or "workloads", or "manifests"); list the Deployments to update, one NAME or NAMESPACE/NAME per line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset), or the manifest files to apply.',
+      'Input "deployments": is required (or "workloads", "manifests" or "kustomize"); list the Deployments to update, one NAME or NAMESPACE/NAME per line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset), or the manifest files to apply, or a kustomization directory.',
     ],
     [
       { deployments: 'a/b/c' },
@@ -126,6 +135,14 @@ describe('parseInputs', () => {
       'Input "rollback-timeout": "0" must be more than zero; write a duration such as 10m, 90s or 1h30m.',
     ],
     [{ comment: 'sometimes' }, 'Input "comment": "sometimes" is not one of auto, always, never.'],
+    [
+      { deployments: '', manifests: 'k8s/web.yaml', kustomize: 'k8s/overlays/prod' },
+      'Input "kustomize": is set together with "manifests"; use one of them: list the manifest files as resources of the kustomization, or deploy them in a step of their own.',
+    ],
+    [
+      { deployments: '', kustomize: 'k8s/overlays/staging\nk8s/overlays/prod' },
+      'Input "kustomize": names 2 directories; name one kustomization directory per step (one overlay that lists the others as resources builds them together).',
+    ],
     [
       { 'preview-values': 'masked' },
       'Input "preview-values": "masked" is not one of shown, hidden; set hidden to publish no value of any object in a preview.',

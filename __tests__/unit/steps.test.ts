@@ -2,13 +2,14 @@
  * The phases of the main step (main.ts's `phases` and the steps it runs) on fakes of our own interfaces: the fake
  * Kube, and a builder, command runner, registry, publisher and job that record what they are asked.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Builder, BuildOutput, BuildSpec } from '../../src/image/builder.js';
 import type { Run } from '../../src/image/exec.js';
 import type { Registry } from '../../src/image/registry.js';
+import type { Kustomize } from '../../src/render/kustomize.js';
 import {
   KubeError,
   type JsonPatchOp,
@@ -131,6 +132,19 @@ function fakeBuilder(digest: string | undefined = DIGEST) {
   return { specs, find: async () => builder };
 }
 
+/** A kustomize that builds every directory into `yaml`, recording the directories it was given. */
+function fakeKustomize(yaml = MANIFESTS): Kustomize & { built: string[]; yaml: string } {
+  const built: string[] = [];
+  return {
+    built,
+    yaml,
+    async build(directory) {
+      built.push(directory);
+      return { yaml: this.yaml, command: 'kustomize build' };
+    },
+  };
+}
+
 function fakeRegistry(served: string | undefined): Registry & { asked: string[] } {
   const asked: string[] = [];
   return {
@@ -184,7 +198,7 @@ function inputsOf(raw: Record<string, string>): Inputs {
 interface Setup {
   kube: WritesKube;
   state: RunState;
-  adapters: Adapters & { job: RecordingJob };
+  adapters: Adapters & { job: RecordingJob; kustomize: ReturnType<typeof fakeKustomize> };
   builder: ReturnType<typeof fakeBuilder>;
   registry: ReturnType<typeof fakeRegistry>;
   publisher: ReturnType<typeof fakePublisher>;
@@ -196,6 +210,7 @@ function setup(options: { signal?: AbortSignal } = {}): Setup {
   kube.addDeployment('web', 'reg/web:v1');
   const temp = mkdtempSync(join(tmpdir(), 'steps-'));
   writeFileSync(join(temp, 'app.yaml'), MANIFESTS);
+  mkdirSync(join(temp, 'overlays', 'prod'), { recursive: true });
   const env = { GITHUB_SHA: SHA, RUNNER_TEMP: temp, GITHUB_WORKSPACE: temp };
   const log = recordingLog();
   const state: RunState = {
@@ -218,6 +233,7 @@ function setup(options: { signal?: AbortSignal } = {}): Setup {
     publisher,
     job: new RecordingJob(),
     http,
+    kustomize: fakeKustomize(),
   };
   return { kube, state, adapters, builder, registry, publisher, log };
 }
@@ -387,6 +403,47 @@ describe('the phases of the main step', () => {
     };
     await expect(phases(inputsOf({}), s.state, s.adapters)).rejects.toThrow(CancelledError);
     expect(s.kube.writes).toEqual([]);
+  });
+});
+
+describe('the phases with kustomize', () => {
+  it('deploys the objects the kustomization builds by digest, and says which containers got it', async () => {
+    const s = setup();
+    await phases(inputsOf({ deployments: '', kustomize: 'overlays/prod' }), s.state, s.adapters);
+    expect(s.adapters.kustomize.built).toEqual([join(s.state.env.GITHUB_WORKSPACE ?? '', 'overlays', 'prod')]);
+    // The fake makes no pods for an applied Deployment (it is rolled back): what was applied is what counts here.
+    const applied = s.kube.applies.filter((a) => !a.options.dryRun).map((a) => a.object);
+    expect(applied.find((o) => o.kind === 'Deployment')).toMatchObject({
+      spec: { template: { spec: { containers: [{ name: 'app', image: `reg/web:v2@${DIGEST}` }] } } },
+    });
+    expect(applied.find((o) => o.kind === 'ConfigMap')).toMatchObject({ data: { mode: 'fast' } });
+    expect(s.log.lines).toContain('Kustomize: built overlays/prod with kustomize build: 2 objects, dry run accepted');
+    expect(s.log.lines).toContain(
+      'Kustomize: Deployment ns/api gets the pushed digest in container app (written reg/web:v1)',
+    );
+    expect(s.state.report.objects.map((o) => [o.key, o.source])).toEqual([
+      ['ConfigMap ns/settings', 'overlays/prod (kustomize) document 2'],
+      ['Deployment ns/api', 'overlays/prod (kustomize) document 1'],
+    ]);
+  });
+
+  it('says what is wrong with the built objects of "kustomize", not of "manifests", before the build', async () => {
+    const s = setup();
+    s.adapters.kustomize.yaml = MANIFESTS.replace('reg/web:v1', 'reg/other:v1');
+    const inputs = inputsOf({ build: 'true', deployments: '', kustomize: 'overlays/prod' });
+    await expect(phases(inputs, s.state, s.adapters)).rejects.toThrow(
+      /^Input "kustomize": no container in overlays\/prod \(kustomize\) runs an image from reg\/web;/,
+    );
+    expect(s.builder.specs).toEqual([]);
+  });
+
+  it('builds only a directory inside the workspace', async () => {
+    const s = setup();
+    const inputs = inputsOf({ deployments: '', kustomize: '../overlays' });
+    await expect(phases(inputs, s.state, s.adapters)).rejects.toThrow(
+      'Input "kustomize": "../overlays" leaves the workspace with ".."',
+    );
+    expect(s.adapters.kustomize.built).toEqual([]);
   });
 });
 

@@ -47,6 +47,8 @@ export interface Inputs {
   workloads: TargetSpec[];
   /** Manifest files or globs (`manifests`), applied before the targets are patched. */
   manifests: string[];
+  /** A kustomization directory (`kustomize`), built and then applied as `manifests` are; '' when unset. */
+  kustomize: string;
   /** Take over fields other field managers own when applying the manifests. */
   'force-conflicts': boolean;
   /** Plan the deploy and check it with server-side dry runs; change nothing in the cluster. */
@@ -214,17 +216,39 @@ function parsePrNumber(raw: string): number | undefined {
   return Number(value);
 }
 
+/** The one kustomization directory of `kustomize`; refused beside `manifests`, whose objects it would mix with. */
+function parseKustomize(raw: string, manifests: string[]): string {
+  const lines = parseList(raw);
+  if (lines.length > 1) {
+    throw new InputError(
+      'kustomize',
+      `names ${lines.length} directories; name one kustomization directory per step (one overlay that lists the ` +
+        'others as resources builds them together).',
+    );
+  }
+  const [dir = ''] = lines;
+  if (dir !== '' && manifests.length > 0) {
+    throw new InputError(
+      'kustomize',
+      'is set together with "manifests"; use one of them: list the manifest files as resources of the ' +
+        'kustomization, or deploy them in a step of their own.',
+    );
+  }
+  return dir;
+}
+
 /** Reads and validates every input. `sha` is the commit (GITHUB_SHA), the default tag's source. */
 export function parseInputs(read: InputReader, sha: string): Inputs {
   const deploymentLines = parseList(read('deployments'));
   const workloadLines = parseList(read('workloads'));
   const manifests = parseList(read('manifests'));
-  if (deploymentLines.length === 0 && workloadLines.length === 0 && manifests.length === 0) {
+  const kustomize = parseKustomize(read('kustomize'), manifests);
+  if (deploymentLines.length === 0 && workloadLines.length === 0 && manifests.length === 0 && kustomize === '') {
     throw new InputError(
       'deployments',
-      'is required (or "workloads", or "manifests"); list the Deployments to update, one NAME or NAMESPACE/NAME per ' +
-        'line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset), or the ' +
-        'manifest files to apply.',
+      'is required (or "workloads", "manifests" or "kustomize"); list the Deployments to update, one NAME or ' +
+        'NAMESPACE/NAME per line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, ' +
+        'daemonset), or the manifest files to apply, or a kustomization directory.',
     );
   }
   const namespace = read('namespace').trim();
@@ -271,6 +295,7 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     deployments: deploymentLines.map(parseTarget),
     workloads: workloadLines.map(parseWorkload),
     manifests,
+    kustomize,
     'force-conflicts': parseBoolean('force-conflicts', read('force-conflicts'), false),
     preview: parseBoolean('preview', read('preview'), false),
     'preview-values': parsePreviewValues(read('preview-values')),

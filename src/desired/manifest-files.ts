@@ -27,8 +27,8 @@ function quoted(path: string): string {
   return JSON.stringify(path);
 }
 
-function refuse(path: string, why: string): never {
-  throw new InputError('manifests', `${quoted(path)} ${why}`);
+function refuse(path: string, why: string, input = 'manifests'): never {
+  throw new InputError(input, `${quoted(path)} ${why}`);
 }
 
 /** Whether `path` (already resolved) is the workspace or lies under it. */
@@ -38,39 +38,62 @@ function inside(root: string, path: string): boolean {
 }
 
 /** Where a path really is, symlinks followed; refused when that is outside the workspace. */
-function resolvedInside(root: string, path: string): string {
+function resolvedInside(root: string, path: string, input = 'manifests'): string {
   const shown = relative(root, path) || path;
   let real: string;
   try {
     real = realpathSync(path);
   } catch {
-    refuse(shown, 'is a symlink to nothing; fix or remove the link.');
+    refuse(shown, 'is a symlink to nothing; fix or remove the link.', input);
   }
   if (!inside(root, real)) {
     refuse(
       shown,
       `leads outside the workspace (to ${quoted(real)}); kube-ship reads manifests only from the workspace: ` +
         'copy the file into the repository instead of linking to it.',
+      input,
     );
   }
   return real;
 }
 
-/** The lines' files, each as [the path as named under the workspace, where it really is]. */
-function filesOf(line: string, root: string): [string, string][] {
+/** The path a line names, refused when it is absolute or climbs out of the workspace with "..". */
+function namedInside(line: string, root: string, input: string): string {
   if (isAbsolute(line)) {
-    refuse(line, 'is an absolute path; name the file relative to the workspace (the repository checkout).');
+    refuse(line, 'is an absolute path; name the file relative to the workspace (the repository checkout).', input);
   }
   if (line.split(/[\\/]/).includes('..')) {
-    refuse(line, 'leaves the workspace with ".."; name a file inside the workspace (the repository checkout).');
+    refuse(line, 'leaves the workspace with ".."; name a file inside the workspace (the repository checkout).', input);
   }
-  const named = (path: string): [string, string] => [path, resolvedInside(root, path)];
+  return join(root, line);
+}
+
+/**
+ * A directory an input names (`kustomize`), by the same rules as the files of `manifests`: relative to the
+ * workspace, inside it once symlinks are followed. Returns where it really is and how the workflow named it.
+ */
+export function workspaceDirectory(input: string, line: string, workspace: string): { real: string; shown: string } {
+  const root = realpathSync(workspace);
+  const path = namedInside(line, root, input);
+  try {
+    statSync(path);
+  } catch {
+    refuse(line, `does not exist (looked in ${quoted(root)}); check the path.`, input);
+  }
+  const real = resolvedInside(root, path, input);
+  if (!statSync(real).isDirectory()) refuse(line, 'is not a directory; name the directory that holds it.', input);
+  return { real, shown: relative(root, path) || '.' };
+}
+
+/** The lines' files, each as [the path as named under the workspace, where it really is]. */
+function filesOf(line: string, root: string): [string, string][] {
+  const path = namedInside(line, root, 'manifests');
+  const named = (file: string): [string, string] => [file, resolvedInside(root, file)];
   if (GLOB.test(line)) {
     return globSync(line, { cwd: root })
       .map((f) => named(join(root, f)))
       .filter(([, real]) => statSync(real).isFile());
   }
-  const path = join(root, line);
   try {
     statSync(path);
   } catch {

@@ -5,9 +5,10 @@
 export class InputError extends Error {
   constructor(
     readonly input: string,
-    message: string,
+    /** What is wrong and the fix, without the input's name: to say it of another input that led to the same text. */
+    readonly reason: string,
   ) {
-    super(`Input "${input}": ${message}`);
+    super(`Input "${input}": ${reason}`);
     this.name = 'InputError';
   }
 }

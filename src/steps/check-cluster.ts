@@ -11,15 +11,15 @@ import type { Log } from '../lib/log.js';
 import type { Secrets } from '../lib/secrets.js';
 import { formatReference } from '../desired/image-ref.js';
 import type { Inputs } from '../desired/inputs.js';
-import { readManifestFiles } from '../desired/manifest-files.js';
+import { readManifestFiles, workspaceDirectory } from '../desired/manifest-files.js';
 import {
-  objectKey,
   parseManifests,
   withImage,
   requireQuotedSecretValues,
   secretValues,
   type ManifestObject,
 } from '../desired/manifests.js';
+import type { Kustomize } from '../render/kustomize.js';
 import { resolveTargets, targetKey, type Target } from '../desired/targets.js';
 import { checkJobs, inNamespace, isPreDeployJob, type CheckedJobs } from './check-jobs.js';
 import { preflight, preflightManifests } from './preflight.js';
@@ -40,7 +40,8 @@ export type CheckInputs = Pick<
   | 'verify'
   | 'pre-deploy'
   | 'canary'
->;
+> &
+  Partial<Pick<Inputs, 'kustomize'>>;
 
 export interface CheckOptions {
   defaultNamespace: string;
@@ -48,6 +49,8 @@ export interface CheckOptions {
   /** The directory `manifests` paths are relative to (GITHUB_WORKSPACE). */
   workspace: string;
   log: Log;
+  /** Builds the directory of `kustomize` (needed only with that input). */
+  kustomize?: Kustomize;
 }
 
 export interface Checked {
@@ -63,7 +66,7 @@ export async function checkCluster(kube: Kube, inputs: CheckInputs, options: Che
   if (inputs.canary.length > 0) refuseCanaryOf(targets);
   const checks = Promise.all([
     preflight(kube, targets, inputs.image, inputs.canary.length > 0 ? CANARY_ACCESS : []),
-    inputs.manifests.length > 0 ? checkManifests(kube, inputs, options) : undefined,
+    inputs.manifests.length > 0 || inputs.kustomize ? checkManifests(kube, inputs, options) : undefined,
   ]);
   const [, manifests] = await deadline(
     PREFLIGHT_TIMEOUT_MS,
@@ -100,11 +103,41 @@ export async function checkCluster(kube: Kube, inputs: CheckInputs, options: Che
 const NO_JOBS: CheckedJobs = { checks: [], preDeploy: [] };
 
 /**
- * Reads, parses and checks the manifests (dry run included). Their Secrets' values are masked as soon as they are
- * parsed: any request, from discovery on, can be answered with a message that quotes one.
+ * The manifests (the files of `manifests`, or the objects `kustomize` builds), parsed and checked; what the checks
+ * say of "manifests" they then say of "kustomize", the input the user wrote.
  */
 async function checkManifests(kube: Kube, inputs: CheckInputs, options: CheckOptions) {
-  const files = readManifestFiles(inputs.manifests, options.workspace);
+  if (!inputs.kustomize) {
+    const files = readManifestFiles(inputs.manifests, options.workspace);
+    const checked = await checkObjects(kube, files, inputs, options);
+    const described = `${files.map((f) => f.file).join(', ')}: ${checked.objects.length} objects`;
+    options.log.info(`Manifests: ${described}, dry run accepted`);
+    return checked;
+  }
+  const built = await buildKustomization(inputs.kustomize, options);
+  try {
+    const checked = await checkObjects(kube, [built.file], inputs, options);
+    const described = `built ${built.shown} with ${built.command}: ${checked.objects.length} objects`;
+    options.log.info(`Kustomize: ${described}, dry run accepted`);
+    logImageUses(checked.objects, inputs.image, options.log);
+    return checked;
+  } catch (error) {
+    throw error instanceof InputError && error.input === 'manifests'
+      ? new InputError('kustomize', error.reason)
+      : error;
+  }
+}
+
+/**
+ * Parses and checks the manifests' files (dry run included). Their Secrets' values are masked as soon as they are
+ * parsed: any request, from discovery on, can be answered with a message that quotes one.
+ */
+async function checkObjects(
+  kube: Kube,
+  files: { file: string; text: string }[],
+  inputs: CheckInputs,
+  options: CheckOptions,
+) {
   const all = parseManifests(files);
   for (const value of secretValues(all)) options.secrets.add(value, { lines: true });
   requireQuotedSecretValues(all);
@@ -121,9 +154,26 @@ async function checkManifests(kube: Kube, inputs: CheckInputs, options: CheckOpt
     refusalsInPlan: inputs.preview,
     imageInJobs: withImage(preDeploy, inputs.image, inputs.image, { required: false }).uses.length > 0,
   });
-  const created = checked.objects.map((m) => objectKey(m.object));
-  options.log.info(`Manifests: ${files.map((f) => f.file).join(', ')}: ${created.length} objects, dry run accepted`);
   return { ...checked, preDeploy };
+}
+
+/**
+ * Builds the kustomization of `kustomize` (a directory in the workspace, by the rules of `manifests`) into the text
+ * of one file, named `DIR (kustomize)` in every message as a file of `manifests` is named by its path.
+ */
+async function buildKustomization(dir: string, options: CheckOptions) {
+  if (!options.kustomize) throw new Error('"kustomize" is set, but this run has no way to build a kustomization');
+  const { real, shown } = workspaceDirectory('kustomize', dir, options.workspace);
+  const { yaml, command } = await options.kustomize.build(real, shown);
+  return { shown, command, file: { file: `${shown} (kustomize)`, text: yaml } };
+}
+
+/** Which containers get the pushed digest (the kustomization's own objects name some tag, or none). */
+function logImageUses(objects: ManifestObject[], image: string, log: Log): void {
+  for (const use of withImage(objects, image, image, { required: false }).uses) {
+    const containers = use.containers.map((c) => `${c} (written ${use.written[c]})`).join(', ');
+    log.info(`Kustomize: ${use.key} gets the pushed digest in container ${containers}`);
+  }
 }
 
 /** A canary is made for Deployments only: any other kind of target is refused before the build, naming the input. */
