@@ -96,7 +96,7 @@ describe('parseInputs', () => {
     ],
     [
       { deployments: '' },
-      'Input "deployments": is required (or "workloads", or "manifests"); list the Deployments to update, one NAME or NAMESPACE/NAME per line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset), or the manifest files to apply.',
+      'Input "deployments": is required (or "workloads", "manifests" or "chart"); list the Deployments to update, one NAME or NAMESPACE/NAME per line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset), the manifest files to apply, or the Helm chart to release.',
     ],
     [
       { deployments: 'a/b/c' },
