@@ -249,6 +249,13 @@ describe('postRender', () => {
     '  name: web-config',
     'data:',
     '  ENABLED: "true"',
+    '---',
+    'apiVersion: v1',
+    'kind: ConfigMap',
+    'metadata:',
+    '  name: web-hook-config',
+    '  annotations:',
+    '    helm.sh/hook: pre-install',
     '',
   ].join('\n');
   const reference = 'ghcr.io/acme/web:v2@sha256:' + 'a'.repeat(64);
@@ -261,7 +268,7 @@ describe('postRender', () => {
       data?: unknown;
       metadata: { annotations?: unknown };
     }[];
-    expect(docs.map((d) => d.kind)).toEqual(['Deployment', 'Job', 'ConfigMap']);
+    expect(docs.map((d) => d.kind)).toEqual(['Deployment', 'Job', 'ConfigMap', 'ConfigMap']);
     expect(docs[0]?.spec).toEqual({
       template: {
         spec: {
@@ -285,6 +292,7 @@ describe('postRender', () => {
       ['Deployment web', ['app', 'init']],
       ['Job web-migrate', ['migrate']],
     ]);
+    // Only Jobs are hooks kube-ship watches: a hook ConfigMap has no pods.
     expect(rendered.hooks).toEqual([{ namespace: '', name: 'web-migrate', hook: 'pre-upgrade' }]);
   });
 
