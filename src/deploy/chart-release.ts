@@ -18,7 +18,7 @@ import { followJob, type JobResult } from './job-run.js';
 import type { DeployResultKind, TargetResult } from './result.js';
 import { jobEvidence, type DeployResult } from './rollout.js';
 import { revisionOf } from './target-record.js';
-import type { Verdict } from './verdict.js';
+import { wantedPods, type Verdict } from './verdict.js';
 import { waitForRollouts, type WaitItem, type WaitResult } from './wait.js';
 import { gatherEvidence } from './wait-evidence.js';
 
@@ -142,24 +142,57 @@ async function workloadsOf(kube: Kube, helm: Helm, ref: ReleaseRef, uses: ImageU
   return { items, jobs };
 }
 
+/** What a workload of the release ran before this deploy: its containers' images and its revision. */
+interface Before {
+  images: Record<string, string>;
+  revision: string;
+}
+
+/** Step 1b: the recorded revision's workloads as they run now, for the report's "before" (none on a first install). */
+async function workloadsBefore(kube: Kube, helm: Helm, record: ReleaseRecord): Promise<Map<string, Before>> {
+  const before = new Map<string, Before>();
+  if (record.revision === 0) return before;
+  for (const object of releaseObjects(await helm.manifest(record, record.revision), record.namespace)) {
+    const item = workloadItem(object);
+    if (item === undefined) continue;
+    const live = await kube.getWorkload(item).catch(() => undefined);
+    if (live === undefined) continue;
+    const spec = live.spec?.template.spec;
+    const containers = [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
+    before.set(item.key, {
+      images: Object.fromEntries(containers.map((c) => [c.name, c.image ?? ''])),
+      revision: revisionOf(item.kind, live),
+    });
+  }
+  return before;
+}
+
 type Failed = Extract<Verdict, { state: 'failed' }>;
 
 const describe = (v: Failed): string => (v.message.includes(v.reason) ? v.message : `${v.reason}: ${v.message}`);
 
 /** Each workload's row in the report. */
-function rowsOf(items: WaitItem[], wait: WaitResult | undefined, reference: string, revision: number): TargetResult[] {
+function rowsOf(
+  items: WaitItem[],
+  wait: WaitResult | undefined,
+  reference: string,
+  before: Map<string, Before>,
+): TargetResult[] {
   return items.map((item) => {
     const verdict = wait?.verdicts.get(item.key);
     const failed = verdict?.state === 'failed';
+    const containers = item.expected?.containers ?? [];
+    const was = before.get(item.key);
+    const live = wait?.workloads.get(item.key);
     return {
       key: item.key,
       kind: item.kind,
-      containers: item.expected?.containers ?? [],
-      imagesBefore: {},
+      containers,
+      imagesBefore: Object.fromEntries(containers.flatMap((c) => (was?.images[c] ? [[c, was.images[c]]] : []))),
       imageAfter: item.expected ? reference : '',
-      revisionBefore: revision > 0 ? `release revision ${revision}` : '',
-      revisionAfter: revisionOf(item.kind, wait?.workloads.get(item.key)),
-      replicas: 0,
+      revisionBefore: was?.revision ?? '',
+      revisionAfter: revisionOf(item.kind, live),
+      replicas: live ? wantedPods(item.kind, live) : 0,
       outcome: verdict?.state === 'done' ? 'success' : failed ? 'failed' : 'interrupted',
       message: verdict === undefined ? 'not judged' : failed ? describe(verdict) : verdict.message,
       seconds: 0,
@@ -317,6 +350,7 @@ export async function releaseChart(
       : `Release ${ref.namespace}/${ref.release}: a first install`,
   );
 
+  const previously = await workloadsBefore(kube, helm, record);
   const up = await log.group('Deploy', () => upgrade(kube, helm, request, record, log, now));
   const upgradedAt = now();
   let failure: string | undefined;
@@ -331,7 +365,7 @@ export async function releaseChart(
   }
   const verdictAt = now();
   const jobs = [...up.jobs, ...(watched?.jobs ?? [])];
-  const targets = watched ? rowsOf(watched.items, watched.wait, request.reference, record.revision) : [];
+  const targets = watched ? rowsOf(watched.items, watched.wait, request.reference, previously) : [];
   const verdictMs = verdictAt - upgradedAt;
   if (failure === undefined) return emptyResult('success', '', { targets, jobs, verdictMs });
 

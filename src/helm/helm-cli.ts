@@ -114,10 +114,12 @@ export function createHelm(setup: HelmSetup): Helm & { close(): void } {
       const seen = watchReport(report, options.onRendered, stopWatching.signal);
       const out = await helm(args, { signal: options.signal, onStarted: options.onStarted });
       stopWatching.abort();
-      await seen;
+      const told = await seen;
       const rendered: Rendered = existsSync(report)
         ? (JSON.parse(readFileSync(report, 'utf8')) as Rendered)
         : { uses: [], hooks: [] };
+      // Helm may finish before the report was seen: what the post-renderer did is told all the same.
+      if (!told && existsSync(report)) options.onRendered?.(rendered);
       return { ...resultOf(out), rendered };
     },
     async manifest(ref: ReleaseRef, revision?: number) {
@@ -168,22 +170,26 @@ export async function stopLeftHelm(pid: number, release: string): Promise<boolea
   return true;
 }
 
-/** Tells `onRendered` once the post-renderer's report appears (helm then goes on to hooks and the upgrade). */
+/**
+ * Tells `onRendered` once the post-renderer's report appears (helm then goes on to hooks and the upgrade); returns
+ * whether it did before `stop`.
+ */
 async function watchReport(
   file: string,
   onRendered: ((rendered: Rendered) => void) | undefined,
   stop: AbortSignal,
-): Promise<void> {
-  if (onRendered === undefined) return;
+): Promise<boolean> {
+  if (onRendered === undefined) return false;
   while (!stop.aborted) {
     if (existsSync(file)) {
       try {
         onRendered(JSON.parse(readFileSync(file, 'utf8')) as Rendered);
-        return;
+        return true;
       } catch {
         // Being written: read again on the next turn.
       }
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  return false;
 }
