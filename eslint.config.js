@@ -5,7 +5,7 @@ import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /** src/'s layers, top first: a file may import its own layer and the ones below it, never one above. */
-const LAYERS = ['steps', 'report', 'preview', 'deploy', 'render', 'image', 'desired', 'cluster', 'lib'];
+const LAYERS = ['steps', 'report', 'preview', 'deploy', 'helm', 'render', 'image', 'desired', 'cluster', 'lib'];
 
 /** For each layer, the layers above it (and the root's files: entry, composition root, post step). */
 const upwardZones = LAYERS.map((layer, i) => ({

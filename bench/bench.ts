@@ -9,7 +9,8 @@
  * healthy rollout and a namespace crowded with 2,000 other pods; P9 (in bench/cancel.ts) the runner's cancel; P10 (in
  * bench/statefulset.ts) a crash-looping StatefulSet release; P11 (in bench/manifests.ts) a first deploy of the
  * example's manifests into a fresh namespace; P12 (in bench/light.ts, issue 23) a good rollout's cost on every axis
- * (start-up, RSS, connections, requests, bytes) beside kubectl's.
+ * (start-up, RSS, connections, requests, bytes) beside kubectl's; P16 (in bench/chart.ts, issue 22) a crash-looping
+ * Helm chart upgrade against helm's own --rollback-on-failure.
  *
  * `main` runs the groups, then makes one row per case; each case's row is made by a function named for what it
  * measures.
@@ -53,6 +54,7 @@ import { benchCanary } from './canary.js';
 import { benchCancel } from './cancel.js';
 import { benchLight } from './light.js';
 import { CHECKED, benchManifests } from './manifests.js';
+import { benchChart } from './chart.js';
 import { benchStatefulSet } from './statefulset.js';
 import { benchVerdicts } from './verdicts.js';
 import { benchVerify } from './verify.js';
@@ -60,9 +62,9 @@ import { benchVerify } from './verify.js';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /**
  * BENCH_CASES=P3,P7 runs only those groups (P1 covers P1/P1b/P2, P3 covers P3/P5/P6b's baseline, P8 covers P8-P8i,
- * P11 covers P11-P11d, P12 covers P12-P12e); default all.
+ * P11 covers P11-P11d, P12 covers P12-P12e, P16 covers P16/P16b); default all.
  */
-const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9,P10,P11,P12,P13,P14')
+const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9,P10,P11,P12,P13,P14,P16')
   .split(',')
   .map((c) => c.trim().toUpperCase());
 const want = (id: string): boolean => CASES.includes(id);
@@ -115,6 +117,7 @@ async function main(): Promise<void> {
     : [];
   const verify = want('P13') ? await benchVerify({ runs: RUNS, repo: REPO, ns: NAMESPACE, deployerKubeconfig }) : [];
   const canary = want('P14') ? await benchCanary({ runs: RUNS, repo: REPO, ns: NAMESPACE, deployerKubeconfig }) : [];
+  const chart = want('P16') ? await benchChart({ runs: Math.min(RUNS, 2) }) : [];
 
   const results: Result[] = [
     ...(crash.length
@@ -136,6 +139,7 @@ async function main(): Promise<void> {
     ...light,
     ...verify,
     ...canary,
+    ...chart,
   ];
   const kept = writeLatest(results);
   printReport(results, kept, verdicts.seconds);
@@ -765,6 +769,11 @@ const NOTES: Record<string, string[]> = {
     "P12 (bench/light.ts): kube-ship (bake 0s) and kubectl rollout status (started the instant kube-ship's patch returned, its",
     '    own read-only ServiceAccount, a cold discovery cache) each through a TCP relay of its own on 127.0.0.1 that counts',
     '    connections and bytes (TLS included) and the time of the first connection; peak RSS from /usr/bin/time.',
+  ],
+  P16: [
+    "P16 (bench/chart.ts): min(BENCH_RUNS, 2) runs, each with a fresh namespace per side and the stack's helm v4; kube-ship installs",
+    '    examples/chart (building a new variant of examples/web), then releases fault=crashloop; helm alone installs the same chart',
+    '    and digest (--wait), then upgrades to fault=crashloop with --rollback-on-failure --timeout 2m (about 2.5 minutes a run).',
   ],
   P11: [
     "P11 (bench/manifests.ts): each run a fresh empty namespace per side, both with the stack's admin kubeconfig; kube-ship builds",

@@ -30,6 +30,10 @@ import {
   resolveDigest,
 } from './steps/build-and-push.js';
 import { checkCluster, watchedWorkloads } from './steps/check-cluster.js';
+import { checkChart, deployChart, previewChart } from './steps/chart.js';
+import type { Helm } from './helm/helm.js';
+import { createHelm } from './helm/helm-cli.js';
+import type { ChartSpec } from './desired/chart.js';
 import { deploy } from './steps/deploy.js';
 import { failedReport, finishReport, startReport } from './steps/finish-report.js';
 import type { Job, PostFact } from './steps/job.js';
@@ -101,6 +105,8 @@ export interface RunState {
   secrets: Secrets;
   env: NodeJS.ProcessEnv;
   log: Log;
+  /** Run once the phases are over, however they end (files with credentials removed). */
+  cleanups?: (() => void)[];
 }
 
 /** The outside world the phases work on: the real adapters in `run`, fakes in the unit tests. */
@@ -118,6 +124,33 @@ export interface Adapters {
   http: HttpGet;
   /** Builds the kustomization of `kustomize` (kustomize or kubectl on the runner). */
   kustomize: Kustomize;
+  /** Makes the runner's helm for the cluster (`chart`), given the loaded kubeconfig as a document and its context. */
+  helm?: (cluster: { kubeconfig: string; context: string }) => Helm & { close(): void };
+}
+
+/** The chart of `chart`, checked in Preflight, with the helm that releases it. */
+interface CheckedChart {
+  spec: ChartSpec;
+  helm: Helm;
+  namespace: string;
+}
+
+/** Preflight of `chart`: the runner's helm, talking to the cluster kube-ship talks to, and the chart inputs. */
+async function openChart(
+  inputs: Inputs,
+  cluster: { config: ClusterConfig['config']; defaultNamespace: string; workspace: string },
+  adapters: Adapters,
+  state: RunState,
+): Promise<CheckedChart | undefined> {
+  if (inputs.chart === '' || adapters.helm === undefined) return undefined;
+  const helm = adapters.helm({
+    kubeconfig: cluster.config.exportConfig(),
+    context: cluster.config.getCurrentContext(),
+  });
+  (state.cleanups ??= []).push(() => helm.close());
+  const namespace = cluster.defaultNamespace;
+  const spec = await checkChart(helm, inputs, { workspace: cluster.workspace, namespace, log: state.log });
+  return { spec, helm, namespace };
 }
 
 /** The phases, in order; each records in the report what it found, and throws to stop the run. */
@@ -125,11 +158,18 @@ export async function phases(inputs: Inputs, state: RunState, adapters: Adapters
   const { report, secrets, env, log } = state;
   const { job, exec } = adapters;
   const checked = await log.group('Preflight', async () => {
-    const { kube, defaultNamespace } = await openCluster(inputs, { env, secrets, log, connect: adapters.connect });
+    const { kube, defaultNamespace, config } = await openCluster(inputs, {
+      env,
+      secrets,
+      log,
+      connect: adapters.connect,
+    });
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
+    const chart = await openChart(inputs, { config, defaultNamespace, workspace }, adapters, state);
     return {
       kube,
       defaultNamespace,
+      chart,
       ...(await checkCluster(kube, inputs, {
         defaultNamespace,
         workspace,
@@ -158,6 +198,27 @@ export async function phases(inputs: Inputs, state: RunState, adapters: Adapters
 
   const { kube } = checked;
   const records = postRecords(env, (fact, path) => job.save(fact, path));
+  if (checked.chart) {
+    const { spec, helm, namespace } = checked.chart;
+    const request = {
+      spec,
+      namespace,
+      image: inputs.image,
+      reference: report.reference,
+      timeoutMs: inputs.timeout,
+      rollback: inputs.rollback,
+      rollbackTimeoutMs: inputs['rollback-timeout'],
+      failFast: inputs['fail-fast'],
+      allowedRestarts: inputs['allowed-restarts'],
+      bakeMs: inputs.bake,
+      signal: state.signal,
+    };
+    const outcome = inputs.preview
+      ? await log.group('Preview', () => previewChart(helm, request, log))
+      : await deployChart(kube, helm, request, { job, log, records });
+    Object.assign(report, outcome);
+    return;
+  }
   const { defaultNamespace } = checked;
   const request = deployRequest(inputs, {
     checked,
@@ -182,7 +243,7 @@ export async function run(): Promise<void> {
   const secrets = new Secrets((value) => core.setSecret(value));
   const log = logTo(secrets);
   const cancel = abortOnSignal();
-  const state: RunState = { report, metadata: undefined, signal: cancel.signal, secrets, env, log };
+  const state: RunState = { report, metadata: undefined, signal: cancel.signal, secrets, env, log, cleanups: [] };
   let publisher: Publisher | undefined;
   try {
     const inputs = parseInputs((name) => core.getInput(name), env.GITHUB_SHA ?? '');
@@ -209,11 +270,14 @@ export async function run(): Promise<void> {
       job: runner,
       http: fetchHttp,
       kustomize: createKustomize(exec, env),
+      helm: (cluster: { kubeconfig: string; context: string }) =>
+        createHelm({ run: exec, ...cluster, env, node: process.execPath, bundle: process.argv[1] ?? '' }),
     };
     await phases(inputs, state, adapters);
   } catch (error) {
     Object.assign(report, failedReport(error, cancel.signal.aborted));
   } finally {
+    for (const cleanup of state.cleanups ?? []) cleanup();
     cancel.stop();
     report.durationSeconds = Math.round((Date.now() - started) / 100) / 10;
     const metadata = state.metadata && secrets.scrubAll(state.metadata);

@@ -11,6 +11,7 @@ import { run as exec } from './image/exec.js';
 import { parseBoolean } from './desired/inputs.js';
 import { createKube } from './cluster/kube-client.js';
 import { loadCluster } from './cluster/kubeconfig.js';
+import { createHelm, stopLeftHelm } from './helm/helm-cli.js';
 import { restoreUnfinished } from './steps/restore-unfinished.js';
 import { Secrets } from './lib/secrets.js';
 import { STATE } from './state.js';
@@ -21,22 +22,34 @@ async function undoUnfinished(secrets: Secrets, log: Log): Promise<void> {
     recordsFile: core.getState(STATE.recordsFile),
     objectsFile: core.getState(STATE.objectsFile),
     jobsFile: core.getState(STATE.jobsFile),
+    releaseFile: core.getState(STATE.releaseFile),
     finished: core.getState(STATE.finished) === 'true',
   };
+  const cluster = () =>
+    loadCluster(
+      core.getInput('kubeconfig'),
+      core.getInput('kube-context'),
+      process.env,
+      (s, whole) => secrets.add(s, { lines: !whole }),
+      {
+        allowHttp: parseBoolean('allow-http', core.getInput('allow-http'), false),
+      },
+    ).config;
   const failure = await restoreUnfinished(saved, {
     rollback: () => parseBoolean('rollback', core.getInput('rollback'), true),
-    connect: () => {
-      const cluster = loadCluster(
-        core.getInput('kubeconfig'),
-        core.getInput('kube-context'),
-        process.env,
-        (s, whole) => secrets.add(s, { lines: !whole }),
-        {
-          allowHttp: parseBoolean('allow-http', core.getInput('allow-http'), false),
-        },
-      );
-      return createKube(cluster.config);
+    connect: () => createKube(cluster()),
+    helm: () => {
+      const config = cluster();
+      return createHelm({
+        run: exec,
+        kubeconfig: config.exportConfig(),
+        context: config.getCurrentContext(),
+        env: process.env,
+        node: process.execPath,
+        bundle: process.argv[1] ?? '',
+      });
     },
+    stopHelm: stopLeftHelm,
     log,
   });
   if (failure !== undefined) failStep(secrets.scrub(failure));

@@ -12,6 +12,8 @@ export const STATE = {
   objectsFile: 'objects-file',
   /** Path of a file with the Jobs running now (pre-deploy, verify): the post step deletes them. */
   jobsFile: 'jobs-file',
+  /** Path of a file with the Helm release a chart deploy changes and its revision before: the post step rolls it back. */
+  releaseFile: 'release-file',
   /** Set when the main step reached its verdict (and rollback, if any). */
   finished: 'finished',
 } as const;

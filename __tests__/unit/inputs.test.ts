@@ -105,7 +105,7 @@ describe('parseInputs', () => {
     ],
     [
       { deployments: '' },
-      'Input "deployments": is required (or "workloads", "manifests" or "kustomize"); list the Deployments to update, one NAME or NAMESPACE/NAME per line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset), or the manifest files to apply, or a kustomization directory.',
+      'Input "deployments": is required (or "workloads", "manifests", "kustomize" or "chart"); list the Deployments to update, one NAME or NAMESPACE/NAME per line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, daemonset), or the manifest files to apply, a kustomization directory, or the Helm chart to release.',
     ],
     [
       { deployments: 'a/b/c' },

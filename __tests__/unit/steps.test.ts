@@ -598,7 +598,7 @@ describe('openCluster', () => {
       log,
       connect: () => kube,
     });
-    expect(opened).toEqual({ kube, defaultNamespace: 'ns' });
+    expect(opened).toEqual({ kube, defaultNamespace: 'ns', config: expect.any(Object) });
     expect(log.lines).toEqual([
       'Cluster: http://127.0.0.1:8001 (from the kubeconfig input, context x)',
       'warning: allow-http: the cluster http://127.0.0.1:8001 is reached over plain HTTP; its credentials are not encrypted.',

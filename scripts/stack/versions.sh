@@ -17,3 +17,6 @@ ACTIONLINT_BIN="$KUBE_SHIP_CACHE/bin/actionlint-$ACTIONLINT_VERSION/actionlint"
 # build-prometheus.sh.
 PROMETHEUS_VERSION=v0.316.0
 PROMETHEUS_BIN="$KUBE_SHIP_CACHE/bin/prometheus-$PROMETHEUS_VERSION/prometheus"
+# Helm for the `chart` input (helm upgrade --install on the runner's PATH), built by build-helm.sh.
+HELM_VERSION=v4.3.2
+HELM_BIN="$KUBE_SHIP_CACHE/bin/helm-$HELM_VERSION/helm"

@@ -165,6 +165,51 @@ export async function runJob(
   }
 }
 
+/** How often a Job that helm is about to create is looked for. */
+const APPEAR_POLL_MS = 250;
+
+/**
+ * Watches a Job someone else creates (a Helm hook) to its end, with the same signals as `runJob`: waits for a Job of
+ * that name created at `since` or later (an older one of the name is an earlier run's), then follows it. Never throws.
+ */
+export async function followJob(
+  kube: Kube,
+  job: { namespace: string; name: string; since: number },
+  options: Omit<JobOptions, 'deleteAfter' | 'running'>,
+  log: Log,
+  now: () => number = Date.now,
+): Promise<JobResult> {
+  const key = `${job.namespace}/${job.name}`;
+  const started = now();
+  const result = (outcome: JobOutcome, message: string, extra: Partial<JobResult> = {}): JobResult => ({
+    key,
+    outcome,
+    message,
+    seconds: Math.round((now() - started) / 100) / 10,
+    ...extra,
+  });
+  try {
+    const ref = { apiVersion: 'batch/v1', kind: 'Job', namespace: job.namespace, name: job.name };
+    const floor = Math.floor(job.since / 1000) * 1000;
+    let uid: string | undefined;
+    while (uid === undefined) {
+      if (options.signal.aborted) return result('cancelled', 'not started when the wait ended');
+      const live = await kube.getObject(ref);
+      const stamp = live?.metadata.creationTimestamp;
+      const created = typeof stamp === 'string' || stamp instanceof Date ? new Date(stamp).getTime() : 0;
+      if (live?.metadata.uid !== undefined && created >= floor) uid = live.metadata.uid;
+      else await sleep(APPEAR_POLL_MS);
+    }
+    log.info(`job ${key}: started`);
+    const end = await watchJob(kube, { namespace: job.namespace, name: job.name, uid }, options, now);
+    const logs = end.pod ? await lastWords(kube, job.namespace, end.pod, end.container) : undefined;
+    log.info(`job ${key}: ${end.outcome === 'complete' ? 'completed' : end.outcome}: ${end.message}`);
+    return result(end.outcome, end.message, { ...(end.pod ? { pod: end.pod } : {}), ...(logs ? { logs } : {}) });
+  } catch (error) {
+    return result('failed', messageOf(error));
+  }
+}
+
 interface JobEnd {
   outcome: JobOutcome;
   message: string;
@@ -176,7 +221,7 @@ interface JobEnd {
 async function watchJob(
   kube: Kube,
   scope: { namespace: string; name: string; uid: string },
-  options: JobOptions,
+  options: Pick<JobOptions, 'allowedRestarts' | 'timeoutMs' | 'signal'>,
   now: () => number,
 ): Promise<JobEnd> {
   const stop = new AbortController();

@@ -15,6 +15,7 @@ import { targetKey } from '../desired/targets.js';
 import { changedFields, fieldName, valueHash, type ObjectRecord } from './object-record.js';
 import type { JobRecord } from './job-run.js';
 import type { TargetRecord } from './target-record.js';
+import type { ReleaseRecord } from './chart-release.js';
 
 /** A path named `name` in a new directory of its own under RUNNER_TEMP. */
 function newFile(env: NodeJS.ProcessEnv, name: string): string {
@@ -59,15 +60,17 @@ export interface PostRecords {
   saveObjects(records: ObjectRecord[]): void;
   /** The Jobs running now (an empty list once none is). */
   saveJobs(records: JobRecord[]): void;
+  /** The Helm release a chart deploy changes, and its revision before (`chart`). */
+  saveRelease(record: ReleaseRecord): void;
   /** Removes both files: the main step finished, nothing is left for the post step to undo. */
   remove(): void;
 }
 
 export function postRecords(
   env: NodeJS.ProcessEnv,
-  save: (fact: 'recordsFile' | 'objectsFile' | 'jobsFile', path: string) => void,
+  save: (fact: 'recordsFile' | 'objectsFile' | 'jobsFile' | 'releaseFile', path: string) => void,
 ): PostRecords {
-  const files = { targets: '', objects: '', jobs: '' };
+  const files = { targets: '', objects: '', jobs: '', release: '' };
   return {
     saveTargets(records) {
       removeRecordsFile(files.targets);
@@ -88,10 +91,18 @@ export function postRecords(
       }
       writePrivate(files.jobs, records);
     },
+    saveRelease(record) {
+      if (files.release === '') {
+        files.release = newFile(env, 'release.json');
+        save('releaseFile', files.release);
+      }
+      writePrivate(files.release, [record]);
+    },
     remove() {
       removeRecordsFile(files.targets);
       removeRecordsFile(files.objects);
       removeRecordsFile(files.jobs);
+      removeRecordsFile(files.release);
     },
   };
 }
@@ -213,4 +224,18 @@ export function loadJobRecords(file: string): JobRecord[] {
       throw refused(file, i, key, 'has no namespace, name or uid');
     return { apiVersion, kind, namespace, name, uid };
   });
+}
+
+/** The Helm release record (one in the file), checked to name a release, a namespace and a revision. */
+export function loadReleaseRecord(file: string): ReleaseRecord | undefined {
+  const [value] = readJsonList(file);
+  if (value === undefined) return undefined;
+  if (!isRecord(value)) throw refused(file, 0, undefined, 'is not an object');
+  const { release, namespace, revision, helmPid } = value;
+  if (!nonEmpty(release) || !nonEmpty(namespace)) throw refused(file, 0, release, 'has no release or namespace');
+  if (typeof revision !== 'number' || !Number.isInteger(revision) || revision < 0) {
+    throw refused(file, 0, release, 'has no revision');
+  }
+  const pid = typeof helmPid === 'number' && Number.isInteger(helmPid) && helmPid > 1 ? { helmPid } : {};
+  return { release, namespace, revision, ...pid };
 }

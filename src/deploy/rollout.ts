@@ -517,7 +517,8 @@ function stoppedBeforeRollout(
   };
 }
 
-function jobEvidence(job: JobResult): Evidence {
+/** A failed Job as evidence: its pod, its exit and its last log lines. */
+export function jobEvidence(job: JobResult): Evidence {
   return {
     target: `job ${job.key}`,
     pod: job.pod ?? '',

@@ -71,6 +71,16 @@ export interface Inputs {
   canary: CanaryStep[];
   /** Job manifest files run to completion before any workload is touched (`pre-deploy`: migrations). */
   'pre-deploy': string[];
+  /** A Helm chart (directory or `oci://`) released with the runner's helm (`chart`); '' without one. */
+  chart: string;
+  /** The chart's values files (`values`), in order. */
+  values: string[];
+  /** The chart's `KEY=VALUE` settings (`set`), given to helm as --set. */
+  set: string[];
+  /** The Helm release name ('' for the chart's name). */
+  release: string;
+  /** The chart version of an `oci://` chart ('' for its latest). */
+  'chart-version': string;
   environment: string;
   'environment-url': string;
   'github-deployment': boolean;
@@ -237,18 +247,49 @@ function parseKustomize(raw: string, manifests: string[]): string {
   return dir;
 }
 
+/** The inputs of `chart`: a chart is released on its own, so it excludes the other ways of naming what to deploy. */
+function parseChart(
+  read: InputReader,
+  othersNamed: boolean,
+): Pick<Inputs, 'chart' | 'values' | 'set' | 'release' | 'chart-version'> {
+  const chart = read('chart').trim();
+  const companions = { values: parseList(read('values')), set: parseKeyValues('set', read('set'), false) };
+  const release = read('release').trim();
+  const version = read('chart-version').trim();
+  if (chart === '') {
+    const stray = ['values', 'set', 'release', 'chart-version'].find((name) => read(name).trim() !== '');
+    if (stray)
+      throw new InputError(stray, 'is set without "chart"; set chart to the chart directory or oci:// reference.');
+    return { chart, ...companions, release, 'chart-version': version };
+  }
+  if (othersNamed) {
+    throw new InputError(
+      'chart',
+      'is set together with deployments, workloads, manifests or kustomize; release the chart in a step of its own.',
+    );
+  }
+  for (const name of ['canary', 'pre-deploy', 'verify']) {
+    if (read(name).trim() !== '') {
+      throw new InputError(name, 'is not supported with "chart" yet; leave it out of the chart\'s step.');
+    }
+  }
+  return { chart, ...companions, release, 'chart-version': version };
+}
+
 /** Reads and validates every input. `sha` is the commit (GITHUB_SHA), the default tag's source. */
 export function parseInputs(read: InputReader, sha: string): Inputs {
   const deploymentLines = parseList(read('deployments'));
   const workloadLines = parseList(read('workloads'));
   const manifests = parseList(read('manifests'));
   const kustomize = parseKustomize(read('kustomize'), manifests);
-  if (deploymentLines.length === 0 && workloadLines.length === 0 && manifests.length === 0 && kustomize === '') {
+  const named = deploymentLines.length + workloadLines.length + manifests.length > 0 || kustomize !== '';
+  const chart = parseChart(read, named);
+  if (!named && chart.chart === '') {
     throw new InputError(
       'deployments',
-      'is required (or "workloads", "manifests" or "kustomize"); list the Deployments to update, one NAME or ' +
-        'NAMESPACE/NAME per line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, ' +
-        'daemonset), or the manifest files to apply, or a kustomization directory.',
+      'is required (or "workloads", "manifests", "kustomize" or "chart"); list the Deployments to update, one NAME ' +
+        'or NAMESPACE/NAME per line, or the workloads as KIND/NAME or NAMESPACE/KIND/NAME (deployment, statefulset, ' +
+        'daemonset), or the manifest files to apply, a kustomization directory, or the Helm chart to release.',
     );
   }
   const namespace = read('namespace').trim();
@@ -308,6 +349,7 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     verify: parseVerify(read('verify')),
     'pre-deploy': parseList(read('pre-deploy')),
     canary: parseCanary(read('canary')),
+    ...chart,
     environment: read('environment').trim() || 'default',
     'environment-url': read('environment-url').trim(),
     'github-deployment': parseBoolean('github-deployment', read('github-deployment'), false),

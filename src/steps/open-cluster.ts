@@ -24,6 +24,8 @@ export interface OpenCluster {
   kube: Kube;
   /** Where targets and manifests without a namespace go: the input, the context's namespace, or `default`. */
   defaultNamespace: string;
+  /** The loaded kubeconfig and its current context, for a tool that must reach the same cluster (helm). */
+  config: ClusterConfig['config'];
 }
 
 export async function openCluster(
@@ -53,5 +55,5 @@ export async function openCluster(
       `allow-http: the cluster ${kube.server} is reached over plain HTTP; its credentials are not encrypted.`,
     );
   }
-  return { kube, defaultNamespace: inputs.namespace || cluster.contextNamespace || 'default' };
+  return { kube, defaultNamespace: inputs.namespace || cluster.contextNamespace || 'default', config: cluster.config };
 }

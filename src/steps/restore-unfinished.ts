@@ -4,7 +4,15 @@
  */
 import { isStatus, type Kube } from '../cluster/kube.js';
 import { restoreObjects } from '../deploy/apply.js';
-import { loadJobRecords, loadObjectRecords, loadRecords, removeRecordsFile } from '../deploy/records-file.js';
+import {
+  loadJobRecords,
+  loadObjectRecords,
+  loadRecords,
+  loadReleaseRecord,
+  removeRecordsFile,
+} from '../deploy/records-file.js';
+import { finishLeftRelease, type ReleaseRecord } from '../deploy/chart-release.js';
+import type { Helm } from '../helm/helm.js';
 import type { JobRecord } from '../deploy/job-run.js';
 import { messageOf } from '../lib/errors.js';
 import { rollBack } from '../deploy/restore.js';
@@ -18,6 +26,8 @@ export interface SavedState {
   objectsFile: string;
   /** The running Jobs' records file ('' when no Job was started). */
   jobsFile: string;
+  /** The Helm release's record file ('' or unset without `chart`). */
+  releaseFile?: string;
   /** Whether the main step reached its verdict (and rollback, if any). */
   finished: boolean;
 }
@@ -28,6 +38,9 @@ export interface Undo {
   rollback: () => boolean;
   connect: () => Kube;
   log: Log;
+  /** The runner's helm for the cluster (a chart's release), and how a helm the killed step left is stopped. */
+  helm?: () => Helm & { close(): void };
+  stopHelm?: (pid: number, release: string) => Promise<boolean>;
 }
 
 /**
@@ -36,11 +49,38 @@ export interface Undo {
  */
 export async function restoreUnfinished(saved: SavedState, undo: Undo): Promise<string | undefined> {
   try {
+    const release = saved.releaseFile && !saved.finished ? loadReleaseRecord(saved.releaseFile) : undefined;
+    if (release !== undefined) return await finishRelease(release, undo);
     return await restoreFromRecords(saved, undo);
   } finally {
+    removeRecordsFile(saved.releaseFile ?? '');
     removeRecordsFile(saved.recordsFile);
     removeRecordsFile(saved.objectsFile);
     removeRecordsFile(saved.jobsFile);
+  }
+}
+
+/** A chart's release the killed step left: its helm stopped, then rolled back (or uninstalled), never left pending. */
+async function finishRelease(
+  record: ReleaseRecord,
+  { rollback, helm, stopHelm, log }: Undo,
+): Promise<string | undefined> {
+  const name = `${record.namespace}/${record.release}`;
+  if (record.helmPid !== undefined && (await stopHelm?.(record.helmPid, record.release))) {
+    log.info(`Stopped the helm upgrade of ${name} the deploy left running`);
+  }
+  if (!rollback()) {
+    log.warning(`The deploy did not finish; release ${name} left as it is (rollback: false)`);
+    return undefined;
+  }
+  if (helm === undefined) return `release ${name}: no helm to roll it back with`;
+  log.warning(`The deploy did not finish: restoring release ${name}`);
+  const client = helm();
+  try {
+    const problem = await finishLeftRelease(client, record, log, 120_000);
+    return problem === undefined ? undefined : `Could not restore: ${problem}`;
+  } finally {
+    client.close();
   }
 }
 

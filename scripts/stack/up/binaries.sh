@@ -9,3 +9,4 @@ done
 [[ -x "$TOXIPROXY_BIN/toxiproxy-server" ]] ||
   die "$TOXIPROXY_BIN/toxiproxy-server missing: run scripts/stack/install.sh (needs network once)"
 [[ -x "$PROMETHEUS_BIN" ]] || die "$PROMETHEUS_BIN missing: run scripts/stack/install.sh (needs network once)"
+[[ -x "$HELM_BIN" ]] || die "$HELM_BIN missing: run scripts/stack/install.sh (needs network once)"

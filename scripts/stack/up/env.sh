@@ -1,9 +1,10 @@
 # shellcheck shell=bash
-# Phase of up.sh: $STATE/bin (docker, kubectl, toxiproxy-cli) and $STATE/env, what users and tests source.
+# Phase of up.sh: $STATE/bin (docker, kubectl, toxiproxy-cli, helm) and $STATE/env, what users and tests source.
 mkdir -p "$STATE/bin"
 ln -sfn "$DOCKER_CLI" "$STATE/bin/docker"
 ln -sfn "$KUBECTL" "$STATE/bin/kubectl"
 ln -sfn "$TOXIPROXY_BIN/toxiproxy-cli" "$STATE/bin/toxiproxy-cli"
+ln -sfn "$HELM_BIN" "$STATE/bin/helm"
 BUILDX_LINE="# buildx: not built (scripts/stack/build-buildx.sh)"
 if [[ -n "${BUILDX_BIN:-}" && -x "$BUILDX_BIN" ]]; then
   BUILDX_LINE="export BUILDX_PLUGIN='$BUILDX_BIN'"

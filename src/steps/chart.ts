@@ -1,0 +1,97 @@
+/**
+ * The chart branch (`chart`): Preflight checks the runner's helm and the chart inputs before anything is built; the
+ * deploy runs the chart engine (deploy/chart-release.ts) and leaves the release's record for the post step.
+ */
+import type { Kube } from '../cluster/kube.js';
+import { InputError, messageOf } from '../lib/errors.js';
+import type { Log } from '../lib/log.js';
+import { chartSpec, type ChartSpec } from '../desired/chart.js';
+import type { Inputs } from '../desired/inputs.js';
+import { parseHelmVersion, supportedHelm, HELM_MINIMUM, type Helm } from '../helm/helm.js';
+import { releaseChart } from '../deploy/chart-release.js';
+import type { PostRecords } from '../deploy/records-file.js';
+import type { Deployed } from './deploy.js';
+import type { Job } from './job.js';
+
+const INSTALL_HELM = 'install it in an earlier step (e.g. azure/setup-helm) or use a runner that has it';
+
+/** The runner's helm, checked to be one kube-ship drives, and the chart inputs checked against the workspace. */
+export async function checkChart(
+  helm: Helm,
+  inputs: Pick<Inputs, 'chart' | 'values' | 'set' | 'release' | 'chart-version'>,
+  options: { workspace: string; namespace: string; log: Log },
+): Promise<ChartSpec> {
+  let version: string;
+  try {
+    version = await helm.version();
+  } catch (error) {
+    throw new InputError(
+      'chart',
+      `needs helm on the runner's PATH, which did not answer (${messageOf(error)}); ${INSTALL_HELM}.`,
+    );
+  }
+  const parsed = parseHelmVersion(version);
+  if (parsed === undefined || !supportedHelm(parsed)) {
+    throw new InputError(
+      'chart',
+      `needs helm v${HELM_MINIMUM.major}.${HELM_MINIMUM.minor} or later; the runner's helm is "${version}": ${INSTALL_HELM}.`,
+    );
+  }
+  const spec = chartSpec(inputs, options.workspace);
+  options.log.info(`Chart: ${inputs.chart} as release ${options.namespace}/${spec.release}, with helm ${version}`);
+  return spec;
+}
+
+export interface ChartDeployOptions {
+  job: Job;
+  log: Log;
+  records: PostRecords;
+}
+
+/** Releases the chart; the post step's record is removed once the engine has finished (rolled back or not). */
+export async function deployChart(
+  kube: Kube,
+  helm: Helm,
+  request: Parameters<typeof releaseChart>[2],
+  { job, log, records }: ChartDeployOptions,
+): Promise<Deployed> {
+  const result = await releaseChart(kube, helm, { ...request, onRecorded: (r) => records.saveRelease(r) }, log);
+  job.save('finished', 'true');
+  records.remove();
+  if (result.restoreMs !== undefined && result.rollbackError === undefined)
+    log.info(`Restored and healthy ${(result.restoreMs / 1000).toFixed(1)}s after the verdict`);
+  return {
+    result: result.result,
+    failureReason: result.failureReason,
+    targets: result.targets,
+    objects: result.objects,
+    evidence: result.evidence,
+    rollbackError: result.rollbackError,
+    checks: result.checks,
+    jobs: result.jobs,
+    canary: result.canary,
+  };
+}
+
+/** `preview: true` with a chart: helm renders and the API server checks the release (--dry-run=server); nothing changes. */
+export async function previewChart(
+  helm: Helm,
+  request: Pick<
+    Parameters<typeof releaseChart>[2],
+    'spec' | 'namespace' | 'image' | 'reference' | 'timeoutMs' | 'signal'
+  >,
+  log: Log,
+): Promise<Pick<Deployed, 'result' | 'failureReason'>> {
+  const out = await helm.upgrade(
+    request.spec,
+    request.namespace,
+    { image: request.image, reference: request.reference },
+    { signal: request.signal, timeoutMs: request.timeoutMs, dryRun: true },
+  );
+  for (const use of out.rendered.uses)
+    log.info(`${use.key}: ${use.containers.join(', ')} would run ${request.reference}`);
+  if (!out.ok)
+    return { result: 'failed', failureReason: `helm upgrade --dry-run=server ${request.spec.release}: ${out.message}` };
+  log.info(`helm upgrade --dry-run=server ${request.spec.release}: accepted; nothing was changed`);
+  return { result: 'preview', failureReason: '' };
+}
