@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MANIFEST_FILE_LIMIT, readManifestFiles } from '../../src/desired/manifest-files.js';
+import { MANIFEST_FILE_LIMIT, readManifestFiles, workspaceDirectory } from '../../src/desired/manifest-files.js';
 
 const configMap = 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }\n';
 
@@ -79,6 +79,42 @@ describe('readManifestFiles', () => {
     for (let i = 0; i < 9; i++) writeFileSync(join(workspace, `part-${i}.yaml`), 'a'.repeat(MANIFEST_FILE_LIMIT));
     expect(() => readManifestFiles(['part-*.yaml'], workspace)).toThrow(
       '"part-8.yaml" brings the manifests to 9437184 bytes, over the limit of 8 MiB for all manifest files together',
+    );
+  });
+});
+
+describe('workspaceDirectory', () => {
+  let dir: string;
+  let workspace: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'workspace-dir-'));
+    workspace = join(dir, 'workspace');
+    mkdirSync(join(workspace, 'k8s', 'overlays', 'prod'), { recursive: true });
+    mkdirSync(join(dir, 'outside'));
+    writeFileSync(join(workspace, 'k8s', 'kustomization.yaml'), '');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gives where a directory inside the workspace really is, and how the workflow named it', () => {
+    symlinkSync(join(workspace, 'k8s', 'overlays', 'prod'), join(workspace, 'prod'));
+    expect(workspaceDirectory('kustomize', 'prod/', workspace)).toEqual({
+      real: join(workspace, 'k8s', 'overlays', 'prod'),
+      shown: 'prod',
+    });
+    expect(workspaceDirectory('kustomize', '.', workspace).shown).toBe('.');
+  });
+
+  it.each([
+    ['/etc', 'is an absolute path'],
+    ['k8s/../../outside', 'leaves the workspace with ".."'],
+    ['out', 'leads outside the workspace'],
+    ['k8s/overlays/staging', 'does not exist'],
+    ['k8s/kustomization.yaml', 'is not a directory; name the directory that holds it.'],
+  ])('refuses %s, naming the input', (line, message) => {
+    symlinkSync(join(dir, 'outside'), join(workspace, 'out'));
+    expect(() => workspaceDirectory('kustomize', line, workspace)).toThrow(
+      `Input "kustomize": ${JSON.stringify(line)} ${message}`,
     );
   });
 });
