@@ -232,7 +232,29 @@ export class FakeKube implements Kube {
     return structuredClone(d);
   }
 
-  async patchWorkload({ kind, namespace, name }: WorkloadRef, ops: JsonPatchOp[]): Promise<V1Deployment> {
+  /** Every patch a StatefulSet got, in order (no controller acts on them). */
+  statefulSetPatches: { name: string; ops: JsonPatchOp[] }[] = [];
+
+  /** A StatefulSet patched as the API server would: resourceVersion checked, generation bumped. */
+  private patchStatefulSet(namespace: string, name: string, ops: JsonPatchOp[]): V1StatefulSet {
+    const live = this.statefulSets.get(keyOf(namespace, name));
+    if (!live) throw new KubeError(404, `statefulsets.apps "${name}" not found`);
+    const copy = structuredClone(live) as unknown as Record<string, unknown>;
+    applyPatch(copy, ops);
+    const next = copy as V1StatefulSet;
+    if (next.metadata!.resourceVersion !== live.metadata!.resourceVersion) throw new KubeError(409, 'conflict');
+    this.statefulSetPatches.push({ name, ops });
+    next.metadata!.resourceVersion = String(Number(live.metadata!.resourceVersion ?? '0') + 1);
+    next.metadata!.generation = (live.metadata!.generation ?? 0) + 1;
+    this.statefulSets.set(keyOf(namespace, name), next);
+    return structuredClone(next);
+  }
+
+  async patchWorkload(
+    { kind, namespace, name }: WorkloadRef,
+    ops: JsonPatchOp[],
+  ): Promise<V1Deployment | V1StatefulSet> {
+    if (kind === 'statefulset') return this.patchStatefulSet(namespace, name, ops);
     if (kind !== 'deployment') throw new KubeError(404, `${kind}s.apps "${name}" not found`);
     const key = keyOf(namespace, name);
     const d = this.deployments.get(key);

@@ -390,11 +390,31 @@ function canaryOf(report: Report): string[] {
     '|---|---|---|---|---|---|',
     ...rows,
     '',
-    promoted
-      ? 'Every step passed: the stable Deployment was then patched, and the canary deleted.'
-      : 'The canary was stopped and deleted; the stable Deployment was not changed.',
+    canaryEnd(report, promoted),
     '',
   ];
+}
+
+/** What became of the targets after the steps: a Deployment's canary is its own, a StatefulSet's its own pods. */
+function canaryEnd(report: Report, promoted: boolean): string {
+  const kinds = new Set(report.targets.map((t) => t.kind));
+  const sets = kinds.has('statefulset');
+  const lines: string[] = [];
+  if (kinds.has('deployment') || !sets) {
+    lines.push(
+      promoted
+        ? 'Every step passed: the stable Deployment was then patched, and the canary deleted.'
+        : 'The canary was stopped and deleted; the stable Deployment was not changed.',
+    );
+  }
+  if (sets) {
+    lines.push(
+      promoted
+        ? "Every step passed: the StatefulSet's partition was then put back, and the rest of its pods rolled out."
+        : "The canary was stopped: the StatefulSet's template and partition were put back as recorded.",
+    );
+  }
+  return lines.join(' ');
 }
 
 /** The checks of `verify` with their last result (what the app said is untrusted: shown as code). */
