@@ -5,9 +5,19 @@
  * a step followed by the post step, and the plan of a preview.
  */
 import { describe, expect, it } from 'vitest';
-import { NAMESPACE, REGISTRY, appInputs, createWorkload, kubectlJson, runAction } from './harness.js';
+import {
+  NAMESPACE,
+  REGISTRY,
+  appInputs,
+  createDeployment,
+  createWorkload,
+  kubectl,
+  kubectlJson,
+  runAction,
+} from './harness.js';
 
 interface StatefulSet {
+  metadata: { generation: number };
   spec: { template: unknown; updateStrategy?: { rollingUpdate?: { partition?: number } } };
 }
 interface Pod {
@@ -110,5 +120,28 @@ describe('a StatefulSet canary', () => {
     expect(imagesOf('ks-kill')).toEqual(new Set([initial('ks-kill')]));
     const after = uids('ks-kill');
     expect([after['ks-kill-0'], after['ks-kill-1']]).toEqual([before['ks-kill-0'], before['ks-kill-1']]);
+  });
+
+  it('a preview shows the canary plan of each target (steps, canary and stable pods, partition), changing nothing', async () => {
+    createWorkload('statefulset', 'ks-plan', initial('ks-plan'), { replicas: 4 });
+    kubectl(['delete', 'deployment', 'ks-web-canary', '-n', NAMESPACE, '--ignore-not-found']);
+    createDeployment('ks-web', initial('ks-plan'), { replicas: 3 });
+    const generation = setOf('ks-plan').metadata.generation;
+    const run = await runAction({
+      ...setInputs('ks-plan', 'v2', 'ks-plan', { canary: '25%, 50%', preview: 'true' }),
+      deployments: `${NAMESPACE}/ks-web`,
+    });
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('preview');
+    expect(run.summary).toContain('**Canary plan**');
+    expect(run.summary).toContain(`| <code>${NAMESPACE}/statefulset/ks-plan</code> | 1 | 25% | 1 | 3 | 3 |`);
+    expect(run.summary).toContain(`| <code>${NAMESPACE}/statefulset/ks-plan</code> | 2 | 50% | 2 | 2 | 2 |`);
+    expect(run.summary).toContain(`| <code>${NAMESPACE}/ks-web</code> | 1 | 25% | 1 |  | 3 |`);
+    expect(run.summary).toContain(`| <code>${NAMESPACE}/ks-web</code> | 2 | 50% | 3 |  | 3 |`);
+    expect(run.log).toContain('canary 2/2 50%: 2 pod(s) of the release (partition 2: the highest ordinals), 2 stable');
+    expect([setOf('ks-plan').metadata.generation, partitionOf('ks-plan')]).toEqual([generation, 0]);
+    expect(kubectl(['get', 'deployment', 'ks-web-canary', '-n', NAMESPACE, '--ignore-not-found', '-o', 'name'])).toBe(
+      '',
+    );
   });
 });
