@@ -2,7 +2,7 @@
  * A StatefulSet's canary, end to end on the real controller: its highest ordinals by `rollingUpdate.partition`. A
  * good release promoted step by step (every pod on the digest, the partition back as it was), a crash-looping one
  * stopped at its first step (template and partition restored, the lower ordinals' pods never touched), a SIGKILL at
- * a step followed by the post step, and the plan of a preview.
+ * a step followed by the post step, a cancel at a step, and the plan of a preview.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -120,6 +120,28 @@ describe('a StatefulSet canary', () => {
     expect(imagesOf('ks-kill')).toEqual(new Set([initial('ks-kill')]));
     const after = uids('ks-kill');
     expect([after['ks-kill-0'], after['ks-kill-1']]).toEqual([before['ks-kill-0'], before['ks-kill-1']]);
+  });
+
+  it('a cancel at a step restores the template and the partition before the step ends', async () => {
+    createWorkload('statefulset', 'ks-cancel', initial('ks-cancel'), { replicas: 3 });
+    const recorded = setOf('ks-cancel').spec.template;
+    const before = uids('ks-cancel');
+    const inputs = setInputs('ks-cancel', 'v2', 'ks-cancel', { canary: '1', bake: '60s' });
+    const run = await runAction(inputs, {
+      during: [{ when: ({ log }) => log.includes('baking 60s'), act: 'runner-cancel' }],
+    });
+    expect(run.outputs.result, run.log).toBe('cancelled');
+    expect(stepsOf(run.outputs)).toMatchObject([{ share: '1 pod', result: 'cancelled' }]);
+    expect(setOf('ks-cancel').spec.template).toEqual(recorded);
+    expect(partitionOf('ks-cancel')).toBe(0);
+    const post = await runAction(inputs, { post: true, state: run.state });
+    expect(post.log).not.toContain('undoing what it changed');
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && imagesOf('ks-cancel').size !== 1) await new Promise((r) => setTimeout(r, 250));
+    await allReady('ks-cancel', 3);
+    expect(imagesOf('ks-cancel')).toEqual(new Set([initial('ks-cancel')]));
+    const after = uids('ks-cancel');
+    expect([after['ks-cancel-0'], after['ks-cancel-1']]).toEqual([before['ks-cancel-0'], before['ks-cancel-1']]);
   });
 
   it('a preview shows the canary plan of each target (steps, canary and stable pods, partition), changing nothing', async () => {
