@@ -387,6 +387,9 @@ export class FakeKube implements Kube {
     return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
   }
 
+  /** The field manager of each object's last apply (`kube-ship` when not told). */
+  managers = new Map<string, string>();
+
   async getObject(ref: ObjectRef): Promise<KubeObject | undefined> {
     const found = this.objects.get(this.objectKeyOf(ref));
     return found && structuredClone(found);
@@ -402,6 +405,12 @@ export class FakeKube implements Kube {
     const wanted = object.metadata.resourceVersion;
     if (wanted !== undefined && live?.metadata.resourceVersion !== wanted)
       throw new KubeError(409, 'the object has been modified');
+    const manager = options.fieldManager ?? 'kube-ship';
+    const owner = this.managers.get(key) ?? 'kube-ship';
+    // As the API server does for a field another manager set to another value (the fake: any field).
+    if (live !== undefined && owner !== manager && !options.force) {
+      throw new KubeError(409, `Apply failed with 1 conflict: conflict with "${owner}"`, 'Conflict');
+    }
     const merge = (a: unknown, b: unknown): unknown => {
       if (
         typeof a !== 'object' ||
@@ -431,6 +440,7 @@ export class FakeKube implements Kube {
     if (!options.dryRun) {
       this.objects.set(key, next);
       this.owned.set(key, applying);
+      this.managers.set(key, manager);
       if (this.loseNextApplyAnswer) {
         this.loseNextApplyAnswer = false;
         throw new KubeError(0, `apply ${key}: fetch failed (socket hang up)`, '', 1);

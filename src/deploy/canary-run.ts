@@ -119,7 +119,10 @@ async function trialsOf(kube: Kube, request: CanaryRequest, log: Log): Promise<T
 async function foreignCanary(kube: Kube, trial: Trial): Promise<string | undefined> {
   const object = canaryObject(trial.stable, trial.containers, { reference: '', changeCause: '', replicas: 0, run: '' });
   const live = await kube.getObject(refOf(object));
-  if (live === undefined) return undefined;
+  return live === undefined ? undefined : foreignMessage(trial, object);
+}
+
+function foreignMessage(trial: Trial, object: KubeObject): string {
   const key = `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
   return (
     `${key} already exists and this run did not make it: another deploy of ${trial.key} is running its canary, or ` +
@@ -141,7 +144,8 @@ function applyRetrying(kube: Kube, object: KubeObject, run: string, log: Log) {
       if (live?.metadata.annotations?.[CANARY_RUN_ANNOTATION] === run) return { object: live, created: true };
     }
     sent = true;
-    return kube.applyObject(object, { dryRun: false, force: false });
+    // A field manager of this run's own: an apply that would change another run's canary fails with 409 instead.
+    return kube.applyObject(object, { dryRun: false, force: false, fieldManager: `kube-ship-canary-${run}` });
   };
   return retryingTransient(attempt, Date.now() + APPLY_RETRY_MS, logRetry(log, key));
 }
@@ -152,7 +156,10 @@ const APPLY_RETRY_MS = 30_000;
 /** Makes or scales one target's canary for a step; returns how to watch it. Throws when it is not ours. */
 async function applyCanary(kube: Kube, trial: Trial, replicas: number, request: Running, log: Log): Promise<WaitItem> {
   const object = canaryObject(trial.stable, trial.containers, { ...request, replicas });
-  const { object: after, created } = await applyRetrying(kube, object, request.run, log);
+  const { object: after, created } = await applyRetrying(kube, object, request.run, log).catch((error: unknown) => {
+    // Made by another run since this run looked (two runs started at once): theirs, never changed.
+    throw trial.made === undefined && isStatus(error, 409) ? new Error(foreignMessage(trial, object)) : error;
+  });
   const ours = trial.made === undefined ? created : after.metadata.uid === trial.made.after.metadata.uid;
   if (!ours) {
     throw new Error(
