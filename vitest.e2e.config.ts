@@ -32,6 +32,8 @@ const SECONDS: Record<string, number> = {
   jobs: 50,
   canary: 75,
   kustomize: 22,
+  'canary-sts': 50,
+  'canary-runs': 10,
 };
 const seconds = (spec: TestSpecification) => SECONDS[basename(spec.moduleId, '.e2e.test.ts')] ?? 60;
 

@@ -222,7 +222,7 @@ describe('canary first', () => {
       appInputs('k-ds', 'v2', 'k-ds', { deployments: '', workloads: `${NAMESPACE}/daemonset/k-ds`, canary: '1' }),
     );
     expect(run.exitCode).toBe(1);
-    expect(run.log).toContain(`Input "canary": is set, but ${NAMESPACE}/daemonset/k-ds is not a Deployment`);
+    expect(run.log).toContain(`Input "canary": is set, but ${NAMESPACE}/daemonset/k-ds is a DaemonSet`);
     expect(run.log).not.toContain('::group::Build');
   });
 });

@@ -232,7 +232,29 @@ export class FakeKube implements Kube {
     return structuredClone(d);
   }
 
-  async patchWorkload({ kind, namespace, name }: WorkloadRef, ops: JsonPatchOp[]): Promise<V1Deployment> {
+  /** Every patch a StatefulSet got, in order (no controller acts on them). */
+  statefulSetPatches: { name: string; ops: JsonPatchOp[] }[] = [];
+
+  /** A StatefulSet patched as the API server would: resourceVersion checked, generation bumped. */
+  private patchStatefulSet(namespace: string, name: string, ops: JsonPatchOp[]): V1StatefulSet {
+    const live = this.statefulSets.get(keyOf(namespace, name));
+    if (!live) throw new KubeError(404, `statefulsets.apps "${name}" not found`);
+    const copy = structuredClone(live) as unknown as Record<string, unknown>;
+    applyPatch(copy, ops);
+    const next = copy as V1StatefulSet;
+    if (next.metadata!.resourceVersion !== live.metadata!.resourceVersion) throw new KubeError(409, 'conflict');
+    this.statefulSetPatches.push({ name, ops });
+    next.metadata!.resourceVersion = String(Number(live.metadata!.resourceVersion ?? '0') + 1);
+    next.metadata!.generation = (live.metadata!.generation ?? 0) + 1;
+    this.statefulSets.set(keyOf(namespace, name), next);
+    return structuredClone(next);
+  }
+
+  async patchWorkload(
+    { kind, namespace, name }: WorkloadRef,
+    ops: JsonPatchOp[],
+  ): Promise<V1Deployment | V1StatefulSet> {
+    if (kind === 'statefulset') return this.patchStatefulSet(namespace, name, ops);
     if (kind !== 'deployment') throw new KubeError(404, `${kind}s.apps "${name}" not found`);
     const key = keyOf(namespace, name);
     const d = this.deployments.get(key);
@@ -365,6 +387,9 @@ export class FakeKube implements Kube {
     return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
   }
 
+  /** The field manager of each object's last apply (`kube-ship` when not told). */
+  managers = new Map<string, string>();
+
   async getObject(ref: ObjectRef): Promise<KubeObject | undefined> {
     const found = this.objects.get(this.objectKeyOf(ref));
     return found && structuredClone(found);
@@ -380,6 +405,12 @@ export class FakeKube implements Kube {
     const wanted = object.metadata.resourceVersion;
     if (wanted !== undefined && live?.metadata.resourceVersion !== wanted)
       throw new KubeError(409, 'the object has been modified');
+    const manager = options.fieldManager ?? 'kube-ship';
+    const owner = this.managers.get(key) ?? 'kube-ship';
+    // As the API server does for a field another manager set to another value (the fake: any field).
+    if (live !== undefined && owner !== manager && !options.force) {
+      throw new KubeError(409, `Apply failed with 1 conflict: conflict with "${owner}"`, 'Conflict');
+    }
     const merge = (a: unknown, b: unknown): unknown => {
       if (
         typeof a !== 'object' ||
@@ -409,6 +440,7 @@ export class FakeKube implements Kube {
     if (!options.dryRun) {
       this.objects.set(key, next);
       this.owned.set(key, applying);
+      this.managers.set(key, manager);
       if (this.loseNextApplyAnswer) {
         this.loseNextApplyAnswer = false;
         throw new KubeError(0, `apply ${key}: fetch failed (socket hang up)`, '', 1);

@@ -279,6 +279,41 @@ describe('the canary in the report', () => {
     ]);
   });
 
+  it.each<[string, ('deployment' | 'statefulset')[], boolean, string[], string[]]>([
+    ['a Deployment stopped', ['deployment'], false, ['stable Deployment was not changed'], ["StatefulSet's"]],
+    [
+      'a StatefulSet stopped',
+      ['statefulset'],
+      false,
+      ["StatefulSet's template and partition were put back"],
+      ['stable Deployment'],
+    ],
+    [
+      'a StatefulSet promoted',
+      ['statefulset'],
+      true,
+      ["StatefulSet's partition was then put back"],
+      ['stable Deployment'],
+    ],
+    [
+      'both promoted',
+      ['deployment', 'statefulset'],
+      true,
+      ['stable Deployment was then patched', "StatefulSet's partition was then put back"],
+      [],
+    ],
+  ])('says what became of the targets: %s', (_name, kinds, promoted, said, unsaid) => {
+    const base = rolledBackReport();
+    const report: Report = {
+      ...base,
+      targets: kinds.map((kind, i) => ({ ...base.targets[0]!, key: `web/t-${i}`, kind })),
+      canary: [{ share: '1 pod', replicas: 1, result: promoted ? 'passed' : 'failed', seconds: 1, message: 'm' }],
+    };
+    const text = renderReport(report, SUMMARY);
+    for (const words of said) expect(text).toContain(words);
+    for (const words of unsaid) expect(text).not.toContain(words);
+  });
+
   it('is left out without a canary', () => {
     expect(renderReport(successReport(), SUMMARY)).not.toContain('Canary');
     expect(outputsOf(successReport(), undefined).canary).toBe('[]');

@@ -166,7 +166,7 @@ export function objectClient(config: KubeConfig, timeoutMs: number, unanswered: 
      * create or delete the object in between), and nothing in the object itself can without trusting clocks
      * (creationTimestamp, managedFields' time); the status is decided in the same write that made the object.
      */
-    async applyObject(object: KubeObject, { dryRun, force }: ApplyOptions): Promise<Applied> {
+    async applyObject(object: KubeObject, { dryRun, force, fieldManager }: ApplyOptions): Promise<Applied> {
       const reply = await guarded(`apply ${named(refOf(object))}`, () =>
         api.send<KubeObject>({
           method: HttpMethod.PATCH,
@@ -174,7 +174,7 @@ export function objectClient(config: KubeConfig, timeoutMs: number, unanswered: 
           body: object,
           contentType: 'application/apply-patch+yaml',
           query: {
-            fieldManager: FIELD_MANAGER,
+            fieldManager: fieldManager ?? FIELD_MANAGER,
             ...(force ? { force: 'true' } : {}),
             ...(dryRun ? { dryRun: 'All' } : {}),
           },

@@ -105,6 +105,11 @@ export interface ApplyOptions {
   dryRun: boolean;
   /** Take over fields another field manager owns instead of failing with 409 Conflict. */
   force: boolean;
+  /**
+   * The field manager (`kube-ship` unless given). One of its own makes an apply that would change values another
+   * manager set fail with 409 Conflict (without `force`), so an object someone else made is never changed.
+   */
+  fieldManager?: string;
 }
 
 /** A GET through the API server's proxy to a pod's or a Service's port (`verify`'s http checks, Prometheus). */

@@ -7,6 +7,9 @@
  * Two runs never share a canary: a run only ever uses a `<name>-canary` its own apply created. One that exists when
  * a run starts (another run's, or one a killed run left with no post step) fails that run, naming it; it is deleted
  * by hand once no deploy of that Deployment is running.
+ *
+ * A StatefulSet target's canary is its own highest ordinals (canary-partition.ts): changed in place, so it is not
+ * removed here but promoted or restored with the targets (rollout.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { V1Deployment } from '@kubernetes/client-node';
@@ -25,6 +28,7 @@ import type { ObjectRecord } from './object-record.js';
 import { patchToDigest } from './patch.js';
 import { recordOf, type TargetRecord } from './target-record.js';
 import type { CheckReport } from './verify.js';
+import { partitionTrialsOf, stepSet, type PartitionTrial } from './canary-partition.js';
 import type { Watched } from './wait-evidence.js';
 import type { WaitItem, WaitResult } from './wait.js';
 
@@ -52,6 +56,8 @@ export interface CanaryRequest {
   changeCause: string;
   /** Called with the records of the canaries made so far (created: the post step deletes them); [] once deleted. */
   onRecords?: (records: ObjectRecord[]) => void;
+  /** Called with the records of the StatefulSets a canary changes, before each is patched (the post step's). */
+  onPatched?: (records: TargetRecord[]) => void;
 }
 
 /** A request being run: with this run's id, which its canaries carry. */
@@ -67,6 +73,8 @@ export interface CanaryRun {
   steps: CanaryStepResult[];
   /** The stable Deployments that got a canary, as read before it (never changed by it). */
   stable: TargetRecord[];
+  /** The StatefulSets whose canary is their own highest ordinals: changed, to promote or to restore. */
+  partitioned: PartitionTrial[];
   /** Why the canary stopped the release; undefined when every step passed (or there was no canary to run). */
   failure: string | undefined;
   evidence: Evidence[];
@@ -111,7 +119,10 @@ async function trialsOf(kube: Kube, request: CanaryRequest, log: Log): Promise<T
 async function foreignCanary(kube: Kube, trial: Trial): Promise<string | undefined> {
   const object = canaryObject(trial.stable, trial.containers, { reference: '', changeCause: '', replicas: 0, run: '' });
   const live = await kube.getObject(refOf(object));
-  if (live === undefined) return undefined;
+  return live === undefined ? undefined : foreignMessage(trial, object);
+}
+
+function foreignMessage(trial: Trial, object: KubeObject): string {
   const key = `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
   return (
     `${key} already exists and this run did not make it: another deploy of ${trial.key} is running its canary, or ` +
@@ -133,7 +144,8 @@ function applyRetrying(kube: Kube, object: KubeObject, run: string, log: Log) {
       if (live?.metadata.annotations?.[CANARY_RUN_ANNOTATION] === run) return { object: live, created: true };
     }
     sent = true;
-    return kube.applyObject(object, { dryRun: false, force: false });
+    // A field manager of this run's own: an apply that would change another run's canary fails with 409 instead.
+    return kube.applyObject(object, { dryRun: false, force: false, fieldManager: `kube-ship-canary-${run}` });
   };
   return retryingTransient(attempt, Date.now() + APPLY_RETRY_MS, logRetry(log, key));
 }
@@ -144,7 +156,10 @@ const APPLY_RETRY_MS = 30_000;
 /** Makes or scales one target's canary for a step; returns how to watch it. Throws when it is not ours. */
 async function applyCanary(kube: Kube, trial: Trial, replicas: number, request: Running, log: Log): Promise<WaitItem> {
   const object = canaryObject(trial.stable, trial.containers, { ...request, replicas });
-  const { object: after, created } = await applyRetrying(kube, object, request.run, log);
+  const { object: after, created } = await applyRetrying(kube, object, request.run, log).catch((error: unknown) => {
+    // Made by another run since this run looked (two runs started at once): theirs, never changed.
+    throw trial.made === undefined && isStatus(error, 409) ? new Error(foreignMessage(trial, object)) : error;
+  });
   const ours = trial.made === undefined ? created : after.metadata.uid === trial.made.after.metadata.uid;
   if (!ours) {
     throw new Error(
@@ -200,6 +215,7 @@ async function runStep(
   request: Running,
   watch: CanaryWatch,
   log: Log,
+  sets: PartitionTrial[] = [],
 ): Promise<{ result: CanaryStepResult; wait?: WaitResult; items: WaitItem[] }> {
   const share = stepLabel(step);
   const items: WaitItem[] = [];
@@ -212,6 +228,7 @@ async function runStep(
       replicas += count;
       log.info(`${trial.key}: canary ${share}: ${count} pod(s) of the release next to ${trial.replicas} stable`);
     }
+    replicas += await stepSets(kube, sets, step, request, items, log);
   } catch (error) {
     return { result: { share, replicas, result: 'failed', seconds: 0, message: messageOf(error) }, items };
   }
@@ -219,9 +236,41 @@ async function runStep(
   return { result: { share, replicas, seconds: 0, ...stepVerdict(wait) }, wait, items };
 }
 
+/** Moves each StatefulSet's share of a step to the release (by its partition); returns the pods moved. */
+async function stepSets(
+  kube: Kube,
+  sets: PartitionTrial[],
+  step: CanaryStep,
+  request: Running,
+  items: WaitItem[],
+  log: Log,
+): Promise<number> {
+  let pods = 0;
+  const save = () => request.onPatched?.(sets.filter((s) => s.saved).map((s) => s.record));
+  for (const set of sets) {
+    const moved = await stepSet(kube, set, step, { request, save, log });
+    items.push(moved.item);
+    pods += moved.pods;
+    const stable = set.record.replicas - moved.pods;
+    log.info(
+      `${set.key}: canary ${stepLabel(step)}: partition ${moved.partition}: ${moved.pods} pod(s) of the release ` +
+        `(the highest ordinals), ${stable} stable`,
+    );
+  }
+  return pods;
+}
+
 /** What a deploy without a canary ran (and where a canary run starts): no step, nothing to delete. */
 export function noCanary(): CanaryRun {
-  return { steps: [], stable: [], failure: undefined, evidence: [], checks: [], remove: async () => undefined };
+  return {
+    steps: [],
+    stable: [],
+    partitioned: [],
+    failure: undefined,
+    evidence: [],
+    checks: [],
+    remove: async () => undefined,
+  };
 }
 
 /** Runs the canary's steps; stops at the first that does not pass. Never throws: a problem is its `failure`. */
@@ -234,22 +283,27 @@ export async function runCanary(
 ): Promise<CanaryRun> {
   const run = noCanary();
   let trials: Trial[] = [];
+  let sets: PartitionTrial[] = [];
   try {
     trials = await trialsOf(kube, request, log);
+    sets = await partitionTrialsOf(kube, request, log);
     const foreign = await Promise.all(trials.map((t) => foreignCanary(kube, t)));
     run.failure = foreign.find((f) => f !== undefined);
   } catch (error) {
     run.failure = `canary: ${messageOf(error)}`;
   }
-  if (run.failure !== undefined || trials.length === 0) return run;
+  if (run.failure !== undefined || trials.length + sets.length === 0) return run;
   run.stable = trials.map((t) => t.record);
+  run.partitioned = sets;
   run.remove = once(() => removeCanaries(kube, trials, request, log));
   const id = randomUUID();
   for (const [index, step] of request.steps.entries()) {
     const title = `Canary ${index + 1}/${request.steps.length}: ${stepLabel(step)}`;
     const started = now();
     const running = { ...request, run: id };
-    const { result, wait, items } = await log.group(title, () => runStep(kube, trials, step, running, watch, log));
+    const { result, wait, items } = await log.group(title, () =>
+      runStep(kube, trials, step, running, watch, log, sets),
+    );
     result.seconds = Math.round((now() - started) / 100) / 10;
     run.steps.push(result);
     log.info(`${title}: ${result.result} in ${result.seconds}s (${result.message})`);

@@ -12,6 +12,7 @@ import { logRetry, retryingTransient } from '../cluster/retry.js';
 import { REVISION_HASH_LABEL, type Workload } from '../cluster/workload.js';
 import { withConflictRetry } from './conflict.js';
 import { planRestore } from './patch.js';
+import { withPartition } from './partition.js';
 import { waitItemOf, type TargetRecord } from './target-record.js';
 import type { WaitItem } from './wait.js';
 
@@ -29,7 +30,8 @@ function restoreTarget(kube: Kube, record: TargetRecord, deadline: number, log: 
     key: record.key,
     doing: 'restored',
     read: () => retryingTransient(() => kube.getWorkload(record), deadline, logRetry(log, record.key)),
-    decide: (live: Workload) => planRestore(record, live),
+    decide: (live: Workload) =>
+      withPartition(planRestore(record, live), record.partition, live, live.metadata?.resourceVersion ?? ''),
     write: async (plan) => {
       if (plan.kind !== 'patch') {
         log.info(`${record.key}: ${plan.note}`);

@@ -26,6 +26,7 @@ import type { Verdict } from './verdict.js';
 import { waitForRollouts, type WaitItem, type WaitResult } from './wait.js';
 import { gatherEvidence, type Watched } from './wait-evidence.js';
 import { noCanary, runCanary, type CanaryRun, type CanaryStepResult } from './canary-run.js';
+import { promoteSet } from './canary-partition.js';
 import type { CanaryStep } from '../desired/canary.js';
 import type { Workload, WorkloadKind } from '../cluster/workload.js';
 
@@ -288,6 +289,51 @@ function stoppedAtCanary(trial: CanaryRun, reports: Map<string, TargetResult>, r
 }
 
 /**
+ * The StatefulSets a canary stopped the release for: each changed one is handed to the rollback (template and
+ * partition back as recorded); one never patched is reported unchanged.
+ */
+function setsStopped(trial: CanaryRun, reports: Map<string, TargetResult>, reference: string): Patched[] {
+  const changed: Patched[] = [];
+  for (const set of trial.partitioned) {
+    const report = reportOf(set.record, reference, set.saved);
+    reports.set(set.key, {
+      ...report,
+      message: set.saved ? 'stopped at the canary' : 'not changed: stopped at the canary',
+    });
+    if (set.saved) changed.push({ record: set.record, item: waitItemOf(set.record, undefined) });
+  }
+  return changed;
+}
+
+/**
+ * Step 1 for the StatefulSets that passed their canary: the recorded partition back (the template is the release's
+ * since the first step). One that cannot be promoted is still handed on, so that a failure restores it.
+ */
+async function promoteSets(
+  kube: Kube,
+  trial: CanaryRun,
+  request: DeployRequest,
+  reports: Map<string, TargetResult>,
+  log: Log,
+) {
+  const patched: Patched[] = [];
+  let error: string | undefined;
+  if (trial.partitioned.length === 0) return { patched, error };
+  await log.group('Promote', async () => {
+    for (const set of trial.partitioned) {
+      reports.set(set.key, reportOf(set.record, request.reference, true));
+      try {
+        patched.push({ record: set.record, item: await promoteSet(kube, set, request, log) });
+      } catch (problem) {
+        error ??= `${set.key}: ${messageOf(problem)}`;
+        patched.push({ record: set.record, item: waitItemOf(set.record, undefined) });
+      }
+    }
+  });
+  return { patched, error };
+}
+
+/**
  * Step 1b: the canary's steps on the Deployment targets (`canary`), each waited for with the deploy's bake, checks
  * and cancel, under a `timeout` of its own. The manifests' workloads get none: a workload they create has nothing
  * stable to compare with.
@@ -544,8 +590,19 @@ async function canaryThenPatch(
   if (manifests.error !== undefined) return { trial: noCanary(), patched: [], unchanged: [], patchError: undefined };
   const trial = await canaryFirst(kube, request, manifests.changed, log, now);
   stoppedAtCanary(trial, reports, request.reference);
-  if (trial.failure !== undefined) return { trial, patched: [], unchanged: [], patchError: undefined };
-  return { trial, ...(await patchAll(kube, request, reports, log)) };
+  if (trial.failure !== undefined) {
+    return { trial, patched: setsStopped(trial, reports, request.reference), unchanged: [], patchError: undefined };
+  }
+  const sets = new Set(trial.partitioned.map((s) => s.key));
+  const others = { ...request, targets: request.targets.filter((t) => !sets.has(targetKey(t))) };
+  const rest = await patchAll(kube, others, reports, log);
+  const promoted = await promoteSets(kube, trial, request, reports, log);
+  return {
+    trial,
+    ...rest,
+    patched: [...rest.patched, ...promoted.patched],
+    patchError: rest.patchError ?? promoted.error,
+  };
 }
 
 /**

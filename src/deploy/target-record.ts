@@ -21,6 +21,11 @@ export interface TargetRecord extends RestoreRecord {
   /** Its label selector (labelSelector syntax): what its ReplicaSets and pods are watched by. */
   selector: string;
   replicas: number;
+  /**
+   * A StatefulSet's `rollingUpdate.partition` as read before a canary lowered it (set only then): a restore puts it
+   * back with the template (see partition.ts).
+   */
+  partition?: number;
 }
 
 /** The revision a workload's current template runs as (see `TargetRecord.revision`). */

@@ -14,6 +14,8 @@ import { patchToDigest } from '../deploy/patch.js';
 import { recordOf } from '../deploy/target-record.js';
 import type { PreviewValues } from '../desired/inputs.js';
 import { targetKey, type Target } from '../desired/targets.js';
+import type { CanaryStep } from '../desired/canary.js';
+import { canaryPlan, type PlanCanaryStep } from './canary-plan.js';
 
 export interface PlanContainer {
   name: string;
@@ -30,6 +32,8 @@ export interface PlanTarget {
   noop: boolean;
   /** The API server's answer to the dry run of the patch: undefined when it would be accepted. */
   refusal?: string;
+  /** With `canary`: the steps it would take (none when it would get no canary). */
+  canary?: PlanCanaryStep[];
 }
 
 export interface PlanChange {
@@ -66,6 +70,8 @@ export interface PlanRequest {
   manifests?: { objects: ManifestObject[]; force: boolean };
   /** The input `preview-values`: whether the plan shows the objects' values (see plan-values.ts). */
   previewValues?: PreviewValues;
+  /** The input `canary`: its steps are planned for each target. */
+  canary?: { steps: CanaryStep[] };
 }
 
 async function planTarget(kube: Kube, target: Target, request: PlanRequest): Promise<PlanTarget> {
@@ -80,6 +86,8 @@ async function planTarget(kube: Kube, target: Target, request: PlanRequest): Pro
     containers,
     noop: ops === undefined,
   };
+  const steps = request.canary?.steps ?? [];
+  if (steps.length > 0) plan.canary = canaryPlan(target.kind, live, steps, plan.noop);
   if (ops === undefined) return plan;
   try {
     await kube.patchWorkload(target, ops, { dryRun: true });

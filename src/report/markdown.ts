@@ -12,6 +12,7 @@ import type { CheckReport } from '../deploy/verify.js';
 import type { Report } from './report.js';
 import type { ObjectReport, TargetReport } from './report.js';
 import { changedSince, stampLine, stampOf, unplanned, type SinceItem } from '../preview/since-preview.js';
+import type { PlanTarget } from '../preview/preview.js';
 
 /** Limits, in UTF-8 bytes: the job summary takes up to 1 MiB, a PR comment up to 65,536 characters. */
 export const SUMMARY_LIMIT = 512 * 1024;
@@ -247,6 +248,33 @@ const ACTIONS: Record<'create' | 'change' | 'unchanged', string> = {
   unchanged: '➖&nbsp;unchanged',
 };
 
+/**
+ * The canary's plan (with `canary`): each target's steps, the pods of the release (a Deployment's in `NAME-canary`,
+ * a StatefulSet's at and above the partition) and the stable pods beside them.
+ */
+function canaryPlanOf(targets: PlanTarget[]): string[] {
+  const planned = targets.filter((t) => t.canary !== undefined);
+  if (planned.length === 0) return [];
+  const out = [
+    '**Canary plan**',
+    '',
+    '| Target | Step | Share | Canary pods | Partition | Stable pods |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const t of planned) {
+    const steps = t.canary ?? [];
+    if (steps.length === 0) out.push(`| ${code(t.key)} | | | no canary | | |`);
+    steps.forEach((s, i) => {
+      const partition = s.partition === undefined ? '' : String(s.partition);
+      out.push(
+        `| ${code(t.key)} | ${i + 1} | ${escapeText(s.share)} | ${s.canaryPods} | ${partition} | ${s.stablePods} |`,
+      );
+    });
+  }
+  out.push('');
+  return out;
+}
+
 /** The plan of a preview: destructive changes first, then each target and object, details collapsed. */
 function planOf(report: Report): string[] {
   const plan = report.plan;
@@ -275,6 +303,7 @@ function planOf(report: Report): string[] {
     }
     out.push('');
   }
+  out.push(...canaryPlanOf(plan.targets));
   if (plan.objects.length > 0) {
     out.push('| Object | From | Would | resourceVersion | Dry run |', '|---|---|---|---|---|');
     for (const o of plan.objects) {
@@ -390,11 +419,31 @@ function canaryOf(report: Report): string[] {
     '|---|---|---|---|---|---|',
     ...rows,
     '',
-    promoted
-      ? 'Every step passed: the stable Deployment was then patched, and the canary deleted.'
-      : 'The canary was stopped and deleted; the stable Deployment was not changed.',
+    canaryEnd(report, promoted),
     '',
   ];
+}
+
+/** What became of the targets after the steps: a Deployment's canary is its own, a StatefulSet's its own pods. */
+function canaryEnd(report: Report, promoted: boolean): string {
+  const kinds = new Set(report.targets.map((t) => t.kind));
+  const sets = kinds.has('statefulset');
+  const lines: string[] = [];
+  if (kinds.has('deployment') || !sets) {
+    lines.push(
+      promoted
+        ? 'Every step passed: the stable Deployment was then patched, and the canary deleted.'
+        : 'The canary was stopped and deleted; the stable Deployment was not changed.',
+    );
+  }
+  if (sets) {
+    lines.push(
+      promoted
+        ? "Every step passed: the StatefulSet's partition was then put back, and the rest of its pods rolled out."
+        : "The canary was stopped: the StatefulSet's template and partition were put back as recorded.",
+    );
+  }
+  return lines.join(' ');
 }
 
 /** The checks of `verify` with their last result (what the app said is untrusted: shown as code). */

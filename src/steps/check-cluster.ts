@@ -176,15 +176,18 @@ function logImageUses(objects: ManifestObject[], image: string, log: Log): void 
   }
 }
 
-/** A canary is made for Deployments only: any other kind of target is refused before the build, naming the input. */
+/**
+ * A canary is a Deployment's `NAME-canary` or a StatefulSet's highest ordinals: a DaemonSet target is refused before
+ * the build, naming the input (it runs one pod per node, and no share of its nodes can be given the release alone).
+ */
 function refuseCanaryOf(targets: Target[]): void {
-  const others = targets.filter((t) => t.kind !== 'deployment').map(targetKey);
+  const others = targets.filter((t) => t.kind === 'daemonset').map(targetKey);
   if (others.length === 0) return;
   throw new InputError(
     'canary',
-    `is set, but ${others.join(', ')} ${others.length === 1 ? 'is not a Deployment' : 'are not Deployments'}: ` +
-      'a canary is made for Deployments only (a DaemonSet runs one pod per node, a StatefulSet keeps its pods by ' +
-      'name); deploy those in a step without canary.',
+    `is set, but ${others.join(', ')} ${others.length === 1 ? 'is a DaemonSet' : 'are DaemonSets'}: ` +
+      'a canary is made for Deployments and StatefulSets only (a DaemonSet runs one pod on every node, and its ' +
+      'rolling update cannot be held at a share of them); deploy DaemonSets in a step without canary.',
   );
 }
 

@@ -6,7 +6,7 @@ import type { Kube, WorkloadRef } from '../cluster/kube.js';
 import type { Log } from '../lib/log.js';
 import type { Secrets } from '../lib/secrets.js';
 import { fenced } from '../lib/log-text.js';
-import { planDeploy, wouldFail, type Plan, type PlanRequest } from '../preview/preview.js';
+import { planDeploy, wouldFail, type Plan, type PlanRequest, type PlanTarget } from '../preview/preview.js';
 import type { Report, TargetReport } from '../report/report.js';
 import { gatherRoutes } from '../report/routes.js';
 import type { Job } from './job.js';
@@ -44,16 +44,28 @@ export async function preview(kube: Kube, request: PlanRequest, options: Preview
 export function planLines(plan: Plan): string[] {
   return [
     ...plan.destructive.map((d) => `Destructive: ${d}`),
-    ...plan.targets.map(
-      (t) =>
-        `${t.key} (resourceVersion ${t.resourceVersion}): ${t.noop ? 'already runs this digest' : t.containers.map((c) => `${c.name} ${c.before} -> ${c.after}`).join(', ')}; ` +
+    ...plan.targets.flatMap((t) => [
+      `${t.key} (resourceVersion ${t.resourceVersion}): ${t.noop ? 'already runs this digest' : t.containers.map((c) => `${c.name} ${c.before} -> ${c.after}`).join(', ')}; ` +
         (t.refusal ? `would fail: ${t.refusal}` : 'the dry run is accepted'),
-    ),
+      ...canaryLines(t),
+    ]),
     ...plan.objects.flatMap((o) => [
       `${o.key} (${o.source}): would ${o.action === 'unchanged' ? 'stay unchanged' : o.action}; ${o.refusal ? `would fail: ${o.refusal}` : 'the dry run is accepted'}`,
       ...o.changes.map((c) => `  ${c.field}: ${c.before} -> ${c.after}`),
     ]),
   ];
+}
+
+/** The canary's steps a target would take, under its line. */
+function canaryLines(target: PlanTarget): string[] {
+  if (target.canary === undefined) return [];
+  if (target.canary.length === 0) return ['  no canary (already on the digest, or no pod to try the release on)'];
+  return target.canary.map(
+    (s, i) =>
+      `  canary ${i + 1}/${target.canary?.length ?? 0} ${s.share}: ${s.canaryPods} pod(s) of the release` +
+      (s.partition === undefined ? ' (NAME-canary)' : ` (partition ${s.partition}: the highest ordinals)`) +
+      `, ${s.stablePods} stable`,
+  );
 }
 
 /** A target row of a preview's report, only to carry where it is reachable. */
