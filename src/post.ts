@@ -21,6 +21,7 @@ async function undoUnfinished(secrets: Secrets, log: Log): Promise<void> {
     recordsFile: core.getState(STATE.recordsFile),
     objectsFile: core.getState(STATE.objectsFile),
     jobsFile: core.getState(STATE.jobsFile),
+    routeFile: core.getState(STATE.routeFile),
     finished: core.getState(STATE.finished) === 'true',
   };
   const failure = await restoreUnfinished(saved, {

@@ -12,6 +12,8 @@ export const STATE = {
   objectsFile: 'objects-file',
   /** Path of a file with the Jobs running now (pre-deploy, verify): the post step deletes them. */
   jobsFile: 'jobs-file',
+  /** Path of a file with the record of the HTTPRoute of `canary-route` (its rules before the canary, as last set). */
+  routeFile: 'route-file',
   /** Set when the main step reached its verdict (and rollback, if any). */
   finished: 'finished',
 } as const;

@@ -17,3 +17,7 @@ ACTIONLINT_BIN="$KUBE_SHIP_CACHE/bin/actionlint-$ACTIONLINT_VERSION/actionlint"
 # build-prometheus.sh.
 PROMETHEUS_VERSION=v0.316.0
 PROMETHEUS_BIN="$KUBE_SHIP_CACHE/bin/prometheus-$PROMETHEUS_VERSION/prometheus"
+# The Gateway API CRDs (config/crd/standard of the sigs.k8s.io/gateway-api module), fetched by build-gateway-api.sh:
+# the test bed serves HTTPRoutes for `canary-route` (no gateway controller: tests read the weights kube-ship writes).
+GATEWAY_API_VERSION=v1.6.3
+GATEWAY_API_CRDS="$KUBE_SHIP_CACHE/gateway-api-$GATEWAY_API_VERSION/crd"

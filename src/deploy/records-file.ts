@@ -15,6 +15,7 @@ import { targetKey } from '../desired/targets.js';
 import { changedFields, fieldName, valueHash, type ObjectRecord } from './object-record.js';
 import type { JobRecord } from './job-run.js';
 import type { TargetRecord } from './target-record.js';
+import type { RouteRecord } from './canary-traffic.js';
 
 /** A path named `name` in a new directory of its own under RUNNER_TEMP. */
 function newFile(env: NodeJS.ProcessEnv, name: string): string {
@@ -59,15 +60,17 @@ export interface PostRecords {
   saveObjects(records: ObjectRecord[]): void;
   /** The Jobs running now (an empty list once none is). */
   saveJobs(records: JobRecord[]): void;
+  /** The route of `canary-route`, recorded before its weights change and after each change. */
+  saveRoute(record: RouteRecord): void;
   /** Removes both files: the main step finished, nothing is left for the post step to undo. */
   remove(): void;
 }
 
 export function postRecords(
   env: NodeJS.ProcessEnv,
-  save: (fact: 'recordsFile' | 'objectsFile' | 'jobsFile', path: string) => void,
+  save: (fact: 'recordsFile' | 'objectsFile' | 'jobsFile' | 'routeFile', path: string) => void,
 ): PostRecords {
-  const files = { targets: '', objects: '', jobs: '' };
+  const files = { targets: '', objects: '', jobs: '', route: '' };
   return {
     saveTargets(records) {
       removeRecordsFile(files.targets);
@@ -88,10 +91,18 @@ export function postRecords(
       }
       writePrivate(files.jobs, records);
     },
+    saveRoute(record) {
+      if (files.route === '') {
+        files.route = newFile(env, 'route.json');
+        save('routeFile', files.route);
+      }
+      writePrivate(files.route, [record]);
+    },
     remove() {
       removeRecordsFile(files.targets);
       removeRecordsFile(files.objects);
       removeRecordsFile(files.jobs);
+      removeRecordsFile(files.route);
     },
   };
 }
@@ -212,5 +223,21 @@ export function loadJobRecords(file: string): JobRecord[] {
     if (!nonEmpty(namespace) || !nonEmpty(name) || !nonEmpty(uid))
       throw refused(file, i, key, 'has no namespace, name or uid');
     return { apiVersion, kind, namespace, name, uid };
+  });
+}
+
+/** The route's record, checked to name one HTTPRoute by namespace, name and uid, with the rules to put back. */
+export function loadRouteRecords(file: string): RouteRecord[] {
+  return readJsonList(file).map((value, i) => {
+    if (!isRecord(value)) throw refused(file, i, undefined, 'is not an object');
+    const { key, namespace, name, uid, before, written } = value;
+    if (!nonEmpty(namespace) || !nonEmpty(name) || !nonEmpty(uid)) {
+      throw refused(file, i, key, 'has no namespace, name or uid');
+    }
+    if (key !== `HTTPRoute ${namespace}/${name}`) throw refused(file, i, key, `names HTTPRoute ${namespace}/${name}`);
+    if (!Array.isArray(before) || (written !== undefined && !Array.isArray(written))) {
+      throw refused(file, i, key, 'holds no rules to put back');
+    }
+    return value as unknown as RouteRecord;
   });
 }

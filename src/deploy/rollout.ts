@@ -27,6 +27,7 @@ import { waitForRollouts, type WaitItem, type WaitResult } from './wait.js';
 import { gatherEvidence, type Watched } from './wait-evidence.js';
 import { noCanary, runCanary, type CanaryRun, type CanaryStepResult } from './canary-run.js';
 import type { CanaryStep } from '../desired/canary.js';
+import { routeTraffic, type RouteRecord } from './canary-traffic.js';
 import type { Workload, WorkloadKind } from '../cluster/workload.js';
 
 export interface DeployResult {
@@ -79,7 +80,12 @@ export interface DeployRequest {
   /** Called with the Jobs running whenever one starts or ends (saved for the post step). */
   onJobs?: (running: JobRecord[]) => void;
   /** The canary's steps (`canary`), run on the Deployment targets before they are patched. */
-  canary?: { steps: CanaryStep[]; onRecords?: (records: ObjectRecord[]) => void };
+  canary?: {
+    steps: CanaryStep[];
+    onRecords?: (records: ObjectRecord[]) => void;
+    /** The HTTPRoute whose weights each step sets (`canary-route`), and who keeps its record for the post step. */
+    route?: { namespace: string; name: string; onRecord?: (record: RouteRecord) => void };
+  };
 }
 
 /** Keeps the list of running Jobs and tells `request.onJobs` each change. */
@@ -298,9 +304,19 @@ async function canaryFirst(kube: Kube, request: DeployRequest, manifests: WaitIt
   for (const item of manifests) log.info(`${item.key}: a workload of the manifests, deployed without a canary`);
   const watch = {
     wait: (items: WaitItem[]) => watchItems(kube, { changed: items, unchanged: [] }, request, now(), log, now),
+    ready: (items: WaitItem[]) =>
+      waitForRollouts(
+        kube,
+        items.map((i) => ({ ...i, bakeMs: 0 })),
+        waitOptions(request, now() + request.timeoutMs),
+        log,
+        now,
+      ),
     evidence: (wait: WaitResult, watched: Watched[]) => gatherEvidence(kube, wait, watched),
   };
-  return runCanary(kube, { ...request, ...canary }, watch, log, now);
+  const route = canary.route;
+  const traffic = route && routeTraffic(kube, route, log, route.onRecord);
+  return runCanary(kube, { ...request, ...canary, ...(traffic ? { traffic } : {}) }, watch, log, now);
 }
 
 /** Step 3: each target's outcome from its verdict; the first failure is the deploy's reason. */
