@@ -32,6 +32,7 @@ const SECONDS: Record<string, number> = {
   jobs: 50,
   canary: 75,
   'canary-route': 35,
+  'canary-manifests': 35,
 };
 const seconds = (spec: TestSpecification) => SECONDS[basename(spec.moduleId, '.e2e.test.ts')] ?? 60;
 

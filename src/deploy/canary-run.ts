@@ -21,6 +21,7 @@ import { targetKey, type Target } from '../desired/targets.js';
 import { refOf } from './apply.js';
 import { CANARY_RUN_ANNOTATION, canaryObject, canaryReplicas } from './canary.js';
 import type { CanaryTraffic } from './canary-traffic.js';
+import type { HeldDeployment } from './canary-manifests.js';
 import type { Evidence } from './evidence.js';
 import type { ObjectRecord } from './object-record.js';
 import { patchToDigest } from './patch.js';
@@ -55,6 +56,8 @@ export interface CanaryRequest {
   onRecords?: (records: ObjectRecord[]) => void;
   /** The share set by a route's weights (`canary-route`), on top of the share by pods. */
   traffic?: CanaryTraffic;
+  /** Deployments of `manifests` held back from the apply: canaried from what the manifests make of them. */
+  held?: HeldDeployment[];
 }
 
 /** A request being run: with this run's id, which its canaries carry. */
@@ -108,6 +111,11 @@ async function trialsOf(kube: Kube, request: CanaryRequest, log: Log): Promise<T
     } else {
       trials.push({ key, stable, record, containers: record.containers, replicas });
     }
+  }
+  for (const held of request.held ?? []) {
+    const { record, desired, replicas } = held;
+    if (replicas === 0) log.info(`${record.key}: scaled to 0 replicas, no traffic to try the release on; no canary`);
+    else trials.push({ key: record.key, stable: desired, record, containers: record.containers, replicas });
   }
   return trials;
 }
