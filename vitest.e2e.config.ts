@@ -34,6 +34,8 @@ const SECONDS: Record<string, number> = {
   kustomize: 22,
   'canary-sts': 50,
   'canary-runs': 10,
+  'canary-route': 35,
+  'canary-manifests': 35,
 };
 const seconds = (spec: TestSpecification) => SECONDS[basename(spec.moduleId, '.e2e.test.ts')] ?? 60;
 

@@ -23,6 +23,7 @@ async function undoUnfinished(secrets: Secrets, log: Log): Promise<void> {
     objectsFile: core.getState(STATE.objectsFile),
     jobsFile: core.getState(STATE.jobsFile),
     releaseFile: core.getState(STATE.releaseFile),
+    routeFile: core.getState(STATE.routeFile),
     finished: core.getState(STATE.finished) === 'true',
   };
   const cluster = () =>

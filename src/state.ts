@@ -14,6 +14,8 @@ export const STATE = {
   jobsFile: 'jobs-file',
   /** Path of a file with the Helm release a chart deploy changes and its revision before: the post step rolls it back. */
   releaseFile: 'release-file',
+  /** Path of a file with the record of the HTTPRoute of `canary-route` (its rules before the canary, as last set). */
+  routeFile: 'route-file',
   /** Set when the main step reached its verdict (and rollback, if any). */
   finished: 'finished',
 } as const;

@@ -7,7 +7,13 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll } from 'vitest';
-import { CANARY_ACCESS, REPORT_ACCESS, REQUIRED_ACCESS, VERIFY_ACCESS } from '../../src/cluster/access.js';
+import {
+  CANARY_ACCESS,
+  CANARY_ROUTE_ACCESS,
+  REPORT_ACCESS,
+  REQUIRED_ACCESS,
+  VERIFY_ACCESS,
+} from '../../src/cluster/access.js';
 import { stepEnvironment, type StepEnvironment } from './step-env.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -158,13 +164,18 @@ export interface Rule {
 }
 
 /** The least-privilege Role's rules, made from what kube-ship may ask for (one source: src/cluster/access.ts). */
-export const DEPLOYER_RULES: Rule[] = [...REQUIRED_ACCESS, ...REPORT_ACCESS, ...VERIFY_ACCESS, ...CANARY_ACCESS].map(
-  (a) => ({
-    apiGroups: [a.group],
-    resources: [a.subresource ? `${a.resource}/${a.subresource}` : a.resource],
-    verbs: [a.verb],
-  }),
-);
+export const DEPLOYER_RULES: Rule[] = [
+  ...REQUIRED_ACCESS,
+  ...REPORT_ACCESS,
+  ...VERIFY_ACCESS,
+  ...CANARY_ACCESS,
+  ...CANARY_ROUTE_ACCESS.route,
+  ...CANARY_ROUTE_ACCESS.service,
+].map((a) => ({
+  apiGroups: [a.group],
+  resources: [a.subresource ? `${a.resource}/${a.subresource}` : a.resource],
+  verbs: [a.verb],
+}));
 
 /**
  * The file's namespace, made if it is missing, with the deployer's Role (the rules the stack gives it in its own

@@ -463,6 +463,23 @@ export class FakeKube implements Kube {
     }
   }
 
+  /** Every JSON Patch of an object, in order. */
+  objectPatches: { key: string; ops: JsonPatchOp[] }[] = [];
+
+  async patchObject(ref: ObjectRef, ops: JsonPatchOp[]): Promise<KubeObject> {
+    const key = this.objectKeyOf(ref);
+    this.beforeObjectWrite?.(key, 'apply');
+    const live = this.objects.get(key);
+    if (live === undefined) throw new KubeError(404, 'not found');
+    const next = structuredClone(live) as unknown as Record<string, unknown>;
+    applyPatch(next, ops);
+    const patched = next as unknown as KubeObject;
+    patched.metadata.resourceVersion = String((this.nextVersion += 1));
+    this.objects.set(key, patched);
+    this.objectPatches.push({ key, ops });
+    return structuredClone(patched);
+  }
+
   async deleteObject(ref: ObjectRef, uid: string): Promise<void> {
     const key = this.objectKeyOf(ref);
     this.beforeObjectWrite?.(key, 'delete');

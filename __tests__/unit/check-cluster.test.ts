@@ -31,6 +31,7 @@ const inputs = (manifests: string[]): CheckInputs => ({
   verify: [],
   'pre-deploy': [],
   canary: [],
+  'canary-route': undefined,
 });
 
 describe('checkCluster with manifests', () => {

@@ -94,6 +94,7 @@ describe('a hostile manifest file name in the log', () => {
         verify: [],
         'pre-deploy': [],
         canary: [],
+        'canary-route': undefined,
       },
       { defaultNamespace: 'ns', secrets: new Secrets(), workspace: root, log },
     );

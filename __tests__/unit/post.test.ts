@@ -90,6 +90,7 @@ const saved = (over: Partial<SavedState>): SavedState => ({
   recordsFile: '',
   objectsFile: '',
   jobsFile: '',
+  routeFile: '',
   finished: false,
   ...over,
 });

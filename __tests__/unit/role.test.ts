@@ -7,7 +7,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { CANARY_ACCESS, REPORT_ACCESS, REQUIRED_ACCESS, VERIFY_ACCESS } from '../../src/cluster/access.js';
+import {
+  CANARY_ACCESS,
+  CANARY_ROUTE_ACCESS,
+  REPORT_ACCESS,
+  REQUIRED_ACCESS,
+  VERIFY_ACCESS,
+} from '../../src/cluster/access.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
@@ -16,7 +22,14 @@ const grants = (rules: Rule[]): string[] =>
   rules
     .flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}.${g}`))))
     .sort();
-const required = [...REQUIRED_ACCESS, ...REPORT_ACCESS, ...VERIFY_ACCESS, ...CANARY_ACCESS]
+const required = [
+  ...REQUIRED_ACCESS,
+  ...REPORT_ACCESS,
+  ...VERIFY_ACCESS,
+  ...CANARY_ACCESS,
+  ...CANARY_ROUTE_ACCESS.route,
+  ...CANARY_ROUTE_ACCESS.service,
+]
   .map((a) => `${a.verb} ${a.subresource ? `${a.resource}/${a.subresource}` : a.resource}.${a.group}`)
   .sort();
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the local test bed needs: Debian packages (only the missing ones) and the Kubernetes, etcd, KWOK,
+# Installs what the local test bed needs: Debian packages (only the missing ones), the Kubernetes, etcd, KWOK,
 # toxiproxy, Prometheus, helm, act and actionlint binaries built from Go modules (scripts/stack/build.sh,
-# build-toxiproxy.sh, build-prometheus.sh, build-helm.sh, build-act.sh, cached per version).
+# build-toxiproxy.sh, build-prometheus.sh, build-helm.sh, build-act.sh, cached per version) and the Gateway API CRDs
+# from theirs (build-gateway-api.sh).
 # Needs the network the first time; once everything is present it does nothing and needs no network, so up.sh can
 # run offline afterwards.
 set -euo pipefail
@@ -46,6 +47,8 @@ bash "$here/build-toxiproxy.sh"
 bash "$here/build-prometheus.sh"
 # helm, for the `chart` input (the stack's env puts it on PATH).
 bash "$here/build-helm.sh"
+# The Gateway API CRDs (HTTPRoute, for canary-route); up.sh applies them.
+bash "$here/build-gateway-api.sh"
 # act (runs __tests__/workflows with `uses: ./`) and actionlint (scripts/lint-workflows.sh), for npm test.
 bash "$here/build-act.sh"
 # Optional docker buildx plugin (BUILDX_PLUGIN in the stack's env); a failure here is not fatal.

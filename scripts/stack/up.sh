@@ -36,6 +36,7 @@ source "$STACK_SCRIPTS/up/pod-app.sh"      # 127.0.0.1:10260, the API server's e
 source "$STACK_SCRIPTS/up/toxiproxy.sh"    # 127.0.0.1:8474, proxies :16443, :15000 and :19090
 source "$STACK_SCRIPTS/up/prometheus.sh"   # 127.0.0.1:9090, scrapes the pod app (:10260) and itself every 2 s
 source "$STACK_SCRIPTS/up/bootstrap.sh"    # objects/*.yaml applied; deployer, throttled and fault kubeconfigs
+source "$STACK_SCRIPTS/up/gateway-api.sh"  # the Gateway API CRDs (HTTPRoute), for canary-route
 source "$STACK_SCRIPTS/up/ready.sh"        # nodes Ready, the namespace's default ServiceAccount
 source "$STACK_SCRIPTS/up/env.sh"          # $STATE/env and $STATE/bin
 

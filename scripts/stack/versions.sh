@@ -20,3 +20,7 @@ PROMETHEUS_BIN="$KUBE_SHIP_CACHE/bin/prometheus-$PROMETHEUS_VERSION/prometheus"
 # Helm for the `chart` input (helm upgrade --install on the runner's PATH), built by build-helm.sh.
 HELM_VERSION=v4.3.2
 HELM_BIN="$KUBE_SHIP_CACHE/bin/helm-$HELM_VERSION/helm"
+# The Gateway API CRDs (config/crd/standard of the sigs.k8s.io/gateway-api module), fetched by build-gateway-api.sh:
+# the test bed serves HTTPRoutes for `canary-route` (no gateway controller: tests read the weights kube-ship writes).
+GATEWAY_API_VERSION=v1.6.3
+GATEWAY_API_CRDS="$KUBE_SHIP_CACHE/gateway-api-$GATEWAY_API_VERSION/crd"

@@ -118,3 +118,12 @@ export const CANARY_ACCESS: AccessCheck[] = ['create', 'delete'].map((verb) => (
   group: 'apps',
   resource: 'deployments',
 }));
+
+/**
+ * Optional, checked only with `canary-route`: the route's weights are read and patched (in the route's namespace),
+ * and the canary's Service is made by server-side apply (`patch` and `create`), read and deleted (in the target's).
+ */
+export const CANARY_ROUTE_ACCESS: { route: AccessCheck[]; service: AccessCheck[] } = {
+  route: ['get', 'patch'].map((verb) => ({ verb, group: 'gateway.networking.k8s.io', resource: 'httproutes' })),
+  service: ['get', 'create', 'patch', 'delete'].map((verb) => ({ verb, group: '', resource: 'services' })),
+};

@@ -15,6 +15,7 @@ import {
   KubeError,
   type Applied,
   type ApplyOptions,
+  type JsonPatchOp,
   type KindInfo,
   type KubeObject,
   type ObjectRef,
@@ -181,6 +182,19 @@ export function objectClient(config: KubeConfig, timeoutMs: number, unanswered: 
         }),
       );
       return { object: reply.body, created: reply.status === 201 };
+    },
+
+    async patchObject(ref: ObjectRef, ops: JsonPatchOp[]): Promise<KubeObject> {
+      const reply = await guarded(`patch ${named(ref)}`, () =>
+        api.send<KubeObject>({
+          method: HttpMethod.PATCH,
+          ref,
+          body: ops,
+          contentType: 'application/json-patch+json',
+          query: { fieldManager: FIELD_MANAGER },
+        }),
+      );
+      return reply.body;
     },
 
     proxyGet: (request: ProxyRequest) =>

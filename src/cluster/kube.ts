@@ -172,6 +172,11 @@ export interface Kube {
   getObject(ref: ObjectRef): Promise<KubeObject | undefined>;
   /** Server-side apply with field manager `kube-ship`: the object as stored, and whether the apply created it. */
   applyObject(object: KubeObject, options: ApplyOptions): Promise<Applied>;
+  /**
+   * JSON Patch of any object (a route's weights): a failed `test` op gives a `KubeError` with status 422, so a patch
+   * that tests what it read first never overwrites a change made since.
+   */
+  patchObject(ref: ObjectRef, ops: JsonPatchOp[]): Promise<KubeObject>;
   /** Deletes an object only if it is still the one with `uid`; its dependents are deleted by the garbage collector. */
   deleteObject(ref: ObjectRef, uid: string): Promise<void>;
   /** The Services of a namespace (for where a workload is reachable). */

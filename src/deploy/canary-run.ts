@@ -23,6 +23,8 @@ import { objectKey } from '../desired/manifests.js';
 import { targetKey, type Target } from '../desired/targets.js';
 import { refOf } from './apply.js';
 import { CANARY_RUN_ANNOTATION, canaryObject, canaryReplicas } from './canary.js';
+import type { CanaryTraffic } from './canary-traffic.js';
+import type { HeldDeployment } from './canary-manifests.js';
 import type { Evidence } from './evidence.js';
 import type { ObjectRecord } from './object-record.js';
 import { patchToDigest } from './patch.js';
@@ -58,6 +60,10 @@ export interface CanaryRequest {
   onRecords?: (records: ObjectRecord[]) => void;
   /** Called with the records of the StatefulSets a canary changes, before each is patched (the post step's). */
   onPatched?: (records: TargetRecord[]) => void;
+  /** The share set by a route's weights (`canary-route`), on top of the share by pods. */
+  traffic?: CanaryTraffic;
+  /** Deployments of `manifests` held back from the apply: canaried from what the manifests make of them. */
+  held?: HeldDeployment[];
 }
 
 /** A request being run: with this run's id, which its canaries carry. */
@@ -66,6 +72,8 @@ type Running = CanaryRequest & { run: string };
 /** What the deploy lends the canary: its wait (bake, checks, cancel, deadline) and its evidence. */
 export interface CanaryWatch {
   wait(items: WaitItem[]): Promise<WaitResult>;
+  /** The wait until the items are rolled out only (no bake, no checks): before a route sends them requests. */
+  ready?(items: WaitItem[]): Promise<WaitResult>;
   evidence(wait: WaitResult, watched: Watched[]): Promise<Evidence[]>;
 }
 
@@ -111,6 +119,11 @@ async function trialsOf(kube: Kube, request: CanaryRequest, log: Log): Promise<T
     } else {
       trials.push({ key, stable, record, containers: record.containers, replicas });
     }
+  }
+  for (const held of request.held ?? []) {
+    const { record, desired, replicas } = held;
+    if (replicas === 0) log.info(`${record.key}: scaled to 0 replicas, no traffic to try the release on; no canary`);
+    else trials.push({ key: record.key, stable: desired, record, containers: record.containers, replicas });
   }
   return trials;
 }
@@ -189,7 +202,10 @@ async function applyCanary(kube: Kube, trial: Trial, replicas: number, request: 
   };
 }
 
-const recordsOf = (trials: Trial[]): ObjectRecord[] => trials.flatMap((t) => (t.made ? [t.made] : []));
+const recordsOf = (trials: Trial[], request: CanaryRequest): ObjectRecord[] => [
+  ...(request.traffic?.records() ?? []),
+  ...trials.flatMap((t) => (t.made ? [t.made] : [])),
+];
 
 /** The step's outcome from the wait: passed when every canary is done (rolled out, baked, checked). */
 function stepVerdict(wait: WaitResult): { result: CanaryStepOutcome; message: string } {
@@ -224,13 +240,24 @@ async function runStep(
     for (const trial of trials) {
       const count = canaryReplicas(step, trial.replicas);
       items.push(await applyCanary(kube, trial, count, request, log));
-      request.onRecords?.(recordsOf(trials));
+      request.onRecords?.(recordsOf(trials, request));
       replicas += count;
       log.info(`${trial.key}: canary ${share}: ${count} pod(s) of the release next to ${trial.replicas} stable`);
     }
     replicas += await stepSets(kube, sets, step, request, items, log);
   } catch (error) {
     return { result: { share, replicas, result: 'failed', seconds: 0, message: messageOf(error) }, items };
+  }
+  if (request.traffic && step.kind === 'percent') {
+    const ready = await shiftWhenReady(request.traffic, trials, step.percent, items, watch);
+    if (ready.wait !== undefined || ready.error !== undefined) {
+      const verdict = ready.wait ? stepVerdict(ready.wait) : { result: 'failed' as const, message: ready.error ?? '' };
+      return {
+        result: { share, replicas, seconds: 0, ...verdict },
+        ...(ready.wait ? { wait: ready.wait } : {}),
+        items,
+      };
+    }
   }
   const wait = await watch.wait(items);
   return { result: { share, replicas, seconds: 0, ...stepVerdict(wait) }, wait, items };
@@ -258,6 +285,35 @@ async function stepSets(
     );
   }
   return pods;
+}
+
+/**
+ * With a route: waits until the step's canary pods are rolled out, then sets the route's weights, so the route never
+ * sends requests to a canary Service without ready pods. Returns the wait when it did not pass, or the error of the
+ * write; nothing when the weights are set.
+ */
+async function shiftWhenReady(
+  traffic: CanaryTraffic,
+  trials: Trial[],
+  percent: number,
+  items: WaitItem[],
+  watch: CanaryWatch,
+): Promise<{ wait?: WaitResult; error?: string }> {
+  const wait = watch.ready ? await watch.ready(items) : undefined;
+  if (wait && stepVerdict(wait).result !== 'passed') return { wait };
+  const pods = trials.reduce(
+    (sum, t) => ({
+      canary: sum.canary + canaryReplicas({ kind: 'percent', percent }, t.replicas),
+      stable: sum.stable + t.replicas,
+    }),
+    { canary: 0, stable: 0 },
+  );
+  try {
+    await traffic.shift(percent, pods);
+    return {};
+  } catch (error) {
+    return { error: messageOf(error) };
+  }
 }
 
 /** What a deploy without a canary ran (and where a canary run starts): no step, nothing to delete. */
@@ -297,6 +353,18 @@ export async function runCanary(
   run.partitioned = sets;
   run.remove = once(() => removeCanaries(kube, trials, request, log));
   const id = randomUUID();
+  if (request.traffic) {
+    try {
+      await request.traffic.open(
+        trials.map((t) => t.stable),
+        id,
+      );
+    } catch (error) {
+      run.failure = `canary: ${messageOf(error)}`;
+    }
+    request.onRecords?.(recordsOf(trials, request));
+    if (run.failure !== undefined) return run;
+  }
   for (const [index, step] of request.steps.entries()) {
     const title = `Canary ${index + 1}/${request.steps.length}: ${stepLabel(step)}`;
     const started = now();
@@ -324,7 +392,9 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
 
 /** Deletes every canary this run made, by uid (a replacement is never deleted); returns what could not be. */
 async function removeCanaries(kube: Kube, trials: Trial[], request: CanaryRequest, log: Log) {
-  const problems: string[] = [];
+  // The route first: it stops sending requests to the canary before its Service and pods go.
+  const route = await request.traffic?.close();
+  const problems: string[] = route === undefined ? [] : [route];
   for (const trial of trials) {
     const made = trial.made;
     if (made === undefined) continue;

@@ -16,6 +16,7 @@ import { changedFields, fieldName, valueHash, type ObjectRecord } from './object
 import type { JobRecord } from './job-run.js';
 import type { TargetRecord } from './target-record.js';
 import type { ReleaseRecord } from './chart-release.js';
+import type { RouteRecord } from './canary-traffic.js';
 
 /** A path named `name` in a new directory of its own under RUNNER_TEMP. */
 function newFile(env: NodeJS.ProcessEnv, name: string): string {
@@ -62,15 +63,17 @@ export interface PostRecords {
   saveJobs(records: JobRecord[]): void;
   /** The Helm release a chart deploy changes, and its revision before (`chart`). */
   saveRelease(record: ReleaseRecord): void;
+  /** The route of `canary-route`, recorded before its weights change and after each change. */
+  saveRoute(record: RouteRecord): void;
   /** Removes both files: the main step finished, nothing is left for the post step to undo. */
   remove(): void;
 }
 
 export function postRecords(
   env: NodeJS.ProcessEnv,
-  save: (fact: 'recordsFile' | 'objectsFile' | 'jobsFile' | 'releaseFile', path: string) => void,
+  save: (fact: 'recordsFile' | 'objectsFile' | 'jobsFile' | 'releaseFile' | 'routeFile', path: string) => void,
 ): PostRecords {
-  const files = { targets: '', objects: '', jobs: '', release: '' };
+  const files = { targets: '', objects: '', jobs: '', release: '', route: '' };
   return {
     saveTargets(records) {
       removeRecordsFile(files.targets);
@@ -98,11 +101,19 @@ export function postRecords(
       }
       writePrivate(files.release, [record]);
     },
+    saveRoute(record) {
+      if (files.route === '') {
+        files.route = newFile(env, 'route.json');
+        save('routeFile', files.route);
+      }
+      writePrivate(files.route, [record]);
+    },
     remove() {
       removeRecordsFile(files.targets);
       removeRecordsFile(files.objects);
       removeRecordsFile(files.jobs);
       removeRecordsFile(files.release);
+      removeRecordsFile(files.route);
     },
   };
 }
@@ -238,4 +249,20 @@ export function loadReleaseRecord(file: string): ReleaseRecord | undefined {
   }
   const pid = typeof helmPid === 'number' && Number.isInteger(helmPid) && helmPid > 1 ? { helmPid } : {};
   return { release, namespace, revision, ...pid };
+}
+
+/** The route's record, checked to name one HTTPRoute by namespace, name and uid, with the rules to put back. */
+export function loadRouteRecords(file: string): RouteRecord[] {
+  return readJsonList(file).map((value, i) => {
+    if (!isRecord(value)) throw refused(file, i, undefined, 'is not an object');
+    const { key, namespace, name, uid, before, written } = value;
+    if (!nonEmpty(namespace) || !nonEmpty(name) || !nonEmpty(uid)) {
+      throw refused(file, i, key, 'has no namespace, name or uid');
+    }
+    if (key !== `HTTPRoute ${namespace}/${name}`) throw refused(file, i, key, `names HTTPRoute ${namespace}/${name}`);
+    if (!Array.isArray(before) || (written !== undefined && !Array.isArray(written))) {
+      throw refused(file, i, key, 'holds no rules to put back');
+    }
+    return value as unknown as RouteRecord;
+  });
 }

@@ -28,6 +28,8 @@ import { gatherEvidence, type Watched } from './wait-evidence.js';
 import { noCanary, runCanary, type CanaryRun, type CanaryStepResult } from './canary-run.js';
 import { promoteSet } from './canary-partition.js';
 import type { CanaryStep } from '../desired/canary.js';
+import { routeTraffic, type RouteRecord } from './canary-traffic.js';
+import { holdForCanary, type HeldDeployment } from './canary-manifests.js';
 import type { Workload, WorkloadKind } from '../cluster/workload.js';
 
 export interface DeployResult {
@@ -80,7 +82,12 @@ export interface DeployRequest {
   /** Called with the Jobs running whenever one starts or ends (saved for the post step). */
   onJobs?: (running: JobRecord[]) => void;
   /** The canary's steps (`canary`), run on the Deployment targets before they are patched. */
-  canary?: { steps: CanaryStep[]; onRecords?: (records: ObjectRecord[]) => void };
+  canary?: {
+    steps: CanaryStep[];
+    onRecords?: (records: ObjectRecord[]) => void;
+    /** The HTTPRoute whose weights each step sets (`canary-route`), and who keeps its record for the post step. */
+    route?: { namespace: string; name: string; onRecord?: (record: RouteRecord) => void };
+  };
 }
 
 /** Keeps the list of running Jobs and tells `request.onJobs` each change. */
@@ -338,15 +345,32 @@ async function promoteSets(
  * and cancel, under a `timeout` of its own. The manifests' workloads get none: a workload they create has nothing
  * stable to compare with.
  */
-async function canaryFirst(kube: Kube, request: DeployRequest, manifests: WaitItem[], log: Log, now: () => number) {
+async function canaryFirst(
+  kube: Kube,
+  request: DeployRequest,
+  manifests: { changed: WaitItem[]; held: HeldDeployment[] },
+  log: Log,
+  now: () => number,
+) {
   const canary = request.canary;
   if (canary === undefined || canary.steps.length === 0) return noCanary();
-  for (const item of manifests) log.info(`${item.key}: a workload of the manifests, deployed without a canary`);
+  for (const item of manifests.changed) log.info(`${item.key}: a workload of the manifests, deployed without a canary`);
   const watch = {
     wait: (items: WaitItem[]) => watchItems(kube, { changed: items, unchanged: [] }, request, now(), log, now),
+    ready: (items: WaitItem[]) =>
+      waitForRollouts(
+        kube,
+        items.map((i) => ({ ...i, bakeMs: 0 })),
+        waitOptions(request, now() + request.timeoutMs),
+        log,
+        now,
+      ),
     evidence: (wait: WaitResult, watched: Watched[]) => gatherEvidence(kube, wait, watched),
   };
-  return runCanary(kube, { ...request, ...canary }, watch, log, now);
+  const route = canary.route;
+  const traffic = route && routeTraffic(kube, route, log, route.onRecord);
+  const held = manifests.held;
+  return runCanary(kube, { ...request, ...canary, ...(traffic ? { traffic } : {}), held }, watch, log, now);
 }
 
 /** Step 3: each target's outcome from its verdict; the first failure is the deploy's reason. */
@@ -437,14 +461,32 @@ async function waitRestored(
 }
 
 /** Step 1a: apply the manifests (before any target is patched: configuration first). */
-async function applyManifests(kube: Kube, request: DeployRequest, reports: Map<string, TargetResult>, log: Log) {
+/** What the apply of the manifests did: each object's record and result, the workloads to watch, the refusal. */
+interface AppliedManifests {
+  records: ObjectRecord[];
+  objects: ObjectResult[];
+  changed: WaitItem[];
+  unchanged: WaitItem[];
+  error?: string;
+}
+
+async function applyManifests(
+  kube: Kube,
+  request: DeployRequest,
+  reports: Map<string, TargetResult>,
+  log: Log,
+  /** The objects to apply (all of the manifests', or those held back for the canary) and the records made before. */
+  part?: { objects: ManifestObject[]; before: ObjectRecord[] },
+): Promise<AppliedManifests> {
   const manifests = request.manifests;
   if (manifests === undefined) return { records: [], objects: [], changed: [], unchanged: [], error: undefined };
+  const before = part?.before ?? [];
+  const onApplied = (records: ObjectRecord[]) => manifests.onApplied?.([...before, ...records]);
   const applied = await log.group('Apply', () =>
     applyAll(
       kube,
-      manifests.objects,
-      { force: manifests.force, retryMs: PATCH_RETRY_MS, onApplied: manifests.onApplied },
+      part?.objects ?? manifests.objects,
+      { force: manifests.force, retryMs: PATCH_RETRY_MS, onApplied },
       log,
     ),
   );
@@ -578,20 +620,34 @@ export function jobEvidence(job: JobResult): Evidence {
   };
 }
 
-/** Steps 1b and 1: the canary's steps, then, unless they stopped the release (or the manifests failed), the patch. */
+/**
+ * Steps 1b and 1: the canary's steps, then, unless they stopped the release (or the manifests failed), the
+ * manifests' Deployments held back for the canary are applied (added to `manifests`) and the targets patched.
+ */
 async function canaryThenPatch(
   kube: Kube,
   request: DeployRequest,
-  manifests: { error?: string; changed: WaitItem[] },
+  manifests: AppliedManifests,
+  held: HeldDeployment[],
   reports: Map<string, TargetResult>,
   log: Log,
   now: () => number,
 ) {
-  if (manifests.error !== undefined) return { trial: noCanary(), patched: [], unchanged: [], patchError: undefined };
-  const trial = await canaryFirst(kube, request, manifests.changed, log, now);
+  const none = { patched: [], unchanged: [], patchError: undefined };
+  if (manifests.error !== undefined) return { trial: noCanary(), ...none };
+  const trial = await canaryFirst(kube, request, { changed: manifests.changed, held }, log, now);
   stoppedAtCanary(trial, reports, request.reference);
-  if (trial.failure !== undefined) {
-    return { trial, patched: setsStopped(trial, reports, request.reference), unchanged: [], patchError: undefined };
+  if (trial.failure !== undefined) return { trial, ...none, patched: setsStopped(trial, reports, request.reference) };
+  if (held.length > 0) {
+    const part = { objects: held.map((h) => h.object), before: manifests.records };
+    const late = await applyManifests(kube, request, reports, log, part);
+    manifests.records.push(...late.records);
+    manifests.objects.push(...late.objects);
+    manifests.changed.push(...late.changed);
+    manifests.unchanged.push(...late.unchanged);
+    if (late.error !== undefined) {
+      return { trial, ...none, patched: setsStopped(trial, reports, request.reference), patchError: late.error };
+    }
   }
   const sets = new Set(trial.partitioned.map((s) => s.key));
   const others = { ...request, targets: request.targets.filter((t) => !sets.has(targetKey(t))) };
@@ -603,6 +659,14 @@ async function canaryThenPatch(
     patched: [...rest.patched, ...promoted.patched],
     patchError: rest.patchError ?? promoted.error,
   };
+}
+
+/** The manifests' Deployments to canary before they are applied (with `canary` only), and the rest, applied first. */
+async function heldBack(kube: Kube, request: DeployRequest, log: Log) {
+  const manifests = request.manifests;
+  if (manifests === undefined || (request.canary?.steps.length ?? 0) === 0) return undefined;
+  const options = { force: manifests.force, uses: manifests.uses, retryMs: PATCH_RETRY_MS };
+  return holdForCanary(kube, manifests.objects, options, log);
 }
 
 /**
@@ -626,12 +690,23 @@ export async function deploy(
   const reports = new Map<string, TargetResult>();
   const before = await runPreDeploy(kube, request, log, now);
   if (before.failure !== undefined) return stoppedBeforeRollout(before, request.signal.aborted);
-  const manifests = await applyManifests(kube, request, reports, log);
+  const hold = await heldBack(kube, request, log);
+  const held = hold?.held ?? [];
+  const manifests = await applyManifests(kube, request, reports, log, hold && { objects: hold.first, before: [] });
+  const { trial, patched, unchanged, patchError } = await canaryThenPatch(
+    kube,
+    request,
+    manifests,
+    held,
+    reports,
+    log,
+    now,
+  );
   const objects = new Map(manifests.objects.map((o) => [o.key, o]));
-  const { trial, patched, unchanged, patchError } = await canaryThenPatch(kube, request, manifests, reports, log, now);
   const records = patched.map((p) => p.record);
   if (records.length > 0) request.onPatched?.(records);
-  const watched = watchedOf([...request.targets, ...manifests.changed, ...manifests.unchanged]);
+  const stopped = trial.failure !== undefined ? held.map((h) => h.record) : [];
+  const watched = watchedOf([...request.targets, ...stopped, ...manifests.changed, ...manifests.unchanged]);
   let wait: WaitResult | undefined;
 
   const finish = (

@@ -9,6 +9,7 @@ import { parseDuration } from './duration.js';
 import { parseTarget, parseWorkload, type TargetSpec } from './targets.js';
 import { parseVerify, type CheckSpec } from './verify.js';
 import { parseCanary, type CanaryStep } from './canary.js';
+import { parseCanaryRoute, type CanaryRoute } from './canary-route.js';
 
 export { parseDuration };
 
@@ -69,6 +70,8 @@ export interface Inputs {
   verify: CheckSpec[];
   /** The canary's steps (`canary`): the release on a few pods of its own first; [] is the rolling update alone. */
   canary: CanaryStep[];
+  /** The HTTPRoute whose weights each step of `canary` sets (`canary-route`); undefined: the share is by pods. */
+  'canary-route': CanaryRoute | undefined;
   /** Job manifest files run to completion before any workload is touched (`pre-deploy`: migrations). */
   'pre-deploy': string[];
   /** A Helm chart (directory or `oci://`) released with the runner's helm (`chart`); '' without one. */
@@ -348,7 +351,7 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     'fail-fast': parseBoolean('fail-fast', read('fail-fast'), true),
     verify: parseVerify(read('verify')),
     'pre-deploy': parseList(read('pre-deploy')),
-    canary: parseCanary(read('canary')),
+    ...canaryOf(read),
     ...chart,
     environment: read('environment').trim() || 'default',
     'environment-url': read('environment-url').trim(),
@@ -358,6 +361,11 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     'pr-number': parsePrNumber(read('pr-number')),
     'github-token': read('github-token'),
   };
+}
+
+function canaryOf(read: InputReader): Pick<Inputs, 'canary' | 'canary-route'> {
+  const canary = parseCanary(read('canary'));
+  return { canary, 'canary-route': parseCanaryRoute(read('canary-route'), canary) };
 }
 
 type SecretInput = (typeof SECRET_INPUTS)[number];

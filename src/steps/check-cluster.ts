@@ -23,6 +23,7 @@ import type { Kustomize } from '../render/kustomize.js';
 import { resolveTargets, targetKey, type Target } from '../desired/targets.js';
 import { checkJobs, inNamespace, isPreDeployJob, type CheckedJobs } from './check-jobs.js';
 import { preflight, preflightManifests } from './preflight.js';
+import { checkCanaryRoute } from './check-canary-route.js';
 
 /** Preflight as a whole: a cluster that stops answering fails the step here, not after the build. */
 const PREFLIGHT_TIMEOUT_MS = 60_000;
@@ -40,6 +41,7 @@ export type CheckInputs = Pick<
   | 'verify'
   | 'pre-deploy'
   | 'canary'
+  | 'canary-route'
 > &
   Partial<Pick<Inputs, 'kustomize'>>;
 
@@ -59,6 +61,8 @@ export interface Checked {
   manifests: { objects: ManifestObject[] } | undefined;
   /** The checks of `verify` and the Jobs to run before the rollout. */
   jobs: CheckedJobs;
+  /** The HTTPRoute of `canary-route`, its namespace resolved; undefined without one. */
+  route?: { namespace: string; name: string };
 }
 
 export async function checkCluster(kube: Kube, inputs: CheckInputs, options: CheckOptions): Promise<Checked> {
@@ -97,7 +101,22 @@ export async function checkCluster(kube: Kube, inputs: CheckInputs, options: Che
       `Checks: ${jobs.checks.length} of verify, ${jobs.preDeploy.length} pre-deploy Job(s): read, dry run accepted, permitted`,
     );
   }
-  return { targets, manifests: manifests && { objects: manifests.objects }, jobs };
+  const route = await canaryRouteOf(kube, inputs, release, options.defaultNamespace);
+  return { targets, manifests: manifests && { objects: manifests.objects }, jobs, ...(route ? { route } : {}) };
+}
+
+/** The route of `canary-route`, checked for the Deployments a canary is made for. */
+async function canaryRouteOf(kube: Kube, inputs: CheckInputs, release: Checked, defaultNamespace: string) {
+  const route = inputs['canary-route'];
+  if (route === undefined) return undefined;
+  const namespaces = watchedWorkloads(release)
+    .filter((w) => w.kind === 'deployment')
+    .map((w) => w.namespace);
+  return deadline(
+    PREFLIGHT_TIMEOUT_MS,
+    checkCanaryRoute(kube, route, namespaces, defaultNamespace),
+    `preflight of canary-route did not finish within ${PREFLIGHT_TIMEOUT_MS / 1000}s`,
+  );
 }
 
 const NO_JOBS: CheckedJobs = { checks: [], preDeploy: [] };

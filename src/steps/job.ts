@@ -4,7 +4,8 @@
  */
 
 /** A fact the main step leaves for the post step (main.ts maps each to its key in `STATE`). */
-export type PostFact = 'loggedIn' | 'recordsFile' | 'objectsFile' | 'jobsFile' | 'releaseFile' | 'finished';
+export type PostFact =
+  'loggedIn' | 'recordsFile' | 'objectsFile' | 'jobsFile' | 'releaseFile' | 'routeFile' | 'finished';
 
 export interface Job {
   /** Lines printed as they are: a block already made safe (`fenced`), its cluster text inside. */

@@ -6,6 +6,7 @@ import { changeCause } from '../deploy/patch.js';
 import type { PostRecords } from '../deploy/records-file.js';
 import type { DeployRequest } from '../deploy/rollout.js';
 import type { ObjectRecord } from '../deploy/object-record.js';
+import type { RouteRecord } from '../deploy/canary-traffic.js';
 import type { Report } from '../report/report.js';
 import type { Inputs } from '../desired/inputs.js';
 import type { KubeObject } from '../cluster/kube.js';
@@ -59,6 +60,17 @@ function objectRecords(records: PostRecords) {
   };
 }
 
+/** The canary's steps, where its records go, and its route with where the route's record goes. */
+function canaryOf(
+  inputs: RequestInputs,
+  checked: Checked,
+  records: PostRecords,
+  onRecords: (list: ObjectRecord[]) => void,
+): NonNullable<DeployRequest['canary']> {
+  const route = checked.route && { ...checked.route, onRecord: (r: RouteRecord) => records.saveRoute(r) };
+  return { steps: inputs.canary, onRecords, ...(route ? { route } : {}) };
+}
+
 export function deployRequest(inputs: RequestInputs, options: RequestOptions): DeployRequest {
   const { checked, run, records } = options;
   const saved = objectRecords(records);
@@ -96,7 +108,7 @@ export function deployRequest(inputs: RequestInputs, options: RequestOptions): D
           },
         }
       : {}),
-    ...(inputs.canary.length > 0 ? { canary: { steps: inputs.canary, onRecords: saved.onCanaries } } : {}),
+    ...(inputs.canary.length > 0 ? { canary: canaryOf(inputs, checked, records, saved.onCanaries) } : {}),
     preDeploy: checked.jobs.preDeploy.map((job) => jobWithImage(job, inputs.image, run.reference)),
   };
 }

@@ -9,9 +9,11 @@ import {
   loadObjectRecords,
   loadRecords,
   loadReleaseRecord,
+  loadRouteRecords,
   removeRecordsFile,
 } from '../deploy/records-file.js';
 import { finishLeftRelease, type ReleaseRecord } from '../deploy/chart-release.js';
+import { restoreRoute } from '../deploy/canary-traffic.js';
 import type { Helm } from '../helm/helm.js';
 import type { JobRecord } from '../deploy/job-run.js';
 import { messageOf } from '../lib/errors.js';
@@ -28,6 +30,8 @@ export interface SavedState {
   jobsFile: string;
   /** The Helm release's record file ('' or unset without `chart`). */
   releaseFile?: string;
+  /** The record of the route of `canary-route` ('' or unset without one). */
+  routeFile?: string;
   /** Whether the main step reached its verdict (and rollback, if any). */
   finished: boolean;
 }
@@ -57,6 +61,7 @@ export async function restoreUnfinished(saved: SavedState, undo: Undo): Promise<
     removeRecordsFile(saved.recordsFile);
     removeRecordsFile(saved.objectsFile);
     removeRecordsFile(saved.jobsFile);
+    removeRecordsFile(saved.routeFile ?? '');
   }
 }
 
@@ -100,13 +105,15 @@ async function deleteRunningJobs(kube: Kube, jobs: JobRecord[], log: Log): Promi
 }
 
 async function restoreFromRecords(saved: SavedState, { rollback, connect, log }: Undo): Promise<string | undefined> {
-  const { recordsFile, objectsFile, jobsFile } = saved;
-  if ((recordsFile === '' && objectsFile === '' && jobsFile === '') || saved.finished) return undefined;
+  const { recordsFile, objectsFile, jobsFile, routeFile = '' } = saved;
+  if (saved.finished || [recordsFile, objectsFile, jobsFile, routeFile].every((f) => f === '')) return undefined;
   const records = recordsFile === '' ? [] : loadRecords(recordsFile);
   const objects = objectsFile === '' ? [] : loadObjectRecords(objectsFile);
   const jobs = jobsFile === '' ? [] : loadJobRecords(jobsFile);
-  if (records.length + objects.length + jobs.length === 0) return undefined;
+  const routes = routeFile === '' ? [] : loadRouteRecords(routeFile);
+  if (records.length + objects.length + jobs.length + routes.length === 0) return undefined;
   const keys = [
+    ...routes.map((r) => r.key),
     ...jobs.map((j) => `Job ${j.namespace}/${j.name}`),
     ...records.map((r) => r.key),
     ...objects.map((o) => o.key),
@@ -118,6 +125,11 @@ async function restoreFromRecords(saved: SavedState, { rollback, connect, log }:
   log.warning(`The deploy did not finish: undoing what it changed in ${keys}`);
   const kube = connect();
   const jobProblems = await deleteRunningJobs(kube, jobs, log);
+  // A canary's route first: its recorded weights back before the canary's Service and pods go (objects, below).
+  for (const route of routes) {
+    const left = await restoreRoute(kube, route, log).catch((error: unknown) => `${route.key}: ${messageOf(error)}`);
+    if (left !== undefined) jobProblems.push(left);
+  }
   // Objects the deploy applied: what it created goes, what it changed is set back (newest first).
   const undone = await restoreObjects(kube, objects, log, 60_000);
   const { errors, notes } = await rollBack(kube, records, log);

@@ -10,3 +10,5 @@ done
   die "$TOXIPROXY_BIN/toxiproxy-server missing: run scripts/stack/install.sh (needs network once)"
 [[ -x "$PROMETHEUS_BIN" ]] || die "$PROMETHEUS_BIN missing: run scripts/stack/install.sh (needs network once)"
 [[ -x "$HELM_BIN" ]] || die "$HELM_BIN missing: run scripts/stack/install.sh (needs network once)"
+[[ -s "$GATEWAY_API_CRDS/gateway.networking.k8s.io_httproutes.yaml" ]] ||
+  die "$GATEWAY_API_CRDS missing: run scripts/stack/install.sh (needs network once)"
