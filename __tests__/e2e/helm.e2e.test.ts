@@ -119,6 +119,22 @@ describe('chart', () => {
     expect(history(ns).at(-1)?.status).toBe('deployed');
   });
 
+  it('previews a change: helm --dry-run=server and the plan of each object, nothing changed', async () => {
+    const ns = namespace('preview');
+    const installed = await runAction(inputs(ns, 'h-v1'));
+    expect(installed.exitCode, installed.log).toBe(0);
+    const recorded = deployment(ns).spec.template;
+    const run = await runAction(inputs(ns, 'h-v1', ['fault=crashloop'], { preview: 'true' }));
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('preview');
+    expect(run.log).toContain('helm upgrade --dry-run=server web: accepted; planning its 3 objects');
+    expect(run.log).toContain(`Deployment ${ns}/web (release web document 3): would change`);
+    expect(run.log).toMatch(/spec\.template\.metadata\.annotations: \(none\) -> .*kube-ship\.dev\/fault.*crashloop/);
+    expect(run.log).toContain(`Deployment ${ns}/web: web would run ${run.outputs.image}`);
+    expect(history(ns).map((r) => r.revision)).toEqual([1]);
+    expect(deployment(ns).spec.template).toEqual(recorded);
+  });
+
   describe('a step stopped while helm waits for a long pre-upgrade hook', () => {
     const slowUpgrade = (ns: string) => inputs(ns, 'h-v1', ['migration.enabled=true', 'migration.delay=30s']);
     const hookStarted = (ns: string) => (seen: { log: string }) => seen.log.includes(`job ${ns}/web-migrate: started`);

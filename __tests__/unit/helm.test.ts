@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parseInputs } from '../../src/desired/inputs.js';
 import { chartSpec, ociChartName, type ChartSpec } from '../../src/desired/chart.js';
 import {
+  dryRunManifest,
   historyArgs,
   isPending,
   manifestArgs,
@@ -142,6 +143,8 @@ describe('helm argv', () => {
           '--post-renderer-args',
           '/r.json',
           '--dry-run=server',
+          '--output',
+          'json',
         ],
       ),
     ],
@@ -197,6 +200,12 @@ describe("helm's answers", () => {
     expect(parseHistory('[]')).toBeUndefined();
     expect(['pending-install', 'pending-upgrade', 'pending-rollback'].every(isPending)).toBe(true);
     expect(['deployed', 'failed', 'superseded'].some(isPending)).toBe(false);
+  });
+
+  it("reads the manifest of a dry run's release, and nothing from what is not one", () => {
+    expect(dryRunManifest(JSON.stringify({ name: 'web', manifest: 'kind: ConfigMap\n' }))).toBe('kind: ConfigMap\n');
+    expect(dryRunManifest('Error: not JSON')).toBe('');
+    expect(dryRunManifest('{"name":"web"}')).toBe('');
   });
 
   it("places the manifest's objects in the release namespace unless they name one", () => {
