@@ -31,6 +31,7 @@ const SECONDS: Record<string, number> = {
   verify: 145,
   jobs: 50,
   canary: 75,
+  helm: 130,
 };
 const seconds = (spec: TestSpecification) => SECONDS[basename(spec.moduleId, '.e2e.test.ts')] ?? 60;
 
