@@ -36,6 +36,7 @@ const SECONDS: Record<string, number> = {
   'canary-runs': 10,
   'canary-route': 35,
   'canary-manifests': 35,
+  helm: 130,
 };
 const seconds = (spec: TestSpecification) => SECONDS[basename(spec.moduleId, '.e2e.test.ts')] ?? 60;
 

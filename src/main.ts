@@ -40,7 +40,7 @@ import type { Job, PostFact } from './steps/job.js';
 import { openCluster } from './steps/open-cluster.js';
 import { preview } from './steps/preview.js';
 import { deployRequest } from './steps/request.js';
-import { postRecords } from './deploy/records-file.js';
+import { postRecords, type PostRecords } from './deploy/records-file.js';
 import { fetchHttp, type HttpGet } from './lib/http.js';
 import { headCommitTime, pullRequestHead } from './runner-event.js';
 import { STATE } from './state.js';
@@ -153,6 +153,31 @@ async function openChart(
   return { spec, helm, namespace };
 }
 
+/** The chart's release (or its preview) instead of the targets' deploy: `chart`. */
+function releaseStep(
+  inputs: Inputs,
+  chart: CheckedChart,
+  { kube, state, job, records }: { kube: Kube; state: RunState; job: Job; records: PostRecords },
+) {
+  const request = {
+    spec: chart.spec,
+    namespace: chart.namespace,
+    image: inputs.image,
+    reference: state.report.reference,
+    timeoutMs: inputs.timeout,
+    rollback: inputs.rollback,
+    rollbackTimeoutMs: inputs['rollback-timeout'],
+    failFast: inputs['fail-fast'],
+    allowedRestarts: inputs['allowed-restarts'],
+    bakeMs: inputs.bake,
+    signal: state.signal,
+  };
+  const { log, secrets, env } = state;
+  return inputs.preview
+    ? previewChart(kube, chart.helm, request, { job, log, secrets, env, previewValues: inputs['preview-values'] })
+    : deployChart(kube, chart.helm, request, { job, log, records });
+}
+
 /** The phases, in order; each records in the report what it found, and throws to stop the run. */
 export async function phases(inputs: Inputs, state: RunState, adapters: Adapters): Promise<void> {
   const { report, secrets, env, log } = state;
@@ -199,24 +224,7 @@ export async function phases(inputs: Inputs, state: RunState, adapters: Adapters
   const { kube } = checked;
   const records = postRecords(env, (fact, path) => job.save(fact, path));
   if (checked.chart) {
-    const { spec, helm, namespace } = checked.chart;
-    const request = {
-      spec,
-      namespace,
-      image: inputs.image,
-      reference: report.reference,
-      timeoutMs: inputs.timeout,
-      rollback: inputs.rollback,
-      rollbackTimeoutMs: inputs['rollback-timeout'],
-      failFast: inputs['fail-fast'],
-      allowedRestarts: inputs['allowed-restarts'],
-      bakeMs: inputs.bake,
-      signal: state.signal,
-    };
-    const outcome = inputs.preview
-      ? await log.group('Preview', () => previewChart(helm, request, log))
-      : await deployChart(kube, helm, request, { job, log, records });
-    Object.assign(report, outcome);
+    Object.assign(report, await releaseStep(inputs, checked.chart, { kube, state, job, records }));
     return;
   }
   const { defaultNamespace } = checked;

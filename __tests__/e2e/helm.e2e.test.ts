@@ -113,10 +113,26 @@ describe('chart', () => {
     expect(run.outputs.result).toBe('rolled-back');
     expect(run.outputs['failure-reason']).toMatch(/hook job .*web-migrate failed/);
     expect(run.summary).toContain('migration failed');
-    // Helm's own wait for the hook would last its --timeout (the input timeout, 10 minutes by default).
-    expect(Date.now() - started).toBeLessThan(25_000);
+    // Helm alone waits for the Job's 7 runs (backoffLimit 6, back-offs of 10 s, 20 s, 40 s, ...) or its --timeout.
+    expect(Date.now() - started).toBeLessThan(30_000);
     expect(history(ns).every((r) => !r.status.startsWith('pending-'))).toBe(true);
     expect(history(ns).at(-1)?.status).toBe('deployed');
+  });
+
+  it('previews a change: helm --dry-run=server and the plan of each object, nothing changed', async () => {
+    const ns = namespace('preview');
+    const installed = await runAction(inputs(ns, 'h-v1'));
+    expect(installed.exitCode, installed.log).toBe(0);
+    const recorded = deployment(ns).spec.template;
+    const run = await runAction(inputs(ns, 'h-v1', ['fault=crashloop'], { preview: 'true' }));
+    expect(run.exitCode, run.log).toBe(0);
+    expect(run.outputs.result).toBe('preview');
+    expect(run.log).toContain('helm upgrade --dry-run=server web: accepted; planning its 3 objects');
+    expect(run.log).toContain(`Deployment ${ns}/web (release web document 3): would change`);
+    expect(run.log).toMatch(/spec\.template\.metadata\.annotations: \(none\) -> .*kube-ship\.dev\/fault.*crashloop/);
+    expect(run.log).toContain(`Deployment ${ns}/web: web would run ${run.outputs.image}`);
+    expect(history(ns).map((r) => r.revision)).toEqual([1]);
+    expect(deployment(ns).spec.template).toEqual(recorded);
   });
 
   describe('a step stopped while helm waits for a long pre-upgrade hook', () => {

@@ -2,7 +2,7 @@
  * The `chart` input's pure parts: its inputs read and refused, the chart spec, every argv sent to helm, helm's
  * answers read, and the post-renderer that gives the digest to the chart's containers (hooks included).
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load, loadAll } from 'js-yaml';
@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parseInputs } from '../../src/desired/inputs.js';
 import { chartSpec, ociChartName, type ChartSpec } from '../../src/desired/chart.js';
 import {
+  dryRunManifest,
   historyArgs,
   isPending,
   manifestArgs,
@@ -20,7 +21,9 @@ import {
   uninstallArgs,
   upgradeArgs,
 } from '../../src/helm/helm.js';
-import { postRender } from '../../src/helm/post-render.js';
+import { POST_RENDER_ARG, postRender } from '../../src/helm/post-render.js';
+import { createHelm, PLUGIN_NAME } from '../../src/helm/helm-cli.js';
+import type { Run } from '../../src/image/exec.js';
 import { releaseObjects } from '../../src/deploy/chart-release.js';
 
 const read = (over: Record<string, string>) => (name: string) => ({ image: 'ghcr.io/acme/web', ...over })[name] ?? '';
@@ -43,8 +46,14 @@ describe('chart inputs', () => {
   });
 
   it.each([
-    [{ chart: 'c', deployments: 'web' }, 'Input "chart": is set together with deployments, workloads, manifests or kustomize'],
-    [{ chart: 'c', manifests: 'k8s' }, 'Input "chart": is set together with deployments, workloads, manifests or kustomize'],
+    [
+      { chart: 'c', deployments: 'web' },
+      'Input "chart": is set together with deployments, workloads, manifests or kustomize',
+    ],
+    [
+      { chart: 'c', manifests: 'k8s' },
+      'Input "chart": is set together with deployments, workloads, manifests or kustomize',
+    ],
     [{ chart: 'c', canary: '1 pod 10s' }, 'Input "canary": is not supported with "chart" yet'],
     [{ chart: 'c', set: 'novalue' }, 'Input "set": "novalue" is not KEY=value'],
     [{ deployments: 'web', release: 'x' }, 'Input "release": is set without "chart"'],
@@ -142,6 +151,8 @@ describe('helm argv', () => {
           '--post-renderer-args',
           '/r.json',
           '--dry-run=server',
+          '--output',
+          'json',
         ],
       ),
     ],
@@ -197,6 +208,12 @@ describe("helm's answers", () => {
     expect(parseHistory('[]')).toBeUndefined();
     expect(['pending-install', 'pending-upgrade', 'pending-rollback'].every(isPending)).toBe(true);
     expect(['deployed', 'failed', 'superseded'].some(isPending)).toBe(false);
+  });
+
+  it("reads the manifest of a dry run's release, and nothing from what is not one", () => {
+    expect(dryRunManifest(JSON.stringify({ name: 'web', manifest: 'kind: ConfigMap\n' }))).toBe('kind: ConfigMap\n');
+    expect(dryRunManifest('Error: not JSON')).toBe('');
+    expect(dryRunManifest('{"name":"web"}')).toBe('');
   });
 
   it("places the manifest's objects in the release namespace unless they name one", () => {
@@ -299,5 +316,36 @@ describe('postRender', () => {
   it('changes nothing in a chart without that image', () => {
     const { rendered } = postRender(stream, 'ghcr.io/acme/other', reference);
     expect(rendered.uses).toEqual([]);
+  });
+});
+
+describe('createHelm', () => {
+  const calls: { args: string[]; env: Record<string, string> | undefined }[] = [];
+  const run: Run = async (_command, args, options = {}) => {
+    calls.push({ args, env: options.env });
+    if (args[0] === 'version') return { exitCode: 0, stdout: 'v4.3.2', stderr: '' };
+    if (args[0] === 'env') return { exitCode: 0, stdout: '/home/runner/.local/share/helm/plugins\n', stderr: '' };
+    if (args[0] === 'history') return { exitCode: 1, stdout: '', stderr: 'Error: release: not found\n' };
+    return { exitCode: 0, stdout: '', stderr: '' };
+  };
+
+  it("writes a private kubeconfig and the post-renderer plugin, ahead of the runner's own plugins", async () => {
+    const env = { RUNNER_TEMP: mkdtempSync(join(tmpdir(), 'kube-ship-helm-test-')) };
+    const helm = createHelm({ run, kubeconfig: 'apiVersion: v1\n', context: 'prod', env, node: '/n', bundle: '/b.js' });
+    expect(await helm.version()).toBe('v4.3.2');
+    expect(await helm.latest({ release: 'web', namespace: 'shop' })).toBeUndefined();
+    const history = calls.find((c) => c.args[0] === 'history');
+    const kubeconfig = history?.args[history.args.indexOf('--kubeconfig') + 1] ?? '';
+    expect(readFileSync(kubeconfig, 'utf8')).toBe('apiVersion: v1\n');
+    expect(statSync(kubeconfig).mode & 0o777).toBe(0o600);
+    const [ours, theirs] = (history?.env?.HELM_PLUGINS ?? '').split(':');
+    expect(theirs).toBe('/home/runner/.local/share/helm/plugins');
+    expect(JSON.parse(readFileSync(join(ours ?? '', PLUGIN_NAME, 'plugin.yaml'), 'utf8'))).toMatchObject({
+      type: 'postrenderer/v1',
+      runtime: 'subprocess',
+      runtimeConfig: { platformCommand: [{ command: '/n', args: ['/b.js', POST_RENDER_ARG] }] },
+    });
+    helm.close();
+    expect(existsSync(kubeconfig)).toBe(false);
   });
 });

@@ -59,7 +59,7 @@ export function releaseObjects(manifest: string, namespace: string): KubeObject[
 }
 
 /** `Kind namespace/name` of a use, placed as the release places it. */
-function placedKey(use: ImageUse, namespace: string): string {
+export function placedKey(use: ImageUse, namespace: string): string {
   return /^\S+ [^/]+$/.test(use.key) ? use.key.replace(' ', ` ${namespace}/`) : use.key;
 }
 

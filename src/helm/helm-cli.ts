@@ -7,7 +7,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { lastErrorLine, type CommandResult, type Run } from '../image/exec.js';
 import type { ChartSpec } from '../desired/chart.js';
 import {
@@ -80,6 +80,7 @@ export function createHelm(setup: HelmSetup): Helm & { close(): void } {
   writeFileSync(kubeconfig, setup.kubeconfig, { mode: 0o600 });
   const cluster: HelmCluster = { kubeconfig, context: setup.context };
   const renderer = writePostRenderer(dir, setup.node, setup.bundle);
+  // Ours first, then the runner's own plugins (a getter for s3:// charts, say): HELM_PLUGINS is a path list.
   const env = { HELM_PLUGINS: renderer.plugins };
   let major = 4;
   const helm = (args: string[], abortable?: Pick<UpgradeOptions, 'signal' | 'onStarted'>) =>
@@ -90,6 +91,10 @@ export function createHelm(setup: HelmSetup): Helm & { close(): void } {
       const out = await helm(['version', '--template', '{{.Version}}']);
       if (out.exitCode !== 0) throw new Error(lastErrorLine(out));
       major = Number(/^v?(\d+)/.exec(out.stdout.trim())?.[1] ?? 4);
+      const theirs = await setup.run('helm', ['env', 'HELM_PLUGINS']);
+      if (theirs.exitCode === 0 && theirs.stdout.trim() !== '') {
+        env.HELM_PLUGINS = `${renderer.plugins}${delimiter}${theirs.stdout.trim()}`;
+      }
       return out.stdout.trim();
     },
     async latest(ref: ReleaseRef) {

@@ -128,7 +128,8 @@ export function upgradeArgs(
     '--post-renderer',
     renderer.plugin,
     ...renderer.args.flatMap((arg) => ['--post-renderer-args', arg]),
-    ...(options.dryRun ? ['--dry-run=server'] : []),
+    // A dry run's release as JSON: its manifest is what the preview plans.
+    ...(options.dryRun ? ['--dry-run=server', '--output', 'json'] : []),
   ];
 }
 
@@ -168,6 +169,16 @@ export function parseHistory(json: string): ReleaseRevision | undefined {
   const last = Array.isArray(list) ? list[list.length - 1] : undefined;
   if (last === undefined || typeof last.revision !== 'number') return undefined;
   return { revision: last.revision, status: typeof last.status === 'string' ? last.status : '' };
+}
+
+/** The manifest of the release in `helm upgrade --dry-run=server --output json`'s answer ('' when there is none). */
+export function dryRunManifest(json: string): string {
+  try {
+    const release = JSON.parse(json) as { manifest?: unknown };
+    return typeof release.manifest === 'string' ? release.manifest : '';
+  } catch {
+    return '';
+  }
 }
 
 /** A release in the middle of an operation that never finished: Helm refuses to upgrade it until it is rolled back. */

@@ -7,8 +7,12 @@ import { InputError, messageOf } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 import { chartSpec, type ChartSpec } from '../desired/chart.js';
 import type { Inputs } from '../desired/inputs.js';
-import { parseHelmVersion, supportedHelm, HELM_MINIMUM, type Helm } from '../helm/helm.js';
-import { releaseChart } from '../deploy/chart-release.js';
+import { dryRunManifest, parseHelmVersion, supportedHelm, HELM_MINIMUM, type Helm } from '../helm/helm.js';
+import { placedKey, releaseChart, releaseObjects } from '../deploy/chart-release.js';
+import { workloadItem } from '../deploy/apply.js';
+import { secretValues, type ManifestObject } from '../desired/manifests.js';
+import type { PreviewValues } from '../desired/inputs.js';
+import { preview, type Previewed, type PreviewOptions } from './preview.js';
 import type { PostRecords } from '../deploy/records-file.js';
 import type { Deployed } from './deploy.js';
 import type { Job } from './job.js';
@@ -73,25 +77,58 @@ export async function deployChart(
   };
 }
 
-/** `preview: true` with a chart: helm renders and the API server checks the release (--dry-run=server); nothing changes. */
+/**
+ * `preview: true` with a chart: helm renders the release and the API server checks it (`--dry-run=server`), then the
+ * release's objects are planned as the manifests are (a server-side dry run of each, the fields that would change,
+ * Secrets' values never shown); nothing changes.
+ */
 export async function previewChart(
+  kube: Kube,
   helm: Helm,
   request: Pick<
     Parameters<typeof releaseChart>[2],
     'spec' | 'namespace' | 'image' | 'reference' | 'timeoutMs' | 'signal'
   >,
-  log: Log,
-): Promise<Pick<Deployed, 'result' | 'failureReason'>> {
-  const out = await helm.upgrade(
-    request.spec,
-    request.namespace,
-    { image: request.image, reference: request.reference },
-    { signal: request.signal, timeoutMs: request.timeoutMs, dryRun: true },
+  options: Omit<PreviewOptions, 'workloads'> & { previewValues: PreviewValues },
+): Promise<Partial<Previewed>> {
+  const { log } = options;
+  const out = await log.group('Render', () =>
+    helm.upgrade(
+      request.spec,
+      request.namespace,
+      { image: request.image, reference: request.reference },
+      { signal: request.signal, timeoutMs: request.timeoutMs, dryRun: true },
+    ),
   );
-  for (const use of out.rendered.uses)
-    log.info(`${use.key}: ${use.containers.join(', ')} would run ${request.reference}`);
-  if (!out.ok)
-    return { result: 'failed', failureReason: `helm upgrade --dry-run=server ${request.spec.release}: ${out.message}` };
-  log.info(`helm upgrade --dry-run=server ${request.spec.release}: accepted; nothing was changed`);
-  return { result: 'preview', failureReason: '' };
+  if (!out.ok) {
+    return {
+      result: 'failed',
+      failureReason: `helm upgrade --dry-run=server ${request.spec.release}: ${out.message}`,
+    };
+  }
+  for (const use of out.rendered.uses) {
+    log.info(`${placedKey(use, request.namespace)}: ${use.containers.join(', ')} would run ${request.reference}`);
+  }
+  const objects: ManifestObject[] = releaseObjects(dryRunManifest(out.stdout), request.namespace).map((object, i) => ({
+    file: `release ${request.spec.release}`,
+    document: i + 1,
+    object,
+  }));
+  for (const value of secretValues(objects)) options.secrets.add(value, { lines: true });
+  log.info(`helm upgrade --dry-run=server ${request.spec.release}: accepted; planning its ${objects.length} objects`);
+  const workloads = objects.flatMap(({ object }) => {
+    const item = workloadItem(object);
+    return item ? [{ kind: item.kind, namespace: item.namespace, name: item.name, key: item.key }] : [];
+  });
+  const plan = {
+    targets: [],
+    image: request.image,
+    reference: request.reference,
+    digest: '',
+    changeCause: '',
+    // Helm is the objects' field manager: the plan's dry runs take their fields over rather than stop at a conflict.
+    manifests: { objects, force: true },
+    previewValues: options.previewValues,
+  };
+  return preview(kube, plan, { ...options, workloads });
 }
