@@ -31,8 +31,8 @@ const SECONDS: Record<string, number> = {
   verify: 145,
   jobs: 50,
   canary: 75,
-  'canary-sts': 50,
-  'canary-runs': 10,
+  'canary-sts': 60,
+  'canary-runs': 16,
 };
 const seconds = (spec: TestSpecification) => SECONDS[basename(spec.moduleId, '.e2e.test.ts')] ?? 60;
 

@@ -17,7 +17,7 @@ import {
 } from './harness.js';
 
 interface StatefulSet {
-  metadata: { generation: number };
+  metadata: { generation: number; annotations?: Record<string, string> };
   spec: { template: unknown; updateStrategy?: { rollingUpdate?: { partition?: number } } };
 }
 interface Pod {
@@ -29,6 +29,8 @@ interface Pod {
 const initial = (name: string) => `${REGISTRY}/e2e/${name}:initial`;
 const setOf = (name: string) => kubectlJson<StatefulSet>(['get', 'statefulset', name, '-n', NAMESPACE]);
 const partitionOf = (name: string) => setOf(name).spec.updateStrategy?.rollingUpdate?.partition;
+/** The run whose canary the set is in (none once promoted or restored). */
+const markOf = (name: string) => setOf(name).metadata.annotations?.['kube-ship.dev/canary-run'];
 const podsOf = (name: string): Pod[] =>
   kubectlJson<{ items: Pod[] }>(['get', 'pods', '-n', NAMESPACE, '-l', `app=${name}`]).items.filter(
     (p) => !p.metadata.deletionTimestamp,
@@ -70,7 +72,7 @@ describe('a StatefulSet canary', () => {
     expect(run.log).toContain(`${NAMESPACE}/statefulset/ks-good: canary 50%: partition 2: 2 pod(s) of the release`);
     expect(run.log).toContain(`${NAMESPACE}/statefulset/ks-good: partition back to 0`);
     expect(run.summary).toContain("Every step passed: the StatefulSet's partition was then put back");
-    expect(partitionOf('ks-good')).toBe(0);
+    expect([partitionOf('ks-good'), markOf('ks-good')]).toEqual([0, undefined]);
     const pods = podsOf('ks-good');
     expect(pods).toHaveLength(4);
     expect(pods.every(ready)).toBe(true);
@@ -89,7 +91,7 @@ describe('a StatefulSet canary', () => {
     expect(stepsOf(run.outputs)).toMatchObject([{ share: '1 pod', replicas: 1, result: 'failed' }]);
     expect(run.summary).toContain("The canary was stopped: the StatefulSet's template and partition were put back");
     expect(setOf('ks-crash').spec.template).toEqual(recorded);
-    expect(partitionOf('ks-crash')).toBe(0);
+    expect([partitionOf('ks-crash'), markOf('ks-crash')]).toEqual([0, undefined]);
     await allReady('ks-crash', 3);
     expect(imagesOf('ks-crash')).toEqual(new Set([initial('ks-crash')]));
     // Only the highest ordinal ever ran the release: the pods under the partition are the very same pods.
@@ -108,11 +110,12 @@ describe('a StatefulSet canary', () => {
     });
     expect(run.exitCode).not.toBe(0);
     expect(partitionOf('ks-kill')).toBe(2);
+    expect(markOf('ks-kill')).toMatch(/^[0-9a-f-]{36}$/);
     const post = await runAction(inputs, { post: true, state: run.state });
     expect(post.exitCode, post.log).toBe(0);
     expect(post.log).toContain('partition back to 0');
     expect(setOf('ks-kill').spec.template).toEqual(recorded);
-    expect(partitionOf('ks-kill')).toBe(0);
+    expect([partitionOf('ks-kill'), markOf('ks-kill')]).toEqual([0, undefined]);
     await allReady('ks-kill', 3);
     // The controller rolls the canary pod back to the recorded template; the others were never touched.
     const deadline = Date.now() + 30_000;
