@@ -31,7 +31,7 @@ const SECONDS: Record<string, number> = {
   verify: 145,
   jobs: 50,
   canary: 75,
-  'canary-sts': 60,
+  'canary-sts': 65,
   'canary-runs': 16,
 };
 const seconds = (spec: TestSpecification) => SECONDS[basename(spec.moduleId, '.e2e.test.ts')] ?? 60;
