@@ -1,7 +1,8 @@
 /**
  * A StatefulSet's canary, end to end on the real controller: its highest ordinals by `rollingUpdate.partition`. A
  * good release promoted step by step (every pod on the digest, the partition back as it was), a crash-looping one
- * stopped at its first step (template and partition restored, the lower ordinals' pods never touched), a SIGKILL at
+ * stopped at its first step (template and partition restored, the lower ordinals' pods never touched), a Ready one
+ * answering 500 stopped by the checks of verify on its canary pod, a SIGKILL at
  * a step followed by the post step, a cancel at a step, and the plan of a preview.
  */
 import { describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ import {
 } from './harness.js';
 
 interface StatefulSet {
-  metadata: { generation: number };
+  metadata: { generation: number; annotations?: Record<string, string> };
   spec: { template: unknown; updateStrategy?: { rollingUpdate?: { partition?: number } } };
 }
 interface Pod {
@@ -29,6 +30,8 @@ interface Pod {
 const initial = (name: string) => `${REGISTRY}/e2e/${name}:initial`;
 const setOf = (name: string) => kubectlJson<StatefulSet>(['get', 'statefulset', name, '-n', NAMESPACE]);
 const partitionOf = (name: string) => setOf(name).spec.updateStrategy?.rollingUpdate?.partition;
+/** The run whose canary the set is in (none once promoted or restored). */
+const markOf = (name: string) => setOf(name).metadata.annotations?.['kube-ship.dev/canary-run'];
 const podsOf = (name: string): Pod[] =>
   kubectlJson<{ items: Pod[] }>(['get', 'pods', '-n', NAMESPACE, '-l', `app=${name}`]).items.filter(
     (p) => !p.metadata.deletionTimestamp,
@@ -58,21 +61,25 @@ async function allReady(name: string, count: number): Promise<void> {
 
 describe('a StatefulSet canary', () => {
   it('a good release passes 2 steps on its highest ordinals, then the whole set; the partition as it was', async () => {
-    createWorkload('statefulset', 'ks-good', initial('ks-good'), { replicas: 4 });
-    const run = await runAction(setInputs('ks-good', 'v2', 'ks-good', { canary: '25%, 50%', bake: '1s' }));
+    createWorkload('statefulset', 'ks-good', initial('ks-good'), { replicas: 3 });
+    const verify = '- http: {port: 8080, grace: 1s, interval: 1s, timeout: 3s}';
+    const run = await runAction(setInputs('ks-good', 'v2', 'ks-good', { canary: '30%, 60%', bake: '1s', verify }));
     expect(run.exitCode, run.log).toBe(0);
     expect(run.outputs.result).toBe('success');
     expect(stepsOf(run.outputs)).toMatchObject([
-      { share: '25%', replicas: 1, result: 'passed' },
-      { share: '50%', replicas: 2, result: 'passed' },
+      { share: '30%', replicas: 1, result: 'passed' },
+      { share: '60%', replicas: 2, result: 'passed' },
     ]);
-    expect(run.log).toContain(`${NAMESPACE}/statefulset/ks-good: canary 25%: partition 3: 1 pod(s) of the release`);
-    expect(run.log).toContain(`${NAMESPACE}/statefulset/ks-good: canary 50%: partition 2: 2 pod(s) of the release`);
+    expect(run.log).toContain(`${NAMESPACE}/statefulset/ks-good: canary 30%: partition 2: 1 pod(s) of the release`);
+    expect(run.log).toContain(`${NAMESPACE}/statefulset/ks-good: canary 60%: partition 1: 2 pod(s) of the release`);
     expect(run.log).toContain(`${NAMESPACE}/statefulset/ks-good: partition back to 0`);
+    // The checks of verify ask the canary's pods at each step, then every pod of the set.
+    const asked = [...run.log.matchAll(/verify http #1: passing \(.* from (\d+) pods?\)/g)].map((m) => Number(m[1]));
+    expect(asked).toEqual([1, 2, 3]);
     expect(run.summary).toContain("Every step passed: the StatefulSet's partition was then put back");
-    expect(partitionOf('ks-good')).toBe(0);
+    expect([partitionOf('ks-good'), markOf('ks-good')]).toEqual([0, undefined]);
     const pods = podsOf('ks-good');
-    expect(pods).toHaveLength(4);
+    expect(pods).toHaveLength(3);
     expect(pods.every(ready)).toBe(true);
     expect(imagesOf('ks-good')).toEqual(new Set([run.outputs.image]));
   });
@@ -89,13 +96,29 @@ describe('a StatefulSet canary', () => {
     expect(stepsOf(run.outputs)).toMatchObject([{ share: '1 pod', replicas: 1, result: 'failed' }]);
     expect(run.summary).toContain("The canary was stopped: the StatefulSet's template and partition were put back");
     expect(setOf('ks-crash').spec.template).toEqual(recorded);
-    expect(partitionOf('ks-crash')).toBe(0);
+    expect([partitionOf('ks-crash'), markOf('ks-crash')]).toEqual([0, undefined]);
     await allReady('ks-crash', 3);
     expect(imagesOf('ks-crash')).toEqual(new Set([initial('ks-crash')]));
     // Only the highest ordinal ever ran the release: the pods under the partition are the very same pods.
     const after = uids('ks-crash');
     expect([after['ks-crash-0'], after['ks-crash-1']]).toEqual([before['ks-crash-0'], before['ks-crash-1']]);
     expect(after['ks-crash-2']).not.toBe(before['ks-crash-2']);
+  });
+
+  it('a Ready release that answers 500 is stopped by the checks of verify on its canary pod', async () => {
+    createWorkload('statefulset', 'ks-500', initial('ks-500'), { replicas: 3 });
+    const recorded = setOf('ks-500').spec.template;
+    const before = uids('ks-500');
+    const verify = '- http: {port: 8080, grace: 4s, interval: 1s, timeout: 3s}';
+    const run = await runAction(setInputs('ks-500', 'http500-1', 'ks-500', { canary: '1', bake: '0s', verify }));
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs.result, run.outputs['failure-reason']).toBe('rolled-back');
+    expect(run.outputs['failure-reason']).toMatch(/^canary 1 pod: .*verify http #1 failed: pod ks-500-2\b/);
+    expect(run.log).not.toMatch(/pod ks-500-[01]\b[^\n]*HTTP 500/);
+    expect(setOf('ks-500').spec.template).toEqual(recorded);
+    expect([partitionOf('ks-500'), markOf('ks-500')]).toEqual([0, undefined]);
+    const after = uids('ks-500');
+    expect([after['ks-500-0'], after['ks-500-1']]).toEqual([before['ks-500-0'], before['ks-500-1']]);
   });
 
   it('a SIGKILL at a step leaves the set to the post step, which restores the template and the partition', async () => {
@@ -108,11 +131,12 @@ describe('a StatefulSet canary', () => {
     });
     expect(run.exitCode).not.toBe(0);
     expect(partitionOf('ks-kill')).toBe(2);
+    expect(markOf('ks-kill')).toMatch(/^[0-9a-f-]{36}$/);
     const post = await runAction(inputs, { post: true, state: run.state });
     expect(post.exitCode, post.log).toBe(0);
     expect(post.log).toContain('partition back to 0');
     expect(setOf('ks-kill').spec.template).toEqual(recorded);
-    expect(partitionOf('ks-kill')).toBe(0);
+    expect([partitionOf('ks-kill'), markOf('ks-kill')]).toEqual([0, undefined]);
     await allReady('ks-kill', 3);
     // The controller rolls the canary pod back to the recorded template; the others were never touched.
     const deadline = Date.now() + 30_000;

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { CanaryStep } from '../../src/desired/canary.js';
 import { runCanary, type CanaryWatch } from '../../src/deploy/canary-run.js';
 import { promoteSet } from '../../src/deploy/canary-partition.js';
+import { CANARY_RUN_ANNOTATION } from '../../src/deploy/canary.js';
 import { partitionOps, partitionPods, stepPartition, withPartition } from '../../src/deploy/partition.js';
 import type { RestorePlan } from '../../src/deploy/patch.js';
 import { rollBack } from '../../src/deploy/restore.js';
@@ -135,7 +136,9 @@ const request = (steps: CanaryStep[], saved: TargetRecord[][]) => ({
   digest: 'sha256:b',
   reference: 'reg/db:v2@sha256:b',
   changeCause: 'why',
-  onPatched: (records: TargetRecord[]) => saved.push(structuredClone(records)),
+  onPatched: (records: TargetRecord[]) => {
+    saved.push(structuredClone(records));
+  },
 });
 
 /** A wait that decides every item with `verdict`, remembering what each step watched. */
@@ -156,6 +159,7 @@ function watchAll(state: 'done' | 'failed'): CanaryWatch & { items: WaitItem[][]
 }
 
 const partitionOf = (kube: FakeKube) => kube.statefulSets.get('ns/db')?.spec?.updateStrategy?.rollingUpdate?.partition;
+const markOf = (kube: FakeKube) => kube.statefulSets.get('ns/db')?.metadata?.annotations?.[CANARY_RUN_ANNOTATION];
 const imageOf = (kube: FakeKube) => kube.statefulSets.get('ns/db')?.spec?.template.spec?.containers[0]?.image;
 
 describe("a StatefulSet's canary steps", () => {
@@ -193,9 +197,11 @@ describe("a StatefulSet's canary steps", () => {
       [['ns/statefulset/db', 2]],
       [['ns/statefulset/db', 3]],
     ]);
+    // Marked with the run's id while its canary runs; the promotion removes the mark with the partition.
+    expect(markOf(kube)).toMatch(/^[0-9a-f-]{36}$/);
     const [set] = run.partitioned;
     await promoteSet(kube, set!, request([], []), recordingLog());
-    expect(partitionOf(kube)).toBe(0);
+    expect([partitionOf(kube), markOf(kube)]).toEqual([0, undefined]);
   });
 
   it('keep a partition set before the deploy as the floor, and promote back to it', async () => {
@@ -219,8 +225,9 @@ describe("a StatefulSet's canary steps", () => {
       { op: 'replace', path: '/spec/template', value: template },
       { op: 'remove', path: '/metadata/annotations/kubernetes.io~1change-cause' },
       { op: 'add', path: '/spec/updateStrategy/rollingUpdate/partition', value: 0 },
+      { op: 'remove', path: '/metadata/annotations/kube-ship.dev~1canary-run' },
     ]);
-    expect([partitionOf(kube), imageOf(kube)]).toEqual([0, 'reg/db:v1']);
+    expect([partitionOf(kube), imageOf(kube), markOf(kube)]).toEqual([0, 'reg/db:v1', undefined]);
   });
 
   it('refuse to lower the partition of a set someone else changed meanwhile', async () => {
@@ -236,5 +243,34 @@ describe("a StatefulSet's canary steps", () => {
     const run = await runCanary(kube, request([pods(1), pods(2)], []), watch, recordingLog());
     expect(run.failure).toContain('ns/statefulset/db was changed by someone else during the canary');
     expect(partitionOf(kube)).toBe(4);
+  });
+
+  it("refuse a set another run's canary holds, naming it and how to undo it by hand, and change nothing", async () => {
+    const kube = withStatefulSet();
+    kube.statefulSets.get('ns/db')!.metadata!.annotations = { [CANARY_RUN_ANNOTATION]: 'other' };
+    const run = await runCanary(kube, request([pods(1)], []), watchAll('done'), recordingLog());
+    expect(run.failure).toContain('ns/statefulset/db is in the canary of another deploy (run other)');
+    expect(run.failure).toContain(`kubectl annotate statefulset/db -n ns ${CANARY_RUN_ANNOTATION}-`);
+    expect(kube.statefulSetPatches).toEqual([]);
+  });
+
+  it("two runs at once: the one whose patch meets the other run's mark (409, read again) stops, its record taken back", async () => {
+    const kube = withStatefulSet();
+    const saved: TargetRecord[][] = [];
+    const req = request([pods(1)], saved);
+    // The other run's first patch lands between this run's read and its write.
+    req.onPatched = (records) => {
+      saved.push(structuredClone(records));
+      if (saved.length > 1) return;
+      const live = kube.statefulSets.get('ns/db')!;
+      live.metadata = { ...live.metadata, resourceVersion: '8', annotations: { [CANARY_RUN_ANNOTATION]: 'other' } };
+    };
+    const run = await runCanary(kube, req, watchAll('done'), recordingLog());
+    expect(run.failure).toContain('ns/statefulset/db is in the canary of another deploy (run other)');
+    expect(kube.statefulSetPatches).toEqual([]);
+    expect(markOf(kube)).toBe('other');
+    // Saved before the write, then taken back: nothing of it is this run's to restore.
+    expect(saved.map((records) => records.length)).toEqual([1, 0]);
+    expect(run.partitioned.map((s) => s.saved)).toEqual([false]);
   });
 });

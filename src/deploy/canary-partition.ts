@@ -14,8 +14,17 @@ import type { Log } from '../lib/log.js';
 import type { CanaryStep } from '../desired/canary.js';
 import { targetKey, type Target } from '../desired/targets.js';
 import { withConflictRetry } from './conflict.js';
+import { CANARY_RUN_ANNOTATION } from './canary.js';
 import { CHANGE_CAUSE_ANNOTATION, deployPatch, patchToDigest } from './patch.js';
-import { partitionOf, partitionOps, partitionPods, stepPartition } from './partition.js';
+import {
+  canaryRunOf,
+  markOp,
+  partitionOf,
+  partitionOps,
+  partitionPods,
+  stepPartition,
+  unmarkOps,
+} from './partition.js';
 import { recordOf, waitItemOf, type TargetRecord } from './target-record.js';
 import type { WaitItem } from './wait.js';
 
@@ -27,6 +36,8 @@ export interface PartitionTrial {
   record: TargetRecord;
   /** Whether the record was handed to the post step (before the first patch was sent). */
   saved: boolean;
+  /** The run's id the set is marked with while its canary runs (from the first step on). */
+  run?: string;
 }
 
 /** What the canary writes for: the release, and the change-cause it records. */
@@ -49,6 +60,8 @@ export async function partitionTrialsOf(kube: Kube, request: PartitionRequest, l
     const key = targetKey(target);
     const live = await kube.getWorkload(target);
     const record = { ...recordOf(target, live, request.image), partition: partitionOf(live) };
+    const mark = canaryRunOf(live);
+    if (mark !== undefined) throw new Error(inAnotherCanary(key, mark, target));
     if (patchToDigest(live, record.containers, request) === undefined) {
       log.info(`${key}: already runs ${request.digest}; no canary`);
     } else if (record.replicas - record.partition <= 0) {
@@ -58,6 +71,17 @@ export async function partitionTrialsOf(kube: Kube, request: PartitionRequest, l
     }
   }
   return trials;
+}
+
+/** A set that another run's canary holds (or a killed one left without its post step): named, with what to do. */
+function inAnotherCanary(key: string, run: string, target: Target): string {
+  const where = `statefulset/${target.name} -n ${target.namespace}`;
+  return (
+    `${key} is in the canary of another deploy (run ${run}), which moves its highest ordinals by the partition: ` +
+    `another deploy of it is running, or a killed one left it; once none runs, restore it by hand (kubectl rollout ` +
+    `undo ${where}, set spec.updateStrategy.rollingUpdate.partition back, kubectl annotate ${where} ` +
+    `${CANARY_RUN_ANNOTATION}-) and deploy again`
+  );
 }
 
 /** The pods a step moves to the release, and the partition that does it. */
@@ -86,7 +110,7 @@ async function firstWrite(
   kube: Kube,
   trial: PartitionTrial,
   partition: number,
-  request: PartitionRequest,
+  request: PartitionRequest & { run: string },
   save: () => void,
   log: Log,
 ) {
@@ -96,19 +120,26 @@ async function firstWrite(
     doing: 'patched',
     read: () => retryingTransient(() => kube.getWorkload(trial.target), deadline, logRetry(log, trial.key)),
     decide: (live: Workload, previous: FirstPlan | undefined): FirstPlan => {
-      if (previous !== undefined && trial.saved && carriesRelease(live, trial.record, request)) {
-        return { kind: 'landed', live };
+      const mark = canaryRunOf(live);
+      // Marked with this run's id: a write whose answer was lost did land.
+      if (previous !== undefined && trial.saved && mark === request.run) return { kind: 'landed', live };
+      // Marked by another run since this one looked (two runs at once): theirs, never changed, nor restored.
+      if (mark !== undefined) {
+        trial.saved = false;
+        save();
+        throw new Error(inAnotherCanary(trial.key, mark, trial.target));
       }
       const record = { ...recordOf(trial.target, live, request.image), partition: partitionOf(live) };
       const { containers } = record;
       const annotations = live.metadata?.annotations;
       const rv = live.metadata?.resourceVersion ?? '';
       const ops = [...deployPatch(rv, annotations, containers, request.reference, request.changeCause)];
-      return { kind: 'patch', record, ops: [...ops, ...partitionOps(live, partition)] };
+      return { kind: 'patch', record, ops: [...ops, markOp(request.run), ...partitionOps(live, partition)] };
     },
     write: async (plan) => {
       if (plan.kind === 'landed') return plan.live;
       trial.record = plan.record;
+      trial.run = request.run;
       trial.saved = true;
       save();
       return kube.patchWorkload(trial.target, plan.ops);
@@ -122,8 +153,17 @@ async function firstWrite(
   return patched;
 }
 
-/** A later step or the promotion: the partition only, while our containers still run the release. */
-function partitionWrite(kube: Kube, trial: PartitionTrial, partition: number, request: PartitionRequest, log: Log) {
+/**
+ * A later step or the promotion (`last`: the mark removed too): the partition only, while the set is still in this
+ * run's canary and our containers still run the release.
+ */
+function partitionWrite(
+  kube: Kube,
+  trial: PartitionTrial,
+  partition: number,
+  options: { request: PartitionRequest; log: Log; last: boolean },
+) {
+  const { request, log, last } = options;
   const deadline = Date.now() + WRITE_RETRY_MS;
   const { record } = trial;
   return withConflictRetry({
@@ -131,16 +171,18 @@ function partitionWrite(kube: Kube, trial: PartitionTrial, partition: number, re
     doing: 'patched',
     read: () => retryingTransient(() => kube.getWorkload(trial.target), deadline, logRetry(log, trial.key)),
     decide: (live: Workload): JsonPatchOp[] => {
-      if (live.metadata?.uid !== record.uid || !carriesRelease(live, record, request)) {
+      const ours = live.metadata?.uid === record.uid && canaryRunOf(live) === trial.run;
+      if (!ours || !carriesRelease(live, record, request)) {
         throw new Error(`${trial.key} was changed by someone else during the canary; its partition is left as it is`);
       }
       return [
-        { op: 'replace', path: '/metadata/resourceVersion', value: live.metadata.resourceVersion ?? '' },
+        { op: 'replace', path: '/metadata/resourceVersion', value: live.metadata?.resourceVersion ?? '' },
         ...record.containers.map((c): JsonPatchOp => {
           const path = `/spec/template/spec/${c.kind}/${c.index}/image`;
           return { op: 'test', path, value: request.reference };
         }),
         ...partitionOps(live, partition),
+        ...(last ? unmarkOps(live) : []),
       ];
     },
     write: (ops) => kube.patchWorkload(trial.target, ops),
@@ -157,12 +199,12 @@ export async function stepSet(
   kube: Kube,
   trial: PartitionTrial,
   step: CanaryStep,
-  options: { request: PartitionRequest; save: () => void; log: Log },
+  options: { request: PartitionRequest & { run: string }; save: () => void; log: Log },
 ): Promise<{ item: WaitItem; pods: number; partition: number }> {
   const { request, save, log } = options;
   const { pods, partition } = partitionAt(trial, step);
   const patched = trial.saved
-    ? await partitionWrite(kube, trial, partition, request, log)
+    ? await partitionWrite(kube, trial, partition, { request, log, last: false })
     : await firstWrite(kube, trial, partition, request, save, log);
   const containers = trial.record.containers.map((c) => c.name);
   return { item: waitItemOf(trial.record, patched, { containers, reference: request.reference }), pods, partition };
@@ -171,7 +213,7 @@ export async function stepSet(
 /** The promotion: the recorded partition back, so the controller moves the rest of the set to the release. */
 export async function promoteSet(kube: Kube, trial: PartitionTrial, request: PartitionRequest, log: Log) {
   const recorded = trial.record.partition ?? 0;
-  const patched = await partitionWrite(kube, trial, recorded, request, log);
+  const patched = await partitionWrite(kube, trial, recorded, { request, log, last: true });
   log.info(`${trial.key}: partition back to ${recorded}: the rest of the set moves to ${request.reference}`);
   const containers = trial.record.containers.map((c) => c.name);
   return waitItemOf(trial.record, patched as V1StatefulSet, { containers, reference: request.reference });

@@ -8,7 +8,8 @@ import type { V1StatefulSet } from '@kubernetes/client-node';
 import type { JsonPatchOp } from '../cluster/kube.js';
 import type { Workload } from '../cluster/workload.js';
 import type { CanaryStep } from '../desired/canary.js';
-import type { RestorePlan } from './patch.js';
+import { CANARY_RUN_ANNOTATION } from './canary.js';
+import { pointerSegment, type RestorePlan } from './patch.js';
 
 /** The partition a StatefulSet has now (the API server sets 0 when none was given). */
 export function partitionOf(sts: Workload): number {
@@ -33,6 +34,25 @@ export function stepPartition(pods: number, replicas: number, recorded: number):
   return Math.max(recorded, replicas - pods);
 }
 
+/**
+ * The run whose canary a StatefulSet is in (the annotation its first step sets, and its promotion or restore
+ * removes): while it is there, no other run starts a canary on the set.
+ */
+export function canaryRunOf(live: Workload): string | undefined {
+  return live.metadata?.annotations?.[CANARY_RUN_ANNOTATION];
+}
+
+/** The op that marks the set as in `run`'s canary (the annotations exist: the deploy patch writes one first). */
+export function markOp(run: string): JsonPatchOp {
+  return { op: 'add', path: `/metadata/annotations/${pointerSegment(CANARY_RUN_ANNOTATION)}`, value: run };
+}
+
+/** The op that removes the mark, if the set carries one. */
+export function unmarkOps(live: Workload): JsonPatchOp[] {
+  if (canaryRunOf(live) === undefined) return [];
+  return [{ op: 'remove', path: `/metadata/annotations/${pointerSegment(CANARY_RUN_ANNOTATION)}` }];
+}
+
 /** The ops that set the partition to `value`, creating the fields the live object lacks. */
 export function partitionOps(live: Workload, value: number): JsonPatchOp[] {
   const strategy = (live as V1StatefulSet).spec?.updateStrategy;
@@ -55,7 +75,7 @@ export function partitionOps(live: Workload, value: number): JsonPatchOp[] {
  * A restore of a StatefulSet whose partition the canary lowered (`recorded` is the one read before): the partition
  * goes back in the same patch as the template, so the controller never sees the release's template with the
  * recorded partition (which would roll it to every pod). A set already on the recorded template gets its partition
- * back alone; one deleted and made again is left as it is.
+ * back alone; the mark of the canary (`canaryRunOf`) goes with it. One deleted and made again is left as it is.
  */
 export function withPartition(
   plan: RestorePlan,
@@ -63,8 +83,9 @@ export function withPartition(
   live: Workload,
   resourceVersion: string,
 ): RestorePlan {
-  if (recorded === undefined || plan.kind === 'leave' || partitionOf(live) === recorded) return plan;
-  const ops = partitionOps(live, recorded);
+  if (recorded === undefined || plan.kind === 'leave') return plan;
+  if (partitionOf(live) === recorded && canaryRunOf(live) === undefined) return plan;
+  const ops = [...(partitionOf(live) === recorded ? [] : partitionOps(live, recorded)), ...unmarkOps(live)];
   const note = `partition back to ${recorded}`;
   if (plan.kind === 'nothing') {
     return {
