@@ -1,8 +1,8 @@
 /**
  * Canary shares by a Gateway API HTTPRoute (`canary-route`), end to end on the local stack (the Gateway API CRDs, no
  * gateway controller: the tests read the weights kube-ship writes): the weights of each step, the route's rules put
- * back exactly on promotion, after a canary stopped by its checks, and by the post step after a SIGKILL; the
- * canary's Service gone each time.
+ * back exactly on promotion, after a canary stopped by its checks, on a cancel, and by the post step after a
+ * SIGKILL; the canary's Service gone each time.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -153,6 +153,19 @@ describe('canary-route', () => {
     expect(route('r-kill').spec).toEqual(before.spec);
     expect(canaryService('r-kill')).toBe(false);
     expect(canaryDeployment('r-kill')).toBe(false);
+  });
+
+  it("a cancel at a step puts the route's rules back and deletes the canary before the step ends", async () => {
+    const before = createRouted('r-cancel', 2);
+    const inputs = routed('r-cancel', 'v2', { canary: '50%', 'canary-route': 'r-cancel', bake: '60s' });
+    const run = await runAction(inputs, {
+      during: [{ when: ({ log }) => log.includes('baking 60s'), act: 'runner-cancel' }],
+    });
+    expect(run.outputs.result).toBe('cancelled');
+    expect(run.log).toContain('r-cancel weighs 50, r-cancel-canary 50');
+    expect(route('r-cancel').spec).toEqual(before.spec);
+    expect(canaryService('r-cancel')).toBe(false);
+    expect(canaryDeployment('r-cancel')).toBe(false);
   });
 
   it('a route that does not exist is refused in preflight, before the build', async () => {

@@ -8,7 +8,8 @@ import { parseCanary } from '../../src/desired/canary.js';
 import { parseCanaryRoute } from '../../src/desired/canary-route.js';
 import { canaryService, canaryShare, weighedRules, type RouteRule } from '../../src/deploy/canary-route.js';
 import { restoreRoute, routeTraffic, type RouteRecord } from '../../src/deploy/canary-traffic.js';
-import type { KubeObject } from '../../src/cluster/kube.js';
+import { KubeError, type KubeObject } from '../../src/cluster/kube.js';
+import { checkCanaryRoute } from '../../src/steps/check-canary-route.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
 describe('the input canary-route', () => {
@@ -230,6 +231,41 @@ describe('the post step on a route', () => {
     kube.objects.get('HTTPRoute ns/web')!.metadata.uid = 'uid-new';
     expect(await restoreRoute(kube, record(RULES), recordingLog())).toBe(
       'HTTPRoute ns/web: deleted or replaced meanwhile',
+    );
+  });
+});
+
+describe('the preflight of canary-route', () => {
+  it('resolves the namespace from the Deployments, and passes with the route, its Service and the access', async () => {
+    expect(await checkCanaryRoute(routed(), { namespace: undefined, name: 'web' }, ['ns'], 'default')).toEqual(web);
+  });
+
+  it('names every problem at once: the access missing, and a route that sends to no Service of the namespace', async () => {
+    const kube = routed();
+    kube.denied.add('create services');
+    kube.denied.add('delete services');
+    const check = checkCanaryRoute(kube, { namespace: 'ns', name: 'web' }, ['ns', 'other'], 'default');
+    await expect(check).rejects.toThrow(
+      'Preflight failed:\n' +
+        "- canary-route: the kubeconfig's identity may not create services, delete services in namespace ns; " +
+        `grant them with a Role bound to it (see the README's "Permissions")\n` +
+        "- canary-route: the kubeconfig's identity may not create services, delete services in namespace other; " +
+        `grant them with a Role bound to it (see the README's "Permissions")\n` +
+        '- canary-route: HTTPRoute ns/web sends to no Service in namespace other, where the canaried Deployment is; ' +
+        'name the route that carries its traffic',
+    );
+  });
+
+  it('says a route that does not exist, and a cluster that serves no HTTPRoute', async () => {
+    const kube = routed();
+    await expect(checkCanaryRoute(kube, { namespace: 'ns', name: 'api' }, ['ns'], 'default')).rejects.toThrow(
+      'canary-route: HTTPRoute ns/api does not exist; check its name and namespace',
+    );
+    kube.kindInfo = async () => {
+      throw new KubeError(404, 'the cluster serves no HTTPRoute in gateway.networking.k8s.io/v1', 'NotFound');
+    };
+    await expect(checkCanaryRoute(kube, { namespace: 'ns', name: 'web' }, ['ns'], 'default')).rejects.toThrow(
+      "canary-route: the cluster serves no HTTPRoute (gateway.networking.k8s.io/v1); install the Gateway API's CRDs",
     );
   });
 });
