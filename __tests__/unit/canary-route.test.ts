@@ -7,7 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { parseCanary } from '../../src/desired/canary.js';
 import { parseCanaryRoute } from '../../src/desired/canary-route.js';
 import { canaryService, canaryShare, weighedRules, type RouteRule } from '../../src/deploy/canary-route.js';
-import { restoreRoute, routeTraffic, type RouteRecord } from '../../src/deploy/canary-traffic.js';
+import { restoreRoute, routeTraffic, type CanaryTraffic, type RouteRecord } from '../../src/deploy/canary-traffic.js';
+import { runCanary, type CanaryWatch } from '../../src/deploy/canary-run.js';
+import type { Verdict } from '../../src/deploy/verdict.js';
+import type { WaitItem, WaitResult } from '../../src/deploy/wait.js';
 import { KubeError, type KubeObject } from '../../src/cluster/kube.js';
 import { checkCanaryRoute } from '../../src/steps/check-canary-route.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
@@ -267,5 +270,74 @@ describe('the preflight of canary-route', () => {
     await expect(checkCanaryRoute(kube, { namespace: 'ns', name: 'web' }, ['ns'], 'default')).rejects.toThrow(
       "canary-route: the cluster serves no HTTPRoute (gateway.networking.k8s.io/v1); install the Gateway API's CRDs",
     );
+  });
+});
+
+/** What each wait of the steps was, in order (`ready` or `wait`), with the verdict `verdicts` gives its number. */
+function orderedWatch(verdicts: (n: number) => Verdict, events: string[]): CanaryWatch {
+  const answer = (what: string) => async (items: WaitItem[]) => {
+    events.push(what);
+    const verdict = verdicts(events.filter((e) => e === 'ready' || e === 'wait').length);
+    const result: WaitResult = {
+      verdicts: new Map(items.map((i) => [i.key, verdict])),
+      workloads: new Map(),
+      rolledOutAt: new Map(),
+      finishedAt: new Map(),
+      restarts: new Map(),
+      states: new Map(),
+      checks: [],
+    };
+    return result;
+  };
+  return { wait: answer('wait'), ready: answer('ready'), evidence: async () => [] };
+}
+
+describe('the canary steps with a route', () => {
+  const request = (kube: FakeKube, events: string[]) => {
+    kube.addDeployment('web', 'reg/web:v1', 4);
+    const traffic: CanaryTraffic = {
+      open: async () => void events.push('open'),
+      shift: async (percent, pods) => void events.push(`shift ${percent} ${pods.canary}/${pods.stable}`),
+      records: () => [],
+      close: async () => void events.push('close'),
+    };
+    return {
+      steps: parseCanary('10%, 50%'),
+      targets: [
+        { kind: 'deployment' as const, namespace: 'ns', name: 'web', containers: [], input: 'deployments' as const },
+      ],
+      image: 'reg/web',
+      digest: 'sha256:b',
+      reference: 'reg/web:v2@sha256:b',
+      changeCause: 'why',
+      traffic,
+    };
+  };
+  const done: Verdict = { state: 'done', message: 'rolled out' };
+  const crashed: Verdict = { state: 'failed', reason: 'CrashLoopBackOff', message: 'pod web-canary-x crashed' };
+
+  it("set the weights only once a step's canary pods are ready, then bake and check; the route is closed first", async () => {
+    const kube = new FakeKube();
+    const events: string[] = [];
+    const run = await runCanary(
+      kube,
+      request(kube, events),
+      orderedWatch(() => done, events),
+      recordingLog(),
+    );
+    expect(run.failure).toBeUndefined();
+    expect(events).toEqual(['open', 'ready', 'shift 10 1/4', 'wait', 'ready', 'shift 50 4/4', 'wait']);
+    await run.remove();
+    expect(events.at(-1)).toBe('close');
+    expect(kube.deleted).toEqual(['Deployment ns/web-canary']);
+  });
+
+  it('never send requests to a canary whose pods never became ready', async () => {
+    const kube = new FakeKube();
+    const events: string[] = [];
+    const watch = orderedWatch((n) => (n === 1 ? crashed : done), events);
+    const run = await runCanary(kube, request(kube, events), watch, recordingLog());
+    expect(run.failure).toBe('canary 10%: ns/web-canary: CrashLoopBackOff: pod web-canary-x crashed');
+    expect(events).toEqual(['open', 'ready']);
   });
 });
