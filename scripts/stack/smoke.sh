@@ -256,7 +256,7 @@ dk -n "$NS" get pods,replicasets,events >/dev/null || fail "deployer cannot read
 dk -n "$NS" logs "deploy/smoke-web" >/dev/null 2>&1 || dk -n "$NS" logs "$(dk -n "$NS" get pods -l app=smoke-web -o name | head -n1)" >/dev/null ||
   fail "deployer cannot read logs"
 [[ "$(dk auth can-i patch deployments -n "$NS")" == yes ]] || fail "can-i patch in $NS"
-[[ "$(dk auth can-i delete services -n "$NS" || true)" == no ]] || fail "deployer may delete services"
+[[ "$(dk auth can-i get secrets -n "$NS" || true)" == no ]] || fail "deployer may read secrets"
 code="$(dk get --raw "/apis/apps/v1/namespaces/default/deployments" 2>&1 || true)"
 grep -q 'Forbidden\|403' <<<"$code" || fail "deployer in default: $code"
 if dk -n default patch deployment smoke-web -p '{}' >"$work/403.txt" 2>&1; then fail "deployer patched in default"; fi
