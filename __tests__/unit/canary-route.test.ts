@@ -126,6 +126,9 @@ describe("the canary's Service", () => {
   });
 });
 
+const OWNERS = [
+  { manager: 'kubectl-client-side-apply', operation: 'Update', fieldsV1: { 'f:spec': { 'f:rules': {} } } },
+];
 const RULES: RouteRule[] = [{ backendRefs: [ref('web', 1)] }, { backendRefs: [ref('elsewhere', 1)] }];
 
 /** The fake holding the route `ns/web` sending to the Service `ns/web`, and the stable Deployment it selects. */
@@ -134,7 +137,7 @@ function routed(): FakeKube {
   const route: KubeObject = {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
-    metadata: { name: 'web', namespace: 'ns', uid: 'uid-route', resourceVersion: '1' },
+    metadata: { name: 'web', namespace: 'ns', uid: 'uid-route', resourceVersion: '1', managedFields: OWNERS },
     spec: { rules: structuredClone(RULES) },
   };
   kube.objects.set('HTTPRoute ns/web', route);
@@ -158,7 +161,9 @@ describe('the canary traffic through the route', () => {
     await traffic.open([deployment], 'r1');
     expect(kube.objects.has('Service ns/web-canary')).toBe(true);
     expect(traffic.records().map((r) => [r.key, r.created])).toEqual([['Service ns/web-canary', true]]);
-    expect(saved).toEqual([{ key: 'HTTPRoute ns/web', ...web, uid: 'uid-route', before: RULES, written: undefined }]);
+    expect(saved).toEqual([
+      { key: 'HTTPRoute ns/web', ...web, uid: 'uid-route', before: RULES, written: undefined, managedFields: OWNERS },
+    ]);
 
     await traffic.shift(10, { canary: 1, stable: 4 });
     expect(weights(kube)).toEqual(['web=90', 'web-canary=10']);
@@ -171,11 +176,26 @@ describe('the canary traffic through the route', () => {
     ]);
     expect(saved.at(-1)?.written).toEqual(rulesOf(kube));
 
+    kube.objects.get('HTTPRoute ns/web')!.metadata.managedFields = [{ manager: 'kube-ship', operation: 'Update' }];
     expect(await traffic.close()).toBeUndefined();
     expect(rulesOf(kube)).toEqual(RULES);
+    // Then the field owners, alone, and only over the route as the restore left it.
+    const restored = kube.objectPatches[2];
+    expect(kube.objectPatches[3]?.ops).toEqual([
+      { op: 'test', path: '/metadata/uid', value: 'uid-route' },
+      // The version the rules' restore left (the fake counts one per write).
+      {
+        op: 'test',
+        path: '/metadata/resourceVersion',
+        value: String(Number(kube.objects.get('HTTPRoute ns/web')?.metadata.resourceVersion) - 1),
+      },
+      { op: 'replace', path: '/metadata/managedFields', value: OWNERS },
+    ]);
+    expect(restored?.ops.at(-1)).toEqual({ op: 'replace', path: '/spec/rules', value: RULES });
+    expect(kube.objects.get('HTTPRoute ns/web')?.metadata.managedFields).toEqual(OWNERS);
     expect(kube.deleted).toEqual(['Service ns/web-canary']);
     expect(await traffic.close()).toBeUndefined();
-    expect(kube.objectPatches).toHaveLength(3);
+    expect(kube.objectPatches).toHaveLength(4);
   });
 
   it("leaves rules someone else changed meanwhile, says so, and deletes the canary's Service all the same", async () => {
