@@ -1,8 +1,8 @@
 /**
  * Canary shares by a Gateway API HTTPRoute (`canary-route`), end to end on the local stack (the Gateway API CRDs, no
  * gateway controller: the tests read the weights kube-ship writes): the weights of each step, the route's rules put
- * back exactly on promotion, after a canary stopped by its checks, and by the post step after a SIGKILL; the
- * canary's Service gone each time.
+ * back exactly on promotion, after a canary stopped by its checks, on a cancel, and by the post step after a
+ * SIGKILL; the canary's Service gone each time.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -38,6 +38,17 @@ const route = (name: string): Route => kubectlJson<Route>(['get', 'httproute', n
 /** The route's weights, as `name=weight` per backend, rules apart: `r=90 r-canary=10 | other=100`. */
 const weightsOf = (r: Route): string =>
   r.spec.rules.map((rule) => rule.backendRefs.map((b) => `${b.name}=${b.weight ?? 1}`).join(' ')).join(' | ');
+
+/** The route's field owners (who owns which field, since when): put back with its rules. */
+const owners = (name: string): unknown =>
+  kubectlJson<{ metadata: { managedFields: unknown } }>([
+    'get',
+    'httproute',
+    name,
+    '-n',
+    NAMESPACE,
+    '--show-managed-fields',
+  ]).metadata.managedFields;
 
 /** Whether the canary's Service exists now. */
 const canaryService = (name: string): boolean =>
@@ -103,6 +114,7 @@ const stepsOf = (outputs: Record<string, string>) => JSON.parse(outputs.canary ?
 describe('canary-route', () => {
   it("sets the route's weights at each step, and puts its rules back exactly on promotion", async () => {
     const before = createRouted('r-good', 4);
+    const owned = owners('r-good');
     const inputs = routed('r-good', 'v2', { canary: '10%, 50%', 'canary-route': 'r-good', bake: '1s' });
     const { result: run, seen } = await watchingWeights('r-good', () => runAction(inputs));
     expect(run.exitCode, run.log).toBe(0);
@@ -116,6 +128,7 @@ describe('canary-route', () => {
     ]);
     expect(run.log).toContain("r-good also selects the canary's 1 pod(s), so they get about 28%");
     expect(route('r-good').spec).toEqual(before.spec);
+    expect(owners('r-good')).toEqual(owned);
     expect(canaryService('r-good')).toBe(false);
     expect(canaryDeployment('r-good')).toBe(false);
   });
@@ -140,6 +153,7 @@ describe('canary-route', () => {
 
   it('a SIGKILL at a step leaves the route to the post step, which puts its rules back and deletes the canary', async () => {
     const before = createRouted('r-kill', 2);
+    const owned = owners('r-kill');
     const inputs = routed('r-kill', 'v2', { canary: '50%', 'canary-route': 'r-kill', bake: '60s' });
     const run = await runAction(inputs, {
       during: [{ when: ({ log }) => log.includes('baking 60s'), act: 'SIGKILL' }],
@@ -151,8 +165,22 @@ describe('canary-route', () => {
     expect(post.exitCode, post.log).toBe(0);
     expect(post.log).toContain(`HTTPRoute ${NAMESPACE}/r-kill: its recorded weights restored`);
     expect(route('r-kill').spec).toEqual(before.spec);
+    expect(owners('r-kill')).toEqual(owned);
     expect(canaryService('r-kill')).toBe(false);
     expect(canaryDeployment('r-kill')).toBe(false);
+  });
+
+  it("a cancel at a step puts the route's rules back and deletes the canary before the step ends", async () => {
+    const before = createRouted('r-cancel', 2);
+    const inputs = routed('r-cancel', 'v2', { canary: '50%', 'canary-route': 'r-cancel', bake: '60s' });
+    const run = await runAction(inputs, {
+      during: [{ when: ({ log }) => log.includes('baking 60s'), act: 'runner-cancel' }],
+    });
+    expect(run.outputs.result).toBe('cancelled');
+    expect(run.log).toContain('r-cancel weighs 50, r-cancel-canary 50');
+    expect(route('r-cancel').spec).toEqual(before.spec);
+    expect(canaryService('r-cancel')).toBe(false);
+    expect(canaryDeployment('r-cancel')).toBe(false);
   });
 
   it('a route that does not exist is refused in preflight, before the build', async () => {

@@ -7,8 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { parseCanary } from '../../src/desired/canary.js';
 import { parseCanaryRoute } from '../../src/desired/canary-route.js';
 import { canaryService, canaryShare, weighedRules, type RouteRule } from '../../src/deploy/canary-route.js';
-import { restoreRoute, routeTraffic, type RouteRecord } from '../../src/deploy/canary-traffic.js';
-import type { KubeObject } from '../../src/cluster/kube.js';
+import { restoreRoute, routeTraffic, type CanaryTraffic, type RouteRecord } from '../../src/deploy/canary-traffic.js';
+import { runCanary, type CanaryWatch } from '../../src/deploy/canary-run.js';
+import type { Verdict } from '../../src/deploy/verdict.js';
+import type { WaitItem, WaitResult } from '../../src/deploy/wait.js';
+import { KubeError, type KubeObject } from '../../src/cluster/kube.js';
+import { checkCanaryRoute } from '../../src/steps/check-canary-route.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
 describe('the input canary-route', () => {
@@ -122,6 +126,9 @@ describe("the canary's Service", () => {
   });
 });
 
+const OWNERS = [
+  { manager: 'kubectl-client-side-apply', operation: 'Update', fieldsV1: { 'f:spec': { 'f:rules': {} } } },
+];
 const RULES: RouteRule[] = [{ backendRefs: [ref('web', 1)] }, { backendRefs: [ref('elsewhere', 1)] }];
 
 /** The fake holding the route `ns/web` sending to the Service `ns/web`, and the stable Deployment it selects. */
@@ -130,7 +137,7 @@ function routed(): FakeKube {
   const route: KubeObject = {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
-    metadata: { name: 'web', namespace: 'ns', uid: 'uid-route', resourceVersion: '1' },
+    metadata: { name: 'web', namespace: 'ns', uid: 'uid-route', resourceVersion: '1', managedFields: OWNERS },
     spec: { rules: structuredClone(RULES) },
   };
   kube.objects.set('HTTPRoute ns/web', route);
@@ -154,7 +161,9 @@ describe('the canary traffic through the route', () => {
     await traffic.open([deployment], 'r1');
     expect(kube.objects.has('Service ns/web-canary')).toBe(true);
     expect(traffic.records().map((r) => [r.key, r.created])).toEqual([['Service ns/web-canary', true]]);
-    expect(saved).toEqual([{ key: 'HTTPRoute ns/web', ...web, uid: 'uid-route', before: RULES, written: undefined }]);
+    expect(saved).toEqual([
+      { key: 'HTTPRoute ns/web', ...web, uid: 'uid-route', before: RULES, written: undefined, managedFields: OWNERS },
+    ]);
 
     await traffic.shift(10, { canary: 1, stable: 4 });
     expect(weights(kube)).toEqual(['web=90', 'web-canary=10']);
@@ -167,11 +176,26 @@ describe('the canary traffic through the route', () => {
     ]);
     expect(saved.at(-1)?.written).toEqual(rulesOf(kube));
 
+    kube.objects.get('HTTPRoute ns/web')!.metadata.managedFields = [{ manager: 'kube-ship', operation: 'Update' }];
     expect(await traffic.close()).toBeUndefined();
     expect(rulesOf(kube)).toEqual(RULES);
+    // Then the field owners, alone, and only over the route as the restore left it.
+    const restored = kube.objectPatches[2];
+    expect(kube.objectPatches[3]?.ops).toEqual([
+      { op: 'test', path: '/metadata/uid', value: 'uid-route' },
+      // The version the rules' restore left (the fake counts one per write).
+      {
+        op: 'test',
+        path: '/metadata/resourceVersion',
+        value: String(Number(kube.objects.get('HTTPRoute ns/web')?.metadata.resourceVersion) - 1),
+      },
+      { op: 'replace', path: '/metadata/managedFields', value: OWNERS },
+    ]);
+    expect(restored?.ops.at(-1)).toEqual({ op: 'replace', path: '/spec/rules', value: RULES });
+    expect(kube.objects.get('HTTPRoute ns/web')?.metadata.managedFields).toEqual(OWNERS);
     expect(kube.deleted).toEqual(['Service ns/web-canary']);
     expect(await traffic.close()).toBeUndefined();
-    expect(kube.objectPatches).toHaveLength(3);
+    expect(kube.objectPatches).toHaveLength(4);
   });
 
   it("leaves rules someone else changed meanwhile, says so, and deletes the canary's Service all the same", async () => {
@@ -231,5 +255,109 @@ describe('the post step on a route', () => {
     expect(await restoreRoute(kube, record(RULES), recordingLog())).toBe(
       'HTTPRoute ns/web: deleted or replaced meanwhile',
     );
+  });
+});
+
+describe('the preflight of canary-route', () => {
+  it('resolves the namespace from the Deployments, and passes with the route, its Service and the access', async () => {
+    expect(await checkCanaryRoute(routed(), { namespace: undefined, name: 'web' }, ['ns'], 'default')).toEqual(web);
+  });
+
+  it('names every problem at once: the access missing, and a route that sends to no Service of the namespace', async () => {
+    const kube = routed();
+    kube.denied.add('create services');
+    kube.denied.add('delete services');
+    const check = checkCanaryRoute(kube, { namespace: 'ns', name: 'web' }, ['ns', 'other'], 'default');
+    await expect(check).rejects.toThrow(
+      'Preflight failed:\n' +
+        "- canary-route: the kubeconfig's identity may not create services, delete services in namespace ns; " +
+        `grant them with a Role bound to it (see the README's "Permissions")\n` +
+        "- canary-route: the kubeconfig's identity may not create services, delete services in namespace other; " +
+        `grant them with a Role bound to it (see the README's "Permissions")\n` +
+        '- canary-route: HTTPRoute ns/web sends to no Service in namespace other, where the canaried Deployment is; ' +
+        'name the route that carries its traffic',
+    );
+  });
+
+  it('says a route that does not exist, and a cluster that serves no HTTPRoute', async () => {
+    const kube = routed();
+    await expect(checkCanaryRoute(kube, { namespace: 'ns', name: 'api' }, ['ns'], 'default')).rejects.toThrow(
+      'canary-route: HTTPRoute ns/api does not exist; check its name and namespace',
+    );
+    kube.kindInfo = async () => {
+      throw new KubeError(404, 'the cluster serves no HTTPRoute in gateway.networking.k8s.io/v1', 'NotFound');
+    };
+    await expect(checkCanaryRoute(kube, { namespace: 'ns', name: 'web' }, ['ns'], 'default')).rejects.toThrow(
+      "canary-route: the cluster serves no HTTPRoute (gateway.networking.k8s.io/v1); install the Gateway API's CRDs",
+    );
+  });
+});
+
+/** What each wait of the steps was, in order (`ready` or `wait`), with the verdict `verdicts` gives its number. */
+function orderedWatch(verdicts: (n: number) => Verdict, events: string[]): CanaryWatch {
+  const answer = (what: string) => async (items: WaitItem[]) => {
+    events.push(what);
+    const verdict = verdicts(events.filter((e) => e === 'ready' || e === 'wait').length);
+    const result: WaitResult = {
+      verdicts: new Map(items.map((i) => [i.key, verdict])),
+      workloads: new Map(),
+      rolledOutAt: new Map(),
+      finishedAt: new Map(),
+      restarts: new Map(),
+      states: new Map(),
+      checks: [],
+    };
+    return result;
+  };
+  return { wait: answer('wait'), ready: answer('ready'), evidence: async () => [] };
+}
+
+describe('the canary steps with a route', () => {
+  const request = (kube: FakeKube, events: string[]) => {
+    kube.addDeployment('web', 'reg/web:v1', 4);
+    const traffic: CanaryTraffic = {
+      open: async () => void events.push('open'),
+      shift: async (percent, pods) => void events.push(`shift ${percent} ${pods.canary}/${pods.stable}`),
+      records: () => [],
+      close: async () => void events.push('close'),
+    };
+    return {
+      steps: parseCanary('10%, 50%'),
+      targets: [
+        { kind: 'deployment' as const, namespace: 'ns', name: 'web', containers: [], input: 'deployments' as const },
+      ],
+      image: 'reg/web',
+      digest: 'sha256:b',
+      reference: 'reg/web:v2@sha256:b',
+      changeCause: 'why',
+      traffic,
+    };
+  };
+  const done: Verdict = { state: 'done', message: 'rolled out' };
+  const crashed: Verdict = { state: 'failed', reason: 'CrashLoopBackOff', message: 'pod web-canary-x crashed' };
+
+  it("set the weights only once a step's canary pods are ready, then bake and check; the route is closed first", async () => {
+    const kube = new FakeKube();
+    const events: string[] = [];
+    const run = await runCanary(
+      kube,
+      request(kube, events),
+      orderedWatch(() => done, events),
+      recordingLog(),
+    );
+    expect(run.failure).toBeUndefined();
+    expect(events).toEqual(['open', 'ready', 'shift 10 1/4', 'wait', 'ready', 'shift 50 4/4', 'wait']);
+    await run.remove();
+    expect(events.at(-1)).toBe('close');
+    expect(kube.deleted).toEqual(['Deployment ns/web-canary']);
+  });
+
+  it('never send requests to a canary whose pods never became ready', async () => {
+    const kube = new FakeKube();
+    const events: string[] = [];
+    const watch = orderedWatch((n) => (n === 1 ? crashed : done), events);
+    const run = await runCanary(kube, request(kube, events), watch, recordingLog());
+    expect(run.failure).toBe('canary 10%: ns/web-canary: CrashLoopBackOff: pod web-canary-x crashed');
+    expect(events).toEqual(['open', 'ready']);
   });
 });

@@ -8,6 +8,7 @@ import type { ObjectRecord } from '../../src/deploy/object-record.js';
 import {
   loadObjectRecords,
   loadRecords,
+  loadRouteRecords,
   objectRecordsFile,
   postRecords,
   saveRecords,
@@ -195,5 +196,19 @@ describe('the post step reads only records that name their object', () => {
     spoil(record!);
     writeObjectRecords(file, [record!]);
     expect(() => loadObjectRecords(file)).toThrow(message);
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['a key for another route', { key: 'HTTPRoute ns/api' }, 'record 1 (HTTPRoute ns/api) names HTTPRoute ns/web'],
+    ['no uid', { uid: '' }, 'has no namespace, name or uid'],
+    ['no rules to put back', { before: undefined }, 'holds no rules to put back'],
+    ['written rules that are no list', { written: {} }, 'holds no rules to put back'],
+  ])("refuses a route's record with %s", (_, over, message) => {
+    const route = { key: 'HTTPRoute ns/web', namespace: 'ns', name: 'web', uid: 'uid-route', before: [], written: [] };
+    let file = '';
+    postRecords(runnerTemp(), (_fact, path) => (file = path)).saveRoute(route);
+    expect(loadRouteRecords(file)).toEqual([route]);
+    writeFileSync(file, JSON.stringify([{ ...route, ...over }]));
+    expect(() => loadRouteRecords(file)).toThrow(message);
   });
 });

@@ -394,7 +394,7 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
 async function removeCanaries(kube: Kube, trials: Trial[], request: CanaryRequest, log: Log) {
   // The route first: it stops sending requests to the canary before its Service and pods go.
   const route = await request.traffic?.close();
-  const problems: string[] = route === undefined ? [] : [route];
+  const problems: string[] = [];
   for (const trial of trials) {
     const made = trial.made;
     if (made === undefined) continue;
@@ -407,5 +407,6 @@ async function removeCanaries(kube: Kube, trials: Trial[], request: CanaryReques
     }
   }
   if (problems.length === 0) request.onRecords?.([]);
-  return problems.length > 0 ? `the canary could not be deleted: ${problems.join('; ')}` : undefined;
+  const left = problems.length > 0 ? `the canary could not be deleted: ${problems.join('; ')}` : undefined;
+  return [route, left].filter((p) => p !== undefined).join('; ') || undefined;
 }

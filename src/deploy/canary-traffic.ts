@@ -37,6 +37,11 @@ export interface RouteRecord {
   before: RouteRule[];
   /** `spec.rules` as stored by kube-ship's last write; undefined until one was answered. */
   written: RouteRule[] | undefined;
+  /**
+   * `metadata.managedFields` as read before the canary: kube-ship's patches make it the owner of `spec.rules`, and
+   * putting the rules back leaves it so; the owners are set back too (see `restoreOwners`).
+   */
+  managedFields?: unknown[];
 }
 
 /** What the canary's steps ask of the route. */
@@ -67,20 +72,20 @@ function rulesPatch(record: RouteRecord, expected: RouteRule[], rules: RouteRule
 
 /**
  * Writes `rules` over `expected`; a write whose answer was lost and that landed (its test then fails on the retry)
- * is known by the live rules being `rules`. Returns the rules as stored. A 422 means someone else changed them.
+ * is known by the live rules being `rules`. Returns the route as stored. A 422 means someone else changed it.
  */
 async function writeRules(kube: Kube, record: RouteRecord, expected: RouteRule[], rules: RouteRule[], log: Log) {
   const ref = routeRef(record);
   let sent = false;
-  const attempt = async (): Promise<RouteRule[]> => {
+  const attempt = async (): Promise<KubeObject> => {
     try {
       const wasSent = sent;
       sent = true;
       if (wasSent) {
         const live = await kube.getObject(ref);
-        if (live?.metadata.uid === record.uid && same(rulesOf(live), rules)) return rulesOf(live);
+        if (live?.metadata.uid === record.uid && same(rulesOf(live), rules)) return live;
       }
-      return rulesOf(await kube.patchObject(ref, rulesPatch(record, expected, rules)));
+      return await kube.patchObject(ref, rulesPatch(record, expected, rules));
     } catch (error) {
       if (isStatus(error, 422) || isStatus(error, 404)) {
         throw new Error(`${record.key} was changed or deleted by someone else meanwhile (${messageOf(error)})`);
@@ -99,8 +104,9 @@ export async function restoreRoute(kube: Kube, record: RouteRecord, log: Log): P
   const fix = 'set its weights back by hand';
   try {
     if (record.written !== undefined && !same(record.written, record.before)) {
-      await writeRules(kube, record, record.written, record.before, log);
+      const restored = await writeRules(kube, record, record.written, record.before, log);
       log.info(`${record.key}: its recorded weights restored`);
+      await restoreOwners(kube, record, restored, log);
       return undefined;
     }
   } catch {
@@ -110,6 +116,26 @@ export async function restoreRoute(kube: Kube, record: RouteRecord, log: Log): P
   if (live === undefined || live.metadata.uid !== record.uid) return `${record.key}: deleted or replaced meanwhile`;
   if (same(rulesOf(live), record.before)) return undefined;
   return `${record.key}: its rules were changed by someone else since kube-ship set its weights; left as they are: ${fix}`;
+}
+
+/**
+ * Sets the route's field owners back as recorded, in a patch of `managedFields` alone (the API server takes them as
+ * sent only when nothing else changes), and only while the route is as kube-ship's restore left it: a write by
+ * anyone since keeps its own ownership. A failure leaves kube-ship the owner of `spec.rules`, which is said.
+ */
+async function restoreOwners(kube: Kube, record: RouteRecord, restored: KubeObject, log: Log): Promise<void> {
+  const owners = record.managedFields;
+  if (owners === undefined) return;
+  const ops: JsonPatchOp[] = [
+    { op: 'test', path: '/metadata/uid', value: record.uid },
+    { op: 'test', path: '/metadata/resourceVersion', value: restored.metadata.resourceVersion },
+    { op: 'replace', path: '/metadata/managedFields', value: owners },
+  ];
+  try {
+    await kube.patchObject(routeRef(record), ops);
+  } catch (error) {
+    log.info(`${record.key}: its field owners not set back (${messageOf(error)}); kube-ship stays owner of spec.rules`);
+  }
 }
 
 /** A Service the route sends to that selects the stable Deployment's pods, and the canary Service made from it. */
@@ -198,6 +224,7 @@ export function routeTraffic(
         uid: live.metadata.uid ?? '',
         before,
         written: undefined,
+        ...(Array.isArray(live.metadata.managedFields) ? { managedFields: live.metadata.managedFields } : {}),
       };
       onRoute(record);
       for (const backend of backends) {
@@ -210,7 +237,7 @@ export function routeTraffic(
       if (record === undefined) throw new Error(`${key}: not recorded before its weights were set`);
       const current = record;
       const rules = backends.reduce((r, b) => weighedRules(r, b.stable, route.namespace, percent), current.before);
-      current.written = await writeRules(kube, current, current.written ?? current.before, rules, log);
+      current.written = rulesOf(await writeRules(kube, current, current.written ?? current.before, rules, log));
       onRoute(current);
       const share = Math.round(canaryShare(percent, pods.canary, pods.stable));
       for (const { stable } of backends) {
