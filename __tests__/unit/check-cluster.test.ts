@@ -86,3 +86,44 @@ spec:
     metadata: { labels: { app: web } }
     spec: { containers: [{ name: app, image: registry.local/acme/web:v1 }] }
 `;
+
+describe('checkCluster with canary: the access a canary needs', () => {
+  const statefulSet = (kube: FakeKube, namespace: string) =>
+    kube.statefulSets.set(`${namespace}/db`, {
+      metadata: { name: 'db', namespace, uid: 'uid-db', generation: 1 },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: { app: 'db' } },
+        serviceName: 'db',
+        template: {
+          metadata: { labels: { app: 'db' } },
+          spec: { containers: [{ name: 'db', image: 'registry.local/acme/web:v1' }] },
+        },
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+      },
+    });
+  const canaryOf = (workloads: CheckInputs['workloads']): CheckInputs => ({
+    ...inputs([]),
+    workloads,
+    canary: [{ kind: 'percent', percent: 50 }],
+  });
+  const options = { defaultNamespace: 'ns', secrets: new Secrets(), workspace: '/nowhere', log: recordingLog() };
+  const target = (kind: 'deployment' | 'statefulset', namespace: string, name: string) => ({
+    kind,
+    namespace,
+    name,
+    containers: [],
+    input: 'workloads' as const,
+  });
+
+  it('asks create and delete deployments only where a Deployment gets a NAME-canary, not for a StatefulSet', async () => {
+    const kube = new FakeKube();
+    kube.denied = new Set(['create deployments', 'delete deployments']);
+    statefulSet(kube, 'data');
+    kube.addDeployment('web', 'registry.local/acme/web:v1', 2, 'ns');
+    await expect(checkCluster(kube, canaryOf([target('statefulset', 'data', 'db')]), options)).resolves.toBeDefined();
+    await expect(
+      checkCluster(kube, canaryOf([target('statefulset', 'data', 'db'), target('deployment', 'ns', 'web')]), options),
+    ).rejects.toThrow(/may not create deployments.apps, delete deployments.apps in namespace ns;/);
+  });
+});

@@ -48,8 +48,8 @@ export async function preflight(
   kube: Kube,
   targets: Target[],
   image: string,
-  /** More access the deploy needs in each target's namespace (`canary`'s). */
-  extra: AccessCheck[] = [],
+  /** More access the deploy needs in each namespace of a Deployment target (`canary`'s, for `NAME-canary`). */
+  canaryAccess: AccessCheck[] = [],
 ): Promise<void> {
   const found = await Promise.all(
     targets.map(async (target) => {
@@ -66,7 +66,7 @@ export async function preflight(
     const denied: string[] = [];
     const kinds = targets.filter((t) => t.namespace === namespace).map((t) => t.kind);
     await Promise.all(
-      [...accessFor(kinds), ...extra].map(async (access) => {
+      [...accessFor(kinds), ...(kinds.includes('deployment') ? canaryAccess : [])].map(async (access) => {
         if (!(await kube.canI(namespace, access))) denied.push(accessName(access));
       }),
     );
