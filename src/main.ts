@@ -39,7 +39,7 @@ import { failedReport, finishReport, startReport } from './steps/finish-report.j
 import type { Job, PostFact } from './steps/job.js';
 import { openCluster } from './steps/open-cluster.js';
 import { preview } from './steps/preview.js';
-import { deployRequest } from './steps/request.js';
+import { deployRequest, verifyPlanOf } from './steps/request.js';
 import { postRecords, type PostRecords } from './deploy/records-file.js';
 import { fetchHttp, type HttpGet } from './lib/http.js';
 import { headCommitTime, pullRequestHead } from './runner-event.js';
@@ -153,13 +153,19 @@ async function openChart(
   return { spec, helm, namespace };
 }
 
+/** What the chart's release step is given: the cluster, the run, the post step's records and the checks of `verify`. */
+interface ReleaseStepPorts {
+  kube: Kube;
+  state: RunState;
+  job: Job;
+  records: PostRecords;
+  verify: ReturnType<typeof verifyPlanOf>;
+}
+
 /** The chart's release (or its preview) instead of the targets' deploy: `chart`. */
-function releaseStep(
-  inputs: Inputs,
-  chart: CheckedChart,
-  { kube, state, job, records }: { kube: Kube; state: RunState; job: Job; records: PostRecords },
-) {
+function releaseStep(inputs: Inputs, chart: CheckedChart, { kube, state, job, records, verify }: ReleaseStepPorts) {
   const request = {
+    ...verify,
     spec: chart.spec,
     namespace: chart.namespace,
     image: inputs.image,
@@ -224,7 +230,13 @@ export async function phases(inputs: Inputs, state: RunState, adapters: Adapters
   const { kube } = checked;
   const records = postRecords(env, (fact, path) => job.save(fact, path));
   if (checked.chart) {
-    Object.assign(report, await releaseStep(inputs, checked.chart, { kube, state, job, records }));
+    const verify = verifyPlanOf(inputs, {
+      checked,
+      run: report,
+      defaultNamespace: checked.defaultNamespace,
+      http: adapters.http,
+    });
+    Object.assign(report, await releaseStep(inputs, checked.chart, { kube, state, job, records, verify }));
     return;
   }
   const { defaultNamespace } = checked;

@@ -91,6 +91,21 @@ describe('chart', () => {
     expect(deployment(ns).spec.template).toEqual(recorded);
   });
 
+  it('rolls back an upgrade that is Ready but answers 500 to the checks of verify, to the recorded revision', async () => {
+    const ns = namespace('verify');
+    const installed = await runAction(inputs(ns, 'h-v1'));
+    expect(installed.exitCode, installed.log).toBe(0);
+    const recorded = deployment(ns).spec.template;
+    const verify = '- http: {port: 8080, path: /, grace: 2s, interval: 1s, timeout: 3s}';
+    const run = await runAction(inputs(ns, 'h-v1', ['fault=http500'], { verify }));
+    expect(run.exitCode).not.toBe(0);
+    expect(run.outputs.result, run.log).toBe('rolled-back');
+    expect(run.outputs['failure-reason']).toMatch(/VerifyFailed|verify http #1 failed/);
+    expect(JSON.parse(run.outputs.checks ?? '[]')).toMatchObject([{ result: 'failed' }]);
+    expect(history(ns).at(-1)).toMatchObject({ status: 'deployed', description: 'Rollback to 1' });
+    expect(deployment(ns).spec.template).toEqual(recorded);
+  });
+
   it('keeps the evidence of a failed first install, then uninstalls it', async () => {
     const ns = namespace('first');
     const run = await runAction(inputs(ns, 'h-v1', ['fault=crashloop']));

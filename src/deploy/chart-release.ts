@@ -14,9 +14,11 @@ import { objectKey, type ImageUse } from '../desired/manifests.js';
 import { isPending, type Helm, type ReleaseRef, type Rendered } from '../helm/helm.js';
 import { workloadItem } from './apply.js';
 import type { Evidence } from './evidence.js';
-import { followJob, type JobResult } from './job-run.js';
+import { followJob, type JobRecord, type JobResult } from './job-run.js';
 import type { DeployResultKind, TargetResult } from './result.js';
-import { jobEvidence, type DeployResult } from './rollout.js';
+import { bakeWithChecks, jobEvidence, type DeployResult } from './rollout.js';
+import type { VerifyPlan } from './verify.js';
+import type { HttpGet } from '../lib/http.js';
 import { revisionOf } from './target-record.js';
 import { wantedPods, type Verdict } from './verdict.js';
 import { waitForRollouts, type WaitItem, type WaitResult } from './wait.js';
@@ -42,6 +44,10 @@ export interface ChartRequest {
   allowedRestarts: number;
   bakeMs: number;
   signal: AbortSignal;
+  /** The checks of `verify`, run during the bake against the release's new pods, and the runner's HTTP. */
+  verify?: VerifyPlan & { http: HttpGet };
+  /** Told when a check's Job starts and ends (for the post step). */
+  onJob?: (job: JobRecord, running: boolean) => void;
   /** Called with the release's record before helm changes anything (saved for the post step). */
   onRecorded?: (record: ReleaseRecord) => void;
 }
@@ -213,17 +219,23 @@ async function watchRelease(
   const ref = { release: request.spec.release, namespace: request.namespace };
   const { items, jobs } = await workloadsOf(kube, helm, ref, uses, request.reference);
   const started = now();
+  const { bakeMs, verify } = bakeWithChecks(kube, request.verify, request.bakeMs, {
+    log,
+    now,
+    ...(request.onJob ? { jobs: request.onJob } : {}),
+  });
   const options = {
     deadline: started + request.timeoutMs,
     failFast: request.failFast,
     allowedRestarts: request.allowedRestarts,
     signal: request.signal,
+    ...(verify ? { verify } : {}),
   };
   const jobOptions = { allowedRestarts: request.allowedRestarts, timeoutMs: request.timeoutMs, signal: request.signal };
   const [wait, ...jobResults] = await Promise.all([
     waitForRollouts(
       kube,
-      items.map((i) => ({ ...i, bakeMs: request.bakeMs })),
+      items.map((i) => ({ ...i, bakeMs, verified: verify !== undefined })),
       options,
       log,
       now,
@@ -367,7 +379,8 @@ export async function releaseChart(
   const jobs = [...up.jobs, ...(watched?.jobs ?? [])];
   const targets = watched ? rowsOf(watched.items, watched.wait, request.reference, previously) : [];
   const verdictMs = verdictAt - upgradedAt;
-  if (failure === undefined) return emptyResult('success', '', { targets, jobs, verdictMs });
+  const checks = watched?.wait.checks ?? [];
+  if (failure === undefined) return emptyResult('success', '', { targets, jobs, verdictMs, checks });
 
   // Evidence first: a first install's uninstall takes its pods (and their logs) with it.
   const evidence: Evidence[] = [
@@ -376,7 +389,7 @@ export async function releaseChart(
   ];
   if (!request.rollback) {
     log.warning(`rollback: false: release ${ref.release} is left as helm left it`);
-    return emptyResult('failed', failure, { targets, jobs, evidence, verdictMs });
+    return emptyResult('failed', failure, { targets, jobs, evidence, verdictMs, checks });
   }
   const rollbackError = await log.group('Rollback', () =>
     restoreRelease(kube, helm, record, request, log, now).catch((error: unknown) => messageOf(error)),
@@ -390,5 +403,6 @@ export async function releaseChart(
     rollbackError,
     verdictMs,
     restoreMs: now() - verdictAt,
+    checks,
   });
 }

@@ -10,7 +10,7 @@ import { lastLines, LOG_LINES, type Evidence } from './evidence.js';
 import type { HttpGet } from '../lib/http.js';
 import { bakeFloorMs } from '../desired/verify.js';
 import { runJob, type JobRecord, type JobResult } from './job-run.js';
-import { startVerification, type CheckReport, type ReleasePod, type VerifyPlan, type VerifyStatus } from './verify.js';
+import { startVerification, type CheckReport, type VerifyPlan } from './verify.js';
 import type { ImageUse, ManifestObject } from '../desired/manifests.js';
 import type { ObjectRecord } from './object-record.js';
 import type { JsonPatchOp, Kube, KubeObject } from '../cluster/kube.js';
@@ -23,7 +23,7 @@ import { recordOf, revisionOf, waitItemOf, type TargetRecord } from './target-re
 import { byHand, rollBack, type Restored } from './restore.js';
 import { targetKey, type Target } from '../desired/targets.js';
 import type { Verdict } from './verdict.js';
-import { waitForRollouts, type WaitItem, type WaitResult } from './wait.js';
+import { waitForRollouts, type WaitItem, type WaitOptions, type WaitResult } from './wait.js';
 import { gatherEvidence, type Watched } from './wait-evidence.js';
 import { noCanary, runCanary, type CanaryRun, type CanaryStepResult } from './canary-run.js';
 import { promoteSet } from './canary-partition.js';
@@ -91,12 +91,13 @@ export interface DeployRequest {
 }
 
 /** Keeps the list of running Jobs and tells `request.onJobs` each change. */
-function jobTracker(request: DeployRequest): (job: JobRecord, running: boolean) => void {
+/** Told of each check's Job as it starts and ends; hands `onJobs` the ones running (saved for the post step). */
+export function jobTracker(onJobs?: (running: JobRecord[]) => void): (job: JobRecord, running: boolean) => void {
   const running = new Map<string, JobRecord>();
   return (job, on) => {
     if (on) running.set(job.uid, job);
     else running.delete(job.uid);
-    request.onJobs?.([...running.values()]);
+    onJobs?.([...running.values()]);
   };
 }
 
@@ -231,20 +232,31 @@ function waitOptions(request: DeployRequest, deadline: number) {
 }
 
 /**
- * How long the changed targets bake: the input `bake`, at least the longest grace of the checks plus one interval
- * (so a persistent failure is seen), and whether they wait for the checks at all.
+ * How the changed items bake, and the checks of `verify` that run during the bake: the input `bake`, at least the
+ * longest grace of the checks plus one interval (so a persistent failure is seen). Every wait that bakes a release
+ * uses it (the targets', each canary step's, a chart's).
  */
-function bakeOf(request: DeployRequest, log: Log): { bakeMs: number; verified: boolean } {
-  const checks = request.verify?.checks ?? [];
-  if (checks.length === 0) return { bakeMs: request.bakeMs, verified: false };
+export function bakeWithChecks(
+  kube: Kube,
+  plan: (VerifyPlan & { http: HttpGet }) | undefined,
+  bakeMs: number,
+  ports: { log: Log; now: () => number; jobs?: (job: JobRecord, running: boolean) => void },
+): { bakeMs: number; verify?: WaitOptions['verify'] } {
+  const checks = plan?.checks ?? [];
+  if (plan === undefined || checks.length === 0) return { bakeMs };
   const floor = bakeFloorMs(checks.map((c) => c.spec));
-  if (floor > request.bakeMs) {
-    log.info(
-      `The bake lasts ${Math.round(floor / 1000)}s instead of ${Math.round(request.bakeMs / 1000)}s: the longest grace ` +
+  if (floor > bakeMs) {
+    ports.log.info(
+      `The bake lasts ${Math.round(floor / 1000)}s instead of ${Math.round(bakeMs / 1000)}s: the longest grace ` +
         'of the checks of verify plus one interval, so that a failure that lasts is seen',
     );
   }
-  return { bakeMs: Math.max(floor, request.bakeMs), verified: true };
+  const { log, now, jobs } = ports;
+  return {
+    bakeMs: Math.max(floor, bakeMs),
+    verify: (pods, onStatus) =>
+      startVerification(plan, pods, onStatus, { kube, http: plan.http, log, now, ...(jobs ? { jobs } : {}) }),
+  };
 }
 
 /** Step 2: watch every patched target until rolled out and baked, and every unchanged one until judged healthy. */
@@ -269,16 +281,16 @@ function watchItems(
   log: Log,
   now: () => number,
 ) {
-  const bake = items.changed.length > 0 ? bakeOf(request, log) : { bakeMs: 0, verified: false };
-  const plan = request.verify;
-  const verify =
-    plan && bake.verified
-      ? (pods: () => ReleasePod[], onStatus: (status: VerifyStatus) => void) =>
-          startVerification(plan, pods, onStatus, { kube, http: plan.http, log, now, jobs: jobTracker(request) })
-      : undefined;
+  const { bakeMs, verify } =
+    items.changed.length > 0
+      ? bakeWithChecks(kube, request.verify, request.bakeMs, { log, now, jobs: jobTracker(request.onJobs) })
+      : { bakeMs: 0, verify: undefined };
   return waitForRollouts(
     kube,
-    [...items.changed.map((i) => ({ ...i, ...bake })), ...items.unchanged.map((i) => ({ ...i, bakeMs: 0 }))],
+    [
+      ...items.changed.map((i) => ({ ...i, bakeMs, verified: verify !== undefined })),
+      ...items.unchanged.map((i) => ({ ...i, bakeMs: 0 })),
+    ],
     { ...waitOptions(request, started + request.timeoutMs), ...(verify ? { verify } : {}) },
     log,
     now,
@@ -572,7 +584,7 @@ async function runPreDeploy(kube: Kube, request: DeployRequest, log: Log, now: (
         timeoutMs: request.timeoutMs,
         signal: request.signal,
         deleteAfter: false,
-        running: jobTracker(request),
+        running: jobTracker(request.onJobs),
       };
       const result = await runJob(kube, job, options, log, now);
       jobs.push(result);

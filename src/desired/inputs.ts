@@ -271,7 +271,7 @@ function parseChart(
       'is set together with deployments, workloads, manifests or kustomize; release the chart in a step of its own.',
     );
   }
-  for (const name of ['canary', 'pre-deploy', 'verify']) {
+  for (const name of ['canary', 'pre-deploy']) {
     if (read(name).trim() !== '') {
       throw new InputError(name, 'is not supported with "chart" yet; leave it out of the chart\'s step.');
     }

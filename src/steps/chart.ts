@@ -10,6 +10,7 @@ import type { Inputs } from '../desired/inputs.js';
 import { dryRunManifest, parseHelmVersion, supportedHelm, HELM_MINIMUM, type Helm } from '../helm/helm.js';
 import { placedKey, releaseChart, releaseObjects } from '../deploy/chart-release.js';
 import { workloadItem } from '../deploy/apply.js';
+import { jobTracker } from '../deploy/rollout.js';
 import { secretValues, type ManifestObject } from '../desired/manifests.js';
 import type { PreviewValues } from '../desired/inputs.js';
 import { preview, type Previewed, type PreviewOptions } from './preview.js';
@@ -59,7 +60,16 @@ export async function deployChart(
   request: Parameters<typeof releaseChart>[2],
   { job, log, records }: ChartDeployOptions,
 ): Promise<Deployed> {
-  const result = await releaseChart(kube, helm, { ...request, onRecorded: (r) => records.saveRelease(r) }, log);
+  const result = await releaseChart(
+    kube,
+    helm,
+    {
+      ...request,
+      onRecorded: (r) => records.saveRelease(r),
+      onJob: jobTracker((running) => records.saveJobs(running)),
+    },
+    log,
+  );
   job.save('finished', 'true');
   records.remove();
   if (result.restoreMs !== undefined && result.rollbackError === undefined)

@@ -71,6 +71,29 @@ function canaryOf(
   return { steps: inputs.canary, onRecords, ...(route ? { route } : {}) };
 }
 
+/**
+ * The checks of `verify` as the deploy runs them: each Job check's Job given the deployed reference, where the checks
+ * look, and the runner's HTTP; nothing without checks. The targets' deploy and a chart's release share it.
+ */
+export function verifyPlanOf(
+  inputs: Pick<RequestInputs, 'image' | 'allowed-restarts'>,
+  options: Pick<RequestOptions, 'checked' | 'run' | 'defaultNamespace' | 'http'>,
+): Pick<DeployRequest, 'verify'> {
+  const { checked, run } = options;
+  if (checked.jobs.checks.length === 0) return {};
+  return {
+    verify: {
+      checks: checked.jobs.checks.map(({ spec, job }) => ({
+        spec,
+        ...(job ? { job: jobWithImage(job, inputs.image, run.reference) } : {}),
+      })),
+      namespace: releaseNamespace(checked, options.defaultNamespace),
+      allowedRestarts: inputs['allowed-restarts'],
+      http: options.http,
+    },
+  };
+}
+
 export function deployRequest(inputs: RequestInputs, options: RequestOptions): DeployRequest {
   const { checked, run, records } = options;
   const saved = objectRecords(records);
@@ -95,19 +118,7 @@ export function deployRequest(inputs: RequestInputs, options: RequestOptions): D
       force: inputs['force-conflicts'],
       onApplied: saved.onApplied,
     },
-    ...(checked.jobs.checks.length > 0
-      ? {
-          verify: {
-            checks: checked.jobs.checks.map(({ spec, job }) => ({
-              spec,
-              ...(job ? { job: jobWithImage(job, inputs.image, run.reference) } : {}),
-            })),
-            namespace: releaseNamespace(checked, options.defaultNamespace),
-            allowedRestarts: inputs['allowed-restarts'],
-            http: options.http,
-          },
-        }
-      : {}),
+    ...verifyPlanOf(inputs, options),
     ...(inputs.canary.length > 0 ? { canary: canaryOf(inputs, checked, records, saved.onCanaries) } : {}),
     preDeploy: checked.jobs.preDeploy.map((job) => jobWithImage(job, inputs.image, run.reference)),
   };
