@@ -10,7 +10,8 @@
  * bench/statefulset.ts) a crash-looping StatefulSet release; P11 (in bench/manifests.ts) a first deploy of the
  * example's manifests into a fresh namespace; P12 (in bench/light.ts, issue 23) a good rollout's cost on every axis
  * (start-up, RSS, connections, requests, bytes) beside kubectl's; P16 (in bench/chart.ts, issue 22) a crash-looping
- * Helm chart upgrade against helm's own --rollback-on-failure.
+ * Helm chart upgrade against helm's own --rollback-on-failure; P17 (bench/chart.ts) chart upgrades cancelled
+ * and killed mid-release: releases left pending-*, against helm interrupted the same way.
  *
  * `main` runs the groups, then makes one row per case; each case's row is made by a function named for what it
  * measures.
@@ -54,7 +55,7 @@ import { benchCanary } from './canary.js';
 import { benchCancel } from './cancel.js';
 import { benchLight } from './light.js';
 import { CHECKED, benchManifests } from './manifests.js';
-import { benchChart } from './chart.js';
+import { benchChart, benchInterrupts } from './chart.js';
 import { benchStatefulSet } from './statefulset.js';
 import { benchVerdicts } from './verdicts.js';
 import { benchVerify } from './verify.js';
@@ -62,9 +63,9 @@ import { benchVerify } from './verify.js';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /**
  * BENCH_CASES=P3,P7 runs only those groups (P1 covers P1/P1b/P2, P3 covers P3/P5/P6b's baseline, P8 covers P8-P8i,
- * P11 covers P11-P11d, P12 covers P12-P12e, P16 covers P16/P16b); default all.
+ * P11 covers P11-P11d, P12 covers P12-P12e, P16 covers P16/P16b, P17 covers P17/P17b); default all.
  */
-const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9,P10,P11,P12,P13,P14,P16')
+const CASES = (process.env.BENCH_CASES ?? 'P1,P3,P4,P5,P6,P7,P8,P9,P10,P11,P12,P13,P14,P16,P17')
   .split(',')
   .map((c) => c.trim().toUpperCase());
 const want = (id: string): boolean => CASES.includes(id);
@@ -72,6 +73,8 @@ const want = (id: string): boolean => CASES.includes(id);
 const P3_RUNS = Math.max(RUNS, 5);
 /** P8's runs (each takes ~5 min: two 120 s progress deadlines, a 140 s rollout, 2,000 pods made and removed). */
 const P8_RUNS = Number(process.env.BENCH_P8_RUNS ?? Math.min(RUNS, 2));
+/** P17's interruptions per signal (SIGINT, SIGKILL) and per tool (kube-ship, helm). */
+const INTERRUPTS = Number(process.env.BENCH_INTERRUPTS ?? 20);
 const BASE_NS = 'kube-ship-bench';
 /** P1's baseline Deployments, one per run (they all run at once). */
 const BASE_NAMES = Array.from({ length: RUNS }, (_, i) => `bench-base-${i + 1}`);
@@ -118,6 +121,7 @@ async function main(): Promise<void> {
   const verify = want('P13') ? await benchVerify({ runs: RUNS, repo: REPO, ns: NAMESPACE, deployerKubeconfig }) : [];
   const canary = want('P14') ? await benchCanary({ runs: RUNS, repo: REPO, ns: NAMESPACE, deployerKubeconfig }) : [];
   const chart = want('P16') ? await benchChart({ runs: Math.min(RUNS, 2) }) : [];
+  const interrupts = want('P17') ? await benchInterrupts({ runs: INTERRUPTS }) : [];
 
   const results: Result[] = [
     ...(crash.length
@@ -140,6 +144,7 @@ async function main(): Promise<void> {
     ...verify,
     ...canary,
     ...chart,
+    ...interrupts,
   ];
   const kept = writeLatest(results);
   printReport(results, kept, verdicts.seconds);
@@ -774,6 +779,14 @@ const NOTES: Record<string, string[]> = {
     "P16 (bench/chart.ts): min(BENCH_RUNS, 2) runs, each with a fresh namespace per side and the stack's helm v4; kube-ship installs",
     '    examples/chart (building a new variant of examples/web), then releases fault=crashloop; helm alone installs the same chart',
     '    and digest (--wait), then upgrades to fault=crashloop with --rollback-on-failure --timeout 2m (about 2.5 minutes a run).',
+  ],
+  P17: [
+    `P17 (bench/chart.ts): BENCH_INTERRUPTS (${INTERRUPTS}) runs per signal and per tool, one release each (examples/chart, 2 replicas,`,
+    '    its pre-upgrade migration hook taking 4 s, a new pod template each run), reset to a deployed revision before each run;',
+    '    the signal at a random point from 0.3 s to 95 % of an uninterrupted release of the same upgrade by the same tool, after',
+    "    the upgrade started (kube-ship: its Deploy group -> exit; helm: start -> exit). SIGINT is the runner's cancel (SIGTERM",
+    "    7.5 s later, SIGKILL at 10 s), counted when the step has exited (kube-ship's post step runs after it); SIGKILL is",
+    "    counted after kube-ship's post step (helm has none). Counted: the newest revision pending-install/-upgrade/-rollback.",
   ],
   P11: [
     "P11 (bench/manifests.ts): each run a fresh empty namespace per side, both with the stack's admin kubeconfig; kube-ship builds",

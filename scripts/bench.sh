@@ -3,7 +3,8 @@
 # dist/index.js against kubectl, a Helm-style polling loop, and cold builds) and prints one table; the results
 # go to bench/results/latest.json (rows of groups not run this time are kept from the previous file). BENCH_RUNS
 # (default 3) sets the runs per case; BENCH_CASES (e.g. P8) the case groups; BENCH_P8_RUNS the P8 runs (default
-# min(BENCH_RUNS, 2), about 4.5 minutes each); BENCH_LOG_DIR keeps each P8 step's log there. Takes about 15-20 minutes.
+# min(BENCH_RUNS, 2), about 4.5 minutes each); BENCH_INTERRUPTS the P17 interruptions per signal and per tool
+# (default 20); BENCH_LOG_DIR keeps each P8 step's and each P17 run's log there. Takes about 15-20 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"   # Node 24 from the repository, as the runner's node24
