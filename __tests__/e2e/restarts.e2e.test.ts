@@ -15,6 +15,8 @@ import {
   deployerOfThisFile,
   env,
   initialImage,
+  kubectl,
+  NAMESPACE,
   podImages,
   restartStackPart,
   runAction,
@@ -48,14 +50,24 @@ describe('stack parts restarted mid-deploy', () => {
     expect(new Set(podImages('etcd'))).toEqual(new Set([run.outputs.image]));
   });
 
-  it('an API server restarted in the middle of a rollout does not change the verdict', async () => {
+  it('an API server restarted in the middle of a canary step: the verdict does not change, the canary is gone', async () => {
     createDeployment('restart', initialImage('restart'), { replicas: 3, surge: 1, unavailable: 0, readyDelay: '8s' });
-    const run = await runAction(appInputs('restart', 'v2', 'restart', { bake: '0s' }), {
-      whenPatched: () => setTimeout(() => restartStackPart('kube-apiserver', 2), 3000),
+    // The restart lands in the canary's step (its apply, or its wait: the canary's pod takes 8 s to be Ready); the
+    // rollout of the stable Deployment after the promotion is watched on the API server started again.
+    const run = await runAction(appInputs('restart', 'v2', 'restart', { bake: '0s', canary: '1' }), {
+      during: [
+        {
+          when: ({ log }) => log.includes('::group::Canary 1/1'),
+          act: () => setTimeout(() => restartStackPart('kube-apiserver', 2), 1000),
+        },
+      ],
     });
     expect(run.exitCode, run.log).toBe(0);
     expect(run.outputs.result).toBe('success');
+    expect(JSON.parse(run.outputs.canary ?? '[]')).toMatchObject([{ result: 'passed', replicas: 1 }]);
     expect(new Set(podImages('restart'))).toEqual(new Set([run.outputs.image]));
+    expect(kubectl(['get', 'deployments', '-n', NAMESPACE, '-o', 'name'])).toContain('deployment.apps/restart\n');
+    expect(kubectl(['get', 'deployments', '-n', NAMESPACE, '-o', 'name'])).not.toContain('restart-canary');
   });
 
   it('dockerd killed in the middle of a build: the step fails saying the engine was lost, and nothing is deployed', async () => {
