@@ -279,8 +279,8 @@ function parseChart(
   return { chart, ...companions, release, 'chart-version': version };
 }
 
-/** Reads and validates every input. `sha` is the commit (GITHUB_SHA), the default tag's source. */
-export function parseInputs(read: InputReader, sha: string): Inputs {
+/** What to deploy: targets, manifests, a kustomization or a chart; at least one, and a chart alone. */
+function whatToDeploy(read: InputReader) {
   const deploymentLines = parseList(read('deployments'));
   const workloadLines = parseList(read('workloads'));
   const manifests = parseList(read('manifests'));
@@ -295,10 +295,17 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
         'daemonset), or the manifest files to apply, a kustomization directory, or the Helm chart to release.',
     );
   }
-  const namespace = read('namespace').trim();
-  if (namespace !== '' && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)) {
-    throw new InputError('namespace', `"${namespace}" is not a valid namespace name.`);
-  }
+  return {
+    deployments: deploymentLines.map(parseTarget),
+    workloads: workloadLines.map(parseWorkload),
+    manifests,
+    kustomize,
+    ...chart,
+  };
+}
+
+/** The registry login: both or neither. */
+function registryLogin(read: InputReader): Pick<Inputs, 'registry-username' | 'registry-password'> {
   const username = read('registry-username').trim();
   const password = read('registry-password');
   if ((username === '') !== (password === '')) {
@@ -307,6 +314,11 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
       'is set without its pair; set both registry-username and registry-password, or neither to use the existing Docker login.',
     );
   }
+  return { 'registry-username': username, 'registry-password': password };
+}
+
+/** The build and the push of the image (a build is always pushed: kube-ship deploys what it pushes). */
+function buildAndPush(read: InputReader, sha: string) {
   const build = parseBoolean('build', read('build'), true);
   const push = parseBoolean('push', read('push'), true);
   if (build && !push) {
@@ -330,16 +342,26 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     network: read('network').trim(),
     push,
     ...parseImageAndTags(read('image'), read('tags'), sha, build),
-    'registry-username': username,
-    'registry-password': password,
+  };
+}
+
+/** The cluster to talk to, and the namespace of targets named without one. */
+function cluster(read: InputReader) {
+  const namespace = read('namespace').trim();
+  if (namespace !== '' && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)) {
+    throw new InputError('namespace', `"${namespace}" is not a valid namespace name.`);
+  }
+  return {
     kubeconfig: read('kubeconfig'),
     'kube-context': read('kube-context').trim(),
     'allow-http': parseBoolean('allow-http', read('allow-http'), false),
     namespace,
-    deployments: deploymentLines.map(parseTarget),
-    workloads: workloadLines.map(parseWorkload),
-    manifests,
-    kustomize,
+  };
+}
+
+/** How the release is rolled out, judged, checked and rolled back. */
+function rollout(read: InputReader) {
+  return {
     'force-conflicts': parseBoolean('force-conflicts', read('force-conflicts'), false),
     preview: parseBoolean('preview', read('preview'), false),
     'preview-values': parsePreviewValues(read('preview-values')),
@@ -352,7 +374,12 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     verify: parseVerify(read('verify')),
     'pre-deploy': parseList(read('pre-deploy')),
     ...canaryOf(read),
-    ...chart,
+  };
+}
+
+/** Where the result is reported on GitHub. */
+function reporting(read: InputReader) {
+  return {
     environment: read('environment').trim() || 'default',
     'environment-url': read('environment-url').trim(),
     'github-deployment': parseBoolean('github-deployment', read('github-deployment'), false),
@@ -361,6 +388,18 @@ export function parseInputs(read: InputReader, sha: string): Inputs {
     'pr-number': parsePrNumber(read('pr-number')),
     'github-token': read('github-token'),
   };
+}
+
+/**
+ * Reads and validates every input. `sha` is the commit (GITHUB_SHA), the default tag's source. What to deploy is read
+ * first: without it nothing else matters, and its error names the inputs that could say it.
+ */
+export function parseInputs(read: InputReader, sha: string): Inputs {
+  const deploy = whatToDeploy(read);
+  const where = cluster(read);
+  const login = registryLogin(read);
+  const image = buildAndPush(read, sha);
+  return { ...image, ...login, ...where, ...deploy, ...rollout(read), ...reporting(read) };
 }
 
 function canaryOf(read: InputReader): Pick<Inputs, 'canary' | 'canary-route'> {
