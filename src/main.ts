@@ -181,7 +181,7 @@ function releaseStep(inputs: Inputs, chart: CheckedChart, { kube, state, job, re
   const { log, secrets, env } = state;
   return inputs.preview
     ? previewChart(kube, chart.helm, request, { job, log, secrets, env, previewValues: inputs['preview-values'] })
-    : deployChart(kube, chart.helm, request, { job, log, records });
+    : deployChart(kube, chart.helm, request, { job, log, records, secrets });
 }
 
 /** The phases, in order; each records in the report what it found, and throws to stop the run. */

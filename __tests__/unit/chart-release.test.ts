@@ -114,6 +114,22 @@ describe('releaseChart', () => {
     expect(helm.calls).toEqual(['latest', 'upgrade', 'manifest']);
   });
 
+  it("tells the release's Secret values once helm made the revision, before the release is watched", async () => {
+    const kube = new FakeKube();
+    class WithSecret extends FakeHelm {
+      override async manifest(ref: unknown, revision?: number) {
+        const secret = 'apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: hunter2-in-chart}';
+        return `${await super.manifest(ref, revision)}\n---\n${secret}`;
+      }
+    }
+    const helm = new WithSecret(kube);
+    const told: { values: string[]; calls: string[] }[] = [];
+    const onSecrets = (values: string[]) => told.push({ values, calls: [...helm.calls] });
+    await onFakeTime(releaseChart(kube, helm, request(`reg/web:v1@${digest}`, { onSecrets }), recordingLog()));
+    expect(told).toEqual([{ values: ['hunter2-in-chart'], calls: ['latest', 'upgrade', 'manifest'] }]);
+    expect(helm.calls).toEqual(['latest', 'upgrade', 'manifest', 'manifest']);
+  });
+
   it('rolls a crash loop back to the revision recorded before the deploy, and watches it healthy', async () => {
     const kube = new FakeKube();
     const helm = new FakeHelm(kube);

@@ -10,7 +10,7 @@ import { messageOf } from '../lib/errors.js';
 import { isRecord } from '../lib/json.js';
 import type { Log } from '../lib/log.js';
 import type { ChartSpec } from '../desired/chart.js';
-import { objectKey, type ImageUse } from '../desired/manifests.js';
+import { objectKey, secretValues, type ImageUse } from '../desired/manifests.js';
 import { isPending, type Helm, type ReleaseRef, type Rendered } from '../helm/helm.js';
 import { workloadItem } from './apply.js';
 import type { Evidence } from './evidence.js';
@@ -48,6 +48,11 @@ export interface ChartRequest {
   verify?: VerifyPlan & { http: HttpGet };
   /** Told when a check's Job starts and ends (for the post step). */
   onJob?: (job: JobRecord, running: boolean) => void;
+  /**
+   * Told the values of the release's Secrets once helm has made the revision, before any of its pods' logs, events or
+   * statuses are read: they are masked and scrubbed from every channel.
+   */
+  onSecrets?: (values: string[]) => void;
   /** Called with the release's record before helm changes anything (saved for the post step). */
   onRecorded?: (record: ReleaseRecord) => void;
 }
@@ -337,6 +342,14 @@ function emptyResult(result: DeployResultKind, failureReason: string, extra: Par
   };
 }
 
+/** The values of the newest revision's Secrets, told to `onSecrets` (none when helm made no revision). */
+async function tellSecrets(helm: Helm, ref: ReleaseRef, request: ChartRequest): Promise<void> {
+  if (request.onSecrets === undefined) return;
+  const manifest = await helm.manifest(ref).catch(() => '');
+  const objects = releaseObjects(manifest, ref.namespace).map((object, i) => ({ file: '', document: i + 1, object }));
+  request.onSecrets(secretValues(objects));
+}
+
 /** Record, upgrade, watch, decide, keep the evidence, restore. A failed release is a result, not an error. */
 export async function releaseChart(
   kube: Kube,
@@ -364,6 +377,7 @@ export async function releaseChart(
 
   const previously = await workloadsBefore(kube, helm, record);
   const up = await log.group('Deploy', () => upgrade(kube, helm, request, record, log, now));
+  await tellSecrets(helm, ref, request);
   const upgradedAt = now();
   let failure: string | undefined;
   let watched: Awaited<ReturnType<typeof watchRelease>> | undefined;

@@ -5,6 +5,7 @@
 import type { Kube } from '../cluster/kube.js';
 import { InputError, messageOf } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
+import type { Secrets } from '../lib/secrets.js';
 import { chartSpec, type ChartSpec } from '../desired/chart.js';
 import type { Inputs } from '../desired/inputs.js';
 import { dryRunManifest, parseHelmVersion, supportedHelm, HELM_MINIMUM, type Helm } from '../helm/helm.js';
@@ -51,6 +52,8 @@ export interface ChartDeployOptions {
   job: Job;
   log: Log;
   records: PostRecords;
+  /** Where the release's Secret values go to be masked and scrubbed. */
+  secrets: Secrets;
 }
 
 /** Releases the chart; the post step's record is removed once the engine has finished (rolled back or not). */
@@ -58,7 +61,7 @@ export async function deployChart(
   kube: Kube,
   helm: Helm,
   request: Parameters<typeof releaseChart>[2],
-  { job, log, records }: ChartDeployOptions,
+  { job, log, records, secrets }: ChartDeployOptions,
 ): Promise<Deployed> {
   const result = await releaseChart(
     kube,
@@ -67,6 +70,9 @@ export async function deployChart(
       ...request,
       onRecorded: (r) => records.saveRelease(r),
       onJob: jobTracker((running) => records.saveJobs(running)),
+      onSecrets: (values) => {
+        for (const value of values) secrets.add(value, { lines: true });
+      },
     },
     log,
   );
