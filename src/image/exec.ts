@@ -54,10 +54,15 @@ function runAbortable(
   { signal, onStarted }: { signal: AbortSignal; onStarted: ((pid: number) => void) | undefined },
   env: Record<string, string> | undefined,
 ): Promise<CommandResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'kube-ship-run-'));
+  // The runner's temporary folder, emptied after every job (a self-hosted runner's /tmp is not): the output of a dry
+  // run holds rendered Secrets and the values given.
+  const dir = mkdtempSync(join((env ?? process.env).RUNNER_TEMP || tmpdir(), 'kube-ship-run-'));
   const out = openSync(join(dir, 'stdout'), 'w', 0o600);
   const err = openSync(join(dir, 'stderr'), 'w', 0o600);
+  let finished: CommandResult | undefined;
   const finish = (exitCode: number, extra = ''): CommandResult => {
+    // A spawn that fails emits 'error' and then 'close': the files are read and closed once.
+    if (finished !== undefined) return finished;
     closeSync(out);
     closeSync(err);
     const result = {
@@ -66,6 +71,7 @@ function runAbortable(
       stderr: readFileSync(join(dir, 'stderr'), 'utf8') + extra,
     };
     rmSync(dir, { recursive: true, force: true });
+    finished = result;
     return result;
   };
   return new Promise((resolve) => {
