@@ -8,6 +8,7 @@ import { objectRecordsFile, postRecords, saveRecords, writeObjectRecords } from 
 import { deploy } from '../../src/deploy/rollout.js';
 import type { TargetRecord } from '../../src/deploy/target-record.js';
 import { restoreUnfinished, type SavedState } from '../../src/steps/restore-unfinished.js';
+import type { Helm } from '../../src/helm/helm.js';
 import { FakeKube, recordingLog } from '../fakes/fake-kube.js';
 
 const digest = 'sha256:' + 'b'.repeat(64);
@@ -197,6 +198,34 @@ describe('restoreUnfinished (the post step)', () => {
     expect(kube.deleted).toEqual(['Job ns/migrate']);
     expect(log.lines.join('\n')).toContain('Deleted Job ns/migrate');
     expect(existsSync(file)).toBe(false);
+  });
+
+  it('a killed chart deploy: deletes the Job of a check it left running, then finishes the release', async () => {
+    const kube = new FakeKube();
+    const files: Record<string, string> = {};
+    const records = postRecords(env(), (fact, path) => (files[fact] = path));
+    await kube.applyObject(
+      { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'smoke-1', namespace: 'ns' } },
+      { dryRun: false, force: true },
+    );
+    records.saveJobs([
+      { apiVersion: 'batch/v1', kind: 'Job', namespace: 'ns', name: 'smoke-1', uid: 'uid-Job ns/smoke-1' },
+    ]);
+    records.saveRelease({ release: 'web', namespace: 'ns', revision: 3 });
+    const { undo } = context(kube);
+    const finished: string[] = [];
+    const helm = () =>
+      ({
+        latest: async () => ({ revision: 3, status: 'deployed' }),
+        close: () => finished.push('closed'),
+      }) as unknown as Helm & { close(): void };
+    const result = await restoreUnfinished(saved({ jobsFile: files.jobsFile, releaseFile: files.releaseFile }), {
+      ...undo,
+      helm,
+    });
+    expect(result).toBeUndefined();
+    expect(kube.deleted).toEqual(['Job ns/smoke-1']);
+    expect(finished).toEqual(['closed']);
   });
 
   it('leaves a Job that ended (its record removed) alone', async () => {

@@ -54,7 +54,7 @@ export interface Undo {
 export async function restoreUnfinished(saved: SavedState, undo: Undo): Promise<string | undefined> {
   try {
     const release = saved.releaseFile && !saved.finished ? loadReleaseRecord(saved.releaseFile) : undefined;
-    if (release !== undefined) return await finishRelease(release, undo);
+    if (release !== undefined) return await finishChartDeploy(release, saved.jobsFile, undo);
     return await restoreFromRecords(saved, undo);
   } finally {
     removeRecordsFile(saved.releaseFile ?? '');
@@ -63,6 +63,15 @@ export async function restoreUnfinished(saved: SavedState, undo: Undo): Promise<
     removeRecordsFile(saved.jobsFile);
     removeRecordsFile(saved.routeFile ?? '');
   }
+}
+
+/** A killed chart deploy: the Jobs of its checks it left running deleted, then its release finished. */
+async function finishChartDeploy(release: ReleaseRecord, jobsFile: string, undo: Undo): Promise<string | undefined> {
+  const jobs = jobsFile === '' ? [] : loadJobRecords(jobsFile);
+  const jobProblems = jobs.length > 0 && undo.rollback() ? await deleteRunningJobs(undo.connect(), jobs, undo.log) : [];
+  const problem = await finishRelease(release, undo);
+  const problems = [...jobProblems, ...(problem === undefined ? [] : [problem])];
+  return problems.length > 0 ? problems.join('; ') : undefined;
 }
 
 /** A chart's release the killed step left: its helm stopped, then rolled back (or uninstalled), never left pending. */
