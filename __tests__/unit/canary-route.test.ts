@@ -172,8 +172,11 @@ describe('the canary traffic through the route', () => {
     // Each write tests the uid and the rules it last wrote: never over someone else's change.
     expect(kube.objectPatches[1]?.ops.slice(0, 2)).toEqual([
       { op: 'test', path: '/metadata/uid', value: 'uid-route' },
-      { op: 'test', path: '/spec/rules', value: saved[1]?.written },
+      { op: 'test', path: '/spec/rules', value: saved[2]?.written },
     ]);
+    // Each write's rules are saved before it is sent (a write whose answer is lost may have landed), then answered.
+    expect(saved[1]).toMatchObject({ written: undefined, pending: saved[2]?.written });
+    expect(saved[2]?.pending).toBeUndefined();
     expect(saved.at(-1)?.written).toEqual(rulesOf(kube));
 
     kube.objects.get('HTTPRoute ns/web')!.metadata.managedFields = [{ manager: 'kube-ship', operation: 'Update' }];
@@ -196,6 +199,22 @@ describe('the canary traffic through the route', () => {
     expect(kube.deleted).toEqual(['Service ns/web-canary']);
     expect(await traffic.close()).toBeUndefined();
     expect(kube.objectPatches).toHaveLength(4);
+  });
+
+  it('puts the rules back after a write that landed but whose answer never came (the step killed meanwhile)', async () => {
+    const kube = routed();
+    const landed = weighedRules(RULES, web, 'ns', 10);
+    kube.editObject('HTTPRoute ns/web', (o) => ((o.spec as { rules: RouteRule[] }).rules = structuredClone(landed)));
+    const record: RouteRecord = {
+      key: 'HTTPRoute ns/web',
+      ...web,
+      uid: 'uid-route',
+      before: RULES,
+      written: undefined,
+      pending: landed,
+    };
+    expect(await restoreRoute(kube, record, recordingLog())).toBeUndefined();
+    expect(rulesOf(kube)).toEqual(RULES);
   });
 
   it("leaves rules someone else changed meanwhile, says so, and deletes the canary's Service all the same", async () => {

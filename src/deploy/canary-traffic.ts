@@ -38,6 +38,11 @@ export interface RouteRecord {
   /** `spec.rules` as stored by kube-ship's last write; undefined until one was answered. */
   written: RouteRule[] | undefined;
   /**
+   * The rules of a write sent and not yet answered (saved before it is sent): if the step dies meanwhile, or the
+   * answer is lost, the write may have landed, and the route then holds these.
+   */
+  pending?: RouteRule[];
+  /**
    * `metadata.managedFields` as read before the canary: kube-ship's patches make it the owner of `spec.rules`, and
    * putting the rules back leaves it so; the owners are set back too (see `restoreOwners`).
    */
@@ -102,15 +107,19 @@ async function writeRules(kube: Kube, record: RouteRecord, expected: RouteRule[]
  */
 export async function restoreRoute(kube: Kube, record: RouteRecord, log: Log): Promise<string | undefined> {
   const fix = 'set its weights back by hand';
-  try {
-    if (record.written !== undefined && !same(record.written, record.before)) {
-      const restored = await writeRules(kube, record, record.written, record.before, log);
+  // What kube-ship may have left: a write whose answer it never saw, else its last answered one.
+  const left = [record.pending, record.written].filter(
+    (rules): rules is RouteRule[] => rules !== undefined && !same(rules, record.before),
+  );
+  for (const expected of left) {
+    try {
+      const restored = await writeRules(kube, record, expected, record.before, log);
       log.info(`${record.key}: its recorded weights restored`);
       await restoreOwners(kube, record, restored, log);
       return undefined;
+    } catch {
+      // Not this: the next one, or said below from what the route holds now.
     }
-  } catch {
-    // Not what kube-ship wrote any more: said below, from what it holds now.
   }
   const live = await retryingTransient(() => kube.getObject(routeRef(record)), Date.now() + RETRY_MS, logRetry(log));
   if (live === undefined || live.metadata.uid !== record.uid) return `${record.key}: deleted or replaced meanwhile`;
@@ -237,7 +246,10 @@ export function routeTraffic(
       if (record === undefined) throw new Error(`${key}: not recorded before its weights were set`);
       const current = record;
       const rules = backends.reduce((r, b) => weighedRules(r, b.stable, route.namespace, percent), current.before);
+      current.pending = rules;
+      onRoute(current);
       current.written = rulesOf(await writeRules(kube, current, current.written ?? current.before, rules, log));
+      delete current.pending;
       onRoute(current);
       const share = Math.round(canaryShare(percent, pods.canary, pods.stable));
       for (const { stable } of backends) {

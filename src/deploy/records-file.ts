@@ -260,7 +260,12 @@ export function loadRouteRecords(file: string): RouteRecord[] {
       throw refused(file, i, key, 'has no namespace, name or uid');
     }
     if (key !== `HTTPRoute ${namespace}/${name}`) throw refused(file, i, key, `names HTTPRoute ${namespace}/${name}`);
-    if (!Array.isArray(before) || (written !== undefined && !Array.isArray(written))) {
+    const { pending } = value;
+    if (
+      !Array.isArray(before) ||
+      (written !== undefined && !Array.isArray(written)) ||
+      (pending !== undefined && !Array.isArray(pending))
+    ) {
       throw refused(file, i, key, 'holds no rules to put back');
     }
     return value as unknown as RouteRecord;
