@@ -12,13 +12,9 @@ import type { Log } from '../lib/log.js';
 import type { ChosenContainer } from '../desired/targets.js';
 import type { ImageUse, ManifestObject } from '../desired/manifests.js';
 import { objectKey } from '../desired/manifests.js';
-import { targetKey } from '../desired/targets.js';
 import { refOf } from './apply.js';
 import { same } from './object-record.js';
-import { CHANGE_CAUSE_ANNOTATION } from './patch.js';
-import { revisionOf, type TargetRecord } from './target-record.js';
-import { wantedPods } from './verdict.js';
-import { selectorString } from '../cluster/kube-watch.js';
+import { recordWith, type TargetRecord } from './target-record.js';
 
 /** A Deployment of the manifests held back for the canary: the manifest, the live Deployment, what it would become. */
 export interface HeldDeployment {
@@ -49,22 +45,12 @@ function containersOf(desired: V1Deployment, live: V1Deployment, names: string[]
 
 /** The live Deployment's record, as a target's: what the report shows of it when the canary stops the release. */
 function recordOfLive(live: V1Deployment, containers: ChosenContainer[]): TargetRecord {
-  const namespace = live.metadata?.namespace ?? '';
-  const name = live.metadata?.name ?? '';
-  return {
-    key: targetKey({ kind: 'deployment', namespace, name }),
-    kind: 'deployment',
-    namespace,
-    name,
-    uid: live.metadata?.uid ?? '',
-    resourceVersion: live.metadata?.resourceVersion ?? '',
-    selector: selectorString(live.spec?.selector),
-    containers,
-    template: live.spec?.template ?? {},
-    changeCause: live.metadata?.annotations?.[CHANGE_CAUSE_ANNOTATION],
-    revision: revisionOf('deployment', live),
-    replicas: wantedPods('deployment', live),
+  const target = {
+    kind: 'deployment' as const,
+    namespace: live.metadata?.namespace ?? '',
+    name: live.metadata?.name ?? '',
   };
+  return recordWith(target, live, containers);
 }
 
 /**

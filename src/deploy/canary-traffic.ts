@@ -150,6 +150,8 @@ async function restoreOwners(kube: Kube, record: RouteRecord, restored: KubeObje
 /** A Service the route sends to that selects the stable Deployment's pods, and the canary Service made from it. */
 interface Backend {
   stable: ServiceName;
+  /** The stable Service as read when the route was opened: the canary's Service is made from it. */
+  service: V1Service;
   made?: ObjectRecord;
 }
 
@@ -219,7 +221,7 @@ export function routeTraffic(
         for (const service of await servicesOf(kube, live, deployment, key)) {
           const stable = { namespace: service.metadata?.namespace ?? '', name: service.metadata?.name ?? '' };
           if (!backends.some((b) => b.stable.namespace === stable.namespace && b.stable.name === stable.name)) {
-            backends.push({ stable });
+            backends.push({ stable, service });
           }
         }
       }
@@ -236,10 +238,7 @@ export function routeTraffic(
         ...(Array.isArray(live.metadata.managedFields) ? { managedFields: live.metadata.managedFields } : {}),
       };
       onRoute(record);
-      for (const backend of backends) {
-        const service = (await kube.getObject(serviceRef(backend.stable.namespace, backend.stable.name))) as V1Service;
-        backend.made = await makeCanaryService(kube, service, run, log);
-      }
+      for (const backend of backends) backend.made = await makeCanaryService(kube, backend.service, run, log);
     },
 
     async shift(percent, pods) {

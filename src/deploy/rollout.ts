@@ -90,7 +90,6 @@ export interface DeployRequest {
   };
 }
 
-/** Keeps the list of running Jobs and tells `request.onJobs` each change. */
 /** Told of each check's Job as it starts and ends; hands `onJobs` the ones running (saved for the post step). */
 export function jobTracker(onJobs?: (running: JobRecord[]) => void): (job: JobRecord, running: boolean) => void {
   const running = new Map<string, JobRecord>();
@@ -472,7 +471,6 @@ async function waitRestored(
   return problems.length > 0 ? problems.join('; ') : undefined;
 }
 
-/** Step 1a: apply the manifests (before any target is patched: configuration first). */
 /** What the apply of the manifests did: each object's record and result, the workloads to watch, the refusal. */
 interface AppliedManifests {
   records: ObjectRecord[];

@@ -6,7 +6,7 @@
 import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import { selectorString } from '../cluster/kube-watch.js';
 import { CHANGE_CAUSE_ANNOTATION, type RestoreRecord } from './patch.js';
-import { chooseContainers, targetKey, type Target } from '../desired/targets.js';
+import { chooseContainers, targetKey, type ChosenContainer, type Target } from '../desired/targets.js';
 import { REVISION_ANNOTATION, wantedPods } from './verdict.js';
 import type { Workload, WorkloadKind } from '../cluster/workload.js';
 import type { WaitItem } from './wait.js';
@@ -61,7 +61,21 @@ export function undeployable(
 export function recordOf(target: Target, workload: Workload, image: string): TargetRecord {
   const problem = undeployable(target, workload);
   if (problem !== undefined) throw new Error(problem);
-  const template = workload.spec?.template ?? {};
+  const spec = workload.spec?.template?.spec;
+  const containers = chooseContainers(
+    target,
+    { containers: spec?.containers ?? [], initContainers: spec?.initContainers },
+    image,
+  );
+  return recordWith(target, workload, containers);
+}
+
+/** The record of `workload` as it is now, with the containers that change already chosen. */
+export function recordWith(
+  target: Pick<Target, 'kind' | 'namespace' | 'name'>,
+  workload: Workload,
+  containers: ChosenContainer[],
+): TargetRecord {
   return {
     key: targetKey(target),
     kind: target.kind,
@@ -70,12 +84,8 @@ export function recordOf(target: Target, workload: Workload, image: string): Tar
     uid: workload.metadata?.uid ?? '',
     resourceVersion: workload.metadata?.resourceVersion ?? '',
     selector: selectorString(workload.spec?.selector),
-    containers: chooseContainers(
-      target,
-      { containers: template.spec?.containers ?? [], initContainers: template.spec?.initContainers },
-      image,
-    ),
-    template,
+    containers,
+    template: workload.spec?.template ?? {},
     changeCause: workload.metadata?.annotations?.[CHANGE_CAUSE_ANNOTATION],
     revision: revisionOf(target.kind, workload),
     replicas: wantedPods(target.kind, workload),
