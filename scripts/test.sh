@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 # phase TITLE: the section's heading, with the seconds since the start. Not framed in "=" signs: a line framed so,
 # with a time in it, reads like pytest's closing line ("== 3 passed in 4s =="), and one without counts reads as "no
-# test ran" to whatever reads the closing lines of the run.
+# test ran" to whatever reads the closing lines of the run. For the same reason no line of the run reads "N things in
+# X s" (pytest's "3 passed in 4s"): the per-file table says "end-to-end files: N; wall clock X seconds", and the
+# stack says "stack up (X seconds)".
 phase() { echo "[npm test] $1, from second $(($(date +%s) - started))"; }
 wall_time() { echo "npm test: wall time $(( ($(date +%s) - started) / 60 ))m $(( ($(date +%s) - started) % 60 ))s"; }
 ended=0 # set when the tally is printed; an earlier exit still prints the wall time

@@ -45,17 +45,17 @@ export default class FileTimes implements Reporter {
     const total = (Date.now() - this.runStarted) / 1000;
     const sum = files.reduce((s, f) => s + f.seconds, 0);
     const table = [
-      row('file', 'project', 'seconds', 'start at', 'tests'),
+      row('file', 'project', 'seconds', 'start at', 'ok/failed/skipped'),
       ...files.map((f) =>
         row(
           f.file,
           f.project,
           f.seconds.toFixed(1),
           `+${f.startedAt}s`,
-          `${f.passed} passed${f.failed ? `, ${f.failed} failed` : ''}${f.skipped ? `, ${f.skipped} skipped` : ''}`,
+          `${f.passed}/${f.failed}/${f.skipped}`,
         ),
       ),
-      `${files.length} files in ${total.toFixed(1)} s (the files' own times add up to ${sum.toFixed(1)} s)`,
+      `end-to-end files: ${files.length}; wall clock ${total.toFixed(1)} seconds, the files' own times add up to ${sum.toFixed(1)}`,
     ].join('\n');
     mkdirSync(OUT, { recursive: true });
     writeFileSync(join(OUT, 'e2e-files.txt'), `${table}\n`);

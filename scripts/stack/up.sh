@@ -42,4 +42,4 @@ source "$STACK_SCRIPTS/up/env.sh"          # $STATE/env and $STATE/bin
 
 elapsed="$(awk -v a="$started_ns" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')"
 nodes="$(k get nodes -l type=kwok --no-headers 2>/dev/null | grep -c ' Ready ' || true)"
-echo "stack up in ${elapsed}s: docker=$DOCKER_HOST_VALUE registries=127.0.0.1:5000,127.0.0.1:5001 apiserver=https://127.0.0.1:$APISERVER_PORT (faults: :$FAULT_APISERVER_PORT, toxiproxy $TOXIPROXY_URL) prometheus=$PROMETHEUS_URL nodes=$nodes ready; source $STATE/env"
+echo "stack up (${elapsed} seconds): docker=$DOCKER_HOST_VALUE registries=127.0.0.1:5000,127.0.0.1:5001 apiserver=https://127.0.0.1:$APISERVER_PORT (faults: :$FAULT_APISERVER_PORT, toxiproxy $TOXIPROXY_URL) prometheus=$PROMETHEUS_URL nodes=$nodes ready; source $STATE/env"
