@@ -47,13 +47,7 @@ export default class FileTimes implements Reporter {
     const table = [
       row('file', 'project', 'seconds', 'start at', 'ok/failed/skipped'),
       ...files.map((f) =>
-        row(
-          f.file,
-          f.project,
-          f.seconds.toFixed(1),
-          `+${f.startedAt}s`,
-          `${f.passed}/${f.failed}/${f.skipped}`,
-        ),
+        row(f.file, f.project, f.seconds.toFixed(1), `+${f.startedAt}s`, `${f.passed}/${f.failed}/${f.skipped}`),
       ),
       `end-to-end files: ${files.length}; wall clock ${total.toFixed(1)} seconds, the files' own times add up to ${sum.toFixed(1)}`,
     ].join('\n');

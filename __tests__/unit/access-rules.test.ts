@@ -4,8 +4,8 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ClientConfig } from '../../src/cluster/client-config.js';
 import { accessFor, ruleGrants, type ResourceRule } from '../../src/cluster/access.js';
 import { createKube } from '../../src/cluster/kube-client.js';
 import type { AccessCheck } from '../../src/cluster/kube.js';
@@ -71,7 +71,7 @@ async function reviewServer(status: object, allowed: (check: AccessCheck) => boo
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const config = new KubeConfig();
+  const config = new ClientConfig();
   config.loadFromClusterAndUser(
     { name: 't', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true },
     { name: 't', token: 'x' },

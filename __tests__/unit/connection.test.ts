@@ -10,8 +10,8 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ClientConfig } from '../../src/cluster/client-config.js';
 import { createKube } from '../../src/cluster/kube-client.js';
 import type { Kube, WatchScope } from '../../src/cluster/kube.js';
 
@@ -63,7 +63,7 @@ async function apiServer(handler: Handler = () => false, { http1Only = false } =
   const server = http1Only ? createServer(tls, answer) : createSecureServer({ ...tls, allowHTTP1: true }, answer);
   server.on('secureConnection', () => (connections += 1));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const config = new KubeConfig();
+  const config = new ClientConfig();
   config.loadFromClusterAndUser(
     {
       name: 'test',
@@ -96,7 +96,7 @@ describe('one connection for every request', () => {
   it('sends requests started all at once, then watches, over one HTTP/2 connection', async () => {
     const server = await apiServer();
     close = server.close;
-    const kube = createKube(server.config);
+    const kube = createKube(server.config, { streamingLists: false });
     await preflight(kube);
     const stop = new AbortController();
     let seen = 0;

@@ -4,8 +4,9 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ClientConfig } from '../../src/cluster/client-config.js';
 import { createKube, type KubeOptions } from '../../src/cluster/kube-client.js';
 import { KubeError, type TargetState, type WatchScope } from '../../src/cluster/kube.js';
 
@@ -22,13 +23,13 @@ async function apiServer(handler: Handler, options: KubeOptions = {}) {
     handler(req, res, url);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const config = new KubeConfig();
+  const config = new ClientConfig();
   config.loadFromClusterAndUser(
     { name: 'test', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true },
     { name: 'test', token: 'secret-token' },
   );
   return {
-    kube: createKube(config, options),
+    kube: createKube(config, { streamingLists: false, ...options }), // a server that lists, then watches
     requests,
     close: () =>
       new Promise<void>((r) => {
@@ -66,11 +67,13 @@ const scope: WatchScope = { kind: 'deployment', namespace: 'ns', name: 'web', se
 describe('createKube().observe', () => {
   it('re-watches from the last resourceVersion when a watch closes, and relists on 410 Gone', async () => {
     let deploymentLists = 0;
+    let othersListed = 0;
     const server = await apiServer((_req, res, url) => {
       const watching = url.searchParams.get('watch') === 'true';
       const rv = url.searchParams.get('resourceVersion');
       if (!url.pathname.endsWith('/deployments')) {
         if (watching) return; // replicasets and pods: watches that stay open and quiet
+        othersListed += 1;
         res.end(list('List', '1', []));
         return;
       }
@@ -82,7 +85,10 @@ describe('createKube().observe', () => {
             : list('DeploymentList', '20', [deployment('20', 3)]),
         );
       } else if (rv === '10') {
-        res.end(`${JSON.stringify({ type: 'MODIFIED', object: deployment('11', 2) })}\n`);
+        // The change comes once the target's first state (every kind listed) has been seen.
+        void until(() => othersListed === 2).then(() =>
+          setTimeout(() => res.end(`${JSON.stringify({ type: 'MODIFIED', object: deployment('11', 2) })}\n`), 20),
+        );
       } else if (rv === '11') {
         res.end(
           `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, message: 'too old resource version' } })}\n`,

@@ -12,10 +12,12 @@ const target = (name: string, containers: string[] = []): Target => ({
 });
 
 describe('preflight', () => {
-  it('passes when every target resolves and every permission is held', async () => {
+  it('passes when every target resolves and every permission is held, and hands over each target as read', async () => {
     const kube = new FakeKube();
     kube.addDeployment('web', 'reg/web:v1');
-    await expect(preflight(kube, [target('web')], 'reg/web')).resolves.toBeUndefined();
+    const read = await preflight(kube, [target('web')], 'reg/web');
+    expect([...read.keys()]).toEqual(['ns/web']);
+    expect(read.get('ns/web')?.metadata?.name).toBe('web');
   });
 
   it('reports every problem at once, each with its fix', async () => {

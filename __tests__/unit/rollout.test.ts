@@ -110,6 +110,26 @@ describe('deploy', () => {
     expect(log.lines).toContain('ns/web changed while being patched (409 Conflict); reading it again');
   });
 
+  it("takes preflight's read as the patch's first, and reads again when the target changed since (409)", async () => {
+    const kube = new FakeKube();
+    kube.addDeployment('web', 'reg/web:v1');
+    const read = new Map([['ns/web', structuredClone(kube.deployment('web')!)]]);
+    const reads = vi.spyOn(kube, 'getWorkload');
+    const unchanged = await deploy(kube, request({ read }), recordingLog());
+    expect(unchanged.result).toBe('success');
+    expect(reads).not.toHaveBeenCalled();
+
+    const other = new FakeKube();
+    other.addDeployment('web', 'reg/web:v1');
+    const stale = new Map([['ns/web', structuredClone(other.deployment('web')!)]]);
+    other.edit('ns', 'web', (d) => (d.metadata!.labels = { team: 'theirs' }));
+    const log = recordingLog();
+    const changed = await deploy(other, request({ read: stale }), log);
+    expect(changed.result).toBe('success');
+    expect(log.lines).toContain('ns/web changed while being patched (409 Conflict); reading it again');
+    expect(other.deployment('web')?.metadata?.labels).toEqual({ team: 'theirs' });
+  });
+
   it('times out under one deadline and rolls back', async () => {
     const kube = new FakeKube();
     kube.addDeployment('web', 'reg/web:v1');

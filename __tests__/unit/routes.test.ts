@@ -83,6 +83,17 @@ describe('gatherRoutes', () => {
     expect(routes.get('ns/web')?.ingresses.map((i) => i.url)).toEqual(['http://shop.example/shop']);
   });
 
+  it('asks no Ingresses where no Service selects the pods, and reads no workload whose labels are known', async () => {
+    const kube = new FakeKube();
+    const asked: string[] = [];
+    kube.services = [service('api', { app: 'api' })];
+    kube.listIngresses = () => (asked.push('ingresses'), Promise.resolve([ingress('shop', 'shop.example', 'api')]));
+    kube.getWorkload = () => (asked.push('workload'), Promise.reject(new Error('not read')));
+    const routes = await gatherRoutes(kube, [{ ...target, podLabels: { app: 'web' } }]);
+    expect(routes.get('ns/web')).toEqual({ services: [], ingresses: [] });
+    expect(asked).toEqual([]);
+  });
+
   it('says so when the identity may not list them, and never throws', async () => {
     const kube = new FakeKube();
     kube.addDeployment('web', 'ghcr.io/acme/web:1');

@@ -4,8 +4,8 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ClientConfig } from '../../src/cluster/client-config.js';
 import { createKube } from '../../src/cluster/kube-client.js';
 import type { TargetState, WatchScope } from '../../src/cluster/kube.js';
 import { planWatches, sharedObserve, type Member, type Plan } from '../../src/cluster/shared-watch.js';
@@ -112,13 +112,13 @@ async function apiServer() {
     res.end(JSON.stringify({ metadata: { resourceVersion: '3' }, items }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const config = new KubeConfig();
+  const config = new ClientConfig();
   config.loadFromClusterAndUser(
     { name: 't', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true },
     { name: 't', token: 'x' },
   );
   return {
-    kube: createKube(config),
+    kube: createKube(config, { streamingLists: false }), // a server that lists, then watches
     requests,
     close: () =>
       new Promise<void>((r) => {

@@ -1,16 +1,9 @@
 /**
- * Any API object by apiVersion and kind (manifests), on @kubernetes/client-node's KubernetesObjectApi: its discovery
- * (cached per API version) finds each kind's resource and scope; the requests are sent here as plain JSON, so what
- * is applied is exactly what the manifest says and what is read back is the server's JSON, not model classes.
+ * Any API object by apiVersion and kind (manifests): discovery (each API version's resource list, asked once and
+ * kept) finds each kind's resource and scope; the requests are plain JSON, so what is applied is exactly what the
+ * manifest says and what is read back is the server's JSON.
  */
-import {
-  ApiException,
-  HttpMethod,
-  KubernetesObjectApi,
-  type KubeConfig,
-  type KubernetesObject,
-  type ResponseContext,
-} from '@kubernetes/client-node';
+import type { Api, Query, Reply } from './api.js';
 import {
   KubeError,
   type Applied,
@@ -22,114 +15,73 @@ import {
   type ProxyReply,
   type ProxyRequest,
 } from './kube.js';
-import { toKubeError } from './kube-watch.js';
 
 export const FIELD_MANAGER = 'kube-ship';
 
-interface Send {
-  method: HttpMethod;
-  ref: ObjectRef;
-  body?: unknown;
-  contentType?: string;
-  query?: Record<string, string>;
-}
-
-/** An answer: its HTTP status (a created object's 201 is told from an update's 200) and its JSON. */
-interface Reply<T> {
-  status: number;
-  body: T;
-}
-
-/** What `send` passes as the response type: its answer keeps the HTTP status (see `processResponse`). */
-const WITH_STATUS = 'kube-ship:with-status';
-/** What `proxy` passes: any status is an answer, and the body is text (an app's, not the API's JSON). */
-const RAW = 'kube-ship:raw';
 /** The most of a proxied answer's body that is kept (checks show its first bytes and match a pattern on it). */
 export const PROXY_BODY_LIMIT = 64 * 1024;
 
-/** KubernetesObjectApi with JSON in and out, and a time limit per request. */
-class ObjectApi extends KubernetesObjectApi {
-  timeoutMs = 15_000;
+interface ApiResource {
+  name: string;
+  kind: string;
+  namespaced: boolean;
+}
 
-  async info(apiVersion: string, kind: string): Promise<KindInfo> {
-    let found;
-    try {
-      found = await this.resource(apiVersion, kind);
-    } catch (error) {
-      const failure = toKubeError(error, `discover ${kind} in ${apiVersion}`);
-      if (failure.status !== 404) throw failure;
+/** Each API version's resources, asked once (`/api/v1`, `/apis/GROUP/VERSION`). */
+function discovery(api: Api) {
+  const versions = new Map<string, Promise<ApiResource[]>>();
+  const resources = (apiVersion: string): Promise<ApiResource[]> => {
+    let found = versions.get(apiVersion);
+    if (found === undefined) {
+      const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+      found = api
+        .read<{ resources?: ApiResource[] }>(`discover ${apiVersion}`, { path })
+        .then((list) => list.resources ?? []);
+      versions.set(apiVersion, found);
+      found.catch(() => versions.delete(apiVersion));
     }
+    return found;
+  };
+  return async (apiVersion: string, kind: string): Promise<KindInfo> => {
+    let list: ApiResource[] = [];
+    try {
+      list = await resources(apiVersion);
+    } catch (error) {
+      if (!(error instanceof KubeError && error.status === 404)) throw error;
+    }
+    const found = list.find((r) => r.kind === kind && !r.name.includes('/'));
     if (found === undefined) throw new KubeError(404, `the cluster serves no ${kind} in ${apiVersion}`, 'NotFound');
     return { namespaced: found.namespaced, resource: found.name };
-  }
+  };
+}
 
-  async send<T>({ method, ref, body, contentType, query }: Send): Promise<Reply<T>> {
-    const header: KubernetesObject = {
-      apiVersion: ref.apiVersion,
-      kind: ref.kind,
-      metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
-    };
-    const path = await this.specUriPath(header, 'read');
-    const context = this.configuration.baseServer.makeRequestContext(path, method);
-    context.setHeaderParam('Accept', 'application/json');
-    for (const [name, value] of Object.entries(query ?? {})) context.setQueryParam(name, value);
-    if (body !== undefined) {
-      context.setHeaderParam('Content-Type', contentType ?? 'application/json');
-      context.setBody(JSON.stringify(body));
-    }
-    context.setSignal(AbortSignal.timeout(this.timeoutMs));
-    return this.requestPromise(context, WITH_STATUS) as Promise<Reply<T>>;
-  }
-
-  /** A GET through the API server's pod or service proxy: whatever status it answers is the reply. */
-  async proxy({ kind, namespace, name, port, path, timeoutMs, signal }: ProxyRequest): Promise<ProxyReply> {
-    const target = new URL(path, 'http://proxied');
-    const resource = `/api/v1/namespaces/${encodeURIComponent(namespace)}/${kind}/${encodeURIComponent(name)}:${port}`;
-    const context = this.configuration.baseServer.makeRequestContext(
-      `${resource}/proxy${target.pathname}`,
-      HttpMethod.GET,
-    );
-    for (const [key, value] of target.searchParams) context.setQueryParam(key, value);
-    const timeout = AbortSignal.timeout(timeoutMs);
-    context.setSignal(signal ? AbortSignal.any([signal, timeout]) : timeout);
-    return this.requestPromise(context, RAW) as Promise<ProxyReply>;
-  }
-
-  /** The JSON; for `send`'s requests (asked `WITH_STATUS`), with the HTTP status. Discovery takes the JSON alone. */
-  protected override async processResponse<T>(response: ResponseContext, type?: string): Promise<T> {
-    if (type === RAW) return (await proxyReply(response)) as T;
-    const text = await response.body.text();
-    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) {
-      const body: unknown = JSON.parse(text || '{}');
-      const reply: Reply<unknown> = { status: response.httpStatusCode, body };
-      return (type === WITH_STATUS ? reply : body) as T;
-    }
-    throw new ApiException(response.httpStatusCode, 'Unsuccessful HTTP Request', text, response.headers);
-  }
+/** The path of one object: its API version's, its namespace's (when the kind is namespaced), its resource's. */
+function objectPath(ref: ObjectRef, info: KindInfo): string {
+  const prefix = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
+  const namespace = info.namespaced ? `/namespaces/${encodeURIComponent(ref.namespace || 'default')}` : '';
+  return `${prefix}${namespace}/${info.resource}/${encodeURIComponent(ref.name)}`;
 }
 
 /**
  * A proxied answer: its status and the start of its body, and whether the API server gave it itself (a Status
  * object: the proxy refused, found no endpoint, or could not reach the pod) rather than the app behind it.
  */
-async function proxyReply(response: ResponseContext): Promise<ProxyReply> {
-  const body = (await response.body.text()).slice(0, PROXY_BODY_LIMIT);
+function proxyReply(reply: { status: number; headers: Record<string, string>; body: string }): ProxyReply {
   let fromServer = false;
-  if (response.httpStatusCode >= 400 && (response.headers['content-type'] ?? '').startsWith('application/json')) {
+  if (reply.status >= 400 && (reply.headers['content-type'] ?? '').startsWith('application/json')) {
     try {
-      const parsed = JSON.parse(body) as { kind?: unknown; apiVersion?: unknown };
+      const parsed = JSON.parse(reply.body) as { kind?: unknown; apiVersion?: unknown };
       fromServer = parsed.kind === 'Status' && parsed.apiVersion === 'v1';
     } catch {
       // the app's own JSON error, cut or not JSON at all
     }
   }
-  return { status: response.httpStatusCode, body, fromServer };
+  return { status: reply.status, body: reply.body, fromServer };
 }
 
 /** The part of the Kube adapter that handles any object. */
-export function objectClient(config: KubeConfig, timeoutMs: number, unanswered: () => void = () => undefined) {
-  const api = config.makeApiClient(ObjectApi);
-  api.timeoutMs = timeoutMs;
+export function objectClient(api: Api) {
+  const kindInfo = discovery(api);
   const named = (ref: ObjectRef): string => `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
   const refOf = (o: KubeObject): ObjectRef => ({
     apiVersion: o.apiVersion,
@@ -137,24 +89,21 @@ export function objectClient(config: KubeConfig, timeoutMs: number, unanswered: 
     namespace: o.metadata.namespace,
     name: o.metadata.name,
   });
-  const guarded = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (error) {
-      if ((error as { name?: string } | null)?.name === 'TimeoutError') {
-        unanswered();
-        throw toKubeError(new Error(`no answer within ${timeoutMs / 1000}s`), what);
-      }
-      throw toKubeError(error, what);
-    }
+  /** One request to the object's own path. */
+  const send = async <T>(
+    what: string,
+    ref: ObjectRef,
+    call: { method: string; body?: unknown; contentType?: string; query?: Query },
+  ): Promise<Reply<T>> => {
+    const path = objectPath(ref, await kindInfo(ref.apiVersion, ref.kind));
+    return api.json<T>(`${what} ${named(ref)}`, { path, ...call });
   };
   return {
-    kindInfo: (apiVersion: string, kind: string) => guarded(`discover ${kind}`, () => api.info(apiVersion, kind)),
+    kindInfo,
 
     async getObject(ref: ObjectRef): Promise<KubeObject | undefined> {
       try {
-        const reply = await guarded(`get ${named(ref)}`, () => api.send<KubeObject>({ method: HttpMethod.GET, ref }));
-        return reply.body;
+        return (await send<KubeObject>('get', ref, { method: 'GET' })).body;
       } catch (error) {
         if (error instanceof KubeError && error.status === 404) return undefined;
         throw error;
@@ -168,48 +117,50 @@ export function objectClient(config: KubeConfig, timeoutMs: number, unanswered: 
      * (creationTimestamp, managedFields' time); the status is decided in the same write that made the object.
      */
     async applyObject(object: KubeObject, { dryRun, force, fieldManager }: ApplyOptions): Promise<Applied> {
-      const reply = await guarded(`apply ${named(refOf(object))}`, () =>
-        api.send<KubeObject>({
-          method: HttpMethod.PATCH,
-          ref: refOf(object),
-          body: object,
-          contentType: 'application/apply-patch+yaml',
-          query: {
-            fieldManager: fieldManager ?? FIELD_MANAGER,
-            ...(force ? { force: 'true' } : {}),
-            ...(dryRun ? { dryRun: 'All' } : {}),
-          },
-        }),
-      );
+      const reply = await send<KubeObject>('apply', refOf(object), {
+        method: 'PATCH',
+        body: object,
+        contentType: 'application/apply-patch+yaml',
+        query: {
+          fieldManager: fieldManager ?? FIELD_MANAGER,
+          force: force || undefined,
+          dryRun: dryRun ? 'All' : undefined,
+        },
+      });
       return { object: reply.body, created: reply.status === 201 };
     },
 
     async patchObject(ref: ObjectRef, ops: JsonPatchOp[]): Promise<KubeObject> {
-      const reply = await guarded(`patch ${named(ref)}`, () =>
-        api.send<KubeObject>({
-          method: HttpMethod.PATCH,
-          ref,
-          body: ops,
-          contentType: 'application/json-patch+json',
-          query: { fieldManager: FIELD_MANAGER },
-        }),
-      );
+      const reply = await send<KubeObject>('patch', ref, {
+        method: 'PATCH',
+        body: ops,
+        contentType: 'application/json-patch+json',
+        query: { fieldManager: FIELD_MANAGER },
+      });
       return reply.body;
     },
 
-    proxyGet: (request: ProxyRequest) =>
-      guarded(`GET ${request.path} through the ${request.kind} proxy of ${request.namespace}/${request.name}`, () =>
-        api.proxy(request),
-      ),
+    /** A GET through the API server's pod or service proxy: whatever status it answers is the reply. */
+    async proxyGet({ kind, namespace, name, port, path, timeoutMs, signal }: ProxyRequest): Promise<ProxyReply> {
+      const target = new URL(path, 'http://proxied');
+      const resource = `/api/v1/namespaces/${encodeURIComponent(namespace)}/${kind}/${encodeURIComponent(name)}:${port}`;
+      const reply = await api.raw(
+        `GET ${path} through the ${kind} proxy of ${namespace}/${name}`,
+        `${resource}/proxy${target.pathname}${target.search}`,
+        {
+          ms: timeoutMs,
+          signal,
+          limit: PROXY_BODY_LIMIT,
+        },
+      );
+      return proxyReply(reply);
+    },
 
     async deleteObject(ref: ObjectRef, uid: string): Promise<void> {
-      await guarded(`delete ${named(ref)}`, () =>
-        api.send({
-          method: HttpMethod.DELETE,
-          ref,
-          body: { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', preconditions: { uid } },
-        }),
-      );
+      await send('delete', ref, {
+        method: 'DELETE',
+        body: { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', preconditions: { uid } },
+      });
     },
   };
 }

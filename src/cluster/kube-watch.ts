@@ -5,10 +5,12 @@
  * for as long as the caller waits. Only answers that retrying cannot change (401, 403, 404, other 4xx) end it,
  * with their status kept. What to do after each outcome is the pure `nextStep`, tested on its own.
  */
-import { Watch, type KubeConfig, type KubernetesObject, type V1LabelSelector } from '@kubernetes/client-node';
+import type { KubernetesObject, V1LabelSelector } from '@kubernetes/client-node';
 import { abortableSleep } from '../lib/deadline.js';
-import { messageOf } from '../lib/errors.js';
+import { toKubeError, withQuery, type Api } from './api.js';
 import { KubeError } from './kube.js';
+
+export { toKubeError };
 
 /** How one list or watch attempt ended. */
 export type Outcome =
@@ -60,14 +62,12 @@ export interface ListResult {
 
 type WatchEvent = KubernetesObject & { code?: number; message?: string };
 
-/** One kind of object to keep current: how to list it and where to watch it. */
+/** One kind of object to keep current: where to list and watch it. */
 export interface Source {
   /** For messages: `pods in ns (app=web)`. */
   what: string;
   path: string;
   query: Record<string, string>;
-  /** Lists the objects; `signal` aborts the request when the informer stops. */
-  list(signal: AbortSignal): Promise<ListResult>;
 }
 
 /**
@@ -88,94 +88,75 @@ export interface InformerOptions {
   unanswered?: () => void;
 }
 
-/** The status of a failed request: an ApiException's code, a watch's HTTP status, or 0 for no answer. */
-export function toKubeError(error: unknown, what: string): KubeError {
-  if (error instanceof KubeError) return error;
-  const e = error as { code?: unknown; statusCode?: unknown; body?: unknown; headers?: Record<string, string> };
-  const status = typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : 0;
-  let message = status > 0 ? `HTTP ${status}` : messageOf(error);
-  let reason = '';
-  let fields: string[] = [];
-  if (status > 0 && e.body !== undefined) {
-    try {
-      const body = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body) as {
-        message?: string;
-        reason?: string;
-        details?: { causes?: { field?: unknown }[] };
-      };
-      message = body.message ?? message;
-      reason = body.reason ?? '';
-      fields = (body.details?.causes ?? []).flatMap((c) => (typeof c.field === 'string' && c.field ? [c.field] : []));
-    } catch {
-      // not a Status object: keep the HTTP status only
-    }
-  } else if (status === 0 && error instanceof Error && error.cause instanceof Error) {
-    message += ` (${error.cause.message})`;
-  }
-  const retryAfter = Number(e?.headers?.['retry-after'] ?? NaN);
-  return new KubeError(
-    status,
-    `${what}: ${message}`,
-    reason,
-    Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
-    fields,
-  );
-}
+/**
+ * Where a watch starts: after a resourceVersion, or (`initial`) with the current state first, as ADDED events ended
+ * by a bookmark marked `k8s.io/initial-events-end` (a streaming list: one request instead of a list and a watch).
+ */
+type From = { resourceVersion: string } | 'initial';
 
-/** Runs one watch from `resourceVersion` until it ends; events go to `onEvent`. */
-function watchOnce(
-  watcher: Watch,
+/** Runs one watch until it ends; events go to `onEvent`. */
+async function watchOnce(
+  api: Api,
   source: Source,
-  resourceVersion: string,
+  from: From,
   onEvent: (type: string, object: WatchEvent) => void,
   signal: AbortSignal,
-  unanswered: () => void,
+  options: { inactivityMs: number; unanswered: () => void },
 ): Promise<Outcome> {
-  return new Promise<Outcome>((resolve) => {
-    let settled = false;
-    let answered = false;
-    let controller: AbortController | undefined;
-    const settle = (outcome: Outcome): void => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      controller?.abort();
-      resolve(outcome);
-    };
-    const onAbort = (): void => settle({ kind: 'closed' });
-    signal.addEventListener('abort', onAbort, { once: true });
-    const query = { ...source.query, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 240 };
-    const handle = (type: string, object: WatchEvent): void => {
-      if (settled) return;
-      if (type === 'ERROR') {
-        const status = object.code ?? 0;
-        settle(
-          status === 410
+  const local = new AbortController();
+  const stop = (): void => local.abort();
+  signal.addEventListener('abort', stop, { once: true });
+  let idle = false;
+  let answered = false;
+  let timer: NodeJS.Timeout | undefined;
+  const quietFor = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      idle = true;
+      local.abort();
+    }, options.inactivityMs);
+  };
+  const start =
+    from === 'initial'
+      ? { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan' }
+      : { resourceVersion: from.resourceVersion };
+  const query = { ...source.query, watch: true, ...start, allowWatchBookmarks: true, timeoutSeconds: 240 };
+  try {
+    quietFor();
+    const response = await api.stream(withQuery(source.path, query), local.signal);
+    answered = true;
+    let pending = '';
+    response.body.setEncoding('utf8');
+    for await (const chunk of response.body as AsyncIterable<string>) {
+      quietFor();
+      const lines = (pending + chunk).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line.trim() === '') continue;
+        const { type, object } = JSON.parse(line) as { type: string; object: WatchEvent };
+        if (type === 'ERROR') {
+          const status = object.code ?? 0;
+          return status === 410
             ? { kind: 'gone' }
-            : { kind: 'error', error: new KubeError(status, `watch ${source.what}: ${object.message ?? ''}`) },
-        );
-        return;
+            : { kind: 'error', error: new KubeError(status, `watch ${source.what}: ${object.message ?? ''}`) };
+        }
+        onEvent(type, object);
       }
-      onEvent(type, object);
-    };
-    const done = (err: unknown): void => {
-      const name = (err as { name?: string } | null)?.name;
-      if (name === 'TimeoutError') {
-        // client-node's timer runs from the request on: before the response, nobody answered the watch at all.
-        if (!answered) unanswered();
-        settle({ kind: 'closed', idle: true });
-      } else if (!err || name === 'AbortError') settle({ kind: 'closed' });
-      else settle({ kind: 'error', error: toKubeError(err, `watch ${source.what}`) });
-    };
-    watcher
-      .watch(source.path, query, handle, done)
-      .then((c) => {
-        answered = true;
-        controller = c;
-        if (settled) c.abort();
-      })
-      .catch((err: unknown) => settle({ kind: 'error', error: toKubeError(err, `watch ${source.what}`) }));
-  });
+    }
+    return { kind: 'closed' };
+  } catch (error) {
+    if (idle) {
+      // Before the answer's headers, nobody answered the watch at all: the connection may be dead.
+      if (!answered) options.unanswered();
+      return { kind: 'closed', idle: true };
+    }
+    if (signal.aborted) return { kind: 'closed' };
+    return { kind: 'error', error: toKubeError(error, `watch ${source.what}`) };
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', stop);
+    local.abort();
+  }
 }
 
 /**
@@ -183,63 +164,73 @@ function watchOnce(
  * `signal` aborts. Rejects only with a KubeError that retrying cannot fix.
  */
 export async function inform(
-  config: KubeConfig,
+  api: Api,
   source: Source,
   store: Map<string, KubernetesObject>,
   changed: () => void,
   signal: AbortSignal,
   options: InformerOptions = {},
 ): Promise<void> {
-  const watcher = new Watch(config);
-  // client-node keeps this limit private; tests shorten it to make quiet watches happen in milliseconds.
-  (watcher as unknown as { requestTimeoutMs: number }).requestTimeoutMs = options.inactivityMs ?? WATCH_INACTIVITY_MS;
+  const inactivityMs = options.inactivityMs ?? WATCH_INACTIVITY_MS;
   const sleep = options.sleep ?? abortableSleep;
+  const watchOptions = { inactivityMs, unanswered: () => options.unanswered?.() };
   let resourceVersion: string | undefined;
   let failures = 0;
+  /** A watch event after the store is in step: the store follows it. */
+  const apply = (type: string, object: WatchEvent): void => {
+    failures = 0;
+    resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
+    if (type === 'BOOKMARK') return;
+    const name = object.metadata?.name ?? '';
+    if (type === 'DELETED') store.delete(name);
+    else store.set(name, object);
+    changed();
+  };
+  /** The current state, whole: the store is replaced by it. */
+  const synced = (items: Iterable<KubernetesObject>, version: string): void => {
+    failures = 0;
+    store.clear();
+    for (const item of items) store.set(item.metadata?.name ?? '', item);
+    resourceVersion = version;
+    changed();
+  };
   while (!signal.aborted) {
     let outcome: Outcome;
-    if (resourceVersion === undefined) {
+    const watchStarted = Date.now();
+    let events = 0;
+    const counted =
+      (handle: (type: string, object: WatchEvent) => void) =>
+      (type: string, object: WatchEvent): void => {
+        events += 1;
+        handle(type, object);
+      };
+    if (resourceVersion === undefined && api.streamingLists !== false) {
+      const stream = streamingList(synced, apply);
+      outcome = await watchOnce(api, source, 'initial', counted(stream.event), signal, watchOptions);
+      if (outcome.kind === 'error' && !stream.synced() && refusesStreamingLists(outcome.error)) {
+        api.streamingLists = false; // a server without them (before 1.34, or the gate off): list, then watch
+        continue;
+      }
+      if (stream.synced()) api.streamingLists = true;
+    } else if (resourceVersion === undefined) {
       try {
-        const result = await source.list(signal);
-        failures = 0;
-        store.clear();
-        for (const item of result.items) store.set(item.metadata?.name ?? '', item);
-        resourceVersion = result.metadata?.resourceVersion ?? '';
-        changed();
+        const result = await api.read<ListResult>(
+          `list ${source.what}`,
+          { path: source.path, query: source.query },
+          { ms: api.listMs, signal, attempts: 1 }, // the informer's own backoff retries it
+        );
+        synced(result.items, result.metadata?.resourceVersion ?? '');
         continue;
       } catch (error) {
         if (signal.aborted) return;
-        const timedOut = (error as { name?: string } | null)?.name === 'TimeoutError';
-        if (timedOut) options.unanswered?.();
-        outcome = {
-          kind: 'error',
-          error: toKubeError(timedOut ? new Error('no answer in time') : error, `list ${source.what}`),
-        };
+        outcome = { kind: 'error', error: toKubeError(error, `list ${source.what}`) };
       }
     } else {
-      const watchStarted = Date.now();
-      let events = 0;
-      outcome = await watchOnce(
-        watcher,
-        source,
-        resourceVersion,
-        (type, object) => {
-          failures = 0;
-          events += 1;
-          resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
-          if (type === 'BOOKMARK') return;
-          const name = object.metadata?.name ?? '';
-          if (type === 'DELETED') store.delete(name);
-          else store.set(name, object);
-          changed();
-        },
-        signal,
-        () => options.unanswered?.(),
-      );
-      // A watch that the server ends at once, again and again, must not become a busy loop.
-      const early = outcome.kind === 'closed' && !outcome.idle && events === 0 && Date.now() - watchStarted < 1000;
-      if (early) await sleep(1000, signal);
+      outcome = await watchOnce(api, source, { resourceVersion }, counted(apply), signal, watchOptions);
     }
+    // A watch that the server ends at once, again and again, must not become a busy loop.
+    const early = outcome.kind === 'closed' && !outcome.idle && events === 0 && Date.now() - watchStarted < 1000;
+    if (early) await sleep(1000, signal);
     if (signal.aborted) return;
     if (outcome.kind === 'error') failures += 1;
     const step = nextStep(outcome, failures);
@@ -247,4 +238,40 @@ export async function inform(
     if (step.action === 'relist') resourceVersion = undefined;
     if (step.action === 'retry') await sleep(step.delayMs, signal);
   }
+}
+
+/** The bookmark that ends a streaming list's initial events. */
+const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+
+/**
+ * A streaming list's events: the initial ones gathered until the bookmark that ends them, which hands the whole
+ * state to `synced`; every event after it goes to `apply`. A stream that ends before that bookmark leaves nothing.
+ */
+export function streamingList(
+  synced: (items: Iterable<KubernetesObject>, resourceVersion: string) => void,
+  apply: (type: string, object: WatchEvent) => void,
+) {
+  const initial = new Map<string, KubernetesObject>();
+  let done = false;
+  return {
+    synced: () => done,
+    event(type: string, object: WatchEvent): void {
+      if (done) return apply(type, object);
+      const name = object.metadata?.name ?? '';
+      if (type === 'BOOKMARK') {
+        if (object.metadata?.annotations?.[INITIAL_EVENTS_END] !== 'true') return;
+        done = true;
+        synced(initial.values(), object.metadata.resourceVersion ?? '');
+      } else if (type === 'DELETED') initial.delete(name);
+      else initial.set(name, object);
+    },
+  };
+}
+
+/**
+ * A server that does not stream lists refuses the request (400 or 422: `sendInitialEvents` or `resourceVersionMatch`
+ * on a watch is unknown or off there); any other failure is the informer's usual business.
+ */
+export function refusesStreamingLists(error: KubeError): boolean {
+  return error.status === 400 || error.status === 422;
 }

@@ -4,11 +4,10 @@
  * kubeconfig holds is listed so the caller can mask it before anything is logged.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type * as https from 'node:https';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
+import { ClientConfig } from './client-config.js';
 import { InputError, messageOf, PreflightError } from '../lib/errors.js';
 
 /** Decodes the input: raw YAML as is, otherwise base64 (whitespace ignored). */
@@ -151,7 +150,7 @@ export function credentialCommand(
 const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export interface ClusterConfig {
-  config: KubeConfig;
+  config: ClientConfig;
   /** Where the kubeconfig came from, for the log. */
   source: string;
   /** The namespace of the current context, if it names one. */
@@ -199,9 +198,9 @@ function loadSource(
   env: NodeJS.ProcessEnv,
   mask: (secret: string, whole?: boolean) => void,
   readFile: (path: string) => string | undefined,
-): { config: KubeConfig; source: string } {
-  const config = new KubeConfig();
-  const load = (document: unknown, source: string): { config: KubeConfig; source: string } => {
+): { config: ClientConfig; source: string } {
+  const config = new ClientConfig();
+  const load = (document: unknown, source: string): { config: ClientConfig; source: string } => {
     kubeconfigSecrets(document, readFile).forEach((secret) => mask(secret));
     try {
       config.loadFromString(yaml.dump(document));
@@ -236,7 +235,7 @@ function loadSource(
 }
 
 /** Makes the `kube-context` input the current context; a name the kubeconfig lacks is refused with those it has. */
-function useContext(config: KubeConfig, context: string, source: string): void {
+function useContext(config: ClientConfig, context: string, source: string): void {
   if (!config.getContextObject(context)) {
     const names = config.getContexts().map((c) => c.name);
     throw new InputError('kube-context', `"${context}" is not in ${source} (it has: ${names.join(', ') || 'none'}).`);
@@ -245,7 +244,7 @@ function useContext(config: KubeConfig, context: string, source: string): void {
 }
 
 /** The current context must name a cluster with a server, on https:// unless `allow-http` (then it is used as is). */
-function checkServer(config: KubeConfig, source: string, allowHttp: boolean): void {
+function checkServer(config: ClientConfig, source: string, allowHttp: boolean): void {
   const cluster = config.getCurrentCluster();
   if (!cluster?.server) {
     throw new PreflightError(
@@ -269,9 +268,7 @@ function checkServer(config: KubeConfig, source: string, allowHttp: boolean): vo
  * The bearer token the current user sends, got the way client-node gets it (running an exec plugin or auth
  * provider once), so that a token a plugin issues is masked before any request could log it.
  */
-export async function issuedToken(config: KubeConfig): Promise<string | undefined> {
-  const options: https.RequestOptions = {};
-  await config.applyToHTTPSOptions(options);
-  const header = String((options.headers as Record<string, unknown> | undefined)?.Authorization ?? '');
+export async function issuedToken(config: ClientConfig): Promise<string | undefined> {
+  const header = (await config.requestAuth()).headers.Authorization ?? '';
   return header.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
 }

@@ -113,7 +113,7 @@ export function planWatches(members: Member[]): Plan[] {
 }
 
 /** What `source` describes a plan as, for messages: `pods in ns (app=web)`. */
-export function sourceOf(plan: Plan, list: Source['list']): Source {
+export function sourceOf(plan: Plan): Source {
   const group = plan.resource === 'pods' ? '/api/v1' : '/apis/apps/v1';
   const only = plan.members.length === 1 ? plan.members[0]?.member.scope : undefined;
   const isWorkload =
@@ -122,7 +122,7 @@ export function sourceOf(plan: Plan, list: Source['list']): Source {
     isWorkload && only
       ? `${only.kind} ${only.namespace}/${only.name}`
       : `${plan.resource} in ${plan.namespace}${plan.query.labelSelector ? ` (${plan.query.labelSelector})` : ''}`;
-  return { what, path: `${group}/namespaces/${plan.namespace}/${plan.resource}`, query: plan.query, list };
+  return { what, path: `${group}/namespaces/${plan.namespace}/${plan.resource}`, query: plan.query };
 }
 
 /** Runs one plan's informer into `store` until `signal` aborts; rejects only with an error retrying cannot fix. */

@@ -245,6 +245,7 @@ export function appliedWorkloads(
       revisionAfter: revision,
       resourceVersionBefore: record.before?.metadata.resourceVersion ?? '',
       replicas: wantedPods(item.kind, after),
+      podLabels: after?.spec?.template.metadata?.labels ?? {},
       outcome: changed ? 'interrupted' : 'no-op',
       message: changed
         ? record.created

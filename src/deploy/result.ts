@@ -31,6 +31,8 @@ export interface TargetResult {
   restarts?: number;
   /** What the rollback did, when it did something other than restore the recorded template. */
   restoreNote?: string;
+  /** Its pods' labels (its pod template's, as read for the deploy): which Services route to it. */
+  podLabels?: Record<string, string>;
 }
 
 /** What the deploy (and its rollback) did to one object of the manifests. */

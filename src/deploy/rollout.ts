@@ -53,6 +53,11 @@ export interface DeployResult {
 
 export interface DeployRequest {
   targets: Target[];
+  /**
+   * The targets as preflight read them (by key): the first read of each patch, taken once. Its resourceVersion guards
+   * the patch, so a target changed since is answered 409 and read again, never overwritten.
+   */
+  read?: Map<string, Workload>;
   image: string;
   reference: string;
   digest: string;
@@ -134,6 +139,7 @@ function reportOf(record: TargetRecord, reference: string, patched: boolean): Ta
     outcome: patched ? 'interrupted' : 'no-op',
     message: patched ? 'patched, not judged yet' : 'already running this digest',
     seconds: 0,
+    podLabels: record.template.metadata?.labels ?? {},
   };
 }
 
@@ -179,7 +185,13 @@ function patchTarget(kube: Kube, target: Target, request: DeployRequest, log: Lo
   return withConflictRetry({
     key,
     doing: 'patched',
-    read: () => retryingTransient(() => kube.getWorkload(target), deadline, logRetry(log, key)),
+    read: () => {
+      const known = request.read?.get(key);
+      request.read?.delete(key);
+      return known
+        ? Promise.resolve(known)
+        : retryingTransient(() => kube.getWorkload(target), deadline, logRetry(log, key));
+    },
     decide: (live: Workload, previous: PatchPlan | undefined) => planPatch(target, live, previous, request),
     write: async (plan): Promise<{ record: TargetRecord; patched: Workload | undefined }> => {
       const { record } = plan;

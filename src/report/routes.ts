@@ -87,42 +87,39 @@ function notShown(what: string, namespace: string, error: unknown): string {
     : `${what} not shown: ${messageOf(error)}`;
 }
 
-/** The Services and Ingresses of one namespace, each list on its own: a refused Ingress list keeps the Services. */
-async function namespaceRoutes(kube: Kube, namespace: string) {
-  const [services, ingresses] = await Promise.allSettled([kube.listServices(namespace), kube.listIngresses(namespace)]);
-  if (services.status === 'rejected') throw services.reason;
-  return {
-    services: services.value,
-    ingresses: ingresses.status === 'fulfilled' ? ingresses.value : [],
-    note: ingresses.status === 'rejected' ? notShown('ingresses', namespace, ingresses.reason) : undefined,
-  };
-}
+/** A target whose routes are shown, with its pods' labels when they are known (else it is read). */
+export type RoutedTarget = WorkloadRef & { key: string; podLabels?: Record<string, string> };
 
-/** The routes to each target's pods (by its live pod template's labels), keyed like the report's targets. */
-export async function gatherRoutes(
-  kube: Kube,
-  targets: (WorkloadRef & { key: string })[],
-): Promise<Map<string, TargetRoutes>> {
-  const byNamespace = new Map<string, ReturnType<typeof namespaceRoutes>>();
-  const listed = (namespace: string) => {
-    let found = byNamespace.get(namespace);
+/**
+ * The routes to each target's pods (by its pod template's labels), keyed like the report's targets. Each namespace's
+ * Services are listed once; its Ingresses only when a Service there selects a target (an Ingress routes to Services),
+ * each list on its own: a refused Ingress list keeps the Services.
+ */
+export async function gatherRoutes(kube: Kube, targets: RoutedTarget[]): Promise<Map<string, TargetRoutes>> {
+  const once = <T>(lists: Map<string, Promise<T>>, namespace: string, list: () => Promise<T>): Promise<T> => {
+    let found = lists.get(namespace);
     if (found === undefined) {
-      found = namespaceRoutes(kube, namespace);
-      byNamespace.set(namespace, found);
+      found = list();
+      lists.set(namespace, found);
     }
     return found;
   };
-  const one = async (target: WorkloadRef & { key: string }): Promise<[string, TargetRoutes]> => {
+  const services = new Map<string, Promise<V1Service[]>>();
+  const ingresses = new Map<string, Promise<V1Ingress[]>>();
+  const one = async (target: RoutedTarget): Promise<[string, TargetRoutes]> => {
+    const { namespace } = target;
     try {
-      const workload = await kube.getWorkload(target);
-      const { services, ingresses, note } = await listed(target.namespace);
-      const routes = routesOf(workload.spec?.template.metadata?.labels ?? {}, services, ingresses);
-      return [target.key, note === undefined ? routes : { ...routes, note }];
+      const labels = target.podLabels ?? (await kube.getWorkload(target)).spec?.template.metadata?.labels ?? {};
+      const listed = await once(services, namespace, () => kube.listServices(namespace));
+      if (!listed.some((s) => selects(s, labels))) return [target.key, routesOf(labels, listed, [])];
+      try {
+        const routes = await once(ingresses, namespace, () => kube.listIngresses(namespace));
+        return [target.key, routesOf(labels, listed, routes)];
+      } catch (error) {
+        return [target.key, { ...routesOf(labels, listed, []), note: notShown('ingresses', namespace, error) }];
+      }
     } catch (error) {
-      return [
-        target.key,
-        { services: [], ingresses: [], note: notShown('services and ingresses', target.namespace, error) },
-      ];
+      return [target.key, { services: [], ingresses: [], note: notShown('services and ingresses', namespace, error) }];
     }
   };
   const timedOut = (): [string, TargetRoutes][] =>

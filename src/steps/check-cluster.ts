@@ -3,6 +3,7 @@
  * parsed and dry-run, both within one time limit, and no workload changed twice.
  */
 import type { Kube, WorkloadRef } from '../cluster/kube.js';
+import type { Workload } from '../cluster/workload.js';
 import { workloadItem } from '../deploy/apply.js';
 import { CANARY_ACCESS } from '../cluster/access.js';
 import { deadline } from '../lib/deadline.js';
@@ -63,6 +64,8 @@ export interface Checked {
   jobs: CheckedJobs;
   /** The HTTPRoute of `canary-route`, its namespace resolved; undefined without one. */
   route?: { namespace: string; name: string };
+  /** Each target as preflight read it (by its key). */
+  live?: Map<string, Workload>;
 }
 
 export async function checkCluster(kube: Kube, inputs: CheckInputs, options: CheckOptions): Promise<Checked> {
@@ -72,14 +75,14 @@ export async function checkCluster(kube: Kube, inputs: CheckInputs, options: Che
     preflight(kube, targets, inputs.image, inputs.canary.length > 0 ? CANARY_ACCESS : []),
     inputs.manifests.length > 0 || inputs.kustomize ? checkManifests(kube, inputs, options) : undefined,
   ]);
-  const [, manifests] = await deadline(
+  const [live, manifests] = await deadline(
     PREFLIGHT_TIMEOUT_MS,
     checks,
     `preflight did not finish within ${PREFLIGHT_TIMEOUT_MS / 1000}s: the cluster at ${kube.server} is not answering`,
   );
   if (targets.length > 0) options.log.info(`Targets: ${targets.map(targetKey).join(', ')}: found, permitted`);
   if (manifests) refuseTwice(targets, manifests.objects);
-  const release = { targets, manifests, jobs: NO_JOBS };
+  const release = { targets, manifests, jobs: NO_JOBS, live };
   const namespaces = [...new Set(watchedWorkloads(release).map((w) => w.namespace))];
   const jobs = await deadline(
     PREFLIGHT_TIMEOUT_MS,
@@ -102,7 +105,7 @@ export async function checkCluster(kube: Kube, inputs: CheckInputs, options: Che
     );
   }
   const route = await canaryRouteOf(kube, inputs, release, options.defaultNamespace);
-  return { targets, manifests: manifests && { objects: manifests.objects }, jobs, ...(route ? { route } : {}) };
+  return { targets, manifests: manifests && { objects: manifests.objects }, jobs, ...(route ? { route } : {}), live };
 }
 
 /** The route of `canary-route`, checked for the Deployments a canary is made for. */

@@ -37,9 +37,10 @@ export async function deploy(
   if (result.restoreMs !== undefined && result.rollbackError === undefined)
     log.info(`Restored and healthy ${(result.restoreMs / 1000).toFixed(1)}s after the verdict`);
   // Routes to what runs now: a workload the rollback deleted has none (and a cancelled run asks for none).
-  const running = workloads.filter((t) =>
-    result.targets.some((r) => r.key === t.key && r.restoreNote !== DELETED_NOTE),
-  );
+  const running = workloads.flatMap((t) => {
+    const done = result.targets.find((r) => r.key === t.key && r.restoreNote !== DELETED_NOTE);
+    return done === undefined ? [] : [{ ...t, podLabels: done.podLabels }];
+  });
   const routes = request.signal.aborted ? undefined : await gatherRoutes(kube, running);
   return {
     result: result.result,

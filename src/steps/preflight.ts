@@ -43,18 +43,24 @@ function accessName(a: AccessCheck): string {
   return `${a.verb} ${a.group ? `${resource}.${a.group}` : resource}`;
 }
 
-/** Checks the cluster before any build: every target exists, is not paused, its containers resolve, access is granted. */
+/**
+ * Checks the cluster before any build: every target exists, is not paused, its containers resolve, access is granted.
+ * Returns each target as read (by its key): the deploy's first read of it, whose resourceVersion guards the patch.
+ */
 export async function preflight(
   kube: Kube,
   targets: Target[],
   image: string,
   /** More access the deploy needs in each namespace of a Deployment target (`canary`'s, for `NAME-canary`). */
   canaryAccess: AccessCheck[] = [],
-): Promise<void> {
+): Promise<Map<string, Workload>> {
+  const live = new Map<string, Workload>();
   const found = await Promise.all(
     targets.map(async (target) => {
       try {
-        recordOf(target, await kube.getWorkload(target), image);
+        const workload = await kube.getWorkload(target);
+        recordOf(target, workload, image);
+        live.set(targetKey(target), workload);
         return undefined;
       } catch (error) {
         return targetProblem(target, error);
@@ -78,6 +84,7 @@ export async function preflight(
     }
   }
   if (problems.length > 0) throw new PreflightError(`Preflight failed:\n- ${problems.join('\n- ')}`);
+  return live;
 }
 
 export interface ManifestPreflight {

@@ -99,6 +99,7 @@ export function deployRequest(inputs: RequestInputs, options: RequestOptions): D
   const saved = objectRecords(records);
   return {
     targets: checked.targets,
+    ...(checked.live ? { read: checked.live } : {}),
     image: inputs.image,
     reference: run.reference,
     digest: options.digest,
