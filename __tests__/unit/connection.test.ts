@@ -4,10 +4,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +123,41 @@ describe('one connection for every request', () => {
     // A connection per request at once (HTTP/1.1 has no streams), but reused after: not 15 connections for 15.
     expect(first).toBeLessThanOrEqual(5);
     expect(server.connections()).toBeLessThanOrEqual(first + 1);
+  });
+
+  it("goes through the cluster's proxy-url (HTTP CONNECT), TLS to the API server inside the tunnel", async () => {
+    const server = await apiServer();
+    close = server.close;
+    const tunnels: string[] = [];
+    const open = new Set<Socket>();
+    const proxy = createHttpServer();
+    proxy.on('connect', (req: IncomingMessage, client: Socket) => {
+      tunnels.push(req.url ?? '');
+      open.add(client);
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const cluster = server.config.getCurrentCluster();
+    const config = new ClientConfig();
+    config.loadFromClusterAndUser(
+      { ...cluster!, proxyUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` },
+      { name: 'test', token: 'secret-token' },
+    );
+    try {
+      await preflight(createKube(config));
+      expect(tunnels).toEqual([cluster!.server.replace('https://', '')]);
+      expect(server.protocols).toEqual(Array<string>(5).fill('2.0'));
+    } finally {
+      for (const socket of open) socket.destroy(); // a tunnel is no longer the server's to close
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 
   it('dials a new connection after a request got no answer in time, and the next request is answered on it', async () => {

@@ -2,41 +2,24 @@
  * The real adapter's list-then-watch loop against a small API server on loopback that plays a scripted sequence:
  * a watch that closes (re-watch from the last resourceVersion), a 410 Gone (relist), and Status errors.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientConfig } from '../../src/cluster/client-config.js';
-import { createKube, type KubeOptions } from '../../src/cluster/kube-client.js';
+import type { KubeOptions } from '../../src/cluster/kube-client.js';
+import { loopbackApi, type Handler } from '../fakes/loopback-api.js';
 import { KubeError, type TargetState, type WatchScope } from '../../src/cluster/kube.js';
 
-type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
-
+/** The loopback API server of these tests: it lists, then watches (no streaming lists), and records each request. */
 async function apiServer(handler: Handler, options: KubeOptions = {}) {
   const requests: string[] = [];
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    res.setHeader('content-type', 'application/json');
-    requests.push(
-      `${req.method} ${url.pathname}${url.searchParams.get('watch') ? ` watch rv=${url.searchParams.get('resourceVersion')}` : ''}`,
-    );
-    handler(req, res, url);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const config = new ClientConfig();
-  config.loadFromClusterAndUser(
-    { name: 'test', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true },
-    { name: 'test', token: 'secret-token' },
+  const api = await loopbackApi(
+    (req, res, url) => {
+      const watch = url.searchParams.get('watch') ? ` watch rv=${url.searchParams.get('resourceVersion')}` : '';
+      requests.push(`${req.method} ${url.pathname}${watch}`);
+      handler(req, res, url);
+    },
+    { streamingLists: false, ...options },
   );
-  return {
-    kube: createKube(config, { streamingLists: false, ...options }), // a server that lists, then watches
-    requests,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  return { ...api, requests };
 }
 
 const deployment = (rv: string, replicas: number) => ({

@@ -2,13 +2,10 @@
  * One list and watch per kind per namespace: which informers the targets of one wait share (`planWatches`, a table),
  * and the real adapter's watching of two targets against a small API server counting its lists and watches.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientConfig } from '../../src/cluster/client-config.js';
-import { createKube } from '../../src/cluster/kube-client.js';
 import type { TargetState, WatchScope } from '../../src/cluster/kube.js';
 import { planWatches, sharedObserve, type Member, type Plan } from '../../src/cluster/shared-watch.js';
+import { loopbackApi } from '../fakes/loopback-api.js';
 
 const member = (scope: Partial<WatchScope> & { name: string }): Member => ({
   scope: { kind: 'deployment', namespace: 'shop', selector: `app=${scope.name}`, ...scope },
@@ -92,40 +89,27 @@ async function apiServer() {
     metadata: { name, namespace: 'shop', resourceVersion: '3', labels: { app } },
     spec: { replicas: 1, selector: {}, template: {} },
   });
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const resource = url.pathname.split('/').at(-1) ?? '';
-    const query = [...url.searchParams].filter(([k]) => /Selector$/.test(k)).map(([k, v]) => `${k}=${v}`);
-    requests.push(`${url.searchParams.get('watch') ? 'watch' : 'list'} ${resource} ${query.join('&')}`);
-    res.setHeader('content-type', 'application/json');
-    if (url.searchParams.get('watch') === 'true') {
-      res.writeHead(200);
-      res.write('');
-      return;
-    }
-    const items =
-      resource === 'deployments'
-        ? [object('Deployment', 'web', 'web'), object('Deployment', 'api', 'api')]
-        : resource === 'replicasets'
-          ? [object('ReplicaSet', 'web-1', 'web'), object('ReplicaSet', 'api-1', 'api')]
-          : [object('Pod', 'web-1-a', 'web'), object('Pod', 'api-1-a', 'api'), object('Pod', 'api-1-b', 'api')];
-    res.end(JSON.stringify({ metadata: { resourceVersion: '3' }, items }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const config = new ClientConfig();
-  config.loadFromClusterAndUser(
-    { name: 't', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true },
-    { name: 't', token: 'x' },
+  const api = await loopbackApi(
+    (_req, res, url) => {
+      const resource = url.pathname.split('/').at(-1) ?? '';
+      const query = [...url.searchParams].filter(([k]) => /Selector$/.test(k)).map(([k, v]) => `${k}=${v}`);
+      requests.push(`${url.searchParams.get('watch') ? 'watch' : 'list'} ${resource} ${query.join('&')}`);
+      if (url.searchParams.get('watch') === 'true') {
+        res.writeHead(200);
+        res.write('');
+        return;
+      }
+      const items =
+        resource === 'deployments'
+          ? [object('Deployment', 'web', 'web'), object('Deployment', 'api', 'api')]
+          : resource === 'replicasets'
+            ? [object('ReplicaSet', 'web-1', 'web'), object('ReplicaSet', 'api-1', 'api')]
+            : [object('Pod', 'web-1-a', 'web'), object('Pod', 'api-1-a', 'api'), object('Pod', 'api-1-b', 'api')];
+      res.end(JSON.stringify({ metadata: { resourceVersion: '3' }, items }));
+    },
+    { streamingLists: false }, // a server that lists, then watches
   );
-  return {
-    kube: createKube(config, { streamingLists: false }), // a server that lists, then watches
-    requests,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  return { ...api, requests };
 }
 
 let close: (() => Promise<void>) | undefined;

@@ -2,22 +2,16 @@
  * Streaming lists (a watch that starts with the current state): one request per kind instead of a list and a watch,
  * against a small API server on loopback that streams them as Kubernetes 1.34 does, or refuses them as 1.33 does.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientConfig } from '../../src/cluster/client-config.js';
-import { createKube } from '../../src/cluster/kube-client.js';
 import { streamingList } from '../../src/cluster/kube-watch.js';
 import type { TargetState, WatchScope } from '../../src/cluster/kube.js';
+import { loopbackApi, type Handler } from '../fakes/loopback-api.js';
 
-type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
-
+/** The loopback API server of these tests, recording each request as a list, a streaming list or a watch. */
 async function apiServer(handler: Handler) {
   const requests: string[] = [];
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    res.setHeader('content-type', 'application/json');
+  const api = await loopbackApi((req, res, url) => {
     const kind = url.pathname.split('/').at(-1) ?? '';
     const q = url.searchParams;
     requests.push(
@@ -29,21 +23,7 @@ async function apiServer(handler: Handler) {
     );
     handler(req, res, url);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const config = new ClientConfig();
-  config.loadFromClusterAndUser(
-    { name: 't', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true },
-    { name: 't', token: 'x' },
-  );
-  return {
-    kube: createKube(config),
-    requests,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  return { ...api, requests };
 }
 
 let close: (() => Promise<void>) | undefined;

@@ -82,77 +82,101 @@ class ProbedAgent extends https.Agent {
   }
 }
 
-export function openTransport(config: ClientConfig): Transport {
+/** Where the API server is, as the kubeconfig's cluster says: its address, and the proxy in between, if any. */
+interface Endpoint {
+  server: string;
+  plain: boolean;
+  host: string;
+  port: number;
+  /** The server's path prefix (a server behind a path-routing proxy), prepended to every request's path. */
+  base: string;
+  proxy: string | undefined;
+}
+
+function endpointOf(config: ClientConfig): Endpoint {
   const server = config.getCurrentCluster()?.server ?? '';
   const url = new URL(server);
   const plain = url.protocol === 'http:';
-  const port = Number(url.port || (plain ? 80 : 443));
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const base = url.pathname.replace(/\/$/, '');
-  const proxy = config.getCurrentCluster()?.proxyUrl;
+  return {
+    server,
+    plain,
+    port: Number(url.port || (plain ? 80 : 443)),
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    base: url.pathname.replace(/\/$/, ''),
+    proxy: config.getCurrentCluster()?.proxyUrl,
+  };
+}
+
+/** A TLS connection to the server, directly or through the proxy; it fails if the peer hangs up. */
+async function secureSocket(to: Endpoint, material: TlsMaterial, protocols: string[]): Promise<tls.TLSSocket> {
+  const socket = to.proxy ? await tunnel(to.proxy, to.host, to.port) : undefined;
+  return new Promise<tls.TLSSocket>((resolve, reject) => {
+    if (socket?.destroyed) return reject(new Error('the connection was closed before TLS started'));
+    const secure = tls.connect({
+      ...(socket ? { socket } : { port: to.port }),
+      host: to.host, // what the certificate is checked against (tls-server-name, when set, instead)
+      ca: material.ca,
+      cert: material.cert,
+      key: material.key,
+      rejectUnauthorized: material.rejectUnauthorized,
+      servername: material.servername ?? (net.isIP(to.host) ? undefined : to.host),
+      ALPNProtocols: protocols,
+    });
+    const closed = (): void => reject(new Error('the connection was closed during the TLS handshake'));
+    secure.once('secureConnect', () => {
+      secure.removeListener('error', reject);
+      secure.removeListener('close', closed);
+      resolve(secure);
+    });
+    secure.once('error', reject);
+    secure.once('close', closed);
+  });
+}
+
+/** An HTTP/2 session on `socket`, which ends every stream when the peer hangs up and is idle unreferenced. */
+function h2Line(to: Endpoint, socket: tls.TLSSocket, key: string): Line {
+  const session = http2.connect(to.server, { createConnection: () => socket });
+  session.on('error', () => undefined); // each stream gets the error; the session is then dropped
+  // A peer that hangs up (a reset the TLS layer reads as an end) ends every stream now, not at its time limit.
+  const hungUp = (): void => void session.destroy(new Error('the API server closed the connection'));
+  socket.once('end', hungUp);
+  socket.once('close', hungUp);
+  session.unref(); // an idle connection does not keep the process alive; a stream in flight does (sendH2)
+  return { protocol: 'h2', key, session, active: 0 };
+}
+
+/** A new connection made of `material`: HTTP/2 where the server speaks it, else kept-alive HTTP/1.1. */
+async function dialLine(to: Endpoint, material: TlsMaterial, key: string): Promise<Line> {
+  if (to.plain) {
+    const agent = new http.Agent({ keepAlive: true });
+    if (to.proxy) (agent as unknown as { createConnection: unknown }).createConnection = viaProxy(to);
+    return { protocol: 'http/1.1', key, agent };
+  }
+  const socket = await secureSocket(to, material, ['h2', 'http/1.1']);
+  socket.setKeepAlive(true, 30_000);
+  if (socket.alpnProtocol === 'h2') return h2Line(to, socket, key);
+  const dial = (cb: (err: Error | null, socket?: net.Socket) => void): void => {
+    secureSocket(to, material, ['http/1.1']).then(
+      (s) => cb(null, s),
+      (err: Error) => cb(err),
+    );
+  };
+  socket.on('error', () => undefined); // until a request takes it, an idle socket's reset is no one's failure
+  return { protocol: 'http/1.1', key, agent: new ProbedAgent({ keepAlive: true }, socket, dial) };
+}
+
+export function openTransport(config: ClientConfig): Transport {
+  const to = endpointOf(config);
   let current: Promise<Line> | undefined;
   const lines = new Set<Promise<Line>>();
 
-  /** A TCP socket to the server, directly or through the cluster's proxy-url (plain http://). */
-  const tcp = (): Promise<net.Socket> => (proxy ? tunnel(proxy, host, port) : connectTcp(host, port));
-
-  /** A TLS connection to the server (over `socket` when it goes through a proxy); it fails if the peer hangs up. */
-  const tlsOver = (socket: net.Socket | undefined, material: TlsMaterial, protocols: string[]) =>
-    new Promise<tls.TLSSocket>((resolve, reject) => {
-      if (socket?.destroyed) return reject(new Error('the connection was closed before TLS started'));
-      const secure = tls.connect({
-        ...(socket ? { socket } : { port }),
-        host, // what the certificate is checked against (tls-server-name, when set, instead)
-        ca: material.ca,
-        cert: material.cert,
-        key: material.key,
-        rejectUnauthorized: material.rejectUnauthorized,
-        servername: material.servername ?? (net.isIP(host) ? undefined : host),
-        ALPNProtocols: protocols,
-      });
-      const closed = (): void => reject(new Error('the connection was closed during the TLS handshake'));
-      secure.once('secureConnect', () => {
-        secure.removeListener('error', reject);
-        secure.removeListener('close', closed);
-        resolve(secure);
-      });
-      secure.once('error', reject);
-      secure.once('close', closed);
-    });
-
-  /** A TLS connection, directly or through the cluster's proxy-url. */
-  const secureLine = async (material: TlsMaterial, protocols: string[]): Promise<tls.TLSSocket> =>
-    tlsOver(proxy ? await tunnel(proxy, host, port) : undefined, material, protocols);
-
-  const dialLine = async (material: TlsMaterial, key: string): Promise<Line> => {
-    if (plain) {
-      const agent = new http.Agent({ keepAlive: true });
-      if (proxy) (agent as unknown as { createConnection: unknown }).createConnection = viaProxy(tcp);
-      return { protocol: 'http/1.1', key, agent };
-    }
-    const socket = await secureLine(material, ['h2', 'http/1.1']);
-    socket.setKeepAlive(true, 30_000);
-    if (socket.alpnProtocol === 'h2') {
-      const session = http2.connect(server, { createConnection: () => socket });
-      session.on('error', () => undefined); // each stream gets the error; the session is then dropped below
-      // A peer that hangs up (a reset the TLS layer reads as an end) ends every stream now, not at its time limit.
-      const hungUp = (): void => void session.destroy(new Error('the API server closed the connection'));
-      socket.once('end', hungUp);
-      socket.once('close', hungUp);
-      session.unref(); // an idle connection does not keep the process alive; a stream in flight does (sendH2)
-      return { protocol: 'h2', key, session, active: 0 };
-    }
-    const dial = (cb: (err: Error | null, socket?: net.Socket) => void): void => {
-      secureLine(material, ['http/1.1']).then(
-        (s) => cb(null, s),
-        (err: Error) => cb(err),
-      );
-    };
-    socket.on('error', () => undefined); // until a request takes it, an idle socket's reset is no one's failure
-    return { protocol: 'http/1.1', key, agent: new ProbedAgent({ keepAlive: true }, socket, dial) };
+  const drop = (line: Promise<Line>): void => {
+    if (current === line) current = undefined;
+    lines.delete(line);
+    void line.then(closeLine, () => undefined);
   };
 
-  /** The connection for material `key`: the current one if it is made of it and alive, else a new one. */
+  /** The connection for `material`: the current one if it is made of it and alive, else a new one. */
   const lineFor = async (material: TlsMaterial): Promise<Line> => {
     const key = fingerprint(material);
     const existing = current;
@@ -162,7 +186,7 @@ export function openTransport(config: ClientConfig): Transport {
       if (current === existing) drop(existing);
     }
     if (current === undefined) {
-      const dialled = dialLine(material, key);
+      const dialled = dialLine(to, material, key);
       current = dialled;
       lines.add(dialled);
       dialled.catch(() => {
@@ -173,22 +197,13 @@ export function openTransport(config: ClientConfig): Transport {
     return current;
   };
 
-  const drop = (line: Promise<Line>): void => {
-    if (current === line) current = undefined;
-    lines.delete(line);
-    void line.then(closeLine, () => undefined);
-  };
-
   return {
-    server,
+    server: to.server,
     async send(request) {
       const auth = await config.requestAuth();
       const line = await lineFor(auth.tls);
-      const headers = { ...request.headers, ...auth.headers };
-      const path = `${base}${request.path}`;
-      return line.protocol === 'h2'
-        ? sendH2(line, { ...request, path, headers })
-        : sendH1(line.agent, plain, { host, port, material: auth.tls }, { ...request, path, headers });
+      const sent = { ...request, path: `${to.base}${request.path}`, headers: { ...request.headers, ...auth.headers } };
+      return line.protocol === 'h2' ? sendH2(line, sent) : sendH1(line.agent, to, auth.tls, sent);
     },
     redial() {
       if (current !== undefined) drop(current);
@@ -214,18 +229,6 @@ function closeLine(line: Line): void {
   }
   (line.agent as { keepAlive?: boolean }).keepAlive = false;
   for (const sockets of Object.values(line.agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
-}
-
-function connectTcp(host: string, port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    socket.once('connect', () => {
-      socket.removeListener('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-    socket.once('close', () => reject(new Error('the connection was closed before it was made')));
-  });
 }
 
 /** A TCP tunnel to host:port through an HTTP(S) proxy (CONNECT), or a SOCKS proxy (its client loaded then). */
@@ -272,10 +275,10 @@ async function tunnel(proxyUrl: string, host: string, port: number): Promise<net
   });
 }
 
-/** An http.Agent's createConnection that goes through the proxy. */
-function viaProxy(tcp: () => Promise<net.Socket>) {
+/** An http.Agent's createConnection that goes through the proxy (a plain http:// server behind one). */
+function viaProxy(to: Endpoint) {
   return (_options: unknown, callback: (err: Error | null, socket?: net.Socket) => void): undefined => {
-    tcp().then(
+    tunnel(to.proxy ?? '', to.host, to.port).then(
       (s) => callback(null, s),
       (err: Error) => callback(err),
     );
@@ -313,26 +316,21 @@ function sendH2(line: Extract<Line, { protocol: 'h2' }>, request: HttpRequest): 
   });
 }
 
-function sendH1(
-  agent: http.Agent,
-  plain: boolean,
-  target: { host: string; port: number; material: TlsMaterial },
-  request: HttpRequest,
-): Promise<HttpResponse> {
+function sendH1(agent: http.Agent, to: Endpoint, material: TlsMaterial, request: HttpRequest): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const headers = { ...request.headers };
     if (request.body !== undefined) headers['content-length'] = String(Buffer.byteLength(request.body));
     const options: https.RequestOptions = {
-      host: target.host,
-      port: target.port,
+      host: to.host,
+      port: to.port,
       method: request.method,
       path: request.path,
       headers,
       agent,
       signal: request.signal,
-      ...(plain ? {} : target.material),
+      ...(to.plain ? {} : material),
     };
-    const req = (plain ? http : https).request(options, (response) => {
+    const req = (to.plain ? http : https).request(options, (response) => {
       response.on('error', () => undefined);
       const plainHeaders: Record<string, string> = {};
       for (const [name, value] of Object.entries(response.headers)) {

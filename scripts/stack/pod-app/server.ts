@@ -130,9 +130,12 @@ const HEADER =
 const pods = new Map<string, SimulatedPod>(); // by uid
 let listed = false;
 
+/** Keeps the newest object of each pod: a watch event older than a fresh read is dropped. */
 function upsert(object: PodObject): void {
   const now = Date.now();
   const known = pods.get(object.metadata.uid);
+  if (known && Number(object.metadata.resourceVersion ?? 0) < Number(known.object.metadata.resourceVersion ?? 0))
+    return;
   if (known) countUntil(known, now);
   const readySince = readySinceOf(object);
   const blip = Number(object.metadata.annotations?.['kube-ship.dev/blip-seconds'] ?? DEFAULT_BLIP_SECONDS);
@@ -296,7 +299,33 @@ function tunnel(req: IncomingMessage, client: Socket, head: Buffer): void {
     );
     client.on('close', () => upstream.destroy());
   } else {
-    const pod = podByIP(host);
+    void podAt(host).then((pod) => connectToPod(client, head, pod, host, port));
+  }
+}
+
+/**
+ * The pod a connection to `ip` reaches, as the API server knows it now. The API server's proxy asks for a pod by name
+ * and dials its IP, which KWOK may have just given to a pod created in place of a deleted one (a StatefulSet's pod of
+ * the same name): this server's watch can bring that pod later than the request, so the pods at the IP are read
+ * afresh (a field selector on status.podIP), and a pod the watch still holds there but the API server no longer has
+ * is forgotten.
+ */
+async function podAt(ip: string): Promise<SimulatedPod | undefined> {
+  try {
+    let body = '';
+    await getJson(`/api/v1/pods?fieldSelector=${encodeURIComponent(`status.podIP=${ip}`)}`, (line) => (body += line));
+    const items = (JSON.parse(body) as { items: PodObject[] }).items;
+    const uids = new Set(items.map((p) => p.metadata.uid));
+    for (const [uid, pod] of pods) if (pod.object.status?.podIP === ip && !uids.has(uid)) forget(uid);
+    for (const item of items) upsert(item);
+  } catch (error) {
+    log(`pods at ${ip}: ${error instanceof Error ? error.message : String(error)}; the watch's view is used`);
+  }
+  return podByIP(ip);
+}
+
+function connectToPod(client: Socket, head: Buffer, pod: SimulatedPod | undefined, host: string, port: number): void {
+  {
     if (!pod) {
       refuse(client, '502 Bad Gateway', `no running pod has the IP ${host}`);
     } else if (!openPorts(pod).has(port)) {
