@@ -11,14 +11,11 @@ import { KubeError, type TargetState, type WatchScope } from '../../src/cluster/
 /** The loopback API server of these tests: it lists, then watches (no streaming lists), and records each request. */
 async function apiServer(handler: Handler, options: KubeOptions = {}) {
   const requests: string[] = [];
-  const api = await loopbackApi(
-    (req, res, url) => {
-      const watch = url.searchParams.get('watch') ? ` watch rv=${url.searchParams.get('resourceVersion')}` : '';
-      requests.push(`${req.method} ${url.pathname}${watch}`);
-      handler(req, res, url);
-    },
-    { streamingLists: false, ...options },
-  );
+  const api = await loopbackApi((req, res, url) => {
+    const watch = url.searchParams.get('watch') ? ` watch rv=${url.searchParams.get('resourceVersion')}` : '';
+    requests.push(`${req.method} ${url.pathname}${watch}`);
+    handler(req, res, url);
+  }, options);
   return { ...api, requests };
 }
 

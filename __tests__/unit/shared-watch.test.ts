@@ -89,26 +89,23 @@ async function apiServer() {
     metadata: { name, namespace: 'shop', resourceVersion: '3', labels: { app } },
     spec: { replicas: 1, selector: {}, template: {} },
   });
-  const api = await loopbackApi(
-    (_req, res, url) => {
-      const resource = url.pathname.split('/').at(-1) ?? '';
-      const query = [...url.searchParams].filter(([k]) => /Selector$/.test(k)).map(([k, v]) => `${k}=${v}`);
-      requests.push(`${url.searchParams.get('watch') ? 'watch' : 'list'} ${resource} ${query.join('&')}`);
-      if (url.searchParams.get('watch') === 'true') {
-        res.writeHead(200);
-        res.write('');
-        return;
-      }
-      const items =
-        resource === 'deployments'
-          ? [object('Deployment', 'web', 'web'), object('Deployment', 'api', 'api')]
-          : resource === 'replicasets'
-            ? [object('ReplicaSet', 'web-1', 'web'), object('ReplicaSet', 'api-1', 'api')]
-            : [object('Pod', 'web-1-a', 'web'), object('Pod', 'api-1-a', 'api'), object('Pod', 'api-1-b', 'api')];
-      res.end(JSON.stringify({ metadata: { resourceVersion: '3' }, items }));
-    },
-    { streamingLists: false }, // a server that lists, then watches
-  );
+  const api = await loopbackApi((_req, res, url) => {
+    const resource = url.pathname.split('/').at(-1) ?? '';
+    const query = [...url.searchParams].filter(([k]) => /Selector$/.test(k)).map(([k, v]) => `${k}=${v}`);
+    requests.push(`${url.searchParams.get('watch') ? 'watch' : 'list'} ${resource} ${query.join('&')}`);
+    if (url.searchParams.get('watch') === 'true') {
+      res.writeHead(200);
+      res.write('');
+      return;
+    }
+    const items =
+      resource === 'deployments'
+        ? [object('Deployment', 'web', 'web'), object('Deployment', 'api', 'api')]
+        : resource === 'replicasets'
+          ? [object('ReplicaSet', 'web-1', 'web'), object('ReplicaSet', 'api-1', 'api')]
+          : [object('Pod', 'web-1-a', 'web'), object('Pod', 'api-1-a', 'api'), object('Pod', 'api-1-b', 'api')];
+    res.end(JSON.stringify({ metadata: { resourceVersion: '3' }, items }));
+  });
   return { ...api, requests };
 }
 
