@@ -273,6 +273,19 @@ describe('throttling', () => {
   });
 });
 
+describe('createKube().getWorkload', () => {
+  it("keeps every field of the server's JSON, one no client model knows included (a rollback restores it)", async () => {
+    const future = {
+      ...deployment('7', 1),
+      spec: { replicas: 1, selector: {}, template: { spec: { futureField: 'x' } } },
+    };
+    const server = await apiServer((_req, res) => res.end(JSON.stringify(future)));
+    close = server.close;
+    const live = await server.kube.getWorkload({ kind: 'deployment', namespace: 'ns', name: 'web' });
+    expect(live).toEqual(future);
+  });
+});
+
 describe('createKube().patchDeployment', () => {
   it('sends JSON Patch and turns a 409 into a KubeError with status 409', async () => {
     let contentType = '';
