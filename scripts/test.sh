@@ -20,7 +20,7 @@ trap '((ended)) || wall_time' EXIT
 root=$PWD
 export HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}" # npm, Go and the binary cache live under it
 export PATH="$root/node_modules/.bin:$PATH" # node 24 from the `node` devDependency
-[[ -x node_modules/.bin/node ]] || npm ci
+[[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund 2>&1 | sed -E 's/^(added [0-9]+ packages?) in /\1, took /'
 mkdir -p .test-results
 rm -f .test-results/*.json .test-results/*.txt .test-results/e2e.log
 

@@ -64,6 +64,8 @@ export class ClientConfig {
   private readonly fileAuth = new FileAuth() as unknown as Authenticator;
   /** Providers loaded when a user names them (gcp, azure, oidc), one instance each: they keep their tokens. */
   private readonly providers = new Map<string, Promise<Authenticator>>();
+  /** What fileMaterial read, and for which cluster and user (objects: a new context or a changed entry reads anew). */
+  private files: { cluster: Cluster | null; user: User | null; tls: TlsMaterial } | undefined;
 
   loadFromString(text: string): void {
     const document = (yaml.load(text) ?? {}) as Record<string, unknown>;
@@ -141,32 +143,41 @@ export class ClientConfig {
 
   /**
    * What the next request carries: the cluster's CA and TLS settings, the user's certificate, and its headers
-   * (a bearer token, basic auth, impersonation), with an exec plugin or auth provider asked as client-node asks
-   * it (each caches what it issued until it expires).
+   * (basic auth, impersonation, a bearer token, which wins over basic auth as in client-node), with an exec plugin or
+   * auth provider asked as client-node asks it (each caches what it issued until it expires).
    */
   async requestAuth(): Promise<RequestAuth> {
-    const cluster = this.getCurrentCluster();
     const user = this.getCurrentUser();
-    const opts: AuthOptions = { headers: {} };
-    if (cluster?.skipTLSVerify) opts.rejectUnauthorized = false;
-    if (cluster?.tlsServerName) opts.servername = cluster.tlsServerName;
-    const ca = fileOrData(cluster?.caFile, cluster?.caData);
-    if (ca) opts.ca = ca;
+    const opts: AuthOptions = { headers: {}, ...this.fileMaterial() };
     if (user) {
-      const cert = fileOrData(user.certFile, user.certData);
-      const key = fileOrData(user.keyFile, user.keyData);
-      if (cert) opts.cert = cert;
-      if (key) opts.key = key;
+      if (user.username) {
+        opts.headers.Authorization = `Basic ${Buffer.from(`${user.username}:${user.password ?? ''}`).toString('base64')}`;
+      }
       if (user.impersonateUser) opts.headers['Impersonate-User'] = user.impersonateUser;
       const authenticator = await this.authenticatorFor(user);
       if (authenticator) await authenticator.applyAuthentication(user, opts);
       if (user.token) opts.headers.Authorization = `Bearer ${user.token}`;
-      if (user.username) {
-        opts.headers.Authorization = `Basic ${Buffer.from(`${user.username}:${user.password ?? ''}`).toString('base64')}`;
-      }
     }
     const { headers, ...tls } = opts;
     return { headers, tls };
+  }
+
+  /** The cluster's TLS settings and CA and the user's certificate and key, read once for each cluster and user. */
+  private fileMaterial(): TlsMaterial {
+    const cluster = this.getCurrentCluster();
+    const user = this.getCurrentUser();
+    if (this.files?.cluster === cluster && this.files.user === user) return this.files.tls;
+    const tls: TlsMaterial = {};
+    if (cluster?.skipTLSVerify) tls.rejectUnauthorized = false;
+    if (cluster?.tlsServerName) tls.servername = cluster.tlsServerName;
+    const ca = fileOrData(cluster?.caFile, cluster?.caData);
+    const cert = fileOrData(user?.certFile, user?.certData);
+    const key = fileOrData(user?.keyFile, user?.keyData);
+    if (ca) tls.ca = ca;
+    if (cert) tls.cert = cert;
+    if (key) tls.key = key;
+    this.files = { cluster, user, tls };
+    return tls;
   }
 
   /** The authenticator client-node would pick for `user`: gcp, azure, exec, a token file, then OIDC. */
