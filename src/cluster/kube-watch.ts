@@ -188,11 +188,10 @@ export async function inform(
         outcome = { kind: 'error', error: toKubeError(error, `list ${source.what}`) };
       }
     } else {
-      const from: string = resourceVersion;
       outcome = await watchOnce(
         api,
         source,
-        from,
+        resourceVersion,
         (type, object) => {
           failures = 0;
           events += 1;

@@ -40,8 +40,6 @@ export interface Transport {
   send(request: HttpRequest): Promise<HttpResponse>;
   /** The next request dials a new connection; the old one is closed once the requests still on it have ended. */
   redial(): void;
-  /** Closes every connection (the run is over). */
-  close(): void;
 }
 
 /** A dialled connection: HTTP/2 (a session for every stream), or HTTP/1.1 (an agent of kept-alive sockets). */
@@ -168,11 +166,9 @@ async function dialLine(to: Endpoint, material: TlsMaterial, key: string): Promi
 export function openTransport(config: ClientConfig): Transport {
   const to = endpointOf(config);
   let current: Promise<Line> | undefined;
-  const lines = new Set<Promise<Line>>();
 
   const drop = (line: Promise<Line>): void => {
     if (current === line) current = undefined;
-    lines.delete(line);
     void line.then(closeLine, () => undefined);
   };
 
@@ -188,10 +184,8 @@ export function openTransport(config: ClientConfig): Transport {
     if (current === undefined) {
       const dialled = dialLine(to, material, key);
       current = dialled;
-      lines.add(dialled);
       dialled.catch(() => {
         if (current === dialled) current = undefined;
-        lines.delete(dialled);
       });
     }
     return current;
@@ -207,9 +201,6 @@ export function openTransport(config: ClientConfig): Transport {
     },
     redial() {
       if (current !== undefined) drop(current);
-    },
-    close() {
-      for (const line of [...lines]) drop(line);
     },
   };
 }
