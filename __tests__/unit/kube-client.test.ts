@@ -4,7 +4,10 @@
  */
 import type { V1Deployment } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { KubeOptions } from '../../src/cluster/kube-client.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createKube, type KubeOptions } from '../../src/cluster/kube-client.js';
+import { loadCluster } from '../../src/cluster/kubeconfig.js';
 import { loopbackApi, type Handler } from '../fakes/loopback-api.js';
 import { KubeError, type TargetState, type WatchScope } from '../../src/cluster/kube.js';
 
@@ -283,6 +286,31 @@ describe('createKube().getWorkload', () => {
     close = server.close;
     const live = await server.kube.getWorkload({ kind: 'deployment', namespace: 'ns', name: 'web' });
     expect(live).toEqual(future);
+  });
+});
+
+describe('a cluster on plain http:// (allow-http)', () => {
+  it('is reached over plain HTTP with the kubeconfig as it is', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(`${req.headers.authorization ?? ''} ${req.url ?? ''}`);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(deployment('3', 1)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    close = () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve())));
+    const kubeconfig = [
+      'apiVersion: v1',
+      'kind: Config',
+      `clusters: [{name: c, cluster: {server: 'http://127.0.0.1:${(server.address() as AddressInfo).port}'}}]`,
+      'users: [{name: u, user: {token: plain-token}}]',
+      'contexts: [{name: x, context: {cluster: c, user: u}}]',
+      'current-context: x',
+    ].join('\n');
+    const { config } = loadCluster(kubeconfig, '', {}, () => undefined, { allowHttp: true });
+    const live = await createKube(config).getWorkload({ kind: 'deployment', namespace: 'ns', name: 'web' });
+    expect(live.metadata?.name).toBe('web');
+    expect(seen).toEqual(['Bearer plain-token /apis/apps/v1/namespaces/ns/deployments/web']);
   });
 });
 

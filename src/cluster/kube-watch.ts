@@ -83,7 +83,7 @@ export interface InformerOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /**
    * Called when a list or a watch got no answer at all within its limit: the connection it went on may be dead
-   * (see connection.ts), and the retry should dial a new one.
+   * (see transport.ts), and the retry should dial a new one.
    */
   unanswered?: () => void;
 }

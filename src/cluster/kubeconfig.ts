@@ -258,10 +258,6 @@ function checkServer(config: ClientConfig, source: string, allowHttp: boolean): 
         'unencrypted; use its https:// address, or set allow-http: true if that is really meant (e.g. a proxy on localhost).',
     );
   }
-  if (/^http:\/\//i.test(cluster.server)) {
-    // client-node sends to an http:// server only when told to skip TLS verification, which plain HTTP has none of.
-    config.clusters = config.clusters.map((c) => (c.name === cluster.name ? { ...c, skipTLSVerify: true } : c));
-  }
 }
 
 /**
