@@ -59,7 +59,10 @@ phase "workflows (actionlint: .github/workflows, __tests__/workflows, README.md'
 check workflows bash scripts/lint-workflows.sh
 
 phase "unit tests"
-check unit vitest run --reporter=default --reporter=json --outputFile.json=.test-results/unit.json
+# The unit tests' temporary files go to a folder of this run, removed after them.
+unit_tmp="$(mktemp -d)"
+check unit env TMPDIR="$unit_tmp" vitest run --reporter=default --reporter=json --outputFile.json=.test-results/unit.json
+rm -rf "$unit_tmp"
 
 phase "end-to-end tests (waiting for them to end)"
 e2e_rc=0

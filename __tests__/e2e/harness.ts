@@ -4,7 +4,17 @@
  * GITHUB_* variables and the runner's files for outputs, summary and state.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll } from 'vitest';
 import {
@@ -299,8 +309,16 @@ export function parseRunnerFile(text: string): Record<string, string> {
  * kubeconfig of the stack. `extra` overrides any of it.
  */
 export function runnerEnvironment(inputs: Record<string, string>, extra: Record<string, string> = {}): StepEnvironment {
-  return stepEnvironment(env, inputs, extra);
+  const step = stepEnvironment(env, inputs, extra);
+  stepFolders.push(step.dir);
+  return step;
 }
+
+/** Each step's RUNNER_TEMP: removed when the process ends, as the runner empties it after a job. */
+const stepFolders: string[] = [];
+process.once('exit', () => {
+  for (const dir of stepFolders) rmSync(dir, { recursive: true, force: true });
+});
 
 /** What the step has written so far: its saved state and its log. */
 export interface StepProgress {

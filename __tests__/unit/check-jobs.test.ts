@@ -3,15 +3,16 @@
  * check's Job renamed to be unique to the run), dry-run unless a Job of that name is there, and only the access the
  * checks use asked for, the missing part named.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseVerify } from '../../src/desired/verify.js';
 import { checkJobs } from '../../src/steps/check-jobs.js';
 import { FakeKube } from '../fakes/fake-kube.js';
 
 const workspace = mkdtempSync(join(tmpdir(), 'check-jobs-'));
+afterAll(() => rmSync(workspace, { recursive: true, force: true }));
 const job = (name: string) =>
   JSON.stringify({
     apiVersion: 'batch/v1',
