@@ -16,7 +16,7 @@ import {
   statSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { beforeAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import {
   CANARY_ACCESS,
   CANARY_ROUTE_ACCESS,
@@ -314,11 +314,16 @@ export function runnerEnvironment(inputs: Record<string, string>, extra: Record<
   return step;
 }
 
-/** Each step's RUNNER_TEMP: removed when the process ends, as the runner empties it after a job. */
+/**
+ * Each step's RUNNER_TEMP: removed when the test file ends (a bench, which imports this file outside vitest: when its
+ * process exits), as the runner empties it after a job.
+ */
 const stepFolders: string[] = [];
-process.once('exit', () => {
-  for (const dir of stepFolders) rmSync(dir, { recursive: true, force: true });
-});
+const removeStepFolders = (): void => {
+  for (const dir of stepFolders.splice(0)) rmSync(dir, { recursive: true, force: true });
+};
+if (process.env.VITEST) afterAll(removeStepFolders);
+else process.once('exit', removeStepFolders);
 
 /** What the step has written so far: its saved state and its log. */
 export interface StepProgress {

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CommandResult, Run } from '../../src/image/exec.js';
+import { run as exec, type CommandResult, type Run } from '../../src/image/exec.js';
 import { MANIFESTS_TOTAL_LIMIT } from '../../src/desired/manifest-files.js';
 import {
   buildError,
@@ -106,6 +106,26 @@ describe('createKustomize', () => {
       'Input "kustomize": "k8s" did not build with kubectl kustomize (exit code 1): ::add-mask::x; fix the ' +
         'kustomization (run "kubectl kustomize k8s" to see the whole error).',
     );
+  });
+
+  it('stops a build that outlasts its limit, and names the input and the limit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kube-ship-bin-'));
+    const pidFile = join(dir, 'pid');
+    writeFileSync(join(dir, 'kubectl'), `#!/bin/sh\necho $$ > ${pidFile}\nexec sleep 30\n`);
+    chmodSync(join(dir, 'kubectl'), 0o755);
+    const path = process.env.PATH;
+    process.env.PATH = `${dir}${delimiter}${path ?? ''}`; // the build is spawned from the process's PATH
+    const started = Date.now();
+    try {
+      await expect(createKustomize(exec, { PATH: process.env.PATH }, 300).build('/w', 'k8s')).rejects.toThrow(
+        'Input "kustomize": "k8s" did not build with kubectl kustomize within 0.3s, and the build was stopped',
+      );
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(Date.now() - started).toBeLessThan(5000);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(() => process.kill(pid, 0)).toThrow(); // the build's process is gone
   });
 
   it('refuses more objects than all manifests together may hold', async () => {

@@ -64,8 +64,14 @@ export function onPath(tool: string, path: string | undefined, platform = proces
     );
 }
 
+/**
+ * How long a build may take: it is stopped (SIGTERM) then, named, before preflight's own limit (60 s) would end the
+ * step with the message of an unanswering cluster and leave the build running.
+ */
+export const BUILD_LIMIT_MS = 45_000;
+
 /** The real adapter: finds a tool on PATH (in `env`), runs the build on `run`, checks what it printed. */
-export function createKustomize(run: Run, env: NodeJS.ProcessEnv): Kustomize {
+export function createKustomize(run: Run, env: NodeJS.ProcessEnv, limitMs = BUILD_LIMIT_MS): Kustomize {
   return {
     async build(directory, shown) {
       const tool = chooseTool((t) => onPath(t, env.PATH));
@@ -79,7 +85,15 @@ export function createKustomize(run: Run, env: NodeJS.ProcessEnv): Kustomize {
       }
       const args = kustomizeArgv(tool, directory);
       const command = `${tool} ${args.slice(0, -1).join(' ')}`;
-      const result = await run(tool, args);
+      const limit = AbortSignal.timeout(limitMs);
+      const result = await run(tool, args, { signal: limit });
+      if (limit.aborted) {
+        throw new InputError(
+          'kustomize',
+          `${JSON.stringify(shown)} did not build with ${command} within ${limitMs / 1000}s, and the build was ` +
+            `stopped; run "${command} ${shown}" to see where it hangs (a remote base it cannot reach?).`,
+        );
+      }
       if (result.exitCode !== 0) {
         throw new InputError(
           'kustomize',
