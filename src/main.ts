@@ -39,7 +39,7 @@ import { failedReport, finishReport, startReport } from './steps/finish-report.j
 import type { Job, PostFact } from './steps/job.js';
 import { openCluster } from './steps/open-cluster.js';
 import { preview } from './steps/preview.js';
-import { deployRequest, verifyPlanOf } from './steps/request.js';
+import { deployRequest, verifyPlanOf, waitLimits } from './steps/request.js';
 import { postRecords, type PostRecords } from './deploy/records-file.js';
 import { fetchHttp, type HttpGet } from './lib/http.js';
 import { headCommitTime, pullRequestHead } from './runner-event.js';
@@ -170,12 +170,7 @@ function releaseStep(inputs: Inputs, chart: CheckedChart, { kube, state, job, re
     namespace: chart.namespace,
     image: inputs.image,
     reference: state.report.reference,
-    timeoutMs: inputs.timeout,
-    rollback: inputs.rollback,
-    rollbackTimeoutMs: inputs['rollback-timeout'],
-    failFast: inputs['fail-fast'],
-    allowedRestarts: inputs['allowed-restarts'],
-    bakeMs: inputs.bake,
+    ...waitLimits(inputs),
     signal: state.signal,
   };
   const { log, secrets, env } = state;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_BACKOFF_MS, nextStep, selectorString, toKubeError } from '../../src/cluster/kube-watch.js';
+import { toKubeError } from '../../src/cluster/api.js';
+import { MAX_BACKOFF_MS, nextStep, selectorString } from '../../src/cluster/kube-watch.js';
 import { KubeError } from '../../src/cluster/kube.js';
 
 const error = (status: number, retryAfterMs?: number) => ({

@@ -46,6 +46,18 @@ export function withQuery(path: string, query: Query = {}): string {
   return text === '' ? path : `${path}?${text}`;
 }
 
+/** Where an API version is served: `/api/v1` for the core group, `/apis/GROUP/VERSION` for the others. */
+export function apiRoot(apiVersion: string): string {
+  return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+}
+
+/** The path of a resource collection, in a namespace when one is given, or with a name, of one object in it. */
+export function resourcePath(apiVersion: string, resource: string, namespace?: string, name?: string): string {
+  const scope = namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`;
+  const object = name === undefined ? '' : `/${encodeURIComponent(name)}`;
+  return `${apiRoot(apiVersion)}${scope}/${resource}${object}`;
+}
+
 /** The time limit's own error: callers tell "nobody answered" from every other failure by its name. */
 function timedOut(ms: number): Error {
   const error = new Error(`no answer within ${ms / 1000}s`);

@@ -83,14 +83,14 @@ export class ClientConfig {
   }
 
   /** The in-cluster service account, as client-node loads it (its token file is read again every minute). */
-  loadFromCluster(env: NodeJS.ProcessEnv = process.env, readFile = (p: string) => readFileSync(p, 'utf8')): void {
+  loadFromCluster(env: NodeJS.ProcessEnv): void {
     const host = env.KUBERNETES_SERVICE_HOST ?? '';
     const port = env.KUBERNETES_SERVICE_PORT ?? '';
     const scheme = ['80', '8080', '8001'].includes(port) ? 'http' : 'https';
     const server = `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`;
     let namespace: string | undefined;
     try {
-      namespace = readFile(`${SERVICEACCOUNT}/namespace`);
+      namespace = readFileSync(`${SERVICEACCOUNT}/namespace`, 'utf8');
     } catch {
       namespace = undefined;
     }
@@ -148,7 +148,7 @@ export class ClientConfig {
    */
   async requestAuth(): Promise<RequestAuth> {
     const user = this.getCurrentUser();
-    const opts: AuthOptions = { headers: {}, ...this.fileMaterial() };
+    const opts: AuthOptions = { headers: {} };
     if (user) {
       if (user.username) {
         opts.headers.Authorization = `Basic ${Buffer.from(`${user.username}:${user.password ?? ''}`).toString('base64')}`;
@@ -158,8 +158,15 @@ export class ClientConfig {
       if (authenticator) await authenticator.applyAuthentication(user, opts);
       if (user.token) opts.headers.Authorization = `Bearer ${user.token}`;
     }
-    const { headers, ...tls } = opts;
-    return { headers, tls };
+    // The kubeconfig's own material is handed on as one object unless a plugin issued a certificate, so that the
+    // connection made of it is known as such without comparing bytes (transport.ts).
+    const files = this.fileMaterial();
+    const { cert, key } = opts;
+    if (cert === undefined && key === undefined) return { headers: opts.headers, tls: files };
+    return {
+      headers: opts.headers,
+      tls: { ...files, ...(cert !== undefined && { cert }), ...(key !== undefined && { key }) },
+    };
   }
 
   /** The cluster's TLS settings and CA and the user's certificate and key, read once for each cluster and user. */

@@ -6,7 +6,7 @@
  * one namespace share one informer per kind (shared-watch.ts).
  */
 import type { CoreV1Event, KubernetesObject, V1Ingress, V1Job, V1Pod, V1Service } from '@kubernetes/client-node';
-import { Api, HttpError, LIST_TIMEOUT_MS, REQUEST_TIMEOUT_MS, toKubeError, withQuery } from './api.js';
+import { Api, HttpError, LIST_TIMEOUT_MS, REQUEST_TIMEOUT_MS, resourcePath, toKubeError, withQuery } from './api.js';
 import type { ClientConfig } from './client-config.js';
 import { objectClient } from './kube-objects.js';
 import { inform, type InformerOptions, type Source } from './kube-watch.js';
@@ -29,8 +29,7 @@ interface List<T> {
   items: T[];
 }
 
-const core = (namespace: string, resource: string): string =>
-  `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}`;
+const core = (namespace: string, resource: string): string => resourcePath('v1', resource, namespace);
 
 export function createKube(config: ClientConfig, options: KubeOptions = {}): Kube {
   const transport = openTransport(config);
@@ -59,7 +58,7 @@ export function createKube(config: ClientConfig, options: KubeOptions = {}): Kub
     deletePod: async (namespace, name, uid) => {
       await api.json(`delete pod ${namespace}/${name}`, {
         method: 'DELETE',
-        path: `${core(namespace, 'pods')}/${encodeURIComponent(name)}`,
+        path: resourcePath('v1', 'pods', namespace, name),
         body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid } },
       });
     },
@@ -78,7 +77,7 @@ export function createKube(config: ClientConfig, options: KubeOptions = {}): Kub
     listIngresses: async (namespace) =>
       (
         await api.read<List<V1Ingress>>(`list ingresses in ${namespace}`, {
-          path: `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/ingresses`,
+          path: resourcePath('networking.k8s.io/v1', 'ingresses', namespace),
         })
       ).items,
 
@@ -93,7 +92,7 @@ export function createKube(config: ClientConfig, options: KubeOptions = {}): Kub
     },
 
     async readLog({ namespace, pod, container, previous, tailLines, limitBytes }) {
-      const path = withQuery(`${core(namespace, 'pods')}/${encodeURIComponent(pod)}/log`, {
+      const path = withQuery(`${resourcePath('v1', 'pods', namespace, pod)}/log`, {
         container,
         previous: previous || undefined,
         tailLines,
@@ -121,7 +120,7 @@ function observeJobWith(api: Api, options: KubeOptions): Kube['observeJob'] {
       [
         {
           what: `job ${namespace}/${name}`,
-          path: `/apis/batch/v1/namespaces/${namespace}/jobs`,
+          path: resourcePath('batch/v1', 'jobs', namespace),
           query: { fieldSelector: `metadata.name=${name}` },
         },
         jobs,
@@ -222,7 +221,7 @@ function accessReviews(api: Api): Kube['canI'] {
 /** Reading and patching the three workload kinds. */
 function workloadClient(api: Api): Pick<Kube, 'getWorkload' | 'patchWorkload'> {
   const pathOf = ({ kind, namespace, name }: WorkloadRef): string =>
-    `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/${resourceOf(kind)}/${encodeURIComponent(name)}`;
+    resourcePath('apps/v1', resourceOf(kind), namespace, name);
   return {
     getWorkload: (ref) => api.read<Workload>(`get ${ref.kind} ${ref.namespace}/${ref.name}`, { path: pathOf(ref) }),
 

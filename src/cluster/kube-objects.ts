@@ -3,7 +3,7 @@
  * kept) finds each kind's resource and scope; the requests are plain JSON, so what is applied is exactly what the
  * manifest says and what is read back is the server's JSON.
  */
-import type { Api, Query, Reply } from './api.js';
+import { apiRoot, resourcePath, type Api, type Query, type Reply } from './api.js';
 import {
   KubeError,
   type Applied,
@@ -33,9 +33,8 @@ function discovery(api: Api) {
   const resources = (apiVersion: string): Promise<ApiResource[]> => {
     let found = versions.get(apiVersion);
     if (found === undefined) {
-      const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
       found = api
-        .read<{ resources?: ApiResource[] }>(`discover ${apiVersion}`, { path })
+        .read<{ resources?: ApiResource[] }>(`discover ${apiVersion}`, { path: apiRoot(apiVersion) })
         .then((list) => list.resources ?? []);
       versions.set(apiVersion, found);
       found.catch(() => versions.delete(apiVersion));
@@ -57,9 +56,12 @@ function discovery(api: Api) {
 
 /** The path of one object: its API version's, its namespace's (when the kind is namespaced), its resource's. */
 function objectPath(ref: ObjectRef, info: KindInfo): string {
-  const prefix = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
-  const namespace = info.namespaced ? `/namespaces/${encodeURIComponent(ref.namespace || 'default')}` : '';
-  return `${prefix}${namespace}/${info.resource}/${encodeURIComponent(ref.name)}`;
+  return resourcePath(
+    ref.apiVersion,
+    info.resource,
+    info.namespaced ? ref.namespace || 'default' : undefined,
+    ref.name,
+  );
 }
 
 /**
@@ -143,7 +145,7 @@ export function objectClient(api: Api) {
     /** A GET through the API server's pod or service proxy: whatever status it answers is the reply. */
     async proxyGet({ kind, namespace, name, port, path, timeoutMs, signal }: ProxyRequest): Promise<ProxyReply> {
       const target = new URL(path, 'http://proxied');
-      const resource = `/api/v1/namespaces/${encodeURIComponent(namespace)}/${kind}/${encodeURIComponent(name)}:${port}`;
+      const resource = `${resourcePath('v1', kind, namespace, name)}:${port}`;
       const reply = await api.raw(
         `GET ${path} through the ${kind} proxy of ${namespace}/${name}`,
         `${resource}/proxy${target.pathname}${target.search}`,

@@ -10,8 +10,6 @@ import { abortableSleep } from '../lib/deadline.js';
 import { toKubeError, withQuery, type Api } from './api.js';
 import { KubeError } from './kube.js';
 
-export { toKubeError };
-
 /** How one list or watch attempt ended. */
 export type Outcome =
   | { kind: 'closed'; idle?: boolean } // the server closed the watch, or (idle) it was quiet past the client's limit

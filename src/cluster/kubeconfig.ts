@@ -222,7 +222,7 @@ function loadSource(
     return load(mergeKubeconfigs(documents), existing.join(':'));
   }
   if (env.KUBERNETES_SERVICE_HOST) {
-    config.loadFromCluster();
+    config.loadFromCluster(env);
     const token = readFile(IN_CLUSTER_TOKEN);
     if (token) mask(token);
     return { config, source: 'the in-cluster service account' };

@@ -10,6 +10,7 @@
  * other pods of a crowded namespace.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { resourcePath } from './api.js';
 import type { Source } from './kube-watch.js';
 import type { TargetState, WatchScope } from './kube.js';
 import { resourceOf } from './workload.js';
@@ -114,7 +115,7 @@ export function planWatches(members: Member[]): Plan[] {
 
 /** What `source` describes a plan as, for messages: `pods in ns (app=web)`. */
 export function sourceOf(plan: Plan): Source {
-  const group = plan.resource === 'pods' ? '/api/v1' : '/apis/apps/v1';
+  const apiVersion = plan.resource === 'pods' ? 'v1' : 'apps/v1';
   const only = plan.members.length === 1 ? plan.members[0]?.member.scope : undefined;
   const isWorkload =
     plan.resource !== 'pods' && plan.resource !== 'replicasets' && plan.resource !== 'controllerrevisions';
@@ -122,7 +123,7 @@ export function sourceOf(plan: Plan): Source {
     isWorkload && only
       ? `${only.kind} ${only.namespace}/${only.name}`
       : `${plan.resource} in ${plan.namespace}${plan.query.labelSelector ? ` (${plan.query.labelSelector})` : ''}`;
-  return { what, path: `${group}/namespaces/${plan.namespace}/${plan.resource}`, query: plan.query };
+  return { what, path: resourcePath(apiVersion, plan.resource, plan.namespace), query: plan.query };
 }
 
 /** Runs one plan's informer into `store` until `signal` aborts; rejects only with an error retrying cannot fix. */

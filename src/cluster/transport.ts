@@ -48,14 +48,21 @@ type Line =
   | { protocol: 'http/1.1'; key: string; agent: http.Agent };
 
 /** What a connection is made of: the TLS material. A new certificate means a new connection. */
+/** Each material's fingerprint, once: client-config hands on the kubeconfig's own material as one object. */
+const fingerprints = new WeakMap<TlsMaterial, string>();
+
 function fingerprint(material: TlsMaterial): string {
+  const known = fingerprints.get(material);
+  if (known !== undefined) return known;
   const hash = createHash('sha256');
   for (const name of ['ca', 'cert', 'key', 'rejectUnauthorized', 'servername'] as const) {
     const value = material[name];
     hash.update(`\0${name}=`);
     if (value !== undefined) hash.update(Buffer.isBuffer(value) ? value : JSON.stringify(value));
   }
-  return hash.digest('hex');
+  const key = hash.digest('hex');
+  fingerprints.set(material, key);
+  return key;
 }
 
 /** An HTTP/1.1 agent that hands out the socket the protocol was probed on first, then dials its own. */

@@ -94,6 +94,20 @@ export function verifyPlanOf(
   };
 }
 
+/** How a rollout is waited for and undone: the same inputs for the targets' deploy and a chart's release. */
+export function waitLimits(
+  inputs: Pick<Inputs, 'timeout' | 'rollback' | 'rollback-timeout' | 'fail-fast' | 'allowed-restarts' | 'bake'>,
+) {
+  return {
+    timeoutMs: inputs.timeout,
+    rollback: inputs.rollback,
+    rollbackTimeoutMs: inputs['rollback-timeout'],
+    failFast: inputs['fail-fast'],
+    allowedRestarts: inputs['allowed-restarts'],
+    bakeMs: inputs.bake,
+  };
+}
+
 export function deployRequest(inputs: RequestInputs, options: RequestOptions): DeployRequest {
   const { checked, run, records } = options;
   const saved = objectRecords(records);
@@ -104,12 +118,7 @@ export function deployRequest(inputs: RequestInputs, options: RequestOptions): D
     reference: run.reference,
     digest: options.digest,
     changeCause: changeCause(run.reference, run.sha, run.actor, run.runUrl),
-    timeoutMs: inputs.timeout,
-    rollback: inputs.rollback,
-    rollbackTimeoutMs: inputs['rollback-timeout'],
-    failFast: inputs['fail-fast'],
-    allowedRestarts: inputs['allowed-restarts'],
-    bakeMs: inputs.bake,
+    ...waitLimits(inputs),
     signal: options.signal,
     onPatched: (patched) => records.saveTargets(patched),
     onJobs: (running) => records.saveJobs(running),
