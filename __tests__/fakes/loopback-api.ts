@@ -16,7 +16,10 @@ export interface LoopbackApi {
   close(): Promise<void>;
 }
 
-/** Answers with `handler` (JSON unless it says otherwise); `options` go to createKube. */
+/**
+ * Answers with `handler` (JSON unless it says otherwise); `options` go to createKube. A server of these tests lists,
+ * then watches, unless `streamingLists` says otherwise (streaming-list.test.ts).
+ */
 export async function loopbackApi(handler: Handler, options: KubeOptions = {}): Promise<LoopbackApi> {
   const server = createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
@@ -29,7 +32,7 @@ export async function loopbackApi(handler: Handler, options: KubeOptions = {}): 
     { name: 'test', token: 'secret-token' },
   );
   return {
-    kube: createKube(config, options),
+    kube: createKube(config, { streamingLists: false, ...options }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

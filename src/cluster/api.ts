@@ -111,11 +111,18 @@ export interface ApiOptions {
   listMs?: number;
   /** The wait before a 429 is sent again; tests pass one that records it. */
   sleep?: (ms: number) => Promise<void>;
+  /** false: list then watch, never a streaming list (a server known not to have them). */
+  streamingLists?: boolean;
 }
 
 export class Api {
   readonly requestMs: number;
   readonly listMs: number;
+  /**
+   * Whether the server streams lists (a watch that starts with the current state): unknown until the first one is
+   * answered; false (told, or found out) means a list and a watch for every kind.
+   */
+  streamingLists: boolean | undefined;
   private readonly pause: (ms: number) => Promise<void>;
 
   constructor(
@@ -125,6 +132,7 @@ export class Api {
     this.requestMs = options.requestMs ?? REQUEST_TIMEOUT_MS;
     this.listMs = options.listMs ?? LIST_TIMEOUT_MS;
     this.pause = options.sleep ?? sleep;
+    this.streamingLists = options.streamingLists;
   }
 
   /** A request whose answer is JSON, with its HTTP status; a 429 is sent again; every failure is a KubeError. */

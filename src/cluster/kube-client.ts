@@ -23,6 +23,8 @@ export interface KubeOptions extends InformerOptions {
   requestTimeoutMs?: number;
   /** Waits before a request is sent again (a 429) or a watch retried; tests pass one that records the wait. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** false: every kind is listed, then watched (no streaming lists: a server known not to have them). */
+  streamingLists?: boolean;
 }
 
 interface List<T> {
@@ -37,6 +39,7 @@ export function createKube(config: ClientConfig, options: KubeOptions = {}): Kub
     requestMs: options.requestTimeoutMs,
     listMs: options.requestTimeoutMs === undefined ? LIST_TIMEOUT_MS : 2 * options.requestTimeoutMs,
     sleep: options.sleep,
+    streamingLists: options.streamingLists,
   });
   const informing: KubeOptions = { unanswered: () => transport.redial(), ...options };
 

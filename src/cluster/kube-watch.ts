@@ -1,5 +1,6 @@
 /**
- * The list-then-watch informer behind `Kube.observe`: list, watch from the list's resourceVersion, re-watch from
+ * The informer behind `Kube.observe`: the current state by a streaming list where the server has them (a watch that
+ * starts with the current state: one request), else a list; then watch from the state's resourceVersion, re-watch from
  * the last one seen when a watch ends or goes quiet, relist on 410 Gone, and ride out what a healthy cluster does
  * (429 with Retry-After, 5xx, a refused or reset connection while the API server restarts) with capped backoff,
  * for as long as the caller waits. Only answers that retrying cannot change (401, 403, 404, other 4xx) end it,
@@ -86,11 +87,17 @@ export interface InformerOptions {
   unanswered?: () => void;
 }
 
+/**
+ * Where a watch starts: after a resourceVersion, or (`initial`) with the current state first, as ADDED events ended
+ * by a bookmark marked `k8s.io/initial-events-end` (a streaming list: one request instead of a list and a watch).
+ */
+type From = { resourceVersion: string } | 'initial';
+
 /** Runs one watch until it ends; events go to `onEvent`. */
 async function watchOnce(
   api: Api,
   source: Source,
-  resourceVersion: string,
+  from: From,
   onEvent: (type: string, object: WatchEvent) => void,
   signal: AbortSignal,
   options: { inactivityMs: number; unanswered: () => void },
@@ -108,7 +115,11 @@ async function watchOnce(
       local.abort();
     }, options.inactivityMs);
   };
-  const query = { ...source.query, watch: true, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 240 };
+  const start =
+    from === 'initial'
+      ? { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan' }
+      : { resourceVersion: from.resourceVersion };
+  const query = { ...source.query, watch: true, ...start, allowWatchBookmarks: true, timeoutSeconds: 240 };
   try {
     quietFor();
     const response = await api.stream(withQuery(source.path, query), local.signal);
@@ -164,45 +175,63 @@ export async function inform(
   const watchOptions = { inactivityMs, unanswered: () => options.unanswered?.() };
   let resourceVersion: string | undefined;
   let failures = 0;
+  /** A watch event after the store is in step: the store follows it. */
+  const apply = (type: string, object: WatchEvent): void => {
+    failures = 0;
+    resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
+    if (type === 'BOOKMARK') return;
+    const name = object.metadata?.name ?? '';
+    if (type === 'DELETED') store.delete(name);
+    else store.set(name, object);
+    changed();
+  };
+  /** The current state, whole: the store is replaced by it. */
+  const synced = (items: Iterable<KubernetesObject>, version: string): void => {
+    failures = 0;
+    store.clear();
+    for (const item of items) store.set(item.metadata?.name ?? '', item);
+    resourceVersion = version;
+    changed();
+  };
   while (!signal.aborted) {
     let outcome: Outcome;
     const watchStarted = Date.now();
     let events = 0;
-    if (resourceVersion === undefined) {
+    const counted =
+      (handle: (type: string, object: WatchEvent) => void) =>
+      (type: string, object: WatchEvent): void => {
+        events += 1;
+        handle(type, object);
+      };
+    if (resourceVersion === undefined && api.streamingLists !== false) {
+      const stream = streamingList(synced, apply);
+      const limited = syncLimit(signal, api.listMs, stream.synced);
+      outcome = await watchOnce(api, source, 'initial', counted(stream.event), limited.signal, watchOptions);
+      limited.clear();
+      if (signal.aborted) return;
+      const refused = outcome.kind === 'error' && refusesStreamingLists(outcome.error);
+      if (!stream.synced() && (refused || limited.expired())) {
+        // A server without them (before 1.34, the gate off), or one that never ends the initial events (a proxy
+        // that drops the parameters): a list, then a watch, from now on.
+        api.streamingLists = false;
+        continue;
+      }
+      if (stream.synced()) api.streamingLists = true;
+    } else if (resourceVersion === undefined) {
       try {
         const result = await api.read<ListResult>(
           `list ${source.what}`,
           { path: source.path, query: source.query },
           { ms: api.listMs, signal, attempts: 1 }, // the informer's own backoff retries it
         );
-        failures = 0;
-        store.clear();
-        for (const item of result.items) store.set(item.metadata?.name ?? '', item);
-        resourceVersion = result.metadata?.resourceVersion ?? '';
-        changed();
+        synced(result.items, result.metadata?.resourceVersion ?? '');
         continue;
       } catch (error) {
         if (signal.aborted) return;
         outcome = { kind: 'error', error: toKubeError(error, `list ${source.what}`) };
       }
     } else {
-      outcome = await watchOnce(
-        api,
-        source,
-        resourceVersion,
-        (type, object) => {
-          failures = 0;
-          events += 1;
-          resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
-          if (type === 'BOOKMARK') return;
-          const name = object.metadata?.name ?? '';
-          if (type === 'DELETED') store.delete(name);
-          else store.set(name, object);
-          changed();
-        },
-        signal,
-        watchOptions,
-      );
+      outcome = await watchOnce(api, source, { resourceVersion }, counted(apply), signal, watchOptions);
     }
     // A watch that the server ends at once, again and again, must not become a busy loop.
     const early = outcome.kind === 'closed' && !outcome.idle && events === 0 && Date.now() - watchStarted < 1000;
@@ -214,4 +243,64 @@ export async function inform(
     if (step.action === 'relist') resourceVersion = undefined;
     if (step.action === 'retry') await sleep(step.delayMs, signal);
   }
+}
+
+/**
+ * A streaming list gets as long as a list to hand over the current state: `signal` aborts (and `expired` says so)
+ * when it has not by then.
+ */
+function syncLimit(outer: AbortSignal, ms: number, synced: () => boolean) {
+  const local = new AbortController();
+  const stop = (): void => local.abort();
+  outer.addEventListener('abort', stop, { once: true });
+  let expired = false;
+  const timer = setTimeout(() => {
+    if (synced()) return;
+    expired = true;
+    local.abort();
+  }, ms);
+  return {
+    signal: local.signal,
+    expired: () => expired,
+    clear(): void {
+      clearTimeout(timer);
+      outer.removeEventListener('abort', stop);
+    },
+  };
+}
+
+/** The bookmark that ends a streaming list's initial events. */
+const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+
+/**
+ * A streaming list's events: the initial ones gathered until the bookmark that ends them, which hands the whole
+ * state to `synced`; every event after it goes to `apply`. A stream that ends before that bookmark leaves nothing.
+ */
+export function streamingList(
+  synced: (items: Iterable<KubernetesObject>, resourceVersion: string) => void,
+  apply: (type: string, object: WatchEvent) => void,
+) {
+  const initial = new Map<string, KubernetesObject>();
+  let done = false;
+  return {
+    synced: () => done,
+    event(type: string, object: WatchEvent): void {
+      if (done) return apply(type, object);
+      const name = object.metadata?.name ?? '';
+      if (type === 'BOOKMARK') {
+        if (object.metadata?.annotations?.[INITIAL_EVENTS_END] !== 'true') return;
+        done = true;
+        synced(initial.values(), object.metadata.resourceVersion ?? '');
+      } else if (type === 'DELETED') initial.delete(name);
+      else initial.set(name, object);
+    },
+  };
+}
+
+/**
+ * A server that does not stream lists refuses the request (400 or 422: `sendInitialEvents` or `resourceVersionMatch`
+ * on a watch is unknown or off there); any other failure is the informer's usual business.
+ */
+export function refusesStreamingLists(error: KubeError): boolean {
+  return error.status === 400 || error.status === 422;
 }
