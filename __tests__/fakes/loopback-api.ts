@@ -18,7 +18,8 @@ export interface LoopbackApi {
 
 /**
  * Answers with `handler` (JSON unless it says otherwise); `options` go to createKube. A server of these tests lists,
- * then watches, unless `streamingLists` says otherwise (streaming-list.test.ts).
+ * then watches, unless `streamingLists` says otherwise (streaming-list.test.ts); a Deployment watched alone is watched
+ * in full unless `leanWatch` says otherwise (lean-watch.test.ts).
  */
 export async function loopbackApi(handler: Handler, options: KubeOptions = {}): Promise<LoopbackApi> {
   const server = createServer((req, res) => {
@@ -32,7 +33,7 @@ export async function loopbackApi(handler: Handler, options: KubeOptions = {}): 
     { name: 'test', token: 'secret-token' },
   );
   return {
-    kube: createKube(config, { streamingLists: false, ...options }),
+    kube: createKube(config, { streamingLists: false, leanWatch: false, ...options }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -96,7 +96,7 @@ describe('one connection for every request', () => {
   it('sends requests started all at once, then watches, over one HTTP/2 connection', async () => {
     const server = await apiServer();
     close = server.close;
-    const kube = createKube(server.config, { streamingLists: false }); // a server that lists, then watches
+    const kube = createKube(server.config, { streamingLists: false, leanWatch: false }); // lists, then watches, in full
     await preflight(kube);
     const stop = new AbortController();
     let seen = 0;

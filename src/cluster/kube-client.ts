@@ -3,13 +3,15 @@
  * every failure a KubeError (status and the Status message only: headers and bodies may carry tokens). It watches
  * each target's own objects with the informer of kube-watch.ts: the workload by name, its ReplicaSets (a Deployment)
  * or ControllerRevisions (a StatefulSet, a DaemonSet) and its pods by its label selector; targets watched at once in
- * one namespace share one informer per kind (shared-watch.ts).
+ * one namespace share one informer per kind (shared-watch.ts); a Deployment watched alone, only its new ReplicaSet's
+ * pods while that is enough (lean-watch.ts).
  */
 import type { CoreV1Event, KubernetesObject, V1Ingress, V1Job, V1Pod, V1Service } from '@kubernetes/client-node';
 import { Api, HttpError, LIST_TIMEOUT_MS, REQUEST_TIMEOUT_MS, resourcePath, toKubeError, withQuery } from './api.js';
 import type { ClientConfig } from './client-config.js';
 import { objectClient } from './kube-objects.js';
 import { inform, type InformerOptions, type Source } from './kube-watch.js';
+import type { ReadPlan } from './lean-watch.js';
 import { sharedObserve, sourceOf } from './shared-watch.js';
 import type { AccessCheck, JobState, JsonPatchOp, Kube, WorkloadRef } from './kube.js';
 import { resourceOf, type Workload } from './workload.js';
@@ -25,6 +27,8 @@ export interface KubeOptions extends InformerOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** false: every kind is listed, then watched (no streaming lists: a server known not to have them). */
   streamingLists?: boolean;
+  /** false: a Deployment waited on alone gets the full watch too (see lean-watch.ts). */
+  leanWatch?: boolean;
 }
 
 interface List<T> {
@@ -32,6 +36,15 @@ interface List<T> {
 }
 
 const core = (namespace: string, resource: string): string => resourcePath('v1', resource, namespace);
+
+/** A plan's objects, listed once (lean-watch.ts reads the new ReplicaSet so, by name). */
+function readPlanWith(api: Api): ReadPlan {
+  return async (plan, signal) => {
+    const source = sourceOf(plan);
+    const call = { path: source.path, query: source.query };
+    return (await api.read<List<KubernetesObject>>(`list ${source.what}`, call, { ms: api.listMs, signal })).items;
+  };
+}
 
 export function createKube(config: ClientConfig, options: KubeOptions = {}): Kube {
   const transport = openTransport(config);
@@ -68,8 +81,9 @@ export function createKube(config: ClientConfig, options: KubeOptions = {}): Kub
 
     canI: accessReviews(api),
 
-    observe: sharedObserve((plan, store, changed, signal) =>
-      inform(api, sourceOf(plan), store, changed, signal, informing),
+    observe: sharedObserve(
+      (plan, store, changed, signal) => inform(api, sourceOf(plan), store, changed, signal, informing),
+      options.leanWatch === false ? undefined : readPlanWith(api),
     ),
 
     observeJob: observeJobWith(api, informing),

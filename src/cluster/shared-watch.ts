@@ -13,6 +13,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { resourcePath } from './api.js';
 import type { Source } from './kube-watch.js';
 import type { TargetState, WatchScope } from './kube.js';
+import { leanObserve, type ReadPlan } from './lean-watch.js';
 import { resourceOf } from './workload.js';
 
 /** The kinds listed and watched, and where their API is. */
@@ -224,14 +225,22 @@ class Batch {
  * callback starts once all its kinds have been listed; an informer stops when the last target using it stops; one
  * failing for good fails every target using it, and stops that target's other informers (where no other uses them).
  */
-export function sharedObserve(runPlan: RunPlan) {
+export function sharedObserve(runPlan: RunPlan, readPlan?: ReadPlan) {
   let pending: Subscription[] = [];
 
+  /** The full watch of `live` (every ReplicaSet or revision and pod of each selector). */
+  const full = (live: Subscription[]): void => {
+    const members = live.map((s) => s.member);
+    new Batch(runPlan, planWatches(members), members).start(live);
+  };
   const start = (batch: Subscription[]): void => {
     const live = batch.filter((s) => !s.signal.aborted);
     for (const s of batch) if (s.signal.aborted) s.resolve();
-    const members = live.map((s) => s.member);
-    new Batch(runPlan, planWatches(members), members).start(live);
+    const [only] = live;
+    if (readPlan === undefined || live.length !== 1 || only?.member.scope.kind !== 'deployment') return full(live);
+    // A Deployment waited on alone: lean (lean-watch.ts), the full watch when that is not enough.
+    const handOver = (): Promise<void> => new Promise<void>((resolve, reject) => full([{ ...only, resolve, reject }]));
+    leanObserve(only.member, only.signal, { runPlan, readPlan, full: handOver }).then(only.resolve, only.reject);
   };
 
   return (scope: WatchScope, onChange: (state: TargetState) => void, signal: AbortSignal): Promise<void> =>

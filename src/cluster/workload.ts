@@ -42,3 +42,6 @@ export function resourceOf(kind: WorkloadKind): 'deployments' | 'statefulsets' |
 
 /** The label the StatefulSet and DaemonSet controllers put on each pod: the revision the pod was made from. */
 export const REVISION_HASH_LABEL = 'controller-revision-hash';
+
+/** The revision a Deployment's controller gives its current template, on the Deployment and that ReplicaSet. */
+export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';

@@ -14,7 +14,13 @@ import type {
   V1StatefulSet,
 } from '@kubernetes/client-node';
 import { sameTemplate } from './patch.js';
-import { kindTitle, REVISION_HASH_LABEL, type Workload, type WorkloadKind } from '../cluster/workload.js';
+import {
+  kindTitle,
+  REVISION_ANNOTATION,
+  REVISION_HASH_LABEL,
+  type Workload,
+  type WorkloadKind,
+} from '../cluster/workload.js';
 
 export type Verdict =
   | { state: 'progressing'; message: string }
@@ -23,7 +29,7 @@ export type Verdict =
   /** Someone else changed our containers' images during the wait: not ours to judge or roll back. */
   | { state: 'superseded'; message: string; image: string };
 
-export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+export { REVISION_ANNOTATION };
 
 /**
  * kubectl's `rollout status` rule for a Deployment, case by case and in the same order: nothing counts until the
