@@ -5,15 +5,18 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  Audit,
   NAMESPACE,
   REGISTRY,
   appInputs,
   createDeployment,
   env,
   kubectlJson,
+  ownDeployer,
   podImages,
   runAction,
   serviceAccountKubeconfig,
+  serviceAccountUser,
   template,
   withoutMasks,
 } from './harness.js';
@@ -77,6 +80,28 @@ describe('kube-ship on the local stack', () => {
       /token: (\S+)/.exec(deployer.kubeconfig)?.[1] ?? /client-key-data: (\S+)/.exec(deployer.kubeconfig)?.[1];
     expect(secret).toBeDefined();
     expect(withoutMasks(run.log)).not.toContain(secret);
+  });
+
+  it('(h) a lone Deployment is watched lean: its own stream, its ReplicaSets listed once, the new pods only', async () => {
+    createDeployment('lean', initial('lean'));
+    const own = { kubeconfig: ownDeployer(), namespace: NAMESPACE }; // its requests are this file's alone
+    const audit = new Audit();
+    const mark = audit.mark();
+    const run = await runAction(appInputs('lean', 'v1', 'a', own));
+    expect(run.outputs.result, run.log).toBe('success');
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the last requests reach the audit log a moment later
+    const requests = audit
+      .since(mark, serviceAccountUser(NAMESPACE, 'deployer'))
+      .map((e) => `${e.verb} ${decodeURIComponent(e.uri)}`);
+    const of = (verb: string, resource: string) =>
+      requests.filter((r) => r.startsWith(`${verb} `) && r.includes(`/namespaces/${NAMESPACE}/${resource}?`));
+    expect(of('watch', 'deployments'), requests.join('\n')).toHaveLength(1);
+    expect(of('list', 'replicasets')).toHaveLength(1);
+    expect(of('watch', 'replicasets')).toEqual([]);
+    const pods = of('watch', 'pods');
+    expect(pods).toHaveLength(1);
+    expect(pods[0]).toMatch(/labelSelector=app=lean,pod-template-hash=[a-z0-9]+&/);
+    expect(new Set(podImages('lean'))).toEqual(new Set([run.outputs.image]));
   });
 
   it('(f) the same digest again is a no-op that changes nothing', async () => {
