@@ -18,9 +18,10 @@ export type JsonPatchOp =
   { op: 'test' | 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 /**
- * The objects one target's rollout is decided on, kept current by list + watch: the workload itself (by name), and
+ * The objects one target's rollout is decided on, kept current by a watch: the workload itself (by name), and
  * the ReplicaSets (a Deployment's) or ControllerRevisions (a StatefulSet's or DaemonSet's) and pods its selector
- * matches, so the cost of watching does not grow with the namespace.
+ * matches, so the cost of watching does not grow with the namespace (a Deployment watched lean: its new ReplicaSet
+ * and that ReplicaSet's pods only, see lean-watch.ts).
  */
 export interface TargetState {
   workloads: Map<string, Workload>;
@@ -161,7 +162,8 @@ export interface Kube {
    */
   canI(namespace: string, check: AccessCheck): Promise<boolean>;
   /**
-   * Keeps a TargetState current (list, then watch; re-watch when a watch ends, relist on 410 Gone, retry what a
+   * Keeps a TargetState current (a streaming list or a list, then a watch; a Deployment watched alone, its new
+   * ReplicaSet's pods only while that is enough; re-watch when a watch ends, relist on 410 Gone, retry what a
    * healthy cluster does for a while) and calls `onChange` after every change once every kind is listed,
    * until `signal` aborts. Rejects only on errors that retrying cannot fix (401, 403, 404), status kept.
    */

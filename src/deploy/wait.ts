@@ -1,5 +1,5 @@
 /**
- * Waiting for rollouts: every target at once, under one deadline, each on list + watch of its own objects. Each
+ * Waiting for rollouts: every target at once, under one deadline, each on a watch of its own objects. Each
  * target's wait is the state machine of wait-state.ts (rolling, baking, verdict); this file only drives it: it owns
  * the watches, the ticker and the abort, sends each target what happened, and ends the wait.
  */
