@@ -198,38 +198,27 @@ export async function inform(
     const watchStarted = Date.now();
     let events = 0;
     const counted =
-      (handle: (type: string, object: WatchEvent) => void) =>
-      (type: string, object: WatchEvent): void => {
+      <A extends unknown[]>(handle: (...args: A) => void) =>
+      (...args: A): void => {
         events += 1;
-        handle(type, object);
+        handle(...args);
       };
     if (resourceVersion === undefined && api.streamingLists !== false) {
-      const stream = streamingList(synced, apply);
-      const limited = syncLimit(signal, api.listMs, stream.synced);
-      outcome = await watchOnce(api, source, 'initial', counted(stream.event), limited.signal, watchOptions);
-      limited.clear();
+      const updates = { synced: counted(synced), apply: counted(apply) };
+      const streamed = await streamOnce(api, source, updates, signal, watchOptions);
       if (signal.aborted) return;
-      const refused = outcome.kind === 'error' && refusesStreamingLists(outcome.error);
-      if (!stream.synced() && (refused || limited.expired())) {
+      if (streamed === 'fall back') {
         // A server without them (before 1.34, the gate off), or one that never ends the initial events (a proxy
         // that drops the parameters): a list, then a watch, from now on.
         api.streamingLists = false;
         continue;
       }
-      if (stream.synced()) api.streamingLists = true;
+      outcome = streamed;
     } else if (resourceVersion === undefined) {
-      try {
-        const result = await api.read<ListResult>(
-          `list ${source.what}`,
-          { path: source.path, query: source.query },
-          { ms: api.listMs, signal, attempts: 1 }, // the informer's own backoff retries it
-        );
-        synced(result.items, result.metadata?.resourceVersion ?? '');
-        continue;
-      } catch (error) {
-        if (signal.aborted) return;
-        outcome = { kind: 'error', error: toKubeError(error, `list ${source.what}`) };
-      }
+      const failed = await listOnce(api, source, synced, signal);
+      if (signal.aborted) return;
+      if (failed === undefined) continue;
+      outcome = failed;
     } else {
       outcome = await watchOnce(api, source, { resourceVersion }, counted(apply), signal, watchOptions);
     }
@@ -242,6 +231,53 @@ export async function inform(
     if (step.action === 'fail') throw step.error;
     if (step.action === 'relist') resourceVersion = undefined;
     if (step.action === 'retry') await sleep(step.delayMs, signal);
+  }
+}
+
+/** What a store is told: the whole current state, or one event after it. */
+interface StoreUpdates {
+  synced(items: Iterable<KubernetesObject>, resourceVersion: string): void;
+  apply(type: string, object: WatchEvent): void;
+}
+
+/**
+ * A streaming list, and the watch it goes on as, until it ends: its outcome, or `fall back` when the server has
+ * none (it refuses them, or never ends the initial events within a list's time limit).
+ */
+async function streamOnce(
+  api: Api,
+  source: Source,
+  store: StoreUpdates,
+  signal: AbortSignal,
+  options: { inactivityMs: number; unanswered: () => void },
+): Promise<Outcome | 'fall back'> {
+  const stream = streamingList(store.synced, store.apply);
+  const limited = syncLimit(signal, api.listMs, stream.synced);
+  const outcome = await watchOnce(api, source, 'initial', stream.event, limited.signal, options);
+  limited.clear();
+  const refused = outcome.kind === 'error' && refusesStreamingLists(outcome.error);
+  if (!stream.synced() && (refused || limited.expired())) return 'fall back';
+  if (stream.synced()) api.streamingLists = true;
+  return outcome;
+}
+
+/** A list: the store is replaced by it (undefined), or the list failed (its outcome). */
+async function listOnce(
+  api: Api,
+  source: Source,
+  synced: StoreUpdates['synced'],
+  signal: AbortSignal,
+): Promise<Outcome | undefined> {
+  try {
+    const result = await api.read<ListResult>(
+      `list ${source.what}`,
+      { path: source.path, query: source.query },
+      { ms: api.listMs, signal, attempts: 1 }, // the informer's own backoff retries it
+    );
+    synced(result.items, result.metadata?.resourceVersion ?? '');
+    return undefined;
+  } catch (error) {
+    return { kind: 'error', error: toKubeError(error, `list ${source.what}`) };
   }
 }
 

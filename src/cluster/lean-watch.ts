@@ -12,7 +12,7 @@
  * watch, so its first view of them is whole (restart counts start from it).
  */
 import type { KubernetesObject, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
-import type { Member, Plan, RunPlan } from './shared-watch.js';
+import type { Member, Plan, RunPlan } from './watch-plan.js';
 import { REVISION_ANNOTATION } from './workload.js';
 
 /** The label a Deployment's ReplicaSet and its pods carry: the hash of their template. */
@@ -64,91 +64,113 @@ function leanPlan(member: Member, resource: Plan['resource'], query: Record<stri
   return { resource, namespace: scope.namespace, query, members: [{ member, store, owns: () => true }] };
 }
 
+/** One Deployment's lean watch: its informers, what it knows of the new ReplicaSet, and whether it handed over. */
+class LeanWatch {
+  private readonly lean = new AbortController();
+  private readonly informers: Promise<void>[] = [];
+  private podsListed = false;
+  private resolving = false;
+  private resolved: V1ReplicaSet | undefined;
+  private handedOver = false;
+  private patience: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly member: Member,
+    private readonly signal: AbortSignal,
+    private readonly deps: LeanDeps,
+    private readonly settle: { resolve: () => void; reject: (error: unknown) => void },
+  ) {}
+
+  start(): void {
+    this.signal.addEventListener('abort', () => this.stop(), { once: true });
+    this.patience = setTimeout(
+      () => this.resolved === undefined && this.handOver(),
+      this.deps.resolveMs ?? LEAN_RESOLVE_MS,
+    );
+    const byName = { fieldSelector: `metadata.name=${this.member.scope.name}` };
+    this.run(leanPlan(this.member, 'deployments', byName), () => this.onDeployment());
+  }
+
+  /** The wait is over: the informers stop, and it resolves once they have. */
+  private stop(): void {
+    clearTimeout(this.patience);
+    this.lean.abort();
+    if (!this.handedOver) void Promise.all(this.informers).then(() => this.settle.resolve());
+  }
+
+  /** Runs an informer into the member's map of its kind; a failure for good ends the wait with it. */
+  private run(plan: Plan, changed: () => void): void {
+    const store = new Map<string, KubernetesObject>();
+    const target = plan.members[0]?.store;
+    const copy = (): void => {
+      target?.clear();
+      for (const [name, object] of store) target?.set(name, object);
+      changed();
+    };
+    const failed = (error: unknown): void => {
+      if (this.handedOver || this.signal.aborted) return;
+      this.lean.abort();
+      this.settle.reject(error);
+    };
+    this.informers.push(this.deps.runPlan(plan, store, copy, this.lean.signal).catch(failed));
+  }
+
+  /** The full watch takes over for the rest of the wait, once the lean informers have stopped. */
+  private handOver(): void {
+    if (this.handedOver || this.signal.aborted) return;
+    this.handedOver = true;
+    clearTimeout(this.patience);
+    this.lean.abort();
+    void Promise.all(this.informers)
+      .then(() => this.deps.full())
+      .then(this.settle.resolve, this.settle.reject);
+  }
+
+  private deliver(): void {
+    if (!this.handedOver && this.podsListed) this.member.changed();
+  }
+
+  private onDeployment(): void {
+    if (this.handedOver) return;
+    const d = this.member.state.workloads.get(this.member.scope.name) as V1Deployment | undefined;
+    if (d === undefined) {
+      // Deleted: the verdict needs no pods to say so.
+      this.podsListed = true;
+      return this.deliver();
+    }
+    if (needsFullWatch(d, this.resolved)) return this.handOver();
+    if (this.resolved) return this.deliver();
+    // Observed: the controller has made (or found) the new ReplicaSet.
+    const observed = (d.metadata?.generation ?? 0) <= (d.status?.observedGeneration ?? 0);
+    if (observed && !this.resolving) void this.resolveReplicaSet(d);
+  }
+
+  /** Lists the Deployment's ReplicaSets once, takes the new one, and watches its pods. */
+  private async resolveReplicaSet(d: V1Deployment): Promise<void> {
+    this.resolving = true;
+    const { scope, state } = this.member;
+    const plan = leanPlan(this.member, 'replicasets', { labelSelector: scope.selector });
+    const found = (await this.deps.readPlan(plan, this.lean.signal).catch(() => [])) as V1ReplicaSet[];
+    const rs = found.find((r) => isNewReplicaSet(d, r));
+    if (this.signal.aborted || this.handedOver) return;
+    if (rs === undefined) return this.handOver();
+    this.resolved = rs;
+    clearTimeout(this.patience);
+    state.replicaSets.clear();
+    state.replicaSets.set(rs.metadata?.name ?? '', rs);
+    const selector = `${scope.selector},${TEMPLATE_HASH_LABEL}=${rs.metadata?.labels?.[TEMPLATE_HASH_LABEL] ?? ''}`;
+    this.run(leanPlan(this.member, 'pods', { labelSelector: selector }), () => {
+      this.podsListed = true;
+      this.deliver();
+    });
+    this.onDeployment(); // the Deployment may have moved on while its ReplicaSets were listed
+  }
+}
+
 /**
  * Watches one Deployment lean (see the top of this file) until `signal` aborts, or hands it to the full watch.
  * Rejects as `observe` does.
  */
 export function leanObserve(member: Member, signal: AbortSignal, deps: LeanDeps): Promise<void> {
-  const { scope, state } = member;
-  const lean = new AbortController();
-  const stopLean = (): void => lean.abort();
-  signal.addEventListener('abort', stopLean, { once: true });
-  let podsListed = false;
-  let resolving = false;
-  let resolved: V1ReplicaSet | undefined;
-  let handedOver: Promise<void> | undefined;
-  const informers: Promise<void>[] = [];
-
-  return new Promise<void>((resolve, reject) => {
-    const fail = (error: unknown): void => {
-      if (handedOver || signal.aborted) return;
-      lean.abort();
-      reject(error);
-    };
-    const run = (plan: Plan, changed: () => void): void => {
-      const store = new Map<string, KubernetesObject>();
-      const target = plan.members[0]?.store;
-      const copy = (): void => {
-        target?.clear();
-        for (const [name, object] of store) target?.set(name, object);
-        changed();
-      };
-      informers.push(deps.runPlan(plan, store, copy, lean.signal).catch(fail));
-    };
-    const handOver = (): void => {
-      if (handedOver || signal.aborted) return;
-      clearTimeout(patience);
-      signal.removeEventListener('abort', stopLean);
-      lean.abort();
-      handedOver = Promise.all(informers).then(() => deps.full());
-      handedOver.then(resolve, reject);
-    };
-    const deployment = (): V1Deployment | undefined => state.workloads.get(scope.name) as V1Deployment | undefined;
-    const deliver = (): void => {
-      if (!handedOver && podsListed) member.changed();
-    };
-    const resolveReplicaSet = async (d: V1Deployment): Promise<void> => {
-      resolving = true;
-      const found = await deps
-        .readPlan(leanPlan(member, 'replicasets', { labelSelector: scope.selector }), lean.signal)
-        .catch(() => []);
-      const rs = (found as V1ReplicaSet[]).find((r) => isNewReplicaSet(d, r));
-      if (signal.aborted || handedOver) return;
-      if (rs === undefined) return handOver();
-      resolved = rs;
-      clearTimeout(patience);
-      state.replicaSets.clear();
-      state.replicaSets.set(rs.metadata?.name ?? '', rs);
-      const hash = rs.metadata?.labels?.[TEMPLATE_HASH_LABEL] ?? '';
-      const selector = `${scope.selector},${TEMPLATE_HASH_LABEL}=${hash}`;
-      run(leanPlan(member, 'pods', { labelSelector: selector }), () => {
-        podsListed = true;
-        deliver();
-      });
-      onDeployment(); // the Deployment may have moved on while its ReplicaSets were listed
-    };
-    const onDeployment = (): void => {
-      if (handedOver) return;
-      const d = deployment();
-      if (d === undefined) {
-        // Deleted: the verdict needs no pods to say so.
-        podsListed = true;
-        return deliver();
-      }
-      if (needsFullWatch(d, resolved)) return handOver();
-      if (resolved) return deliver();
-      // Observed: the controller has made (or found) the new ReplicaSet.
-      if (!resolving && (d.metadata?.generation ?? 0) <= (d.status?.observedGeneration ?? 0)) void resolveReplicaSet(d);
-    };
-    const patience = setTimeout(() => resolved === undefined && handOver(), deps.resolveMs ?? LEAN_RESOLVE_MS);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(patience);
-        if (!handedOver) void Promise.all(informers).then(() => resolve());
-      },
-      { once: true },
-    );
-    run(leanPlan(member, 'deployments', { fieldSelector: `metadata.name=${scope.name}` }), onDeployment);
-  });
+  return new Promise<void>((resolve, reject) => new LeanWatch(member, signal, deps, { resolve, reject }).start());
 }

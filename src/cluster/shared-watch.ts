@@ -14,29 +14,10 @@ import { resourcePath } from './api.js';
 import type { Source } from './kube-watch.js';
 import type { TargetState, WatchScope } from './kube.js';
 import { leanObserve, type ReadPlan } from './lean-watch.js';
+import type { Listed, Member, Plan, RunPlan } from './watch-plan.js';
+
+export type { Listed, Member, Plan, RunPlan } from './watch-plan.js';
 import { resourceOf } from './workload.js';
-
-/** The kinds listed and watched, and where their API is. */
-export type Listed = 'deployments' | 'statefulsets' | 'daemonsets' | 'replicasets' | 'controllerrevisions' | 'pods';
-
-/** One target watched: its scope, the state its callbacks see, and how it hears of changes and failures. */
-export interface Member {
-  scope: WatchScope;
-  state: TargetState;
-  /** Called once every kind of this target has been listed, and on each change after. */
-  changed(): void;
-  /** Its watch failed for good. */
-  failed(error: unknown): void;
-}
-
-/** One informer to run: what it lists and watches, and the targets whose state it fills. */
-export interface Plan {
-  resource: Listed;
-  namespace: string;
-  query: Record<string, string>;
-  /** For each target: the map of its state this informer fills, and which of the informer's objects are its own. */
-  members: { member: Member; store: Map<string, KubernetesObject>; owns: (o: KubernetesObject) => boolean }[];
-}
 
 /** `key=value`, the one form several selectors can be joined in (`key in (v1,v2)`); undefined for any other. */
 function singleLabel(selector: string): { key: string; value: string } | undefined {
@@ -126,14 +107,6 @@ export function sourceOf(plan: Plan): Source {
       : `${plan.resource} in ${plan.namespace}${plan.query.labelSelector ? ` (${plan.query.labelSelector})` : ''}`;
   return { what, path: resourcePath(apiVersion, plan.resource, plan.namespace), query: plan.query };
 }
-
-/** Runs one plan's informer into `store` until `signal` aborts; rejects only with an error retrying cannot fix. */
-export type RunPlan = (
-  plan: Plan,
-  store: Map<string, KubernetesObject>,
-  changed: () => void,
-  signal: AbortSignal,
-) => Promise<void>;
 
 interface Subscription {
   member: Member;
