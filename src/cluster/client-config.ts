@@ -68,7 +68,12 @@ export class ClientConfig {
   private files: { cluster: Cluster | null; user: User | null; tls: TlsMaterial } | undefined;
 
   loadFromString(text: string): void {
-    const document = (yaml.load(text) ?? {}) as Record<string, unknown>;
+    this.loadFromDocument(yaml.load(text) ?? {});
+  }
+
+  /** A kubeconfig already parsed (kubeconfig.ts parses it once, for its secrets, and hands it on). */
+  loadFromDocument(parsed: unknown): void {
+    const document = (parsed ?? {}) as Record<string, unknown>;
     this.clusters = newClusters(document.clusters);
     this.contexts = newContexts(document.contexts);
     this.users = newUsers(document.users);

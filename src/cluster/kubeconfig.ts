@@ -203,7 +203,7 @@ function loadSource(
   const load = (document: unknown, source: string): { config: ClientConfig; source: string } => {
     kubeconfigSecrets(document, readFile).forEach((secret) => mask(secret));
     try {
-      config.loadFromString(yaml.dump(document));
+      config.loadFromDocument(document);
     } catch (error) {
       throw new InputError('kubeconfig', `${source} could not be loaded (${messageOf(error)}).`);
     }
