@@ -1,5 +1,5 @@
 /**
- * The lean watch of a Deployment waited on alone: which ReplicaSet the controller names, when the full watch must take
+ * The lean watch of a Deployment waited on alone: which ReplicaSet is the new one, when the full watch must take
  * over, and `leanObserve` on fakes of its informers (what it watches, when the target first hears of a change).
  */
 import type { KubernetesObject, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
@@ -98,17 +98,20 @@ function member() {
 const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
 const pod = (name: string): KubernetesObject => ({ metadata: { name } });
 
+/** A lean watch of `web` on fakes whose ReplicaSet list is `sets`; a hand-over to the full watch is counted and ends it. */
+function watchLean(sets: V1ReplicaSet[], resolveMs?: number) {
+  const f = fakes(sets);
+  const { m, seen } = member();
+  const stop = new AbortController();
+  let handedOver = 0;
+  const full = (): Promise<void> => (handedOver++, stop.abort(), Promise.resolve());
+  const done = leanObserve(m, stop.signal, { runPlan: f.runPlan, readPlan: f.readPlan, full, resolveMs });
+  return { f, m, seen, stop, done, handedOver: () => handedOver };
+}
+
 describe('leanObserve', () => {
   it('watches the Deployment, lists its ReplicaSets once, then watches only the new one pods', async () => {
-    const f = fakes([replicaSet('web-old', '1'), replicaSet('web-abc', '2')]);
-    const { m, seen } = member();
-    const stop = new AbortController();
-    let full = 0;
-    const done = leanObserve(m, stop.signal, {
-      runPlan: f.runPlan,
-      readPlan: f.readPlan,
-      full: async () => void full++,
-    });
+    const { f, m, seen, stop, done, handedOver } = watchLean([replicaSet('web-old', '1'), replicaSet('web-abc', '2')]);
     f.push('deployments', [deployment({})]);
     await tick();
     expect(seen).toEqual([]); // nothing before the pods are listed
@@ -120,7 +123,7 @@ describe('leanObserve', () => {
     expect(seen).toHaveLength(2);
     stop.abort();
     await done;
-    expect(full).toBe(0);
+    expect(handedOver()).toBe(0);
     expect(f.runs.map((r) => `${r.plan.resource} ${JSON.stringify(r.plan.query)}`)).toEqual([
       'deployments {"fieldSelector":"metadata.name=web"}',
       'pods {"labelSelector":"app=web,pod-template-hash=abc"}',
@@ -136,49 +139,29 @@ describe('leanObserve', () => {
     ['no ReplicaSet is listed', [], {}],
     ['the Deployment shows ReplicaFailure', [replicaSet('web-abc', '2')], { replicaFailure: true }],
   ])('hands over to the full watch when %s', async (_why, sets, o) => {
-    const f = fakes(sets);
-    const { m, seen } = member();
-    const stop = new AbortController();
-    let full = 0;
-    const done = leanObserve(m, stop.signal, {
-      runPlan: f.runPlan,
-      readPlan: f.readPlan,
-      full: () => (full++, stop.abort(), Promise.resolve()),
-    });
+    const { f, seen, done, handedOver } = watchLean(sets);
     f.push('deployments', [deployment(o)]);
     await done;
-    expect(full).toBe(1);
+    expect(handedOver()).toBe(1);
     expect(seen).toEqual([]);
   });
 
-  it('hands over when the revision changes during the wait, and when the controller never observes the patch', async () => {
-    const f = fakes([replicaSet('web-abc', '2')]);
-    const { m } = member();
-    let full = 0;
-    const stop = new AbortController();
-    const done = leanObserve(m, stop.signal, {
-      runPlan: f.runPlan,
-      readPlan: f.readPlan,
-      full: async () => void full++,
-    });
+  it('hands over when the revision changes during the wait', async () => {
+    const { f, done, handedOver } = watchLean([replicaSet('web-abc', '2')]);
     f.push('deployments', [deployment({})]);
     await tick();
     f.push('pods', []);
     f.push('deployments', [deployment({ revision: '3' })]);
     await done;
-    expect(full).toBe(1);
+    expect(handedOver()).toBe(1);
+  });
 
-    const g = fakes([]);
-    const slow = member();
+  it('hands over when the controller does not observe the patch in time, without listing anything', async () => {
     const started = Date.now();
-    await leanObserve(slow.m, new AbortController().signal, {
-      runPlan: g.runPlan,
-      readPlan: g.readPlan,
-      full: async () => void full++,
-      resolveMs: 50,
-    });
-    expect(full).toBe(2);
+    const { f, done, handedOver } = watchLean([], 50);
+    await done;
+    expect(handedOver()).toBe(1);
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
-    expect(g.reads).toEqual([]);
+    expect(f.reads).toEqual([]);
   });
 });

@@ -37,7 +37,7 @@ interface List<T> {
 
 const core = (namespace: string, resource: string): string => resourcePath('v1', resource, namespace);
 
-/** A plan's objects, listed once (lean-watch.ts reads the new ReplicaSet so, by name). */
+/** A plan's objects, listed once (lean-watch.ts lists a Deployment's ReplicaSets so). */
 function readPlanWith(api: Api): ReadPlan {
   return async (plan, signal) => {
     const source = sourceOf(plan);

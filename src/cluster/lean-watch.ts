@@ -13,7 +13,7 @@
  */
 import type { KubernetesObject, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Member, Plan, RunPlan } from './watch-plan.js';
-import { REVISION_ANNOTATION } from './workload.js';
+import { carriesRevision, observed, REVISION_ANNOTATION } from './workload.js';
 
 /** The label a Deployment's ReplicaSet and its pods carry: the hash of their template. */
 export const TEMPLATE_HASH_LABEL = 'pod-template-hash';
@@ -29,20 +29,14 @@ export function needsFullWatch(deployment: V1Deployment, resolved?: V1ReplicaSet
   const failure = deployment.status?.conditions?.some((c) => c.type === 'ReplicaFailure' && c.status === 'True');
   if (failure) return 'ReplicaFailure';
   const revision = deployment.metadata?.annotations?.[REVISION_ANNOTATION];
-  const observed = (deployment.metadata?.generation ?? 0) <= (deployment.status?.observedGeneration ?? 0);
-  if (resolved && observed && revision !== resolved.metadata?.annotations?.[REVISION_ANNOTATION]) return 'revision';
-  return undefined;
+  const moved = revision !== resolved?.metadata?.annotations?.[REVISION_ANNOTATION];
+  return resolved && observed(deployment) && moved ? 'revision' : undefined;
 }
 
 /** Whether `rs` is the Deployment's new ReplicaSet: its revision, controlled by it, with a template hash. */
 export function isNewReplicaSet(deployment: V1Deployment, rs: V1ReplicaSet | undefined): rs is V1ReplicaSet {
-  const revision = deployment.metadata?.annotations?.[REVISION_ANNOTATION];
   return (
-    rs !== undefined &&
-    revision !== undefined &&
-    rs.metadata?.annotations?.[REVISION_ANNOTATION] === revision &&
-    (rs.metadata?.labels?.[TEMPLATE_HASH_LABEL] ?? '') !== '' &&
-    (rs.metadata?.ownerReferences ?? []).some((o) => o.uid === deployment.metadata?.uid && o.controller === true)
+    rs !== undefined && carriesRevision(deployment, rs) && (rs.metadata?.labels?.[TEMPLATE_HASH_LABEL] ?? '') !== ''
   );
 }
 
@@ -141,8 +135,7 @@ class LeanWatch {
     if (needsFullWatch(d, this.resolved)) return this.handOver();
     if (this.resolved) return this.deliver();
     // Observed: the controller has made (or found) the new ReplicaSet.
-    const observed = (d.metadata?.generation ?? 0) <= (d.status?.observedGeneration ?? 0);
-    if (observed && !this.resolving) void this.resolveReplicaSet(d);
+    if (observed(d) && !this.resolving) void this.resolveReplicaSet(d);
   }
 
   /** Lists the Deployment's ReplicaSets once, takes the new one, and watches its pods. */

@@ -15,9 +15,9 @@ import type { Source } from './kube-watch.js';
 import type { TargetState, WatchScope } from './kube.js';
 import { leanObserve, type ReadPlan } from './lean-watch.js';
 import type { Listed, Member, Plan, RunPlan } from './watch-plan.js';
+import { resourceOf } from './workload.js';
 
 export type { Listed, Member, Plan, RunPlan } from './watch-plan.js';
-import { resourceOf } from './workload.js';
 
 /** `key=value`, the one form several selectors can be joined in (`key in (v1,v2)`); undefined for any other. */
 function singleLabel(selector: string): { key: string; value: string } | undefined {

@@ -3,7 +3,7 @@
  * `spec.template` and a generation the controller observes; they differ in how a revision is recorded (a
  * ReplicaSet, or a ControllerRevision whose hash labels the pods) and in kubectl's rule for "rolled out".
  */
-import type { V1DaemonSet, V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Deployment, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
 
 export type WorkloadKind = 'deployment' | 'statefulset' | 'daemonset';
 
@@ -45,3 +45,20 @@ export const REVISION_HASH_LABEL = 'controller-revision-hash';
 
 /** The revision a Deployment's controller gives its current template, on the Deployment and that ReplicaSet. */
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+
+/** Whether the controller has observed the workload's current generation (its status is about this spec). */
+export function observed(workload: Workload): boolean {
+  return (workload.metadata?.generation ?? 0) <= (workload.status?.observedGeneration ?? 0);
+}
+
+/** Whether a ReplicaSet carries the Deployment's current revision and is controlled by it. */
+export function carriesRevision(deployment: V1Deployment, rs: V1ReplicaSet): boolean {
+  const revision = deployment.metadata?.annotations?.[REVISION_ANNOTATION];
+  const uid = deployment.metadata?.uid;
+  return (
+    revision !== undefined &&
+    uid !== undefined &&
+    rs.metadata?.annotations?.[REVISION_ANNOTATION] === revision &&
+    (rs.metadata?.ownerReferences ?? []).some((o) => o.uid === uid && o.controller === true)
+  );
+}

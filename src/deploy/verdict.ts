@@ -15,7 +15,9 @@ import type {
 } from '@kubernetes/client-node';
 import { sameTemplate } from './patch.js';
 import {
+  carriesRevision,
   kindTitle,
+  observed,
   REVISION_ANNOTATION,
   REVISION_HASH_LABEL,
   type Workload,
@@ -29,7 +31,7 @@ export type Verdict =
   /** Someone else changed our containers' images during the wait: not ours to judge or roll back. */
   | { state: 'superseded'; message: string; image: string };
 
-export { REVISION_ANNOTATION };
+export { observed, REVISION_ANNOTATION };
 
 /**
  * kubectl's `rollout status` rule for a Deployment, case by case and in the same order: nothing counts until the
@@ -344,26 +346,14 @@ export function replicaFailure(replicaSet: V1ReplicaSet, pods: V1Pod[], now: num
  * never taken for the new ones'.
  */
 export function newReplicaSet(deployment: V1Deployment, replicaSets: V1ReplicaSet[]): V1ReplicaSet | undefined {
-  if ((deployment.metadata?.generation ?? 0) > (deployment.status?.observedGeneration ?? 0)) return undefined;
-  const revision = deployment.metadata?.annotations?.[REVISION_ANNOTATION];
-  const uid = deployment.metadata?.uid;
-  if (revision === undefined || uid === undefined) return undefined;
-  return replicaSets.find(
-    (rs) =>
-      rs.metadata?.annotations?.[REVISION_ANNOTATION] === revision &&
-      (rs.metadata?.ownerReferences ?? []).some((o) => o.uid === uid && o.controller === true),
-  );
+  if (!observed(deployment)) return undefined;
+  return replicaSets.find((rs) => carriesRevision(deployment, rs));
 }
 
 /** Pods controlled by a ReplicaSet. */
 export function podsOf(replicaSet: V1ReplicaSet, pods: V1Pod[]): V1Pod[] {
   const uid = replicaSet.metadata?.uid;
   return pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === uid && o.controller === true));
-}
-
-/** Whether the controller has observed the workload's current generation (its status is about this spec). */
-export function observed(workload: Workload): boolean {
-  return (workload.metadata?.generation ?? 0) <= (workload.status?.observedGeneration ?? 0);
 }
 
 /** The pod template a ControllerRevision records (its data is `{spec: {template: {..., $patch: replace}}}`). */
