@@ -11,6 +11,7 @@ import { Api, HttpError, LIST_TIMEOUT_MS, REQUEST_TIMEOUT_MS, resourcePath, toKu
 import type { ClientConfig } from './client-config.js';
 import { objectClient } from './kube-objects.js';
 import { inform, type InformerOptions, type Source } from './kube-watch.js';
+import { onceByKey } from '../lib/once.js';
 import type { ReadPlan } from './lean-watch.js';
 import { sharedObserve, sourceOf } from './shared-watch.js';
 import type { AccessCheck, JobState, JsonPatchOp, Kube, WorkloadRef } from './kube.js';
@@ -194,27 +195,21 @@ const AUTHORIZATION = '/apis/authorization.k8s.io/v1';
  * is asked with a SelfSubjectAccessReview, as is every cluster-wide check (no namespace).
  */
 function accessReviews(api: Api): Kube['canI'] {
-  const reviews = new Map<string, Promise<Rules>>();
-  const rulesIn = (namespace: string): Promise<Rules> => {
-    let review = reviews.get(namespace);
-    if (review === undefined) {
-      review = api
-        .read<RulesReview>('create selfsubjectrulesreview', {
-          method: 'POST',
-          path: `${AUTHORIZATION}/selfsubjectrulesreviews`,
-          body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } },
-        })
-        .then(
-          ({ status }) => ({
-            rules: status?.resourceRules ?? [],
-            complete: status !== undefined && !status.incomplete && !status.evaluationError,
-          }),
-          () => ({ rules: [], complete: false }),
-        );
-      reviews.set(namespace, review);
-    }
-    return review;
-  };
+  const rulesIn = onceByKey((namespace): Promise<Rules> =>
+    api
+      .read<RulesReview>('create selfsubjectrulesreview', {
+        method: 'POST',
+        path: `${AUTHORIZATION}/selfsubjectrulesreviews`,
+        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } },
+      })
+      .then(
+        ({ status }) => ({
+          rules: status?.resourceRules ?? [],
+          complete: status !== undefined && !status.incomplete && !status.evaluationError,
+        }),
+        () => ({ rules: [], complete: false }),
+      ),
+  );
   const accessReview = async (namespace: string, check: AccessCheck): Promise<boolean> => {
     const review = await api.read<{ status?: { allowed?: boolean } }>('create selfsubjectaccessreview', {
       method: 'POST',

@@ -3,6 +3,7 @@
  * kept) finds each kind's resource and scope; the requests are plain JSON, so what is applied is exactly what the
  * manifest says and what is read back is the server's JSON.
  */
+import { onceByKey } from '../lib/once.js';
 import { apiRoot, resourcePath, type Api, type Query, type Reply } from './api.js';
 import {
   KubeError,
@@ -29,18 +30,13 @@ interface ApiResource {
 
 /** Each API version's resources, asked once (`/api/v1`, `/apis/GROUP/VERSION`). */
 function discovery(api: Api) {
-  const versions = new Map<string, Promise<ApiResource[]>>();
-  const resources = (apiVersion: string): Promise<ApiResource[]> => {
-    let found = versions.get(apiVersion);
-    if (found === undefined) {
-      found = api
+  const resources = onceByKey(
+    (apiVersion) =>
+      api
         .read<{ resources?: ApiResource[] }>(`discover ${apiVersion}`, { path: apiRoot(apiVersion) })
-        .then((list) => list.resources ?? []);
-      versions.set(apiVersion, found);
-      found.catch(() => versions.delete(apiVersion));
-    }
-    return found;
-  };
+        .then((list) => list.resources ?? []),
+    { forgetFailures: true },
+  );
   return async (apiVersion: string, kind: string): Promise<KindInfo> => {
     let list: ApiResource[] = [];
     try {

@@ -6,6 +6,7 @@
 import type { V1Ingress, V1Service } from '@kubernetes/client-node';
 import { within } from '../lib/deadline.js';
 import { messageOf } from '../lib/errors.js';
+import { onceByKey } from '../lib/once.js';
 import { isStatus, type Kube, type WorkloadRef } from '../cluster/kube.js';
 
 export interface ServiceRoute {
@@ -96,24 +97,16 @@ export type RoutedTarget = WorkloadRef & { key: string; podLabels?: Record<strin
  * each list on its own: a refused Ingress list keeps the Services.
  */
 export async function gatherRoutes(kube: Kube, targets: RoutedTarget[]): Promise<Map<string, TargetRoutes>> {
-  const once = <T>(lists: Map<string, Promise<T>>, namespace: string, list: () => Promise<T>): Promise<T> => {
-    let found = lists.get(namespace);
-    if (found === undefined) {
-      found = list();
-      lists.set(namespace, found);
-    }
-    return found;
-  };
-  const services = new Map<string, Promise<V1Service[]>>();
-  const ingresses = new Map<string, Promise<V1Ingress[]>>();
+  const services = onceByKey((namespace) => kube.listServices(namespace));
+  const ingresses = onceByKey((namespace) => kube.listIngresses(namespace));
   const one = async (target: RoutedTarget): Promise<[string, TargetRoutes]> => {
     const { namespace } = target;
     try {
       const labels = target.podLabels ?? (await kube.getWorkload(target)).spec?.template.metadata?.labels ?? {};
-      const listed = await once(services, namespace, () => kube.listServices(namespace));
+      const listed = await services(namespace);
       if (!listed.some((s) => selects(s, labels))) return [target.key, routesOf(labels, listed, [])];
       try {
-        const routes = await once(ingresses, namespace, () => kube.listIngresses(namespace));
+        const routes = await ingresses(namespace);
         return [target.key, routesOf(labels, listed, routes)];
       } catch (error) {
         return [target.key, { ...routesOf(labels, listed, []), note: notShown('ingresses', namespace, error) }];
