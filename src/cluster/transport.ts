@@ -47,8 +47,10 @@ type Line =
   | { protocol: 'h2'; key: string; session: http2.ClientHttp2Session; active: number }
   | { protocol: 'http/1.1'; key: string; agent: http.Agent };
 
-/** What a connection is made of: the TLS material. A new certificate means a new connection. */
-/** Each material's fingerprint, once: client-config hands on the kubeconfig's own material as one object. */
+/**
+ * What a connection is made of: the TLS material, by its fingerprint (a new certificate means a new connection), taken
+ * once per material object (client-config hands on the kubeconfig's own material as one object).
+ */
 const fingerprints = new WeakMap<TlsMaterial, string>();
 
 function fingerprint(material: TlsMaterial): string {
